@@ -1,0 +1,49 @@
+//! clap types: exactly what the user typed, no I/O and no defaults that depend on the machine.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about = "A daemonless Dockerfile image builder")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Store directory (default: /var/lib/strata for root, $XDG_DATA_HOME/strata otherwise).
+    #[arg(long, global = true, env = "STRATA_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, expand and validate a Dockerfile without building it.
+    Check(super::check::CheckArgs),
+    /// Developer tools: dump the parse tree, expand a word.
+    #[command(subcommand)]
+    Debug(super::debug::DebugCommand),
+    /// Make a one-layer image from a rootfs tarball or directory.
+    Import(super::import::ImportArgs),
+    /// Load images from a docker-archive or oci-archive.
+    Load(super::load::LoadArgs),
+    /// Save images to a docker-archive or oci-archive.
+    Save(super::save::SaveArgs),
+    /// List images.
+    Images(super::images::ImagesArgs),
+    /// Give an image another name.
+    Tag(super::tag::TagArgs),
+    /// Remove images.
+    Rmi(super::rmi::RmiArgs),
+    /// Show an image's configuration as JSON.
+    Inspect(super::inspect::InspectArgs),
+    /// Show an image's history.
+    History(super::history::HistoryArgs),
+    /// Disk usage and garbage collection.
+    #[command(subcommand)]
+    System(super::system::SystemCommand),
+}

@@ -1,0 +1,58 @@
+//! The command-line shell: clap types (what the user typed), settings resolution, and one short
+//! file per command. Only this module uses `anyhow` and prints.
+
+mod args;
+mod settings;
+
+mod check;
+mod debug;
+
+mod history;
+mod images;
+mod import;
+mod inspect;
+mod load;
+mod rmi;
+mod save;
+mod system;
+mod tag;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command};
+pub use settings::Settings;
+
+/// Parses the command line and runs the command.
+pub fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let settings = Settings::resolve(&cli.global)?;
+    match cli.command {
+        Command::Check(a) => check::run(&settings, a),
+        Command::Debug(a) => debug::run(&settings, a),
+        Command::Import(a) => import::run(&settings, a),
+        Command::Load(a) => load::run(&settings, a),
+        Command::Save(a) => save::run(&settings, a),
+        Command::Images(a) => images::run(&settings, a),
+        Command::Tag(a) => tag::run(&settings, a),
+        Command::Rmi(a) => rmi::run(&settings, a),
+        Command::Inspect(a) => inspect::run(&settings, a),
+        Command::History(a) => history::run(&settings, a),
+        Command::System(a) => system::run(&settings, a),
+    }
+}
+
+/// One line for the whole error chain: `outer: cause: root cause`.
+pub fn render_error(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        // Avoid repeating a cause whose message the outer error already embeds.
+        if parts.last().is_some_and(|p| p.contains(&s)) {
+            continue;
+        }
+        parts.push(s);
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,15 @@
+//! strata: a daemonless Dockerfile image builder with content-addressed layer caching.
+//!
+//! Data flows one way: `syntax` → `plan` → `exec` → `snapshot`/`store` → `distribution`/`runtime`,
+//! with `cli` a thin shell on top (see ARCHITECTURE.md in the design notes).
+
+pub mod digest;
+pub mod util;
+
+pub mod syntax;
+
+pub mod plan;
+pub mod snapshot;
+pub mod store;
+
+pub mod cli;

@@ -1,0 +1,1 @@
+//! Stages → build graph with cache keys; the build context walker.

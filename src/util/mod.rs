@@ -1,0 +1,2 @@
+//! Small side-effecting helpers shared by every layer: atomic writes, safe joins inside a root,
+//! hashing readers and writers.
