@@ -6,10 +6,13 @@
 pub mod digest;
 pub mod util;
 
+pub mod sandbox;
 pub mod syntax;
 
 pub mod plan;
 pub mod snapshot;
 pub mod store;
+
+pub mod exec;
 
 pub mod cli;

@@ -1,0 +1,1 @@
+//! Runs a build graph: scheduling, one file per op kind, image assembly, progress events.
