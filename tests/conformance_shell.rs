@@ -10,10 +10,7 @@ const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/conformance/buildkit-shell"
 );
-const EXCLUSIONS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/testdata/shell/exclusions.txt"
-);
+const EXCLUSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/shell/exclusions.txt");
 
 #[derive(Default)]
 struct Tally {
@@ -238,7 +235,10 @@ fn shell_conformance() {
         .filter(|k| !excl.used.contains(*k))
         .collect();
     assert!(stale.is_empty(), "exclusions matching no vector: {stale:?}");
-    assert!(total > 250, "only {total} vectors found; are the files in place?");
+    assert!(
+        total > 250,
+        "only {total} vectors found; are the files in place?"
+    );
     assert!(
         failures.is_empty(),
         "{} failing vectors:\n{}",

@@ -151,7 +151,7 @@ pub fn process_word<V: Vars + ?Sized>(
     env: &V,
 ) -> Result<Expanded, ExpandError> {
     let mode = Mode::normal(escape);
-    if !word.contains(|c| c == '$' || c == '\'' || c == '"' || c == escape) {
+    if !word.contains(['$', '\'', '"', escape]) {
         return Ok(Expanded {
             value: word.to_owned(),
             ..Expanded::default()
@@ -169,8 +169,7 @@ pub fn process_words<V: Vars + ?Sized>(
     env: &V,
 ) -> Result<Vec<String>, ExpandError> {
     let mode = Mode::normal(escape);
-    if !word.contains(|c| c == '$' || c == '\'' || c == '"' || c == escape) && !word.contains("<<")
-    {
+    if !word.contains(['$', '\'', '"', escape]) && !word.contains("<<") {
         return Ok(word.split_whitespace().map(str::to_owned).collect());
     }
     run(word, mode, env, true).map(|(_, w)| w)

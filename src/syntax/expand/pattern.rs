@@ -202,8 +202,16 @@ mod tests {
             ("\\}", "}x}", false, "x}", "}x"),
         ];
         for &(pat, val, greedy, pre, suf) in cases {
-            assert_eq!(p(pat).trim_prefix(val, greedy), pre, "prefix {pat:?} {val:?}");
-            assert_eq!(p(pat).trim_suffix(val, greedy), suf, "suffix {pat:?} {val:?}");
+            assert_eq!(
+                p(pat).trim_prefix(val, greedy),
+                pre,
+                "prefix {pat:?} {val:?}"
+            );
+            assert_eq!(
+                p(pat).trim_suffix(val, greedy),
+                suf,
+                "suffix {pat:?} {val:?}"
+            );
         }
     }
 
@@ -220,7 +228,11 @@ mod tests {
             ("\\/", "/a/", "\\/", "\\/a/", "\\/a\\/"),
         ];
         for &(pat, val, rep, first, all) in cases {
-            assert_eq!(p(pat).replace_first(val, rep), first, "first {pat:?} {val:?}");
+            assert_eq!(
+                p(pat).replace_first(val, rep),
+                first,
+                "first {pat:?} {val:?}"
+            );
             assert_eq!(p(pat).replace_all(val, rep), all, "all {pat:?} {val:?}");
         }
     }

@@ -262,13 +262,20 @@ fn heredoc_body() {
 fn display() {
     let cases: &[(&str, &str)] = &[
         ("echo \"$PWD\" $NOPE", "echo \"/home\" $NOPE"),
-        ("echo '${NOPE:-x}' ${NOPE:-x}", "echo '${NOPE:-x}' ${NOPE:-x}"),
+        (
+            "echo '${NOPE:-x}' ${NOPE:-x}",
+            "echo '${NOPE:-x}' ${NOPE:-x}",
+        ),
         ("echo ${NOPE//a/b}", "echo ${NOPE//a/b}"),
         ("echo a\\ b", "echo a b"),
         ("broken ${", "broken ${"),
     ];
     for &(input, want) in cases {
-        assert_eq!(expand_for_display(input, '\\', &env()), want, "input {input:?}");
+        assert_eq!(
+            expand_for_display(input, '\\', &env()),
+            want,
+            "input {input:?}"
+        );
     }
 }
 
