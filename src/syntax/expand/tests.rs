@@ -206,6 +206,18 @@ fn errors() {
         .to_string(),
         "V: msg"
     );
+    assert_eq!(
+        E::MissingBrace { offset: 0 }.to_string(),
+        "missing '}' in ${…}"
+    );
+    assert_eq!(
+        E::UnsupportedModifier {
+            offset: 0,
+            modifier: ":=".into()
+        }
+        .to_string(),
+        "bad substitution: unsupported modifier ':=' in ${…}"
+    );
 }
 
 #[test]
