@@ -1,1 +1,4 @@
 //! Stages → build graph with cache keys; the build context walker.
+
+pub mod platform;
+pub mod scope;
