@@ -1,2 +1,21 @@
 //! The Dockerfile front end: PEG grammar → typed AST with spans, Docker word expansion,
 //! `.dockerignore` matching, and the BuildKit dump format. Pure: no I/O beyond what callers pass in.
+
+pub mod ast;
+pub mod dump;
+pub mod error;
+mod grammar;
+pub mod heredoc;
+mod json_form;
+mod lines;
+mod lower;
+
+pub use ast::{
+    ArgDecl, ArgForm, CopyArgs, Directive, Dockerfile, Healthcheck, HealthOptions, Heredoc,
+    Instruction, KeyValue, Node, Run, ShellOrExec, Span, Spanned, Word,
+};
+pub use dump::dump;
+pub use error::{render, Diagnostic, DiagnosticRecord, Severity, SyntaxError};
+pub use lower::parse;
+mod instructions;
+pub use instructions::lower;
