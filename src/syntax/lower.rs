@@ -320,7 +320,9 @@ fn build_node(ctx: &Ctx<'_, '_>, form: Pair<'_, Rule>) -> Result<Node, SyntaxErr
         match p.as_rule() {
             Rule::keyword => node.keyword = ctx.word(&p, p.as_str().to_string()),
             Rule::flag => node.flags.push(ctx.word(&p, unelided(&p))),
-            Rule::split_word | Rule::text_arg | Rule::health_type | Rule::ignored => {
+            // BuildKit keeps one empty argument for an unknown keyword.
+            Rule::ignored => node.args.push(ctx.word(&p, String::new())),
+            Rule::split_word | Rule::text_arg | Rule::health_type => {
                 node.args.push(ctx.word(&p, p.as_str().to_string()))
             }
             Rule::word => node.args.push(ctx.word(&p, unelided(&p))),
@@ -483,3 +485,7 @@ fn decode_heredoc_name(name: Pair<'_, Rule>, h: &mut Heredoc) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "lower_tests.rs"]
+mod tests;

@@ -17,5 +17,6 @@ pub use ast::{
 pub use dump::dump;
 pub use error::{render, Diagnostic, DiagnosticRecord, Severity, SyntaxError};
 pub use lower::parse;
+mod flags;
 mod instructions;
 pub use instructions::lower;
