@@ -451,3 +451,7 @@ fn duration_flag(name: &str, w: &Word, diags: &mut Vec<Diagnostic>) -> Option<u6
         Some(d) => Some(d as u64),
     }
 }
+
+#[cfg(test)]
+#[path = "instructions_tests.rs"]
+mod tests;
