@@ -10,7 +10,10 @@ const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance
 
 /// `case<TAB>reason` lines; a listed case is reported, never silently skipped.
 fn exclusions() -> Vec<(String, String)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/parser/exclusions.txt");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/parser/exclusions.txt"
+    );
     let text = fs::read_to_string(path).expect("testdata/parser/exclusions.txt");
     text.lines()
         .map(str::trim)
@@ -58,7 +61,9 @@ fn buildkit_testfiles_dump_exactly() {
                 if got == want {
                     passed += 1;
                 } else {
-                    failures.push(format!("{name}: dump differs\n--- want\n{want}--- got\n{got}"));
+                    failures.push(format!(
+                        "{name}: dump differs\n--- want\n{want}--- got\n{got}"
+                    ));
                 }
             }
             Err(e) => failures.push(format!("{name}: parse error {e} at {:?}", e.span())),
@@ -95,7 +100,11 @@ fn buildkit_negative_cases_fail_with_location() {
 fn buildkit_line_numbers() {
     let src = read(&Path::new(SHARED).join("buildkit-parser/testfile-line/Dockerfile"));
     let df = syntax::parse(&src).expect("parses");
-    let lines: Vec<(u32, u32)> = df.nodes.iter().map(|n| (n.start_line, n.end_line)).collect();
+    let lines: Vec<(u32, u32)> = df
+        .nodes
+        .iter()
+        .map(|n| (n.start_line, n.end_line))
+        .collect();
     assert_eq!(lines, vec![(5, 5), (11, 12), (17, 31)]);
     assert_eq!(df.escape, '\\');
     assert_eq!(df.directive("escape").map(|d| d.value.as_str()), Some("\\"));

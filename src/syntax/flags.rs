@@ -247,14 +247,34 @@ mod tests {
         // (keyword, flags, error messages)
         let cases: &[(&str, &[&str], &[&str])] = &[
             ("copy", &["--from=build", "--link", "--chmod=755"], &[]),
-            ("copy", &["--link=maybe"], &["expecting boolean value for flag link, not: maybe"]),
+            (
+                "copy",
+                &["--link=maybe"],
+                &["expecting boolean value for flag link, not: maybe"],
+            ),
             ("copy", &["--bogus"], &["unknown flag: bogus"]),
-            ("add", &["--from=x"], &["flag --from is not valid for ADD (only for COPY)"]),
-            ("user", &["--platform=x"], &["flag --platform is not valid for USER (only for FROM)"]),
+            (
+                "add",
+                &["--from=x"],
+                &["flag --from is not valid for ADD (only for COPY)"],
+            ),
+            (
+                "user",
+                &["--platform=x"],
+                &["flag --platform is not valid for USER (only for FROM)"],
+            ),
             ("copy", &["--from"], &["missing a value on flag: from"]),
-            ("copy", &["--from=a", "--from=b"], &["duplicate flag specified: from"]),
+            (
+                "copy",
+                &["--from=a", "--from=b"],
+                &["duplicate flag specified: from"],
+            ),
             ("copy", &["--exclude=a", "--exclude=b"], &[]),
-            ("run", &["--mount=type=cache,target=/x", "--network=none"], &[]),
+            (
+                "run",
+                &["--mount=type=cache,target=/x", "--network=none"],
+                &[],
+            ),
         ];
         for (kw, flags, want) in cases {
             let words: Vec<Word> = flags.iter().map(|f| w(f)).collect();
@@ -267,12 +287,20 @@ mod tests {
 
     #[test]
     fn flag_values() {
-        let words = [w("--from=build"), w("--exclude=a"), w("--exclude=b"), w("--link=FALSE")];
+        let words = [
+            w("--from=build"),
+            w("--exclude=a"),
+            w("--exclude=b"),
+            w("--link=FALSE"),
+        ];
         let mut diags = Vec::new();
         let f = parse("copy", &words, &mut diags);
         assert!(diags.is_empty());
         let from = f.str("from").unwrap();
-        assert_eq!((from.text.as_str(), from.span.column, from.span.start), ("build", 12, 7));
+        assert_eq!(
+            (from.text.as_str(), from.span.column, from.span.start),
+            ("build", 12, 7)
+        );
         let ex: Vec<String> = f.strs("exclude").into_iter().map(|w| w.text).collect();
         assert_eq!(ex, ["a", "b"]);
         assert_eq!(f.bool("link"), Some(false));

@@ -4,7 +4,12 @@
 /// to the line equal to `name` (trailing CR/LF ignored; leading tabs ignored when `chomp`).
 /// Returns the content and the offset after the terminator line, or `None` if the file ends
 /// first.
-pub(crate) fn read_body(source: &str, offset: usize, name: &str, chomp: bool) -> Option<(String, usize)> {
+pub(crate) fn read_body(
+    source: &str,
+    offset: usize,
+    name: &str,
+    chomp: bool,
+) -> Option<(String, usize)> {
     let mut pos = offset;
     let mut content = String::new();
     while pos < source.len() {
@@ -38,7 +43,8 @@ mod tests {
 
     #[test]
     fn bodies() {
-        let cases: &[(&str, &str, bool, Option<(&str, usize)>)] = &[
+        type Case<'a> = (&'a str, &'a str, bool, Option<(&'a str, usize)>);
+        let cases: &[Case] = &[
             ("EOF\n", "EOF", false, Some(("", 4))),
             ("a\nb\nEOF\nnext", "EOF", false, Some(("a\nb\n", 8))),
             ("a\r\nEOF\r\n", "EOF", false, Some(("a\r\n", 8))),
@@ -49,7 +55,11 @@ mod tests {
         ];
         for (src, name, ch, want) in cases {
             let got = read_body(src, 0, name, *ch);
-            assert_eq!(got.as_ref().map(|(c, p)| (c.as_str(), *p)), *want, "{src:?}");
+            assert_eq!(
+                got.as_ref().map(|(c, p)| (c.as_str(), *p)),
+                *want,
+                "{src:?}"
+            );
         }
     }
 

@@ -38,7 +38,11 @@ pub fn lower_node(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Spanned<In
             Some(args[0].clone())
         } else {
             let span = args.get(1).map_or(node.span, |a| a.span);
-            err(diags, span, format!("{upper} requires exactly one argument"))
+            err(
+                diags,
+                span,
+                format!("{upper} requires exactly one argument"),
+            )
         }
     };
     let at_least_one = |diags: &mut Vec<Diagnostic>| -> bool {
@@ -215,7 +219,10 @@ pub fn lower_node(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Spanned<In
                     return err(
                         diags,
                         nested.keyword.span,
-                        format!("{} isn't allowed as an ONBUILD trigger", inner_kw.to_uppercase()),
+                        format!(
+                            "{} isn't allowed as an ONBUILD trigger",
+                            inner_kw.to_uppercase()
+                        ),
                     )
                 }
                 _ => {}
@@ -347,7 +354,11 @@ fn copy_args(
         keep_git_dir: flags.bool("keep-git-dir"),
         unpack: flags.bool("unpack"),
         sources,
-        heredocs: if json { Vec::new() } else { node.heredocs.clone() },
+        heredocs: if json {
+            Vec::new()
+        } else {
+            node.heredocs.clone()
+        },
         dest: last.clone(),
         json,
     })

@@ -28,11 +28,21 @@ fn shell_or_exec(c: &ShellOrExec) -> (bool, Vec<&str>) {
 fn from() {
     let cases: &[(&str, &str, Option<&str>, Option<&str>)] = &[
         ("FROM alpine", "alpine", None, None),
-        ("FROM --platform=$BUILDPLATFORM golang:1 AS build", "golang:1", Some("$BUILDPLATFORM"), Some("build")),
+        (
+            "FROM --platform=$BUILDPLATFORM golang:1 AS build",
+            "golang:1",
+            Some("$BUILDPLATFORM"),
+            Some("build"),
+        ),
         ("from a as B", "a", None, Some("B")),
     ];
     for (src, image, platform, alias) in cases {
-        let Instruction::From { image: i, platform: p, alias: a } = one(src) else {
+        let Instruction::From {
+            image: i,
+            platform: p,
+            alias: a,
+        } = one(src)
+        else {
             panic!("{src}")
         };
         assert_eq!(i.text, *image);
@@ -48,22 +58,35 @@ fn run_cmd_entrypoint_shell() {
     ) else {
         panic!()
     };
-    assert_eq!(texts(&run.mounts), ["type=cache,target=/a", "type=secret,id=x"]);
+    assert_eq!(
+        texts(&run.mounts),
+        ["type=cache,target=/a", "type=secret,id=x"]
+    );
     assert_eq!(run.network.unwrap().text, "none");
     assert_eq!(run.security.unwrap().text, "insecure");
     assert_eq!(shell_or_exec(&run.command), (false, vec!["echo hi"]));
 
-    let Instruction::Run(run) = one("RUN <<EOF\necho a\nEOF") else { panic!() };
+    let Instruction::Run(run) = one("RUN <<EOF\necho a\nEOF") else {
+        panic!()
+    };
     assert_eq!(run.heredocs.len(), 1);
     assert_eq!(run.heredocs[0].content, "echo a\n");
 
-    let Instruction::Cmd(c) = one("CMD [\"a\", \"b c\"]") else { panic!() };
+    let Instruction::Cmd(c) = one("CMD [\"a\", \"b c\"]") else {
+        panic!()
+    };
     assert_eq!(shell_or_exec(&c), (true, vec!["a", "b c"]));
-    let Instruction::Entrypoint(c) = one("ENTRYPOINT exec  \"$@\"") else { panic!() };
+    let Instruction::Entrypoint(c) = one("ENTRYPOINT exec  \"$@\"") else {
+        panic!()
+    };
     assert_eq!(shell_or_exec(&c), (false, vec!["exec  \"$@\""]));
-    let Instruction::Cmd(c) = one("CMD") else { panic!() };
+    let Instruction::Cmd(c) = one("CMD") else {
+        panic!()
+    };
     assert_eq!(shell_or_exec(&c), (true, vec![]));
-    let Instruction::Shell(s) = one("SHELL [\"powershell\", \"-Command\"]") else { panic!() };
+    let Instruction::Shell(s) = one("SHELL [\"powershell\", \"-Command\"]") else {
+        panic!()
+    };
     assert_eq!(texts(&s), ["powershell", "-Command"]);
 }
 
@@ -71,29 +94,51 @@ fn run_cmd_entrypoint_shell() {
 fn env_label_arg() {
     let kv = |i: &Instruction| -> Vec<(String, String)> {
         match i {
-            Instruction::Env(v) | Instruction::Label(v) => {
-                v.iter().map(|p| (p.key.text.clone(), p.value.text.clone())).collect()
-            }
+            Instruction::Env(v) | Instruction::Label(v) => v
+                .iter()
+                .map(|p| (p.key.text.clone(), p.value.text.clone()))
+                .collect(),
             _ => panic!("{i:?}"),
         }
     };
     let cases: &[(&str, &[(&str, &str)])] = &[
         ("ENV A 1 2  3", &[("A", "1 2  3")]),
-        ("ENV A=1 B=\"x y\" C=a\\ b", &[("A", "1"), ("B", "\"x y\""), ("C", "a\\ b")]),
+        (
+            "ENV A=1 B=\"x y\" C=a\\ b",
+            &[("A", "1"), ("B", "\"x y\""), ("C", "a\\ b")],
+        ),
         ("LABEL a.b=\"c\" d=", &[("a.b", "\"c\""), ("d", "")]),
         ("LABEL maintainer \"x\"", &[("maintainer", "\"x\"")]),
     ];
     for (src, want) in cases {
         let got = kv(&one(src));
-        let want: Vec<(String, String)> = want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert_eq!(got, want, "{src}");
     }
-    let Instruction::Arg(decls) = one("ARG A B=2 C=\"x y\" D=") else { panic!() };
+    let Instruction::Arg(decls) = one("ARG A B=2 C=\"x y\" D=") else {
+        panic!()
+    };
     let got: Vec<(&str, Option<&str>)> = decls
         .iter()
-        .map(|d| (d.name.text.as_str(), d.default.as_ref().map(|w| w.text.as_str())))
+        .map(|d| {
+            (
+                d.name.text.as_str(),
+                d.default.as_ref().map(|w| w.text.as_str()),
+            )
+        })
         .collect();
-    assert_eq!(got, [("A", None), ("B", Some("2")), ("C", Some("\"x y\"")), ("D", Some(""))]);
+    assert_eq!(
+        got,
+        [
+            ("A", None),
+            ("B", Some("2")),
+            ("C", Some("\"x y\"")),
+            ("D", Some(""))
+        ]
+    );
     assert_eq!(decls[1].default.as_ref().unwrap().span.column, 9);
 }
 
@@ -118,18 +163,37 @@ fn copy_and_add() {
         panic!()
     };
     assert_eq!(a.checksum.unwrap().text, "sha256:abc");
-    assert_eq!((a.keep_git_dir, a.unpack, a.link), (Some(true), Some(false), false));
+    assert_eq!(
+        (a.keep_git_dir, a.unpack, a.link),
+        (Some(true), Some(false), false)
+    );
 
-    let Instruction::Copy(c) = one("COPY [\"a b\", \"/c d\"]") else { panic!() };
+    let Instruction::Copy(c) = one("COPY [\"a b\", \"/c d\"]") else {
+        panic!()
+    };
     assert!(c.json);
-    assert_eq!((texts(&c.sources), c.dest.text.as_str()), (vec!["a b"], "/c d"));
+    assert_eq!(
+        (texts(&c.sources), c.dest.text.as_str()),
+        (vec!["a b"], "/c d")
+    );
 
-    let Instruction::Copy(c) = one("COPY <<one <<two x /dest\n1\none\n2\ntwo") else { panic!() };
-    let docs: Vec<(&str, &str)> = c.heredocs.iter().map(|h| (h.name.as_str(), h.content.as_str())).collect();
+    let Instruction::Copy(c) = one("COPY <<one <<two x /dest\n1\none\n2\ntwo") else {
+        panic!()
+    };
+    let docs: Vec<(&str, &str)> = c
+        .heredocs
+        .iter()
+        .map(|h| (h.name.as_str(), h.content.as_str()))
+        .collect();
     assert_eq!(docs, [("one", "1\n"), ("two", "2\n")]);
-    assert_eq!((texts(&c.sources), c.dest.text.as_str()), (vec!["x"], "/dest"));
+    assert_eq!(
+        (texts(&c.sources), c.dest.text.as_str()),
+        (vec!["x"], "/dest")
+    );
 
-    let Instruction::Copy(c) = one("COPY << EOF /d\nbody\nEOF") else { panic!() };
+    let Instruction::Copy(c) = one("COPY << EOF /d\nbody\nEOF") else {
+        panic!()
+    };
     assert!(c.sources.is_empty());
     assert_eq!(c.heredocs[0].name, "EOF");
 }
@@ -140,17 +204,25 @@ fn simple_ones() {
     assert!(matches!(one("WORKDIR /a b"), Instruction::Workdir(w) if w.text == "/a b"));
     assert!(matches!(one("MAINTAINER me"), Instruction::Maintainer(w) if w.text == "me"));
     assert!(matches!(one("STOPSIGNAL SIGTERM"), Instruction::StopSignal(w) if w.text == "SIGTERM"));
-    let Instruction::Expose(p) = one("EXPOSE 80/tcp 443 ${PORT}") else { panic!() };
+    let Instruction::Expose(p) = one("EXPOSE 80/tcp 443 ${PORT}") else {
+        panic!()
+    };
     assert_eq!(texts(&p), ["80/tcp", "443", "${PORT}"]);
-    let Instruction::Volume(v) = one("VOLUME [\"/a\", \"/b\"]") else { panic!() };
+    let Instruction::Volume(v) = one("VOLUME [\"/a\", \"/b\"]") else {
+        panic!()
+    };
     assert_eq!(texts(&v), ["/a", "/b"]);
-    let Instruction::Volume(v) = one("VOLUME /a /b") else { panic!() };
+    let Instruction::Volume(v) = one("VOLUME /a /b") else {
+        panic!()
+    };
     assert_eq!(texts(&v), ["/a", "/b"]);
 }
 
 #[test]
 fn onbuild_and_healthcheck() {
-    let Instruction::Onbuild(inner) = one("ONBUILD COPY --from=x a b") else { panic!() };
+    let Instruction::Onbuild(inner) = one("ONBUILD COPY --from=x a b") else {
+        panic!()
+    };
     assert!(matches!(&inner.node, Instruction::Copy(c) if c.from.as_ref().unwrap().text == "x"));
 
     let Instruction::Healthcheck(h) = one(
@@ -158,16 +230,25 @@ fn onbuild_and_healthcheck() {
     ) else {
         panic!()
     };
-    let Healthcheck::Cmd { options, command } = h else { panic!() };
+    let Healthcheck::Cmd { options, command } = h else {
+        panic!()
+    };
     assert_eq!(options.interval, Some(30_000_000_000));
     assert_eq!(options.timeout, Some(90_000_000_000));
     assert_eq!(options.start_period, Some(5_000_000_000));
     assert_eq!(options.start_interval, Some(1_000_000_000));
     assert_eq!(options.retries, Some(3));
     assert_eq!(shell_or_exec(&command), (false, vec!["curl -f http://x/"]));
-    let Instruction::Healthcheck(h) = one("HEALTHCHECK CMD [\"a\", \"b\"]") else { panic!() };
-    assert!(matches!(h, Healthcheck::Cmd { command: ShellOrExec::Exec(ref v), .. } if v.len() == 2));
-    assert!(matches!(one("healthcheck none"), Instruction::Healthcheck(Healthcheck::None)));
+    let Instruction::Healthcheck(h) = one("HEALTHCHECK CMD [\"a\", \"b\"]") else {
+        panic!()
+    };
+    assert!(
+        matches!(h, Healthcheck::Cmd { command: ShellOrExec::Exec(ref v), .. } if v.len() == 2)
+    );
+    assert!(matches!(
+        one("healthcheck none"),
+        Instruction::Healthcheck(Healthcheck::None)
+    ));
 }
 
 /// One error per class: (source, line, column, message).
@@ -212,10 +293,17 @@ fn located_errors() {
     for (src, line, col, msg) in cases {
         let df = parse(src).unwrap_or_else(|e| panic!("{src:?}: {e}"));
         let (_, diags) = lower(&df);
-        let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.severity == Severity::Error).collect();
+        let errors: Vec<&Diagnostic> = diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
         assert_eq!(errors.len(), 1, "{src:?}: {diags:?}");
         let d = errors[0];
-        assert_eq!((d.span.line, d.span.column, d.message.as_str()), (*line, *col, *msg), "{src:?}");
+        assert_eq!(
+            (d.span.line, d.span.column, d.message.as_str()),
+            (*line, *col, *msg),
+            "{src:?}"
+        );
     }
 }
 

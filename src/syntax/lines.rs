@@ -75,7 +75,15 @@ mod tests {
     fn lines_and_columns() {
         let src = "ab\nc♥d\n\nx";
         let idx = LineIndex::new(src);
-        let cases = [(0, 1, 1), (1, 1, 2), (3, 2, 1), (4, 2, 2), (7, 2, 3), (9, 3, 1), (10, 4, 1)];
+        let cases = [
+            (0, 1, 1),
+            (1, 1, 2),
+            (3, 2, 1),
+            (4, 2, 2),
+            (7, 2, 3),
+            (9, 3, 1),
+            (10, 4, 1),
+        ];
         for (off, line, col) in cases {
             let s = idx.span(off, off);
             assert_eq!((s.line, s.column), (line, col), "offset {off}");

@@ -35,8 +35,8 @@ pub fn parse(source: &str) -> Result<Dockerfile, SyntaxError> {
         let unit = DockerfileGrammar::parse(rule, rest)
             .map_err(|e| grammar_error(&e, &idx, offset))?
             .next();
-        let Some(instruction) = unit
-            .and_then(|u| u.into_inner().find(|p| p.as_rule() == Rule::instruction))
+        let Some(instruction) =
+            unit.and_then(|u| u.into_inner().find(|p| p.as_rule() == Rule::instruction))
         else {
             break;
         };
@@ -233,7 +233,9 @@ impl Ctx<'_, '_> {
     fn word(&self, p: &Pair<'_, Rule>, text: String) -> Word {
         Word {
             text,
-            span: self.logical.span(self.idx, p.as_span().start(), p.as_span().end()),
+            span: self
+                .logical
+                .span(self.idx, p.as_span().start(), p.as_span().end()),
         }
     }
 

@@ -21,9 +21,15 @@ fn dumps() {
         ("FROM \"a b\"", "(from \"\\\"a\" \"b\\\"\")\n"),
         ("FROM", "(from)\n"),
         // flags
-        ("COPY --from=build --chmod=755 a /b", "(copy [\"--from=build\" \"--chmod=755\"] \"a\" \"/b\")\n"),
+        (
+            "COPY --from=build --chmod=755 a /b",
+            "(copy [\"--from=build\" \"--chmod=755\"] \"a\" \"/b\")\n",
+        ),
         ("COPY -- foo /tmp/", "(copy \"foo\" \"/tmp/\")\n"),
-        ("COPY --doit=true -- foo /tmp/", "(copy [\"--doit=true\"] \"foo\" \"/tmp/\")\n"),
+        (
+            "COPY --doit=true -- foo /tmp/",
+            "(copy [\"--doit=true\"] \"foo\" \"/tmp/\")\n",
+        ),
         ("RUN --label=\"a b\" x", "(run [\"--label=a b\"] \"x\")\n"),
         ("RUN --x=\"\" y", "(run [\"--x=\"] \"y\")\n"),
         ("RUN --x='a\\'b' y", "(run [\"--x=a'b\"] \"y\")\n"),
@@ -39,9 +45,15 @@ fn dumps() {
         ("CMD [\"a\"", "(cmd \"[\\\"a\\\"\")\n"),
         ("CMD [\"a\"] x", "(cmd \"[\\\"a\\\"] x\")\n"),
         ("CMD \t[ \"a\" ,\t\"b\" ]\t", "(cmd \"a\" \"b\")\n"),
-        ("RUN echo  'a b'   \"c\" \\x", "(run \"echo  'a b'   \\\"c\\\" \\\\x\")\n"),
+        (
+            "RUN echo  'a b'   \"c\" \\x",
+            "(run \"echo  'a b'   \\\"c\\\" \\\\x\")\n",
+        ),
         ("CMD", "(cmd)\n"),
-        ("SHELL [\"/bin/sh\", \"-c\"]", "(shell \"/bin/sh\" \"-c\")\n"),
+        (
+            "SHELL [\"/bin/sh\", \"-c\"]",
+            "(shell \"/bin/sh\" \"-c\")\n",
+        ),
         ("VOLUME [\"/a\", \"/b\"]", "(volume \"/a\" \"/b\")\n"),
         ("VOLUME /a /b", "(volume \"/a\" \"/b\")\n"),
         ("ADD [\"a b\", \"c\"]", "(add \"a b\" \"c\")\n"),
@@ -53,57 +65,126 @@ fn dumps() {
         ("USER", "(user)\n"),
         // ENV / LABEL
         ("ENV SCUBA 1 DUBA 3", "(env \"SCUBA\" \"1 DUBA 3\" \"\")\n"),
-        ("ENV name=value name2=value2", "(env \"name\" \"value\" \"=\" \"name2\" \"value2\" \"=\")\n"),
-        ("ENV name=\"value value1\"", "(env \"name\" \"\\\"value value1\\\"\" \"=\")\n"),
-        ("ENV name=value\\ value2", "(env \"name\" \"value\\\\ value2\" \"=\")\n"),
+        (
+            "ENV name=value name2=value2",
+            "(env \"name\" \"value\" \"=\" \"name2\" \"value2\" \"=\")\n",
+        ),
+        (
+            "ENV name=\"value value1\"",
+            "(env \"name\" \"\\\"value value1\\\"\" \"=\")\n",
+        ),
+        (
+            "ENV name=value\\ value2",
+            "(env \"name\" \"value\\\\ value2\" \"=\")\n",
+        ),
         ("ENV", "(env)\n"),
-        ("LABEL a=\"b c\" d='e f'", "(label \"a\" \"\\\"b c\\\"\" \"=\" \"d\" \"'e f'\" \"=\")\n"),
+        (
+            "LABEL a=\"b c\" d='e f'",
+            "(label \"a\" \"\\\"b c\\\"\" \"=\" \"d\" \"'e f'\" \"=\")\n",
+        ),
         ("LABEL \"a=b\"=c", "(label \"\\\"a\" \"b\\\"=c\" \"=\")\n"),
         ("ENV a b\\\u{b}", "(env \"a\" \"b\\\\\" \"\")\n"),
         ("ENV x=a\\\u{b}", "(env \"x\" \"a\" \"=\")\n"),
         // ARG
-        ("ARG abc=\"123 456\" def", "(arg \"abc=\\\"123 456\\\"\" \"def\")\n"),
+        (
+            "ARG abc=\"123 456\" def",
+            "(arg \"abc=\\\"123 456\\\"\" \"def\")\n",
+        ),
         ("ARG a", "(arg \"a\")\n"),
         // HEALTHCHECK
         ("HEALTHCHECK CMD", "(healthcheck \"CMD\")\n"),
         ("HEALTHCHECK   CMD   a b", "(healthcheck \"CMD\" \"a b\")\n"),
-        ("HEALTHCHECK --interval=5s CMD [\"a\",\"b\"]", "(healthcheck [\"--interval=5s\"] \"CMD\" \"a\" \"b\")\n"),
+        (
+            "HEALTHCHECK --interval=5s CMD [\"a\",\"b\"]",
+            "(healthcheck [\"--interval=5s\"] \"CMD\" \"a\" \"b\")\n",
+        ),
         ("HEALTHCHECK NONE", "(healthcheck \"NONE\")\n"),
         ("HEALTHCHECK", "(healthcheck)\n"),
         // ONBUILD
         ("ONBUILD RUN echo test", "(onbuild (run \"echo test\"))\n"),
-        ("ONBUILD COPY --from=x a b", "(onbuild (copy [\"--from=x\"] \"a\" \"b\"))\n"),
+        (
+            "ONBUILD COPY --from=x a b",
+            "(onbuild (copy [\"--from=x\"] \"a\" \"b\"))\n",
+        ),
         ("ONBUILD", "(onbuild)\n"),
-        ("onbuild run [\"echo\",\"test\"]", "(onbuild (run \"echo\" \"test\"))\n"),
+        (
+            "onbuild run [\"echo\",\"test\"]",
+            "(onbuild (run \"echo\" \"test\"))\n",
+        ),
         // unknown keywords keep one empty argument
         ("FOO bar baz", "(foo \"\")\n"),
         ("FOO --x bar", "(foo [\"--x\"] \"\")\n"),
         // continuations
         ("RUN echo hello\\\n  world", "(run \"echo hello  world\")\n"),
-        ("RUN echo good\\\nbye\\\nfrog", "(run \"echo goodbyefrog\")\n"),
-        ("RUN echo hello  \\  \nworld", "(run \"echo hello  world\")\n"),
-        ("ENV C trailing\\\\backslash\\\\\nRUN x", "(env \"C\" \"trailing\\\\\\\\backslash\\\\\\\\\" \"\")\n(run \"x\")\n"),
-        ("RUN echo hi \\\n \\\n world \\\n\\\n good\\\n\\\nnight", "(run \"echo hi   world  goodnight\")\n"),
+        (
+            "RUN echo good\\\nbye\\\nfrog",
+            "(run \"echo goodbyefrog\")\n",
+        ),
+        (
+            "RUN echo hello  \\  \nworld",
+            "(run \"echo hello  world\")\n",
+        ),
+        (
+            "ENV C trailing\\\\backslash\\\\\nRUN x",
+            "(env \"C\" \"trailing\\\\\\\\backslash\\\\\\\\\" \"\")\n(run \"x\")\n",
+        ),
+        (
+            "RUN echo hi \\\n \\\n world \\\n\\\n good\\\n\\\nnight",
+            "(run \"echo hi   world  goodnight\")\n",
+        ),
         ("RUN a \\\n# comment\n  b", "(run \"a   b\")\n"),
         ("RUN something \\", "(run \"something\")\n"),
-        ("RUN a\\\\\\\nRUN b", "(run \"a\\\\\\\\\\\\\")\n(run \"b\")\n"),
-        ("RUN --mount=type=cache,\\\ntarget=/x y", "(run [\"--mount=type=cache,target=/x\"] \"y\")\n"),
-        ("RUN --mount=type=cache,\\\n  target=/x y", "(run [\"--mount=type=cache,\"] \"target=/x y\")\n"),
+        (
+            "RUN a\\\\\\\nRUN b",
+            "(run \"a\\\\\\\\\\\\\")\n(run \"b\")\n",
+        ),
+        (
+            "RUN --mount=type=cache,\\\ntarget=/x y",
+            "(run [\"--mount=type=cache,target=/x\"] \"y\")\n",
+        ),
+        (
+            "RUN --mount=type=cache,\\\n  target=/x y",
+            "(run [\"--mount=type=cache,\"] \"target=/x y\")\n",
+        ),
         // CRLF, BOM, comments, blank lines
         ("\u{feff}FROM a\r\nRUN b\r\n", "(from \"a\")\n(run \"b\")\n"),
-        ("FROM a\r\r\n# c\n\n   \nRUN b # not a comment", "(from \"a\")\n(run \"b # not a comment\")\n"),
+        (
+            "FROM a\r\r\n# c\n\n   \nRUN b # not a comment",
+            "(from \"a\")\n(run \"b # not a comment\")\n",
+        ),
         ("RUN a\rb", "(run \"a\\rb\")\n"),
         // escape directive
-        ("# escape=`\nFROM a\nRUN a `\n  b\nRUN c \\", "(from \"a\")\n(run \"a   b\")\n(run \"c \\\\\")\n"),
-        ("# escape=`\nCOPY --x=a`\"b a b", "(copy [\"--x=a\\\"b\"] \"a\" \"b\")\n"),
-        ("#escape=`\n\nENV a=b`\" c=d", "(env \"a\" \"b`\\\"\" \"=\" \"c\" \"d\" \"=\")\n"),
-        ("# comment\n# escape=`\nRUN a `\nRUN b", "(run \"a `\")\n(run \"b\")\n"),
+        (
+            "# escape=`\nFROM a\nRUN a `\n  b\nRUN c \\",
+            "(from \"a\")\n(run \"a   b\")\n(run \"c \\\\\")\n",
+        ),
+        (
+            "# escape=`\nCOPY --x=a`\"b a b",
+            "(copy [\"--x=a\\\"b\"] \"a\" \"b\")\n",
+        ),
+        (
+            "#escape=`\n\nENV a=b`\" c=d",
+            "(env \"a\" \"b`\\\"\" \"=\" \"c\" \"d\" \"=\")\n",
+        ),
+        (
+            "# comment\n# escape=`\nRUN a `\nRUN b",
+            "(run \"a `\")\n(run \"b\")\n",
+        ),
         ("  # ESCAPE = `  \nRUN a`\nb", "(run \"ab\")\n"),
         // heredocs are not dumped
-        ("RUN <<EOF\necho hi\nEOF\nRUN x", "(run \"<<EOF\")\n(run \"x\")\n"),
-        ("COPY <<a <<b /dest\n1\na\n2\nb\n", "(copy \"<<a\" \"<<b\" \"/dest\")\n"),
+        (
+            "RUN <<EOF\necho hi\nEOF\nRUN x",
+            "(run \"<<EOF\")\n(run \"x\")\n",
+        ),
+        (
+            "COPY <<a <<b /dest\n1\na\n2\nb\n",
+            "(copy \"<<a\" \"<<b\" \"/dest\")\n",
+        ),
         // non-ASCII and Go quoting
-        ("LABEL a=♥ b=\u{a0}", "(label \"a\" \"♥\" \"=\" \"b\" \"\" \"=\")\n"),
+        (
+            "LABEL a=♥ b=\u{a0}",
+            "(label \"a\" \"♥\" \"=\" \"b\" \"\" \"=\")\n",
+        ),
         ("FROM a\u{a0}b", "(from \"a\\u00a0b\")\n"),
         ("ENV x \u{1}", "(env \"x\" \"\\x01\" \"\")\n"),
     ];
@@ -176,7 +257,10 @@ fn heredoc_facts() {
             "# internal comment\necho hello world\necho foo bar # trailing comment\n",
         )],
         &[("MOUNT", 0, false, true, "echo hello\n")],
-        &[("FILE1", 0, false, true, "content 1\n"), ("FILE2", 0, false, true, "content 2\n")],
+        &[
+            ("FILE1", 0, false, true, "content 1\n"),
+            ("FILE2", 0, false, true, "content 2\n"),
+        ],
         &[("EOF", 0, false, true, "\"foo\"\n'bar'\n")],
         &[("X", 0, false, true, "Y\n"), ("Y", 0, false, true, "X\n")],
         &[("COMPLEX", 0, false, true, "print('hello world')\n")],
@@ -205,7 +289,14 @@ fn heredoc_facts() {
         assert_eq!(&got, want, "node {i}: {}", keywords[i]);
     }
     let onbuild = df.nodes.last().unwrap();
-    let nested: Vec<&str> = onbuild.nested.as_ref().unwrap().heredocs.iter().map(|h| h.content.as_str()).collect();
+    let nested: Vec<&str> = onbuild
+        .nested
+        .as_ref()
+        .unwrap()
+        .heredocs
+        .iter()
+        .map(|h| h.content.as_str())
+        .collect();
     assert_eq!(nested, ["x\n"]);
 }
 
@@ -239,7 +330,11 @@ fn heredoc_openers_on_lines() {
             src.push_str(&format!("body\n{n}\n"));
         }
         let df = parse(&src).unwrap_or_else(|e| panic!("{line}: {e}"));
-        let got: Vec<&str> = df.nodes[0].heredocs.iter().map(|h| h.name.as_str()).collect();
+        let got: Vec<&str> = df.nodes[0]
+            .heredocs
+            .iter()
+            .map(|h| h.name.as_str())
+            .collect();
         assert_eq!(&got, names, "{line}");
     }
 }
@@ -279,8 +374,14 @@ fn json_facts() {
     for kw in ["RUN", "CMD", "ENTRYPOINT", "SHELL", "ADD", "COPY", "VOLUME"] {
         for json in bad {
             let err = parse(&format!("{kw} {json}")).unwrap_err();
-            assert!(matches!(err, SyntaxError::JsonNotStrings { .. }), "{kw} {json}: {err}");
-            assert_eq!((err.span().line, err.span().column), (1, kw.len() as u32 + 2));
+            assert!(
+                matches!(err, SyntaxError::JsonNotStrings { .. }),
+                "{kw} {json}: {err}"
+            );
+            assert_eq!(
+                (err.span().line, err.span().column),
+                (1, kw.len() as u32 + 2)
+            );
         }
     }
 }
@@ -291,12 +392,22 @@ fn empty_continuation_warnings() {
 RUN another \\\n\n    thing\n\nRUN non-indented \\\n# this is a comment\n   after-comment\n\n\
 RUN indented \\\n    # this is an indented comment\n    comment\n";
     let df = parse(src).unwrap();
-    let got: Vec<(u32, &str)> = df.warnings.iter().map(|w| (w.span.line, w.message.as_str())).collect();
+    let got: Vec<(u32, &str)> = df
+        .warnings
+        .iter()
+        .map(|w| (w.span.line, w.message.as_str()))
+        .collect();
     assert_eq!(
         got,
         [
-            (8, "Empty continuation line found in: RUN something     following     more"),
-            (14, "Empty continuation line found in: RUN another     thing"),
+            (
+                8,
+                "Empty continuation line found in: RUN something     following     more"
+            ),
+            (
+                14,
+                "Empty continuation line found in: RUN another     thing"
+            ),
         ]
     );
     assert!(df.warnings.iter().all(|w| w.severity == Severity::Warning));
@@ -305,11 +416,20 @@ RUN indented \\\n    # this is an indented comment\n    comment\n";
 
 #[test]
 fn directives() {
-    let cases: &[(&str, &[(&str, &str)], char)] = &[
-        ("# syntax=docker/dockerfile:1\nFROM a", &[("syntax", "docker/dockerfile:1")], '\\'),
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], char);
+    let cases: &[Case] = &[
+        (
+            "# syntax=docker/dockerfile:1\nFROM a",
+            &[("syntax", "docker/dockerfile:1")],
+            '\\',
+        ),
         ("#escape=`\nFROM a", &[("escape", "`")], '`'),
         ("# ESCAPE = \\ \nFROM a", &[("escape", "\\")], '\\'),
-        ("# check=skip=all\n# syntax = x  \nFROM a", &[("check", "skip=all"), ("syntax", "x")], '\\'),
+        (
+            "# check=skip=all\n# syntax = x  \nFROM a",
+            &[("check", "skip=all"), ("syntax", "x")],
+            '\\',
+        ),
         ("# foo=bar\n# escape=`\nFROM a", &[], '\\'),
         ("\n# escape=`\nFROM a", &[], '\\'),
         ("FROM a\n# escape=`\n", &[], '\\'),
@@ -318,7 +438,11 @@ fn directives() {
     ];
     for (src, want, esc) in cases {
         let df = parse(src).unwrap();
-        let got: Vec<(&str, &str)> = df.directives.iter().map(|d| (d.name.as_str(), d.value.as_str())).collect();
+        let got: Vec<(&str, &str)> = df
+            .directives
+            .iter()
+            .map(|d| (d.name.as_str(), d.value.as_str()))
+            .collect();
         assert_eq!(&got, want, "{src:?}");
         assert_eq!(df.escape, *esc, "{src:?}");
     }
@@ -330,7 +454,10 @@ fn line_length_limit() {
     assert!(parse(&ok).is_ok());
     let long = format!("FROM a\nLABEL a={}\n", "x".repeat(65536 - 8));
     let err = parse(&long).unwrap_err();
-    assert_eq!(err.to_string(), "dockerfile line greater than max allowed size of 65535");
+    assert_eq!(
+        err.to_string(),
+        "dockerfile line greater than max allowed size of 65535"
+    );
     assert_eq!((err.span().line, err.span().column), (2, 1));
 }
 
@@ -338,17 +465,38 @@ fn line_length_limit() {
 fn line_numbers_and_spans() {
     let src = "FROM a\n\nRUN x \\\n  # c\n\n  y\nCOPY <<EOF /d\nhi\nEOF\n  ENV \u{e9}=1 b=\"2\"";
     let df = parse(src).unwrap();
-    let lines: Vec<(u32, u32)> = df.nodes.iter().map(|n| (n.start_line, n.end_line)).collect();
+    let lines: Vec<(u32, u32)> = df
+        .nodes
+        .iter()
+        .map(|n| (n.start_line, n.end_line))
+        .collect();
     assert_eq!(lines, [(1, 1), (3, 6), (7, 9), (10, 10)]);
     let env = &df.nodes[3];
     assert_eq!((env.keyword.span.line, env.keyword.span.column), (10, 3));
-    let cols: Vec<(&str, u32)> = env.args.iter().map(|a| (a.text.as_str(), a.span.column)).collect();
-    assert_eq!(cols, [("é", 7), ("1", 9), ("=", 8), ("b", 11), ("\"2\"", 13), ("=", 12)]);
+    let cols: Vec<(&str, u32)> = env
+        .args
+        .iter()
+        .map(|a| (a.text.as_str(), a.span.column))
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            ("é", 7),
+            ("1", 9),
+            ("=", 8),
+            ("b", 11),
+            ("\"2\"", 13),
+            ("=", 12)
+        ]
+    );
     // A word continued over lines spans from its first to its last character.
     let run = &df.nodes[1];
     assert_eq!(run.args[0].text, "x   y");
     assert_eq!((run.args[0].span.line, run.args[0].span.column), (3, 5));
-    assert_eq!(&src[run.args[0].span.start..run.args[0].span.end], "x \\\n  # c\n\n  y");
+    assert_eq!(
+        &src[run.args[0].span.start..run.args[0].span.end],
+        "x \\\n  # c\n\n  y"
+    );
 }
 
 /// One test per error class: exact line, column and message.
@@ -358,9 +506,24 @@ fn errors_are_located() {
         ("", 1, 1, "file with no instructions"),
         ("# only\n\n  \n", 4, 1, "file with no instructions"),
         ("FROM a\nRUN <<EOF\nbody\n", 2, 5, "unterminated heredoc"),
-        ("# escape=x\nFROM a", 1, 10, "invalid ESCAPE 'x'. Must be ` or \\"),
-        ("# escape=\\\n# escape=`\nFROM a", 2, 1, "only one escape parser directive can be used"),
-        ("# syntax=a\n#SYNTAX=b\nFROM a", 2, 1, "only one syntax parser directive can be used"),
+        (
+            "# escape=x\nFROM a",
+            1,
+            10,
+            "invalid ESCAPE 'x'. Must be ` or \\",
+        ),
+        (
+            "# escape=\\\n# escape=`\nFROM a",
+            2,
+            1,
+            "only one escape parser directive can be used",
+        ),
+        (
+            "# syntax=a\n#SYNTAX=b\nFROM a",
+            2,
+            1,
+            "only one syntax parser directive can be used",
+        ),
         ("FROM a\nENV PATH", 2, 5, "ENV must have two arguments"),
         ("LABEL x   ", 1, 7, "LABEL must have two arguments"),
         (

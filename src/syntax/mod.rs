@@ -11,7 +11,7 @@ mod lines;
 mod lower;
 
 pub use ast::{
-    ArgDecl, ArgForm, CopyArgs, Directive, Dockerfile, Healthcheck, HealthOptions, Heredoc,
+    ArgDecl, ArgForm, CopyArgs, Directive, Dockerfile, HealthOptions, Healthcheck, Heredoc,
     Instruction, KeyValue, Node, Run, ShellOrExec, Span, Spanned, Word,
 };
 pub use dump::dump;
