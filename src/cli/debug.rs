@@ -1,9 +1,9 @@
 //! `strata debug parse [-f FILE]` and `strata debug expand [--env K=V]… WORD`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 
 use super::Settings;
@@ -31,6 +31,32 @@ pub enum DebugCommand {
     },
 }
 
-pub fn run(_settings: &Settings, _cmd: DebugCommand) -> Result<ExitCode> {
-    bail!("strata debug is not wired up yet")
+pub fn run(_settings: &Settings, cmd: DebugCommand) -> Result<ExitCode> {
+    match cmd {
+        DebugCommand::Parse { file } => parse(&file),
+        DebugCommand::Expand { .. } => bail!("strata debug expand is not wired up yet"),
+    }
+}
+
+/// Prints the BuildKit dump; on a syntax error prints the located error and fails.
+fn parse(file: &Path) -> Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let source = String::from_utf8_lossy(&bytes);
+    let name = file.display().to_string();
+    match crate::syntax::parse(&source) {
+        Ok(df) => {
+            for w in &df.warnings {
+                eprint!("{}", crate::syntax::render(&name, &source, w));
+            }
+            print!("{}", crate::syntax::dump(&df));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprint!(
+                "{}",
+                crate::syntax::render(&name, &source, &e.to_diagnostic())
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
 }

@@ -1,4 +1,23 @@
 //! The Dockerfile front end: PEG grammar → typed AST with spans, Docker word expansion,
 //! `.dockerignore` matching, and the BuildKit dump format. Pure: no I/O beyond what callers pass in.
 
+pub mod ast;
+pub mod dump;
+pub mod error;
 pub mod expand;
+mod flags;
+mod grammar;
+pub mod heredoc;
+mod instructions;
+mod json_form;
+mod lines;
+mod lower;
+
+pub use ast::{
+    ArgDecl, ArgForm, CopyArgs, Directive, Dockerfile, HealthOptions, Healthcheck, Heredoc,
+    Instruction, KeyValue, Node, Run, ShellOrExec, Span, Spanned, Word,
+};
+pub use dump::dump;
+pub use error::{render, Diagnostic, DiagnosticRecord, Severity, SyntaxError};
+pub use instructions::lower;
+pub use lower::parse;
