@@ -34,7 +34,12 @@ pub enum DebugCommand {
 pub fn run(_settings: &Settings, cmd: DebugCommand) -> Result<ExitCode> {
     match cmd {
         DebugCommand::Parse { file } => parse(&file),
-        DebugCommand::Expand { .. } => bail!("strata debug expand is not wired up yet"),
+        DebugCommand::Expand {
+            env,
+            words,
+            escape,
+            word,
+        } => expand(&env, words, escape, &word),
     }
 }
 
@@ -59,4 +64,30 @@ fn parse(file: &Path) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// Prints a word's expansion (one line), or each word on its own line with `--words`.
+fn expand(env: &[String], words: bool, escape: char, word: &str) -> Result<ExitCode> {
+    use crate::syntax::expand::{process_word, process_words};
+    if escape != '\\' && escape != '`' {
+        bail!("invalid escape character {escape:?}: expected \\ or `");
+    }
+    let mut vars: Vec<(String, String)> = Vec::new();
+    for kv in env {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => vars.push((k.to_string(), v.to_string())),
+            _ => bail!("invalid --env {kv:?}: expected NAME=VALUE"),
+        }
+    }
+    let fail = |e: crate::syntax::expand::ExpandError| {
+        anyhow::anyhow!("{word:?}, column {}: {e}", e.offset() + 1)
+    };
+    if words {
+        for w in process_words(word, escape, &vars).map_err(fail)? {
+            println!("{w}");
+        }
+    } else {
+        println!("{}", process_word(word, escape, &vars).map_err(fail)?.value);
+    }
+    Ok(ExitCode::SUCCESS)
 }
