@@ -66,7 +66,8 @@ mod tests {
 
     #[test]
     fn ranges_by_name_or_id() {
-        let cases: &[(&str, u32, &[(u32, u32)])] = &[
+        type Case<'a> = (&'a str, u32, &'a [(u32, u32)]);
+        let cases: &[Case] = &[
             ("alice", 1000, &[(100000, 65536), (300000, 10)]),
             ("bob", 1001, &[(165536, 65536)]),
             ("carol", 1002, &[]),

@@ -181,7 +181,6 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
             })
         }
     };
-    drop(helper);
     drop((report_w, sync_r, stdio));
     cancel.attach(child);
 

@@ -50,13 +50,15 @@ enum Node {
     Link(PathBuf),
 }
 
+type FailPredicate = Box<dyn Fn(&Call) -> bool>;
+
 /// The fake. Paths not added with `with_dir`/`with_file`/`with_symlink` (or created through
 /// it) do not exist. `fail_on` makes the first call matching a predicate fail with `EPERM`.
 #[derive(Default)]
 pub struct Recording {
     calls: RefCell<Vec<Call>>,
     fs: RefCell<BTreeMap<PathBuf, Node>>,
-    fail: RefCell<Option<Box<dyn Fn(&Call) -> bool>>>,
+    fail: RefCell<Option<FailPredicate>>,
 }
 
 impl Recording {
