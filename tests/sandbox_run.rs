@@ -229,3 +229,20 @@ fn many_layers() {
         assert_eq!(fx.stdout().trim(), n.to_string(), "{}", fx.stderr());
     }
 }
+
+#[test]
+fn a_run_is_fast() {
+    // Guard against a regression to seconds per step (e.g. a timeout on some exit path).
+    let fx = fixture();
+    let spec = fx.spec("true");
+    let start = std::time::Instant::now();
+    for _ in 0..10 {
+        fx.run(&spec);
+    }
+    let per_run = start.elapsed() / 10;
+    eprintln!("sandbox run of `true`: {per_run:?}");
+    assert!(
+        per_run < std::time::Duration::from_millis(500),
+        "{per_run:?}"
+    );
+}

@@ -1,7 +1,6 @@
 //! Rootless id maps (pure): which host ids a user namespace maps, computed from `/etc/subuid`
 //! or `/etc/subgid` text, and the arguments `newuidmap`/`newgidmap` take for them.
-//!
-//! Not wired into `launch` yet: the sandbox refuses to run without root for now.
+//! `rootless` applies them.
 
 /// One line of a `uid_map`/`gid_map`: `count` ids from `inside` map to `outside` onwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -47,11 +47,14 @@ pub fn block_for_sigwait() -> SigSet {
 }
 
 /// Everything PID 1 needs, prepared by the caller before forking.
+#[derive(Clone, Copy)]
 pub struct InitArgs<'a> {
     pub spec: &'a Spec,
     pub plan: &'a [MountOp],
     pub new_root: &'a Path,
     pub own_netns: bool,
+    /// False in a user namespace with a self-written single-id map.
+    pub setgroups: bool,
     pub report: BorrowedFd<'a>,
 }
 
@@ -202,7 +205,7 @@ fn main_process(sys: &RealSyscalls, args: &InitArgs<'_>, user: &ExecUser, p: &Pr
     if let Err(e) = sys.chdir(&args.spec.cwd) {
         return fail(format!("chdir {}: {e}", args.spec.cwd.display()), 126);
     }
-    if let Err(e) = user::switch_to(sys, user) {
+    if let Err(e) = user::switch_to(sys, user, args.setgroups) {
         return fail(e.to_string(), 126);
     }
     let mut denied = false;

@@ -23,6 +23,7 @@ use super::init::{block_for_sigwait, init_main, InitArgs, FORWARDED};
 use super::mount_plan::{self, PlanInput};
 use super::network::{hosts_file, resolv_conf, start_slirp};
 use super::report::{self, send, Report};
+use super::rootless::write_id_maps;
 use super::spec::{NetworkMode, Outcome, RootFs, Spec, Stdio};
 use super::syscalls::{RealSyscalls, Syscalls};
 
@@ -113,11 +114,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
 /// Runs `spec` to completion unless `cancel` is used.
 pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, SandboxError> {
     validate(spec)?;
-    if !nix::unistd::geteuid().is_root() {
-        return Err(SandboxError::InvalidSpec(
-            "running the sandbox without root (user namespaces) is not implemented yet".into(),
-        ));
-    }
+    let rootless = !nix::unistd::geteuid().is_root();
     let state = tempfile::Builder::new()
         .prefix("strata-sandbox-")
         .tempdir()
@@ -133,6 +130,7 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
         &PlanInput {
             new_root: new_root.clone(),
             etc_dir,
+            rootless,
         },
     )?;
     let stdio = [
@@ -152,6 +150,7 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC;
     flags.set(CloneFlags::CLONE_NEWNET, own_netns);
+    flags.set(CloneFlags::CLONE_NEWUSER, rootless);
     let helper = HelperArgs {
         parent: nix::unistd::getpid(),
         stdio: [stdio[0].raw(), stdio[1].raw(), stdio[2].raw()],
@@ -162,6 +161,7 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
             plan: &plan,
             new_root: &new_root,
             own_netns,
+            setgroups: true,
             report: report_w.as_fd(),
         },
     };
@@ -194,15 +194,24 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
     let mut status = None;
     report::read_all(report_r, |r| match r {
         Report::Unshared => {
-            if spec.network == NetworkMode::Default && !cancel.is_cancelled() {
-                match start_slirp(child.as_raw()) {
+            // 'g': go; 's': go, but setgroups is denied in the user namespace.
+            let mut go = b'g';
+            if rootless {
+                match write_id_maps(child) {
+                    Ok(true) => {}
+                    Ok(false) => go = b's',
+                    Err(e) => net_err = Some(e),
+                }
+            }
+            if net_err.is_none() && spec.network == NetworkMode::Default && !cancel.is_cancelled() {
+                match start_slirp(child.as_raw(), rootless) {
                     Ok(s) => slirp = Some(s),
                     Err(e) => net_err = Some(e),
                 }
             }
             if let Some(w) = sync_w.take() {
                 if net_err.is_none() {
-                    let _ = nix::unistd::write(&w, b"g");
+                    let _ = nix::unistd::write(&w, &[go]);
                 }
             }
         }
@@ -379,6 +388,10 @@ fn helper_main(a: &HelperArgs<'_>) -> i32 {
     }
     // SAFETY: closing our copy of the sync pipe; nothing uses it after this.
     unsafe { libc::close(a.sync.as_raw_fd()) };
+    let init_args = InitArgs {
+        setgroups: go[0] == b'g',
+        ..a.init
+    };
     let Ok((alive_r, alive_w)) = nix::unistd::pipe2(OFlag::O_CLOEXEC) else {
         return 1;
     };
@@ -394,7 +407,7 @@ fn helper_main(a: &HelperArgs<'_>) -> i32 {
                 unsafe { libc::_exit(1) }
             }
             drop(alive_r);
-            let code = init_main(&a.init);
+            let code = init_main(&init_args);
             // SAFETY: leaving a forked child.
             unsafe { libc::_exit(code) }
         }

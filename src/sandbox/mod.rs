@@ -15,6 +15,7 @@ pub mod mounts;
 pub mod network;
 pub mod recording;
 pub mod report;
+pub mod rootless;
 pub mod spec;
 pub mod syscalls;
 pub mod user;

@@ -10,7 +10,7 @@ use nix::mount::MsFlags;
 
 use super::devices::{DEVICES, DEV_SYMLINKS};
 use super::error::SandboxError;
-use super::spec::{Mount, RootFs, Spec};
+use super::spec::{Mount, NetworkMode, RootFs, Spec};
 
 /// `mount(2)` copies at most one page of option data, NUL included.
 pub const MOUNT_DATA_MAX: usize = 4095;
@@ -22,6 +22,9 @@ pub struct PlanInput {
     pub new_root: PathBuf,
     /// A host directory holding `hosts`, `resolv.conf` and `hostname` for the sandbox.
     pub etc_dir: PathBuf,
+    /// Running in a user namespace we made (not as real root): overlay needs `userxattr`,
+    /// and sysfs can only be mounted fresh in a network namespace of our own.
+    pub rootless: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +42,7 @@ pub enum MountOp {
         lowerdirs: Vec<PathBuf>,
         upperdir: PathBuf,
         workdir: PathBuf,
+        userxattr: bool,
     },
     /// Bind a host directory on the new root (pivot_root needs a mount point).
     BindRoot {
@@ -89,7 +93,7 @@ pub enum MountOp {
 /// Builds the ordered plan. Fails only on specs that cannot be mounted as given.
 pub fn plan(spec: &Spec, input: &PlanInput) -> Result<Vec<MountOp>, SandboxError> {
     let mut ops = vec![MountOp::MakeRprivate];
-    ops.push(root_op(&spec.rootfs)?);
+    ops.push(root_op(&spec.rootfs, input.rootless)?);
 
     let nosuid_dev_exec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let mut p = Planner {
@@ -134,13 +138,18 @@ pub fn plan(spec: &Spec, input: &PlanInput) -> Result<Vec<MountOp>, SandboxError
         });
     }
     p.ensure_dir("/sys");
-    p.mount(
-        "sysfs",
-        "/sys",
-        "sysfs",
-        nosuid_dev_exec | MsFlags::MS_RDONLY,
-        None,
-    );
+    if input.rootless && spec.network == NetworkMode::Host {
+        // sysfs belongs to the host's netns here; an unprivileged user cannot write it anyway.
+        p.bind(Path::new("/sys"), Path::new("/sys"), true);
+    } else {
+        p.mount(
+            "sysfs",
+            "/sys",
+            "sysfs",
+            nosuid_dev_exec | MsFlags::MS_RDONLY,
+            None,
+        );
+    }
     for name in ["hosts", "resolv.conf", "hostname"] {
         let target = PathBuf::from("/etc").join(name);
         p.ensure_file(&target);
@@ -265,7 +274,7 @@ fn checked_target(target: &Path) -> Result<PathBuf, SandboxError> {
     Ok(target.components().collect())
 }
 
-fn root_op(rootfs: &RootFs) -> Result<MountOp, SandboxError> {
+fn root_op(rootfs: &RootFs, userxattr: bool) -> Result<MountOp, SandboxError> {
     let (lowerdirs, upperdir, workdir) = match rootfs {
         RootFs::Dir(dir) => return Ok(MountOp::BindRoot { dir: dir.clone() }),
         RootFs::Overlay {
@@ -289,7 +298,8 @@ fn root_op(rootfs: &RootFs) -> Result<MountOp, SandboxError> {
             )));
         }
     }
-    let data = overlay_data(lowerdirs.iter().map(|p| p.as_path()), upperdir, workdir);
+    let extra = if userxattr { ",userxattr" } else { "" };
+    let data = overlay_data(lowerdirs.iter().map(|p| p.as_path()), upperdir, workdir) + extra;
     if data.len() <= MOUNT_DATA_MAX {
         return Ok(MountOp::OverlayRoot { data, chdir: None });
     }
@@ -306,7 +316,7 @@ fn root_op(rootfs: &RootFs) -> Result<MountOp, SandboxError> {
             lowers.iter().map(|p| p.as_path()),
             &rel(upperdir),
             &rel(workdir),
-        );
+        ) + extra;
         if data.len() <= MOUNT_DATA_MAX {
             return Ok(MountOp::OverlayRoot {
                 data,
@@ -318,6 +328,7 @@ fn root_op(rootfs: &RootFs) -> Result<MountOp, SandboxError> {
         lowerdirs: lowerdirs.clone(),
         upperdir: upperdir.clone(),
         workdir: workdir.clone(),
+        userxattr,
     })
 }
 

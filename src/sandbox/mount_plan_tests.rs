@@ -9,6 +9,7 @@ fn input() -> PlanInput {
     PlanInput {
         new_root: "/state/root".into(),
         etc_dir: "/state/etc".into(),
+        rootless: false,
     }
 }
 
@@ -235,6 +236,7 @@ fn long_layer_lists_use_relative_paths_then_the_new_mount_api() {
             lowerdirs: lowers,
             upperdir: p("/u"),
             workdir: p("/w"),
+            userxattr: false,
         }
     );
 }
@@ -303,9 +305,9 @@ fn applying_records_created_mountpoints_and_follows_symlinks_inside_the_root() {
         .iter()
         .position(|c| matches!(c, Call::Mount { target, flags, .. } if target == &p("/state/root/opt/conf/app.ini") && flags.contains(MsFlags::MS_BIND) && !flags.contains(MsFlags::MS_REMOUNT)))
         .unwrap();
-    assert!(
-        matches!(&calls[bind_at + 1], Call::Mount { flags, .. } if flags.contains(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY))
-    );
+    // The remount repeats the mount's own flags (the fake says nosuid).
+    let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID;
+    assert!(matches!(&calls[bind_at + 1], Call::Mount { flags, .. } if *flags == ro));
     // The tail is the pivot_root dance.
     let n = calls.len();
     assert_eq!(
@@ -328,4 +330,30 @@ fn a_failing_mount_stops_the_plan() {
     let err = apply(&plan(&spec, &input()).unwrap(), Path::new("/r"), &sys).unwrap_err();
     assert_eq!((err.step, err.path), ("mount", p("/sys")));
     assert!(!sys.calls().iter().any(|c| matches!(c, Call::PivotRoot(..))));
+}
+
+#[test]
+fn rootless_overlay_uses_userxattr_and_host_net_binds_sys() {
+    let mut spec = overlay(vec![p("/l")], "/u", "/w");
+    let rootless = PlanInput {
+        rootless: true,
+        ..input()
+    };
+    let ops = plan(&spec, &rootless).unwrap();
+    assert_eq!(
+        ops[1],
+        MountOp::OverlayRoot {
+            data: "lowerdir=/l,upperdir=/u,workdir=/w,userxattr".into(),
+            chdir: None,
+        }
+    );
+    assert!(ops
+        .iter()
+        .any(|op| matches!(op, MountOp::Mount { fstype, .. } if fstype == "sysfs")));
+    spec.network = crate::sandbox::spec::NetworkMode::Host;
+    let ops = plan(&spec, &rootless).unwrap();
+    assert!(ops.contains(&bind("/sys", "/sys", true)));
+    assert!(!ops
+        .iter()
+        .any(|op| matches!(op, MountOp::Mount { fstype, .. } if fstype == "sysfs")));
 }

@@ -50,8 +50,9 @@ pub fn apply(
                 lowerdirs,
                 upperdir,
                 workdir,
+                userxattr,
             } => sys
-                .mount_overlay_layers(lowerdirs, upperdir, workdir, &root)
+                .mount_overlay_layers(lowerdirs, upperdir, workdir, *userxattr, &root)
                 .map_err(|e| StepError::new("mount overlay (new mount API) on", &root, e))?,
             MountOp::BindRoot { dir } => sys
                 .mount(
@@ -111,7 +112,10 @@ pub fn apply(
             }
             MountOp::RemountReadonly { target } => {
                 let host = resolve_in_root(sys, &root, target)?;
-                sys.mount(None, &host, None, ro_remount(), None)
+                let keep = sys
+                    .mount_flags(&host)
+                    .map_err(|e| StepError::new("statvfs", target, e))?;
+                sys.mount(None, &host, None, ro_remount() | keep, None)
                     .map_err(|e| StepError::new("remount read-only", target, e))?
             }
             MountOp::Symlink { link, points_to } => {
@@ -134,9 +138,13 @@ pub fn apply(
                     .map_err(|e| StepError::new("chdir", "/", e))?;
                 root = PathBuf::from("/");
             }
-            MountOp::RemountRootReadonly => sys
-                .mount(None, Path::new("/"), None, ro_remount(), None)
-                .map_err(|e| StepError::new("remount read-only", "/", e))?,
+            MountOp::RemountRootReadonly => {
+                let keep = sys
+                    .mount_flags(Path::new("/"))
+                    .map_err(|e| StepError::new("statvfs", "/", e))?;
+                sys.mount(None, Path::new("/"), None, ro_remount() | keep, None)
+                    .map_err(|e| StepError::new("remount read-only", "/", e))?
+            }
         }
     }
     Ok(created)

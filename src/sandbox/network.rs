@@ -80,22 +80,27 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
 
 /// Starts slirp4netns on the network namespace of process `pid` and waits until it has
 /// configured `tap0` (address 10.0.2.100, default route, DNS at 10.0.2.3).
-pub fn start_slirp(pid: i32) -> Result<Slirp, SandboxError> {
+/// `in_userns`: the namespace belongs to a user namespace we made, which slirp4netns must
+/// join first.
+pub fn start_slirp(pid: i32, in_userns: bool) -> Result<Slirp, SandboxError> {
     let (ready_r, ready_w) = pipe()?;
     let (exit_r, exit_w) = pipe()?;
     let (ready_fd, exit_fd) = (ready_w.as_raw_fd(), exit_r.as_raw_fd());
+    let mut args = vec![
+        "--configure".to_string(),
+        "--mtu=65520".to_string(),
+        format!("--ready-fd={ready_fd}"),
+        format!("--exit-fd={exit_fd}"),
+    ];
+    if in_userns {
+        args.push(format!("--userns-path=/proc/{pid}/ns/user"));
+    }
+    args.extend([pid.to_string(), "tap0".to_string()]);
     let mut cmd = Command::new("slirp4netns");
-    cmd.args([
-        "--configure",
-        "--mtu=65520",
-        &format!("--ready-fd={ready_fd}"),
-        &format!("--exit-fd={exit_fd}"),
-        &pid.to_string(),
-        "tap0",
-    ])
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
+    cmd.args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec.
     unsafe {
         cmd.pre_exec(move || {

@@ -26,6 +26,7 @@ pub enum Call {
         lowerdirs: Vec<PathBuf>,
         upperdir: PathBuf,
         workdir: PathBuf,
+        userxattr: bool,
         target: PathBuf,
     },
     Umount(PathBuf, MntFlags),
@@ -133,14 +134,21 @@ impl Syscalls for Recording {
         lowerdirs: &[PathBuf],
         upperdir: &Path,
         workdir: &Path,
+        userxattr: bool,
         target: &Path,
     ) -> nix::Result<()> {
         self.record(Call::MountOverlayLayers {
             lowerdirs: lowerdirs.to_vec(),
             upperdir: upperdir.to_path_buf(),
             workdir: workdir.to_path_buf(),
+            userxattr,
             target: target.to_path_buf(),
         })
+    }
+
+    /// Every mount in the fake is `nosuid`, so tests see the flag carried into a remount.
+    fn mount_flags(&self, _path: &Path) -> nix::Result<MsFlags> {
+        Ok(MsFlags::MS_NOSUID)
     }
 
     fn umount(&self, target: &Path, flags: MntFlags) -> nix::Result<()> {

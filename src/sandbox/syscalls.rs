@@ -29,14 +29,19 @@ pub trait Syscalls {
         data: Option<&str>,
     ) -> nix::Result<()>;
     /// An overlay through the new mount API, one `lowerdir+` per layer (Linux 6.8+), for
-    /// layer lists too long for `mount(2)`'s one-page option string.
+    /// layer lists too long for `mount(2)`'s one-page option string. `userxattr` is needed
+    /// inside a user namespace.
     fn mount_overlay_layers(
         &self,
         lowerdirs: &[PathBuf],
         upperdir: &Path,
         workdir: &Path,
+        userxattr: bool,
         target: &Path,
     ) -> nix::Result<()>;
+    /// The per-mount flags (`nosuid`, `nodev`, …) of the mount holding `path`: a read-only
+    /// remount must repeat them, or a user namespace refuses to drop the locked ones.
+    fn mount_flags(&self, path: &Path) -> nix::Result<MsFlags>;
     fn umount(&self, target: &Path, flags: MntFlags) -> nix::Result<()>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
     fn unshare(&self, flags: CloneFlags) -> nix::Result<()>;
@@ -71,6 +76,7 @@ fn cstr(s: &str) -> nix::Result<CString> {
 
 // The new mount API's constants, from <linux/mount.h>.
 const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_FLAG: libc::c_uint = 0;
 const FSCONFIG_SET_STRING: libc::c_uint = 1;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const FSMOUNT_CLOEXEC: libc::c_uint = 1;
@@ -119,6 +125,7 @@ impl Syscalls for RealSyscalls {
         lowerdirs: &[PathBuf],
         upperdir: &Path,
         workdir: &Path,
+        userxattr: bool,
         target: &Path,
     ) -> nix::Result<()> {
         use std::os::fd::AsRawFd;
@@ -131,6 +138,21 @@ impl Syscalls for RealSyscalls {
         }
         fsconfig_string(&fs, "upperdir", upperdir)?;
         fsconfig_string(&fs, "workdir", workdir)?;
+        if userxattr {
+            let key = cstr("userxattr")?;
+            // SAFETY: `key` is NUL-terminated; a flag takes no value.
+            let ret = unsafe {
+                libc::syscall(
+                    libc::SYS_fsconfig,
+                    fs.as_raw_fd(),
+                    FSCONFIG_SET_FLAG,
+                    key.as_ptr(),
+                    std::ptr::null::<libc::c_void>(),
+                    0,
+                )
+            };
+            Errno::result(ret)?;
+        }
         // SAFETY: plain integer arguments.
         let ret = unsafe {
             libc::syscall(
@@ -160,6 +182,23 @@ impl Syscalls for RealSyscalls {
             )
         };
         Errno::result(ret).map(drop)
+    }
+
+    fn mount_flags(&self, path: &Path) -> nix::Result<MsFlags> {
+        use nix::sys::statvfs::FsFlags;
+        let got = nix::sys::statvfs::statvfs(path)?.flags();
+        let pairs = [
+            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        ];
+        Ok(pairs
+            .iter()
+            .filter(|(st, _)| got.contains(*st))
+            .fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms))
     }
 
     fn umount(&self, target: &Path, flags: MntFlags) -> nix::Result<()> {

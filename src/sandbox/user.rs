@@ -21,12 +21,15 @@ pub fn lookup(root: &Path, spec_user: &str) -> Result<ExecUser, UserError> {
 }
 
 /// Drops to `user`. `setgroups` and `setgid` need privilege, so `setuid` comes last.
-pub fn switch_to(sys: &impl Syscalls, user: &ExecUser) -> Result<(), StepError> {
+/// `setgroups: false` skips the supplementary groups (a user namespace that denies them).
+pub fn switch_to(sys: &impl Syscalls, user: &ExecUser, setgroups: bool) -> Result<(), StepError> {
     let here = Path::new("/");
     sys.drop_bounding_caps(DEFAULT_CAPS)
         .map_err(|e| StepError::new("drop capabilities", here, e))?;
-    sys.setgroups(&user.additional_gids)
-        .map_err(|e| StepError::new("setgroups", here, e))?;
+    if setgroups {
+        sys.setgroups(&user.additional_gids)
+            .map_err(|e| StepError::new("setgroups", here, e))?;
+    }
     sys.setresgid(user.gid)
         .map_err(|e| StepError::new("setresgid", here, e))?;
     sys.setresuid(user.uid)
@@ -57,7 +60,7 @@ mod tests {
             additional_gids: vec![27, 100],
             home: "/home/app".into(),
         };
-        switch_to(&sys, &user).unwrap();
+        switch_to(&sys, &user, true).unwrap();
         assert_eq!(
             sys.calls(),
             vec![
@@ -78,7 +81,7 @@ mod tests {
             additional_gids: vec![],
             home: "/".into(),
         };
-        let err = switch_to(&sys, &user).unwrap_err();
+        let err = switch_to(&sys, &user, true).unwrap_err();
         assert_eq!(err.step, "setresgid");
         assert!(!sys.calls().contains(&Call::Setresuid(5)));
     }
