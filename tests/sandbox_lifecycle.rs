@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use sandbox_common::{children_named, fixture, mount_table, processes_running};
+use sandbox_common::{children_named, fixture, mount_table, mounted_anywhere, processes_running};
 use strata::sandbox::{run_cancellable, Canceller, ExitStatus, NetworkMode, SandboxError};
 
 #[test]
@@ -42,6 +42,12 @@ fn no_mounts_leak_on_success_failure_or_kill() {
     ] {
         assert_eq!(fx.run(&fx.spec(script)).status, status, "{script}");
         assert_eq!(mount_table(), before, "after {script}");
+        // Nor in the sandbox's own (now gone) mount namespace.
+        assert_eq!(
+            mounted_anywhere(&fx.upper),
+            Vec::<u32>::new(),
+            "after {script}"
+        );
     }
     // A setup failure too.
     let mut spec = fx.spec("true");
@@ -58,6 +64,7 @@ fn cancel_kills_everything_mid_run() {
     let spec = fx.spec("sleep 1237 & sleep 1238");
     let cancel = Canceller::new();
     let c2 = cancel.clone();
+    let upper = fx.upper.clone();
     let killer = std::thread::spawn(move || {
         // Wait until the command is really running.
         let t = Instant::now();
@@ -66,16 +73,22 @@ fn cancel_kills_everything_mid_run() {
         {
             std::thread::sleep(Duration::from_millis(20));
         }
+        let mounted_while_running = !mounted_anywhere(&upper).is_empty();
         c2.cancel();
+        mounted_while_running
     });
     let start = Instant::now();
     let result = run_cancellable(&spec, &cancel);
-    killer.join().unwrap();
+    assert!(
+        killer.join().unwrap(),
+        "the overlay should be visible while running"
+    );
     assert!(matches!(result, Err(SandboxError::Cancelled)), "{result:?}");
     assert!(start.elapsed() < Duration::from_secs(10));
     assert_eq!(processes_running(&["sleep", "1237"]), Vec::<u32>::new());
     assert_eq!(processes_running(&["sleep", "1238"]), Vec::<u32>::new());
     assert_eq!(mount_table(), before);
+    assert_eq!(mounted_anywhere(&fx.upper), Vec::<u32>::new());
 }
 
 #[test]

@@ -246,3 +246,22 @@ fn a_run_is_fast() {
         "{per_run:?}"
     );
 }
+
+#[test]
+fn stdin_from_a_file_stdout_to_a_pipe() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let fx = fixture();
+    let input = fx.path("input");
+    std::fs::write(&input, "line one\nline two\n").unwrap();
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let mut spec = fx.spec("wc -l; echo to-stderr >&2");
+    spec.stdin = strata::sandbox::Stdio::File(input);
+    spec.stdout = strata::sandbox::Stdio::Fd(w.as_raw_fd());
+    fx.run(&spec);
+    drop(w);
+    let mut out = String::new();
+    std::fs::File::from(r).read_to_string(&mut out).unwrap();
+    assert_eq!(out.trim(), "2");
+    assert_eq!(fx.stderr(), "to-stderr\n");
+}

@@ -140,3 +140,17 @@ pub fn children_named(comm: &str) -> Vec<u32> {
         })
         .collect()
 }
+
+/// Processes, in any mount namespace, whose mount table mentions `needle` (e.g. an overlay's
+/// upperdir, which shows in its super options).
+pub fn mounted_anywhere(needle: &Path) -> Vec<u32> {
+    let needle = needle.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+                .is_ok_and(|m| m.contains(&needle))
+        })
+        .collect()
+}
