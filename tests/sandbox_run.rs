@@ -96,11 +96,15 @@ fn proc_dev_and_readonly_sys() {
         ls /proc/1/status >/dev/null && echo proc-ok; \
         touch /sys/x 2>/dev/null || echo sys-ro; \
         grep ' /sys ' /proc/self/mounts | grep -c ' ro,'; \
-        ls /dev/shm >/dev/null && echo shm-ok";
+        ls /dev/shm >/dev/null && echo shm-ok; \
+        awk '$5 == \"/proc/sys\" {print $6}' /proc/self/mountinfo | cut -d, -f1; \
+        echo x > /proc/sys/kernel/domainname 2>/dev/null || echo procsys-ro; \
+        awk '$5 == \"/proc/keys\"' /proc/self/mountinfo | wc -l; \
+        wc -c < /proc/keys";
     fx.run(&fx.spec(script));
     assert_eq!(
         fx.stdout(),
-        "2\nnull-ok\n16\npts-ok\nproc-ok\nsys-ro\n1\nshm-ok\n",
+        "2\nnull-ok\n16\npts-ok\nproc-ok\nsys-ro\n1\nshm-ok\nro\nprocsys-ro\n1\n0\n",
         "{}",
         fx.stderr()
     );

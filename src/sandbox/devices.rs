@@ -1,4 +1,4 @@
-//! The minimal `/dev` every sandbox gets, as data: which host nodes are bind-mounted in and
+//! The minimal `/dev` every sandbox gets and what of `/proc` and `/sys` it hides, as data.
 //! which symlinks are made. Binding host nodes (rather than `mknod`) also works in a user
 //! namespace.
 
@@ -32,4 +32,31 @@ pub const DEFAULT_CAPS: &[u32] = &[
     27, // CAP_MKNOD
     29, // CAP_AUDIT_WRITE
     31, // CAP_SETFCAP
+];
+
+/// Paths hidden from the command, as Docker does: `/dev/null` over files, an empty
+/// read-only tmpfs over directories. Missing ones are skipped.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths made read-only, as Docker does: root in the sandbox must not reach the host's
+/// kernel knobs (`/proc/sys`) or `/proc/sysrq-trigger`.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
 ];

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::mount::MsFlags;
 
-use super::devices::{DEVICES, DEV_SYMLINKS};
+use super::devices::{DEVICES, DEV_SYMLINKS, MASKED_PATHS, READONLY_PATHS};
 use super::error::SandboxError;
 use super::spec::{Mount, NetworkMode, RootFs, Spec};
 
@@ -81,6 +81,14 @@ pub enum MountOp {
     RemountReadonly {
         target: PathBuf,
     },
+    /// Hide a path if it exists: `/dev/null` over a file, a read-only tmpfs over a directory.
+    Mask {
+        path: PathBuf,
+    },
+    /// Bind a path on itself read-only, if it exists.
+    ReadonlyPath {
+        path: PathBuf,
+    },
     Symlink {
         link: PathBuf,
         points_to: PathBuf,
@@ -149,6 +157,12 @@ pub fn plan(spec: &Spec, input: &PlanInput) -> Result<Vec<MountOp>, SandboxError
             nosuid_dev_exec | MsFlags::MS_RDONLY,
             None,
         );
+    }
+    for path in MASKED_PATHS {
+        p.ops.push(MountOp::Mask { path: path.into() });
+    }
+    for path in READONLY_PATHS {
+        p.ops.push(MountOp::ReadonlyPath { path: path.into() });
     }
     for name in ["hosts", "resolv.conf", "hostname"] {
         let target = PathBuf::from("/etc").join(name);

@@ -103,6 +103,33 @@ fn system_ops() -> Vec<MountOp> {
     ops.extend([
         dir("/sys", true),
         mount("sysfs", "/sys", "sysfs", nsde | MsFlags::MS_RDONLY, None),
+    ]);
+    for path in [
+        "/proc/asound",
+        "/proc/acpi",
+        "/proc/interrupts",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/proc/scsi",
+        "/sys/firmware",
+        "/sys/devices/virtual/powercap",
+    ] {
+        ops.push(MountOp::Mask { path: p(path) });
+    }
+    for path in [
+        "/proc/bus",
+        "/proc/fs",
+        "/proc/irq",
+        "/proc/sys",
+        "/proc/sysrq-trigger",
+    ] {
+        ops.push(MountOp::ReadonlyPath { path: p(path) });
+    }
+    ops.extend([
         file("/etc/hosts", true),
         bind("/state/etc/hosts", "/etc/hosts", false),
         file("/etc/resolv.conf", true),
@@ -356,4 +383,63 @@ fn rootless_overlay_uses_userxattr_and_host_net_binds_sys() {
     assert!(!ops
         .iter()
         .any(|op| matches!(op, MountOp::Mount { fstype, .. } if fstype == "sysfs")));
+}
+
+#[test]
+fn masks_skip_missing_paths_and_pick_by_kind() {
+    let root = "/r";
+    let sys = Recording::new()
+        .with_dir(root)
+        .with_dir("/r/proc")
+        .with_file("/r/proc/kcore")
+        .with_dir("/r/proc/scsi")
+        .with_dir("/r/proc/sys");
+    let ops = [
+        MountOp::Mask {
+            path: p("/proc/kcore"),
+        },
+        MountOp::Mask {
+            path: p("/proc/scsi"),
+        },
+        MountOp::Mask {
+            path: p("/proc/acpi"),
+        },
+        MountOp::ReadonlyPath {
+            path: p("/proc/sys"),
+        },
+        MountOp::ReadonlyPath {
+            path: p("/proc/irq"),
+        },
+    ];
+    apply(&ops, Path::new(root), &sys).unwrap();
+    let m = |source: &str, target: &str, fstype: Option<&str>, flags: MsFlags| Call::Mount {
+        source: Some(p(source)),
+        target: p(target),
+        fstype: fstype.map(str::to_string),
+        flags,
+        data: None,
+    };
+    assert_eq!(
+        sys.calls(),
+        vec![
+            m("/dev/null", "/r/proc/kcore", None, MsFlags::MS_BIND),
+            m("tmpfs", "/r/proc/scsi", Some("tmpfs"), MsFlags::MS_RDONLY),
+            m(
+                "/r/proc/sys",
+                "/r/proc/sys",
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC
+            ),
+            Call::Mount {
+                source: None,
+                target: p("/r/proc/sys"),
+                fstype: None,
+                flags: MsFlags::MS_BIND
+                    | MsFlags::MS_REMOUNT
+                    | MsFlags::MS_RDONLY
+                    | MsFlags::MS_NOSUID,
+                data: None,
+            },
+        ]
+    );
 }

@@ -118,6 +118,52 @@ pub fn apply(
                 sys.mount(None, &host, None, ro_remount() | keep, None)
                     .map_err(|e| StepError::new("remount read-only", target, e))?
             }
+            MountOp::Mask { path } => {
+                let host = resolve_in_root(sys, &root, path)?;
+                let kind = sys
+                    .lstat(&host)
+                    .map_err(|e| StepError::new("stat", path, e))?;
+                let result = match kind {
+                    None => Ok(()),
+                    Some(FileKind::Dir) => sys.mount(
+                        Some(Path::new("tmpfs")),
+                        &host,
+                        Some("tmpfs"),
+                        MsFlags::MS_RDONLY,
+                        None,
+                    ),
+                    Some(_) => sys.mount(
+                        Some(Path::new("/dev/null")),
+                        &host,
+                        None,
+                        MsFlags::MS_BIND,
+                        None,
+                    ),
+                };
+                result.map_err(|e| StepError::new("mask", path, e))?
+            }
+            MountOp::ReadonlyPath { path } => {
+                let host = resolve_in_root(sys, &root, path)?;
+                if sys
+                    .lstat(&host)
+                    .map_err(|e| StepError::new("stat", path, e))?
+                    .is_some()
+                {
+                    sys.mount(
+                        Some(&host),
+                        &host,
+                        None,
+                        MsFlags::MS_BIND | MsFlags::MS_REC,
+                        None,
+                    )
+                    .map_err(|e| StepError::new("bind read-only path", path, e))?;
+                    let keep = sys
+                        .mount_flags(&host)
+                        .map_err(|e| StepError::new("statvfs", path, e))?;
+                    sys.mount(None, &host, None, ro_remount() | keep, None)
+                        .map_err(|e| StepError::new("remount read-only", path, e))?
+                }
+            }
             MountOp::Symlink { link, points_to } => {
                 let parent = resolve_in_root(sys, &root, link.parent().unwrap_or(Path::new("/")))?;
                 let host = parent.join(link.file_name().unwrap_or_default());
