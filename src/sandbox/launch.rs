@@ -5,7 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -21,10 +21,10 @@ use super::cleanup::{close_fds_except, remove_created_mountpoints};
 use super::error::SandboxError;
 use super::init::{block_for_sigwait, init_main, InitArgs, FORWARDED};
 use super::mount_plan::{self, PlanInput};
-use super::network::{hosts_file, resolv_conf, start_slirp};
+use super::network::{hosts_file, resolv_conf, start_slirp, Slirp};
 use super::report::{self, send, Report};
 use super::rootless::write_id_maps;
-use super::spec::{NetworkMode, Outcome, RootFs, Spec, Stdio};
+use super::spec::{ExitStatus, NetworkMode, Outcome, RootFs, Spec, Stdio};
 use super::syscalls::{RealSyscalls, Syscalls};
 
 /// How long to wait for the namespace's last processes after its helper is gone.
@@ -186,40 +186,29 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
 
     let mut sync_w = Some(sync_w);
     let mut slirp = None;
-    let mut net_err = None;
-    let mut init = None;
-    let mut created = Vec::new();
-    let mut failed = None;
-    let mut exec_failed = None;
-    let mut status = None;
+    let mut got = Reports::default();
     report::read_all(report_r, |r| match r {
         Report::Unshared => {
-            // 'g': go; 's': go, but setgroups is denied in the user namespace.
-            let mut go = b'g';
-            if rootless {
-                match write_id_maps(child) {
-                    Ok(true) => {}
-                    Ok(false) => go = b's',
-                    Err(e) => net_err = Some(e),
+            let go = match attach_outside(child, spec, rootless, cancel) {
+                Ok((go, s)) => {
+                    slirp = s;
+                    Some(go)
                 }
-            }
-            if net_err.is_none() && spec.network == NetworkMode::Default && !cancel.is_cancelled() {
-                match start_slirp(child.as_raw(), rootless) {
-                    Ok(s) => slirp = Some(s),
-                    Err(e) => net_err = Some(e),
+                Err(e) => {
+                    got.failed = Some(e);
+                    None
                 }
-            }
-            if let Some(w) = sync_w.take() {
-                if net_err.is_none() {
-                    let _ = nix::unistd::write(&w, &[go]);
-                }
+            };
+            // Without a go byte the helper sees end-of-file and gives up.
+            if let (Some(w), Some(go)) = (sync_w.take(), go) {
+                let _ = nix::unistd::write(&w, &[go]);
             }
         }
-        Report::Init(pid) => init = pidfd_open(Pid::from_raw(pid)),
-        Report::Created(c) => created = c,
-        Report::Failed { step, detail } => failed = Some(SandboxError::Setup { step, detail }),
-        Report::ExecFailed { detail } => exec_failed = Some(detail),
-        Report::Status(s) => status = Some(s),
+        Report::Init(pid) => got.init = pidfd_open(Pid::from_raw(pid)),
+        Report::Created(c) => got.created = c,
+        Report::Failed { step, detail } => got.failed = Some(SandboxError::Setup { step, detail }),
+        Report::ExecFailed { detail } => got.exec_failed = Some(detail),
+        Report::Status(s) => got.status = Some(s),
     });
     drop(sync_w);
     let helper_status = loop {
@@ -229,7 +218,7 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
         }
     };
     cancel.detach();
-    if let Some(fd) = init {
+    if let Some(fd) = &got.init {
         // When PID 1 has exited the kernel has already killed and reaped the rest of its
         // namespace, and with it the mount namespace holding the overlay.
         let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
@@ -237,27 +226,27 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
     }
     drop(slirp);
     match &spec.rootfs {
-        RootFs::Overlay { upperdir, .. } => remove_created_mountpoints(upperdir, &created),
-        RootFs::Dir(dir) => remove_created_mountpoints(dir, &created),
+        RootFs::Overlay { upperdir, .. } => remove_created_mountpoints(upperdir, &got.created),
+        RootFs::Dir(dir) => remove_created_mountpoints(dir, &got.created),
     }
     drop(state);
 
     if cancel.is_cancelled() {
         return Err(SandboxError::Cancelled);
     }
-    if let Some(e) = net_err.or(failed) {
+    if let Some(e) = got.failed {
         return Err(e);
     }
-    if let Some(detail) = exec_failed {
+    if let Some(detail) = got.exec_failed {
         return Err(SandboxError::Exec {
             argv0: spec.argv[0].clone(),
             detail,
         });
     }
-    match status {
+    match got.status {
         Some(status) => Ok(Outcome {
             status,
-            created_mountpoints: created,
+            created_mountpoints: got.created,
         }),
         None => Err(SandboxError::Lost(match helper_status {
             Ok(WaitStatus::Exited(_, code)) => code,
@@ -265,6 +254,35 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
             _ => -1,
         })),
     }
+}
+
+/// What the sandbox's processes reported while the caller waited.
+#[derive(Default)]
+struct Reports {
+    /// A pidfd of PID 1, to wait for the namespace's teardown.
+    init: Option<OwnedFd>,
+    created: Vec<PathBuf>,
+    failed: Option<SandboxError>,
+    exec_failed: Option<String>,
+    status: Option<ExitStatus>,
+}
+
+/// What the caller does from outside once the helper has its namespaces: id maps for a
+/// user namespace, slirp4netns for the network. Returns the go byte for the helper
+/// (`g`, or `s` when setgroups is denied inside) and the running slirp4netns.
+fn attach_outside(
+    helper: Pid,
+    spec: &Spec,
+    rootless: bool,
+    cancel: &Canceller,
+) -> Result<(u8, Option<Slirp>), SandboxError> {
+    let setgroups_denied = rootless && !write_id_maps(helper)?;
+    let go = if setgroups_denied { b's' } else { b'g' };
+    let mut slirp = None;
+    if spec.network == NetworkMode::Default && !cancel.is_cancelled() {
+        slirp = Some(start_slirp(helper.as_raw(), rootless)?);
+    }
+    Ok((go, slirp))
 }
 
 fn validate(spec: &Spec) -> Result<(), SandboxError> {
