@@ -197,6 +197,20 @@ fn missing_executable_is_an_error() {
         }
         other => panic!("expected an exec error, got {other:?}"),
     }
+    // A setup step failing (a bind source that does not exist) names the step.
+    let mut bad = fx.spec("true");
+    bad.mounts = vec![Mount::Bind {
+        source: "/nonexistent-strata-source".into(),
+        target: "/x".into(),
+        readonly: true,
+    }];
+    match fx.try_run(&bad) {
+        Err(SandboxError::Setup { step, detail }) => {
+            assert_eq!(step, "mount");
+            assert!(detail.contains("/nonexistent-strata-source"), "{detail}");
+        }
+        other => panic!("expected a setup error, got {other:?}"),
+    }
     // Found through PATH, without a slash.
     spec.argv = vec!["echo".into(), "via-path".into()];
     fx.run(&spec);

@@ -139,3 +139,35 @@ pub struct Outcome {
     /// sees their parent directories' copy-up; listed so the diff can drop those too.
     pub created_mountpoints: Vec<PathBuf>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_round_trips_through_json() {
+        let mut spec = Spec::new(
+            vec!["/bin/sh".into(), "-c".into(), "true".into()],
+            RootFs::Overlay {
+                lowerdirs: vec!["/l2".into(), "/l1".into()],
+                upperdir: "/u".into(),
+                workdir: "/w".into(),
+            },
+        );
+        spec.mounts = vec![
+            Mount::Bind {
+                source: "/h".into(),
+                target: "/c".into(),
+                readonly: true,
+            },
+            Mount::Tmpfs {
+                target: "/t".into(),
+                size_bytes: Some(1024),
+            },
+        ];
+        spec.stdout = Stdio::File("/out".into());
+        spec.stderr = Stdio::Fd(7);
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(serde_json::from_str::<Spec>(&json).unwrap(), spec);
+    }
+}
