@@ -1,1 +1,25 @@
 //! Run one process in Linux namespaces over a root filesystem: `Spec` in, exit status out. Knows nothing of images or build plans.
+//!
+//! `spec` is the data; `mount_plan` turns it into ordered mount operations (pure);
+//! `mounts` carries them out through the `syscalls::Syscalls` seam (`recording` is its fake);
+//! `launch` forks the helper that unshares the namespaces, `init` is the namespace's PID 1.
+
+pub mod cleanup;
+pub mod devices;
+pub mod error;
+pub mod idmap;
+pub mod init;
+pub mod launch;
+pub mod mount_plan;
+pub mod mounts;
+pub mod network;
+pub mod recording;
+pub mod report;
+pub mod rootless;
+pub mod spec;
+pub mod syscalls;
+pub mod user;
+
+pub use error::SandboxError;
+pub use launch::{run, run_cancellable, Canceller};
+pub use spec::{ExitStatus, Mount, NetworkMode, Outcome, RootFs, Spec, Stdio};

@@ -1,0 +1,272 @@
+//! The sandbox's PID 1 (a forked child of ours, not a separate binary): builds the root,
+//! starts the main process, reaps every zombie, forwards SIGTERM/SIGINT/SIGHUP to the main
+//! process, and once it exits kills whatever is left in the namespace and reports its status.
+
+use std::ffi::CString;
+use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sys::signal::{
+    kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
+};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+
+use super::mount_plan::MountOp;
+use super::mounts;
+use super::report::{send, Report};
+use super::spec::{ExitStatus, Spec, DEFAULT_PATH};
+use super::syscalls::{RealSyscalls, Syscalls};
+use super::user;
+use crate::util::passwd::ExecUser;
+
+/// Signals the sandbox's own processes pass on to their child.
+pub const FORWARDED: [Signal; 3] = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP];
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+/// Blocks SIGCHLD and the forwarded signals and gives them a no-op handler, so `sigwait`
+/// gets them (a PID 1 with default handlers would never see SIGTERM at all).
+pub fn block_for_sigwait() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    let action = SigAction::new(
+        SigHandler::Handler(ignore_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in FORWARDED.iter().chain([&Signal::SIGCHLD]) {
+        set.add(*sig);
+        // SAFETY: the handler does nothing, so it is trivially async-signal-safe.
+        let _ = unsafe { sigaction(*sig, &action) };
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+    set
+}
+
+/// Everything PID 1 needs, prepared by the caller before forking.
+#[derive(Clone, Copy)]
+pub struct InitArgs<'a> {
+    pub spec: &'a Spec,
+    pub plan: &'a [MountOp],
+    pub new_root: &'a Path,
+    pub own_netns: bool,
+    /// False in a user namespace with a self-written single-id map.
+    pub setgroups: bool,
+    pub report: BorrowedFd<'a>,
+}
+
+/// PID 1's body; returns its exit code (the main process's, or 128+signal).
+pub fn init_main(args: &InitArgs<'_>) -> i32 {
+    let sys = RealSyscalls;
+    let fail = |step: &str, detail: String| {
+        send(
+            args.report,
+            &Report::Failed {
+                step: step.to_string(),
+                detail,
+            },
+        );
+        1
+    };
+    if args.own_netns {
+        if let Err(e) = sys.set_loopback_up() {
+            return fail("bring up lo", e.to_string());
+        }
+    }
+    if let Err(e) = sys.sethostname(&args.spec.hostname) {
+        return fail("sethostname", e.to_string());
+    }
+    let created = match mounts::apply(args.plan, args.new_root, &sys) {
+        Ok(c) => c,
+        Err(e) => return fail("mount", e.to_string()),
+    };
+    send(args.report, &Report::Created(created));
+    let user = match user::lookup(Path::new("/"), &args.spec.user) {
+        Ok(u) => u,
+        Err(e) => return fail("user", e.to_string()),
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.spec.cwd) {
+        return fail(
+            "create working directory",
+            format!("{}: {e}", args.spec.cwd.display()),
+        );
+    }
+    let prepared = match Prepared::new(args.spec, &user) {
+        Ok(p) => p,
+        Err(detail) => return fail("prepare command", detail),
+    };
+
+    let waitset = block_for_sigwait();
+    // SAFETY: we are single-threaded (a forked child), so fork is sound.
+    let main_pid = match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let code = main_process(&sys, args, &user, &prepared);
+            // SAFETY: leaving the forked child without running the parent's destructors.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(ForkResult::Parent { child }) => child,
+        Err(e) => return fail("fork main process", e.to_string()),
+    };
+    let status = reap_until_main_exits(&waitset, main_pid);
+    // Anything the command left behind dies with it.
+    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+    loop {
+        match waitpid(None::<Pid>, None) {
+            Err(Errno::ECHILD) => break,
+            _ => continue,
+        }
+    }
+    send(args.report, &Report::Status(status));
+    match status {
+        ExitStatus::Exited(code) => code,
+        ExitStatus::Signaled(sig) => 128 + sig,
+    }
+}
+
+fn reap_until_main_exits(waitset: &SigSet, main_pid: Pid) -> ExitStatus {
+    loop {
+        let Ok(sig) = waitset.wait() else { continue };
+        if sig != Signal::SIGCHLD {
+            let _ = kill(main_pid, sig);
+            continue;
+        }
+        let mut main_status = None;
+        loop {
+            match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == main_pid => {
+                    main_status = Some(ExitStatus::Exited(code))
+                }
+                Ok(WaitStatus::Signaled(pid, s, _)) if pid == main_pid => {
+                    main_status = Some(ExitStatus::Signaled(s as i32))
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        if let Some(s) = main_status {
+            return s;
+        }
+    }
+}
+
+/// The command's argv/env as C strings and where to look for `argv[0]`, built before the
+/// fork so the main process only has to exec.
+struct Prepared {
+    argv: Vec<CString>,
+    env: Vec<CString>,
+    candidates: Vec<PathBuf>,
+}
+
+impl Prepared {
+    fn new(spec: &Spec, user: &ExecUser) -> Result<Self, String> {
+        let c = |s: &str| CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"));
+        let argv = spec
+            .argv
+            .iter()
+            .map(|a| c(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let env = user::environment(&spec.env, user);
+        let candidates = exec_candidates(&spec.argv[0], &env);
+        let env = env.iter().map(|e| c(e)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Prepared {
+            argv,
+            env,
+            candidates,
+        })
+    }
+}
+
+/// Where `argv0` may be, in order: itself when it names a path, else each `PATH` entry.
+pub fn exec_candidates(argv0: &str, env: &[String]) -> Vec<PathBuf> {
+    if argv0.contains('/') {
+        return vec![PathBuf::from(argv0)];
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    path.split(':')
+        .map(|dir| if dir.is_empty() { "." } else { dir })
+        .map(|dir| Path::new(dir).join(argv0))
+        .collect()
+}
+
+/// The main process: default signals, working directory, user, then exec.
+fn main_process(sys: &RealSyscalls, args: &InitArgs<'_>, user: &ExecUser, p: &Prepared) -> i32 {
+    reset_signals();
+    let fail = |detail: String, code: i32| {
+        send(args.report, &Report::ExecFailed { detail });
+        code
+    };
+    if let Err(e) = sys.chdir(&args.spec.cwd) {
+        return fail(format!("chdir {}: {e}", args.spec.cwd.display()), 126);
+    }
+    if let Err(e) = user::switch_to(sys, user, args.setgroups) {
+        return fail(e.to_string(), 126);
+    }
+    let mut denied = false;
+    for candidate in &p.candidates {
+        let Ok(path) = CString::new(candidate.as_os_str().as_bytes()) else {
+            continue;
+        };
+        match nix::unistd::execve(&path, &p.argv, &p.env) {
+            Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => {}
+            Err(Errno::EACCES) => denied = true,
+            Err(e) => return fail(format!("{}: {e}", candidate.display()), 126),
+        }
+    }
+    if denied {
+        fail("permission denied".into(), 126)
+    } else if args.spec.argv[0].contains('/') {
+        fail("no such file or directory".into(), 127)
+    } else {
+        fail("executable file not found in $PATH".into(), 127)
+    }
+}
+
+/// Undoes what this process inherited: Rust ignores SIGPIPE, we blocked and caught others.
+fn reset_signals() {
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
+        // SAFETY: installing SIG_DFL has no handler-safety requirements.
+        let _ = unsafe { sigaction(sig, &dfl) };
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_candidates_table() {
+        let env = |p: &str| vec![format!("PATH={p}")];
+        let cases: &[(&str, Vec<String>, &[&str])] = &[
+            ("/bin/sh", env("/x"), &["/bin/sh"]),
+            ("./run", env("/x"), &["./run"]),
+            ("sh", env("/a:/b"), &["/a/sh", "/b/sh"]),
+            ("sh", env("/a::/b"), &["/a/sh", "./sh", "/b/sh"]),
+            (
+                "sh",
+                vec![],
+                &[
+                    "/usr/local/sbin/sh",
+                    "/usr/local/bin/sh",
+                    "/usr/sbin/sh",
+                    "/usr/bin/sh",
+                    "/sbin/sh",
+                    "/bin/sh",
+                ],
+            ),
+        ];
+        for (argv0, env, want) in cases {
+            let got = exec_candidates(argv0, env);
+            let want: Vec<PathBuf> = want.iter().map(PathBuf::from).collect();
+            assert_eq!(got, want, "{argv0} {env:?}");
+        }
+    }
+}

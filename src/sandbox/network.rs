@@ -1,0 +1,169 @@
+//! Networking for the sandbox: `lo` up in a fresh netns, the `/etc/hosts`, `/etc/resolv.conf`
+//! and `/etc/hostname` it sees, and slirp4netns for `NetworkMode::Default`.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use super::error::SandboxError;
+use super::spec::NetworkMode;
+
+/// slirp4netns's built-in DNS forwarder, as seen from inside.
+pub const SLIRP_DNS: &str = "10.0.2.3";
+/// The host's loopback as seen from inside a slirp4netns namespace.
+pub const SLIRP_HOST: &str = "10.0.2.2";
+
+const SLIRP_READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Brings `lo` up in the current network namespace.
+pub fn loopback_up() -> nix::Result<()> {
+    // SAFETY: a plain socket(2) call; the result is checked and owned right away.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    let sock = {
+        use std::os::fd::FromRawFd;
+        // SAFETY: checked non-negative; nothing else owns it.
+        unsafe { OwnedFd::from_raw_fd(Errno::result(fd)?) }
+    };
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: `req` is a valid ifreq naming an interface; the ioctls only read/write it.
+    unsafe {
+        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req))?;
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        Errno::result(libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req))?;
+    }
+    Ok(())
+}
+
+/// The sandbox's `/etc/hosts`.
+pub fn hosts_file(hostname: &str) -> String {
+    format!("127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+}
+
+/// The sandbox's `/etc/resolv.conf`: slirp's forwarder, or the host's own file otherwise.
+pub fn resolv_conf(mode: NetworkMode, host_resolv: &str) -> String {
+    match mode {
+        NetworkMode::Default => format!("nameserver {SLIRP_DNS}\n"),
+        NetworkMode::Host | NetworkMode::None => host_resolv.to_string(),
+    }
+}
+
+/// A running slirp4netns; killed and reaped on drop.
+pub struct Slirp {
+    child: Child,
+    /// slirp4netns exits when this closes, even if we die without running `Drop`.
+    _exit_w: OwnedFd,
+}
+
+impl Drop for Slirp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| SandboxError::Sys {
+        step: "pipe for slirp4netns",
+        source,
+    })
+}
+
+/// Starts slirp4netns on the network namespace of process `pid` and waits until it has
+/// configured `tap0` (address 10.0.2.100, default route, DNS at 10.0.2.3).
+/// `in_userns`: the namespace belongs to a user namespace we made, which slirp4netns must
+/// join first.
+pub fn start_slirp(pid: i32, in_userns: bool) -> Result<Slirp, SandboxError> {
+    let (ready_r, ready_w) = pipe()?;
+    let (exit_r, exit_w) = pipe()?;
+    let (ready_fd, exit_fd) = (ready_w.as_raw_fd(), exit_r.as_raw_fd());
+    let mut args = vec![
+        "--configure".to_string(),
+        "--mtu=65520".to_string(),
+        format!("--ready-fd={ready_fd}"),
+        format!("--exit-fd={exit_fd}"),
+    ];
+    if in_userns {
+        args.push(format!("--userns-path=/proc/{pid}/ns/user"));
+    }
+    args.extend([pid.to_string(), "tap0".to_string()]);
+    let mut cmd = Command::new("slirp4netns");
+    cmd.args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            for fd in [ready_fd, exit_fd] {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| SandboxError::Network(format!("cannot run slirp4netns: {e}")))?;
+    drop((ready_w, exit_r));
+    let mut slirp = Slirp {
+        child,
+        _exit_w: exit_w,
+    };
+    let mut fds = [PollFd::new(ready_r.as_fd(), PollFlags::POLLIN)];
+    let ms = SLIRP_READY_TIMEOUT.as_millis() as i32;
+    let ready = poll(
+        &mut fds,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    )
+    .map_err(|source| SandboxError::Sys {
+        step: "waiting for slirp4netns",
+        source,
+    })?;
+    let mut byte = [0u8; 1];
+    if ready > 0 && File::from(ready_r).read(&mut byte).unwrap_or(0) == 1 {
+        return Ok(slirp);
+    }
+    let _ = slirp.child.kill();
+    let mut err = String::new();
+    if let Some(mut s) = slirp.child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    Err(SandboxError::Network(format!(
+        "slirp4netns did not become ready: {}",
+        err.trim()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_per_mode() {
+        let host = "nameserver 192.0.2.1\n";
+        assert_eq!(
+            resolv_conf(NetworkMode::Default, host),
+            "nameserver 10.0.2.3\n"
+        );
+        assert_eq!(resolv_conf(NetworkMode::Host, host), host);
+        assert_eq!(resolv_conf(NetworkMode::None, host), host);
+    }
+
+    #[test]
+    fn hosts_names_localhost_and_hostname() {
+        let h = hosts_file("box");
+        assert!(h.starts_with("127.0.0.1\tlocalhost box\n"), "{h}");
+        assert!(h.contains("::1\tlocalhost"), "{h}");
+    }
+}

@@ -1,0 +1,173 @@
+//! What to run and how (`Spec`) and what came of it (`Outcome`): plain serialisable data, no I/O.
+
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The `PATH` used to find `argv[0]` when the spec's environment has none (Docker's default).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// One process to run in fresh mount, pid, uts, ipc (and, unless `Host`, net) namespaces.
+///
+/// When the main process exits, everything else left in its pid namespace is killed: a
+/// background process never outlives the run. That rule is fixed, not a field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spec {
+    /// The command; `argv[0]` without a `/` is looked up in the spec's `PATH` inside the root.
+    pub argv: Vec<String>,
+    /// `KEY=value` entries, passed as is; `HOME` is added from passwd when missing.
+    pub env: Vec<String>,
+    /// Absolute path inside the root; created (as root, `mkdir -p`) when missing.
+    pub cwd: PathBuf,
+    /// Docker `USER` syntax (`name`, `uid`, `name:group`, `uid:gid`), resolved against the
+    /// root's own `/etc/passwd` and `/etc/group`.
+    pub user: String,
+    pub hostname: String,
+    pub rootfs: RootFs,
+    /// Applied in order, after the system mounts (`/proc`, `/dev`, `/sys`, `/etc/hosts`, …).
+    pub mounts: Vec<Mount>,
+    pub network: NetworkMode,
+    /// Remount `/` read-only once every mountpoint exists.
+    pub readonly_root: bool,
+    pub stdin: Stdio,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+}
+
+impl Spec {
+    /// A spec with Docker's RUN defaults: root, `/`, no env, stdin from `/dev/null`, network on.
+    pub fn new(argv: Vec<String>, rootfs: RootFs) -> Self {
+        Spec {
+            argv,
+            env: Vec::new(),
+            cwd: PathBuf::from("/"),
+            user: "0".to_string(),
+            hostname: "strata".to_string(),
+            rootfs,
+            mounts: Vec::new(),
+            network: NetworkMode::Default,
+            readonly_root: false,
+            stdin: Stdio::Null,
+            stdout: Stdio::Inherit,
+            stderr: Stdio::Inherit,
+        }
+    }
+}
+
+/// The root filesystem the process sees as `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RootFs {
+    /// An overlay: `lowerdirs` top first (as overlayfs wants them); writes land in `upperdir`.
+    Overlay {
+        lowerdirs: Vec<PathBuf>,
+        upperdir: PathBuf,
+        workdir: PathBuf,
+    },
+    /// A plain directory, bind-mounted as the root; writes land in it.
+    Dir(PathBuf),
+}
+
+/// An extra mount (what `RUN --mount` and `run -v` turn into).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mount {
+    /// A host file or directory at `target` (absolute, inside the root).
+    Bind {
+        source: PathBuf,
+        target: PathBuf,
+        readonly: bool,
+    },
+    /// A fresh tmpfs; `size_bytes: None` means the kernel default (half of RAM).
+    Tmpfs {
+        target: PathBuf,
+        size_bytes: Option<u64>,
+    },
+}
+
+impl Mount {
+    pub fn target(&self) -> &PathBuf {
+        match self {
+            Mount::Bind { target, .. } | Mount::Tmpfs { target, .. } => target,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetworkMode {
+    /// Own network namespace with user-mode networking (slirp4netns): outside access like
+    /// Docker's build network, DNS through 10.0.2.3, the host's loopback at 10.0.2.2.
+    Default,
+    /// Own network namespace with only `lo` up.
+    None,
+    /// The host's network namespace.
+    Host,
+}
+
+/// Where one of the standard streams goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stdio {
+    /// The caller's own stream.
+    Inherit,
+    /// `/dev/null`.
+    Null,
+    /// A descriptor the caller keeps open for the whole run (e.g. a pipe's write end).
+    Fd(RawFd),
+    /// A host file: opened for reading (stdin) or created/truncated (stdout, stderr).
+    File(PathBuf),
+}
+
+/// How the main process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    pub fn success(self) -> bool {
+        self == ExitStatus::Exited(0)
+    }
+}
+
+/// The result of a run whose sandbox was set up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub status: ExitStatus,
+    /// Mountpoints the sandbox had to create on the root filesystem (paths inside the root,
+    /// parents before children), e.g. `/etc/hosts` when the image has none. Those still empty
+    /// after the run were removed again from the upperdir (or root dir), so a layer diff only
+    /// sees their parent directories' copy-up; listed so the diff can drop those too.
+    pub created_mountpoints: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_round_trips_through_json() {
+        let mut spec = Spec::new(
+            vec!["/bin/sh".into(), "-c".into(), "true".into()],
+            RootFs::Overlay {
+                lowerdirs: vec!["/l2".into(), "/l1".into()],
+                upperdir: "/u".into(),
+                workdir: "/w".into(),
+            },
+        );
+        spec.mounts = vec![
+            Mount::Bind {
+                source: "/h".into(),
+                target: "/c".into(),
+                readonly: true,
+            },
+            Mount::Tmpfs {
+                target: "/t".into(),
+                size_bytes: Some(1024),
+            },
+        ];
+        spec.stdout = Stdio::File("/out".into());
+        spec.stderr = Stdio::Fd(7);
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(serde_json::from_str::<Spec>(&json).unwrap(), spec);
+    }
+}
