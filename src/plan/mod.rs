@@ -1,4 +1,7 @@
 //! Stages → build graph with cache keys; the build context walker.
 
+pub mod check;
 pub mod platform;
+pub mod resolve;
 pub mod scope;
+pub mod stages;
