@@ -1,2 +1,5 @@
 //! Small side-effecting helpers shared by every layer: atomic writes, safe joins inside a root,
 //! hashing readers and writers.
+
+pub mod atomic;
+pub mod hashing;
