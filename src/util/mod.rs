@@ -1,2 +1,3 @@
 //! Small side-effecting helpers shared by every layer: atomic writes, safe joins inside a root,
 //! hashing readers and writers.
+pub mod safe_path;
