@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "strata", version, about = "A daemonless Dockerfile image builder")]
+#[command(
+    name = "strata",
+    version,
+    about = "A daemonless Dockerfile image builder"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -3,3 +3,4 @@
 
 pub mod atomic;
 pub mod hashing;
+pub mod safe_path;
