@@ -70,12 +70,12 @@ pub fn run(settings: &Settings, args: ImportArgs) -> Result<ExitCode> {
         } else {
             Box::new(File::open(src).with_context(|| format!("cannot open {}", src.display()))?)
         };
-        let mut tar = pending::decompress(input)
+        let mut tar = snapshot::decompress(input)
             .with_context(|| format!("cannot read {}", src.display()))?;
         let dir = store.temp_dir()?;
         let rootfs = dir.path().join("rootfs");
         std::fs::create_dir(&rootfs).with_context(|| format!("cannot create {}", rootfs.display()))?;
-        pending::unpack_layer(&mut tar, &rootfs)
+        snapshot::unpack_layer(&mut tar, &rootfs)
             .with_context(|| format!("cannot unpack {}", src.display()))?;
         write_layer(&store, &rootfs, &opts)?
     };
@@ -129,14 +129,3 @@ fn source_date_epoch() -> Result<Option<i64>> {
     }
 }
 
-// TEMPORARY until snapshot::{decompress, unpack_layer} land.
-mod pending {
-    use std::io::{self, Read};
-    use std::path::Path;
-    pub fn decompress(r: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
-        Ok(r)
-    }
-    pub fn unpack_layer(_r: &mut dyn Read, _d: &Path) -> io::Result<()> {
-        Err(io::Error::other("tarball import is not available yet"))
-    }
-}
