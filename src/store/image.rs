@@ -80,14 +80,24 @@ impl Store {
         layers: &[Descriptor],
         tags: &[Reference],
     ) -> Result<Image, StoreError> {
+        self.commit_manifest(&config.to_json(), layers, tags)
+    }
+
+    /// Like `commit_image`, with the config given as its exact bytes (a loaded image keeps its
+    /// config blob, and so its ID, byte for byte).
+    pub fn commit_manifest(
+        &self,
+        config_bytes: &[u8],
+        layers: &[Descriptor],
+        tags: &[Reference],
+    ) -> Result<Image, StoreError> {
         for l in layers {
             let d = digest_of(l.digest())?;
             if !self.has_blob(&d) {
                 return Err(StoreError::MissingBlob(d));
             }
         }
-        let config_bytes = config.to_json();
-        let config_digest = self.write_blob(&config_bytes)?;
+        let config_digest = self.write_blob(config_bytes)?;
         let manifest = serde_json::json!({
             "schemaVersion": 2,
             "mediaType": MediaType::ImageManifest.to_string(),
