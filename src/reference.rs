@@ -22,11 +22,15 @@ pub enum ReferenceError {
     NameNotLowercase(String),
     #[error("invalid repository name ({0}), cannot specify 64-byte hexadecimal strings")]
     HexName(String),
-    #[error("invalid reference format: repository name must not be longer than 255 characters: {0:?}")]
+    #[error(
+        "invalid reference format: repository name must not be longer than 255 characters: {0:?}"
+    )]
     NameTooLong(String),
     #[error("invalid tag format in {0:?}")]
     InvalidTag(String),
-    #[error("invalid digest in reference {0:?}: only sha256 with 64 lower-case hex digits is supported")]
+    #[error(
+        "invalid digest in reference {0:?}: only sha256 with 64 lower-case hex digits is supported"
+    )]
     InvalidDigest(String),
 }
 
@@ -317,22 +321,62 @@ mod tests {
         let cases: Vec<(&str, &str, &str)> = vec![
             ("busybox", "docker.io/library/busybox:latest", "busybox"),
             ("busybox:1.36", "docker.io/library/busybox:1.36", "busybox"),
-            ("library/busybox", "docker.io/library/busybox:latest", "busybox"),
-            ("docker.io/busybox", "docker.io/library/busybox:latest", "busybox"),
-            ("index.docker.io/busybox", "docker.io/library/busybox:latest", "busybox"),
-            ("docker.io/library/busybox:latest", "docker.io/library/busybox:latest", "busybox"),
+            (
+                "library/busybox",
+                "docker.io/library/busybox:latest",
+                "busybox",
+            ),
+            (
+                "docker.io/busybox",
+                "docker.io/library/busybox:latest",
+                "busybox",
+            ),
+            (
+                "index.docker.io/busybox",
+                "docker.io/library/busybox:latest",
+                "busybox",
+            ),
+            (
+                "docker.io/library/busybox:latest",
+                "docker.io/library/busybox:latest",
+                "busybox",
+            ),
             ("user/app", "docker.io/user/app:latest", "user/app"),
-            ("user/app:v1.0-rc_1", "docker.io/user/app:v1.0-rc_1", "user/app"),
+            (
+                "user/app:v1.0-rc_1",
+                "docker.io/user/app:v1.0-rc_1",
+                "user/app",
+            ),
             ("library/a/b", "docker.io/library/a/b:latest", "library/a/b"),
             ("localhost/x", "localhost/x:latest", "localhost/x"),
-            ("localhost:5000/x", "localhost:5000/x:latest", "localhost:5000/x"),
-            ("localhost:5000/x:5000", "localhost:5000/x:5000", "localhost:5000/x"),
-            ("quay.io/org/img:tag", "quay.io/org/img:tag", "quay.io/org/img"),
-            ("example.com:443/a/b/c", "example.com:443/a/b/c:latest", "example.com:443/a/b/c"),
+            (
+                "localhost:5000/x",
+                "localhost:5000/x:latest",
+                "localhost:5000/x",
+            ),
+            (
+                "localhost:5000/x:5000",
+                "localhost:5000/x:5000",
+                "localhost:5000/x",
+            ),
+            (
+                "quay.io/org/img:tag",
+                "quay.io/org/img:tag",
+                "quay.io/org/img",
+            ),
+            (
+                "example.com:443/a/b/c",
+                "example.com:443/a/b/c:latest",
+                "example.com:443/a/b/c",
+            ),
             ("Foo/bar", "Foo/bar:latest", "Foo/bar"),
             ("[::1]:5000/x", "[::1]:5000/x:latest", "[::1]:5000/x"),
             ("a.b/c__d", "a.b/c__d:latest", "a.b/c__d"),
-            ("my-reg.io/x---y", "my-reg.io/x---y:latest", "my-reg.io/x---y"),
+            (
+                "my-reg.io/x---y",
+                "my-reg.io/x---y:latest",
+                "my-reg.io/x---y",
+            ),
             ("x.y_z", "docker.io/library/x.y_z:latest", "x.y_z"),
             ("img:_tag", "docker.io/library/img:_tag", "img"),
             (&d, &full_d, "busybox"),
@@ -404,7 +448,10 @@ mod tests {
         let with_d = b.with_digest(D.parse().unwrap());
         assert_eq!(with_d.to_string(), format!("docker.io/library/busybox@{D}"));
         assert_eq!(with_d.familiar_string(), format!("busybox@{D}"));
-        assert_eq!(b.with_tag("x").unwrap().to_string(), "docker.io/library/busybox:x");
+        assert_eq!(
+            b.with_tag("x").unwrap().to_string(),
+            "docker.io/library/busybox:x"
+        );
         assert!(b.with_tag("no/slash").is_err());
 
         let n = Reference::parse_name_only("busybox").unwrap();

@@ -19,7 +19,12 @@ fn describe(root: &Path) -> (BTreeMap<String, String>, BTreeSet<Vec<String>>) {
     let mut inodes: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for e in walkdir::WalkDir::new(root).min_depth(1) {
         let e = e.unwrap();
-        let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let md = fs::symlink_metadata(e.path()).unwrap();
         let ft = md.file_type();
         let what = if ft.is_symlink() {
@@ -35,7 +40,11 @@ fn describe(root: &Path) -> (BTreeMap<String, String>, BTreeSet<Vec<String>>) {
                 md.mtime()
             )
         };
-        let mode = if ft.is_symlink() { 0 } else { md.mode() & 0o7777 };
+        let mode = if ft.is_symlink() {
+            0
+        } else {
+            md.mode() & 0o7777
+        };
         out.insert(
             rel.clone(),
             format!("{what} mode {mode:o} owner {}:{}", md.uid(), md.gid()),
@@ -90,7 +99,11 @@ fn rich_tree(root: &Path) {
     chown(&nobody, 65534, 65534);
     mk("data/big.bin", &vec![0xa5u8; 300_000], 0o644);
     let long_dir = "d".repeat(120);
-    mk(&format!("{long_dir}/{}", "f".repeat(200)), b"long path", 0o644);
+    mk(
+        &format!("{long_dir}/{}", "f".repeat(200)),
+        b"long path",
+        0o644,
+    );
     mk("unicode/héllo wörld.txt", "ünïcode\n".as_bytes(), 0o644);
     mk("unicode/日本語/ファイル", "日本\n".as_bytes(), 0o644);
     let hl = mk("links/original", b"shared content", 0o644);
@@ -118,13 +131,23 @@ fn oci_archive_is_read_by_skopeo_and_unpacked_by_umoci_to_the_same_tree() {
     let s = Strata::new();
     let src = s.scratch("src");
     rich_tree(&src);
-    let id = s.ok(&["import", src.to_str().unwrap(), "rich:1"]).trim().to_string();
+    let id = s
+        .ok(&["import", src.to_str().unwrap(), "rich:1"])
+        .trim()
+        .to_string();
 
     // The same tree as a gzip tarball made by GNU tar imports to the same layer.
     let tgz = s.scratch("in").join("rich.tar.gz");
     tool(
         "tar",
-        &["-C", src.to_str().unwrap(), "--numeric-owner", "-czf", tgz.to_str().unwrap(), "."],
+        &[
+            "-C",
+            src.to_str().unwrap(),
+            "--numeric-owner",
+            "-czf",
+            tgz.to_str().unwrap(),
+            ".",
+        ],
     );
     s.ok(&["import", tgz.to_str().unwrap(), "rich:tarball"]);
     assert_eq!(
@@ -135,25 +158,50 @@ fn oci_archive_is_read_by_skopeo_and_unpacked_by_umoci_to_the_same_tree() {
 
     let out = s.scratch("out");
     let archive = out.join("rich-oci.tar");
-    s.ok(&["save", "--format", "oci", "-o", archive.to_str().unwrap(), "rich:1"]);
+    s.ok(&[
+        "save",
+        "--format",
+        "oci",
+        "-o",
+        archive.to_str().unwrap(),
+        "rich:1",
+    ]);
 
     let skopeo: Value = serde_json::from_str(&tool(
         "skopeo",
         &["inspect", &format!("oci-archive:{}", archive.display())],
     ))
     .unwrap();
-    assert_eq!(skopeo["Digest"], inspect(&s, "rich:1")["Descriptor"]["digest"]);
+    assert_eq!(
+        skopeo["Digest"],
+        inspect(&s, "rich:1")["Descriptor"]["digest"]
+    );
     assert_eq!(skopeo["Layers"].as_array().unwrap().len(), 1);
     let cfg: Value = serde_json::from_str(&tool(
         "skopeo",
-        &["inspect", "--config", &format!("oci-archive:{}", archive.display())],
+        &[
+            "inspect",
+            "--config",
+            &format!("oci-archive:{}", archive.display()),
+        ],
     ))
     .unwrap();
-    assert_eq!(cfg["rootfs"]["diff_ids"], inspect(&s, &id)["RootFS"]["Layers"]);
+    assert_eq!(
+        cfg["rootfs"]["diff_ids"],
+        inspect(&s, &id)["RootFS"]["Layers"]
+    );
 
     let layout = out.join("layout");
     fs::create_dir_all(&layout).unwrap();
-    tool("tar", &["-C", layout.to_str().unwrap(), "-xf", archive.to_str().unwrap()]);
+    tool(
+        "tar",
+        &[
+            "-C",
+            layout.to_str().unwrap(),
+            "-xf",
+            archive.to_str().unwrap(),
+        ],
+    );
     let bundle = out.join("bundle");
     tool(
         "umoci",
@@ -170,7 +218,9 @@ fn oci_archive_is_read_by_skopeo_and_unpacked_by_umoci_to_the_same_tree() {
         assert_eq!(got.get(path), Some(w), "{path}");
     }
     assert_eq!(got.len(), want.len(), "extra paths: {:?}", {
-        got.keys().filter(|k| !want.contains_key(*k)).collect::<Vec<_>>()
+        got.keys()
+            .filter(|k| !want.contains_key(*k))
+            .collect::<Vec<_>>()
     });
     assert_eq!(got_links, want_links);
     assert_eq!(want_links.len(), 1);
@@ -183,13 +233,22 @@ fn docker_archive_passes_skopeo_and_round_trips_through_a_second_store() {
     let id = s.import_busybox("busybox");
     s.ok(&["tag", "busybox", "localhost:5000/team/bb:v2"]);
     let archive = s.scratch("out").join("bb-docker.tar");
-    s.ok(&["save", "-o", archive.to_str().unwrap(), "busybox", "localhost:5000/team/bb:v2"]);
+    s.ok(&[
+        "save",
+        "-o",
+        archive.to_str().unwrap(),
+        "busybox",
+        "localhost:5000/team/bb:v2",
+    ]);
 
     let listing = tool("tar", &["-tf", archive.to_str().unwrap()]);
     let names: Vec<&str> = listing.lines().collect();
     assert!(names.contains(&"manifest.json"), "{listing}");
     assert!(names.contains(&"repositories"), "{listing}");
-    assert!(names.contains(&format!("{}.json", &id[7..]).as_str()), "{listing}");
+    assert!(
+        names.contains(&format!("{}.json", &id[7..]).as_str()),
+        "{listing}"
+    );
 
     let v: Value = serde_json::from_str(&tool(
         "skopeo",
@@ -210,7 +269,15 @@ fn docker_archive_passes_skopeo_and_round_trips_through_a_second_store() {
     );
     let a = inspect(&s, "busybox");
     let b = inspect(&t, "busybox");
-    for k in ["Id", "RepoTags", "Created", "Config", "RootFS", "Architecture", "Os"] {
+    for k in [
+        "Id",
+        "RepoTags",
+        "Created",
+        "Config",
+        "RootFS",
+        "Architecture",
+        "Os",
+    ] {
         assert_eq!(a[k], b[k], "{k}");
     }
     // Loading it again changes nothing.
@@ -224,23 +291,44 @@ fn archives_written_by_skopeo_load_and_inspect_the_same() {
     let s = Strata::new();
     s.import_busybox("busybox");
     let ours = inspect(&s, "busybox");
-    let src = format!("oci:{}:docker.io/library/busybox:latest", s.root.join("oci").display());
+    let src = format!(
+        "oci:{}:docker.io/library/busybox:latest",
+        s.root.join("oci").display()
+    );
     let out = s.scratch("out");
     let d = out.join("skopeo-docker.tar");
     let o = out.join("skopeo-oci.tar");
     tool(
         "skopeo",
-        &["copy", "-q", &src, &format!("docker-archive:{}:busybox:latest", d.display())],
+        &[
+            "copy",
+            "-q",
+            &src,
+            &format!("docker-archive:{}:busybox:latest", d.display()),
+        ],
     );
     tool(
         "skopeo",
-        &["copy", "-q", &src, &format!("oci-archive:{}:docker.io/library/busybox:latest", o.display())],
+        &[
+            "copy",
+            "-q",
+            &src,
+            &format!(
+                "oci-archive:{}:docker.io/library/busybox:latest",
+                o.display()
+            ),
+        ],
     );
 
     for archive in [&d, &o] {
         let t = Strata::new();
         let printed = t.ok(&["load", "-i", archive.to_str().unwrap()]);
-        assert_eq!(printed, "Loaded image: busybox:latest\n", "{}", archive.display());
+        assert_eq!(
+            printed,
+            "Loaded image: busybox:latest\n",
+            "{}",
+            archive.display()
+        );
         let theirs = inspect(&t, "busybox");
         for k in ["Id", "RepoTags", "Created", "Config", "RootFS", "Os"] {
             assert_eq!(ours[k], theirs[k], "{k} of {}", archive.display());
@@ -248,13 +336,19 @@ fn archives_written_by_skopeo_load_and_inspect_the_same() {
     }
     // Piped on stdin, gzip-compressed: docker load accepts that too.
     let gz = out.join("skopeo-docker.tar.gz");
-    tool("sh", &["-c", &format!("gzip -c {} > {}", d.display(), gz.display())]);
+    tool(
+        "sh",
+        &["-c", &format!("gzip -c {} > {}", d.display(), gz.display())],
+    );
     let t = Strata::new();
     let mut c = t.command(&["load"]);
     c.stdin(fs::File::open(&gz).unwrap());
     let res = t.run_cmd(c);
     t.expect(&res, true, &["load", "<", gz.to_str().unwrap()]);
-    assert_eq!(String::from_utf8_lossy(&res.stdout), "Loaded image: busybox:latest\n");
+    assert_eq!(
+        String::from_utf8_lossy(&res.stdout),
+        "Loaded image: busybox:latest\n"
+    );
 }
 
 #[test]
@@ -262,7 +356,14 @@ fn corrupt_archives_are_refused_and_leave_the_store_untouched() {
     let s = Strata::new();
     s.import_busybox("busybox");
     let archive = s.scratch("out").join("bb.tar");
-    s.ok(&["save", "--format", "oci", "-o", archive.to_str().unwrap(), "busybox"]);
+    s.ok(&[
+        "save",
+        "--format",
+        "oci",
+        "-o",
+        archive.to_str().unwrap(),
+        "busybox",
+    ]);
     // Flip one byte near the end of the layer blob (the largest entry).
     let mut bytes = fs::read(&archive).unwrap();
     let layer = bytes.len() / 2;
@@ -276,13 +377,21 @@ fn corrupt_archives_are_refused_and_leave_the_store_untouched() {
     assert!(err.contains("does not match its digest"), "{err}");
     assert!(err.contains("blobs/sha256/"), "{err}");
     assert_eq!(t.ok(&["images", "-q"]), "");
-    let blobs = fs::read_dir(t.root.join("oci/blobs/sha256")).unwrap().count();
+    let blobs = fs::read_dir(t.root.join("oci/blobs/sha256"))
+        .unwrap()
+        .count();
     assert_eq!(blobs, 0, "{}", t.listing());
 
     let err = t.fails(&["load", "-i", "/nonexistent.tar"]);
     assert!(err.contains("/nonexistent.tar"), "{err}");
     let not_archive = s.scratch("out").join("empty.tar");
-    tool("tar", &["-cf", not_archive.to_str().unwrap(), "-T", "/dev/null"]);
+    tool(
+        "tar",
+        &["-cf", not_archive.to_str().unwrap(), "-T", "/dev/null"],
+    );
     let err = t.fails(&["load", "-i", not_archive.to_str().unwrap()]);
-    assert!(err.contains("neither manifest.json nor index.json"), "{err}");
+    assert!(
+        err.contains("neither manifest.json nor index.json"),
+        "{err}"
+    );
 }

@@ -69,10 +69,19 @@ fn big_oci_archive(path: &Path, size: u64, tag: &str) -> Digest {
     );
     fs::remove_file(&blob_file).unwrap();
     for (p, data) in [
-        (format!("blobs/sha256/{}", config_d.hex()), config.as_bytes()),
-        (format!("blobs/sha256/{}", manifest_d.hex()), manifest.as_bytes()),
+        (
+            format!("blobs/sha256/{}", config_d.hex()),
+            config.as_bytes(),
+        ),
+        (
+            format!("blobs/sha256/{}", manifest_d.hex()),
+            manifest.as_bytes(),
+        ),
         ("index.json".to_string(), index.as_bytes()),
-        ("oci-layout".to_string(), br#"{"imageLayoutVersion":"1.0.0"}"#.as_slice()),
+        (
+            "oci-layout".to_string(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.as_slice(),
+        ),
     ] {
         add(&mut tar, &p, data.len() as u64, &mut &data[..]);
     }
@@ -142,7 +151,12 @@ fn sigkill_during_load_leaves_a_usable_store_and_prune_reclaims_the_rest() {
         reclaimed.starts_with("Total reclaimed space: ") && reclaimed.ends_with("MB"),
         "{out}"
     );
-    assert_eq!(fs::read_dir(s.root.join("tmp")).unwrap().count(), 0, "{}", s.listing());
+    assert_eq!(
+        fs::read_dir(s.root.join("tmp")).unwrap().count(),
+        0,
+        "{}",
+        s.listing()
+    );
     let v: serde_json::Value = serde_json::from_str(&s.ok(&["inspect", "big:crash"])).unwrap();
     assert_eq!(v[0]["RootFS"]["Layers"][0], layer.to_string());
 }
@@ -191,7 +205,11 @@ fn concurrent_imports_and_tags_lose_no_tag() {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            format!("{}:{}", v["Repository"].as_str().unwrap(), v["Tag"].as_str().unwrap())
+            format!(
+                "{}:{}",
+                v["Repository"].as_str().unwrap(),
+                v["Tag"].as_str().unwrap()
+            )
         })
         .collect();
     tags.sort();
@@ -250,5 +268,10 @@ fn system_df_reports_images_and_temp_files() {
     assert!(lines[3].starts_with("Temporary files "), "{out}");
     assert!(lines[3].contains("5kB"), "{out}");
     s.ok(&["system", "prune", "-f"]);
-    assert!(s.ok(&["system", "df"]).lines().nth(3).unwrap().contains(" 0B "));
+    assert!(s
+        .ok(&["system", "df"])
+        .lines()
+        .nth(3)
+        .unwrap()
+        .contains(" 0B "));
 }

@@ -31,7 +31,11 @@ fn table(out: &str) -> Vec<Vec<String>> {
             (0..starts.len())
                 .map(|k| {
                     let a = starts[k].min(chars.len());
-                    let z = starts.get(k + 1).copied().unwrap_or(chars.len()).min(chars.len());
+                    let z = starts
+                        .get(k + 1)
+                        .copied()
+                        .unwrap_or(chars.len())
+                        .min(chars.len());
                     chars[a..z].iter().collect::<String>().trim().to_string()
                 })
                 .collect()
@@ -59,7 +63,10 @@ fn import_then_inspect_history_and_images() {
     assert_eq!(v["RootFS"]["Type"], "layers");
     assert_eq!(v["RootFS"]["Layers"].as_array().unwrap().len(), 1);
     let size = v["Size"].as_u64().unwrap();
-    assert!(size > 500_000 && size < 3_000_000, "gzip of busybox: {size}");
+    assert!(
+        size > 500_000 && size < 3_000_000,
+        "gzip of busybox: {size}"
+    );
     assert!(v["Comment"].as_str().unwrap().starts_with("Imported from "));
 
     // Same input, same SOURCE_DATE_EPOCH: same image ID.
@@ -67,7 +74,10 @@ fn import_then_inspect_history_and_images() {
     assert_eq!(again, id);
 
     let rows = table(&s.ok(&["images"]));
-    assert_eq!(rows[0], ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
+    assert_eq!(
+        rows[0],
+        ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    );
     assert_eq!(rows.len(), 3, "{rows:?}");
     let short = &id[7..19];
     for row in &rows[1..] {
@@ -82,7 +92,10 @@ fn import_then_inspect_history_and_images() {
 
     assert_eq!(s.ok(&["images", "-q"]), format!("{short}\n{short}\n"));
     let json = s.ok(&["images", "--format", "json", "busybox:again"]);
-    let lines: Vec<Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 1, "{json}");
     assert_eq!(lines[0]["Repository"], "busybox");
     assert_eq!(lines[0]["Tag"], "again");
@@ -98,7 +111,10 @@ fn import_then_inspect_history_and_images() {
 
     let h = s.ok(&["history", "busybox"]);
     let rows = table(&h);
-    assert_eq!(rows[0], ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]);
+    assert_eq!(
+        rows[0],
+        ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
+    );
     assert_eq!(rows.len(), 2, "{h}");
     assert_eq!(rows[1][0], short);
     assert!(rows[1][1].ends_with(" years ago"), "{h}");
@@ -125,7 +141,10 @@ fn lookup_by_short_and_full_id_and_errors_name_the_reference() {
         assert_eq!(inspect(&s, r)["Id"], id, "{r}");
     }
     let v = inspect(&s, &id);
-    assert_eq!(v["RepoTags"], serde_json::json!(["example.com:5000/team/app:1.0"]));
+    assert_eq!(
+        v["RepoTags"],
+        serde_json::json!(["example.com:5000/team/app:1.0"])
+    );
 
     let err = s.fails(&["inspect", "nothere:1"]);
     assert!(err.contains("No such image: nothere:1"), "{err}");
@@ -200,7 +219,9 @@ fn moving_a_tag_leaves_a_dangling_image_and_prune_removes_it() {
     assert!(out.contains("Total reclaimed space: "), "{out}");
     assert_eq!(s.ok(&["images", "-q"]), format!("{}\n", &new[7..19]));
     // The old layer blob is gone; the new image is intact.
-    let blobs = std::fs::read_dir(s.root.join("oci/blobs/sha256")).unwrap().count();
+    let blobs = std::fs::read_dir(s.root.join("oci/blobs/sha256"))
+        .unwrap()
+        .count();
     assert_eq!(blobs, 3, "{}", s.listing());
     inspect(&s, "app");
 }
@@ -209,7 +230,10 @@ fn moving_a_tag_leaves_a_dangling_image_and_prune_removes_it() {
 fn the_store_is_an_oci_layout_skopeo_reads_directly() {
     let s = Strata::new();
     let id = s.import_busybox("busybox");
-    let oci = format!("oci:{}:docker.io/library/busybox:latest", s.root.join("oci").display());
+    let oci = format!(
+        "oci:{}:docker.io/library/busybox:latest",
+        s.root.join("oci").display()
+    );
     let out = tool("skopeo", &["inspect", &oci]);
     let v: Value = serde_json::from_str(&out).unwrap();
     let ours = inspect(&s, "busybox");
@@ -219,7 +243,10 @@ fn the_store_is_an_oci_layout_skopeo_reads_directly() {
     let cfg: Value = serde_json::from_str(&cfg).unwrap();
     assert_eq!(cfg["config"]["Cmd"], serde_json::json!(["sh"]));
     assert_eq!(
-        format!("sha256:{}", sha256_hex(&tool("skopeo", &["inspect", "--raw", "--config", &oci]))),
+        format!(
+            "sha256:{}",
+            sha256_hex(&tool("skopeo", &["inspect", "--raw", "--config", &oci]))
+        ),
         id
     );
 }

@@ -40,9 +40,7 @@ pub fn run(settings: &Settings, args: ImagesArgs) -> Result<ExitCode> {
     let store = Store::open(&settings.root)?;
     let mut images = store.images()?;
     // Newest first, as docker does.
-    images.sort_by_key(|i| {
-        std::cmp::Reverse(i.config.created.as_deref().and_then(parse_rfc3339))
-    });
+    images.sort_by_key(|i| std::cmp::Reverse(i.config.created.as_deref().and_then(parse_rfc3339)));
     let filter = match &args.reference {
         Some(f) => Some(Filter::parse(f)?),
         None => None,
@@ -85,12 +83,7 @@ pub fn run(settings: &Settings, args: ImagesArgs) -> Result<ExitCode> {
     }
     let now = now_unix();
     let repo = |r: &Row| r.tag.map_or("<none>".into(), |t| t.familiar());
-    let tag = |r: &Row| {
-        r.tag
-            .and_then(|t| t.tag())
-            .unwrap_or("<none>")
-            .to_string()
-    };
+    let tag = |r: &Row| r.tag.and_then(|t| t.tag()).unwrap_or("<none>").to_string();
     let digest = |r: &Row| {
         if r.tag.is_some() {
             r.image.manifest_digest.to_string()

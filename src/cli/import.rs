@@ -74,7 +74,8 @@ pub fn run(settings: &Settings, args: ImportArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot read {}", src.display()))?;
         let dir = store.temp_dir()?;
         let rootfs = dir.path().join("rootfs");
-        std::fs::create_dir(&rootfs).with_context(|| format!("cannot create {}", rootfs.display()))?;
+        std::fs::create_dir(&rootfs)
+            .with_context(|| format!("cannot create {}", rootfs.display()))?;
         snapshot::unpack_layer(&mut tar, &rootfs)
             .with_context(|| format!("cannot unpack {}", src.display()))?;
         write_layer(&store, &rootfs, &opts)?
@@ -120,12 +121,11 @@ fn write_layer(
 /// `SOURCE_DATE_EPOCH` (Unix seconds), when set and not empty.
 fn source_date_epoch() -> Result<Option<i64>> {
     match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.is_empty() => Ok(Some(
-            v.trim()
-                .parse()
-                .with_context(|| format!("invalid SOURCE_DATE_EPOCH {v:?}"))?,
-        )),
+        Ok(v) if !v.is_empty() => {
+            Ok(Some(v.trim().parse().with_context(|| {
+                format!("invalid SOURCE_DATE_EPOCH {v:?}")
+            })?))
+        }
         _ => Ok(None),
     }
 }
-

@@ -38,8 +38,7 @@ pub fn run(settings: &Settings, args: LoadArgs) -> Result<ExitCode> {
         }
     };
     let store = Store::open(&settings.root)?;
-    let mut input =
-        snapshot::decompress(input).with_context(|| format!("cannot read {name}"))?;
+    let mut input = snapshot::decompress(input).with_context(|| format!("cannot read {name}"))?;
     let loaded =
         archive::load(&store, &mut input).with_context(|| format!("cannot load {name}"))?;
     let mut out = String::new();

@@ -40,7 +40,10 @@ pub fn run(settings: &Settings, args: SaveArgs) -> Result<ExitCode> {
         let tag = Reference::parse(r)
             .ok()
             .filter(|t| t.digest().is_none() && image.tags.contains(t));
-        match items.iter_mut().find(|i| i.image.manifest_digest == image.manifest_digest) {
+        match items
+            .iter_mut()
+            .find(|i| i.image.manifest_digest == image.manifest_digest)
+        {
             Some(item) => item.tags.extend(tag.filter(|t| !item.tags.contains(t))),
             None => items.push(SaveItem {
                 image,

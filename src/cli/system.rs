@@ -36,11 +36,10 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
         SystemCommand::Df => {
             let du = store.disk_usage()?;
             let row = |name: &str, r: &UsageRow| {
-                let pct = if r.size > 0 {
-                    format!(" ({}%)", r.reclaimable * 100 / r.size)
-                } else {
-                    String::new()
-                };
+                let pct = (r.reclaimable * 100)
+                    .checked_div(r.size)
+                    .map(|p| format!(" ({p}%)"))
+                    .unwrap_or_default();
                 vec![
                     name.to_string(),
                     r.total.to_string(),
@@ -106,7 +105,13 @@ fn confirm(all: bool) -> Result<bool> {
     );
     std::io::stderr().flush()?;
     let stdin = std::io::stdin();
-    if !stdin.is_terminal() && stdin.lock().fill_buf().map(|b| b.is_empty()).unwrap_or(true) {
+    if !stdin.is_terminal()
+        && stdin
+            .lock()
+            .fill_buf()
+            .map(|b| b.is_empty())
+            .unwrap_or(true)
+    {
         eprintln!();
         return Ok(false);
     }

@@ -21,7 +21,10 @@ pub fn run(settings: &Settings, args: TagArgs) -> Result<ExitCode> {
     let target = Reference::parse(&args.target)
         .with_context(|| format!("invalid target reference {:?}", args.target))?;
     if target.digest().is_some() {
-        anyhow::bail!("refusing to create a tag with a digest reference: {:?}", args.target);
+        anyhow::bail!(
+            "refusing to create a tag with a digest reference: {:?}",
+            args.target
+        );
     }
     let store = Store::open(&settings.root)?;
     store.tag(&args.source, &target)?;

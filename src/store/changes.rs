@@ -237,13 +237,19 @@ mod tests {
         Some(v.iter().map(|x| x.to_string()).collect())
     }
 
+    type Case = (&'static [&'static str], fn(&RuntimeConfig) -> bool);
+
     #[test]
     fn instructions_table() {
-        let cases: Vec<(&[&str], fn(&RuntimeConfig) -> bool)> = vec![
+        let cases: Vec<Case> = vec![
             (&[r#"CMD ["sh"]"#], |c| c.cmd == s(&["sh"])),
-            (&["CMD echo hi"], |c| c.cmd == s(&["/bin/sh", "-c", "echo hi"])),
+            (&["CMD echo hi"], |c| {
+                c.cmd == s(&["/bin/sh", "-c", "echo hi"])
+            }),
             (&["cmd [\"a\", \"b c\"]"], |c| c.cmd == s(&["a", "b c"])),
-            (&["CMD [not json"], |c| c.cmd == s(&["/bin/sh", "-c", "[not json"])),
+            (&["CMD [not json"], |c| {
+                c.cmd == s(&["/bin/sh", "-c", "[not json"])
+            }),
             (&[r#"SHELL ["/bin/bash","-e","-c"]"#, "CMD x"], |c| {
                 c.cmd == s(&["/bin/bash", "-e", "-c", "x"])
             }),
@@ -257,13 +263,21 @@ mod tests {
                 c.env == s(&["A=1", "B=two words", "C=x y"])
             }),
             (&["ENV A=1", "ENV A=2"], |c| c.env == s(&["A=2"])),
-            (&["ENV LEGACY some value"], |c| c.env == s(&["LEGACY=some value"])),
+            (&["ENV LEGACY some value"], |c| {
+                c.env == s(&["LEGACY=some value"])
+            }),
             (&["WORKDIR /srv", "WORKDIR app"], |c| {
                 c.working_dir.as_deref() == Some("/srv/app")
             }),
-            (&["WORKDIR rel"], |c| c.working_dir.as_deref() == Some("/rel")),
-            (&["USER 1000:1000"], |c| c.user.as_deref() == Some("1000:1000")),
-            (&["STOPSIGNAL SIGQUIT"], |c| c.stop_signal.as_deref() == Some("SIGQUIT")),
+            (&["WORKDIR rel"], |c| {
+                c.working_dir.as_deref() == Some("/rel")
+            }),
+            (&["USER 1000:1000"], |c| {
+                c.user.as_deref() == Some("1000:1000")
+            }),
+            (&["STOPSIGNAL SIGQUIT"], |c| {
+                c.stop_signal.as_deref() == Some("SIGQUIT")
+            }),
             (&["EXPOSE 80 443/UDP 8000-8001"], |c| {
                 let p = c.exposed_ports.as_ref().unwrap();
                 p.keys().cloned().collect::<Vec<_>>() == ["443/udp", "80/tcp", "8000-8001/tcp"]

@@ -30,9 +30,17 @@ pub struct ImageConfig {
     pub architecture: String,
     #[serde(default)]
     pub os: String,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
-    #[serde(rename = "os.features", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.features",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_features: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
@@ -203,7 +211,10 @@ mod tests {
         assert_eq!(c.extra["moby.buildkit.buildinfo.v1"], "e30=");
         assert_eq!(c.diff_ids().unwrap().len(), 1);
         let oci = c.to_oci().unwrap();
-        assert_eq!(oci.config().as_ref().unwrap().user().as_deref(), Some("app"));
+        assert_eq!(
+            oci.config().as_ref().unwrap().user().as_deref(),
+            Some("app")
+        );
     }
 
     #[test]

@@ -30,7 +30,9 @@ pub enum StoreError {
         expected: Digest,
         actual: Digest,
     },
-    #[error("size of {what} does not match its descriptor: expected {expected} bytes, got {actual}")]
+    #[error(
+        "size of {what} does not match its descriptor: expected {expected} bytes, got {actual}"
+    )]
     SizeMismatch {
         what: String,
         expected: u64,

@@ -14,11 +14,11 @@ use std::path::Path;
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, MediaType};
 
 use super::config::ImageConfig;
+use super::digest_of;
 use super::error::StoreError;
 use super::image::RemoveEvent;
 use super::index::IndexFile;
 use super::layout::Store;
-use super::digest_of;
 use crate::digest::Digest;
 
 /// What prune removes besides unreferenced blobs, snapshots and temp files.
@@ -242,7 +242,9 @@ pub fn chain_id(diff_ids: &[Digest]) -> Digest {
 /// Snapshot directories are named by chain ID, as `<hex>` or `sha256:<hex>`/`sha256-<hex>`.
 fn snapshot_name_matches(name: &str, chain: &Digest) -> bool {
     let hex = chain.hex();
-    name == hex || name.strip_prefix("sha256:") == Some(&hex) || name.strip_prefix("sha256-") == Some(&hex)
+    name == hex
+        || name.strip_prefix("sha256:") == Some(&hex)
+        || name.strip_prefix("sha256-") == Some(&hex)
 }
 
 fn read_dir_or_empty(dir: &Path) -> Result<Vec<fs::DirEntry>, StoreError> {
@@ -287,7 +289,10 @@ fn remove_any(path: &Path) -> Result<u64, StoreError> {
 
 fn make_writable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    for e in walkdir::WalkDir::new(path).into_iter().filter_map(Result::ok) {
+    for e in walkdir::WalkDir::new(path)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
         if e.file_type().is_dir() {
             let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(0o755));
         }

@@ -71,7 +71,11 @@ impl IndexFile {
             .filter(|d| is_image_manifest(d.media_type()))
             .filter_map(|d| {
                 let manifest = digest_of(d.digest()).ok()?;
-                let raw = d.annotations().as_ref().and_then(|a| a.get(REF_NAME)).cloned();
+                let raw = d
+                    .annotations()
+                    .as_ref()
+                    .and_then(|a| a.get(REF_NAME))
+                    .cloned();
                 let tag = raw.as_deref().and_then(|r| Reference::parse(r).ok());
                 let raw_name = if tag.is_none() { raw } else { None };
                 Some(IndexEntry {
@@ -260,7 +264,10 @@ mod tests {
         idx.set_tag(&b, &r("busybox"));
         assert_eq!(idx.tags_of(&Digest::of(b"a")), vec![]);
         assert!(idx.contains(&Digest::of(b"a")));
-        assert_eq!(idx.lookup(&r("busybox")).unwrap().manifest, Digest::of(b"b"));
+        assert_eq!(
+            idx.lookup(&r("busybox")).unwrap().manifest,
+            Digest::of(b"b")
+        );
 
         assert_eq!(idx.remove_tag(&r("busybox:1")), Some(Digest::of(b"b")));
         assert_eq!(idx.remove_tag(&r("busybox:1")), None);

@@ -112,7 +112,10 @@ impl Strata {
             let _ = writeln!(
                 s,
                 "{}{kind} {size}",
-                e.path().strip_prefix(&self.root).unwrap_or(e.path()).display()
+                e.path()
+                    .strip_prefix(&self.root)
+                    .unwrap_or(e.path())
+                    .display()
             );
         }
         if let Ok(idx) = fs::read_to_string(self.root.join("oci/index.json")) {

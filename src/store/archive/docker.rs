@@ -13,9 +13,9 @@ use crate::digest::Digest;
 use crate::reference::{is_hex64, Reference};
 
 use super::super::config::ImageConfig;
+use super::super::digest_of;
 use super::super::image::layer_descriptor;
 use super::super::layout::Store;
-use super::super::digest_of;
 use super::{
     append_bytes, append_file, decoded, ArchiveError, Compressed, Entries, LoadedImage, SaveItem,
 };
@@ -67,10 +67,7 @@ fn parse_tags(tags: &[String]) -> Result<Vec<Reference>, ArchiveError> {
         .collect()
 }
 
-pub(super) fn load(
-    store: &Store,
-    entries: &mut Entries,
-) -> Result<Vec<LoadedImage>, ArchiveError> {
+pub(super) fn load(store: &Store, entries: &mut Entries) -> Result<Vec<LoadedImage>, ArchiveError> {
     let manifest = parse_manifest(entries, store)?;
     let mut loaded = Vec::new();
     for entry in manifest {

@@ -179,11 +179,7 @@ impl Entries {
     }
 
     /// How a layer file is compressed and the digest of its uncompressed content (its diff ID).
-    pub fn diff_id(
-        &self,
-        store: &Store,
-        path: &str,
-    ) -> Result<(Compressed, Digest), ArchiveError> {
+    pub fn diff_id(&self, store: &Store, path: &str) -> Result<(Compressed, Digest), ArchiveError> {
         let io_err = |source| ArchiveError::ReadEntry {
             path: path.to_string(),
             source,

@@ -18,8 +18,8 @@ use super::super::index::REF_NAME;
 use super::super::layout::Store;
 use super::super::{digest_of, oci_digest};
 use super::{
-    append_bytes, append_dir, append_file, blob_path, docker, ArchiveError, Entries,
-    LoadedImage, SaveItem,
+    append_bytes, append_dir, append_file, blob_path, docker, ArchiveError, Entries, LoadedImage,
+    SaveItem,
 };
 
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
@@ -67,7 +67,10 @@ fn check_size(path: &str, expected: u64, actual: u64) -> Result<(), ArchiveError
 /// The names an index entry gives its image.
 fn names_of(desc: &Descriptor) -> Vec<Reference> {
     let ann = desc.annotations().clone().unwrap_or_default();
-    if let Some(r) = ann.get(CONTAINERD_NAME).and_then(|n| Reference::parse(n).ok()) {
+    if let Some(r) = ann
+        .get(CONTAINERD_NAME)
+        .and_then(|n| Reference::parse(n).ok())
+    {
         return vec![r];
     }
     ann.get(REF_NAME)
@@ -76,10 +79,7 @@ fn names_of(desc: &Descriptor) -> Vec<Reference> {
         .collect()
 }
 
-pub(super) fn load(
-    store: &Store,
-    entries: &mut Entries,
-) -> Result<Vec<LoadedImage>, ArchiveError> {
+pub(super) fn load(store: &Store, entries: &mut Entries) -> Result<Vec<LoadedImage>, ArchiveError> {
     let index: ImageIndex = parse_json(&entries.read_all(store, "index.json")?, "index.json")?;
     // Manifest descriptor → names, in index order.
     let mut images: Vec<(Descriptor, Vec<Reference>)> = Vec::new();
@@ -97,7 +97,10 @@ pub(super) fn load(
         } else {
             continue;
         };
-        match images.iter_mut().find(|(d, _)| d.digest() == chosen.digest()) {
+        match images
+            .iter_mut()
+            .find(|(d, _)| d.digest() == chosen.digest())
+        {
             Some((_, n)) => n.extend(names),
             None => images.push((chosen, names)),
         }
@@ -130,7 +133,11 @@ pub(super) fn load(
 
     store.update_index(|idx| {
         for ((desc, _), l) in images.iter().zip(&loaded) {
-            let clean = Descriptor::new(desc.media_type().clone(), desc.size(), desc.digest().clone());
+            let clean = Descriptor::new(
+                desc.media_type().clone(),
+                desc.size(),
+                desc.digest().clone(),
+            );
             if l.tags.is_empty() {
                 idx.add_untagged(&clean);
             }
