@@ -9,9 +9,9 @@ use super::config::{Empty, RuntimeConfig};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChangeError {
-    #[error("{change:?}: {reason}")]
+    #[error("invalid --change `{change}`: {reason}")]
     Invalid { change: String, reason: String },
-    #[error("{change:?}: {instruction} is not a supported --change instruction")]
+    #[error("invalid --change `{change}`: {instruction} is not supported here")]
     Unsupported { change: String, instruction: String },
 }
 
