@@ -395,3 +395,167 @@ fn corrupt_archives_are_refused_and_leave_the_store_untouched() {
         "{err}"
     );
 }
+
+/// A tar stream holding `files`, in order.
+fn tar_of(path: &Path, files: &[(&str, Vec<u8>)]) {
+    let mut b = tar::Builder::new(fs::File::create(path).unwrap());
+    for (name, data) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, &data[..]).unwrap();
+    }
+    b.into_inner().unwrap();
+}
+
+/// A one-layer layer tar holding `hello`.
+fn small_layer() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_size(6);
+    h.set_mode(0o644);
+    h.set_mtime(1_600_000_000);
+    b.append_data(&mut h, "hello", &b"hello\n"[..]).unwrap();
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn docker_config_extras_show_in_inspect_and_survive_save_and_load() {
+    let layer = small_layer();
+    let diff = strata::digest::Digest::of(&layer);
+    let config = format!(
+        r#"{{"architecture":"amd64","config":{{"Env":["PATH=/bin"],"Cmd":["/bin/sh"],"Healthcheck":{{"Test":["CMD-SHELL","true"],"Interval":30000000000,"Retries":3}},"OnBuild":["RUN echo child"],"Shell":["/bin/bash","-c"],"StopSignal":"SIGQUIT","ExposedPorts":{{"80/tcp":{{}}}},"Volumes":{{"/data":{{}}}},"Labels":{{"k":"v"}},"User":"1000","WorkingDir":"/srv","ArgsEscaped":true}},"container_config":{{"Hostname":"abc"}},"created":"2024-01-02T03:04:05.5Z","docker_version":"24.0.7","history":[{{"created":"2024-01-02T03:04:05.5Z","created_by":"/bin/sh -c #(nop) ADD file:abc in / "}},{{"created":"2024-01-02T03:04:06Z","created_by":"/bin/sh -c #(nop)  CMD [\"/bin/sh\"]","empty_layer":true}}],"os":"linux","rootfs":{{"type":"layers","diff_ids":["{diff}"]}}}}"#
+    );
+    let id = strata::digest::Digest::of(config.as_bytes());
+    let manifest = format!(
+        r#"[{{"Config":"{}.json","RepoTags":["extras:1"],"Layers":["{}/layer.tar"]}}]"#,
+        id.hex(),
+        diff.hex()
+    );
+    let s = Strata::new();
+    let archive = s.scratch("in").join("extras.tar");
+    tar_of(
+        &archive,
+        &[
+            (&format!("{}/layer.tar", diff.hex()), layer.clone()),
+            (&format!("{}.json", id.hex()), config.clone().into_bytes()),
+            ("manifest.json", manifest.into_bytes()),
+        ],
+    );
+    assert_eq!(
+        s.ok(&["load", "-i", archive.to_str().unwrap()]),
+        "Loaded image: extras:1\n"
+    );
+    let v = inspect(&s, "extras:1");
+    assert_eq!(v["Id"], id.to_string(), "the config is kept byte for byte");
+    let c = &v["Config"];
+    assert_eq!(
+        c["Healthcheck"],
+        serde_json::json!({"Test": ["CMD-SHELL", "true"], "Interval": 30000000000u64, "Retries": 3})
+    );
+    assert_eq!(c["OnBuild"], serde_json::json!(["RUN echo child"]));
+    assert_eq!(c["Shell"], serde_json::json!(["/bin/bash", "-c"]));
+    assert_eq!(c["StopSignal"], "SIGQUIT");
+    assert_eq!(c["ExposedPorts"], serde_json::json!({"80/tcp": {}}));
+    assert_eq!(c["Volumes"], serde_json::json!({"/data": {}}));
+    assert_eq!(c["Labels"], serde_json::json!({"k": "v"}));
+    assert_eq!(c["User"], "1000");
+    assert_eq!(c["WorkingDir"], "/srv");
+    assert_eq!(c["Env"], serde_json::json!(["PATH=/bin"]));
+    assert_eq!(v["Created"], "2024-01-02T03:04:05.5Z");
+    assert_eq!(v["Size"], layer.len() as u64);
+
+    // history: newest first, the empty layer 0B, CREATED BY cut at 45 characters.
+    let h = s.ok(&["history", "extras:1"]);
+    let lines: Vec<&str> = h.lines().collect();
+    assert_eq!(lines.len(), 3, "{h}");
+    assert!(lines[1].starts_with(&id.short()), "{h}");
+    assert!(
+        lines[1].contains("/bin/sh -c #(nop)  CMD [\"/bin/sh\"]"),
+        "{h}"
+    );
+    assert!(lines[1].trim_end().ends_with(" 0B"), "{h}");
+    assert!(lines[2].starts_with("<missing>"), "{h}");
+    assert!(
+        lines[2].contains("/bin/sh -c #(nop) ADD file:abc in / "),
+        "{h}"
+    );
+    assert_eq!(layer.len(), 2048);
+    assert!(lines[2].trim_end().ends_with(" 2.05kB"), "{h}");
+    let long = s.ok(&["history", "--no-trunc", "extras:1"]);
+    assert!(long.contains(&id.to_string()), "{long}");
+
+    // oci-archive and back: same ID, same config.
+    for format in ["oci", "docker"] {
+        let out = s.scratch("out").join(format!("extras-{format}.tar"));
+        s.ok(&[
+            "save",
+            "--format",
+            format,
+            "-o",
+            out.to_str().unwrap(),
+            "extras:1",
+        ]);
+        let t = Strata::new();
+        t.ok(&["load", "-i", out.to_str().unwrap()]);
+        let w = inspect(&t, "extras:1");
+        assert_eq!(w["Id"], v["Id"], "{format}");
+        assert_eq!(w["Config"], v["Config"], "{format}");
+    }
+}
+
+#[test]
+fn docker_25_layout_with_oci_index_and_manifest_json_loads_with_its_tags() {
+    let s = Strata::new();
+    s.import_busybox("busybox");
+    let v = inspect(&s, "busybox");
+    let oci = s.root.join("oci");
+    let manifest_d: strata::digest::Digest =
+        v["Descriptor"]["digest"].as_str().unwrap().parse().unwrap();
+    let manifest_bytes = fs::read(oci.join("blobs/sha256").join(manifest_d.hex())).unwrap();
+    let m: Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    let blob = |d: &Value| {
+        let d: strata::digest::Digest = d.as_str().unwrap().parse().unwrap();
+        (
+            format!("blobs/sha256/{}", d.hex()),
+            fs::read(oci.join("blobs/sha256").join(d.hex())).unwrap(),
+        )
+    };
+    let (config_path, config) = blob(&m["config"]["digest"]);
+    let (layer_path, layer) = blob(&m["layers"][0]["digest"]);
+    // Index without names: the tags come from manifest.json, as Docker 25+ writes both.
+    let index = format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_d}","size":{}}}]}}"#,
+        manifest_bytes.len()
+    );
+    let manifest_json = format!(
+        r#"[{{"Config":"{config_path}","RepoTags":["docker25:latest"],"Layers":["{layer_path}"]}}]"#
+    );
+    let archive = s.scratch("in").join("docker25.tar");
+    tar_of(
+        &archive,
+        &[
+            (
+                &format!("blobs/sha256/{}", manifest_d.hex()),
+                manifest_bytes.clone(),
+            ),
+            (&config_path, config),
+            (&layer_path, layer),
+            ("index.json", index.into_bytes()),
+            ("manifest.json", manifest_json.into_bytes()),
+            ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        ],
+    );
+    let t = Strata::new();
+    assert_eq!(
+        t.ok(&["load", "-i", archive.to_str().unwrap()]),
+        "Loaded image: docker25:latest\n"
+    );
+    let w = inspect(&t, "docker25");
+    assert_eq!(w["Id"], v["Id"]);
+    assert_eq!(
+        w["Descriptor"]["digest"], v["Descriptor"]["digest"],
+        "manifest kept as is"
+    );
+}

@@ -275,3 +275,38 @@ fn system_df_reports_images_and_temp_files() {
         .unwrap()
         .contains(" 0B "));
 }
+
+#[test]
+fn prune_removes_snapshots_no_image_uses_and_keeps_the_rest() {
+    let s = Strata::new();
+    s.import_busybox("busybox");
+    let v: serde_json::Value = serde_json::from_str(&s.ok(&["inspect", "busybox"])).unwrap();
+    let diff: Digest = v[0]["RootFS"]["Layers"][0]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // A one-layer image's chain ID is its diff ID.
+    let used = s.root.join("snapshots-v1").join(diff.hex());
+    let unused = s.root.join("snapshots-v1").join(Digest::of(b"gone").hex());
+    for d in [&used, &unused] {
+        fs::create_dir_all(d.join("fs/etc")).unwrap();
+        fs::write(d.join("fs/etc/file"), b"x").unwrap();
+    }
+    let out = s.ok(&["system", "prune", "-f"]);
+    assert!(out.contains(&Digest::of(b"gone").hex()), "{out}");
+    assert!(used.join("fs/etc/file").exists(), "{}", s.listing());
+    assert!(!unused.exists(), "{}", s.listing());
+    // With the image gone, its snapshot goes too.
+    s.ok(&["rmi", "busybox"]);
+    s.ok(&["system", "prune", "-f"]);
+    assert!(!used.exists(), "{}", s.listing());
+    assert_eq!(
+        fs::read_dir(s.root.join("oci/blobs/sha256"))
+            .unwrap()
+            .count(),
+        0,
+        "{}",
+        s.listing()
+    );
+}
