@@ -23,9 +23,6 @@ pub struct Image {
     pub tags: Vec<Reference>,
 }
 
-/// What `Store::images` lists: an image and the index position of its first entry.
-pub type ImageSummary = Image;
-
 /// One step of `Store::remove_image`, printed by `rmi` as Docker does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemoveEvent {

@@ -15,7 +15,7 @@ pub mod time;
 pub use blobs::{BlobWriter, PendingBlob};
 pub use config::{Healthcheck, ImageConfig, RuntimeConfig};
 pub use error::StoreError;
-pub use image::{Image, ImageSummary};
+pub use image::{Image, RemoveEvent};
 pub use index::{IndexEntry, IndexFile, REF_NAME};
 pub use layout::Store;
 

@@ -86,6 +86,19 @@ pub(super) fn load(store: &Store, entries: &mut Entries) -> Result<Vec<LoadedIma
                 actual: config_digest,
             });
         }
+        let tags = parse_tags(entry.repo_tags.as_deref().unwrap_or_default())?;
+        // The image is already here (same ID): name it, keep its manifest and layers.
+        if let Ok(existing) = store.resolve(&config_digest.to_string()) {
+            if existing.id == config_digest {
+                store.add_manifest(&existing.descriptor(), &tags)?;
+                loaded.push(LoadedImage {
+                    id: existing.id,
+                    manifest: existing.manifest_digest,
+                    tags,
+                });
+                continue;
+            }
+        }
         let config = ImageConfig::from_json(&config_bytes, &entry.config)?;
         let diff_ids = config.diff_ids()?;
         if diff_ids.len() != entry.layers.len() {
@@ -111,7 +124,6 @@ pub(super) fn load(store: &Store, entries: &mut Entries) -> Result<Vec<LoadedIma
             let (digest, size) = entries.commit(store, path)?;
             layers.push(layer_descriptor(&digest, size, kind.layer_media_type()));
         }
-        let tags = parse_tags(entry.repo_tags.as_deref().unwrap_or_default())?;
         let img = store.commit_manifest(&config_bytes, &layers, &tags)?;
         loaded.push(LoadedImage {
             id: img.id,
