@@ -280,6 +280,18 @@ fn docker_archive_passes_skopeo_and_round_trips_through_a_second_store() {
     ] {
         assert_eq!(a[k], b[k], "{k}");
     }
+    // Saved to stdout, the archive is the same bytes.
+    let piped = s.scratch("out").join("stdout.tar");
+    let mut c = s.command(&["save", "busybox", "localhost:5000/team/bb:v2"]);
+    c.stdout(fs::File::create(&piped).unwrap());
+    let res = s.run_cmd(c);
+    s.expect(
+        &res,
+        true,
+        &["save", "busybox", ">", piped.to_str().unwrap()],
+    );
+    assert_eq!(fs::read(&piped).unwrap(), fs::read(&archive).unwrap());
+
     // Loading it again changes nothing.
     let before = fs::read(t.root.join("oci/index.json")).unwrap();
     t.ok(&["load", "-i", archive.to_str().unwrap()]);

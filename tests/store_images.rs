@@ -101,6 +101,9 @@ fn import_then_inspect_history_and_images() {
     assert_eq!(lines[0]["Tag"], "again");
     assert_eq!(lines[0]["ID"], short);
     assert!(lines[0]["Digest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(lines[0]["CreatedAt"], "2023-11-14 22:13:20 +0000 UTC");
+    assert!(lines[0]["CreatedSince"].as_str().unwrap().ends_with(" ago"));
+    assert_eq!(lines[0]["Size"], lines[0]["VirtualSize"]);
 
     let digests = table(&s.ok(&["images", "--digests"]));
     assert_eq!(digests[0][2], "DIGEST");

@@ -9,7 +9,7 @@ use clap::Args;
 use super::format::{human_size, print, render_table, since};
 use super::Settings;
 use crate::reference::Reference;
-use crate::store::time::{now_unix, parse_rfc3339};
+use crate::store::time::{format_go_utc, now_unix, parse_rfc3339};
 use crate::store::{Image, Store};
 
 #[derive(Debug, Args)]
@@ -119,7 +119,14 @@ pub fn run(settings: &Settings, args: ImagesArgs) -> Result<ExitCode> {
                 let size = human_size(r.image.size());
                 let v = serde_json::json!({
                     "Containers": "N/A",
-                    "CreatedAt": r.image.config.created.clone().unwrap_or_default(),
+                    "CreatedAt": r
+                        .image
+                        .config
+                        .created
+                        .as_deref()
+                        .and_then(parse_rfc3339)
+                        .map(format_go_utc)
+                        .unwrap_or_default(),
                     "CreatedSince": since(r.image.config.created.as_deref(), now),
                     "Digest": digest(r),
                     "ID": id(r.image),

@@ -5,7 +5,6 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use tempfile::NamedTempFile;
 
@@ -164,12 +163,7 @@ impl PendingBlob {
         }
         let dest = self.blobs_dir.join(self.digest.hex());
         if dest.is_file() {
-            // Already present: refresh its mtime so a concurrent prune's grace period covers it
-            // until the index names it; the temp file goes away on drop.
-            let _ = File::options()
-                .write(true)
-                .open(&dest)
-                .and_then(|f| f.set_modified(SystemTime::now()));
+            // Already present (content-addressed, so identical); the temp file goes on drop.
             return Ok((self.digest, self.size));
         }
         self.tmp

@@ -13,6 +13,13 @@ pub fn format_rfc3339(secs: i64) -> String {
     )
 }
 
+/// Formats Unix seconds as Go's default `time.Time` string in UTC, as `docker images --format`
+/// shows `CreatedAt`: `2024-01-02 03:04:05 +0000 UTC`.
+pub fn format_go_utc(secs: i64) -> String {
+    let s = format_rfc3339(secs);
+    format!("{} {} +0000 UTC", &s[..10], &s[11..19])
+}
+
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to Unix seconds (fraction dropped).
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
@@ -122,5 +129,9 @@ mod tests {
             assert_eq!(parse_rfc3339(&format_rfc3339(secs)), Some(secs));
         }
         assert_eq!(format_rfc3339(1_704_164_645), "2024-01-02T03:04:05Z");
+        assert_eq!(
+            format_go_utc(1_704_164_645),
+            "2024-01-02 03:04:05 +0000 UTC"
+        );
     }
 }
