@@ -2,6 +2,7 @@
 //! whiteouts and escape refusal.
 
 pub mod chain;
+pub mod diff;
 mod fsops;
 pub mod gzip_parallel;
 pub mod layer;
@@ -13,6 +14,7 @@ pub mod unpack;
 pub mod whiteout;
 
 pub use chain::{chain_id, chain_ids};
+pub use diff::upperdir_changes;
 pub use layer::{
     write_changes_layer, write_dir_layer, Change, Compression, LayerDigests, LayerError,
     LayerOptions,

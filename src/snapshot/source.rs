@@ -106,6 +106,16 @@ pub fn read_xattrs(path: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     Ok(out)
 }
 
+/// One xattr of `path` itself, whatever its name (`None` if absent).
+pub fn read_raw_xattr(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
+    let c = CString::new(path.as_os_str().as_bytes())?;
+    let n = CString::new(name)?;
+    match get_xattr(&c, &n) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => Ok(None),
+        r => r,
+    }
+}
+
 fn get_xattr(path: &CString, name: &CString) -> io::Result<Option<Vec<u8>>> {
     loop {
         // SAFETY: size query with a null buffer.

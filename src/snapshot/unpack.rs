@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -142,6 +142,7 @@ pub fn unpack_layer_with(
         written: HashSet::new(),
         whited: HashSet::new(),
         dir_times: Vec::new(),
+        buf: vec![0; 1 << 20],
     };
     let mut archive = tar::Archive::new(tar);
     for entry in archive.entries().map_err(UnpackError::Read)? {
@@ -169,6 +170,8 @@ struct Unpacker<'a> {
     /// Overlay whiteout devices this layer created.
     whited: HashSet<PathBuf>,
     dir_times: Vec<(PathBuf, i64, String)>,
+    /// Copy buffer: large, so big files take few syscalls.
+    buf: Vec<u8>,
 }
 
 /// The metadata of an entry, gathered before its data is read.
@@ -261,8 +264,22 @@ impl Unpacker<'_> {
                     .custom_flags(libc::O_NOFOLLOW)
                     .open(&target)
                     .map_err(io_err("create", &target))?;
-                let n = io::copy(entry, &mut f).map_err(UnpackError::Read)?;
-                self.stats.bytes += n;
+                let mut left = entry.size();
+                while left > 0 {
+                    let want = (self.buf.len() as u64).min(left) as usize;
+                    let n = match entry.read(&mut self.buf[..want]) {
+                        Ok(0) => {
+                            return Err(UnpackError::Read(io::ErrorKind::UnexpectedEof.into()))
+                        }
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(UnpackError::Read(e)),
+                    };
+                    f.write_all(&self.buf[..n])
+                        .map_err(io_err("write", &target))?;
+                    left -= n as u64;
+                }
+                self.stats.bytes += entry.size();
                 drop(f);
                 self.apply_meta(&target, &meta, true, &name)?;
                 fsops::set_mtime(&target, meta.mtime).map_err(io_err("set mtime of", &target))?;

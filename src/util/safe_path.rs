@@ -56,12 +56,20 @@ pub fn resolve(
     }
     let mut stack: Vec<OsString> = Vec::new();
     let mut links = 0usize;
+    // The last symlink followed, to name it when its target climbs out.
+    let mut via: Option<(PathBuf, PathBuf)> = None;
     while let Some(comp) = queue.pop_front() {
         if comp == ".." {
             if stack.pop().is_none() && on_escape == OnEscape::Refuse {
+                let reason = match &via {
+                    Some((link, target)) => {
+                        format!("symlink {link:?} -> {target:?} leaves the root")
+                    }
+                    None => "\"..\" goes above the root".into(),
+                };
                 return Err(SafePathError::Escape {
                     path: rel.to_path_buf(),
-                    reason: "\"..\" goes above the root".into(),
+                    reason,
                 });
             }
             continue;
@@ -126,6 +134,13 @@ pub fn resolve(
                 reason: format!("symlink {shown:?} -> {target:?} leaves the root"),
             });
         }
+        via = Some((
+            candidate
+                .strip_prefix(root)
+                .unwrap_or(&candidate)
+                .to_path_buf(),
+            target,
+        ));
         for c in spliced.into_iter().rev() {
             queue.push_front(c);
         }
