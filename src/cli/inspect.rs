@@ -65,7 +65,7 @@ pub fn inspect_json(img: &Image) -> Value {
         .last()
         .and_then(|h| h.comment().clone())
         .unwrap_or_default();
-    json!({
+    let mut v = json!({
         "Id": img.id.to_string(),
         "RepoTags": img.tags.iter().map(|t| t.familiar_string()).collect::<Vec<_>>(),
         "RepoDigests": img.repo_digests().iter().map(|t| t.familiar_string()).collect::<Vec<_>>(),
@@ -76,7 +76,6 @@ pub fn inspect_json(img: &Image) -> Value {
         "Author": c.author.clone().unwrap_or_default(),
         "Config": config,
         "Architecture": c.architecture,
-        "Variant": c.variant.clone().map_or(Value::Null, Value::from),
         "Os": c.os,
         "Size": img.size(),
         "RootFS": {
@@ -89,5 +88,10 @@ pub fn inspect_json(img: &Image) -> Value {
             "digest": img.manifest_digest.to_string(),
             "size": img.manifest_size,
         },
-    })
+    });
+    // Like docker, Variant only when the image has one.
+    if let Some(variant) = &c.variant {
+        v["Variant"] = json!(variant);
+    }
+    v
 }
