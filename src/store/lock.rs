@@ -77,22 +77,6 @@ impl FileLock {
             }),
         }
     }
-
-    /// Locks an already open file (a temp file or directory) exclusively without blocking;
-    /// `None` when another process holds it.
-    pub fn try_lock_file(file: File, path: &Path) -> Result<Option<Self>, StoreError> {
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => Ok(Some(FileLock {
-                _lock: lock,
-                path: path.to_path_buf(),
-            })),
-            Err((_, Errno::EWOULDBLOCK)) => Ok(None),
-            Err((_, e)) => Err(StoreError::Lock {
-                path: path.to_path_buf(),
-                source: e,
-            }),
-        }
-    }
 }
 
 #[cfg(test)]
