@@ -4,6 +4,7 @@
 //! with `cli` a thin shell on top (see ARCHITECTURE.md in the design notes).
 
 pub mod digest;
+pub mod reference;
 pub mod util;
 
 pub mod sandbox;

@@ -1,11 +1,16 @@
-//! `strata images`.
+//! `strata images`: the REPOSITORY TAG IMAGE ID CREATED SIZE table, `-q`, `--digests`,
+//! `--format json` (one object per line, as `docker images --format json`).
 
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Args;
 
+use super::format::{human_size, print, render_table, since};
 use super::Settings;
+use crate::reference::Reference;
+use crate::store::time::{format_go_utc, now_unix, parse_rfc3339};
+use crate::store::{Image, Store};
 
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
@@ -15,13 +20,150 @@ pub struct ImagesArgs {
     /// Show digests.
     #[arg(long)]
     pub digests: bool,
+    /// Show full image IDs.
+    #[arg(long)]
+    pub no_trunc: bool,
     /// Output format (table or json).
     #[arg(long)]
     pub format: Option<String>,
-    /// Only images matching this reference.
+    /// Only images matching this repository (and tag).
     pub reference: Option<String>,
 }
 
-pub fn run(_settings: &Settings, _args: ImagesArgs) -> Result<ExitCode> {
-    bail!("strata images is not implemented yet")
+/// One line of the listing: an image under one of its tags (or `<none>`).
+struct Row<'a> {
+    image: &'a Image,
+    tag: Option<&'a Reference>,
+}
+
+pub fn run(settings: &Settings, args: ImagesArgs) -> Result<ExitCode> {
+    let store = Store::open(&settings.root)?;
+    let mut images = store.images()?;
+    // Newest first, as docker does.
+    images.sort_by_key(|i| std::cmp::Reverse(i.config.created.as_deref().and_then(parse_rfc3339)));
+    let filter = match &args.reference {
+        Some(f) => Some(Filter::parse(f)?),
+        None => None,
+    };
+    let mut rows = Vec::new();
+    for img in &images {
+        if img.tags.is_empty() {
+            if filter.is_none() {
+                rows.push(Row {
+                    image: img,
+                    tag: None,
+                });
+            }
+            continue;
+        }
+        for t in &img.tags {
+            if filter.as_ref().is_none_or(|f| f.matches(t)) {
+                rows.push(Row {
+                    image: img,
+                    tag: Some(t),
+                });
+            }
+        }
+    }
+    let id = |img: &Image| {
+        if args.no_trunc {
+            img.id.to_string()
+        } else {
+            img.id.short()
+        }
+    };
+    if args.quiet {
+        let mut out = String::new();
+        for r in &rows {
+            out.push_str(&id(r.image));
+            out.push('\n');
+        }
+        print(&out);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = now_unix();
+    let repo = |r: &Row| r.tag.map_or("<none>".into(), |t| t.familiar());
+    let tag = |r: &Row| r.tag.and_then(|t| t.tag()).unwrap_or("<none>").to_string();
+    let digest = |r: &Row| {
+        if r.tag.is_some() {
+            r.image.manifest_digest.to_string()
+        } else {
+            "<none>".into()
+        }
+    };
+    match args.format.as_deref() {
+        None | Some("table") => {
+            let mut header = vec!["REPOSITORY", "TAG"];
+            if args.digests {
+                header.push("DIGEST");
+            }
+            header.extend(["IMAGE ID", "CREATED", "SIZE"]);
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    let mut row = vec![repo(r), tag(r)];
+                    if args.digests {
+                        row.push(digest(r));
+                    }
+                    row.push(id(r.image));
+                    row.push(since(r.image.config.created.as_deref(), now));
+                    row.push(human_size(r.image.size()));
+                    row
+                })
+                .collect();
+            print(&render_table(&header, &table));
+        }
+        Some("json") => {
+            let mut out = String::new();
+            for r in &rows {
+                let size = human_size(r.image.size());
+                let v = serde_json::json!({
+                    "Containers": "N/A",
+                    "CreatedAt": r
+                        .image
+                        .config
+                        .created
+                        .as_deref()
+                        .and_then(parse_rfc3339)
+                        .map(format_go_utc)
+                        .unwrap_or_default(),
+                    "CreatedSince": since(r.image.config.created.as_deref(), now),
+                    "Digest": digest(r),
+                    "ID": id(r.image),
+                    "Repository": repo(r),
+                    "SharedSize": "N/A",
+                    "Size": size,
+                    "Tag": tag(r),
+                    "UniqueSize": "N/A",
+                    "VirtualSize": size,
+                });
+                out.push_str(&v.to_string());
+                out.push('\n');
+            }
+            print(&out);
+        }
+        Some(other) => bail!("unsupported --format {other:?}: use table or json"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `images REPO[:TAG]`: the repository must match; the tag only when given.
+struct Filter {
+    reference: Reference,
+    tag_given: bool,
+}
+
+impl Filter {
+    fn parse(s: &str) -> Result<Self> {
+        let reference = Reference::parse_name_only(s)
+            .map_err(|e| anyhow::anyhow!("invalid filter {s:?}: {e}"))?;
+        Ok(Filter {
+            tag_given: reference.tag().is_some(),
+            reference,
+        })
+    }
+    fn matches(&self, t: &Reference) -> bool {
+        t.repository() == self.reference.repository()
+            && (!self.tag_given || t.tag() == self.reference.tag())
+    }
 }

@@ -1,23 +1,131 @@
-//! `strata import`.
+//! `strata import FILE|DIR|- [REF]`: a rootfs tarball (plain, gzip or zstd) or a directory
+//! becomes a one-layer image, with a config as `docker import` writes it.
+//!
+//! A tarball is unpacked into a temp dir under the store and re-packed by the deterministic
+//! layer writer, so the stored layer is canonical whatever tool made the tarball; with
+//! `SOURCE_DATE_EPOCH` set (it fixes `created` and clamps mtimes), importing the same input
+//! twice gives the same image ID.
 
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
+use oci_spec::image::HistoryBuilder;
 
+use super::format::print;
 use super::Settings;
+use crate::reference::Reference;
+use crate::snapshot::{self, Compression, LayerOptions};
+use crate::store::changes::apply_change;
+use crate::store::image::layer_descriptor;
+use crate::store::time::{format_rfc3339, now_unix};
+use crate::store::{ImageConfig, Store};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// A rootfs tarball (plain or compressed) or a directory.
+    /// A rootfs tarball (plain or compressed), a directory, or `-` for stdin.
     pub source: std::path::PathBuf,
     /// The reference to tag the image with.
     pub reference: Option<String>,
     /// Apply a Dockerfile instruction to the image config (CMD, ENTRYPOINT, ENV, …).
     #[arg(short = 'c', long = "change")]
     pub changes: Vec<String>,
+    /// Commit message for the imported image (the history comment).
+    #[arg(short = 'm', long = "message")]
+    pub message: Option<String>,
 }
 
-pub fn run(_settings: &Settings, _args: ImportArgs) -> Result<ExitCode> {
-    bail!("strata import is not implemented yet")
+pub fn run(settings: &Settings, args: ImportArgs) -> Result<ExitCode> {
+    let tag = match &args.reference {
+        Some(r) => {
+            let r = Reference::parse(r).with_context(|| format!("invalid reference {r:?}"))?;
+            if r.digest().is_some() {
+                bail!("refusing to import to a digest reference: {r}");
+            }
+            Some(r)
+        }
+        None => None,
+    };
+    let epoch = source_date_epoch()?;
+    let mut config = ImageConfig::new_for_host();
+    for c in &args.changes {
+        apply_change(&mut config.config, c)?;
+    }
+
+    let store = Store::open(&settings.root)?;
+    let opts = LayerOptions {
+        compression: Compression::Gzip { level: 6 },
+        source_date_epoch: epoch,
+    };
+    let src = &args.source;
+    let is_stdin = src.as_os_str() == "-";
+    let layer = if !is_stdin && src.is_dir() {
+        write_layer(&store, src, &opts)?
+    } else {
+        let input: Box<dyn Read + Send> = if is_stdin {
+            Box::new(io::stdin())
+        } else {
+            Box::new(File::open(src).with_context(|| format!("cannot open {}", src.display()))?)
+        };
+        let mut tar = snapshot::decompress(input)
+            .with_context(|| format!("cannot read {}", src.display()))?;
+        let dir = store.temp_dir()?;
+        let rootfs = dir.path().join("rootfs");
+        std::fs::create_dir(&rootfs)
+            .with_context(|| format!("cannot create {}", rootfs.display()))?;
+        snapshot::unpack_layer(&mut tar, &rootfs)
+            .with_context(|| format!("cannot unpack {}", src.display()))?;
+        write_layer(&store, &rootfs, &opts)?
+    };
+
+    let created = format_rfc3339(epoch.unwrap_or_else(now_unix));
+    let source_name = if is_stdin {
+        "-".to_string()
+    } else {
+        src.display().to_string()
+    };
+    let comment = args
+        .message
+        .clone()
+        .unwrap_or_else(|| format!("Imported from {source_name}"));
+    config.created = Some(created.clone());
+    config.rootfs.set_diff_ids(vec![layer.1.to_string()]);
+    config.history = vec![HistoryBuilder::default()
+        .created(created)
+        .comment(comment)
+        .build()
+        .expect("a history entry with two fields builds")];
+
+    let tags: Vec<Reference> = tag.into_iter().collect();
+    let img = store.commit_image(&config, &[layer.0], &tags)?;
+    print(&format!("{}\n", img.id));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `dir` as a layer blob; returns its descriptor and diff ID.
+fn write_layer(
+    store: &Store,
+    dir: &Path,
+    opts: &LayerOptions,
+) -> Result<(oci_spec::image::Descriptor, crate::digest::Digest)> {
+    let mut w = store.blob_writer()?;
+    let d = snapshot::write_dir_layer(dir, opts, &mut w)
+        .with_context(|| format!("cannot archive {}", dir.display()))?;
+    let (digest, size) = w.commit(Some(&d.digest))?;
+    Ok((layer_descriptor(&digest, size, d.media_type), d.diff_id))
+}
+
+/// `SOURCE_DATE_EPOCH` (Unix seconds), when set and not empty.
+fn source_date_epoch() -> Result<Option<i64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => {
+            Ok(Some(v.trim().parse().with_context(|| {
+                format!("invalid SOURCE_DATE_EPOCH {v:?}")
+            })?))
+        }
+        _ => Ok(None),
+    }
 }

@@ -4,6 +4,8 @@
 mod args;
 mod settings;
 
+mod format;
+
 mod check;
 mod debug;
 

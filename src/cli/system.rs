@@ -1,19 +1,27 @@
 //! `strata system df` and `strata system prune`.
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Subcommand;
 
+use super::format::{human_size, print, render_table};
 use super::Settings;
+use crate::store::gc::{PruneOptions, UsageRow};
+use crate::store::image::RemoveEvent;
+use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Show disk usage of the store.
     Df,
-    /// Remove unreferenced blobs, snapshots and temp files.
+    /// Remove untagged images, unreferenced blobs, unused snapshots and temp files.
+    ///
+    /// Refuses to run while another strata process uses the store; temp files are only ever
+    /// removed here, never at start-up.
     Prune {
-        /// Also remove untagged images.
+        /// Also remove tagged images (every image: none is used by a container).
         #[arg(short = 'a', long)]
         all: bool,
         /// Do not prompt for confirmation.
@@ -22,6 +30,92 @@ pub enum SystemCommand {
     },
 }
 
-pub fn run(_settings: &Settings, _cmd: SystemCommand) -> Result<ExitCode> {
-    bail!("strata system is not implemented yet")
+pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
+    let store = Store::open(&settings.root)?;
+    match cmd {
+        SystemCommand::Df => {
+            let du = store.disk_usage()?;
+            let row = |name: &str, r: &UsageRow| {
+                let pct = (r.reclaimable * 100)
+                    .checked_div(r.size)
+                    .map(|p| format!(" ({p}%)"))
+                    .unwrap_or_default();
+                vec![
+                    name.to_string(),
+                    r.total.to_string(),
+                    r.active.to_string(),
+                    human_size(r.size),
+                    format!("{}{pct}", human_size(r.reclaimable)),
+                ]
+            };
+            print(&render_table(
+                &["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+                &[
+                    row("Images", &du.images),
+                    row("Build Cache", &du.snapshots),
+                    row("Temporary files", &du.tmp),
+                ],
+            ));
+        }
+        SystemCommand::Prune { all, force } => {
+            if !force && !confirm(all)? {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let report = store.prune(PruneOptions { all_images: all })?;
+            let mut out = String::new();
+            if !report.images.is_empty() {
+                out.push_str("Deleted Images:\n");
+                for e in &report.images {
+                    match e {
+                        RemoveEvent::Untagged(t) => {
+                            out.push_str(&format!("untagged: {}\n", t.familiar_string()))
+                        }
+                        RemoveEvent::Deleted(id) => out.push_str(&format!("deleted: {id}\n")),
+                    }
+                }
+                out.push('\n');
+            }
+            if !report.snapshots.is_empty() {
+                out.push_str("Deleted build cache objects:\n");
+                for s in &report.snapshots {
+                    out.push_str(s);
+                    out.push('\n');
+                }
+                out.push('\n');
+            }
+            out.push_str(&format!(
+                "Total reclaimed space: {}\n",
+                human_size(report.reclaimed)
+            ));
+            print(&out);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn confirm(all: bool) -> Result<bool> {
+    let what = if all {
+        "  - all images\n"
+    } else {
+        "  - all dangling images\n"
+    };
+    eprint!(
+        "WARNING! This will remove:\n{what}  - all unused build cache\n  - all temporary files\n\n\
+         Are you sure you want to continue? [y/N] "
+    );
+    std::io::stderr().flush()?;
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal()
+        && stdin
+            .lock()
+            .fill_buf()
+            .map(|b| b.is_empty())
+            .unwrap_or(true)
+    {
+        eprintln!();
+        return Ok(false);
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes"))
 }

@@ -1,2 +1,26 @@
 //! Unpacked layers keyed by chain ID, the deterministic layer writer, and unpacking with
 //! whiteouts and escape refusal.
+
+pub mod chain;
+pub mod diff;
+mod fsops;
+pub mod gzip_parallel;
+pub mod layer;
+mod sink;
+pub mod snapshots;
+mod source;
+pub mod tar_layout;
+pub mod unpack;
+pub mod whiteout;
+
+pub use chain::{chain_id, chain_ids};
+pub use diff::upperdir_changes;
+pub use layer::{
+    write_changes_layer, write_dir_layer, Change, Compression, LayerDigests, LayerError,
+    LayerOptions,
+};
+pub use snapshots::{lowerdir_option, BlobOpener, SnapshotError, Snapshots};
+pub use unpack::{
+    decompress, unpack_layer, unpack_layer_with, UnpackError, UnpackOptions, UnpackStats,
+    WhiteoutMode,
+};

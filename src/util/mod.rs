@@ -1,3 +1,7 @@
-//! Small side-effecting helpers shared by every layer: atomic writes, safe joins inside a root,
-//! hashing readers and writers.
+//! Small helpers shared by every layer: atomic writes, safe joins inside a root, hashing readers
+//! and writers, and the image's passwd/group resolution.
+
+pub mod atomic;
+pub mod hashing;
 pub mod passwd;
+pub mod safe_path;

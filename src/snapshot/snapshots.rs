@@ -1,0 +1,241 @@
+//! Unpacked layers on disk, one directory per layer keyed by its chain ID
+//! (`<root>/snapshots-v1/<chainID-hex>`), each holding that one layer's content as an overlayfs
+//! lowerdir. A snapshot appears atomically: it is unpacked under `<root>/tmp/` and renamed.
+
+use std::ffi::OsString;
+use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::chain::chain_ids;
+use super::unpack::{decompress, unpack_layer, UnpackError};
+use crate::digest::{Digest, DigestHasher};
+
+/// The versioned directory name under the store root.
+pub const SNAPSHOTS_DIR: &str = "snapshots-v1";
+const TMP_DIR: &str = "tmp";
+
+/// Opens a layer blob (compressed or not) for reading.
+pub type BlobOpener<'a> = Box<dyn FnOnce() -> io::Result<Box<dyn Read + Send>> + Send + 'a>;
+
+/// Why a snapshot could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("{op} {path:?}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("opening layer {diff_id}: {source}")]
+    Open {
+        diff_id: Digest,
+        #[source]
+        source: io::Error,
+    },
+    #[error("unpacking layer {diff_id}: {source}")]
+    Unpack {
+        diff_id: Digest,
+        #[source]
+        source: UnpackError,
+    },
+    #[error("layer content does not match its diff ID: expected {expected}, got {actual}")]
+    DiffIdMismatch { expected: Digest, actual: Digest },
+}
+
+/// The snapshot directories of one store root.
+#[derive(Debug, Clone)]
+pub struct Snapshots {
+    root: PathBuf,
+}
+
+impl Snapshots {
+    /// `root` is the store root; snapshots live in `root/snapshots-v1`, temp dirs in `root/tmp`.
+    pub fn new(root: &Path) -> Self {
+        Snapshots {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// Where the snapshot of the layer with this chain ID lives (whether or not it exists).
+    pub fn dir(&self, chain_id: &Digest) -> PathBuf {
+        self.root.join(SNAPSHOTS_DIR).join(chain_id.hex())
+    }
+
+    pub fn exists(&self, chain_id: &Digest) -> bool {
+        self.dir(chain_id).is_dir()
+    }
+
+    /// The chain IDs of every snapshot present (for gc).
+    pub fn list(&self) -> io::Result<Vec<Digest>> {
+        let dir = self.root.join(SNAPSHOTS_DIR);
+        let mut out = Vec::new();
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e),
+        };
+        for e in rd {
+            let name = e?.file_name();
+            if let Some(d) = name
+                .to_str()
+                .and_then(|n| format!("sha256:{n}").parse().ok())
+            {
+                out.push(d);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Removes a snapshot: renamed into `tmp/` first so a half-deleted one is never visible.
+    pub fn remove(&self, chain_id: &Digest) -> Result<(), SnapshotError> {
+        let dir = self.dir(chain_id);
+        let tmp = self.tmp_root()?;
+        let grave = tempfile::Builder::new()
+            .prefix("rm-snapshot-")
+            .tempdir_in(&tmp)
+            .map_err(io_err("create temp dir in", &tmp))?;
+        let dest = grave.path().join("s");
+        match std::fs::rename(&dir, &dest) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_err("move away", &dir)(e)),
+        }
+        let path = grave.path().to_path_buf();
+        grave.close().map_err(io_err("remove", &path))
+    }
+
+    /// Makes sure the snapshot `chain_id` exists, unpacking the blob `open` gives if not, and
+    /// returns its directory. The uncompressed stream must hash to `diff_id`.
+    pub fn ensure(
+        &self,
+        chain_id: &Digest,
+        diff_id: &Digest,
+        open: BlobOpener<'_>,
+    ) -> Result<PathBuf, SnapshotError> {
+        let dir = self.dir(chain_id);
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        let parent = self.root.join(SNAPSHOTS_DIR);
+        std::fs::create_dir_all(&parent).map_err(io_err("create", &parent))?;
+        let tmp_root = self.tmp_root()?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("snapshot-{}-", &chain_id.hex()[..12]))
+            .tempdir_in(&tmp_root)
+            .map_err(io_err("create temp dir in", &tmp_root))?;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+            .map_err(io_err("chmod", tmp.path()))?;
+
+        let blob = open().map_err(|source| SnapshotError::Open {
+            diff_id: *diff_id,
+            source,
+        })?;
+        let plain = decompress(blob).map_err(|source| SnapshotError::Open {
+            diff_id: *diff_id,
+            source,
+        })?;
+        let mut hashing = HashingReader {
+            inner: plain,
+            hasher: DigestHasher::new(),
+        };
+        unpack_layer(&mut hashing, tmp.path()).map_err(|source| SnapshotError::Unpack {
+            diff_id: *diff_id,
+            source,
+        })?;
+        // The tar reader stops at the end marker; the diff ID covers the whole stream.
+        io::copy(&mut hashing, &mut io::sink()).map_err(|source| SnapshotError::Open {
+            diff_id: *diff_id,
+            source,
+        })?;
+        let actual = hashing.hasher.finish();
+        if actual != *diff_id {
+            return Err(SnapshotError::DiffIdMismatch {
+                expected: *diff_id,
+                actual,
+            });
+        }
+        sync_fs(tmp.path()).map_err(io_err("sync", tmp.path()))?;
+        match std::fs::rename(tmp.path(), &dir) {
+            Ok(()) => {
+                let _ = tmp.keep();
+                Ok(dir)
+            }
+            // Someone else made it first; theirs is as good as ours, which `tmp` drops.
+            Err(_) if dir.is_dir() => Ok(dir),
+            Err(e) => Err(io_err("rename into place", &dir)(e)),
+        }
+    }
+
+    /// Makes sure the snapshot of every layer of an image exists, unpacking missing ones in
+    /// parallel. `layers` is base first, as (diff ID, blob opener). Returns the snapshot dirs in
+    /// overlayfs `lowerdir=` order: the topmost layer first, the base last.
+    pub fn ensure_chain(
+        &self,
+        layers: Vec<(Digest, BlobOpener<'_>)>,
+    ) -> Result<Vec<PathBuf>, SnapshotError> {
+        let diff_ids: Vec<Digest> = layers.iter().map(|(d, _)| *d).collect();
+        let chains = chain_ids(&diff_ids);
+        let jobs: Vec<(Digest, Digest, BlobOpener<'_>)> = layers
+            .into_iter()
+            .zip(chains)
+            .map(|((diff, open), chain)| (chain, diff, open))
+            .collect();
+        let mut dirs = jobs
+            .into_par_iter()
+            .map(|(chain, diff, open)| self.ensure(&chain, &diff, open))
+            .collect::<Result<Vec<_>, _>>()?;
+        dirs.reverse();
+        Ok(dirs)
+    }
+
+    fn tmp_root(&self) -> Result<PathBuf, SnapshotError> {
+        let tmp = self.root.join(TMP_DIR);
+        std::fs::create_dir_all(&tmp).map_err(io_err("create", &tmp))?;
+        Ok(tmp)
+    }
+}
+
+/// The `lowerdir=` value for overlayfs from dirs in [`Snapshots::ensure_chain`] order.
+pub fn lowerdir_option(dirs: &[PathBuf]) -> OsString {
+    let mut out = OsString::new();
+    for (i, d) in dirs.iter().enumerate() {
+        if i > 0 {
+            out.push(":");
+        }
+        out.push(d.as_os_str());
+    }
+    out
+}
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SnapshotError {
+    let path = path.to_path_buf();
+    move |source| SnapshotError::Io { op, path, source }
+}
+
+/// Flushes the filesystem holding `p`, so a renamed snapshot is complete after a crash.
+fn sync_fs(p: &Path) -> io::Result<()> {
+    let f = std::fs::File::open(p)?;
+    // SAFETY: `f` is an open descriptor for the duration of the call.
+    if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&f)) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: DigestHasher,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
