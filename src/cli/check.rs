@@ -1,12 +1,16 @@
 //! `strata check [-f FILE] [--format text|json] [DIR]`.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
 
 use super::Settings;
+use crate::plan::check::{check, has_errors, CheckOptions};
+use crate::plan::scope::BuildArgs;
+use crate::syntax::render;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -30,6 +34,41 @@ pub enum Format {
     Json,
 }
 
-pub fn run(_settings: &Settings, _args: CheckArgs) -> Result<ExitCode> {
-    bail!("strata check is not wired up yet")
+pub fn run(_settings: &Settings, args: CheckArgs) -> Result<ExitCode> {
+    // Docker reads `-f` relative to the working directory, and defaults to DIR/Dockerfile.
+    let path = args.file.clone().unwrap_or_else(|| args.dir.join("Dockerfile"));
+    let shown = if args.file.is_none() && args.dir == Path::new(".") {
+        "Dockerfile".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("cannot read the Dockerfile {}", path.display()))?;
+    let source = String::from_utf8(bytes)
+        .map_err(|e| anyhow!("{}: the Dockerfile is not valid UTF-8: {e}", path.display()))?;
+    let build_args = BuildArgs::from_flags(args.build_args.iter().map(String::as_str))
+        .map_err(|e| anyhow!("{e}"))?
+        .resolve_from_process_env();
+    let opts = CheckOptions {
+        build_args,
+        ..CheckOptions::default()
+    };
+    let diags = check(&source, &opts);
+    match args.format {
+        Format::Text => {
+            let mut out = std::io::stdout().lock();
+            for d in &diags {
+                write!(out, "{}", render(&shown, &source, d))?;
+            }
+        }
+        Format::Json => {
+            let records: Vec<_> = diags.iter().map(|d| d.record(&shown)).collect();
+            println!("{}", serde_json::to_string_pretty(&records)?);
+        }
+    }
+    Ok(if has_errors(&diags) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
