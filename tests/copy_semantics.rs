@@ -39,7 +39,7 @@ fn v(s: &[&str]) -> Vec<String> {
 
 /// Tree spec lines:
 /// `d PATH MODE UID:GID`, `f PATH MODE UID:GID CONTENT…`, `l PATH -> TARGET`, `h PATH -> OTHER`,
-/// `a PATH FIXTURE` (a file from testdata/copy/archives, 0644 0:0).
+/// `a PATH FIXTURE` (a file from testdata/copy/archives, 0644 0:0), `p PATH` (a fifo).
 fn build(root: &Path, spec: &[&str]) {
     std::fs::create_dir_all(root).unwrap();
     for line in spec {
@@ -68,6 +68,9 @@ fn build(root: &Path, spec: &[&str]) {
             }
             "l" => symlink(t[3], &p).unwrap(),
             "h" => std::fs::hard_link(root.join(t[3]), &p).unwrap(),
+            "p" => {
+                nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap()
+            }
             other => panic!("bad spec kind {other}"),
         }
     }
@@ -394,6 +397,10 @@ fn rows() -> Vec<Row> {
         Row { name: "hardlinks_preserved", src: &["d dir 0755 0:0", "f dir/a 0644 0:0 same", "h dir/b -> dir/a"], dest: &[],
             req: |r| { r.sources = v(&["dir"]); r.dest = "/o/".into(); },
             want: Want::Tree(&["d o 0755 0:0", "f o/a 0644 0:0 same", "h o/b => o/a"]) },
+        // fsutil's copier leaves fifos and sockets out of a copied directory.
+        Row { name: "fifo_skipped", src: &["f dir/a 0644 0:0 a", "p dir/pipe"], dest: &[],
+            req: |r| { r.sources = v(&["dir"]); r.dest = "/o/".into(); },
+            want: Want::Tree(&["d o 0755 0:0", "f o/a 0644 0:0 a"]) },
         // The destination follows symlinks inside the rootfs ("if in previous state the
         // destination directory was a path that contained a symlink", COPY follows it).
         Row { name: "dest_through_symlink", src: &["f a 0644 0:0 a"], dest: &["l app -> /srv/app", "d srv/app 0755 0:0"],
@@ -432,6 +439,16 @@ fn rows() -> Vec<Row> {
         Row { name: "parents_globstar", src: &["f package.json 0644 0:0 root", "f apps/web/package.json 0644 0:0 web", "f apps/web/src.js 0644 0:0 js"], dest: &[],
             req: |r| { r.parents = true; r.sources = v(&["**/package.json"]); r.dest = "/app/".into(); },
             want: Want::Tree(&["d app 0755 0:0", "d app/apps 0755 0:0", "d app/apps/web 0755 0:0", "f app/apps/web/package.json 0644 0:0 web", "f app/package.json 0644 0:0 root"]) },
+        // A directory match with --parents keeps the directory itself (with its metadata) under
+        // its parents, and excludes see the kept paths.
+        Row { name: "parents_dir_match_and_exclude", src: &["d x 0700 0:0", "d x/y 0750 0:0", "f x/y/keep 0644 0:0 k", "f x/y/skip.log 0644 0:0 s"], dest: &[],
+            req: |r| { r.parents = true; r.excludes = v(&["x/y/*.log"]); r.sources = v(&["x/y"]); r.dest = "/p/".into(); },
+            want: Want::Tree(&["d p 0755 0:0", "d p/x 0700 0:0", "d p/x/y 0750 0:0", "f p/x/y/keep 0644 0:0 k"]) },
+        // `COPY . /app/`: the context root's contents; the root directory's own metadata is not
+        // copied onto an existing target.
+        Row { name: "dot_source_copies_context", src: &["f a 0644 0:0 a", "f node_modules/m 0644 0:0 m", "f lib/b 0644 0:0 b"], dest: &["d app 0700 0:0"],
+            req: |r| { r.excludes = v(&["node_modules"]); r.sources = v(&["."]); r.dest = "/app/".into(); },
+            want: Want::Tree(&["d app 0700 0:0", "f app/a 0644 0:0 a", "d app/lib 0755 0:0", "f app/lib/b 0644 0:0 b"]) },
         // "COPY --exclude=*.txt hom* /mydir/": files matching an exclude are not copied, "even if
         // their paths match the pattern specified in <src>".
         Row { name: "exclude_wildcard_matches", src: &["f home.txt 0644 0:0 t", "f homer.md 0644 0:0 m", "f other.md 0644 0:0 o"], dest: &[],

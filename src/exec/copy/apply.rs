@@ -213,6 +213,11 @@ fn apply_item(
             };
             let resolved = w.resolve(path, true)?;
             let target = if *into_dir || resolved.is_dir() {
+                if name.is_empty() {
+                    return Err(CopyError::UrlNoFileName {
+                        url: item.origin.clone(),
+                    });
+                }
                 w.mkdir_all_abs(&resolved, item.parent_owner)?;
                 resolved.join(name)
             } else {

@@ -158,7 +158,7 @@ pub fn unpack(
             true,
         )
         .map_err(|e| CopyError::Resolve(e.to_string()))?;
-        w.mkdir_all_abs(&parent, (0, 0))?;
+        w.mkdir_all_abs(&parent, chown.unwrap_or((0, 0)))?;
         let path = parent.join(rel.file_name().expect("member has a name"));
         let existed = std::fs::symlink_metadata(&path).ok();
         let kind = if existed.is_some() {

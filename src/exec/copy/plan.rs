@@ -178,7 +178,10 @@ pub fn plan_copy(
                     entries.push(entry(rel, &resolved, &meta, EntryKind::Dir));
                 }
                 let rel = kept.join("/");
-                if !seen.insert(rel.clone()) {
+                // With --parents, excludes see paths as kept below the pivot.
+                if ctx.exclude.excluded(&rel, m.meta.kind == SourceKind::Dir)
+                    || !seen.insert(rel.clone())
+                {
                     continue;
                 }
                 push_match(
@@ -322,7 +325,11 @@ fn push_match(
     let is_dir = kind == EntryKind::Dir;
     entries.push(entry(rel.to_string(), &m.resolved, &m.meta, kind));
     if is_dir {
-        for (crel, meta) in walk_contents(tree, &m.resolved, exclude)? {
+        let under = Under {
+            inner: exclude,
+            prefix: rel,
+        };
+        for (crel, meta) in walk_contents(tree, &m.resolved, &under)? {
             let full = super::select::sub(rel, &crel);
             if !seen.insert(full.clone()) {
                 continue;
@@ -333,6 +340,19 @@ fn push_match(
         }
     }
     Ok(())
+}
+
+/// An exclude matcher asked about paths below `prefix`.
+struct Under<'a> {
+    inner: &'a dyn ExcludeMatcher,
+    prefix: &'a str,
+}
+
+impl ExcludeMatcher for Under<'_> {
+    fn excluded(&self, rel: &str, is_dir: bool) -> bool {
+        self.inner
+            .excluded(&super::select::sub(self.prefix, rel), is_dir)
+    }
 }
 
 /// Splits a `--parents` source at its `/./` pivot (rsync's `--relative` marker) and expands it;

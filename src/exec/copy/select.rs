@@ -284,46 +284,47 @@ pub fn sub(dir: &str, name: &str) -> String {
 }
 
 /// Everything below directory `dir` (not the directory itself), parents before children, names
-/// sorted, symlinks not followed. `rel` paths are relative to `dir`; `exclude_prefix` is put in
-/// front of them when asking the matcher.
+/// sorted, symlinks not followed; paths are relative to `dir`, and so is what the exclude
+/// matcher is asked about.
 pub fn walk_contents(
     tree: &dyn SourceTree,
     dir: &str,
     exclude: &dyn ExcludeMatcher,
 ) -> Result<Vec<(String, SourceMeta)>, CopyError> {
     let mut out = Vec::new();
-    let mut stack = vec![String::new()];
-    while let Some(rel) = stack.pop() {
-        let abs = sub_opt(dir, &rel);
-        let mut children = Vec::new();
-        for name in read_dir(tree, &abs)? {
-            let crel = sub(&rel, &name);
-            let cabs = sub(dir, &crel);
-            let Some(meta) = lstat(tree, &cabs)? else {
-                continue;
-            };
-            let is_dir = meta.kind == SourceKind::Dir;
-            if exclude.excluded(&crel, is_dir) {
+    walk_into(tree, dir, "", exclude, &mut out)?;
+    Ok(out)
+}
+
+fn walk_into(
+    tree: &dyn SourceTree,
+    dir: &str,
+    rel: &str,
+    exclude: &dyn ExcludeMatcher,
+    out: &mut Vec<(String, SourceMeta)>,
+) -> Result<(), CopyError> {
+    for name in read_dir(tree, &sub_opt(dir, rel))? {
+        let crel = sub(rel, &name);
+        let Some(meta) = lstat(tree, &sub(dir, &crel))? else {
+            continue;
+        };
+        // fsutil's copier skips fifos and sockets (its "unsupported mode" branch wraps a nil
+        // error), so they are left out rather than failing the copy.
+        if let SourceKind::Special { file_type, .. } = meta.kind {
+            if file_type == libc::S_IFIFO || file_type == libc::S_IFSOCK {
                 continue;
             }
-            children.push((crel, meta, is_dir));
         }
-        // Depth-first, in name order: push subdirectories in reverse so they pop in order, and
-        // emit each directory's listing before descending (parents precede children).
-        let mut subdirs = Vec::new();
-        for (crel, meta, is_dir) in children {
-            if is_dir {
-                subdirs.push(crel.clone());
-            }
-            out.push((crel, meta));
+        let is_dir = meta.kind == SourceKind::Dir;
+        if exclude.excluded(&crel, is_dir) {
+            continue;
         }
-        for d in subdirs.into_iter().rev() {
-            stack.push(d);
+        out.push((crel.clone(), meta));
+        if is_dir {
+            walk_into(tree, dir, &crel, exclude, out)?;
         }
     }
-    // Give a stable, sorted-by-path order that still has parents first.
-    out.sort_by(|a, b| a.0.split('/').cmp(b.0.split('/')));
-    Ok(out)
+    Ok(())
 }
 
 fn sub_opt(dir: &str, rel: &str) -> String {
