@@ -519,6 +519,11 @@ fn rows() -> Vec<Row> {
             req: |r| { r.is_add = true; r.unpack = Some(true); r.chown = Some("4".into()); r.sources = v(&["https://example.com/dl/hello.tar.gz"]); r.dest = "/download".into(); },
             want: Want::Tree(&["d download 0755 4:4", "d download/dir 0750 4:4", "f download/dir/inner.txt 0600 4:4 inner",
                 "f download/hard 0644 4:4 hello", "h download/hello.txt => download/hard", "l download/link 4:4 -> hello.txt"]) },
+        // "The --checksum flag lets you verify the checksum of a remote Git or HTTP resource"
+        // — BuildKit refuses it for local sources.
+        Row { name: "checksum_local_refused", src: &["f a 0644 0:0 a"], dest: &[],
+            req: |r| { r.is_add = true; r.checksum = Some("sha256:58eaf5a78d580f5dbd49d31a5b733094169b31bfdf49055b74bcac2877d8f58c".into()); r.sources = v(&["a"]); r.dest = "/a".into(); },
+            want: Want::Err("checksum can't be specified for non-HTTP(S) sources") },
         Row { name: "copy_url_refused", src: &[], dest: &[],
             req: |r| { r.sources = v(&["https://example.com/files/tool.bin"]); r.dest = "/t".into(); },
             want: Want::Err("source can't be a URL for COPY") },

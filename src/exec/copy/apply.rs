@@ -328,6 +328,13 @@ fn write_entries(
                     std::fs::remove_file(&path).map_err(|err| io_err("remove", &path, err))?;
                 }
                 match other {
+                    EntryKind::File { .. }
+                        if inline.is_none() && src.host_path(&e.src).is_some() =>
+                    {
+                        let from = src.host_path(&e.src).expect("checked");
+                        std::fs::copy(&from, &path).map_err(|err| io_err("copy", &path, err))?;
+                        set_meta(&path, e.mode, e.uid, e.gid, e.mtime, false)?;
+                    }
                     EntryKind::File { .. } => {
                         let mut reader: Box<dyn Read> = match inline {
                             Some(data) => Box::new(data),

@@ -57,6 +57,8 @@ pub enum CopyError {
     NoFetcher { url: String },
     #[error("failed to fetch {url}: {message}")]
     Fetch { url: String, message: String },
+    #[error("checksum can't be specified for non-HTTP(S) sources")]
+    ChecksumNotRemote,
     #[error("invalid checksum {value:?}: expected sha256:<64 hex digits>")]
     BadChecksum { value: String },
     #[error("digest mismatch for {url}: expected {expected}, got {actual}")]

@@ -91,6 +91,9 @@ pub fn plan_copy(
         unpack_remote: false,
     };
 
+    if req.checksum.is_some() && !req.sources.iter().all(|s| is_url(s)) {
+        return Err(CopyError::ChecksumNotRemote);
+    }
     let mut items = Vec::new();
     let mut selected = 0usize;
     for source in &req.sources {

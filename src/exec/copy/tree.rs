@@ -48,6 +48,11 @@ pub trait SourceTree {
     fn read_dir(&self, rel: &str) -> io::Result<Vec<String>>;
     /// A regular file's content.
     fn open(&self, rel: &str) -> io::Result<Box<dyn Read + '_>>;
+    /// The file's path on the host when the tree is a directory there, so apply can let the
+    /// kernel copy (`copy_file_range`) instead of streaming through user space.
+    fn host_path(&self, _rel: &str) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// A source tree on disk.
@@ -119,6 +124,10 @@ impl SourceTree for FsTree {
 
     fn open(&self, rel: &str) -> io::Result<Box<dyn Read + '_>> {
         Ok(Box::new(std::fs::File::open(self.path(rel))?))
+    }
+
+    fn host_path(&self, rel: &str) -> Option<PathBuf> {
+        Some(self.path(rel))
     }
 }
 
