@@ -356,6 +356,11 @@ impl ExcludeMatcher for Under<'_> {
         self.inner
             .excluded(&super::select::sub(self.prefix, rel), is_dir)
     }
+
+    fn may_reinclude_below(&self, dir: &str) -> bool {
+        self.inner
+            .may_reinclude_below(&super::select::sub(self.prefix, dir))
+    }
 }
 
 /// Splits a `--parents` source at its `/./` pivot (rsync's `--relative` marker) and expands it;

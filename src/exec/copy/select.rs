@@ -13,6 +13,12 @@ use super::CopyError;
 pub trait ExcludeMatcher {
     /// `rel` is `/`-separated, relative to the copied source (see `plan_copy`).
     fn excluded(&self, rel: &str, is_dir: bool) -> bool;
+    /// Whether a `!` exception could re-include something below excluded directory `dir`; such
+    /// a directory is then kept and walked, as fsutil's copier does (moby/patternmatcher's
+    /// `MayReincludeBelow` is the real answer).
+    fn may_reinclude_below(&self, _dir: &str) -> bool {
+        false
+    }
 }
 
 /// Excludes nothing.
@@ -316,7 +322,7 @@ fn walk_into(
             }
         }
         let is_dir = meta.kind == SourceKind::Dir;
-        if exclude.excluded(&crel, is_dir) {
+        if exclude.excluded(&crel, is_dir) && !(is_dir && exclude.may_reinclude_below(&crel)) {
             continue;
         }
         out.push((crel.clone(), meta));
@@ -446,6 +452,22 @@ mod tests {
             .map(|(r, _)| r)
             .collect();
         assert_eq!(some, vec!["x.rs"]);
+        // A `!` exception below an excluded directory keeps the directory walked.
+        struct Reinclude;
+        impl ExcludeMatcher for Reinclude {
+            fn excluded(&self, rel: &str, _is_dir: bool) -> bool {
+                rel == "sub" || rel == "x.rs"
+            }
+            fn may_reinclude_below(&self, dir: &str) -> bool {
+                dir == "sub"
+            }
+        }
+        let kept: Vec<String> = walk_contents(&t, "src", &Reinclude)
+            .unwrap()
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        assert_eq!(kept, vec!["sub", "sub/y.rs"]);
         let ex = GlobExcludes::new(&["**/*.rs".to_string()]);
         assert!(ex.excluded("sub/y.rs", false));
         assert!(ex.excluded("x.rs", false));
