@@ -1,1 +1,2 @@
 //! Runs a build graph: scheduling, one file per op kind, image assembly, progress events.
+pub mod copy;
