@@ -36,7 +36,10 @@ pub enum Format {
 
 pub fn run(_settings: &Settings, args: CheckArgs) -> Result<ExitCode> {
     // Docker reads `-f` relative to the working directory, and defaults to DIR/Dockerfile.
-    let path = args.file.clone().unwrap_or_else(|| args.dir.join("Dockerfile"));
+    let path = args
+        .file
+        .clone()
+        .unwrap_or_else(|| args.dir.join("Dockerfile"));
     let shown = if args.file.is_none() && args.dir == Path::new(".") {
         "Dockerfile".to_string()
     } else {
