@@ -165,7 +165,7 @@ fn parse_errors_are_located() {
         ),
         (
             "FROM a\nENV PATH\n",
-            "Dockerfile:2:1: error: ENV must have two arguments",
+            "Dockerfile:2:5: error: ENV must have two arguments",
         ),
         (
             "FROM a\nRUN echo \\\n",
