@@ -63,8 +63,11 @@ pub(crate) fn is_valid_syntax(pattern: &str) -> bool {
     true
 }
 
-/// Parses a class body starting just after `[`; returns (negated, ranges, index after `]`).
-fn parse_class(chars: &[char], mut i: usize) -> Option<(bool, Vec<(char, char)>, usize)> {
+/// A parsed `[...]`: negated, its ranges, and the index just after the closing `]`.
+type ParsedClass = (bool, Vec<(char, char)>, usize);
+
+/// Parses a class body starting just after `[`.
+fn parse_class(chars: &[char], mut i: usize) -> Option<ParsedClass> {
     let mut negated = false;
     if chars.get(i) == Some(&'^') {
         negated = true;
@@ -186,7 +189,7 @@ impl Glob {
             Glob::Suffix(lit) => {
                 path.ends_with(lit) || (lit.first() == Some(&b'/') && path == &lit[1..])
             }
-            Glob::Nfa(toks) => Nfa::new(toks).run(path).accepts(),
+            Glob::Nfa(toks) => run_nfa(toks, path).0,
             Glob::Invalid => return Err(()),
         })
     }
@@ -201,117 +204,145 @@ impl Glob {
             Glob::Exact(lit) => lit.starts_with(&prefix),
             Glob::Prefix(lit) => lit.starts_with(&prefix) || prefix.starts_with(lit),
             Glob::Suffix(_) | Glob::Invalid => true,
-            Glob::Nfa(toks) => Nfa::new(toks).run(&prefix).alive(),
+            Glob::Nfa(toks) => run_nfa(toks, &prefix).1,
         }
     }
 }
 
-/// Thompson simulation over the token list. State `2*i` = "at token i" (i == len: accept),
-/// `2*i+1` = "inside the `.*/` of the DirPrefix at token i".
-struct Nfa<'a> {
-    toks: &'a [Tok],
-    cur: Vec<u32>,
-    next: Vec<u32>,
-    seen: Vec<u32>,
-    generation: u32,
+/// Runs the token list over `input` (Thompson simulation) and returns the states left. State
+/// `2*i` = "at token i" (i == len: accept), `2*i+1` = "inside the `.*/` of the DirPrefix at i".
+/// Sets are a `u128` bitmask when the pattern is short enough (nearly always: no allocation).
+fn run_nfa(toks: &[Tok], input: &[u8]) -> (bool, bool) {
+    fn finish<S: StateSet>(toks: &[Tok], set: S) -> (bool, bool) {
+        (set.contains(2 * toks.len()), !set.is_empty())
+    }
+    if 2 * toks.len() + 2 <= 128 {
+        finish(toks, simulate::<u128>(toks, input))
+    } else {
+        finish(toks, simulate::<Vec<u64>>(toks, input))
+    }
 }
 
-impl<'a> Nfa<'a> {
-    fn new(toks: &'a [Tok]) -> Self {
-        Nfa {
-            toks,
-            cur: Vec::with_capacity(8),
-            next: Vec::with_capacity(8),
-            seen: vec![0; 2 * toks.len() + 2],
-            generation: 1,
+fn simulate<S: StateSet>(toks: &[Tok], input: &[u8]) -> S {
+    let n = 2 * toks.len() + 2;
+    let mut cur = S::with_capacity(n);
+    add(toks, &mut cur, 0);
+    let mut rest = input;
+    while !rest.is_empty() {
+        if cur.is_empty() {
+            return cur;
+        }
+        let (c, len) = decode(rest);
+        rest = &rest[len..];
+        let mut next = S::with_capacity(n);
+        cur.for_each(|s| step(toks, &mut next, s, c));
+        cur = next;
+    }
+    cur
+}
+
+/// Adds the epsilon closure of "at token i".
+fn add<S: StateSet>(toks: &[Tok], set: &mut S, i: usize) {
+    if !set.insert(2 * i) {
+        return;
+    }
+    match toks.get(i) {
+        Some(Tok::DirPrefix) => {
+            set.insert(2 * i + 1);
+            add(toks, set, i + 1);
+        }
+        Some(Tok::Star) | Some(Tok::DotStar) => add(toks, set, i + 1),
+        _ => {}
+    }
+}
+
+fn step<S: StateSet>(toks: &[Tok], next: &mut S, state: usize, c: char) {
+    let i = state / 2;
+    if state % 2 == 1 {
+        // Go's `.` does not match a newline, and `(.*/)?` is built from it.
+        if c == '/' {
+            add(toks, next, i + 1);
+        }
+        if c != '\n' {
+            next.insert(state);
+        }
+        return;
+    }
+    let Some(tok) = toks.get(i) else { return };
+    match tok {
+        Tok::Lit(l) if *l == c => add(toks, next, i + 1),
+        Tok::Any if c != '/' => add(toks, next, i + 1),
+        Tok::Class { negated, ranges } => {
+            let hit = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
+            if hit != *negated {
+                add(toks, next, i + 1);
+            }
+        }
+        Tok::Star if c != '/' => add(toks, next, i),
+        Tok::DotStar if c != '\n' => add(toks, next, i),
+        _ => {}
+    }
+}
+
+/// A set of NFA states. "At token i" for a DirPrefix is never consumed from, but it is still
+/// inserted so the closure is computed once.
+trait StateSet {
+    fn with_capacity(n: usize) -> Self;
+    /// Inserts; `false` if already present.
+    fn insert(&mut self, s: usize) -> bool;
+    fn contains(&self, s: usize) -> bool;
+    fn is_empty(&self) -> bool;
+    fn for_each(&self, f: impl FnMut(usize));
+}
+
+impl StateSet for u128 {
+    fn with_capacity(_: usize) -> Self {
+        0
+    }
+    fn insert(&mut self, s: usize) -> bool {
+        let bit = 1u128 << s;
+        let fresh = *self & bit == 0;
+        *self |= bit;
+        fresh
+    }
+    fn contains(&self, s: usize) -> bool {
+        *self & (1u128 << s) != 0
+    }
+    fn is_empty(&self) -> bool {
+        *self == 0
+    }
+    fn for_each(&self, mut f: impl FnMut(usize)) {
+        let mut bits = *self;
+        while bits != 0 {
+            f(bits.trailing_zeros() as usize);
+            bits &= bits - 1;
         }
     }
+}
 
-    fn run(mut self, input: &[u8]) -> Self {
-        let mut cur = std::mem::take(&mut self.cur);
-        self.add(&mut cur, 0);
-        let mut rest = input;
-        while !rest.is_empty() && !cur.is_empty() {
-            let (c, len) = decode(rest);
-            rest = &rest[len..];
-            self.generation += 1;
-            let mut next = std::mem::take(&mut self.next);
-            next.clear();
-            for &s in &cur {
-                self.step(&mut next, s, c);
-            }
-            self.next = cur;
-            cur = next;
-        }
-        if !rest.is_empty() {
-            cur.clear();
-        }
-        self.cur = cur;
-        self
+impl StateSet for Vec<u64> {
+    fn with_capacity(n: usize) -> Self {
+        vec![0; n.div_ceil(64)]
     }
-
-    fn accepts(&self) -> bool {
-        let accept = 2 * self.toks.len() as u32;
-        self.cur.contains(&accept)
+    fn insert(&mut self, s: usize) -> bool {
+        let (word, bit) = (s / 64, 1u64 << (s % 64));
+        let fresh = self[word] & bit == 0;
+        self[word] |= bit;
+        fresh
     }
-
-    fn alive(&self) -> bool {
-        !self.cur.is_empty()
+    fn contains(&self, s: usize) -> bool {
+        self[s / 64] & (1u64 << (s % 64)) != 0
     }
-
-    /// Adds the epsilon closure of "at token i".
-    fn add(&mut self, set: &mut Vec<u32>, i: usize) {
-        let s = 2 * i as u32;
-        if self.seen[s as usize] == self.generation {
-            return;
-        }
-        self.seen[s as usize] = self.generation;
-        match self.toks.get(i) {
-            Some(Tok::DirPrefix) => {
-                self.add_inside(set, i);
-                self.add(set, i + 1);
-            }
-            Some(Tok::Star) | Some(Tok::DotStar) => {
-                set.push(s);
-                self.add(set, i + 1);
-            }
-            _ => set.push(s),
-        }
+    fn is_empty(&self) -> bool {
+        self.iter().all(|&w| w == 0)
     }
-
-    fn add_inside(&mut self, set: &mut Vec<u32>, i: usize) {
-        let s = 2 * i as u32 + 1;
-        if self.seen[s as usize] != self.generation {
-            self.seen[s as usize] = self.generation;
-            set.push(s);
-        }
-    }
-
-    fn step(&mut self, next: &mut Vec<u32>, state: u32, c: char) {
-        let i = (state / 2) as usize;
-        if state % 2 == 1 {
-            // Go's `.` does not match a newline, and `(.*/)?` is built from it.
-            if c == '/' {
-                self.add(next, i + 1);
+    fn for_each(&self, mut f: impl FnMut(usize)) {
+        for (w, &word) in self.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                f(w * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
             }
-            if c != '\n' {
-                self.add_inside(next, i);
-            }
-            return;
-        }
-        let Some(tok) = self.toks.get(i) else { return };
-        match tok {
-            Tok::Lit(l) if *l == c => self.add(next, i + 1),
-            Tok::Any if c != '/' => self.add(next, i + 1),
-            Tok::Class { negated, ranges } => {
-                let hit = ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi);
-                if hit != *negated {
-                    self.add(next, i + 1);
-                }
-            }
-            Tok::Star if c != '/' => self.add(next, i),
-            Tok::DotStar if c != '\n' => self.add(next, i),
-            _ => {}
         }
     }
 }
@@ -409,6 +440,18 @@ mod tests {
                 "{pattern:?} vs {path:?}"
             );
         }
+    }
+
+    #[test]
+    fn long_patterns_use_the_large_state_set() {
+        let long = format!("{}?x*/**/y", "a".repeat(80));
+        let glob = compile(&long);
+        let hit = format!("{}bxzz/q/r/y", "a".repeat(80));
+        let miss = format!("{}bxzz/q/r/z", "a".repeat(80));
+        assert_eq!(glob.is_match(hit.as_bytes()), Ok(true));
+        assert_eq!(glob.is_match(miss.as_bytes()), Ok(false));
+        assert!(glob.may_match_below(format!("{}bx", "a".repeat(80)).as_bytes()));
+        assert!(!glob.may_match_below(format!("{}bx", "a".repeat(79)).as_bytes()));
     }
 
     #[test]
