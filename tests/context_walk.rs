@@ -449,3 +449,20 @@ fn bad_context_paths_are_named() {
         "{err:?}"
     );
 }
+
+#[test]
+fn non_utf8_names_are_walked_and_matched_as_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let t = tree(&["keep"]);
+    let latin1 = OsStr::from_bytes(b"caf\xe9");
+    fs::write(t.path().join(latin1), "x").unwrap();
+    fs::write(t.path().join(OsStr::from_bytes(b"caf\xe9s")), "x").unwrap();
+    let pm = PatternMatcher::new(["caf?"]).unwrap();
+    let entries = walk(&LocalDir::open(t.path()).unwrap(), &pm).unwrap();
+    let names: Vec<&[u8]> = entries
+        .iter()
+        .map(|e| e.path.as_os_str().as_bytes())
+        .collect();
+    assert_eq!(names, [b"caf\xe9s".as_slice(), b"keep".as_slice()]);
+}

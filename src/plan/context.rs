@@ -144,10 +144,10 @@ pub fn find_ignore_file(
     dockerfile: Option<&Path>,
 ) -> Result<Option<PathBuf>, ContextError> {
     let mut candidates = Vec::with_capacity(2);
-    if let Some(name) = dockerfile.and_then(Path::file_name) {
+    if let Some((file, name)) = dockerfile.and_then(|f| Some((f, f.file_name()?))) {
         let mut specific = name.to_os_string();
         specific.push(".dockerignore");
-        candidates.push(dockerfile.unwrap_or(Path::new("")).with_file_name(specific));
+        candidates.push(file.with_file_name(specific));
     }
     candidates.push(context_dir.join(".dockerignore"));
     for path in candidates {
