@@ -25,6 +25,47 @@ pub(crate) enum Tok {
     DotStar,
 }
 
+/// A general pattern: its tokens, plus the literal text any match must start and end with
+/// (checked first: most paths fail there, without running the NFA).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NfaGlob {
+    toks: Box<[Tok]>,
+    head: Box<[u8]>,
+    tail: Box<[u8]>,
+}
+
+impl NfaGlob {
+    fn new(toks: Vec<Tok>) -> Self {
+        let lit_text = |run: &[Tok]| -> Box<[u8]> {
+            let text: String = run
+                .iter()
+                .map(|t| match t {
+                    Tok::Lit(c) => *c,
+                    _ => unreachable!("only literal runs"),
+                })
+                .collect();
+            // U+FFFD also stands for an invalid byte in the path: no byte-level shortcut.
+            if text.contains(char::REPLACEMENT_CHARACTER) {
+                Box::default()
+            } else {
+                text.into_bytes().into()
+            }
+        };
+        let is_lit = |t: &Tok| matches!(t, Tok::Lit(_));
+        let head_len = toks.iter().take_while(|t| is_lit(t)).count();
+        let tail_len = toks.iter().rev().take_while(|t| is_lit(t)).count();
+        NfaGlob {
+            head: lit_text(&toks[..head_len]),
+            tail: lit_text(&toks[toks.len() - tail_len..]),
+            toks: toks.into(),
+        }
+    }
+
+    fn is_match(&self, path: &[u8]) -> bool {
+        path.starts_with(&self.head) && path.ends_with(&self.tail) && run_nfa(&self.toks, path).0
+    }
+}
+
 /// How a pattern is matched. Upstream picks the same four strategies, and the choice is
 /// observable (a leading `**` followed only by literals is a plain suffix test, so `**file`
 /// matches `myfile`), so we keep it rather than always using the general matcher.
@@ -33,7 +74,7 @@ pub(crate) enum Glob {
     Exact(Box<[u8]>),
     Prefix(Box<[u8]>),
     Suffix(Box<[u8]>),
-    Nfa(Box<[Tok]>),
+    Nfa(Box<NfaGlob>),
     /// Passes the construction-time syntax check but cannot be compiled (upstream: the regexp
     /// compiler refuses it, e.g. a reversed range `[l-O]`); every match attempt fails.
     Invalid,
@@ -176,7 +217,7 @@ pub(crate) fn compile(pattern: &str) -> Glob {
         Kind::Exact => Glob::Exact(bytes.into()),
         Kind::Prefix => Glob::Prefix(bytes[..bytes.len() - 2].into()),
         Kind::Suffix => Glob::Suffix(bytes[2..].into()),
-        Kind::Nfa => Glob::Nfa(toks.into()),
+        Kind::Nfa => Glob::Nfa(Box::new(NfaGlob::new(toks))),
     }
 }
 
@@ -189,7 +230,7 @@ impl Glob {
             Glob::Suffix(lit) => {
                 path.ends_with(lit) || (lit.first() == Some(&b'/') && path == &lit[1..])
             }
-            Glob::Nfa(toks) => run_nfa(toks, path).0,
+            Glob::Nfa(nfa) => nfa.is_match(path),
             Glob::Invalid => return Err(()),
         })
     }
@@ -204,7 +245,7 @@ impl Glob {
             Glob::Exact(lit) => lit.starts_with(&prefix),
             Glob::Prefix(lit) => lit.starts_with(&prefix) || prefix.starts_with(lit),
             Glob::Suffix(_) | Glob::Invalid => true,
-            Glob::Nfa(toks) => run_nfa(toks, &prefix).1,
+            Glob::Nfa(nfa) => run_nfa(&nfa.toks, &prefix).1,
         }
     }
 }
@@ -440,6 +481,19 @@ mod tests {
                 "{pattern:?} vs {path:?}"
             );
         }
+    }
+
+    #[test]
+    fn literal_head_and_tail() {
+        let Glob::Nfa(nfa) = compile("pkg*/src/*.rs") else {
+            panic!("not an NFA pattern")
+        };
+        assert_eq!((&nfa.head[..], &nfa.tail[..]), (&b"pkg"[..], &b".rs"[..]));
+        let Glob::Nfa(nfa) = compile("a\u{fffd}*") else {
+            panic!("not an NFA pattern")
+        };
+        assert!(nfa.head.is_empty(), "U+FFFD may stand for any invalid byte");
+        assert!(nfa.is_match(b"a\xff\xfe"));
     }
 
     #[test]
