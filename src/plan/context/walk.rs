@@ -50,48 +50,71 @@ pub fn walk<S: DirSource + ?Sized>(
     visit(source, matcher, Path::new(""), &MatchState::default())
 }
 
-/// The kept entries below `dir`, in walk order. Subdirectories are walked in parallel: the
-/// walk is bound by `readdir`/`lstat` latency, and each subtree's list is independent.
+/// The kept entries below `dir`, in walk order. Matching is sequential; subdirectories are
+/// walked in parallel, since the walk is bound by `readdir`/`lstat` latency.
 fn visit<S: DirSource + ?Sized>(
     source: &S,
     matcher: &PatternMatcher,
     dir: &Path,
     state: &MatchState,
 ) -> Result<Vec<Entry>, ContextError> {
+    /// A child that survived matching; directories still need their contents.
+    struct Kept {
+        entry: Entry,
+        /// For a directory: whether it is itself excluded, and its state for its children.
+        dir: Option<(bool, MatchState)>,
+    }
+
     let mut children = source.read_dir(dir)?;
     // OsStr orders by bytes on Unix.
     children.sort_unstable_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
-    let parts: Vec<Vec<Entry>> = children
-        .into_par_iter()
-        .map(|child| {
-            let rel = child.path.as_os_str().as_bytes();
-            let (excluded, child_state) =
-                matcher
-                    .matches_using_parent_result(rel, state)
-                    .map_err(|source| ContextError::Match {
-                        path: child.path.clone(),
-                        source,
-                    })?;
-            if !child.is_dir() {
-                return Ok(if excluded { Vec::new() } else { vec![child] });
+    let mut kept = Vec::with_capacity(children.len());
+    for entry in children {
+        let rel = entry.path.as_os_str().as_bytes();
+        let (excluded, child_state) =
+            matcher
+                .matches_using_parent_result(rel, state)
+                .map_err(|source| ContextError::Match {
+                    path: entry.path.clone(),
+                    source,
+                })?;
+        if entry.is_dir() {
+            if !excluded || matcher.may_reinclude_below(rel) {
+                kept.push(Kept {
+                    entry,
+                    dir: Some((excluded, child_state)),
+                });
             }
-            if excluded && !matcher.may_reinclude_below(rel) {
-                return Ok(Vec::new());
+        } else if !excluded {
+            kept.push(Kept { entry, dir: None });
+        }
+    }
+
+    let subdirs: Vec<&Kept> = kept.iter().filter(|k| k.dir.is_some()).collect();
+    let walk_one = |k: &&Kept| {
+        let (_, child_state) = k.dir.as_ref().expect("only directories");
+        visit(source, matcher, &k.entry.path, child_state)
+    };
+    let below: Vec<Vec<Entry>> = if subdirs.len() > 1 {
+        subdirs.par_iter().map(walk_one).collect::<Result<_, _>>()?
+    } else {
+        subdirs.iter().map(walk_one).collect::<Result<_, _>>()?
+    };
+
+    let mut out = Vec::with_capacity(kept.len() + below.iter().map(Vec::len).sum::<usize>());
+    let mut below = below.into_iter();
+    for k in kept {
+        match k.dir {
+            None => out.push(k.entry),
+            Some((excluded, _)) => {
+                let inside = below.next().expect("one result per directory");
+                // An excluded directory is listed only if something inside it came back.
+                if !excluded || !inside.is_empty() {
+                    out.push(k.entry);
+                    out.extend(inside);
+                }
             }
-            let below = visit(source, matcher, &child.path, &child_state)?;
-            // An excluded directory is listed only if something inside it came back.
-            if excluded && below.is_empty() {
-                return Ok(Vec::new());
-            }
-            let mut part = Vec::with_capacity(below.len() + 1);
-            part.push(child);
-            part.extend(below);
-            Ok(part)
-        })
-        .collect::<Result<_, ContextError>>()?;
-    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-    for part in parts {
-        out.extend(part);
+        }
     }
     Ok(out)
 }
