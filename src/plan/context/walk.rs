@@ -101,11 +101,14 @@ fn visit<S: DirSource + ?Sized>(
         let (_, child_state) = k.dir.as_ref().expect("only directories");
         visit(source, matcher, &k.entry.path, child_state)
     };
-    let below: Vec<Vec<Entry>> = if subdirs.len() > 1 {
-        subdirs.par_iter().map(walk_one).collect::<Result<_, _>>()?
+    // Collected in order before checking, so the error reported is the first in walk order,
+    // whichever thread hit it first.
+    let results: Vec<Result<Vec<Entry>, ContextError>> = if subdirs.len() > 1 {
+        subdirs.par_iter().map(walk_one).collect()
     } else {
-        subdirs.iter().map(walk_one).collect::<Result<_, _>>()?
+        subdirs.iter().map(walk_one).collect()
     };
+    let below = results.into_iter().collect::<Result<Vec<_>, _>>()?;
 
     let mut out = Vec::with_capacity(kept.len() + below.iter().map(Vec::len).sum::<usize>());
     let mut below = below.into_iter();
@@ -128,7 +131,7 @@ fn visit<S: DirSource + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::context::MemDir;
+    use crate::plan::context::{EntryKind, MemDir};
 
     fn paths(tree: &MemDir, patterns: &[&str]) -> Vec<String> {
         let pm = PatternMatcher::new(patterns).unwrap();
@@ -198,6 +201,33 @@ mod tests {
         ];
         for &(patterns, want) in cases {
             assert_eq!(paths(&t, patterns), want, "patterns {patterns:?}");
+        }
+    }
+
+    #[test]
+    fn first_error_in_walk_order_wins() {
+        /// Lists root dirs `d00`..`d31`; every one of them fails to read.
+        struct Failing;
+        impl DirSource for Failing {
+            fn read_dir(&self, dir: &Path) -> Result<Vec<Entry>, ContextError> {
+                if dir == Path::new("") {
+                    Ok((0..32)
+                        .rev()
+                        .map(|i| Entry::new(format!("d{i:02}"), EntryKind::Dir))
+                        .collect())
+                } else {
+                    Err(ContextError::NoSuchDir {
+                        path: dir.to_path_buf(),
+                    })
+                }
+            }
+        }
+        for _ in 0..10 {
+            let err = walk(&Failing, &PatternMatcher::default()).unwrap_err();
+            assert!(
+                matches!(&err, ContextError::NoSuchDir { path } if path == Path::new("d00")),
+                "{err:?}"
+            );
         }
     }
 
