@@ -90,6 +90,7 @@ fn dockerignore_conformance() {
             (n.parse().expect("exclusion line starts with a number"), why)
         })
         .collect();
+    println!("dockerignore exclusions: {}", excluded.len());
     for (n, why) in &excluded {
         println!("excluded: case line {n}: {why}");
     }
