@@ -1,6 +1,7 @@
 //! Stages → build graph with cache keys; the build context walker.
 
 pub mod check;
+pub mod context;
 pub mod platform;
 pub mod resolve;
 pub mod scope;

@@ -2,6 +2,7 @@
 //! `.dockerignore` matching, and the BuildKit dump format. Pure: no I/O beyond what callers pass in.
 
 pub mod ast;
+pub mod dockerignore;
 pub mod dump;
 pub mod error;
 pub mod expand;
