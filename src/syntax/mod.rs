@@ -4,8 +4,10 @@
 pub mod ast;
 pub mod dump;
 pub mod error;
+mod flags;
 mod grammar;
 pub mod heredoc;
+mod instructions;
 mod json_form;
 mod lines;
 mod lower;
@@ -16,7 +18,5 @@ pub use ast::{
 };
 pub use dump::dump;
 pub use error::{render, Diagnostic, DiagnosticRecord, Severity, SyntaxError};
+pub use instructions::{lower, lower_node};
 pub use lower::parse;
-mod flags;
-mod instructions;
-pub use instructions::lower;
