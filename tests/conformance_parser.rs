@@ -157,3 +157,38 @@ fn real_world_corpus_parses_and_lowers() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(files.len(), 116);
 }
+
+#[test]
+fn debug_parse_cli_prints_dump_and_located_errors() {
+    let bin = env!("CARGO_BIN_EXE_strata");
+    let case = Path::new(SHARED).join("buildkit-parser/testfiles/health");
+    let out = std::process::Command::new(bin)
+        .args(["--root", "/nonexistent-strata-root", "debug", "parse", "-f"])
+        .arg(case.join("Dockerfile"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        read(&case.join("result"))
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("Dockerfile");
+    fs::write(&bad, "FROM a\nENV PATH\n").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["--root", "/nonexistent-strata-root", "debug", "parse", "-f"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(":2:5: error: ENV must have two arguments\nENV PATH\n    ^\n"),
+        "{stderr}"
+    );
+}

@@ -263,7 +263,10 @@ fn parse_logical(
         Rule::line_backslash
     };
     let start = logical.to_source(0);
-    let top = DockerfileGrammar::parse(rule, &logical.text)
+    // BuildKit trims the joined line before splitting it; the trimmed text is a prefix, so
+    // positions in it are positions in the logical line.
+    let text = logical.text.trim_end_matches(char::is_whitespace);
+    let top = DockerfileGrammar::parse(rule, text)
         .map_err(|e| grammar_error(&e, idx, start))?
         .next()
         .and_then(|p| p.into_inner().find(|p| p.as_rule() != Rule::EOI))

@@ -20,5 +20,5 @@ pub use ast::{
 };
 pub use dump::dump;
 pub use error::{render, Diagnostic, DiagnosticRecord, Severity, SyntaxError};
-pub use instructions::lower;
+pub use instructions::{lower, lower_node};
 pub use lower::parse;
