@@ -10,8 +10,9 @@ use std::path::Path;
 
 use strata::exec::copy::{
     apply_copy, plan_copy, read_id_files, CopyError, CopyRequest, Fetch, Fetched, FsTree,
-    GlobExcludes, PlanContext,
+    NoExcludes, PlanContext,
 };
+use strata::syntax::dockerignore::PatternMatcher;
 
 /// The mtime every source entry gets, so preservation is checkable.
 const FIXED_MTIME: i64 = 1_000_000_000;
@@ -184,7 +185,7 @@ fn run(row: &Row) -> Result<Vec<String>, String> {
     let tree = FsTree::new(&src);
     let result = (|| {
         let (passwd, groups) = read_id_files(&rootfs)?;
-        let exclude = GlobExcludes::new(&req.excludes);
+        let exclude = PatternMatcher::new(&req.excludes).expect("valid --exclude patterns");
         let ctx = PlanContext {
             passwd: &passwd,
             groups: &groups,
@@ -592,7 +593,7 @@ fn copy(src: &Path, rootfs: &Path, req: &CopyRequest) -> Vec<strata::exec::copy:
     let ctx = PlanContext {
         passwd: &[],
         groups: &[],
-        exclude: &GlobExcludes::new(&[]),
+        exclude: &NoExcludes,
     };
     let items = plan_copy(&tree, req, &ctx).unwrap();
     apply_copy(&tree, rootfs, &items, Some(&FakeFetch)).unwrap()
@@ -690,7 +691,7 @@ fn plan_is_data() {
     let ctx = PlanContext {
         passwd: &[],
         groups: &[],
-        exclude: &GlobExcludes::new(&[]),
+        exclude: &NoExcludes,
     };
     let items = plan_copy(&tree, &req, &ctx).unwrap();
     assert_eq!(items.len(), 1);

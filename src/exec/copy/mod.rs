@@ -19,7 +19,7 @@ pub use chmod::{BadChmod, Chmod};
 pub use dest::{dest_path, is_dir_shaped, url_file_name};
 pub use fetch::{parse_http_date, verify_checksum, Fetch, Fetched};
 pub use plan::{is_url, plan_copy, PlanContext};
-pub use select::{ExcludeMatcher, GlobExcludes, NoExcludes};
+pub use select::{ExcludeMatcher, NoExcludes};
 pub use spec::{
     ChangeKind, Changed, CopyItem, CopyRequest, Entry, EntryKind, ItemSource, MTime, Target,
 };

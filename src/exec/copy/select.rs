@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use super::glob::{has_meta, match_component};
 use super::tree::{SourceKind, SourceMeta, SourceTree};
 use super::CopyError;
+use crate::syntax::dockerignore::PatternMatcher;
 
 /// Decides whether a path is left out by `--exclude`. The real matcher (dockerignore syntax,
 /// `!` exceptions) lives in `syntax::dockerignore`; [`GlobExcludes`] is a minimal stand-in.
@@ -30,45 +31,16 @@ impl ExcludeMatcher for NoExcludes {
     }
 }
 
-/// A minimal `--exclude` matcher: each pattern is cleaned and matched per component with Go's
-/// `filepath.Match` rules, `**` matching any number of components; a path is excluded when a
-/// pattern matches it (a directory's children are never visited once it is excluded).
-/// No `!` exceptions.
-pub struct GlobExcludes {
-    patterns: Vec<Vec<String>>,
-}
-
-impl GlobExcludes {
-    pub fn new(patterns: &[String]) -> GlobExcludes {
-        GlobExcludes {
-            patterns: patterns
-                .iter()
-                .map(|p| clean_components(p))
-                .filter(|c| !c.is_empty())
-                .collect(),
-        }
-    }
-}
-
-impl ExcludeMatcher for GlobExcludes {
+/// `--exclude` uses the `.dockerignore` pattern language (BuildKit hands both to the same
+/// moby/patternmatcher), so the real matcher serves here, `!` exceptions included. A pattern that
+/// only fails when first matched excludes nothing rather than failing the whole copy; syntax
+/// errors are reported when the matcher is built.
+impl ExcludeMatcher for PatternMatcher {
     fn excluded(&self, rel: &str, _is_dir: bool) -> bool {
-        let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
-        self.patterns.iter().any(|p| match_path(p, &comps))
+        self.matches_or_parent_matches(rel).unwrap_or(false)
     }
-}
-
-fn match_path(pat: &[String], comps: &[&str]) -> bool {
-    match pat.split_first() {
-        None => comps.is_empty(),
-        Some((first, rest)) if first == "**" => {
-            (0..=comps.len()).any(|skip| match_path(rest, &comps[skip..]))
-        }
-        Some((first, rest)) => match comps.split_first() {
-            Some((c, crest)) => {
-                match_component(first, c).unwrap_or(false) && match_path(rest, crest)
-            }
-            None => false,
-        },
+    fn may_reinclude_below(&self, dir: &str) -> bool {
+        PatternMatcher::may_reinclude_below(self, dir)
     }
 }
 
@@ -445,7 +417,7 @@ mod tests {
             .map(|(r, _)| r)
             .collect();
         assert_eq!(all, vec!["sub", "sub/y.rs", "x.rs"]);
-        let ex = GlobExcludes::new(&["sub".to_string()]);
+        let ex = PatternMatcher::new(["sub"]).unwrap();
         let some: Vec<String> = walk_contents(&t, "src", &ex)
             .unwrap()
             .into_iter()
@@ -468,9 +440,17 @@ mod tests {
             .map(|(r, _)| r)
             .collect();
         assert_eq!(kept, vec!["sub", "sub/y.rs"]);
-        let ex = GlobExcludes::new(&["**/*.rs".to_string()]);
+        let ex = PatternMatcher::new(["**/*.rs"]).unwrap();
         assert!(ex.excluded("sub/y.rs", false));
         assert!(ex.excluded("x.rs", false));
         assert!(!ex.excluded("sub", true));
+        // The real matcher's exceptions: everything under sub/ but y.rs.
+        let ex = PatternMatcher::new(["sub", "!sub/y.rs"]).unwrap();
+        let kept: Vec<String> = walk_contents(&t, "src", &ex)
+            .unwrap()
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        assert_eq!(kept, vec!["sub", "sub/y.rs", "x.rs"]);
     }
 }
