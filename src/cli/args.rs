@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,4 +50,30 @@ pub enum Command {
     /// Disk usage and garbage collection.
     #[command(subcommand)]
     System(super::system::SystemCommand),
+}
+
+/// Layer compression, as `--compression` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    Gzip,
+    Zstd,
+    /// Uncompressed tar layers.
+    None,
+}
+
+impl CompressionArg {
+    /// The layer writer's setting: gzip level 6 and zstd level 3 unless a level is given, the
+    /// defaults of `gzip` and `zstd` themselves.
+    pub fn with_level(self, level: Option<i32>) -> crate::snapshot::Compression {
+        use crate::snapshot::Compression;
+        match self {
+            CompressionArg::Gzip => Compression::Gzip {
+                level: level.unwrap_or(6).clamp(0, 9) as u32,
+            },
+            CompressionArg::Zstd => Compression::Zstd {
+                level: level.unwrap_or(3).clamp(1, 22),
+            },
+            CompressionArg::None => Compression::None,
+        }
+    }
 }

@@ -15,10 +15,11 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use oci_spec::image::HistoryBuilder;
 
+use super::args::CompressionArg;
 use super::format::print;
 use super::Settings;
 use crate::reference::Reference;
-use crate::snapshot::{self, Compression, LayerOptions};
+use crate::snapshot::{self, LayerOptions};
 use crate::store::changes::apply_change;
 use crate::store::image::layer_descriptor;
 use crate::store::time::{format_rfc3339, now_unix};
@@ -36,6 +37,12 @@ pub struct ImportArgs {
     /// Commit message for the imported image (the history comment).
     #[arg(short = 'm', long = "message")]
     pub message: Option<String>,
+    /// Layer compression.
+    #[arg(long, value_enum, default_value_t = CompressionArg::Gzip)]
+    pub compression: CompressionArg,
+    /// Compression level (gzip 0-9, default 6; zstd 1-22, default 3).
+    #[arg(long, value_name = "N")]
+    pub compression_level: Option<i32>,
 }
 
 pub fn run(settings: &Settings, args: ImportArgs) -> Result<ExitCode> {
@@ -57,7 +64,7 @@ pub fn run(settings: &Settings, args: ImportArgs) -> Result<ExitCode> {
 
     let store = Store::open(&settings.root)?;
     let opts = LayerOptions {
-        compression: Compression::Gzip { level: 6 },
+        compression: args.compression.with_level(args.compression_level),
         source_date_epoch: epoch,
     };
     let src = &args.source;
