@@ -76,8 +76,58 @@ fn tree() -> (PathBuf, u64) {
     (root, total)
 }
 
+/// With `STRATA_BENCH_ONCE=1`, each operation runs once and prints its MB/s (quick checks on
+/// a shared, loaded machine, where criterion's ten samples of a 1 GiB tree take too long).
+fn once(root: &Path, bytes: u64) {
+    let mb = bytes as f64 / 1e6;
+    for (name, compression) in [
+        ("write_gzip6", Compression::Gzip { level: 6 }),
+        ("write_zstd3", Compression::Zstd { level: 3 }),
+        ("write_tar", Compression::None),
+    ] {
+        let opts = LayerOptions {
+            compression,
+            source_date_epoch: Some(0),
+        };
+        let start = Instant::now();
+        let d = write_dir_layer(root, &opts, &mut io::sink()).unwrap();
+        let s = start.elapsed().as_secs_f64();
+        eprintln!("{name}: {s:.2}s {:.1} MB/s digest {}", mb / s, d.digest);
+    }
+    let tar_path = plain_tar(root);
+    let scratch = root.with_extension("unpack");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir(&scratch).unwrap();
+    let mut f = std::fs::File::open(&tar_path).unwrap();
+    let start = Instant::now();
+    unpack_layer(&mut f, &scratch).unwrap();
+    let s = start.elapsed().as_secs_f64();
+    eprintln!("unpack: {s:.2}s {:.1} MB/s", mb / s);
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// The tree as an uncompressed tar next to it, written once.
+fn plain_tar(root: &Path) -> PathBuf {
+    let tar_path = root.with_extension("tar");
+    if !tar_path.exists() {
+        let tmp = root.with_extension("tar.tmp");
+        let mut f = io::BufWriter::new(std::fs::File::create(&tmp).unwrap());
+        let opts = LayerOptions {
+            compression: Compression::None,
+            source_date_epoch: Some(0),
+        };
+        write_dir_layer(root, &opts, &mut f).unwrap();
+        f.flush().unwrap();
+        std::fs::rename(&tmp, &tar_path).unwrap();
+    }
+    tar_path
+}
+
 fn bench(c: &mut Criterion) {
     let (root, bytes) = tree();
+    if std::env::var_os("STRATA_BENCH_ONCE").is_some() {
+        return once(&root, bytes);
+    }
     let mut g = c.benchmark_group("layer");
     g.sample_size(10)
         .measurement_time(Duration::from_secs(20))
