@@ -1,5 +1,5 @@
 //! Layer writer and unpack throughput on a ~1 GiB tree (half random bytes, half text),
-//! generated once under `target/layer-bench-tree` and reused. `STRATA_BENCH_TREE_MB` changes
+//! generated once under `target/layer-bench-tree-<size>MB` and reused. `STRATA_BENCH_TREE_MB` changes
 //! the size (the tree is regenerated when it does).
 
 use std::io::{self, Write};
@@ -36,8 +36,8 @@ fn tree_mb() -> u64 {
 fn tree() -> (PathBuf, u64) {
     let mb = tree_mb();
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
-    let root = base.join("layer-bench-tree");
-    let done = base.join(format!("layer-bench-tree.{mb}MB.done"));
+    let root = base.join(format!("layer-bench-tree-{mb}MB"));
+    let done = root.with_extension("done");
     let total = mb << 20;
     if done.exists() {
         return (root, total);
@@ -76,8 +76,80 @@ fn tree() -> (PathBuf, u64) {
     (root, total)
 }
 
+/// With `STRATA_BENCH_ONCE=<list>`, each listed operation runs once and prints wall and CPU
+/// time (quick checks on a shared, loaded machine, where criterion's ten samples of a 1 GiB
+/// tree take too long). The list is comma-separated `gzip`, `zstd`, `tar`, `unpack`, or `1`.
+fn once(root: &Path, bytes: u64, which: &str) {
+    let mb = bytes as f64 / 1e6;
+    let wanted = |n: &str| which == "1" || which.split(',').any(|w| w == n);
+    for (name, compression) in [
+        ("gzip", Compression::Gzip { level: 6 }),
+        ("zstd", Compression::Zstd { level: 3 }),
+        ("tar", Compression::None),
+    ] {
+        if !wanted(name) {
+            continue;
+        }
+        let opts = LayerOptions {
+            compression,
+            source_date_epoch: Some(0),
+        };
+        let (start, cpu) = (Instant::now(), cpu_secs());
+        let d = write_dir_layer(root, &opts, &mut io::sink()).unwrap();
+        let (s, c) = (start.elapsed().as_secs_f64(), cpu_secs() - cpu);
+        eprintln!(
+            "write {name}: {s:.2}s wall {c:.2}s cpu {:.1} MB/s, {} bytes, digest {}",
+            mb / s,
+            d.size,
+            d.digest
+        );
+    }
+    if !wanted("unpack") {
+        return;
+    }
+    let tar_path = plain_tar(root);
+    let scratch = root.with_extension("unpack");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir(&scratch).unwrap();
+    let mut f = std::fs::File::open(&tar_path).unwrap();
+    let (start, cpu) = (Instant::now(), cpu_secs());
+    unpack_layer(&mut f, &scratch).unwrap();
+    let (s, c) = (start.elapsed().as_secs_f64(), cpu_secs() - cpu);
+    eprintln!("unpack: {s:.2}s wall {c:.2}s cpu {:.1} MB/s", mb / s);
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// User + system CPU seconds of this process so far (all threads).
+fn cpu_secs() -> f64 {
+    // SAFETY: getrusage fills the zeroed struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+/// The tree as an uncompressed tar next to it, written once.
+fn plain_tar(root: &Path) -> PathBuf {
+    let tar_path = root.with_extension("tar");
+    if !tar_path.exists() {
+        let tmp = root.with_extension("tar.tmp");
+        let mut f = io::BufWriter::new(std::fs::File::create(&tmp).unwrap());
+        let opts = LayerOptions {
+            compression: Compression::None,
+            source_date_epoch: Some(0),
+        };
+        write_dir_layer(root, &opts, &mut f).unwrap();
+        f.flush().unwrap();
+        std::fs::rename(&tmp, &tar_path).unwrap();
+    }
+    tar_path
+}
+
 fn bench(c: &mut Criterion) {
     let (root, bytes) = tree();
+    if let Ok(which) = std::env::var("STRATA_BENCH_ONCE") {
+        return once(&root, bytes, &which);
+    }
     let mut g = c.benchmark_group("layer");
     g.sample_size(10)
         .measurement_time(Duration::from_secs(20))
@@ -106,16 +178,7 @@ fn bench(c: &mut Criterion) {
     }
 
     // Unpack from an uncompressed tar kept in a file (page cache), into a fresh dir each time.
-    let tar_path = root.with_extension("tar");
-    if !tar_path.exists() {
-        let mut f = io::BufWriter::new(std::fs::File::create(&tar_path).unwrap());
-        let opts = LayerOptions {
-            compression: Compression::None,
-            source_date_epoch: Some(0),
-        };
-        write_dir_layer(&root, &opts, &mut f).unwrap();
-        f.flush().unwrap();
-    }
+    let tar_path = plain_tar(&root);
     let scratch = root.with_extension("unpack");
     g.bench_function("unpack", |b| {
         b.iter_custom(|iters| {

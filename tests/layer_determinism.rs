@@ -137,3 +137,22 @@ fn system_tools_accept_the_blobs() {
         assert_eq!(names, want, "{tool}: order is by path components");
     }
 }
+
+#[test]
+fn sockets_are_skipped() {
+    let t = tempfile::tempdir().unwrap();
+    let a = t.path().join("a");
+    build(&a, false, 1_700_000_000);
+    let _sock = std::os::unix::net::UnixListener::bind(a.join("a/sock")).unwrap();
+    let (tar, _) = blob(&a, Compression::None, None);
+    let names: Vec<String> = tar::Archive::new(&tar[..])
+        .entries()
+        .unwrap()
+        .map(|e| String::from_utf8_lossy(&e.unwrap().path_bytes()).into_owned())
+        .collect();
+    assert!(names.contains(&"a/one".to_string()), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.contains("sock")),
+        "socket archived: {names:?}"
+    );
+}

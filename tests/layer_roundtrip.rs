@@ -162,3 +162,37 @@ fn round_trip_zstd() {
 fn round_trip_uncompressed() {
     round_trip(Compression::None);
 }
+
+/// Archives made by GNU tar (GNU long-name records and `./` prefixes, or POSIX pax with xattrs)
+/// unpack to the same tree.
+#[test]
+fn gnu_tar_archives_unpack_identically() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    build_tree(&src);
+    let before = listing(&src);
+    for format in ["gnu", "posix"] {
+        let tar_path = t.path().join(format!("{format}.tar"));
+        sh(&format!(
+            "tar --format={format} --xattrs --xattrs-include='user.*' --numeric-owner -C {} -cf {} .",
+            src.display(),
+            tar_path.display()
+        ));
+        let dest = t.path().join(format!("dest-{format}"));
+        std::fs::create_dir(&dest).unwrap();
+        let mut f = std::fs::File::open(&tar_path).unwrap();
+        unpack_layer(&mut f, &dest).unwrap();
+        let mut after = listing(&dest);
+        if format == "gnu" {
+            // The GNU format has no xattrs; everything else must match.
+            for (k, v) in after.iter_mut() {
+                v.xattrs = before[k].xattrs.clone();
+            }
+        }
+        for (k, v) in &before {
+            assert_eq!(after.get(k), Some(v), "{format}: {k} differs");
+        }
+        assert_eq!(before.len(), after.len(), "{format}");
+    }
+}

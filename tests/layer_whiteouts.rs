@@ -255,3 +255,19 @@ fn wrong_diff_id_is_refused_and_leaves_nothing() {
     assert!(!snaps.exists(&bogus));
     assert_eq!(std::fs::read_dir(store.join("tmp")).unwrap().count(), 0);
 }
+
+#[test]
+fn flattened_whiteout_of_a_missing_dir_creates_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let tar = layer_support::RawTar::default()
+        .file("gone/.wh.x", b"")
+        .file("gone2/.wh..wh..opq", b"")
+        .finish();
+    let opts = UnpackOptions {
+        whiteouts: WhiteoutMode::Delete,
+        symlinks: OnEscape::Refuse,
+    };
+    let stats = unpack_layer_with(&mut &tar[..], t.path(), &opts).unwrap();
+    assert_eq!(stats.whiteouts, 2);
+    assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 0);
+}

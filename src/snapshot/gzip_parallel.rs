@@ -250,10 +250,43 @@ fn run_job(job: Job, level: u32) -> Done {
     }
 }
 
+/// Samples probed to decide that a block is not worth compressing.
+const SAMPLES: usize = 8;
+const SAMPLE_SIZE: usize = 8 * 1024;
+
+/// Whether every one of a few samples spread over `data` fails to shrink at level 1: then the
+/// block is most likely already-compressed or random data, and deflating it at the requested
+/// level would cost time (it is deflate's slowest input) to gain nothing. The probe reads only
+/// the block's bytes, so the decision, like the output, is deterministic.
+fn looks_incompressible(data: &[u8]) -> bool {
+    if data.len() < SAMPLES * SAMPLE_SIZE {
+        return false;
+    }
+    let stride = data.len() / SAMPLES;
+    let mut out = Vec::with_capacity(SAMPLE_SIZE + SAMPLE_SIZE / 8 + 64);
+    (0..SAMPLES).all(|i| {
+        let sample = &data[i * stride..i * stride + SAMPLE_SIZE];
+        let mut c = Compress::new(flate2::Compression::fast(), false);
+        out.clear();
+        match c.compress_vec(sample, &mut out, FlushCompress::Finish) {
+            Ok(Status::StreamEnd) => out.len() >= sample.len(),
+            // Output did not even fit in the bound: certainly incompressible.
+            Ok(_) => true,
+            Err(_) => false,
+        }
+    })
+}
+
 /// Raw deflate of one block; a sync flush (byte-aligned, not final) unless it is the last.
+/// Blocks that look incompressible are written as stored blocks (deflate level 0).
 fn deflate_block(data: &[u8], dict: Option<&[u8]>, last: bool, level: u32) -> io::Result<Vec<u8>> {
+    let level = if level > 0 && looks_incompressible(data) {
+        0
+    } else {
+        level
+    };
     let mut c = Compress::new(flate2::Compression::new(level), false);
-    if let Some(d) = dict {
+    if let (Some(d), true) = (dict, level > 0) {
         c.set_dictionary(d).map_err(io::Error::other)?;
     }
     let flush = if last {
@@ -334,6 +367,54 @@ mod tests {
                 .unwrap();
             assert!(back == data, "len {len}: round trip differs");
             assert_eq!(&reference[..10], &HEADER);
+        }
+    }
+
+    #[test]
+    fn incompressible_probe_table() {
+        let random = |n: usize| {
+            let mut x: u64 = 0x243f6a8885a308d3;
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 32) as u8
+                })
+                .collect::<Vec<u8>>()
+        };
+        let text = |n: usize| {
+            b"lorem ipsum dolor sit amet "
+                .iter()
+                .copied()
+                .cycle()
+                .take(n)
+                .collect::<Vec<u8>>()
+        };
+        let mut half = random(BLOCK_SIZE / 2);
+        half.extend(text(BLOCK_SIZE / 2));
+        // (name, data, looks incompressible)
+        let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+            ("random", random(BLOCK_SIZE), true),
+            ("text", text(BLOCK_SIZE), false),
+            ("half random, half text", half, false),
+            ("small random", random(1000), false),
+        ];
+        for (name, data, want) in cases {
+            assert_eq!(looks_incompressible(&data), want, "{name}");
+            let out = deflate_block(&data, None, true, 6).unwrap();
+            let mut back = Vec::new();
+            flate2::read::DeflateDecoder::new(&out[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert!(back == data, "{name}: round trip");
+            if want {
+                // Stored: the data plus 5 bytes of framing per 64 KiB or less.
+                assert!(
+                    out.len() <= data.len() + 5 * (data.len() / 16000 + 1),
+                    "{name}"
+                );
+            }
         }
     }
 }

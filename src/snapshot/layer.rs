@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::digest::Digest;
@@ -251,6 +251,11 @@ impl<'a> TarOut<'a> {
         rel: &[u8],
         md: &std::fs::Metadata,
     ) -> Result<(), LayerError> {
+        // Sockets are live endpoints of some process, not content; tar cannot hold them and
+        // Docker skips them too.
+        if md.file_type().is_socket() {
+            return Ok(());
+        }
         let mut h = header_for(full, rel, md, self.epoch).map_err(|source| LayerError::Read {
             path: full.to_path_buf(),
             op: "read metadata of",

@@ -211,9 +211,18 @@ impl Unpacker<'_> {
             return Ok(());
         };
         let parent = self.resolve(&join(parents), true, &name)?;
+        let class = whiteout::classify(last);
+        if self.opts.whiteouts == WhiteoutMode::Delete
+            && class != Name::Plain
+            && std::fs::symlink_metadata(&parent).is_err()
+        {
+            // Nothing below to delete, and a whiteout must not conjure its directory up.
+            self.stats.whiteouts += 1;
+            return Ok(());
+        }
         self.mkdirs(&parent, &name)?;
 
-        match whiteout::classify(last) {
+        match class {
             Name::Opaque => {
                 self.stats.whiteouts += 1;
                 return self.opaque(&parent, &name);
