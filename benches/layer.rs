@@ -25,11 +25,18 @@ impl Rng {
     }
 }
 
+/// 1 GiB under `cargo bench`; a 16 MB tree when `cargo test --benches` runs each bench once
+/// as a smoke test (criterion gets `--bench` only from `cargo bench`), so the suite stays fast.
 fn tree_mb() -> u64 {
+    let default = if std::env::args().any(|a| a == "--bench") {
+        1024
+    } else {
+        16
+    };
     std::env::var("STRATA_BENCH_TREE_MB")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1024)
+        .unwrap_or(default)
 }
 
 /// The tree, created if missing; its size in bytes (file contents only).

@@ -191,8 +191,14 @@ fn debug_expand_prints_process_word_and_words() {
     let s = Strata::new();
     // (args, expected stdout)
     let cases: &[(&[&str], &str)] = &[
-        (&["--env", "PWD=/home", r#"he${PWD:-x}"  $X""#], "he/home  \n"),
-        (&["--env", "V=abc  def", "--words", "x${V}y"], "xabc\ndefy\n"),
+        (
+            &["--env", "PWD=/home", r#"he${PWD:-x}"  $X""#],
+            "he/home  \n",
+        ),
+        (
+            &["--env", "V=abc  def", "--words", "x${V}y"],
+            "xabc\ndefy\n",
+        ),
         (&["--env", "F=a.tar.gz", "${F%%.*}-${F#*.}"], "a-tar.gz\n"),
         (&["--escape", "`", "a`$b"], "a$b\n"),
         (&["'$HOME'"], "$HOME\n"),
@@ -203,7 +209,10 @@ fn debug_expand_prints_process_word_and_words() {
         assert_eq!(&s.ok(&full), want, "{args:?}");
     }
     let err = s.fails(&["debug", "expand", "a${"]);
-    assert!(err.contains("column 2") && err.contains("missing '}'"), "{err}");
+    assert!(
+        err.contains("column 2") && err.contains("missing '}'"),
+        "{err}"
+    );
     let err = s.fails(&["debug", "expand", "--env", "NOEQUALS", "x"]);
     assert!(err.contains("NOEQUALS"), "{err}");
 }

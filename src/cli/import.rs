@@ -18,8 +18,9 @@ use oci_spec::image::HistoryBuilder;
 use super::args::CompressionArg;
 use super::format::print;
 use super::Settings;
+use crate::digest::Digest;
 use crate::reference::Reference;
-use crate::snapshot::{self, LayerOptions};
+use crate::snapshot::{self, BlobOpener, LayerOptions, Snapshots};
 use crate::store::changes::apply_change;
 use crate::store::image::layer_descriptor;
 use crate::store::time::{format_rfc3339, now_unix};
@@ -108,21 +109,34 @@ pub fn run(settings: &Settings, args: ImportArgs) -> Result<ExitCode> {
 
     let tags: Vec<Reference> = tag.into_iter().collect();
     let img = store.commit_image(&config, &[layer.0], &tags)?;
+    // Keep the layer unpacked once, keyed by its chain ID, ready to be an overlay lowerdir.
+    let blob_path = store.blob_path(&layer.2);
+    let open: BlobOpener = Box::new(move || {
+        let f = File::open(&blob_path)?;
+        Ok(Box::new(f) as Box<dyn Read + Send>)
+    });
+    Snapshots::new(&settings.root)
+        .ensure_chain(vec![(layer.1, open)])
+        .context("cannot unpack the layer into the snapshot store")?;
     print(&format!("{}\n", img.id));
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes `dir` as a layer blob; returns its descriptor and diff ID.
+/// Writes `dir` as a layer blob; returns its descriptor, diff ID and blob digest.
 fn write_layer(
     store: &Store,
     dir: &Path,
     opts: &LayerOptions,
-) -> Result<(oci_spec::image::Descriptor, crate::digest::Digest)> {
+) -> Result<(oci_spec::image::Descriptor, Digest, Digest)> {
     let mut w = store.blob_writer()?;
     let d = snapshot::write_dir_layer(dir, opts, &mut w)
         .with_context(|| format!("cannot archive {}", dir.display()))?;
     let (digest, size) = w.commit(Some(&d.digest))?;
-    Ok((layer_descriptor(&digest, size, d.media_type), d.diff_id))
+    Ok((
+        layer_descriptor(&digest, size, d.media_type),
+        d.diff_id,
+        digest,
+    ))
 }
 
 /// `SOURCE_DATE_EPOCH` (Unix seconds), when set and not empty.

@@ -11,7 +11,8 @@ use rayon::prelude::*;
 
 use super::chain::chain_ids;
 use super::unpack::{decompress, unpack_layer, UnpackError};
-use crate::digest::{Digest, DigestHasher};
+use crate::digest::Digest;
+use crate::util::hashing::HashingReader;
 
 /// The versioned directory name under the store root.
 pub const SNAPSHOTS_DIR: &str = "snapshots-v1";
@@ -139,10 +140,7 @@ impl Snapshots {
             diff_id: *diff_id,
             source,
         })?;
-        let mut hashing = HashingReader {
-            inner: plain,
-            hasher: DigestHasher::new(),
-        };
+        let mut hashing = HashingReader::new(plain);
         unpack_layer(&mut hashing, tmp.path()).map_err(|source| SnapshotError::Unpack {
             diff_id: *diff_id,
             source,
@@ -152,7 +150,7 @@ impl Snapshots {
             diff_id: *diff_id,
             source,
         })?;
-        let actual = hashing.hasher.finish();
+        let (actual, _) = hashing.finish();
         if actual != *diff_id {
             return Err(SnapshotError::DiffIdMismatch {
                 expected: *diff_id,
@@ -225,17 +223,4 @@ fn sync_fs(p: &Path) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-struct HashingReader<R> {
-    inner: R,
-    hasher: DigestHasher,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
 }
