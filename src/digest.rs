@@ -180,9 +180,46 @@ impl<'de> Deserialize<'de> for CacheKey {
     }
 }
 
+/// The OCI chain ID of a layer stack: `ChainID(L0) = DiffID(L0)`, `ChainID(Ln) =
+/// sha256(ChainID(Ln-1) + " " + DiffID(Ln))`, both digests in their `sha256:<hex>` form.
+/// Panics on an empty list: a chain has a base layer.
+pub fn chain_id(diff_ids: &[Digest]) -> Digest {
+    let (first, rest) = diff_ids
+        .split_first()
+        .expect("chain_id of an empty layer list");
+    rest.iter().fold(*first, |parent, diff| {
+        Digest::of(format!("{parent} {diff}").as_bytes())
+    })
+}
+
+/// The chain ID of every prefix of `diff_ids`: element `n` keys the snapshot of layer `n`.
+pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
+    let mut out: Vec<Digest> = Vec::with_capacity(diff_ids.len());
+    for d in diff_ids {
+        let next = match out.last() {
+            None => *d,
+            Some(parent) => Digest::of(format!("{parent} {d}").as_bytes()),
+        };
+        out.push(next);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chain_ids_follow_the_oci_definition() {
+        let (a, b, c) = (Digest::of(b"a"), Digest::of(b"b"), Digest::of(b"c"));
+        let ab = Digest::of(format!("{a} {b}").as_bytes());
+        let abc = Digest::of(format!("{ab} {c}").as_bytes());
+        assert_eq!(chain_id(&[a]), a);
+        assert_eq!(chain_id(&[a, b]), ab);
+        assert_eq!(chain_id(&[a, b, c]), abc);
+        assert_eq!(chain_ids(&[a, b, c]), vec![a, ab, abc]);
+        assert_eq!(chain_ids(&[]), Vec::<Digest>::new());
+    }
 
     #[test]
     fn digest_round_trips_and_rejects_bad_input() {

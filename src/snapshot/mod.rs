@@ -1,7 +1,6 @@
 //! Unpacked layers keyed by chain ID, the deterministic layer writer, and unpacking with
 //! whiteouts and escape refusal.
 
-pub mod chain;
 pub mod diff;
 mod fsops;
 pub mod gzip_parallel;
@@ -13,7 +12,7 @@ pub mod tar_layout;
 pub mod unpack;
 pub mod whiteout;
 
-pub use chain::{chain_id, chain_ids};
+pub use crate::digest::{chain_id, chain_ids};
 pub use diff::upperdir_changes;
 pub use layer::{
     write_changes_layer, write_dir_layer, Change, Compression, LayerDigests, LayerError,

@@ -4,41 +4,10 @@
 use std::io::{self, Write};
 
 use crate::digest::{Digest, DigestHasher};
+use crate::util::hashing::HashingWriter;
 
 use super::gzip_parallel::ParallelGzip;
 use super::layer::Compression;
-
-/// Hashes and counts what passes through to `inner`.
-pub struct HashingWriter<W: Write> {
-    inner: W,
-    hasher: DigestHasher,
-    count: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: DigestHasher::new(),
-            count: 0,
-        }
-    }
-    pub fn finish(self) -> (Digest, u64, W) {
-        (self.hasher.finish(), self.count, self.inner)
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
 
 enum Compressor<'a> {
     None(HashingWriter<&'a mut dyn Write>),

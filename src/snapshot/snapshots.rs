@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::chain::chain_ids;
 use super::unpack::{decompress, unpack_layer, UnpackError};
+use crate::digest::chain_ids;
 use crate::digest::Digest;
 use crate::util::hashing::HashingReader;
 

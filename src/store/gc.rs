@@ -19,7 +19,7 @@ use super::error::StoreError;
 use super::image::RemoveEvent;
 use super::index::IndexFile;
 use super::layout::Store;
-use crate::digest::Digest;
+use crate::digest::{chain_ids, Digest};
 
 /// What prune removes besides unreferenced blobs, snapshots and temp files.
 #[derive(Debug, Clone, Copy, Default)]
@@ -221,22 +221,10 @@ impl Store {
             let Ok(diff_ids) = cfg.diff_ids() else {
                 continue;
             };
-            for n in 1..=diff_ids.len() {
-                out.insert(chain_id(&diff_ids[..n]));
-            }
+            out.extend(chain_ids(&diff_ids));
         }
         out
     }
-}
-
-/// The OCI chain ID: `ChainID(L0) = DiffID(L0)`, `ChainID(L0|…|Ln) = sha256(ChainID(L0|…|Ln-1)
-/// + " " + DiffID(Ln))`.
-pub fn chain_id(diff_ids: &[Digest]) -> Digest {
-    let mut it = diff_ids.iter();
-    let Some(first) = it.next() else {
-        return Digest::of(b"");
-    };
-    it.fold(*first, |acc, d| Digest::of(format!("{acc} {d}").as_bytes()))
 }
 
 /// Snapshot directories are named by chain ID, as `<hex>` or `sha256:<hex>`/`sha256-<hex>`.
@@ -296,18 +284,5 @@ fn make_writable(path: &Path) {
         if e.file_type().is_dir() {
             let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(0o755));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chain_id_follows_the_oci_definition() {
-        let a = Digest::of(b"a");
-        let b = Digest::of(b"b");
-        assert_eq!(chain_id(&[a]), a);
-        assert_eq!(chain_id(&[a, b]), Digest::of(format!("{a} {b}").as_bytes()));
     }
 }
