@@ -41,9 +41,10 @@ pub struct Node {
     /// previous node of the stage, or for a `FROM <stage>` node the last node of that stage.
     /// Folding config changes along `parent` gives the image config and history.
     pub parent: Option<NodeId>,
-    /// The node whose key this one chains on: the nearest filesystem op among its ancestors
-    /// (config-only ops such as ENV or LABEL do not bust later COPYs; a RUN keys its env,
-    /// user and workdir itself). Pass its final key to `finalize_key`.
+    /// The node whose key this one chains on. For a filesystem op: the nearest filesystem op
+    /// among its ancestors (config-only ops such as ENV or LABEL do not bust a later COPY; a
+    /// RUN keys its env, user and workdir itself). For a config op: its parent. Pass its final
+    /// key to `finalize_key`.
     pub key_parent: Option<NodeId>,
     /// Other nodes that must finish first: the last node of a `COPY --from` or
     /// `--mount from=` stage.

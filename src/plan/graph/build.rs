@@ -375,20 +375,24 @@ impl Builder<'_> {
         let (op, inputs) = convert(&resolved.instruction, &mut st.cfg, &st.scope, prepared)
             .map_err(PlanError::Invalid)?;
         let here = (stage.index, st.drafts.len());
-        let parent = Some((stage.index, st.drafts.len() - 1));
-        let key_parent = Some(st.last_fs);
-        let parent_key = st.drafts[st.last_fs.1].partial_key;
+        let prev = (stage.index, st.drafts.len() - 1);
+        // A filesystem op chains on the last filesystem op, so config-only steps in between
+        // (ENV, LABEL, …) do not bust it; a config op chains on its parent, so keys stay
+        // unique along a stage.
+        let key_parent = if op.touches_fs() { st.last_fs } else { prev };
+        let parent_key = st.drafts[key_parent.1].partial_key;
         let partial_key = partial_key(&op, Some(&parent_key));
         if op.touches_fs() {
             st.last_fs = here;
         }
+        let key_parent = Some(key_parent);
         let text = match trigger_text {
             Some(t) => t.to_owned(),
             None => self.text(ins.span),
         };
         st.drafts.push(Draft {
             op,
-            parent,
+            parent: Some(prev),
             key_parent,
             deps,
             inputs,

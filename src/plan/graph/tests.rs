@@ -27,6 +27,19 @@ fn fixed_input(_: &Node, i: &Input) -> InputDigest {
     InputDigest::from_bytes(*crate::digest::Digest::of(s.as_bytes()).as_bytes())
 }
 
+/// (description, Dockerfile a, build args a, Dockerfile b, build args b)
+type Pair<'a> = (&'a str, &'a str, &'a [&'a str], &'a str, &'a [&'a str]);
+
+/// A [`Pair`] plus the text of the node whose key must differ.
+type Differ<'a> = (
+    &'a str,
+    &'a str,
+    &'a [&'a str],
+    &'a str,
+    &'a [&'a str],
+    &'a str,
+);
+
 fn key_of(g: &BuildGraph, text: &str) -> CacheKey {
     g.nodes
         .iter()
@@ -38,7 +51,7 @@ fn key_of(g: &BuildGraph, text: &str) -> CacheKey {
 #[test]
 fn keys_equal_when_only_cosmetics_change() {
     // (description, a, args a, b, args b): every node key must be equal.
-    let cases: &[(&str, &str, &[&str], &str, &[&str])] = &[
+    let cases: &[Pair] = &[
         (
             "comments, blank lines, line numbers, keyword case, spacing",
             "FROM alpine\nRUN make\nCOPY a /b\n",
@@ -131,7 +144,7 @@ fn keys_equal_when_only_cosmetics_change() {
 #[test]
 fn keys_differ_when_the_step_changes() {
     // (description, a, args a, b, args b, text of the node whose key must differ)
-    let cases: &[(&str, &str, &[&str], &str, &[&str], &str)] = &[
+    let cases: &[Differ] = &[
         (
             "a build arg a RUN can see",
             "FROM alpine\nARG V\nRUN echo $V\n",
@@ -591,4 +604,15 @@ fn canonical_json_sorts_keys() {
         key::canonical_json(&v),
         r#"{"a":"x","b":[{"a":null,"z":1}]}"#
     );
+}
+
+#[test]
+fn keys_are_unique_within_a_graph() {
+    let src = "FROM alpine AS a\nENV A=1\nENV A=1\nRUN x\nRUN x\nLABEL l=1\nLABEL l=1\n\
+               FROM a\nENV A=1\nRUN x\n";
+    let g = graph(src, &[]);
+    let mut keys: Vec<CacheKey> = g.nodes.iter().map(|n| n.partial_key).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), g.nodes.len());
 }
