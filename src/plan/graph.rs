@@ -10,6 +10,8 @@ pub mod key;
 pub mod op;
 
 #[cfg(test)]
+mod key_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

@@ -209,7 +209,8 @@ impl Builder<'_> {
                 format!("base name ({}) should not be blank", stage.image.text),
             ));
         }
-        let platform = match &platform {
+        let explicit_platform = platform.is_some();
+        let mut platform = match &platform {
             Some(p) => Platform::parse(&p.text).map_err(|e| invalid(p.span, e.to_string()))?,
             None => self.opts.target_platform.clone(),
         };
@@ -224,6 +225,10 @@ impl Builder<'_> {
                 self.build_stage(j, stage.image.span)?;
                 let base = self.out[j].as_ref().expect("built above");
                 let last = (j, base.drafts.len() - 1);
+                // A stage built on a stage runs on that stage's platform unless told otherwise.
+                if !explicit_platform {
+                    platform = base.platform.clone();
+                }
                 (
                     Op::StageRef { stage: j },
                     StageScope::inherit(&base.scope),

@@ -88,6 +88,21 @@ fn clean_abs(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// A relative COPY/ADD destination made absolute against the workdir, as BuildKit does: a trailing
+/// slash (and `.` or an empty dest) means "into this directory" and is kept.
+pub(super) fn copy_dest(workdir: &str, dest: &str) -> String {
+    if dest.starts_with('/') {
+        // BuildKit keeps an absolute dest as written (`..` is resolved in the rootfs later).
+        return dest.to_owned();
+    }
+    let into_dir = dest.is_empty() || dest == "." || dest.ends_with('/');
+    let mut out = join_workdir(workdir, dest);
+    if into_dir && !out.ends_with('/') {
+        out.push('/');
+    }
+    out
+}
+
 /// WORKDIR `requested` seen with the current workdir `current`.
 pub(super) fn join_workdir(current: &str, requested: &str) -> String {
     if requested.starts_with('/') {
@@ -204,8 +219,7 @@ pub(super) fn convert(
                 add,
                 from,
                 sources,
-                dest: c.dest.text.clone(),
-                workdir: cfg.workdir.clone(),
+                dest: copy_dest(&cfg.workdir, &c.dest.text),
                 chown: c.chown.as_ref().map(|w| w.text.clone()),
                 chmod: c.chmod.as_ref().map(|w| w.text.clone()),
                 link: c.link,

@@ -70,9 +70,9 @@ pub struct CopyOp {
     pub add: bool,
     pub from: CopySource,
     pub sources: Vec<String>,
+    /// Absolute: a relative dest is resolved against the WORKDIR here, so WORKDIR changes
+    /// bust a COPY only when its dest is relative. A trailing `/` means "into this directory".
     pub dest: String,
-    /// The working directory a relative `dest` is resolved against.
-    pub workdir: String,
     pub chown: Option<String>,
     pub chmod: Option<String>,
     pub link: bool,
