@@ -73,6 +73,9 @@ pub struct NodeMeta {
     pub text: String,
     /// Set when the node runs a base's ONBUILD trigger.
     pub onbuild: bool,
+    /// For RUN: the declared ARGs and their values, for history's `|N NAME=VALUE …` prefix
+    /// (their values are keyed through the RUN's env already).
+    pub history_args: Vec<(String, String)>,
 }
 
 /// One stage that the target needs.

@@ -31,6 +31,7 @@ struct Draft {
     line: u32,
     text: String,
     onbuild: bool,
+    history_args: Vec<(String, String)>,
 }
 
 /// An ONBUILD trigger waiting to run in a child stage.
@@ -38,6 +39,9 @@ struct Draft {
 struct Trigger {
     instr: Spanned<Instruction>,
     text: String,
+    /// For a store image's trigger, whose spans point into the trigger text: where its errors
+    /// are reported instead (the child's FROM).
+    relocate: Option<Span>,
 }
 
 struct StageOut {
@@ -178,7 +182,17 @@ impl Builder<'_> {
         let mut st = self.start_stage(stage)?;
         let triggers = std::mem::take(&mut st.triggers);
         for t in &triggers {
-            self.step(stage, &mut st, &t.instr, Some(&t.text), t.instr.span.line)?;
+            self.step(stage, &mut st, &t.instr, Some(&t.text), t.instr.span.line)
+                .map_err(|e| match (e, t.relocate) {
+                    (PlanError::Invalid(d), Some(at)) => invalid(
+                        at,
+                        format!(
+                            "in ONBUILD trigger {:?} of the base image: {}",
+                            t.text, d.message
+                        ),
+                    ),
+                    (e, _) => e,
+                })?;
         }
         for ins in stage.instructions {
             self.step(stage, &mut st, ins, None, ins.span.line)?;
@@ -289,6 +303,7 @@ impl Builder<'_> {
                 line,
                 text,
                 onbuild: false,
+                history_args: Vec::new(),
             }],
             scope,
             cfg,
@@ -372,6 +387,7 @@ impl Builder<'_> {
                 st.triggers.push(Trigger {
                     instr: (**inner).clone(),
                     text: text.clone(),
+                    relocate: None,
                 });
                 prepared.onbuild_text = Some(text);
             }
@@ -391,6 +407,11 @@ impl Builder<'_> {
             st.last_fs = here;
         }
         let key_parent = Some(key_parent);
+        let history_args = if matches!(op, Op::Exec(_)) {
+            st.scope.history_args()
+        } else {
+            Vec::new()
+        };
         let text = match trigger_text {
             Some(t) => t.to_owned(),
             None => self.text(ins.span),
@@ -405,6 +426,7 @@ impl Builder<'_> {
             line,
             text,
             onbuild: trigger_text.is_some(),
+            history_args,
         });
         Ok(())
     }
@@ -464,6 +486,7 @@ impl Builder<'_> {
                         line: d.line,
                         text: d.text,
                         onbuild: d.onbuild,
+                        history_args: d.history_args,
                     },
                 });
             }
@@ -506,5 +529,6 @@ fn store_trigger(text: &str, from: Span, image: &str) -> Result<Trigger, PlanErr
     Ok(Trigger {
         instr,
         text: display_text(text, '\\'),
+        relocate: Some(from),
     })
 }

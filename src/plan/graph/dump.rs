@@ -26,6 +26,7 @@ pub fn dump_value(graph: &BuildGraph) -> Value {
                 "label": n.meta.label,
                 "line": n.meta.line,
                 "onbuild": n.meta.onbuild,
+                "history_args": n.meta.history_args,
                 "op": n.op,
                 "parent": n.parent,
                 "key_parent": n.key_parent,

@@ -335,3 +335,43 @@ fn a_stage_on_a_stage_inherits_its_platform() {
     let platforms: Vec<&str> = g.stages.iter().map(|s| s.platform.as_str()).collect();
     assert_eq!(platforms, ["linux/arm64", "linux/arm64", "linux/amd64"]);
 }
+
+#[test]
+fn store_trigger_errors_point_at_the_childs_from() {
+    let mut images = BTreeMap::new();
+    let bad = |t: &str| BaseImage {
+        onbuild: vec![t.to_string()],
+        ..Default::default()
+    };
+    // (trigger, message fragment)
+    let cases = [
+        ("WORKDIR ${D:?needs D}", "needs D"),
+        ("RUNN x", "unknown instruction"),
+        ("FROM x", "isn't allowed"),
+    ];
+    for (trigger, frag) in cases {
+        images.insert("base".to_string(), bad(trigger));
+        let e = plan("# c\nFROM base\n", &opts(&[], None), &images).unwrap_err();
+        let d = e.diagnostic().unwrap();
+        assert_eq!((d.span.line, d.span.column), (2, 1), "{trigger}: {e}");
+        assert!(d.message.contains(frag), "{trigger}: {}", d.message);
+    }
+}
+
+#[test]
+fn run_nodes_carry_history_args() {
+    let g = graph(
+        "FROM a\nARG A=1\nARG B\nENV A=2\nRUN x\nCOPY y z\n",
+        &["B=b"],
+    );
+    let hist: Vec<&[(String, String)]> = g
+        .nodes
+        .iter()
+        .map(|n| n.meta.history_args.as_slice())
+        .collect();
+    assert_eq!(
+        hist[4],
+        [("A".to_string(), "2".to_string()), ("B".into(), "b".into())]
+    );
+    assert!(hist[5].is_empty());
+}
