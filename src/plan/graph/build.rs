@@ -328,6 +328,9 @@ impl Builder<'_> {
         word: &Word,
         what: &str,
     ) -> Result<(CopySource, Option<Ref>), PlanError> {
+        if word.text.is_empty() {
+            return Err(invalid(word.span, format!("{what}: the value is empty")));
+        }
         match self.stages.resolve_copy_from(&word.text, current) {
             Ok(StageRef::Stage(k)) => {
                 self.build_stage(k, word.span)?;

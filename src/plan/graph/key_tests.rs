@@ -323,3 +323,41 @@ fn keys_are_unique_within_a_graph() {
     keys.dedup();
     assert_eq!(keys.len(), g.nodes.len());
 }
+
+/// Instructions of a multi-stage file; comments and blank lines are inserted between them.
+const LINES: [&str; 9] = [
+    "ARG BASE=alpine",
+    "FROM $BASE AS build",
+    "ARG V=1",
+    "ENV P=/opt/$V",
+    "RUN make $P",
+    "COPY src/ $P/",
+    "FROM busybox",
+    "COPY --from=build /opt /opt",
+    "CMD [\"/opt/run\"]",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    #[test]
+    fn comments_and_blank_lines_never_change_keys(
+        fillers in proptest::collection::vec(0u8..4, LINES.len()),
+    ) {
+        let plain = LINES.join("\n") + "\n";
+        let mut noisy = String::new();
+        for (line, filler) in LINES.iter().zip(&fillers) {
+            noisy.push_str(match filler {
+                0 => "",
+                1 => "\n",
+                2 => "# a comment\n",
+                _ => "  \n# two\n\n",
+            });
+            noisy.push_str(line);
+            noisy.push('\n');
+        }
+        let keys = |src: &str| -> Vec<CacheKey> {
+            graph(src, &[]).nodes.iter().map(|n| n.partial_key).collect()
+        };
+        proptest::prop_assert_eq!(keys(&plain), keys(&noisy));
+    }
+}

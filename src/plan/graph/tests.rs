@@ -109,6 +109,13 @@ fn located_errors() {
         ),
         ("FROM a\nRUNN x\n", None, 2, 1, "unknown instruction"),
         (
+            "FROM a\nARG F\nCOPY --from=$F /x /y\n",
+            None,
+            3,
+            13,
+            "empty",
+        ),
+        (
             "FROM a\nFROM b\nCOPY --from=1 /x /y\n",
             None,
             3,
