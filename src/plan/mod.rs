@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod context;
+pub mod inputs;
 pub mod platform;
 pub mod resolve;
 pub mod scope;
