@@ -3,7 +3,6 @@
 //! never read twice across builds.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -13,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::stat_cache::{CacheRecord, FileStat, StatCache, StatCacheError};
+use super::stat_cache::{walk_order, CacheRecord, FileStat, StatCache, StatCacheError};
 use super::{Entry, EntryKind};
 
 /// The blake3 of a file's contents.
@@ -82,9 +81,12 @@ pub struct HashStats {
 pub struct ContextHasher<'a> {
     root: PathBuf,
     entries: &'a [Entry],
-    files: HashMap<&'a [u8], &'a Entry>,
+    /// The walk's regular files in walk order, the order of the stat cache file, so lookups
+    /// step through both sequentially.
+    files: Vec<&'a Entry>,
+    /// `files[i]`'s hash once known.
+    hashes: Vec<Option<ContentHash>>,
     cache: StatCache,
-    hashes: HashMap<&'a [u8], ContentHash>,
     stats: HashStats,
     fixed_now_ns: Option<i64>,
 }
@@ -97,20 +99,31 @@ thread_local! {
     static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+fn key(e: &Entry) -> &[u8] {
+    e.path.as_os_str().as_bytes()
+}
+
 impl<'a> ContextHasher<'a> {
     /// A hasher for the context at `root` whose walk gave `entries`, backed by `cache`.
     pub fn new(root: impl Into<PathBuf>, entries: &'a [Entry], cache: StatCache) -> Self {
-        let files = entries
+        let mut files: Vec<&'a Entry> = entries
             .iter()
             .filter(|e| e.kind == EntryKind::File)
-            .map(|e| (e.path.as_os_str().as_bytes(), e))
             .collect();
+        // A walk already gives this order; other entry lists are sorted.
+        if !files
+            .windows(2)
+            .all(|w| walk_order(key(w[0]), key(w[1])).is_lt())
+        {
+            files.sort_by(|a, b| walk_order(key(a), key(b)));
+            files.dedup_by(|a, b| key(a) == key(b));
+        }
         ContextHasher {
             root: root.into(),
             entries,
+            hashes: vec![None; files.len()],
             files,
             cache,
-            hashes: HashMap::new(),
             stats: HashStats::default(),
             fixed_now_ns: None,
         }
@@ -125,52 +138,65 @@ impl<'a> ContextHasher<'a> {
 
     /// Hashes every regular file of the walk.
     pub fn hash_all(&mut self) -> Result<(), HashError> {
-        let all: Vec<&'a [u8]> = self.files.keys().copied().collect();
-        self.hash_paths(&all)
+        self.hash_indices((0..self.files.len()).collect())
     }
 
     /// Hashes the given files (already-hashed ones are skipped), reading in parallel only those
-    /// the stat cache cannot answer. The first failure in `paths` order is returned.
+    /// the stat cache cannot answer. A path that is not a walked regular file is an error, and
+    /// then nothing is hashed.
     pub fn hash_paths<P: AsRef<[u8]>>(&mut self, paths: &[P]) -> Result<(), HashError> {
-        let now_ns = self.fixed_now_ns.unwrap_or_else(wall_clock_ns);
-        let mut todo: Vec<&'a Entry> = Vec::new();
+        let mut wanted = Vec::with_capacity(paths.len());
         for p in paths {
-            let p = p.as_ref();
-            if self.hashes.contains_key(p) {
+            wanted.push(self.index(p.as_ref())?);
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        self.hash_indices(wanted)
+    }
+
+    /// Hashes `files[i]` for each `i` (ascending, unique).
+    fn hash_indices(&mut self, wanted: Vec<usize>) -> Result<(), HashError> {
+        let now_ns = self.fixed_now_ns.unwrap_or_else(wall_clock_ns);
+        let mut todo: Vec<usize> = Vec::new();
+        let mut hint = 0;
+        for i in wanted {
+            if self.hashes[i].is_some() {
                 continue;
             }
-            let entry = self.entry(p)?;
-            let key = entry.path.as_os_str().as_bytes();
-            match self.cache.lookup(key, &FileStat::from(entry)) {
+            let e = self.files[i];
+            match self
+                .cache
+                .lookup_hinted(key(e), &FileStat::from(e), &mut hint)
+            {
                 Some(h) => {
                     self.stats.cache_hits += 1;
-                    self.hashes.insert(key, h);
+                    self.hashes[i] = Some(h);
                 }
-                None => todo.push(entry),
+                None => todo.push(i),
             }
         }
-        // Two requests for one path must not read it twice.
-        todo.sort_unstable_by_key(|e| e.path.as_os_str().as_bytes());
-        todo.dedup_by_key(|e| e.path.as_os_str().as_bytes());
-        let root = &self.root;
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let (root, files) = (&self.root, &self.files);
         let results: Vec<Result<(ContentHash, bool), HashError>> = todo
             .par_iter()
-            .map(|e| hash_file(&root.join(&e.path), e))
+            .map(|&i| hash_file(&root.join(&files[i].path), files[i]))
             .collect();
-        for (e, r) in todo.iter().zip(results) {
+        for (&i, r) in todo.iter().zip(results) {
             let (hash, unchanged) = r?;
-            let key = e.path.as_os_str().as_bytes();
+            let e = self.files[i];
             self.stats.files_read += 1;
             self.stats.bytes_read += e.size;
-            self.hashes.insert(key, hash);
+            self.hashes[i] = Some(hash);
             // A file that changed while it was read is hashed for this build but not cached.
             if unchanged {
                 let record = CacheRecord {
-                    stat: FileStat::from(*e),
+                    stat: FileStat::from(e),
                     recorded_at_ns: now_ns,
                     hash,
                 };
-                self.cache.insert(key, record);
+                self.cache.insert(key(e), record);
             }
         }
         Ok(())
@@ -178,14 +204,15 @@ impl<'a> ContextHasher<'a> {
 
     /// The hash of a file hashed earlier by this hasher.
     pub fn get(&self, path: impl AsRef<[u8]>) -> Option<ContentHash> {
-        self.hashes.get(path.as_ref()).copied()
+        self.find(path.as_ref()).ok().and_then(|i| self.hashes[i])
     }
 
-    /// Every hash computed or looked up so far, by context-relative path.
+    /// Every hash computed or looked up so far, by context-relative path, in walk order.
     pub fn hashes(&self) -> impl Iterator<Item = (&'a Path, ContentHash)> + '_ {
-        self.hashes
-            .keys()
-            .map(|k| (self.files[k].path.as_path(), self.hashes[k]))
+        self.files
+            .iter()
+            .zip(&self.hashes)
+            .filter_map(|(e, h)| Some((e.path.as_path(), (*h)?)))
     }
 
     pub fn stats(&self) -> HashStats {
@@ -200,24 +227,33 @@ impl<'a> ContextHasher<'a> {
     /// anything changed; returns whether it wrote.
     pub fn save_cache(&mut self) -> Result<bool, HashError> {
         let files = &self.files;
-        self.cache.retain(|p| files.contains_key(p));
+        let mut cursor = 0;
+        // Records come in walk order, like `files`: mostly a forward scan.
+        self.cache.retain(|p| {
+            while cursor < files.len() && walk_order(key(files[cursor]), p).is_lt() {
+                cursor += 1;
+            }
+            if cursor < files.len() && key(files[cursor]) == p {
+                return true;
+            }
+            files.binary_search_by(|e| walk_order(key(e), p)).is_ok()
+        });
         Ok(self.cache.save()?)
     }
 
-    fn entry(&self, p: &[u8]) -> Result<&'a Entry, HashError> {
-        let lossy = || String::from_utf8_lossy(p).into_owned();
-        match self.files.get(p) {
-            Some(e) => Ok(e),
-            None if self.is_walked_non_file(p) => Err(HashError::NotAFile { path: lossy() }),
-            None => Err(HashError::NotInContext { path: lossy() }),
-        }
+    fn find(&self, p: &[u8]) -> Result<usize, usize> {
+        self.files.binary_search_by(|e| walk_order(key(e), p))
     }
 
-    /// Only called on the error path: non-files are not indexed.
-    fn is_walked_non_file(&self, p: &[u8]) -> bool {
-        self.entries
-            .iter()
-            .any(|e| e.path.as_os_str().as_bytes() == p)
+    fn index(&self, p: &[u8]) -> Result<usize, HashError> {
+        let lossy = || String::from_utf8_lossy(p).into_owned();
+        match self.find(p) {
+            Ok(i) => Ok(i),
+            Err(_) if self.entries.iter().any(|e| key(e) == p) => {
+                Err(HashError::NotAFile { path: lossy() })
+            }
+            Err(_) => Err(HashError::NotInContext { path: lossy() }),
+        }
     }
 }
 

@@ -7,13 +7,14 @@
 //! File layout (all integers little-endian):
 //! ```text
 //! magic "STRSTATC" | version u32 = 1 | count u32
-//! count × record, sorted by path bytes, paths unique:
+//! count × record, in walk order (see [`walk_order`]), paths unique:
 //!     path_len u32 | path bytes | size u64 | mtime_ns i64 | ctime_ns i64 | ino u64 | mode u32
 //!     | recorded_at_ns i64 | blake3 [32]
 //! crc32 u32 of everything before it
 //! ```
 
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -96,14 +97,14 @@ pub enum StatCacheError {
 #[derive(Debug)]
 pub struct StatCache {
     file: PathBuf,
-    /// The file as read; `offsets` index its records (sorted by path).
+    /// The file as read; `offsets` index its records (in walk order).
     buf: Vec<u8>,
     offsets: Vec<u32>,
     /// Records from `buf` dropped by [`StatCache::retain`] (indexes into `offsets`).
     removed: Vec<bool>,
     removed_any: bool,
     /// Records added or replaced this run.
-    added: BTreeMap<Vec<u8>, CacheRecord>,
+    added: HashMap<Vec<u8>, CacheRecord>,
     outcome: LoadOutcome,
 }
 
@@ -130,7 +131,7 @@ impl StatCache {
             offsets: Vec::new(),
             removed: Vec::new(),
             removed_any: false,
-            added: BTreeMap::new(),
+            added: HashMap::new(),
             outcome: LoadOutcome::Missing,
         }
     }
@@ -188,16 +189,35 @@ impl StatCache {
 
     /// The record for `path`, whether or not it is still valid.
     pub fn get(&self, path: &[u8]) -> Option<CacheRecord> {
-        if let Some(r) = self.added.get(path) {
-            return Some(*r);
+        self.get_hinted(path, &mut 0)
+    }
+
+    /// [`StatCache::get`] starting the search at `*hint`, which it then moves past `path`:
+    /// looking paths up in walk order makes every lookup a sequential step, not a binary search
+    /// through a file too big for the CPU caches.
+    pub fn get_hinted(&self, path: &[u8], hint: &mut usize) -> Option<CacheRecord> {
+        if !self.added.is_empty() {
+            if let Some(r) = self.added.get(path) {
+                return Some(*r);
+            }
         }
-        let i = self.find(path)?;
+        let i = self.find_hinted(path, hint)?;
         (!self.removed[i]).then(|| self.record_at(i).1)
     }
 
     /// The cached hash of `path` if the file still has `stat` and was not racily clean.
     pub fn lookup(&self, path: &[u8], stat: &FileStat) -> Option<ContentHash> {
-        self.get(path)
+        self.lookup_hinted(path, stat, &mut 0)
+    }
+
+    /// [`StatCache::lookup`] with a search hint (see [`StatCache::get_hinted`]).
+    pub fn lookup_hinted(
+        &self,
+        path: &[u8],
+        stat: &FileStat,
+        hint: &mut usize,
+    ) -> Option<ContentHash> {
+        self.get_hinted(path, hint)
             .filter(|r| r.is_valid_for(stat))
             .map(|r| r.hash)
     }
@@ -208,12 +228,14 @@ impl StatCache {
             .find(path)
             .is_some_and(|i| self.record_at(i).1 == record)
         {
+            self.added.remove(path);
             return;
         }
         self.added.insert(path.to_vec(), record);
     }
 
-    /// Drops the loaded records whose path `keep` refuses (files gone from the context).
+    /// Drops the records whose path `keep` refuses (files gone from the context). Loaded
+    /// records are offered in walk order, then the added ones in no particular order.
     pub fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
         for i in 0..self.offsets.len() {
             if !self.removed[i] && !keep(self.record_at(i).0) {
@@ -249,17 +271,19 @@ impl StatCache {
         Ok(true)
     }
 
-    /// The file's bytes: kept loaded records merged with added ones, sorted by path.
+    /// The file's bytes: kept loaded records merged with added ones, in walk order.
     fn encode(&self) -> Result<Vec<u8>, StatCacheError> {
+        let mut added: Vec<(&Vec<u8>, &CacheRecord)> = self.added.iter().collect();
+        added.sort_unstable_by(|a, b| walk_order(a.0, b.0));
         let mut out = Vec::with_capacity(self.buf.len() + self.added.len() * (FIXED_LEN + 64));
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&STAT_CACHE_VERSION.to_le_bytes());
         out.extend_from_slice(&0u32.to_le_bytes());
         let mut count = 0usize;
-        let mut added = self.added.iter().peekable();
+        let mut added = added.into_iter().peekable();
         for i in 0..self.offsets.len() {
             let (path, rec) = self.record_at(i);
-            while let Some((p, r)) = added.next_if(|(p, _)| p.as_slice() < path) {
+            while let Some((p, r)) = added.next_if(|(p, _)| walk_order(p, path).is_lt()) {
                 encode_record(&mut out, p, r);
                 count += 1;
             }
@@ -286,9 +310,27 @@ impl StatCache {
     }
 
     fn find(&self, path: &[u8]) -> Option<usize> {
-        self.offsets
-            .binary_search_by(|&off| path_at(&self.buf, off as usize).cmp(path))
-            .ok()
+        self.find_hinted(path, &mut 0)
+    }
+
+    fn find_hinted(&self, path: &[u8], hint: &mut usize) -> Option<usize> {
+        let at = |i: usize| path_at(&self.buf, self.offsets[i] as usize);
+        let found = if *hint < self.offsets.len() && at(*hint) == path {
+            Ok(*hint)
+        } else {
+            self.offsets
+                .binary_search_by(|&off| walk_order(path_at(&self.buf, off as usize), path))
+        };
+        match found {
+            Ok(i) => {
+                *hint = i + 1;
+                Some(i)
+            }
+            Err(i) => {
+                *hint = i;
+                None
+            }
+        }
     }
 
     fn record_at(&self, i: usize) -> (&[u8], CacheRecord) {
@@ -308,6 +350,17 @@ impl StatCache {
             hash: ContentHash::from_bytes(f[44..76].try_into().expect("32 bytes")),
         };
         (path, rec)
+    }
+}
+
+/// The order of a depth-first walk that lists siblings by name: byte order, except that `/`
+/// sorts before every other byte (so `a/b` comes right after `a`, before `a-b`).
+pub fn walk_order(a: &[u8], b: &[u8]) -> Ordering {
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let key = |c: u8| if c == b'/' { 0 } else { u16::from(c) + 1 };
+    match (a.get(same), b.get(same)) {
+        (Some(&x), Some(&y)) => key(x).cmp(&key(y)),
+        _ => a.len().cmp(&b.len()),
     }
 }
 
@@ -355,7 +408,7 @@ fn parse(buf: &[u8]) -> Option<Vec<u32>> {
             return None;
         }
         let path = &body[off + 4..off + 4 + len];
-        if prev.is_some_and(|p| p >= path) {
+        if prev.is_some_and(|p| walk_order(p, path).is_ge()) {
             return None;
         }
         prev = Some(path);
@@ -438,6 +491,48 @@ mod tests {
             ..rec(T, T + RACY_MARGIN_NS + 1, 1)
         };
         assert!(!r.is_valid_for(&r.stat));
+    }
+
+    #[test]
+    fn walk_order_table() {
+        let mut paths = vec!["a-b", "a/b", "a", "b", "a/b/c", "a/a", "A", "a.b", "a/b-c"];
+        paths.sort_by(|x, y| walk_order(x.as_bytes(), y.as_bytes()));
+        assert_eq!(
+            paths,
+            ["A", "a", "a/a", "a/b", "a/b/c", "a/b-c", "a-b", "a.b", "b"]
+        );
+    }
+
+    #[test]
+    fn hinted_lookups_agree_with_plain_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cache");
+        let mut c = StatCache::empty(&file);
+        let late = T + 10 * RACY_MARGIN_NS;
+        let paths = ["a", "a/b", "a/b/c", "a-b", "b", "c/d"];
+        for (i, p) in paths.iter().enumerate() {
+            c.insert(p.as_bytes(), rec(T, late, i as u8));
+        }
+        c.save().unwrap();
+        let c = StatCache::load(&file);
+        let mut hint = 0;
+        for (i, p) in paths.iter().enumerate() {
+            let got = c.lookup_hinted(p.as_bytes(), &stat(T), &mut hint);
+            assert_eq!(got, Some(ContentHash::from_bytes([i as u8; 32])), "{p}");
+            assert_eq!(hint, i + 1);
+        }
+        // Out of order, missing, with a stale hint.
+        for (p, want) in [
+            ("a-b", Some(3u8)),
+            ("a/a", None),
+            ("a", Some(0)),
+            ("zz", None),
+        ] {
+            let got = c
+                .get_hinted(p.as_bytes(), &mut hint)
+                .map(|r| r.hash.as_bytes()[0]);
+            assert_eq!(got, want, "{p}");
+        }
     }
 
     #[test]
