@@ -360,4 +360,66 @@ mod tests {
             "{err}"
         );
     }
+
+    /// A random context tree: file name → (content, mode, mtime seconds, uid).
+    type Files = std::collections::BTreeMap<String, (Vec<u8>, u32, i64, u32)>;
+
+    fn tree_of(files: &Files) -> MemTree {
+        let mut t = MemTree::new();
+        t.dir("app", 0o755);
+        t.dir("app/sub", 0o755);
+        for (name, (data, mode, mtime, uid)) in files {
+            let m = t.file(&format!("app/{name}"), *mode, data);
+            m.mtime = MTime {
+                secs: *mtime,
+                nanos: 0,
+            };
+            m.uid = *uid;
+        }
+        t
+    }
+
+    fn files() -> impl proptest::strategy::Strategy<Value = Files> {
+        use proptest::prelude::*;
+        let name = prop_oneof!["[a-c]{1,3}", "sub/[a-c]{1,3}"];
+        let mode = prop_oneof![Just(0o644u32), Just(0o755), Just(0o600), Just(0o4755)];
+        let file = (
+            proptest::collection::vec(any::<u8>(), 1..64),
+            mode,
+            any::<i64>(),
+            0..3u32,
+        );
+        proptest::collection::btree_map(name, file, 1..8)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(64))]
+
+        #[test]
+        fn digest_ignores_mtimes_and_source_owners_but_not_content_or_modes(
+            files in files(),
+            pick in 0usize..8,
+            byte in 0usize..64,
+        ) {
+            let r = req(None);
+            let d0 = digest(&tree_of(&files), &r);
+            let mut other = files.clone();
+            for (i, f) in other.values_mut().enumerate() {
+                f.2 = f.2.wrapping_add(1 + i as i64);
+                f.3 += 7;
+            }
+            proptest::prop_assert_eq!(digest(&tree_of(&other), &r), d0);
+
+            let name = files.keys().nth(pick % files.len()).unwrap().clone();
+            let mut flipped = files.clone();
+            let data = &mut flipped.get_mut(&name).unwrap().0;
+            let at = byte % data.len();
+            data[at] ^= 1;
+            proptest::prop_assert_ne!(digest(&tree_of(&flipped), &r), d0);
+
+            let mut chmodded = files.clone();
+            chmodded.get_mut(&name).unwrap().1 ^= 0o100;
+            proptest::prop_assert_ne!(digest(&tree_of(&chmodded), &r), d0);
+        }
+    }
 }
