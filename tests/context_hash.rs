@@ -1,17 +1,19 @@
 //! Hashing real context directories through the persistent stat cache: what is read on a cold,
 //! warm, touched, changed and racily-clean run, damaged caches, ignored files, and the COPY
-//! input digest computed from files on disk.
+//! input digest computed from files on disk through the walked (ignore-filtered) tree.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use strata::exec::copy::{plan_copy, CopyRequest, FsTree, NoExcludes, PlanContext};
+use strata::exec::copy::{
+    plan_copy, CopyItem, CopyRequest, FsTree, NoExcludes, PlanContext, SourceTree,
+};
 use strata::plan::context::stat_cache::RACY_MARGIN_NS;
 use strata::plan::context::{
     open_context, stat_cache_file, ContentHash, Context, ContextHasher, HashError, HashStats,
-    LoadOutcome, StatCache,
+    LoadOutcome, StatCache, WalkedTree,
 };
 use strata::plan::inputs::{content_paths, copy_input_digest, InputDigest};
 
@@ -360,4 +362,69 @@ fn input_digest_of_files_on_disk() {
 
     fs::rename(b.join("app/data/two.txt"), b.join("app/data/tw0.txt")).unwrap();
     assert_ne!(copy_digest(&b, None), base, "rename");
+}
+
+fn plan(tree: &dyn SourceTree, sources: &[&str], dest: &str) -> Vec<CopyItem> {
+    let req = CopyRequest {
+        sources: sources.iter().map(|s| s.to_string()).collect(),
+        dest: dest.into(),
+        workdir: "/".into(),
+        ..CopyRequest::default()
+    };
+    let ctx = PlanContext {
+        passwd: &[],
+        groups: &[],
+        exclude: &NoExcludes,
+    };
+    plan_copy(tree, &req, &ctx).unwrap()
+}
+
+#[test]
+fn walked_tree_plans_like_the_directory_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = tmp.path().join("ctx");
+    app_tree(&ctx, &[0, 1, 2, 3]);
+    fs::hard_link(ctx.join("app/data/one.txt"), ctx.join("app/data/uno.txt")).unwrap();
+    let entries = open_context(&ctx, None).unwrap().entries().unwrap();
+    let walked = WalkedTree::new(&ctx, &entries).unwrap();
+    let fs_tree = FsTree::new(&ctx);
+    for (sources, dest) in [
+        (&["app"][..], "/srv/"),
+        (&["."][..], "/"),
+        (&["app/*.rs", "app/d*"][..], "/x/"),
+        (&["app/link"][..], "/l"),
+        (&["app/data/one.txt", "app/data/uno.txt"][..], "/h/"),
+    ] {
+        assert_eq!(
+            plan(&walked, sources, dest),
+            plan(&fs_tree, sources, dest),
+            "{sources:?}"
+        );
+    }
+}
+
+#[test]
+fn ignored_files_do_not_reach_the_input_digest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = tmp.path().join("ctx");
+    app_tree(&ctx, &[0, 1, 2, 3]);
+    write(&ctx, ".dockerignore", "app/data/two.txt\n");
+    let digest = |ctx: &Path| {
+        let entries = open_context(ctx, None).unwrap().entries().unwrap();
+        let tree = WalkedTree::new(ctx, &entries).unwrap();
+        let items = plan(&tree, &["app"], "/srv/");
+        let mut h = ContextHasher::new(ctx, &entries, StatCache::empty(ctx.join("unused")));
+        h.hash_paths(&content_paths(&items)).unwrap();
+        assert!(h.get("app/data/two.txt").is_none());
+        assert!(items
+            .iter()
+            .flat_map(|i| &i.entries)
+            .all(|e| !e.src.ends_with("two.txt")));
+        copy_input_digest(&items, &|p| h.get(p)).unwrap()
+    };
+    let before = digest(&ctx);
+    write(&ctx, "app/data/two.txt", "changed, but ignored");
+    assert_eq!(digest(&ctx), before);
+    write(&ctx, "app/data/one.txt", "not ignored");
+    assert_ne!(digest(&ctx), before);
 }

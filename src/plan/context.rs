@@ -6,6 +6,7 @@ pub mod hash;
 mod local;
 mod mem;
 pub mod stat_cache;
+mod tree;
 mod walk;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ pub use hash::{ContentHash, ContextHasher, HashError, HashStats};
 pub use local::LocalDir;
 pub use mem::MemDir;
 pub use stat_cache::{stat_cache_dir, stat_cache_file, LoadOutcome, StatCache, StatCacheError};
+pub use tree::WalkedTree;
 pub use walk::{walk, ContextWalker};
 
 /// What went wrong while reading a build context, with the path at fault.
