@@ -2,16 +2,22 @@
 //! list of entries with the metadata a stat cache needs. The walk runs over a small
 //! [`DirSource`] trait so an in-memory tree ([`MemDir`]) can stand in for the disk.
 
+pub mod hash;
 mod local;
 mod mem;
+pub mod stat_cache;
+mod tree;
 mod walk;
 
 use std::path::{Path, PathBuf};
 
 use crate::syntax::dockerignore::{parse_ignore_file, IgnoreError, PatternMatcher};
 
+pub use hash::{ContentHash, ContextHasher, HashError, HashStats};
 pub use local::LocalDir;
 pub use mem::MemDir;
+pub use stat_cache::{stat_cache_dir, stat_cache_file, LoadOutcome, StatCache, StatCacheError};
+pub use tree::WalkedTree;
 pub use walk::{walk, ContextWalker};
 
 /// What went wrong while reading a build context, with the path at fault.

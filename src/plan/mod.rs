@@ -1,8 +1,9 @@
-//! Stages → build graph with cache keys; the build context walker.
+//! Stages → build graph with cache keys; the build context walker and hasher.
 
 pub mod check;
 pub mod context;
 pub mod graph;
+pub mod inputs;
 pub mod platform;
 pub mod resolve;
 pub mod scope;
