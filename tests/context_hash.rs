@@ -7,13 +7,13 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use strata::exec::copy::{
-    plan_copy, CopyItem, CopyRequest, FsTree, NoExcludes, PlanContext, SourceTree,
-};
 use strata::plan::context::stat_cache::RACY_MARGIN_NS;
 use strata::plan::context::{
     open_context, stat_cache_file, ContentHash, Context, ContextHasher, HashError, HashStats,
     LoadOutcome, StatCache, WalkedTree,
+};
+use strata::plan::copy::{
+    plan_copy, CopyItem, CopyRequest, FsTree, NoExcludes, PlanContext, SourceTree,
 };
 use strata::plan::inputs::{content_paths, copy_input_digest, InputDigest};
 

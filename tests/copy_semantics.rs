@@ -8,10 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::Path;
 
-use strata::exec::copy::{
-    apply_copy, plan_copy, read_id_files, CopyError, CopyRequest, Fetch, Fetched, FsTree,
-    NoExcludes, PlanContext,
-};
+use strata::exec::copy::{apply_copy, read_id_files, Fetch, Fetched};
+use strata::plan::copy::{plan_copy, CopyError, CopyRequest, FsTree, NoExcludes, PlanContext};
 use strata::syntax::dockerignore::PatternMatcher;
 
 /// The mtime every source entry gets, so preservation is checkable.
@@ -588,7 +586,7 @@ fn copy_semantics_table() {
 }
 
 /// Plans and applies one request from `src` into `rootfs` (no excludes, no passwd).
-fn copy(src: &Path, rootfs: &Path, req: &CopyRequest) -> Vec<strata::exec::copy::Changed> {
+fn copy(src: &Path, rootfs: &Path, req: &CopyRequest) -> Vec<strata::plan::copy::Changed> {
     let tree = FsTree::new(src);
     let ctx = PlanContext {
         passwd: &[],
@@ -647,7 +645,7 @@ fn mtimes_preserved() {
 // The change list tells the layer writer which paths are new and which were replaced.
 #[test]
 fn change_kinds() {
-    use strata::exec::copy::ChangeKind::{Added, Modified};
+    use strata::plan::copy::ChangeKind::{Added, Modified};
     let t = tempfile::tempdir().unwrap();
     let (src, rootfs) = (t.path().join("src"), t.path().join("rootfs"));
     build(&src, &["f d/same 0644 0:0 new", "f d/fresh 0644 0:0 f"]);
@@ -661,7 +659,7 @@ fn change_kinds() {
         dest: "/app/sub/../".into(),
         ..Default::default()
     };
-    let got: Vec<(String, strata::exec::copy::ChangeKind)> = copy(&src, &rootfs, &req)
+    let got: Vec<(String, strata::plan::copy::ChangeKind)> = copy(&src, &rootfs, &req)
         .into_iter()
         .map(|c| (c.path, c.kind))
         .collect();
@@ -675,7 +673,7 @@ fn change_kinds() {
 // paths, kinds, final modes and owners, symlink targets) and never looks at the destination.
 #[test]
 fn plan_is_data() {
-    use strata::exec::copy::{EntryKind, MemTree, Target};
+    use strata::plan::copy::{EntryKind, MemTree, Target};
     let mut tree = MemTree::new();
     tree.dir("app", 0o755).uid = 1000;
     tree.file("app/run", 0o700, b"#!").uid = 1000;

@@ -9,8 +9,8 @@
 
 use std::fmt;
 
-use crate::exec::copy::{CopyItem, EntryKind, ItemSource, Target};
 use crate::plan::context::ContentHash;
+use crate::plan::copy::{CopyItem, EntryKind, ItemSource, Target};
 
 /// Schema tag hashed first; bump it when the stream's layout or meaning changes.
 pub const COPY_INPUTS_SCHEMA: &str = "strata.copy-inputs.v1";
@@ -222,7 +222,7 @@ impl Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::copy::{
+    use crate::plan::copy::{
         plan_copy, CopyRequest, MTime, MemTree, NoExcludes, PlanContext, SourceTree,
     };
     use std::io::Read;

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod context;
+pub mod copy;
 pub mod graph;
 pub mod inputs;
 pub mod platform;

@@ -11,11 +11,11 @@ use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
 use super::archive;
-use super::chmod::Chmod;
 use super::fetch::{parse_http_date, verify_checksum, Fetch};
-use super::spec::{ChangeKind, Changed, CopyItem, Entry, EntryKind, ItemSource, MTime, Target};
-use super::tree::SourceTree;
-use super::CopyError;
+use crate::plan::copy::{
+    ChangeKind, Changed, Chmod, CopyError, CopyItem, Entry, EntryKind, ItemSource, MTime,
+    SourceTree, Target,
+};
 use crate::util::passwd::{parse_group, parse_passwd, GroupEntry, PasswdEntry};
 use crate::util::safe_path::{resolve, OnEscape};
 
@@ -197,7 +197,8 @@ fn apply_item(
             let (content, entries) = match &item.source {
                 ItemSource::Url(url) => {
                     let (body, entry) = fetch_url(url, item, fetch)?;
-                    if item.unpack_remote && archive::is_tar_archive(Box::new(&body[..])) {
+                    if item.unpack_remote && crate::plan::copy::is_tar_archive(Box::new(&body[..]))
+                    {
                         let abs = w.resolve(path, true)?;
                         w.mkdir_all_abs(&abs, item.parent_owner)?;
                         let rel = abs

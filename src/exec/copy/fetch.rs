@@ -5,8 +5,7 @@
 
 use sha2::{Digest as _, Sha256};
 
-use super::spec::MTime;
-use super::CopyError;
+use crate::plan::copy::{CopyError, MTime};
 
 /// A fetched remote file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

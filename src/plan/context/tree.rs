@@ -7,7 +7,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::{Entry, EntryKind};
-use crate::exec::copy::{MTime, SourceKind, SourceMeta, SourceTree};
+use crate::plan::copy::{MTime, SourceKind, SourceMeta, SourceTree};
 
 /// A walked context: metadata from the walk, contents read from `root` on demand. Entries
 /// whose path is not UTF-8 cannot be named by a COPY source and are left out.

@@ -9,7 +9,7 @@ use super::dest::{dest_path, is_dir_shaped, url_file_name};
 use super::select::{expand, walk_contents, ExcludeMatcher, Match};
 use super::spec::{CopyItem, CopyRequest, Entry, EntryKind, ItemSource, Target};
 use super::tree::{SourceKind, SourceMeta, SourceTree};
-use super::{archive, CopyError};
+use super::{detect, CopyError};
 use crate::util::passwd::{resolve_chown, GroupEntry, PasswdEntry};
 
 /// What planning needs besides the request: the destination's users and groups (for
@@ -237,7 +237,7 @@ pub fn plan_copy(
                 SourceKind::File { .. }
                     if req.is_add
                         && req.unpack != Some(false)
-                        && archive::is_tar_archive(
+                        && detect::is_tar_archive(
                             tree.open(&m.resolved)
                                 .map_err(|e| CopyError::io("open source", &m.resolved, e))?,
                         ) =>

@@ -316,7 +316,7 @@ fn sub_opt(dir: &str, rel: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::copy::tree::MemTree;
+    use crate::plan::copy::tree::MemTree;
 
     fn tree() -> MemTree {
         let mut t = MemTree::new();
