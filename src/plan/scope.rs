@@ -353,31 +353,21 @@ impl GlobalScope {
         name: &str,
         default: Option<&str>,
     ) -> Result<ArgDecl, ScopeError> {
-        let mut unmatched = BTreeSet::new();
-        let (value, source) = if let Some(v) = self.build_args.get(name) {
-            (Some(v.to_owned()), ArgSource::BuildArg)
-        } else if let Some(d) = default {
-            let e = expand(d, self.escape, &self.vars)?;
-            unmatched = e.unmatched;
-            (Some(e.value), ArgSource::Default)
-        } else {
-            match self.vars.get(name) {
-                Some(v) => (Some(v.to_owned()), ArgSource::Global),
-                None => (None, ArgSource::Unset),
-            }
-        };
-        if let Some(v) = &value {
+        let decl = arg_value(
+            name,
+            default,
+            &self.build_args,
+            &self.vars,
+            self.vars.get(name),
+            self.escape,
+        )?;
+        if let Some(v) = &decl.value {
             self.vars.set(name, v);
         }
         if !self.declared.iter().any(|d| d == name) {
             self.declared.push(name.to_owned());
         }
-        Ok(ArgDecl {
-            name: name.to_owned(),
-            value,
-            source,
-            unmatched,
-        })
+        Ok(decl)
     }
 
     /// Variables visible to FROM lines.
@@ -446,30 +436,21 @@ impl StageScope {
         name: &str,
         default: Option<&str>,
     ) -> Result<ArgDecl, ScopeError> {
-        let mut unmatched = BTreeSet::new();
-        let (value, source) = if let Some(v) = self.build_args.get(name) {
-            (Some(v.to_owned()), ArgSource::BuildArg)
-        } else if let Some(d) = default {
-            let e = expand(d, self.escape, &self.env)?;
-            unmatched = e.unmatched;
-            (Some(e.value), ArgSource::Default)
-        } else if let Some(v) = self.global.get(name) {
-            (Some(v.to_owned()), ArgSource::Global)
-        } else {
-            (None, ArgSource::Unset)
-        };
-        if let Some(v) = &value {
+        let decl = arg_value(
+            name,
+            default,
+            &self.build_args,
+            &self.env,
+            self.global.get(name),
+            self.escape,
+        )?;
+        if let Some(v) = &decl.value {
             if !NON_ENV_ARGS.contains(&name) {
                 self.env.set(name, v);
             }
         }
-        self.args.push((name.to_owned(), value.clone()));
-        Ok(ArgDecl {
-            name: name.to_owned(),
-            value,
-            source,
-            unmatched,
-        })
+        self.args.push((name.to_owned(), decl.value.clone()));
+        Ok(decl)
     }
 
     /// One ENV instruction: every key and value is expanded against the environment from
@@ -579,4 +560,35 @@ pub fn unused_build_args<'a>(
         })
         .cloned()
         .collect()
+}
+
+/// An ARG's value, by Docker's precedence: a `--build-arg` wins, then the default (expanded with
+/// `vars`, the variables visible before the ARG), then `fallback` (the global ARG of that name),
+/// else declared but unset.
+fn arg_value(
+    name: &str,
+    default: Option<&str>,
+    build_args: &ResolvedBuildArgs,
+    vars: &EnvList,
+    fallback: Option<&str>,
+    escape: char,
+) -> Result<ArgDecl, ScopeError> {
+    let mut unmatched = BTreeSet::new();
+    let (value, source) = if let Some(v) = build_args.get(name) {
+        (Some(v.to_owned()), ArgSource::BuildArg)
+    } else if let Some(d) = default {
+        let e = expand(d, escape, vars)?;
+        unmatched = e.unmatched;
+        (Some(e.value), ArgSource::Default)
+    } else if let Some(v) = fallback {
+        (Some(v.to_owned()), ArgSource::Global)
+    } else {
+        (None, ArgSource::Unset)
+    };
+    Ok(ArgDecl {
+        name: name.to_owned(),
+        value,
+        source,
+        unmatched,
+    })
 }

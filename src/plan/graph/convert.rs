@@ -271,11 +271,7 @@ pub(super) fn convert(
         Instruction::Healthcheck(h) => config(ConfigChange::Healthcheck(match h {
             Healthcheck::None => HealthcheckConfig {
                 test: vec!["NONE".into()],
-                interval: None,
-                timeout: None,
-                start_period: None,
-                start_interval: None,
-                retries: None,
+                options: Default::default(),
             },
             Healthcheck::Cmd { options, command } => HealthcheckConfig {
                 test: match command {
@@ -284,11 +280,7 @@ pub(super) fn convert(
                         std::iter::once("CMD".to_owned()).chain(texts(ws)).collect()
                     }
                 },
-                interval: options.interval,
-                timeout: options.timeout,
-                start_period: options.start_period,
-                start_interval: options.start_interval,
-                retries: options.retries,
+                options: options.clone(),
             },
         })),
         Instruction::From { .. } => unreachable!("FROM starts a stage and is never converted"),

@@ -119,11 +119,8 @@ impl ExecOp {
 pub struct HealthcheckConfig {
     /// `["NONE"]`, `["CMD", …]` or `["CMD-SHELL", cmd]`.
     pub test: Vec<String>,
-    pub interval: Option<u64>,
-    pub timeout: Option<u64>,
-    pub start_period: Option<u64>,
-    pub start_interval: Option<u64>,
-    pub retries: Option<u32>,
+    #[serde(flatten)]
+    pub options: crate::syntax::HealthOptions,
 }
 
 /// A change to the image config (or, for ARG and MAINTAINER, to history only).

@@ -285,7 +285,7 @@ fn config_ops() {
         panic!()
     };
     assert_eq!(
-        (h.test.clone(), h.retries),
+        (h.test.clone(), h.options.retries),
         (vec!["CMD-SHELL".into(), "check".into()], Some(2))
     );
     assert_eq!(
