@@ -6,6 +6,7 @@ mod settings;
 
 mod format;
 
+mod build;
 mod check;
 mod debug;
 
@@ -31,6 +32,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let settings = Settings::resolve(&cli.global)?;
     match cli.command {
+        Command::Build(a) => build::run(&settings, a),
         Command::Check(a) => check::run(&settings, a),
         Command::Debug(a) => debug::run(&settings, a),
         Command::Import(a) => import::run(&settings, a),
