@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod blobs;
+pub mod cache;
 pub mod changes;
 pub mod config;
 pub mod error;
