@@ -242,11 +242,22 @@ fn check_instruction(
             return;
         }
     };
-    let mut check_ref = |what: &str, word: &Word| {
-        if let Err(e) = stages.resolve_copy_from(&word.text, current) {
-            diags.push(Diagnostic::error(word.span, format!("{what}: {e}")));
-        }
-    };
+    let mut check_ref =
+        |what: &str, word: &Word| match stages.resolve_copy_from(&word.text, current) {
+            Err(e) => diags.push(Diagnostic::error(word.span, format!("{what}: {e}"))),
+            // Docker quietly takes any other name as an image to pull, so a misspelt stage name
+            // only fails at pull time; a bare name (no registry, tag or digest) is most likely one.
+            Ok(StageRef::Image) if !word.text.contains(['/', ':', '@', '.']) => {
+                diags.push(Diagnostic::warning(
+                    word.span,
+                    format!(
+                    "{what}: {:?} is not the name of a stage; it will be used as the image {:?}",
+                    word.text, word.text
+                ),
+                ))
+            }
+            Ok(_) => {}
+        };
     match &resolved.instruction {
         Instruction::Copy(c) | Instruction::Add(c) => {
             if let Some(from) = &c.from {
@@ -354,6 +365,13 @@ mod tests {
             13,
             Error,
             "out of range",
+        );
+        expect_one(
+            "FROM a AS build\nFROM b\nCOPY --from=biuld /a /b\n",
+            3,
+            13,
+            Warning,
+            "not the name of a stage",
         );
         expect_one(
             "FROM a\nRUN --mount=type=bind,from=nope2,target=/x true\nFROM b AS nope2\n",
