@@ -4,8 +4,6 @@
 
 mod layer_support;
 
-use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Command;
 
 use strata::snapshot::{
@@ -13,23 +11,6 @@ use strata::snapshot::{
     UnpackOptions, WhiteoutMode,
 };
 use strata::util::safe_path::OnEscape;
-
-fn view(root: &Path) -> BTreeSet<(String, String)> {
-    walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .into_iter()
-        .map(|e| {
-            let e = e.unwrap();
-            let rel = e.path().strip_prefix(root).unwrap().display().to_string();
-            let c = if e.file_type().is_dir() {
-                "<dir>".into()
-            } else {
-                std::fs::read_to_string(e.path()).unwrap()
-            };
-            (rel, c)
-        })
-        .collect()
-}
 
 fn run(cmd: &mut Command) {
     let st = cmd.status().unwrap();
@@ -69,7 +50,7 @@ fn upperdir_round_trips_through_a_change_layer() {
     std::fs::create_dir(m.join("var/lib")).unwrap(); // overlay makes this opaque
     std::fs::write(m.join("var/lib/c"), "c").unwrap();
     std::fs::write(m.join("new"), "n").unwrap();
-    let merged = view(&m);
+    let merged = layer_support::view(&m);
     run(Command::new("umount").arg(&m));
 
     let changes = upperdir_changes(&p("upper")).unwrap();
@@ -87,5 +68,9 @@ fn upperdir_round_trips_through_a_change_layer() {
         let tar = layer_support::decompress_all(blob);
         unpack_layer_with(&mut &tar[..], &p("flat"), &flat).unwrap();
     }
-    assert_eq!(view(&p("flat")), merged, "changes: {changes:?}");
+    assert_eq!(
+        layer_support::view(&p("flat")),
+        merged,
+        "changes: {changes:?}"
+    );
 }

@@ -77,24 +77,6 @@ fn build(t: &Path) -> Layers {
     Layers { blobs, diff_ids }
 }
 
-/// Every path under `root` with its content ("<dir>" for directories).
-fn view(root: &Path) -> BTreeSet<(String, String)> {
-    walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .into_iter()
-        .map(|e| {
-            let e = e.unwrap();
-            let rel = e.path().strip_prefix(root).unwrap().display().to_string();
-            let c = if e.file_type().is_dir() {
-                "<dir>".to_string()
-            } else {
-                std::fs::read_to_string(e.path()).unwrap()
-            };
-            (rel, c)
-        })
-        .collect()
-}
-
 fn expected_final() -> BTreeSet<(String, String)> {
     [
         ("d", "<dir>"),
@@ -151,7 +133,7 @@ fn flattened_apply_deletes() {
     for blob in &layers.blobs {
         unpack_layer_with(&mut &decompress_all(blob)[..], &root, &opts).unwrap();
     }
-    assert_eq!(view(&root), expected_final());
+    assert_eq!(layer_support::view(&root), expected_final());
 }
 
 #[test]
@@ -216,7 +198,7 @@ fn overlay_snapshots_mount_to_the_same_view() {
         .status()
         .unwrap();
     assert!(st.success(), "mount overlay {opt:?}");
-    let seen = view(&mnt);
+    let seen = layer_support::view(&mnt);
     let _ = Command::new("umount").arg(&mnt).status();
     assert_eq!(seen, expected_final());
 

@@ -2,7 +2,7 @@
 //! building for hostile archives, and small syscall wrappers.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
@@ -224,4 +224,23 @@ pub fn decompress_all(blob: &[u8]) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap();
     out
+}
+
+/// Every path under `root` with its content ("<dir>" for directories): the view a reader of the
+/// filesystem gets, for comparing overlay mounts with flattened layers.
+pub fn view(root: &Path) -> BTreeSet<(String, String)> {
+    walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+            let c = if e.file_type().is_dir() {
+                "<dir>".to_string()
+            } else {
+                std::fs::read_to_string(e.path()).unwrap()
+            };
+            (rel, c)
+        })
+        .collect()
 }
