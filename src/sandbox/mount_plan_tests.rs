@@ -104,29 +104,10 @@ fn system_ops() -> Vec<MountOp> {
         dir("/sys", true),
         mount("sysfs", "/sys", "sysfs", nsde | MsFlags::MS_RDONLY, None),
     ]);
-    for path in [
-        "/proc/asound",
-        "/proc/acpi",
-        "/proc/interrupts",
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/latency_stats",
-        "/proc/timer_list",
-        "/proc/timer_stats",
-        "/proc/sched_debug",
-        "/proc/scsi",
-        "/sys/firmware",
-        "/sys/devices/virtual/powercap",
-    ] {
+    for &path in crate::sandbox::devices::MASKED_PATHS {
         ops.push(MountOp::Mask { path: p(path) });
     }
-    for path in [
-        "/proc/bus",
-        "/proc/fs",
-        "/proc/irq",
-        "/proc/sys",
-        "/proc/sysrq-trigger",
-    ] {
+    for &path in crate::sandbox::devices::READONLY_PATHS {
         ops.push(MountOp::ReadonlyPath { path: p(path) });
     }
     ops.extend([
