@@ -1,2 +1,3 @@
 //! Runs a build graph: scheduling, one file per op kind, image assembly, progress events.
 pub mod copy;
+pub mod events;
