@@ -1,6 +1,7 @@
-//! `strata build [-f FILE] [--build-arg K[=V]]… [--target STAGE] [--platform P] --dump-plan
-//! CONTEXT`. Today only `--dump-plan` works: it prints the build graph with every node's cache
-//! key as JSON. Executing the graph is the build engine's next step.
+//! `strata build [-t REF]… [-f FILE] [--build-arg K[=V]]… [--target STAGE] [--no-cache]
+//! [--no-cache-filter STAGE] [--label K=V] [--platform P] [--progress MODE] [--metadata-file F]
+//! [--iidfile F] [--dump-plan] CONTEXT`: plans the Dockerfile, then either prints the graph
+//! (`--dump-plan`) or runs it and names the image.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,15 +9,22 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 
+use super::args::CompressionArg;
 use super::Settings;
+use crate::exec::{build, BuildOptions};
 use crate::plan::graph::{dump::dump_plan, plan, BaseImage, ImageResolver, PlanOptions};
 use crate::plan::platform::Platform;
 use crate::plan::scope::BuildArgs;
+use crate::reference::Reference;
+use crate::snapshot::LayerOptions;
 use crate::store::Store;
 use crate::syntax::render;
 
 #[derive(Debug, Args)]
 pub struct BuildArgsCli {
+    /// Name (and optionally tag) of the image, `name:tag`; repeatable.
+    #[arg(short = 't', long = "tag", value_name = "REF")]
+    pub tags: Vec<String>,
     /// Name of the Dockerfile (default: CONTEXT/Dockerfile).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -29,6 +37,34 @@ pub struct BuildArgsCli {
     /// The target platform, `os/arch[/variant]` (default: the host's).
     #[arg(long)]
     pub platform: Option<String>,
+    /// Do not use the build cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Do not use the build cache for these stages (names or indices; repeatable or
+    /// comma-separated).
+    #[arg(long = "no-cache-filter", value_name = "STAGE", value_delimiter = ',')]
+    pub no_cache_filter: Vec<String>,
+    /// Set a label on the image (`K=V`); repeatable.
+    #[arg(long = "label", value_name = "K=V")]
+    pub labels: Vec<String>,
+    /// Progress output: auto, tty, plain or rawjson.
+    #[arg(long, value_name = "MODE")]
+    pub progress: Option<String>,
+    /// Suppress the build output and print the image ID on success.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Write build result metadata (image digest, config digest, steps) to a JSON file.
+    #[arg(long = "metadata-file", value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+    /// Write the image ID to a file.
+    #[arg(long = "iidfile", value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Layer compression.
+    #[arg(long, value_enum, default_value = "gzip")]
+    pub compression: CompressionArg,
+    /// Compression level (gzip 0-9, zstd 1-22).
+    #[arg(long = "compression-level", value_name = "N")]
+    pub compression_level: Option<i32>,
     /// Print the build graph with every node's cache key as JSON, and build nothing.
     #[arg(long)]
     pub dump_plan: bool,
@@ -37,12 +73,6 @@ pub struct BuildArgsCli {
 }
 
 pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
-    if !args.dump_plan {
-        bail!(
-            "strata build cannot execute builds yet (the executor is the build engine's next \
-             step); use --dump-plan to see the build graph and its cache keys"
-        );
-    }
     if !args.context.is_dir() {
         bail!(
             "the build context {} is not a directory",
@@ -63,6 +93,21 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         Some(p) => Platform::parse(p).map_err(|e| anyhow!("--platform: {e}"))?,
         None => Platform::host(),
     };
+    let tags = args
+        .tags
+        .iter()
+        .map(|t| Reference::parse(t).map_err(|e| anyhow!("invalid tag {t:?}: {e}")))
+        .collect::<Result<Vec<_>>>()?;
+    let labels = args
+        .labels
+        .iter()
+        .map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow!("invalid --label {l:?}: expected KEY=VALUE"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mode = super::progress_tmp::ProgressMode::chosen(args.progress.as_deref())?;
     let opts = PlanOptions {
         build_args,
         target: args.target.clone(),
@@ -77,7 +122,54 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             None => bail!("{e}"),
         },
     };
-    println!("{}", dump_plan(&graph));
+    if args.dump_plan {
+        println!("{}", dump_plan(&graph));
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let renderer = if args.quiet {
+        super::progress_tmp::quiet()
+    } else {
+        super::progress_tmp::renderer(mode, Box::new(std::io::stderr()))
+    };
+    let bopts = BuildOptions {
+        dockerfile_name: shown,
+        dockerfile_path: Some(path.clone()),
+        context_dir: args.context.clone(),
+        tags,
+        no_cache: args.no_cache,
+        no_cache_stages: args.no_cache_filter.clone(),
+        labels,
+        layer: LayerOptions {
+            compression: args.compression.with_level(args.compression_level),
+            source_date_epoch: None,
+        },
+        fetch: None,
+        progress: renderer.as_progress(),
+    };
+    let result = build(&store, &graph, &bopts);
+    renderer.finish();
+    let outcome = result?;
+    let image = &outcome.image;
+    if let Some(f) = &args.iidfile {
+        std::fs::write(f, image.id.to_string())
+            .with_context(|| format!("cannot write --iidfile {}", f.display()))?;
+    }
+    if let Some(f) = &args.metadata_file {
+        let meta = serde_json::json!({
+            "containerimage.digest": image.manifest_digest.to_string(),
+            "containerimage.config.digest": image.id.to_string(),
+            "containerimage.descriptor": image.descriptor(),
+            "image.name": bopts.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","),
+            "strata.steps": outcome.steps,
+        });
+        let text = serde_json::to_string_pretty(&meta).expect("metadata serialises");
+        crate::util::atomic::write_atomic(f, text.as_bytes())
+            .with_context(|| format!("cannot write --metadata-file {}", f.display()))?;
+    }
+    if args.quiet {
+        println!("{}", image.id);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,6 +9,7 @@ mod format;
 mod build;
 mod check;
 mod debug;
+mod progress_tmp;
 
 mod history;
 mod images;

@@ -1,3 +1,16 @@
 //! Runs a build graph: scheduling, one file per op kind, image assembly, progress events.
+pub mod build;
+pub mod config_apply;
 pub mod copy;
+pub mod error;
 pub mod events;
+mod layer_commit;
+pub mod rootfs;
+mod slots;
+pub mod state;
+mod step_copy;
+pub mod step_run;
+mod steps;
+
+pub use build::{build, BuildOptions, BuildOutcome, StepSummary};
+pub use error::{ExecError, StepError};

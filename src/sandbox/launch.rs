@@ -64,6 +64,11 @@ impl Canceller {
         self.0.cancelled.load(Ordering::SeqCst)
     }
 
+    /// Whether two handles stop the same run.
+    pub fn same(&self, other: &Canceller) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     fn signal(&self, sig: Signal) {
         let guard = self.0.helper.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(fd) = guard.as_ref() {

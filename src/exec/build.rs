@@ -1,0 +1,254 @@
+//! `build`: runs a planned graph against a store — walks the context once if a step reads it,
+//! runs each needed stage on its own thread (stages wait only for the nodes they depend on),
+//! and writes the target image once at the end.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::copy::Fetch;
+use super::error::{ExecError, StepError};
+use super::events::{Event, Progress};
+use super::rootfs::reap_stale_mounts;
+use super::slots::Slots;
+use super::state::StepState;
+use super::step_copy::{ContextInputs, MemoFetch};
+use super::steps::Executor;
+use crate::plan::context::{
+    open_context, stat_cache_dir, stat_cache_file, Context, ContextHasher, StatCache, WalkedTree,
+};
+use crate::plan::graph::{BuildGraph, CopySource, Input, Node, Op};
+use crate::reference::Reference;
+use crate::snapshot::LayerOptions;
+use crate::store::image::{layer_descriptor, Image};
+use crate::store::Store;
+
+/// What a build needs besides the graph.
+pub struct BuildOptions<'a> {
+    /// The Dockerfile's name in messages (`Dockerfile`, `build/Dockerfile.prod`).
+    pub dockerfile_name: String,
+    /// Its path, for the `<Dockerfile>.dockerignore` rule.
+    pub dockerfile_path: Option<PathBuf>,
+    pub context_dir: PathBuf,
+    pub tags: Vec<Reference>,
+    /// `--no-cache`: never read the cache index (results are still recorded).
+    pub no_cache: bool,
+    /// `--no-cache-filter`: stage names (lower-case) or indices whose steps ignore the cache.
+    pub no_cache_stages: Vec<String>,
+    /// `--label`: added to the final image's labels.
+    pub labels: Vec<(String, String)>,
+    pub layer: LayerOptions,
+    pub fetch: Option<&'a (dyn Fetch + Sync)>,
+    pub progress: &'a dyn Progress,
+}
+
+/// One step as the build saw it (for `--metadata-file` and tests).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepSummary {
+    pub label: String,
+    pub line: u32,
+    pub cached: bool,
+    pub key: String,
+}
+
+/// A finished build.
+#[derive(Debug)]
+pub struct BuildOutcome {
+    pub image: Image,
+    pub steps: Vec<StepSummary>,
+}
+
+/// Runs `graph` and writes the target image into `store`.
+pub fn build(
+    store: &Store,
+    graph: &BuildGraph,
+    opts: &BuildOptions<'_>,
+) -> Result<BuildOutcome, ExecError> {
+    reap_stale_mounts(store);
+    let needs_context = graph.nodes.iter().any(reads_context);
+    let entries = if needs_context {
+        opts.progress.event(Event::Phase {
+            name: "load build context".into(),
+        });
+        open_context(&opts.context_dir, opts.dockerfile_path.as_deref())?.entries()?
+    } else {
+        Vec::new()
+    };
+    let context_root =
+        std::fs::canonicalize(&opts.context_dir).map_err(|source| ExecError::Io {
+            op: "resolve",
+            path: opts.context_dir.clone(),
+            source,
+        })?;
+    let context = if needs_context {
+        let cache_file = stat_cache_file(&stat_cache_dir(store.root()), &context_root);
+        Some(ContextInputs {
+            tree: WalkedTree::new(&context_root, &entries).map_err(|source| ExecError::Io {
+                op: "stat",
+                path: context_root.clone(),
+                source,
+            })?,
+            hasher: Mutex::new(ContextHasher::new(
+                &context_root,
+                &entries,
+                StatCache::load(cache_file),
+            )),
+        })
+    } else {
+        None
+    };
+
+    let use_cache = |n: &Node| -> bool {
+        if opts.no_cache {
+            return false;
+        }
+        let idx = n.stage.to_string();
+        !opts.no_cache_stages.iter().any(|s| {
+            *s == idx || n.meta.stage_name.as_deref() == Some(s.to_ascii_lowercase().as_str())
+        })
+    };
+    let exec = Executor {
+        store,
+        graph,
+        context: context.as_ref(),
+        fetch: MemoFetch::new(opts.fetch),
+        layer: opts.layer.clone(),
+        progress: opts.progress,
+        use_cache: &use_cache,
+        slots: Slots::new(graph.nodes.len()),
+        cancellers: Mutex::new(Vec::new()),
+        failed: AtomicBool::new(false),
+    };
+    let errors: Mutex<Vec<(usize, StepError)>> = Mutex::new(Vec::new());
+    let states: Mutex<Vec<Option<Arc<StepState>>>> = Mutex::new(vec![None; graph.nodes.len()]);
+    std::thread::scope(|s| {
+        for stage in &graph.stages {
+            let (exec, errors, states) = (&exec, &errors, &states);
+            s.spawn(move || {
+                for node in graph.nodes.iter().filter(|n| n.stage == stage.index) {
+                    let t0 = Instant::now();
+                    match exec.run_node(node) {
+                        Ok(st) => {
+                            let st = Arc::new(st);
+                            report_done(opts.progress, node, &st, t0);
+                            states.lock().expect("states")[node.id] = Some(st.clone());
+                            exec.slots.done(node.id, st);
+                        }
+                        Err(e) => {
+                            if matches!(e, StepError::Cancelled) {
+                                opts.progress.event(Event::StepCancelled {
+                                    step: node.id,
+                                    label: node.meta.label.clone(),
+                                });
+                            } else {
+                                opts.progress.event(Event::StepFailed {
+                                    step: node.id,
+                                    label: node.meta.label.clone(),
+                                    error: e.to_string(),
+                                });
+                                exec.cancel_all();
+                            }
+                            errors.lock().expect("errors").push((node.id, e));
+                            exec.slots.fail(node.id);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(ctx) = &context {
+        // A stat cache that cannot be saved only costs the next build a re-hash.
+        let _ = ctx.hasher.lock().expect("hasher").save_cache();
+    }
+    let mut errors = errors.into_inner().expect("errors");
+    if !errors.is_empty() {
+        // Report the failure that caused the others, not a cancellation.
+        errors.sort_by_key(|(id, e)| (matches!(e, StepError::Cancelled), *id));
+        let (id, source) = errors.remove(0);
+        let node = &graph.nodes[id];
+        return Err(ExecError::Step {
+            file: opts.dockerfile_name.clone(),
+            line: node.meta.line,
+            text: node.meta.text.clone(),
+            source: Box::new(source),
+        });
+    }
+    let states = states.into_inner().expect("states");
+    let out = states[graph.output()].clone().expect("the output node ran");
+    let image = assemble(store, &out, opts)?;
+    opts.progress.event(Event::Exported {
+        digest: image.manifest_digest.to_string(),
+        tags: opts.tags.iter().map(|t| t.to_string()).collect(),
+    });
+    let steps = graph
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let st = states[n.id].as_ref()?;
+            Some(StepSummary {
+                label: n.meta.label.clone(),
+                line: n.meta.line,
+                cached: st.cached,
+                key: st.key.to_string(),
+            })
+        })
+        .collect();
+    Ok(BuildOutcome { image, steps })
+}
+
+fn report_done(progress: &dyn Progress, node: &Node, st: &StepState, t0: Instant) {
+    if st.cached {
+        progress.event(Event::StepCached {
+            step: node.id,
+            label: node.meta.label.clone(),
+        });
+    } else {
+        progress.event(Event::StepDone {
+            step: node.id,
+            label: node.meta.label.clone(),
+            elapsed: t0.elapsed(),
+        });
+    }
+}
+
+fn reads_context(n: &Node) -> bool {
+    match &n.op {
+        Op::Copy(c) => c.from == CopySource::Context,
+        _ => n.inputs.iter().any(|i| {
+            matches!(
+                i,
+                Input::MountFiles {
+                    source: CopySource::Context,
+                    ..
+                }
+            )
+        }),
+    }
+}
+
+/// The image: the output node's config with `--label`s, `created` from its newest history
+/// entry (so a cached rebuild has the same digest), and a manifest over its layers.
+fn assemble(store: &Store, out: &StepState, opts: &BuildOptions<'_>) -> Result<Image, ExecError> {
+    let mut config = out.config.clone();
+    if !opts.labels.is_empty() {
+        let labels = config.config.labels.get_or_insert_with(Default::default);
+        for (k, v) in &opts.labels {
+            labels.insert(k.clone(), v.clone());
+        }
+    }
+    if let Some(c) = config
+        .history
+        .iter()
+        .filter_map(|h| h.created().clone())
+        .max()
+    {
+        config.created = Some(c);
+    }
+    let layers: Vec<_> = out
+        .layers
+        .iter()
+        .map(|l| layer_descriptor(&l.digest, l.size, &l.media_type))
+        .collect();
+    Ok(store.commit_image(&config, &layers, &opts.tags)?)
+}

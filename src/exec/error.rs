@@ -1,0 +1,93 @@
+//! Why a build failed: the step at fault (Dockerfile line and instruction) and the cause.
+
+use std::path::PathBuf;
+
+use crate::plan::context::{ContextError, HashError};
+use crate::plan::copy::CopyError;
+use crate::plan::inputs::InputsError;
+use crate::sandbox::SandboxError;
+use crate::snapshot::{LayerError, SnapshotError};
+use crate::store::StoreError;
+
+/// A failed build.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// A step failed; `file:line` points at its instruction.
+    #[error("{file}:{line}: {text}: {source}")]
+    Step {
+        file: String,
+        line: u32,
+        text: String,
+        #[source]
+        source: Box<StepError>,
+    },
+    /// Reading the build context failed before any step ran.
+    #[error("{0}")]
+    Context(#[from] ContextError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why one step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("{0}")]
+    Copy(#[from] CopyError),
+    #[error("{0}")]
+    Inputs(#[from] InputsError),
+    #[error("hashing the build context: {0}")]
+    Hash(#[from] HashError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Snapshot(#[from] SnapshotError),
+    #[error("writing the layer: {0}")]
+    Layer(#[from] LayerError),
+    #[error("{0}")]
+    Sandbox(#[from] SandboxError),
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("mounting {what} at {target}: {source}")]
+    Mount {
+        what: &'static str,
+        target: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    /// `FROM image` or `COPY --from=image` names an image the store does not have.
+    #[error("image {reference:?} is not in the store (pulling from a registry is not supported yet; import or load it first)")]
+    ImageMissing { reference: String },
+    #[error("process \"{command}\" did not complete successfully: {status}{tail}")]
+    RunFailed {
+        command: String,
+        status: String,
+        /// The last lines of output, pre-formatted (empty when there was none).
+        tail: String,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("cancelled because another step failed")]
+    Cancelled,
+}
+
+impl StepError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> StepError {
+        let path = path.to_path_buf();
+        move |source| StepError::Io { op, path, source }
+    }
+}

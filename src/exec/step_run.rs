@@ -1,0 +1,258 @@
+//! RUN as a build step: the sandbox over a writable overlay of the parent's snapshots, its
+//! output streamed to progress, and the upperdir's changes as the layer.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use super::error::StepError;
+use super::events::{Event, LogStream, Progress};
+use crate::plan::graph::{Command, ExecOp, HeredocData};
+use crate::sandbox::{
+    run_cancellable, Canceller, ExitStatus, Mount, NetworkMode, RootFs, Spec, Stdio,
+};
+
+/// Lines of output kept for the error message of a failing RUN.
+const TAIL_LINES: usize = 10;
+
+/// The argv a RUN executes, as BuildKit builds it: a RUN that is exactly one heredoc runs its
+/// body with the shell (or, with a `#!` line, as a script file mounted at `/dev/pipes/NAME`);
+/// otherwise the heredoc bodies are handed to the shell after the command line, so the shell
+/// does the redirection as it would in a script. Returns the argv and any script to mount.
+pub fn argv(op: &ExecOp) -> (Vec<String>, Option<(String, String)>) {
+    match (&op.command, op.heredocs.as_slice()) {
+        (Command::Shell(cmd), [h]) if is_only_heredoc(cmd, h) => {
+            if h.content.starts_with("#!") {
+                let path = format!("/dev/pipes/{}", h.name);
+                (vec![path.clone()], Some((path, h.content.clone())))
+            } else {
+                (Command::Shell(h.content.clone()).argv(&op.shell), None)
+            }
+        }
+        (Command::Shell(cmd), hs) if !hs.is_empty() => {
+            let mut script = cmd.clone();
+            for h in hs {
+                script.push('\n');
+                script.push_str(&h.content);
+                script.push_str(&h.name);
+            }
+            (Command::Shell(script).argv(&op.shell), None)
+        }
+        (c, _) => (c.argv(&op.shell), None),
+    }
+}
+
+fn is_only_heredoc(cmd: &str, h: &HeredocData) -> bool {
+    let rest = cmd.trim().trim_start_matches("<<").trim_start_matches('-');
+    let rest = rest.trim_matches(|c| c == '"' || c == '\'');
+    rest == h.name
+}
+
+/// What the executor hands a RUN besides the op.
+pub struct RunContext<'a> {
+    pub step: usize,
+    pub progress: &'a dyn Progress,
+    pub cancellers: &'a Mutex<Vec<Canceller>>,
+}
+
+/// Runs the op over `lowers` + `upper`/`work` (the upperdir receives its changes).
+pub fn run(
+    op: &ExecOp,
+    lowers: Vec<PathBuf>,
+    upper: PathBuf,
+    work: PathBuf,
+    scratch: &std::path::Path,
+    rc: &RunContext<'_>,
+) -> Result<(), StepError> {
+    if !op.mounts.is_empty() {
+        return Err(StepError::Unsupported(
+            "RUN --mount is not supported yet".to_string(),
+        ));
+    }
+    let (argv, script) = argv(op);
+    let mut spec = Spec::new(
+        argv.clone(),
+        RootFs::Overlay {
+            lowerdirs: lowers,
+            upperdir: upper.clone(),
+            workdir: work,
+        },
+    );
+    spec.env = op
+        .process_env()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    spec.cwd = PathBuf::from(if op.workdir.is_empty() {
+        "/"
+    } else {
+        &op.workdir
+    });
+    spec.user = if op.user.is_empty() {
+        "0".into()
+    } else {
+        op.user.clone()
+    };
+    spec.hostname = "buildkitsandbox".into();
+    spec.network = match op.network.as_deref() {
+        Some("none") => NetworkMode::None,
+        Some("host") => NetworkMode::Host,
+        _ => NetworkMode::Default,
+    };
+    if let Some((target, content)) = &script {
+        let host = scratch.join("script");
+        std::fs::write(&host, content).map_err(StepError::io("write", &host))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o755))
+            .map_err(StepError::io("chmod", &host))?;
+        spec.mounts.push(Mount::Bind {
+            source: host,
+            target: PathBuf::from(target),
+            readonly: true,
+        });
+    }
+
+    let (out_r, out_w) =
+        nix::unistd::pipe().map_err(|e| StepError::io("pipe", &upper)(e.into()))?;
+    let (err_r, err_w) =
+        nix::unistd::pipe().map_err(|e| StepError::io("pipe", &upper)(e.into()))?;
+    spec.stdout = Stdio::Fd(out_w.as_raw_fd());
+    spec.stderr = Stdio::Fd(err_w.as_raw_fd());
+    let tail = Mutex::new(VecDeque::new());
+    let canceller = Canceller::new();
+    rc.cancellers
+        .lock()
+        .expect("cancellers")
+        .push(canceller.clone());
+
+    let outcome = std::thread::scope(|s| {
+        s.spawn(|| pump(out_r, LogStream::Stdout, rc, &tail));
+        s.spawn(|| pump(err_r, LogStream::Stderr, rc, &tail));
+        let r = run_cancellable(&spec, &canceller);
+        // Our copies of the write ends go, so the readers see EOF once the process is gone.
+        drop(out_w);
+        drop(err_w);
+        r
+    });
+    rc.cancellers
+        .lock()
+        .expect("cancellers")
+        .retain(|c| !c.same(&canceller));
+    let outcome = outcome?;
+    crate::sandbox::cleanup::remove_created_mountpoints(&upper, &outcome.created_mountpoints);
+    if canceller.is_cancelled() {
+        return Err(StepError::Cancelled);
+    }
+    if !outcome.status.success() {
+        let status = match outcome.status {
+            ExitStatus::Exited(c) => format!("exit code: {c}"),
+            ExitStatus::Signaled(s) => format!("killed by signal {s}"),
+        };
+        let lines: Vec<String> = tail.into_inner().expect("tail").into_iter().collect();
+        let tail = if lines.is_empty() {
+            String::new()
+        } else {
+            format!("\n  last output:\n    {}", lines.join("\n    "))
+        };
+        return Err(StepError::RunFailed {
+            command: argv.join(" "),
+            status,
+            tail,
+        });
+    }
+    Ok(())
+}
+
+/// Streams one pipe into progress events and the tail buffer.
+fn pump(fd: OwnedFd, stream: LogStream, rc: &RunContext<'_>, tail: &Mutex<VecDeque<String>>) {
+    let mut f = std::fs::File::from(fd);
+    let mut buf = vec![0u8; 16 << 10];
+    let mut partial: Vec<u8> = Vec::new();
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        rc.progress.event(Event::StepLog {
+            step: rc.step,
+            stream,
+            data: buf[..n].to_vec(),
+        });
+        partial.extend_from_slice(&buf[..n]);
+        while let Some(i) = partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = partial.drain(..=i).collect();
+            push_tail(tail, &line[..line.len() - 1]);
+        }
+    }
+    if !partial.is_empty() {
+        push_tail(tail, &partial);
+    }
+}
+
+fn push_tail(tail: &Mutex<VecDeque<String>>, line: &[u8]) {
+    let mut t = tail.lock().expect("tail");
+    if t.len() == TAIL_LINES {
+        t.pop_front();
+    }
+    t.push_back(String::from_utf8_lossy(line).into_owned());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(cmd: &str, heredocs: Vec<(&str, &str)>) -> ExecOp {
+        ExecOp {
+            command: Command::Shell(cmd.into()),
+            shell: vec!["/bin/sh".into(), "-c".into()],
+            env: vec![],
+            proxy_env: vec![],
+            user: String::new(),
+            workdir: "/".into(),
+            mounts: vec![],
+            network: None,
+            security: None,
+            heredocs: heredocs
+                .into_iter()
+                .map(|(n, c)| HeredocData {
+                    name: n.into(),
+                    fd: 0,
+                    expand: true,
+                    content: c.into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_lone_heredoc_is_the_script() {
+        let (a, s) = argv(&op("<<EOF", vec![("EOF", "echo a\necho b\n")]));
+        assert_eq!(a, vec!["/bin/sh", "-c", "echo a\necho b\n"]);
+        assert!(s.is_none());
+    }
+
+    #[test]
+    fn a_shebang_heredoc_runs_as_a_file() {
+        let (a, s) = argv(&op(
+            "<<EOF",
+            vec![("EOF", "#!/usr/bin/env python3\nprint(1)\n")],
+        ));
+        assert_eq!(a, vec!["/dev/pipes/EOF"]);
+        assert_eq!(s.unwrap().0, "/dev/pipes/EOF");
+    }
+
+    #[test]
+    fn a_heredoc_fed_to_a_command_goes_to_the_shell_with_its_body() {
+        let (a, _) = argv(&op("<<-EOT bash", vec![("EOT", "set -e\necho x\n")]));
+        assert_eq!(a, vec!["/bin/sh", "-c", "<<-EOT bash\nset -e\necho x\nEOT"]);
+    }
+
+    #[test]
+    fn exec_form_is_left_alone() {
+        let mut o = op("", vec![]);
+        o.command = Command::Exec(vec!["/bin/true".into()]);
+        assert_eq!(argv(&o).0, vec!["/bin/true"]);
+    }
+}

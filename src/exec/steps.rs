@@ -1,0 +1,426 @@
+//! Running one graph node: its final cache key, a cache hit applied without touching any
+//! filesystem, or the work itself (COPY/ADD, WORKDIR, RUN over an overlay; config changes).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::config_apply::{apply_to_image, history_entry, run_created_by};
+use super::error::StepError;
+use super::events::{Event, Progress};
+use super::layer_commit::{adopt_snapshot, write_layer};
+use super::rootfs::{lowerdirs, mount_view, mount_writable, step_dir, OverlayMount};
+use super::slots::Slots;
+use super::state::{LayerRef, StepState};
+use super::step_copy::{self, ContextInputs, CopyFrom, MemoFetch};
+use super::step_run::{self, RunContext};
+use crate::digest::CacheKey;
+use crate::plan::graph::{
+    finalize_key, BuildGraph, ConfigChange, CopyOp, CopySource, Input, InputDigest, Node, Op,
+};
+use crate::sandbox::Canceller;
+use crate::snapshot::{upperdir_changes, Change, LayerOptions};
+use crate::store::cache::{CacheEntry, CacheResult};
+use crate::store::config::ImageConfig;
+use crate::store::time::{format_rfc3339, now_unix};
+use crate::store::Store;
+
+/// Everything the nodes of one build share.
+pub struct Executor<'a> {
+    pub store: &'a Store,
+    pub graph: &'a BuildGraph,
+    pub context: Option<&'a ContextInputs<'a>>,
+    pub fetch: MemoFetch<'a>,
+    pub layer: LayerOptions,
+    pub progress: &'a dyn Progress,
+    /// Whether the cache index may be read for a node (`--no-cache`, `--no-cache-filter`).
+    pub use_cache: &'a (dyn Fn(&Node) -> bool + Sync),
+    pub slots: Slots,
+    pub cancellers: Mutex<Vec<Canceller>>,
+    pub failed: AtomicBool,
+}
+
+impl Executor<'_> {
+    fn wait(&self, id: usize) -> Result<Arc<StepState>, StepError> {
+        self.slots.wait(id).ok_or(StepError::Cancelled)
+    }
+
+    /// Stops every running sandbox; nodes not started yet see `failed` and give up.
+    pub fn cancel_all(&self) {
+        self.failed.store(true, Ordering::SeqCst);
+        for c in self.cancellers.lock().expect("cancellers").iter() {
+            c.cancel();
+        }
+    }
+
+    fn created_now(&self) -> String {
+        format_rfc3339(self.layer.source_date_epoch.unwrap_or_else(now_unix))
+    }
+
+    fn lookup(&self, node: &Node, key: &CacheKey) -> Option<CacheEntry> {
+        if !(self.use_cache)(node) {
+            return None;
+        }
+        self.store.cache_get(key).ok().flatten()
+    }
+
+    fn record(&self, node: &Node, key: CacheKey, result: CacheResult, created: &str) {
+        // A cache index that cannot be written costs the next build time, not this build.
+        let _ = self.store.cache_put(&CacheEntry {
+            key,
+            result,
+            created: created.to_string(),
+            description: node.meta.text.clone(),
+        });
+    }
+
+    /// Runs one node whose parent and dependencies are done (or waits for them).
+    pub fn run_node(&self, node: &Node) -> Result<StepState, StepError> {
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(StepError::Cancelled);
+        }
+        let parent = node.parent.map(|p| self.wait(p)).transpose()?;
+        let key_parent = node.key_parent.map(|p| self.wait(p)).transpose()?;
+        for d in &node.deps {
+            self.wait(*d)?;
+        }
+        let key_parent = key_parent.map(|s| s.key);
+        match &node.op {
+            Op::Base { image, .. } => self.base(node, image),
+            Op::Scratch { .. } => Ok(StepState {
+                key: finalize_key(&node.partial_key, None, &[]),
+                config: ImageConfig::new_for_host(),
+                layers: Vec::new(),
+                cmd_set: false,
+                cached: true,
+            }),
+            Op::StageRef { .. } => {
+                let mut st = (*parent.expect("a stage ref has a parent")).clone();
+                st.key = finalize_key(&node.partial_key, key_parent.as_ref(), &[]);
+                st.config.config.on_build = None;
+                st.cmd_set = false;
+                st.cached = true;
+                Ok(st)
+            }
+            Op::Config { change } => {
+                let parent = parent.expect("a config step has a parent");
+                let key = finalize_key(&node.partial_key, key_parent.as_ref(), &[]);
+                match change {
+                    ConfigChange::Workdir {
+                        mkdir: true,
+                        path,
+                        user,
+                    } => self.fs_step(node, &parent, key, |dir, lowers| {
+                        workdir(dir, lowers, path, user)
+                    }),
+                    _ => Ok(self.config_step(node, &parent, key, change)),
+                }
+            }
+            Op::Copy(op) => {
+                let parent = parent.expect("a copy step has a parent");
+                self.copy_step(node, &parent, key_parent, op)
+            }
+            Op::Exec(op) => {
+                let parent = parent.expect("a run step has a parent");
+                let key = finalize_key(&node.partial_key, key_parent.as_ref(), &[]);
+                let rc = RunContext {
+                    step: node.id,
+                    progress: self.progress,
+                    cancellers: &self.cancellers,
+                };
+                let (argv, _) = step_run::argv(op);
+                let created_by = run_created_by(&argv, &node.meta.history_args);
+                self.fs_step_as(node, &parent, key, created_by, |dir, lowers| {
+                    let upper = dir.join("upper");
+                    let work = dir.join("work");
+                    let empty = dir.join("empty");
+                    for d in [&upper, &work, &empty] {
+                        std::fs::create_dir(d).map_err(StepError::io("create", d))?;
+                    }
+                    let lowers = if lowers.is_empty() {
+                        vec![empty]
+                    } else {
+                        lowers
+                    };
+                    step_run::run(op, lowers, upper.clone(), work, dir, &rc)?;
+                    let changes =
+                        upperdir_changes(&upper).map_err(StepError::io("walk", &upper))?;
+                    Ok(Written {
+                        read_root: upper.clone(),
+                        upper,
+                        changes,
+                        _mount: None,
+                    })
+                })
+            }
+        }
+    }
+
+    fn base(&self, node: &Node, reference: &str) -> Result<StepState, StepError> {
+        let image = self
+            .store
+            .resolve(reference)
+            .map_err(|_| StepError::ImageMissing {
+                reference: reference.to_string(),
+            })?;
+        let input = InputDigest::from_bytes(*image.manifest_digest.as_bytes());
+        let mut config = image.config.clone();
+        config.config.on_build = None;
+        let diff_ids = image.config.diff_ids()?;
+        let layers = image
+            .layers()
+            .iter()
+            .zip(diff_ids)
+            .map(|(d, diff_id)| {
+                Ok(LayerRef {
+                    digest: crate::store::digest_of(d.digest())?,
+                    diff_id,
+                    size: d.size(),
+                    media_type: d.media_type().to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
+        Ok(StepState {
+            key: finalize_key(&node.partial_key, None, &[input]),
+            config,
+            layers,
+            cmd_set: false,
+            cached: true,
+        })
+    }
+
+    fn config_step(
+        &self,
+        node: &Node,
+        parent: &StepState,
+        key: CacheKey,
+        change: &ConfigChange,
+    ) -> StepState {
+        // The history time comes from the first build of this step, so a cached rebuild
+        // reproduces the image digest.
+        let created = match self.lookup(node, &key) {
+            Some(e) => e.created,
+            None => {
+                let now = self.created_now();
+                self.record(node, key, CacheResult::ConfigOnly, &now);
+                now
+            }
+        };
+        let mut st = parent.clone();
+        st.key = key;
+        st.cached = true;
+        apply_to_image(&mut st.config, change, &mut st.cmd_set);
+        st.config
+            .history
+            .push(history_entry(&created, &node.meta.text, true));
+        st
+    }
+
+    fn copy_step(
+        &self,
+        node: &Node,
+        parent: &StepState,
+        key_parent: Option<CacheKey>,
+        op: &CopyOp,
+    ) -> Result<StepState, StepError> {
+        // The source: the context, or a read-only view of a stage's or an image's layers,
+        // kept mounted until the copy is applied.
+        let view_dir;
+        let _view: Option<OverlayMount>;
+        let from = match &op.from {
+            CopySource::Context => CopyFrom::Context(self.context.expect("context walked")),
+            CopySource::Stage(i) => {
+                let last = self
+                    .graph
+                    .stages
+                    .iter()
+                    .find(|s| s.index == *i)
+                    .expect("a COPY --from stage is in the graph")
+                    .last;
+                let src = self.wait(last)?;
+                view_dir = step_dir(self.store, "view")?;
+                let (m, path) = mount_view(view_dir.path(), &lowerdirs(self.store, &src)?)?;
+                _view = m;
+                CopyFrom::Dir(path)
+            }
+            CopySource::Image(r) => {
+                let src = self.base(node, r)?;
+                view_dir = step_dir(self.store, "view")?;
+                let (m, path) = mount_view(view_dir.path(), &lowerdirs(self.store, &src)?)?;
+                _view = m;
+                CopyFrom::Dir(path)
+            }
+        };
+        let mut inputs = Vec::with_capacity(node.inputs.len());
+        for i in &node.inputs {
+            inputs.push(match i {
+                Input::CopyFiles { .. } => step_copy::input_digest(op, &from)?,
+                Input::Url { url } => self.fetch.url_digest(url, op.checksum.as_deref())?,
+                other => {
+                    return Err(StepError::Unsupported(format!(
+                        "unexpected COPY input {other:?}"
+                    )))
+                }
+            });
+        }
+        let key = finalize_key(&node.partial_key, key_parent.as_ref(), &inputs);
+        let created_by = format!("{} # buildkit", node.meta.text);
+        self.fs_step_as(node, parent, key, created_by, |dir, lowers| {
+            let (mount, upper) = mount_writable(dir, &lowers)?;
+            let changes = step_copy::apply(op, &from, mount.path(), mount.path(), &self.fetch)?;
+            Ok(Written {
+                read_root: mount.path().to_path_buf(),
+                upper,
+                changes,
+                _mount: Some(mount),
+            })
+        })
+    }
+
+    fn fs_step(
+        &self,
+        node: &Node,
+        parent: &StepState,
+        key: CacheKey,
+        work: impl FnOnce(&Path, Vec<PathBuf>) -> Result<Written, StepError>,
+    ) -> Result<StepState, StepError> {
+        self.fs_step_as(node, parent, key, node.meta.text.clone(), work)
+    }
+
+    /// A step that may write files: a cache hit reuses the recorded layer; a miss runs `work`
+    /// in a fresh step directory over the parent's snapshots, writes the layer, keeps the
+    /// upperdir as the new snapshot and records the result.
+    fn fs_step_as(
+        &self,
+        node: &Node,
+        parent: &StepState,
+        key: CacheKey,
+        created_by: String,
+        work: impl FnOnce(&Path, Vec<PathBuf>) -> Result<Written, StepError>,
+    ) -> Result<StepState, StepError> {
+        let mut st = parent.clone();
+        st.key = key;
+        if let Some(entry) = self.lookup(node, &key) {
+            st.cached = true;
+            push_result(&mut st, &entry.result, &entry.created, &created_by);
+            return Ok(st);
+        }
+        st.cached = false;
+        self.progress.event(Event::StepStarted {
+            step: node.id,
+            label: node.meta.label.clone(),
+        });
+        let dir = step_dir(self.store, "step")?;
+        let lowers = lowerdirs(self.store, parent)?;
+        let written = work(dir.path(), lowers)?;
+        let result = if written.changes.is_empty() {
+            CacheResult::ConfigOnly
+        } else {
+            let layer = write_layer(
+                self.store,
+                &written.read_root,
+                &written.changes,
+                &self.layer,
+            )?;
+            drop(written._mount);
+            let mut diff_ids: Vec<_> = parent.layers.iter().map(|l| l.diff_id).collect();
+            diff_ids.push(layer.diff_id);
+            adopt_snapshot(self.store, &written.upper, &diff_ids)?;
+            CacheResult::Layer {
+                digest: layer.digest,
+                diff_id: layer.diff_id,
+                size: layer.size,
+                media_type: layer.media_type,
+            }
+        };
+        let created = self.created_now();
+        self.record(node, key, result.clone(), &created);
+        push_result(&mut st, &result, &created, &created_by);
+        Ok(st)
+    }
+}
+
+/// What a filesystem step wrote: its changes, where to read them, and its upperdir.
+pub struct Written {
+    read_root: PathBuf,
+    upper: PathBuf,
+    changes: Vec<Change>,
+    /// Kept mounted until the layer is written from the merged view.
+    _mount: Option<OverlayMount>,
+}
+
+fn push_result(st: &mut StepState, result: &CacheResult, created: &str, created_by: &str) {
+    match result {
+        CacheResult::Layer {
+            digest,
+            diff_id,
+            size,
+            media_type,
+        } => {
+            st.push_layer(LayerRef {
+                digest: *digest,
+                diff_id: *diff_id,
+                size: *size,
+                media_type: media_type.clone(),
+            });
+            st.config
+                .history
+                .push(history_entry(created, created_by, false));
+        }
+        CacheResult::ConfigOnly => st
+            .config
+            .history
+            .push(history_entry(created, created_by, true)),
+    }
+}
+
+/// WORKDIR: creates the directory (and missing parents) owned by the stage's USER, as
+/// BuildKit does; nothing to write when it exists.
+fn workdir(dir: &Path, lowers: Vec<PathBuf>, path: &str, user: &str) -> Result<Written, StepError> {
+    use crate::util::safe_path::{resolve, OnEscape};
+    let (mount, upper) = mount_writable(dir, &lowers)?;
+    let root = mount.path().to_path_buf();
+    let (uid, gid) = if user.is_empty() {
+        (0, 0)
+    } else {
+        let (passwd, groups) = crate::exec::copy::read_id_files(&root)?;
+        let u = crate::util::passwd::resolve_user(user, &passwd, &groups)
+            .map_err(|e| StepError::Unsupported(format!("WORKDIR: user {user:?}: {e}")))?;
+        (u.uid, u.gid)
+    };
+    let mut changes = Vec::new();
+    let mut cur = PathBuf::new();
+    for c in Path::new(path).components() {
+        let std::path::Component::Normal(name) = c else {
+            continue;
+        };
+        cur.push(name);
+        let abs = resolve(&root, &cur, OnEscape::Clamp, true)
+            .map_err(|e| StepError::Unsupported(format!("WORKDIR {path}: {e}")))?;
+        match std::fs::symlink_metadata(&abs) {
+            Ok(md) if md.is_dir() => continue,
+            Ok(_) => {
+                return Err(StepError::Unsupported(format!(
+                    "WORKDIR {path}: /{} exists and is not a directory",
+                    cur.display()
+                )))
+            }
+            Err(_) => {
+                std::fs::create_dir(&abs).map_err(StepError::io("mkdir", &abs))?;
+                std::os::unix::fs::lchown(&abs, Some(uid), Some(gid))
+                    .map_err(StepError::io("chown", &abs))?;
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(0o755))
+                    .map_err(StepError::io("chmod", &abs))?;
+                let rel = abs.strip_prefix(&root).unwrap_or(&abs).to_path_buf();
+                changes.push(Change::Added(rel));
+            }
+        }
+    }
+    Ok(Written {
+        read_root: root,
+        upper,
+        changes,
+        _mount: Some(mount),
+    })
+}
