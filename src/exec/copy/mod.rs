@@ -5,6 +5,8 @@
 mod apply;
 mod archive;
 mod fetch;
+mod http;
 
 pub use apply::{apply_copy, read_id_files};
 pub use fetch::{parse_http_date, verify_checksum, Fetch, Fetched};
+pub use http::HttpFetcher;
