@@ -11,6 +11,7 @@ use clap::Args;
 
 use super::args::CompressionArg;
 use super::Settings;
+use crate::exec::copy::HttpFetcher;
 use crate::exec::{build, BuildOptions};
 use crate::plan::graph::{dump::dump_plan, plan, BaseImage, ImageResolver, PlanOptions};
 use crate::plan::platform::Platform;
@@ -132,6 +133,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     } else {
         super::progress_tmp::renderer(mode, Box::new(std::io::stderr()))
     };
+    let fetcher = HttpFetcher::new();
     let bopts = BuildOptions {
         dockerfile_name: shown,
         dockerfile_path: Some(path.clone()),
@@ -144,7 +146,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             compression: args.compression.with_level(args.compression_level),
             source_date_epoch: None,
         },
-        fetch: None,
+        fetch: Some(&fetcher),
         progress: renderer.as_progress(),
     };
     let result = build(&store, &graph, &bopts);
