@@ -2,11 +2,15 @@
 //! build's `--secret` values ([`Secrets`]) and the persistent cache-mount directories of the
 //! store ([`acquire`]).
 
+mod secrets;
 mod spec;
 #[cfg(test)]
 mod spec_tests;
 mod values;
 
+pub use secrets::{
+    parse_secret_flag, SecretError, SecretFrom, SecretSource, SecretValue, Secrets, MAX_SECRET_SIZE,
+};
 pub use spec::{
     parse_mount, BindMount, CacheMount, RunMount, SecretMount, Sharing, SshMount, TmpfsMount,
 };
