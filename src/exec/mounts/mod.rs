@@ -2,12 +2,16 @@
 //! build's `--secret` values ([`Secrets`]) and the persistent cache-mount directories of the
 //! store ([`acquire`]).
 
+mod cache_dirs;
 mod secrets;
 mod spec;
 #[cfg(test)]
 mod spec_tests;
 mod values;
 
+use std::path::PathBuf;
+
+pub use cache_dirs::{acquire, acquire_seeded, CacheDirGuard, CACHE_MOUNTS_DIR};
 pub use secrets::{
     parse_secret_flag, SecretError, SecretFrom, SecretSource, SecretValue, Secrets, MAX_SECRET_SIZE,
 };
@@ -53,4 +57,11 @@ pub enum MountError {
         "mount type=secret sets both source {source_id:?} and id {id:?} (source is an alias of id)"
     )]
     SecretSourceAndId { source_id: String, id: String },
+    #[error("cache mount {id:?}: {op} {}: {source}", path.display())]
+    CacheIo {
+        id: String,
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
