@@ -5,6 +5,7 @@ pub mod copy;
 pub mod error;
 pub mod events;
 mod layer_commit;
+pub mod mounts;
 pub mod rootfs;
 mod slots;
 pub mod state;
