@@ -110,9 +110,13 @@ impl Executor<'_> {
                         mkdir: true,
                         path,
                         user,
-                    } => self.fs_step(node, &parent, key, |dir, lowers| {
-                        workdir(dir, lowers, path, user)
-                    }),
+                    } => {
+                        let mut st = self.fs_step(node, &parent, key, |dir, lowers| {
+                            workdir(dir, lowers, path, user)
+                        })?;
+                        apply_to_image(&mut st.config, change, &mut st.cmd_set);
+                        Ok(st)
+                    }
                     _ => Ok(self.config_step(node, &parent, key, change)),
                 }
             }
@@ -198,17 +202,17 @@ impl Executor<'_> {
     ) -> StepState {
         // The history time comes from the first build of this step, so a cached rebuild
         // reproduces the image digest.
-        let created = match self.lookup(node, &key) {
-            Some(e) => e.created,
+        let (created, cached) = match self.lookup(node, &key) {
+            Some(e) => (e.created, true),
             None => {
                 let now = self.created_now();
                 self.record(node, key, CacheResult::ConfigOnly, &now);
-                now
+                (now, false)
             }
         };
         let mut st = parent.clone();
         st.key = key;
-        st.cached = true;
+        st.cached = cached;
         apply_to_image(&mut st.config, change, &mut st.cmd_set);
         st.config
             .history
