@@ -102,7 +102,10 @@ fn check_links(dest: &Path, sh: &str) {
     assert_eq!(md("bin/sh2").nlink(), 1);
     // The directory keeps the mtime its entry gave it.
     assert_eq!(md("bin").mtime(), 1_000_000);
-    assert!(!dest.join("bin/busybox").exists(), "the target itself is not copied");
+    assert!(
+        !dest.join("bin/busybox").exists(),
+        "the target itself is not copied"
+    );
 }
 
 fn unpacked(t: &Path, name: &str, tar: &[u8], lowers: &[PathBuf]) -> PathBuf {
@@ -124,7 +127,7 @@ fn link_to_a_lower_file_fails_alone_and_copies_with_lowers() {
     assert!(err.to_string().contains("neither in this layer"), "{err}");
 
     let l0 = unpacked(t.path(), "l0", &base(), &[]);
-    let l1 = unpacked(t.path(), "l1", &links_layer(), &[l0.clone()]);
+    let l1 = unpacked(t.path(), "l1", &links_layer(), std::slice::from_ref(&l0));
     check_links(&l1, "old sh");
     assert_ne!(
         std::fs::metadata(l1.join("bin/x")).unwrap().ino(),
@@ -142,7 +145,7 @@ fn lower_lookup_takes_the_top_layer_and_honours_whiteouts() {
         .file("bin/sh", b"new sh")
         .file("bin/.wh.rm", b"")
         .finish();
-    let lm = unpacked(t.path(), "lm", &middle, &[l0.clone()]);
+    let lm = unpacked(t.path(), "lm", &middle, std::slice::from_ref(&l0));
     let lowers = vec![lm, l0];
     let l1 = unpacked(t.path(), "l1", &links_layer(), &lowers);
     check_links(&l1, "new sh");
@@ -150,13 +153,8 @@ fn lower_lookup_takes_the_top_layer_and_honours_whiteouts() {
     let to_deleted = Tar::default().link("bin/rm2", "bin/rm").finish();
     let d = t.path().join("d");
     std::fs::create_dir(&d).unwrap();
-    let err = unpack_layer_over(
-        &mut &to_deleted[..],
-        &d,
-        &UnpackOptions::default(),
-        &lowers,
-    )
-    .unwrap_err();
+    let err = unpack_layer_over(&mut &to_deleted[..], &d, &UnpackOptions::default(), &lowers)
+        .unwrap_err();
     assert!(err.to_string().contains("bin/rm"), "{err}");
 }
 
@@ -217,7 +215,11 @@ fn ensure_chain_makes_links_into_lower_snapshots() {
     .unwrap();
     let guard = Mounted(mnt.clone());
     for n in ["busybox", "x", "y", "z", "w"] {
-        assert_eq!(std::fs::read(mnt.join("bin").join(n)).unwrap(), b"BUSYBOX", "{n}");
+        assert_eq!(
+            std::fs::read(mnt.join("bin").join(n)).unwrap(),
+            b"BUSYBOX",
+            "{n}"
+        );
     }
     drop(guard);
 
@@ -228,7 +230,9 @@ fn ensure_chain_makes_links_into_lower_snapshots() {
     assert!(err.to_string().contains("bin/w"), "{err}");
     assert!(!alone.exists(&d));
     assert_eq!(
-        std::fs::read_dir(t.path().join("other/tmp")).unwrap().count(),
+        std::fs::read_dir(t.path().join("other/tmp"))
+            .unwrap()
+            .count(),
         0
     );
 }

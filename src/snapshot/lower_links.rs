@@ -35,6 +35,31 @@ pub struct DeferredLink {
     pub target: PathBuf,
 }
 
+/// Records in `deferred` a hard link at `target` to `source`, both paths inside `dest`, where
+/// `source` is not in this layer. A later entry at `target` replaces an earlier pending link.
+pub fn defer_link(
+    deferred: &mut Vec<DeferredLink>,
+    dest: &Path,
+    entry: String,
+    source: &Path,
+    target: &Path,
+) {
+    // A link to a path that is itself such a link goes to the same lower file.
+    let lower = match deferred.iter().rev().find(|d| d.path == source) {
+        Some(d) => d.target.clone(),
+        None => source
+            .strip_prefix(dest)
+            .expect("resolve stays under the destination")
+            .to_path_buf(),
+    };
+    deferred.retain(|d| d.path != target);
+    deferred.push(DeferredLink {
+        entry,
+        path: target.to_path_buf(),
+        target: lower,
+    });
+}
+
 /// Makes each link of `links` (in `dest`) a copy of the entry the union of `lowerdirs` (top
 /// first, as overlayfs stacks them) shows at its target. Parent directory mtimes are kept.
 pub fn link_from_lowers(
@@ -59,8 +84,10 @@ pub fn link_from_lowers(
             entry: l.entry.clone(),
             reason,
         };
-        let found = lowers::lookup(lowerdirs, &l.target)
-            .map_err(io_err("look up hard link target in the lower layers", &l.target))?;
+        let found = lowers::lookup(lowerdirs, &l.target).map_err(io_err(
+            "look up hard link target in the lower layers",
+            &l.target,
+        ))?;
         let Some((src, md)) = found else {
             return Err(invalid(format!(
                 "hard link target {:?} is neither in this layer nor in a lower one",

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use tar::EntryType;
 
 use super::fsops;
-use super::lower_links::{link_from_lowers, DeferredLink};
+use super::lower_links::{defer_link, link_from_lowers, DeferredLink};
 use super::tar_layout::xattr_is_portable;
 use super::whiteout::{self, Name};
 use crate::util::safe_path::{self, OnEscape, SafePathError};
@@ -354,7 +354,7 @@ impl Unpacker<'_> {
                     {
                         // Not in this layer: it comes from a lower one, linked later.
                         fsops::remove_any(&target).map_err(io_err("remove", &target))?;
-                        self.defer_link(name, &source, &target);
+                        defer_link(&mut self.deferred, self.dest, name, &source, &target);
                         self.whited.remove(&target);
                         self.written.insert(target);
                         self.stats.entries += 1;
@@ -398,24 +398,6 @@ impl Unpacker<'_> {
         self.written.insert(target);
         self.stats.entries += 1;
         Ok(())
-    }
-
-    /// Records a hard link at `target` to `source`, a path in `dest` this layer has not written.
-    fn defer_link(&mut self, entry: String, source: &Path, target: &Path) {
-        // A link to a path that is itself such a link goes to the same lower file.
-        let lower = match self.deferred.iter().rev().find(|d| d.path == source) {
-            Some(d) => d.target.clone(),
-            None => source
-                .strip_prefix(self.dest)
-                .expect("resolve stays under the destination")
-                .to_path_buf(),
-        };
-        self.deferred.retain(|d| d.path != target);
-        self.deferred.push(DeferredLink {
-            entry,
-            path: target.to_path_buf(),
-            target: lower,
-        });
     }
 
     fn meta<R: Read>(
