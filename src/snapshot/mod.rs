@@ -5,6 +5,8 @@ pub mod diff;
 mod fsops;
 pub mod gzip_parallel;
 pub mod layer;
+pub mod lower_links;
+pub mod lowers;
 mod sink;
 pub mod snapshots;
 mod source;

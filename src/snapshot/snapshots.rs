@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::unpack::{decompress, unpack_layer, UnpackError};
+use super::lower_links::{link_from_lowers, DeferredLink};
+use super::unpack::{decompress, unpack_layer_deferring, UnpackError, UnpackOptions};
 use crate::digest::chain_ids;
 use crate::digest::Digest;
 use crate::util::hashing::HashingReader;
@@ -111,16 +112,70 @@ impl Snapshots {
     }
 
     /// Makes sure the snapshot `chain_id` exists, unpacking the blob `open` gives if not, and
-    /// returns its directory. The uncompressed stream must hash to `diff_id`.
+    /// returns its directory. The uncompressed stream must hash to `diff_id`. The layer is
+    /// unpacked alone: a hard link to a file of a lower layer fails (use [`Self::ensure_chain`]).
     pub fn ensure(
         &self,
         chain_id: &Digest,
         diff_id: &Digest,
         open: BlobOpener<'_>,
     ) -> Result<PathBuf, SnapshotError> {
+        match self.stage(chain_id, diff_id, open)? {
+            Staged::Done(dir) => Ok(dir),
+            Staged::Links(p) => self.finish_links(p, &[]),
+        }
+    }
+
+    /// Makes sure the snapshot of every layer of an image exists, unpacking missing ones in
+    /// parallel. `layers` is base first, as (diff ID, blob opener). Returns the snapshot dirs in
+    /// overlayfs `lowerdir=` order: the topmost layer first, the base last.
+    ///
+    /// A layer with hard links to files of lower layers needs those snapshots to make them
+    /// (copies, see [`super::lower_links`]). Rather than unpacking in order, every layer is
+    /// unpacked in parallel with such links left out; the few layers that have them are then
+    /// completed base first, each once all snapshots below it are in place, and only then
+    /// renamed into place, so no snapshot is ever visible incomplete.
+    pub fn ensure_chain(
+        &self,
+        layers: Vec<(Digest, BlobOpener<'_>)>,
+    ) -> Result<Vec<PathBuf>, SnapshotError> {
+        let diff_ids: Vec<Digest> = layers.iter().map(|(d, _)| *d).collect();
+        let chains = chain_ids(&diff_ids);
+        let jobs: Vec<(Digest, Digest, BlobOpener<'_>)> = layers
+            .into_iter()
+            .zip(chains)
+            .map(|((diff, open), chain)| (chain, diff, open))
+            .collect();
+        let staged = jobs
+            .into_par_iter()
+            .map(|(chain, diff, open)| self.stage(&chain, &diff, open))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut dirs: Vec<PathBuf> = Vec::with_capacity(staged.len());
+        for s in staged {
+            let dir = match s {
+                Staged::Done(dir) => dir,
+                Staged::Links(p) => {
+                    let lowers: Vec<PathBuf> = dirs.iter().rev().cloned().collect();
+                    self.finish_links(p, &lowers)?
+                }
+            };
+            dirs.push(dir);
+        }
+        dirs.reverse();
+        Ok(dirs)
+    }
+
+    /// Unpacks and checks one layer into a temp dir; renames it into place unless it has hard
+    /// links into lower layers still to make.
+    fn stage(
+        &self,
+        chain_id: &Digest,
+        diff_id: &Digest,
+        open: BlobOpener<'_>,
+    ) -> Result<Staged, SnapshotError> {
         let dir = self.dir(chain_id);
         if dir.is_dir() {
-            return Ok(dir);
+            return Ok(Staged::Done(dir));
         }
         let parent = self.root.join(SNAPSHOTS_DIR);
         std::fs::create_dir_all(&parent).map_err(io_err("create", &parent))?;
@@ -141,10 +196,13 @@ impl Snapshots {
             source,
         })?;
         let mut hashing = HashingReader::new(plain);
-        unpack_layer(&mut hashing, tmp.path()).map_err(|source| SnapshotError::Unpack {
-            diff_id: *diff_id,
-            source,
-        })?;
+        let (_, links) =
+            unpack_layer_deferring(&mut hashing, tmp.path(), &UnpackOptions::default()).map_err(
+                |source| SnapshotError::Unpack {
+                    diff_id: *diff_id,
+                    source,
+                },
+            )?;
         // The tar reader stops at the end marker; the diff ID covers the whole stream.
         io::copy(&mut hashing, &mut io::sink()).map_err(|source| SnapshotError::Open {
             diff_id: *diff_id,
@@ -157,6 +215,35 @@ impl Snapshots {
                 actual,
             });
         }
+        let pending = PendingLinks {
+            chain_id: *chain_id,
+            diff_id: *diff_id,
+            tmp,
+            links,
+        };
+        if pending.links.is_empty() {
+            self.commit(pending).map(Staged::Done)
+        } else {
+            Ok(Staged::Links(pending))
+        }
+    }
+
+    /// Makes the deferred links of `p` from `lowers` (its lower snapshots, top first), then
+    /// renames it into place.
+    fn finish_links(&self, p: PendingLinks, lowers: &[PathBuf]) -> Result<PathBuf, SnapshotError> {
+        link_from_lowers(p.tmp.path(), &p.links, lowers).map_err(|source| {
+            SnapshotError::Unpack {
+                diff_id: p.diff_id,
+                source,
+            }
+        })?;
+        self.commit(p)
+    }
+
+    /// Syncs a complete temp snapshot and renames it into place.
+    fn commit(&self, p: PendingLinks) -> Result<PathBuf, SnapshotError> {
+        let dir = self.dir(&p.chain_id);
+        let tmp = p.tmp;
         sync_fs(tmp.path()).map_err(io_err("sync", tmp.path()))?;
         match std::fs::rename(tmp.path(), &dir) {
             Ok(()) => {
@@ -169,33 +256,26 @@ impl Snapshots {
         }
     }
 
-    /// Makes sure the snapshot of every layer of an image exists, unpacking missing ones in
-    /// parallel. `layers` is base first, as (diff ID, blob opener). Returns the snapshot dirs in
-    /// overlayfs `lowerdir=` order: the topmost layer first, the base last.
-    pub fn ensure_chain(
-        &self,
-        layers: Vec<(Digest, BlobOpener<'_>)>,
-    ) -> Result<Vec<PathBuf>, SnapshotError> {
-        let diff_ids: Vec<Digest> = layers.iter().map(|(d, _)| *d).collect();
-        let chains = chain_ids(&diff_ids);
-        let jobs: Vec<(Digest, Digest, BlobOpener<'_>)> = layers
-            .into_iter()
-            .zip(chains)
-            .map(|((diff, open), chain)| (chain, diff, open))
-            .collect();
-        let mut dirs = jobs
-            .into_par_iter()
-            .map(|(chain, diff, open)| self.ensure(&chain, &diff, open))
-            .collect::<Result<Vec<_>, _>>()?;
-        dirs.reverse();
-        Ok(dirs)
-    }
-
     fn tmp_root(&self) -> Result<PathBuf, SnapshotError> {
         let tmp = self.root.join(TMP_DIR);
         std::fs::create_dir_all(&tmp).map_err(io_err("create", &tmp))?;
         Ok(tmp)
     }
+}
+
+/// A layer unpacked into a temp dir, not yet in place.
+struct PendingLinks {
+    chain_id: Digest,
+    diff_id: Digest,
+    tmp: tempfile::TempDir,
+    /// Hard links into lower layers still to make.
+    links: Vec<DeferredLink>,
+}
+
+/// Where [`Snapshots::stage`] left a layer.
+enum Staged {
+    Done(PathBuf),
+    Links(PendingLinks),
 }
 
 /// The `lowerdir=` value for overlayfs from dirs in [`Snapshots::ensure_chain`] order.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use tar::EntryType;
 
 use super::fsops;
+use super::lower_links::{defer_link, link_from_lowers, DeferredLink};
 use super::tar_layout::xattr_is_portable;
 use super::whiteout::{self, Name};
 use crate::util::safe_path::{self, OnEscape, SafePathError};
@@ -129,12 +130,39 @@ fn join(components: &[&[u8]]) -> PathBuf {
     p
 }
 
-/// Unpacks `tar` into `dest` with the given whiteout representation and symlink policy.
+/// Unpacks `tar` into `dest` with the given whiteout representation and symlink policy. A hard
+/// link to a path the layer does not contain is an error (see [`unpack_layer_over`]).
 pub fn unpack_layer_with(
     tar: &mut dyn Read,
     dest: &Path,
     opts: &UnpackOptions,
 ) -> Result<UnpackStats, UnpackError> {
+    unpack_layer_over(tar, dest, opts, &[])
+}
+
+/// Unpacks `tar` into `dest` like [`unpack_layer_with`], where `lowerdirs` are the snapshot dirs
+/// of the layers below (top first, as for overlayfs): a hard link whose target this layer does
+/// not contain becomes a copy of the file the lower layers show there (see
+/// [`super::lower_links`] for why a copy).
+pub fn unpack_layer_over(
+    tar: &mut dyn Read,
+    dest: &Path,
+    opts: &UnpackOptions,
+    lowerdirs: &[PathBuf],
+) -> Result<UnpackStats, UnpackError> {
+    let (stats, links) = unpack_layer_deferring(tar, dest, opts)?;
+    link_from_lowers(dest, &links, lowerdirs)?;
+    Ok(stats)
+}
+
+/// Unpacks `tar` into `dest` except the hard links whose target is not in `dest`, which are
+/// returned for [`link_from_lowers`] once the lower layers are at hand (so layers can be
+/// unpacked in parallel). Until then `dest` lacks those paths.
+pub fn unpack_layer_deferring(
+    tar: &mut dyn Read,
+    dest: &Path,
+    opts: &UnpackOptions,
+) -> Result<(UnpackStats, Vec<DeferredLink>), UnpackError> {
     let mut u = Unpacker {
         dest,
         opts: *opts,
@@ -142,6 +170,7 @@ pub fn unpack_layer_with(
         written: HashSet::new(),
         whited: HashSet::new(),
         dir_times: Vec::new(),
+        deferred: Vec::new(),
         buf: vec![0; 1 << 20],
     };
     let mut archive = tar::Archive::new(tar);
@@ -158,7 +187,7 @@ pub fn unpack_layer_with(
             source,
         })?;
     }
-    Ok(u.stats)
+    Ok((u.stats, u.deferred))
 }
 
 struct Unpacker<'a> {
@@ -170,6 +199,8 @@ struct Unpacker<'a> {
     /// Overlay whiteout devices this layer created.
     whited: HashSet<PathBuf>,
     dir_times: Vec<(PathBuf, i64, String)>,
+    /// Hard links to targets this layer does not hold, in tar order.
+    deferred: Vec<DeferredLink>,
     /// Copy buffer: large, so big files take few syscalls.
     buf: Vec<u8>,
 }
@@ -315,8 +346,22 @@ impl Unpacker<'_> {
                     return Err(invalid("hard link to the root"));
                 }
                 let source = self.resolve(&join(&lcomps), false, &name)?;
-                let smd = std::fs::symlink_metadata(&source)
-                    .map_err(io_err("find hard link target", &source))?;
+                let smd = match std::fs::symlink_metadata(&source) {
+                    Ok(md) => md,
+                    Err(e)
+                        if e.kind() == io::ErrorKind::NotFound
+                            || e.raw_os_error() == Some(libc::ENOTDIR) =>
+                    {
+                        // Not in this layer: it comes from a lower one, linked later.
+                        fsops::remove_any(&target).map_err(io_err("remove", &target))?;
+                        defer_link(&mut self.deferred, self.dest, name, &source, &target);
+                        self.whited.remove(&target);
+                        self.written.insert(target);
+                        self.stats.entries += 1;
+                        return Ok(());
+                    }
+                    Err(e) => return Err(io_err("find hard link target", &source)(e)),
+                };
                 if smd.is_dir() {
                     return Err(invalid("hard link to a directory"));
                 }
@@ -347,6 +392,8 @@ impl Unpacker<'_> {
                 return Err(invalid(&format!("unsupported entry type {other:?}")));
             }
         }
+        // A later entry replaces an earlier one, even a link still to be made.
+        self.deferred.retain(|d| d.path != target);
         self.whited.remove(&target);
         self.written.insert(target);
         self.stats.entries += 1;
