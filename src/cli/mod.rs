@@ -5,6 +5,7 @@ mod args;
 mod settings;
 
 mod format;
+mod progress;
 
 mod build;
 mod check;
