@@ -49,13 +49,26 @@ CMD ["cat greeting"]
     assert_eq!(c["Healthcheck"]["Test"], serde_json::json!(["CMD", "true"]));
     assert_eq!(c["Healthcheck"]["Interval"], 5_000_000_000u64);
     assert_eq!(c["Healthcheck"]["Retries"], 2);
-    let env: Vec<&str> = c["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(env.contains(&"APP_HOME=/srv/app") && env.contains(&"LANG=C.UTF-8"), "{env:?}");
-    assert!(!env.iter().any(|e| e.starts_with("GREETING")), "ARGs are not ENV: {env:?}");
+    let env: Vec<&str> = c["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"APP_HOME=/srv/app") && env.contains(&"LANG=C.UTF-8"),
+        "{env:?}"
+    );
+    assert!(
+        !env.iter().any(|e| e.starts_with("GREETING")),
+        "ARGs are not ENV: {env:?}"
+    );
     assert_eq!(c["Labels"]["org.example.one"], "1");
     assert_eq!(c["Labels"]["two"], "2");
     assert_eq!(c["Labels"]["from.cli"], "yes");
-    assert!(c["ExposedPorts"].get("8080/tcp").is_some() && c["ExposedPorts"].get("53/udp").is_some());
+    assert!(
+        c["ExposedPorts"].get("8080/tcp").is_some() && c["ExposedPorts"].get("53/udp").is_some()
+    );
     assert!(c["Volumes"].get("/data").is_some());
     assert_eq!(cfg["author"], "someone@example.com");
 
@@ -71,7 +84,10 @@ CMD ["cat greeting"]
         .collect();
     assert_eq!(with_layer.len(), 4, "{with_layer:?}");
     assert!(with_layer[0].starts_with("WORKDIR"));
-    assert!(with_layer[3].starts_with("RUN |1 GREETING=hello /bin/sh -c echo"), "{with_layer:?}");
+    assert!(
+        with_layer[3].starts_with("RUN |1 GREETING=hello /bin/sh -c echo"),
+        "{with_layer:?}"
+    );
     assert_eq!(cfg["rootfs"]["diff_ids"].as_array().unwrap().len(), 5);
 
     let root = b.unpack("all");
@@ -112,7 +128,10 @@ FROM broken
     let err = b.build_fails(&["-t", "whole"]);
     assert!(err.contains("Dockerfile:2"), "{err}");
     assert!(err.contains("exit code: 3"), "{err}");
-    assert!(err.contains("this stage must never run"), "the output tail is shown: {err}");
+    assert!(
+        err.contains("this stage must never run"),
+        "the output tail is shown: {err}"
+    );
 }
 
 #[test]
@@ -175,7 +194,10 @@ fn dockerignore_keeps_files_out_of_copy_and_of_the_cache_key() {
     // Naming an ignored file is an error, as in Docker.
     b.dockerfile("FROM busybox\nCOPY secret.env /\n");
     let err = b.build_fails(&["-t", "bad"]);
-    assert!(err.contains("Dockerfile:2") && err.contains("secret.env"), "{err}");
+    assert!(
+        err.contains("Dockerfile:2") && err.contains("secret.env"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -198,5 +220,9 @@ RUN id -u > /tmp/uid && pwd > /tmp/pwd && echo "hi $WHO" > /tmp/env && stat -c %
     assert_eq!(read(&root, "tmp/uid"), "4321\n");
     assert_eq!(read(&root, "tmp/pwd"), "/new/dir\n");
     assert_eq!(read(&root, "tmp/env"), "hi world\n");
-    assert_eq!(read(&root, "tmp/owner"), "root\n", "WORKDIR before USER is root's");
+    assert_eq!(
+        read(&root, "tmp/owner"),
+        "root\n",
+        "WORKDIR before USER is root's"
+    );
 }

@@ -108,7 +108,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
                 .ok_or_else(|| anyhow!("invalid --label {l:?}: expected KEY=VALUE"))
         })
         .collect::<Result<Vec<_>>>()?;
-    let mode = super::progress_tmp::ProgressMode::chosen(args.progress.as_deref())?;
+    let mode = super::progress::ProgressMode::chosen(args.progress.as_deref())?;
     let opts = PlanOptions {
         build_args,
         target: args.target.clone(),
@@ -129,9 +129,9 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     }
 
     let renderer = if args.quiet {
-        super::progress_tmp::quiet()
+        super::progress::quiet()
     } else {
-        super::progress_tmp::renderer(mode, Box::new(std::io::stderr()))
+        super::progress::renderer(mode, Box::new(std::io::stderr()))
     };
     let fetcher = HttpFetcher::new();
     let bopts = BuildOptions {

@@ -10,7 +10,6 @@ mod progress;
 mod build;
 mod check;
 mod debug;
-mod progress_tmp;
 
 mod history;
 mod images;

@@ -11,6 +11,8 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 use super::error::StepError;
 use super::state::StepState;
+use crate::sandbox::mount_plan::MOUNT_DATA_MAX;
+use crate::sandbox::syscalls::{RealSyscalls, Syscalls};
 use crate::snapshot::{lowerdir_option, Snapshots};
 use crate::store::Store;
 
@@ -59,23 +61,35 @@ impl Drop for OverlayMount {
     }
 }
 
+/// Mounts an overlay of `lowers` (top first) with `upper`/`work` at `target`. A `lowerdir=`
+/// string longer than a page (about 37 layers with store paths) goes through the new mount
+/// API, which takes one lower at a time, as the sandbox does.
 fn mount_overlay(
-    options: OsString,
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
     target: &Path,
-    readonly: bool,
 ) -> Result<OverlayMount, StepError> {
-    let mut flags = MsFlags::empty();
-    if readonly {
-        flags |= MsFlags::MS_RDONLY;
-    }
-    mount(
-        Some("overlay"),
-        target,
-        Some("overlay"),
-        flags,
-        Some(options.as_os_str()),
-    )
-    .map_err(|source| StepError::Mount {
+    let mut opts = OsString::from("lowerdir=");
+    opts.push(lowerdir_option(lowers));
+    opts.push(",upperdir=");
+    opts.push(upper);
+    opts.push(",workdir=");
+    opts.push(work);
+    // Renamed-dir redirects and metadata-only copy-ups cannot be expressed in a layer.
+    opts.push(",redirect_dir=off,metacopy=off");
+    let result = if opts.len() <= MOUNT_DATA_MAX {
+        mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(opts.as_os_str()),
+        )
+    } else {
+        RealSyscalls.mount_overlay_layers(lowers, upper, work, false, target)
+    };
+    result.map_err(|source| StepError::Mount {
         what: "overlay",
         target: target.to_path_buf(),
         source,
@@ -105,13 +119,7 @@ pub fn mount_writable(
     } else {
         lowers.to_vec()
     };
-    let mut opts = OsString::from("lowerdir=");
-    opts.push(lowerdir_option(&lowers));
-    opts.push(",upperdir=");
-    opts.push(&upper);
-    opts.push(",workdir=");
-    opts.push(&work);
-    let m = mount_overlay(opts, &merged, false)?;
+    let m = mount_overlay(&lowers, &upper, &work, &merged)?;
     Ok((m, upper))
 }
 
@@ -121,24 +129,19 @@ fn set_mode_755(p: &Path) -> Result<(), StepError> {
         .map_err(StepError::io("chmod", p))
 }
 
-/// A read-only merged view of `lowers` at `dir/view`. An empty chain is an empty directory.
+/// A merged view of `lowers` for reading (a `COPY --from` source): a writable overlay whose
+/// throwaway upperdir nothing writes to. An empty chain is an empty directory.
 pub fn mount_view(
     dir: &Path,
     lowers: &[PathBuf],
 ) -> Result<(Option<OverlayMount>, PathBuf), StepError> {
-    let view = dir.join("view");
-    std::fs::create_dir(&view).map_err(StepError::io("create", &view))?;
     if lowers.is_empty() {
+        let view = dir.join("view");
+        std::fs::create_dir(&view).map_err(StepError::io("create", &view))?;
         return Ok((None, view));
     }
-    // Two lowers at least: an overlay without an upperdir wants more than one.
-    let empty = dir.join("empty");
-    std::fs::create_dir(&empty).map_err(StepError::io("create", &empty))?;
-    let mut all = lowers.to_vec();
-    all.push(empty);
-    let mut opts = OsString::from("lowerdir=");
-    opts.push(lowerdir_option(&all));
-    let m = mount_overlay(opts, &view, true)?;
+    let (m, _) = mount_writable(dir, lowers)?;
+    let view = m.path().to_path_buf();
     Ok((Some(m), view))
 }
 

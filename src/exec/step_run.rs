@@ -87,7 +87,8 @@ pub fn run(
         .collect();
     // As in Docker, a RUN whose image sets no PATH gets the default one.
     if !spec.env.iter().any(|e| e.starts_with("PATH=")) {
-        spec.env.push(format!("PATH={}", crate::sandbox::spec::DEFAULT_PATH));
+        spec.env
+            .push(format!("PATH={}", crate::sandbox::spec::DEFAULT_PATH));
     }
     spec.cwd = PathBuf::from(if op.workdir.is_empty() {
         "/"

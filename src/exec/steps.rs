@@ -19,7 +19,8 @@ use crate::plan::graph::{
     finalize_key, BuildGraph, ConfigChange, CopyOp, CopySource, Input, InputDigest, Node, Op,
 };
 use crate::sandbox::Canceller;
-use crate::snapshot::{upperdir_changes, Change, LayerOptions};
+use crate::snapshot::diff::upperdir_changes_against;
+use crate::snapshot::{Change, LayerOptions};
 use crate::store::cache::{CacheEntry, CacheResult};
 use crate::store::config::ImageConfig;
 use crate::store::time::{format_rfc3339, now_unix};
@@ -146,9 +147,11 @@ impl Executor<'_> {
                     } else {
                         lowers
                     };
-                    step_run::run(op, lowers, upper.clone(), work, dir, &rc)?;
-                    let changes =
-                        upperdir_changes(&upper).map_err(StepError::io("walk", &upper))?;
+                    step_run::run(op, lowers.clone(), upper.clone(), work, dir, &rc)?;
+                    // Files only copied up (opened for writing, chmod to the same mode) are
+                    // left out, as BuildKit's overlay differ does.
+                    let changes = upperdir_changes_against(&upper, &lowers)
+                        .map_err(StepError::io("compare with the lower layers", &upper))?;
                     Ok(Written {
                         read_root: upper.clone(),
                         upper,

@@ -349,7 +349,9 @@ fn root_op(rootfs: &RootFs, userxattr: bool) -> Result<MountOp, SandboxError> {
 fn overlay_data<'a>(lowers: impl Iterator<Item = &'a Path>, upper: &Path, work: &Path) -> String {
     let lowers: Vec<String> = lowers.map(|p| p.display().to_string()).collect();
     format!(
-        "lowerdir={},upperdir={},workdir={}",
+        // Renamed-dir redirects and metadata-only copy-ups cannot be expressed in a layer, so
+        // they are off whatever the kernel's default.
+        "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off",
         lowers.join(":"),
         upper.display(),
         work.display()

@@ -71,14 +71,23 @@ impl Bench {
     pub fn unpack(&self, tag: &str) -> PathBuf {
         let bundle = self.s.scratch("bundles").join(tag);
         let _ = fs::remove_dir_all(&bundle);
-        let image = format!("{}:docker.io/library/{tag}:latest", self.s.root.join("oci").display());
-        tool("umoci", &["unpack", "--image", &image, bundle.to_str().unwrap()]);
+        let image = format!(
+            "{}:docker.io/library/{tag}:latest",
+            self.s.root.join("oci").display()
+        );
+        tool(
+            "umoci",
+            &["unpack", "--image", &image, bundle.to_str().unwrap()],
+        );
         bundle.join("rootfs")
     }
 
     /// The image config as skopeo reads it from the store's OCI layout.
     pub fn config(&self, tag: &str) -> Value {
-        let image = format!("oci:{}:docker.io/library/{tag}:latest", self.s.root.join("oci").display());
+        let image = format!(
+            "oci:{}:docker.io/library/{tag}:latest",
+            self.s.root.join("oci").display()
+        );
         serde_json::from_str(&tool("skopeo", &["inspect", "--config", "--raw", &image])).unwrap()
     }
 
