@@ -96,7 +96,14 @@ pub fn plan_copy(
     }
     let mut items = Vec::new();
     let mut selected = 0usize;
-    for source in &req.sources {
+    // The parser keeps heredoc openers out of the source list; BuildKit copies every heredoc
+    // of the instruction as a source all the same, so one not named there is added after them.
+    let heredoc_only = req
+        .heredocs
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| !req.sources.contains(name));
+    for source in req.sources.iter().chain(heredoc_only) {
         if let Some((name, content)) = req.heredocs.iter().find(|(n, _)| n == source) {
             selected += 1;
             let (uid, gid) = chown.unwrap_or((0, 0));
@@ -375,4 +382,56 @@ fn expand_parents(
     };
     let matches = expand(tree, source, true)?;
     Ok((pivot, matches))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::copy::{MemTree, NoExcludes};
+
+    fn plan(sources: &[&str], heredocs: &[&str], dest: &str) -> Result<Vec<CopyItem>, CopyError> {
+        let req = CopyRequest {
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+            heredocs: heredocs
+                .iter()
+                .map(|h| (h.to_string(), b"body\n".to_vec()))
+                .collect(),
+            dest: dest.to_string(),
+            workdir: "/".to_string(),
+            ..Default::default()
+        };
+        let ctx = PlanContext {
+            passwd: &[],
+            groups: &[],
+            exclude: &NoExcludes,
+        };
+        plan_copy(&MemTree::new(), &req, &ctx)
+    }
+
+    fn targets(items: &[CopyItem]) -> Vec<(String, Target)> {
+        items
+            .iter()
+            .map(|i| (i.origin.clone(), i.target.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn heredocs_are_sources_whether_or_not_the_source_list_names_them() {
+        let file = |name: &str| Target::File {
+            path: "/h".into(),
+            name: name.into(),
+            into_dir: false,
+        };
+        // The parser's shape: `COPY <<EOT /h` has no sources, one heredoc.
+        let got = plan(&[], &["EOT"], "/h").unwrap();
+        assert_eq!(targets(&got), [("EOT".to_string(), file("EOT"))]);
+        // Named in the list too: copied once, not twice.
+        let got = plan(&["EOT"], &["EOT"], "/h").unwrap();
+        assert_eq!(targets(&got), [("EOT".to_string(), file("EOT"))]);
+        // Two heredocs are several sources: the dest must be a directory.
+        assert!(matches!(
+            plan(&[], &["A", "B"], "/h"),
+            Err(CopyError::NeedDirDest { .. })
+        ));
+    }
 }
