@@ -12,6 +12,7 @@ use clap::Args;
 use super::args::CompressionArg;
 use super::Settings;
 use crate::exec::copy::HttpFetcher;
+use crate::exec::mounts::{parse_secret_flag, Secrets};
 use crate::exec::{build, BuildOptions};
 use crate::plan::graph::{dump::dump_plan, plan, BaseImage, ImageResolver, PlanOptions};
 use crate::plan::platform::Platform;
@@ -54,6 +55,10 @@ pub struct BuildArgsCli {
     /// Suppress the build output and print the image ID on success.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// A secret for `RUN --mount=type=secret`: `id=ID[,src=FILE]` or `id=ID,env=VAR`;
+    /// repeatable.
+    #[arg(long = "secret", value_name = "id=ID[,src=FILE|env=VAR]")]
+    pub secrets: Vec<String>,
     /// Write build result metadata (image digest, config digest, steps) to a JSON file.
     #[arg(long = "metadata-file", value_name = "FILE")]
     pub metadata_file: Option<PathBuf>,
@@ -108,6 +113,12 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
                 .ok_or_else(|| anyhow!("invalid --label {l:?}: expected KEY=VALUE"))
         })
         .collect::<Result<Vec<_>>>()?;
+    let secrets = Secrets::new(
+        args.secrets
+            .iter()
+            .map(|f| parse_secret_flag(f).map_err(|e| anyhow!("--secret {f:?}: {e}")))
+            .collect::<Result<Vec<_>>>()?,
+    );
     let mode = super::progress::ProgressMode::chosen(args.progress.as_deref())?;
     let opts = PlanOptions {
         build_args,
@@ -147,6 +158,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             source_date_epoch: None,
         },
         fetch: Some(&fetcher),
+        secrets: Some(&secrets),
         progress: renderer.as_progress(),
     };
     let result = build(&store, &graph, &bopts);

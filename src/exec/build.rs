@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::copy::Fetch;
+use super::mounts::Secrets;
 use super::error::{ExecError, StepError};
 use super::events::{Event, Progress};
 use super::rootfs::reap_stale_mounts;
@@ -40,6 +41,8 @@ pub struct BuildOptions<'a> {
     pub labels: Vec<(String, String)>,
     pub layer: LayerOptions,
     pub fetch: Option<&'a (dyn Fetch + Sync)>,
+    /// `--secret` values for `RUN --mount=type=secret`.
+    pub secrets: Option<&'a Secrets>,
     pub progress: &'a dyn Progress,
 }
 
@@ -115,6 +118,7 @@ pub fn build(
         fetch: MemoFetch::new(opts.fetch),
         layer: opts.layer.clone(),
         progress: opts.progress,
+        secrets: opts.secrets,
         use_cache: &use_cache,
         slots: Slots::new(graph.nodes.len()),
         cancellers: Mutex::new(Vec::new()),

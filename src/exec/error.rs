@@ -60,7 +60,7 @@ pub enum StepError {
         source: std::io::Error,
     },
     #[error("mounting {what} at {target}: {source}")]
-    Mount {
+    MountFailed {
         what: &'static str,
         target: PathBuf,
         #[source]
@@ -76,6 +76,10 @@ pub enum StepError {
         /// The last lines of output, pre-formatted (empty when there was none).
         tail: String,
     },
+    #[error("{0}")]
+    Mount(#[from] crate::exec::mounts::MountError),
+    #[error("{0}")]
+    Secret(#[from] crate::exec::mounts::SecretError),
     #[error("{0}")]
     Unsupported(String),
     #[error("cancelled because another step failed")]

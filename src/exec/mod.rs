@@ -10,6 +10,7 @@ pub mod rootfs;
 mod slots;
 pub mod state;
 mod step_copy;
+mod step_mounts;
 pub mod step_run;
 mod steps;
 

@@ -89,7 +89,7 @@ fn mount_overlay(
     } else {
         RealSyscalls.mount_overlay_layers(lowers, upper, work, false, target)
     };
-    result.map_err(|source| StepError::Mount {
+    result.map_err(|source| StepError::MountFailed {
         what: "overlay",
         target: target.to_path_buf(),
         source,

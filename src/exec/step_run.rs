@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use super::error::StepError;
 use super::events::{Event, LogStream, Progress};
+use super::step_mounts::PreparedMounts;
 use crate::plan::graph::{Command, ExecOp, HeredocData};
 use crate::sandbox::{
     run_cancellable, Canceller, ExitStatus, Mount, NetworkMode, RootFs, Spec, Stdio,
@@ -65,12 +66,8 @@ pub fn run(
     work: PathBuf,
     scratch: &std::path::Path,
     rc: &RunContext<'_>,
+    mounts: &PreparedMounts,
 ) -> Result<(), StepError> {
-    if !op.mounts.is_empty() {
-        return Err(StepError::Unsupported(
-            "RUN --mount is not supported yet".to_string(),
-        ));
-    }
     let (argv, script) = argv(op);
     let mut spec = Spec::new(
         argv.clone(),
@@ -106,6 +103,9 @@ pub fn run(
         Some("host") => NetworkMode::Host,
         _ => NetworkMode::Default,
     };
+    spec.mounts.extend(mounts.mounts.iter().cloned());
+    spec.env
+        .extend(mounts.env.iter().map(|(k, v)| format!("{k}={v}")));
     if let Some((target, content)) = &script {
         let host = scratch.join("script");
         std::fs::write(&host, content).map_err(StepError::io("write", &host))?;

@@ -18,6 +18,7 @@ use crate::digest::CacheKey;
 use crate::plan::graph::{
     finalize_key, BuildGraph, ConfigChange, CopyOp, CopySource, Input, InputDigest, Node, Op,
 };
+use crate::exec::mounts::Secrets;
 use crate::sandbox::Canceller;
 use crate::snapshot::diff::upperdir_changes_against;
 use crate::snapshot::{Change, LayerOptions};
@@ -34,6 +35,7 @@ pub struct Executor<'a> {
     pub fetch: MemoFetch<'a>,
     pub layer: LayerOptions,
     pub progress: &'a dyn Progress,
+    pub secrets: Option<&'a Secrets>,
     /// Whether the cache index may be read for a node (`--no-cache`, `--no-cache-filter`).
     pub use_cache: &'a (dyn Fn(&Node) -> bool + Sync),
     pub slots: Slots,
@@ -127,7 +129,22 @@ impl Executor<'_> {
             }
             Op::Exec(op) => {
                 let parent = parent.expect("a run step has a parent");
-                let key = finalize_key(&node.partial_key, key_parent.as_ref(), &[]);
+                let sources = self.bind_sources(node, op)?;
+                let mut inputs = Vec::with_capacity(node.inputs.len());
+                for i in &node.inputs {
+                    match i {
+                        Input::MountFiles { index, .. } => {
+                            let src = sources[*index].as_ref().expect("a keyed mount has a source");
+                            inputs.push(self.mount_digest(op, *index, src)?);
+                        }
+                        other => {
+                            return Err(StepError::Unsupported(format!(
+                                "unexpected RUN input {other:?}"
+                            )))
+                        }
+                    }
+                }
+                let key = finalize_key(&node.partial_key, key_parent.as_ref(), &inputs);
                 let rc = RunContext {
                     step: node.id,
                     progress: self.progress,
@@ -147,7 +164,8 @@ impl Executor<'_> {
                     } else {
                         lowers
                     };
-                    step_run::run(op, lowers.clone(), upper.clone(), work, dir, &rc)?;
+                    let mounts = self.prepare_mounts(op, &sources, dir, self.secrets)?;
+                    step_run::run(op, lowers.clone(), upper.clone(), work, dir, &rc, &mounts)?;
                     // Files only copied up (opened for writing, chmod to the same mode) are
                     // left out, as BuildKit's overlay differ does.
                     let changes = upperdir_changes_against(&upper, &lowers)
@@ -163,7 +181,7 @@ impl Executor<'_> {
         }
     }
 
-    fn base(&self, node: &Node, reference: &str) -> Result<StepState, StepError> {
+    pub(super) fn base(&self, node: &Node, reference: &str) -> Result<StepState, StepError> {
         let image = self
             .store
             .resolve(reference)

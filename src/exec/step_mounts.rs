@@ -1,0 +1,232 @@
+//! RUN `--mount`s turned into sandbox mounts: bind mounts of the context or of another stage's
+//! or image's files (with the input digest their key needs), persistent cache directories,
+//! tmpfs, and secrets (a file on a tmpfs outside the store, or an env variable). Everything
+//! here lives only as long as the step: guards unmount and delete on drop.
+
+use std::any::Any;
+use std::path::{Path, PathBuf};
+
+use super::error::StepError;
+use super::rootfs::{lowerdirs, mount_view, mount_writable, step_dir};
+use super::step_copy::{self, CopyFrom};
+use super::steps::Executor;
+use crate::exec::mounts::{acquire, parse_mount, RunMount, Secrets};
+use crate::plan::graph::{CopyOp, CopySource, ExecOp, InputDigest, Node};
+use crate::sandbox::Mount;
+
+/// Where a bind mount's files are on the host, and what keeps them there.
+pub struct BindSource {
+    pub host_root: PathBuf,
+    /// The context (for hashing through the stat cache) or a mounted view.
+    context: bool,
+    _guards: Vec<Box<dyn Any + Send>>,
+}
+
+/// The mounts of one RUN, ready for the sandbox.
+#[derive(Default)]
+pub struct PreparedMounts {
+    pub mounts: Vec<Mount>,
+    /// Secrets exposed as environment variables (never logged, never keyed).
+    pub env: Vec<(String, String)>,
+    _guards: Vec<Box<dyn Any + Send>>,
+}
+
+fn absolute(target: &str, workdir: &str) -> PathBuf {
+    if target.starts_with('/') {
+        PathBuf::from(target)
+    } else {
+        Path::new(if workdir.is_empty() { "/" } else { workdir }).join(target)
+    }
+}
+
+impl Executor<'_> {
+    /// The host directory behind each bind mount with a source (`None` for other mounts).
+    pub fn bind_sources(&self, node: &Node, op: &ExecOp) -> Result<Vec<Option<BindSource>>, StepError> {
+        let mut out = Vec::with_capacity(op.mounts.len());
+        for m in &op.mounts {
+            let Some(source) = &m.source else {
+                out.push(None);
+                continue;
+            };
+            out.push(Some(match source {
+                CopySource::Context => BindSource {
+                    host_root: self
+                        .context
+                        .expect("a bind of the context walks it")
+                        .tree
+                        .root()
+                        .to_path_buf(),
+                    context: true,
+                    _guards: Vec::new(),
+                },
+                CopySource::Stage(i) => {
+                    let last = self
+                        .graph
+                        .stages
+                        .iter()
+                        .find(|s| s.index == *i)
+                        .expect("a mount's stage is in the graph")
+                        .last;
+                    let st = self.slots.wait(last).ok_or(StepError::Cancelled)?;
+                    self.view_of(&lowerdirs(self.store, &st)?)?
+                }
+                CopySource::Image(r) => {
+                    let st = self.base(node, r)?;
+                    self.view_of(&lowerdirs(self.store, &st)?)?
+                }
+            }));
+        }
+        Ok(out)
+    }
+
+    fn view_of(&self, lowers: &[PathBuf]) -> Result<BindSource, StepError> {
+        let dir = step_dir(self.store, "view")?;
+        let (m, path) = mount_view(dir.path(), lowers)?;
+        let mut guards: Vec<Box<dyn Any + Send>> = Vec::new();
+        // The mount goes before its directory.
+        if let Some(m) = m {
+            guards.push(Box::new(m));
+        }
+        guards.push(Box::new(dir));
+        Ok(BindSource {
+            host_root: path,
+            context: false,
+            _guards: guards,
+        })
+    }
+
+    /// The key input of the `index`th mount: its files as a COPY of `source` would see them.
+    pub fn mount_digest(&self, op: &ExecOp, index: usize, src: &BindSource) -> Result<InputDigest, StepError> {
+        let RunMount::Bind(b) = parse_mount(&op.mounts[index].spec)? else {
+            return Err(StepError::Unsupported("only bind mounts have files to key".into()));
+        };
+        let copy = CopyOp {
+            add: false,
+            from: CopySource::Context,
+            sources: vec![b.source.clone()],
+            dest: "/mnt/".into(),
+            chown: None,
+            chmod: None,
+            link: false,
+            parents: false,
+            exclude: Vec::new(),
+            checksum: None,
+            keep_git_dir: None,
+            unpack: None,
+            heredocs: Vec::new(),
+        };
+        let from = if src.context {
+            CopyFrom::Context(self.context.expect("context walked"))
+        } else {
+            CopyFrom::Dir(src.host_root.clone())
+        };
+        step_copy::input_digest(&copy, &from)
+    }
+
+    /// The sandbox mounts for `op`, set up under the step directory `dir`.
+    pub fn prepare_mounts(
+        &self,
+        op: &ExecOp,
+        sources: &[Option<BindSource>],
+        dir: &Path,
+        secrets: Option<&Secrets>,
+    ) -> Result<PreparedMounts, StepError> {
+        let mut out = PreparedMounts::default();
+        for (i, spec) in op.mounts.iter().enumerate() {
+            match parse_mount(&spec.spec)? {
+                RunMount::Bind(b) => {
+                    let src = sources[i].as_ref().expect("bind sources were resolved");
+                    let inner = b.source.trim_start_matches('/');
+                    let host = crate::util::safe_path::resolve(
+                        &src.host_root,
+                        Path::new(inner),
+                        crate::util::safe_path::OnEscape::Clamp,
+                        true,
+                    )
+                    .map_err(|e| StepError::Unsupported(format!("--mount source {:?}: {e}", b.source)))?;
+                    let host = if b.readwrite {
+                        // Writes go to a throwaway upperdir: "rw" changes are discarded.
+                        let sub = dir.join(format!("bind{i}"));
+                        std::fs::create_dir(&sub).map_err(StepError::io("create", &sub))?;
+                        let (m, _) = mount_writable(&sub, &[host])?;
+                        let p = m.path().to_path_buf();
+                        out._guards.push(Box::new(m));
+                        p
+                    } else {
+                        host
+                    };
+                    out.mounts.push(Mount::Bind {
+                        source: host,
+                        target: absolute(&b.target, &op.workdir),
+                        readonly: !b.readwrite,
+                    });
+                }
+                RunMount::Cache(c) => {
+                    let guard = acquire(self.store.root(), &c)?;
+                    out.mounts.push(Mount::Bind {
+                        source: guard.path().to_path_buf(),
+                        target: absolute(&c.target, &op.workdir),
+                        readonly: c.readonly,
+                    });
+                    out._guards.push(Box::new(guard));
+                }
+                RunMount::Tmpfs(t) => out.mounts.push(Mount::Tmpfs {
+                    target: absolute(&t.target, &op.workdir),
+                    size_bytes: t.size,
+                }),
+                RunMount::Secret(s) => {
+                    let value = match secrets.map(|all| all.get(&s.id)).transpose()?.flatten() {
+                        Some(v) => v,
+                        None if s.required => {
+                            return Err(StepError::Unsupported(format!(
+                                "secret {:?} is required but was not given (--secret id={},src=…)",
+                                s.id, s.id
+                            )))
+                        }
+                        None => continue,
+                    };
+                    if let Some(var) = &s.env {
+                        out.env.push((var.clone(), String::from_utf8_lossy(value.as_bytes()).into_owned()));
+                    }
+                    if s.env.is_none() || s.target.is_some() {
+                        let target = s
+                            .target
+                            .clone()
+                            .unwrap_or_else(|| format!("/run/secrets/{}", s.id));
+                        let (file, guard) = secret_file(value.as_bytes(), s.mode, s.uid, s.gid)?;
+                        out._guards.push(Box::new(guard));
+                        out.mounts.push(Mount::Bind {
+                            source: file,
+                            target: absolute(&target, &op.workdir),
+                            readonly: true,
+                        });
+                    }
+                }
+                RunMount::Ssh(_) => {
+                    return Err(StepError::Unsupported(
+                        "RUN --mount=type=ssh is not supported".into(),
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Writes a secret to a file on a tmpfs (`/dev/shm`), never on the store's disk.
+fn secret_file(value: &[u8], mode: u32, uid: u32, gid: u32) -> Result<(PathBuf, tempfile::TempDir), StepError> {
+    use std::os::unix::fs::PermissionsExt;
+    let base = Path::new("/dev/shm");
+    let dir = tempfile::Builder::new()
+        .prefix("strata-secret-")
+        .tempdir_in(base)
+        .map_err(StepError::io("create a secret dir in", base))?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))
+        .map_err(StepError::io("chmod", dir.path()))?;
+    let file = dir.path().join("secret");
+    std::fs::write(&file, value).map_err(StepError::io("write", &file))?;
+    std::os::unix::fs::chown(&file, Some(uid), Some(gid)).map_err(StepError::io("chown", &file))?;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(StepError::io("chmod", &file))?;
+    Ok((file, dir))
+}
