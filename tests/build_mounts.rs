@@ -102,19 +102,20 @@ fn a_secret_is_readable_in_run_and_found_nowhere_else() {
     ));
     let meta_path = b.s.scratch("meta").join("secret.json");
     let src = format!("id=token,src={}", secret.display());
-    let out = b.s.command(&[
-        "build",
-        "--progress=plain",
-        "--secret",
-        &src,
-        "-t",
-        "sec",
-        "--metadata-file",
-        meta_path.to_str().unwrap(),
-        b.ctx.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
+    let out =
+        b.s.command(&[
+            "build",
+            "--progress=plain",
+            "--secret",
+            &src,
+            "-t",
+            "sec",
+            "--metadata-file",
+            meta_path.to_str().unwrap(),
+            b.ctx.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     b.s.expect(&out, true, &["build"]);
     let root = b.unpack("sec");
     assert_eq!(read(&root, "file-ok"), "file-ok\n");
@@ -124,7 +125,10 @@ fn a_secret_is_readable_in_run_and_found_nowhere_else() {
     assert!(blobs_containing(&b.s.root, needle).is_empty());
     for f in files(&b.s.root) {
         let data = fs::read(&f).unwrap();
-        assert!(!data.windows(needle.len()).any(|w| w == needle), "{f:?} holds the secret");
+        assert!(
+            !data.windows(needle.len()).any(|w| w == needle),
+            "{f:?} holds the secret"
+        );
     }
     let meta = fs::read(&meta_path).unwrap();
     assert!(!meta.windows(needle.len()).any(|w| w == needle));
@@ -135,7 +139,10 @@ fn a_secret_is_readable_in_run_and_found_nowhere_else() {
     // A required secret that was not given fails the step, located.
     b.dockerfile("FROM busybox\nRUN --mount=type=secret,id=missing,required=true true\n");
     let err = b.build_fails(&["-t", "nosec"]);
-    assert!(err.contains("Dockerfile:2") && err.contains("missing"), "{err}");
+    assert!(
+        err.contains("Dockerfile:2") && err.contains("missing"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -159,13 +166,20 @@ fn bind_mounts_read_the_context_and_a_stage_and_are_keyed_by_their_files() {
     assert_eq!(read(&root, "tmpfs-saw"), "t\n");
     assert!(!root.join("mnt/x.txt").exists() && !root.join("scratch/t").exists());
     // rw changes are discarded: the context file is untouched.
-    assert_eq!(fs::read_to_string(b.ctx.join("data/x.txt")).unwrap(), "one\n");
+    assert_eq!(
+        fs::read_to_string(b.ctx.join("data/x.txt")).unwrap(),
+        "one\n"
+    );
 
     // Changing the bound file busts the RUN that mounts it, and only from there on.
     fs::write(b.ctx.join("data/x.txt"), "two\n").unwrap();
     let m = b.build("bind", &[]);
     let r = rebuilt(&m);
-    assert!(r.first().is_some_and(|l| l.contains("source=data,target=/mnt")), "{r:?}");
+    assert!(
+        r.first()
+            .is_some_and(|l| l.contains("source=data,target=/mnt")),
+        "{r:?}"
+    );
     assert!(!r.iter().any(|l| l.starts_with("[gen")), "{r:?}");
     assert_eq!(read(&b.unpack("bind"), "from-ctx"), "two\n");
 }

@@ -159,11 +159,18 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         },
         fetch: Some(&fetcher),
         secrets: Some(&secrets),
+        interrupt: Some(super::signals::build_interrupt()),
         progress: renderer.as_progress(),
     };
     let result = build(&store, &graph, &bopts);
     renderer.finish();
-    let outcome = result?;
+    let outcome = match result {
+        Err(crate::exec::ExecError::Interrupted) => {
+            eprintln!("error: build interrupted; nothing was written for unfinished steps");
+            return Ok(ExitCode::from(130));
+        }
+        r => r?,
+    };
     let image = &outcome.image;
     if let Some(f) = &args.iidfile {
         std::fs::write(f, image.id.to_string())

@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::copy::Fetch;
-use super::mounts::Secrets;
 use super::error::{ExecError, StepError};
 use super::events::{Event, Progress};
+use super::interrupt::Interrupt;
+use super::mounts::Secrets;
 use super::rootfs::reap_stale_mounts;
 use super::slots::Slots;
 use super::state::StepState;
@@ -44,6 +45,8 @@ pub struct BuildOptions<'a> {
     /// `--secret` values for `RUN --mount=type=secret`.
     pub secrets: Option<&'a Secrets>,
     pub progress: &'a dyn Progress,
+    /// Lets the caller stop the build (signals); `None` for a build only failures stop.
+    pub interrupt: Option<&'a Interrupt>,
 }
 
 /// One step as the build saw it (for `--metadata-file` and tests).
@@ -111,6 +114,8 @@ pub fn build(
             *s == idx || n.meta.stage_name.as_deref() == Some(s.to_ascii_lowercase().as_str())
         })
     };
+    let own_interrupt = Interrupt::new();
+    let interrupt = opts.interrupt.unwrap_or(&own_interrupt);
     let exec = Executor {
         store,
         graph,
@@ -121,7 +126,7 @@ pub fn build(
         secrets: opts.secrets,
         use_cache: &use_cache,
         slots: Slots::new(graph.nodes.len()),
-        cancellers: Mutex::new(Vec::new()),
+        interrupt,
         failed: AtomicBool::new(false),
     };
     let errors: Mutex<Vec<(usize, StepError)>> = Mutex::new(Vec::new());
@@ -166,6 +171,9 @@ pub fn build(
         let _ = ctx.hasher.lock().expect("hasher").save_cache();
     }
     let mut errors = errors.into_inner().expect("errors");
+    if interrupt.is_triggered() && !exec.failed.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ExecError::Interrupted);
+    }
     if !errors.is_empty() {
         // Report the failure that caused the others, not a cancellation.
         errors.sort_by_key(|(id, e)| (matches!(e, StepError::Cancelled), *id));

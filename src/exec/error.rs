@@ -21,6 +21,9 @@ pub enum ExecError {
         #[source]
         source: Box<StepError>,
     },
+    /// Stopped from outside (SIGINT/SIGTERM) before it finished.
+    #[error("build interrupted")]
+    Interrupted,
     /// Reading the build context failed before any step ran.
     #[error("{0}")]
     Context(#[from] ContextError),

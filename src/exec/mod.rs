@@ -4,6 +4,7 @@ pub mod config_apply;
 pub mod copy;
 pub mod error;
 pub mod events;
+pub mod interrupt;
 mod layer_commit;
 pub mod mounts;
 pub mod rootfs;
@@ -16,3 +17,4 @@ mod steps;
 
 pub use build::{build, BuildOptions, BuildOutcome, StepSummary};
 pub use error::{ExecError, StepError};
+pub use interrupt::Interrupt;

@@ -41,7 +41,11 @@ fn absolute(target: &str, workdir: &str) -> PathBuf {
 
 impl Executor<'_> {
     /// The host directory behind each bind mount with a source (`None` for other mounts).
-    pub fn bind_sources(&self, node: &Node, op: &ExecOp) -> Result<Vec<Option<BindSource>>, StepError> {
+    pub fn bind_sources(
+        &self,
+        node: &Node,
+        op: &ExecOp,
+    ) -> Result<Vec<Option<BindSource>>, StepError> {
         let mut out = Vec::with_capacity(op.mounts.len());
         for m in &op.mounts {
             let Some(source) = &m.source else {
@@ -96,9 +100,16 @@ impl Executor<'_> {
     }
 
     /// The key input of the `index`th mount: its files as a COPY of `source` would see them.
-    pub fn mount_digest(&self, op: &ExecOp, index: usize, src: &BindSource) -> Result<InputDigest, StepError> {
+    pub fn mount_digest(
+        &self,
+        op: &ExecOp,
+        index: usize,
+        src: &BindSource,
+    ) -> Result<InputDigest, StepError> {
         let RunMount::Bind(b) = parse_mount(&op.mounts[index].spec)? else {
-            return Err(StepError::Unsupported("only bind mounts have files to key".into()));
+            return Err(StepError::Unsupported(
+                "only bind mounts have files to key".into(),
+            ));
         };
         let copy = CopyOp {
             add: false,
@@ -143,7 +154,9 @@ impl Executor<'_> {
                         crate::util::safe_path::OnEscape::Clamp,
                         true,
                     )
-                    .map_err(|e| StepError::Unsupported(format!("--mount source {:?}: {e}", b.source)))?;
+                    .map_err(|e| {
+                        StepError::Unsupported(format!("--mount source {:?}: {e}", b.source))
+                    })?;
                     let host = if b.readwrite {
                         // Writes go to a throwaway upperdir: "rw" changes are discarded.
                         let sub = dir.join(format!("bind{i}"));
@@ -186,7 +199,10 @@ impl Executor<'_> {
                         None => continue,
                     };
                     if let Some(var) = &s.env {
-                        out.env.push((var.clone(), String::from_utf8_lossy(value.as_bytes()).into_owned()));
+                        out.env.push((
+                            var.clone(),
+                            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                        ));
                     }
                     if s.env.is_none() || s.target.is_some() {
                         let target = s
@@ -214,7 +230,12 @@ impl Executor<'_> {
 }
 
 /// Writes a secret to a file on a tmpfs (`/dev/shm`), never on the store's disk.
-fn secret_file(value: &[u8], mode: u32, uid: u32, gid: u32) -> Result<(PathBuf, tempfile::TempDir), StepError> {
+fn secret_file(
+    value: &[u8],
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Result<(PathBuf, tempfile::TempDir), StepError> {
     use std::os::unix::fs::PermissionsExt;
     let base = Path::new("/dev/shm");
     let dir = tempfile::Builder::new()

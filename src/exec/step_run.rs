@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use super::error::StepError;
 use super::events::{Event, LogStream, Progress};
+use super::interrupt::Interrupt;
 use super::step_mounts::PreparedMounts;
 use crate::plan::graph::{Command, ExecOp, HeredocData};
 use crate::sandbox::{
@@ -55,7 +56,7 @@ fn is_only_heredoc(cmd: &str, h: &HeredocData) -> bool {
 pub struct RunContext<'a> {
     pub step: usize,
     pub progress: &'a dyn Progress,
-    pub cancellers: &'a Mutex<Vec<Canceller>>,
+    pub interrupt: &'a Interrupt,
 }
 
 /// Runs the op over `lowers` + `upper`/`work` (the upperdir receives its changes).
@@ -127,10 +128,7 @@ pub fn run(
     spec.stderr = Stdio::Fd(err_w.as_raw_fd());
     let tail = Mutex::new(VecDeque::new());
     let canceller = Canceller::new();
-    rc.cancellers
-        .lock()
-        .expect("cancellers")
-        .push(canceller.clone());
+    rc.interrupt.register(&canceller);
 
     let outcome = std::thread::scope(|s| {
         s.spawn(|| pump(out_r, LogStream::Stdout, rc, &tail));
@@ -141,11 +139,11 @@ pub fn run(
         drop(err_w);
         r
     });
-    rc.cancellers
-        .lock()
-        .expect("cancellers")
-        .retain(|c| !c.same(&canceller));
-    let outcome = outcome?;
+    rc.interrupt.unregister(&canceller);
+    let outcome = match outcome {
+        Err(crate::sandbox::SandboxError::Cancelled) => return Err(StepError::Cancelled),
+        r => r?,
+    };
     crate::sandbox::cleanup::remove_created_mountpoints(&upper, &outcome.created_mountpoints);
     if canceller.is_cancelled() {
         return Err(StepError::Cancelled);

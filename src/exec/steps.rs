@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::config_apply::{apply_to_image, history_entry, run_created_by};
 use super::error::StepError;
 use super::events::{Event, Progress};
+use super::interrupt::Interrupt;
 use super::layer_commit::{adopt_snapshot, write_layer};
 use super::rootfs::{lowerdirs, mount_view, mount_writable, step_dir, OverlayMount};
 use super::slots::Slots;
@@ -15,11 +16,10 @@ use super::state::{LayerRef, StepState};
 use super::step_copy::{self, ContextInputs, CopyFrom, MemoFetch};
 use super::step_run::{self, RunContext};
 use crate::digest::CacheKey;
+use crate::exec::mounts::Secrets;
 use crate::plan::graph::{
     finalize_key, BuildGraph, ConfigChange, CopyOp, CopySource, Input, InputDigest, Node, Op,
 };
-use crate::exec::mounts::Secrets;
-use crate::sandbox::Canceller;
 use crate::snapshot::diff::upperdir_changes_against;
 use crate::snapshot::{Change, LayerOptions};
 use crate::store::cache::{CacheEntry, CacheResult};
@@ -39,7 +39,9 @@ pub struct Executor<'a> {
     /// Whether the cache index may be read for a node (`--no-cache`, `--no-cache-filter`).
     pub use_cache: &'a (dyn Fn(&Node) -> bool + Sync),
     pub slots: Slots,
-    pub cancellers: Mutex<Vec<Canceller>>,
+    /// Set when a step fails or the user interrupts; stops the others.
+    pub interrupt: &'a Interrupt,
+    /// Whether a step failed (as opposed to an outside interrupt).
     pub failed: AtomicBool,
 }
 
@@ -51,9 +53,7 @@ impl Executor<'_> {
     /// Stops every running sandbox; nodes not started yet see `failed` and give up.
     pub fn cancel_all(&self) {
         self.failed.store(true, Ordering::SeqCst);
-        for c in self.cancellers.lock().expect("cancellers").iter() {
-            c.cancel();
-        }
+        self.interrupt.trigger();
     }
 
     fn created_now(&self) -> String {
@@ -79,7 +79,7 @@ impl Executor<'_> {
 
     /// Runs one node whose parent and dependencies are done (or waits for them).
     pub fn run_node(&self, node: &Node) -> Result<StepState, StepError> {
-        if self.failed.load(Ordering::SeqCst) {
+        if self.interrupt.is_triggered() {
             return Err(StepError::Cancelled);
         }
         let parent = node.parent.map(|p| self.wait(p)).transpose()?;
@@ -134,7 +134,9 @@ impl Executor<'_> {
                 for i in &node.inputs {
                     match i {
                         Input::MountFiles { index, .. } => {
-                            let src = sources[*index].as_ref().expect("a keyed mount has a source");
+                            let src = sources[*index]
+                                .as_ref()
+                                .expect("a keyed mount has a source");
                             inputs.push(self.mount_digest(op, *index, src)?);
                         }
                         other => {
@@ -148,7 +150,7 @@ impl Executor<'_> {
                 let rc = RunContext {
                     step: node.id,
                     progress: self.progress,
-                    cancellers: &self.cancellers,
+                    interrupt: self.interrupt,
                 };
                 let (argv, _) = step_run::argv(op);
                 let created_by = run_created_by(&argv, &node.meta.history_args);
