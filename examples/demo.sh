@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # README command 1: builds strata and runs its main job end to end, offline.
 #
-# Today that is: build strata, make a busybox base image from Debian's static busybox (no
-# registry needed), check the sample project's Dockerfile, and show the image through the store
-# commands. `strata build` and `strata run` join this script as they land.
+# Build strata, make a busybox base image from Debian's static busybox (no registry needed),
+# build the multi-stage sample project in examples/hello (COPY, heredoc RUN, COPY --from, RUN),
+# rebuild it fully cached, and show the image through the store commands. `strata run` joins
+# this script when it lands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,11 +39,22 @@ echo 'root:x:0:' >"$rootfs/etc/group"
 echo "== checking examples/hello/Dockerfile"
 "$strata" check examples/hello
 
-echo "== the store"
+echo "== building examples/hello (RUN steps in sandboxes)"
+"$strata" build --progress=plain -t hello --iidfile "$out/iid" examples/hello
+echo "== rebuilding: every step cached, same image"
+"$strata" build --progress=plain -t hello --iidfile "$out/iid2" examples/hello 2>&1 | grep -c CACHED | sed 's/$/ steps cached/'
+cmp "$out/iid" "$out/iid2" && echo "same image ID: $(cat "$out/iid")"
+
+echo "== the image"
 "$strata" images
-"$strata" history busybox
-"$strata" inspect busybox | head -40
-"$strata" save --format oci -o "$out/busybox.oci.tar" busybox
-echo "saved $(du -h "$out/busybox.oci.tar" | cut -f1) oci-archive; its layout:"
-tar -tf "$out/busybox.oci.tar" | sort
+"$strata" history hello
+"$strata" inspect hello | head -40
+"$strata" save --format oci -o "$out/hello.oci.tar" hello
+echo "saved $(du -h "$out/hello.oci.tar" | cut -f1) oci-archive; the file the RUN steps made:"
+mkdir "$out/x" && tar -xf "$out/hello.oci.tar" -C "$out/x"
+for layer in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(" ".join(l["digest"].split(":")[1] for l in m["layers"]))' \
+    "$out/x/blobs/sha256/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"].split(":")[1])' "$out/x/index.json")"); do
+  tar -xzf "$out/x/blobs/sha256/$layer" -C "$out/x" srv/GREETING 2>/dev/null || true
+done
+cat "$out/x/srv/GREETING"
 echo "== done: the store is in $STRATA_ROOT (an OCI image layout under oci/)"
