@@ -226,3 +226,46 @@ RUN id -u > /tmp/uid && pwd > /tmp/pwd && echo "hi $WHO" > /tmp/env && stat -c %
         "WORKDIR before USER is root's"
     );
 }
+
+#[test]
+fn progress_modes_iidfile_and_quiet() {
+    let b = Bench::new();
+    b.files(&[("f", "x")]);
+    b.dockerfile("FROM busybox\nCOPY f /f\nRUN echo visible-output\n");
+    let run = |args: &[&str]| {
+        let mut all = vec!["build"];
+        all.extend_from_slice(args);
+        let ctx = b.ctx.to_str().unwrap().to_string();
+        all.push(&ctx);
+        let out = b.s.command(&all).output().unwrap();
+        b.s.expect(&out, true, &all);
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (_, plain) = run(&["--progress", "plain", "--no-cache", "-t", "p"]);
+    assert!(plain.contains("[2/3] COPY f /f"), "{plain}");
+    assert!(plain.contains("visible-output"), "{plain}");
+    assert!(plain.contains("DONE"), "{plain}");
+
+    let (_, raw) = run(&["--progress", "rawjson", "--no-cache", "-t", "p"]);
+    let lines: Vec<serde_json::Value> = raw
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert!(lines.iter().any(|v| v["vertexes"].is_array()), "{raw}");
+    assert!(lines.iter().any(|v| v["logs"].is_array()), "{raw}");
+
+    let iid = b.s.scratch("iid").join("id");
+    let (stdout, stderr) = run(&["-q", "-t", "p", "--iidfile", iid.to_str().unwrap()]);
+    assert!(stderr.is_empty(), "quiet prints nothing on stderr: {stderr}");
+    let id = fs::read_to_string(&iid).unwrap();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    assert_eq!(stdout.trim(), id);
+    let inspect: serde_json::Value = serde_json::from_str(&b.s.ok(&["inspect", "p"])).unwrap();
+    assert_eq!(inspect[0]["Id"], id);
+
+    let err = b.s.fails(&["build", "--progress", "fancy", b.ctx.to_str().unwrap()]);
+    assert!(err.contains("fancy") && err.contains("plain"), "{err}");
+}
