@@ -20,6 +20,9 @@ impl Settings {
             Some(r) => r.clone(),
             None => default_root()?,
         };
+        // Absolute, because overlay mount options and sandbox specs need absolute paths.
+        let root = std::path::absolute(&root)
+            .map_err(|e| anyhow::anyhow!("store root {}: {e}", root.display()))?;
         Ok(Settings { root })
     }
 }

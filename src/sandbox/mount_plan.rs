@@ -312,7 +312,14 @@ fn root_op(rootfs: &RootFs, userxattr: bool) -> Result<MountOp, SandboxError> {
             )));
         }
     }
-    let extra = if userxattr { ",userxattr" } else { "" };
+    // Renamed-dir redirects and metadata-only copy-ups cannot be expressed in a layer, so they
+    // are off whatever the kernel's default (a user-namespace mount has them off already and
+    // refuses the options).
+    let extra = if userxattr {
+        ",userxattr"
+    } else {
+        ",redirect_dir=off,metacopy=off"
+    };
     let data = overlay_data(lowerdirs.iter().map(|p| p.as_path()), upperdir, workdir) + extra;
     if data.len() <= MOUNT_DATA_MAX {
         return Ok(MountOp::OverlayRoot { data, chdir: None });
@@ -349,9 +356,7 @@ fn root_op(rootfs: &RootFs, userxattr: bool) -> Result<MountOp, SandboxError> {
 fn overlay_data<'a>(lowers: impl Iterator<Item = &'a Path>, upper: &Path, work: &Path) -> String {
     let lowers: Vec<String> = lowers.map(|p| p.display().to_string()).collect();
     format!(
-        // Renamed-dir redirects and metadata-only copy-ups cannot be expressed in a layer, so
-        // they are off whatever the kernel's default.
-        "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off",
+        "lowerdir={},upperdir={},workdir={}",
         lowers.join(":"),
         upper.display(),
         work.display()
