@@ -79,6 +79,8 @@ pub fn upperdir_changes(upper: &Path) -> io::Result<Vec<Change>> {
 /// device number, xattrs (host-only ones and overlayfs's own `*.overlay.*` not counted),
 /// and for non-directories also same size, mtime (seconds and nanoseconds), symlink target
 /// and content (read only when all else is equal, stopping at the first different block).
+/// A non-directory with more than one link in the upperdir is never equal: a hard link made
+/// to a lower file needs its target in the layer.
 /// A directory's mtime and size are not compared: they change whenever an entry inside is
 /// added or removed, which its children already say. A directory left out is still walked.
 ///
@@ -199,6 +201,12 @@ fn same_entry(
         return Ok(false);
     }
     let ft = umd.file_type();
+    // Another upper name links to this copy-up (`ln /lower/file /new`): the layer must hold
+    // it too, or its hard link entry has no target in the layer and the names come apart
+    // on unpack. Docker's overlay2 export keeps both, one inode.
+    if !ft.is_dir() && umd.nlink() > 1 {
+        return Ok(false);
+    }
     if (ft.is_char_device() || ft.is_block_device()) && umd.rdev() != lmd.rdev() {
         return Ok(false);
     }

@@ -145,6 +145,16 @@ fn copied_up_entries_are_left_out() {
 }
 
 #[test]
+fn a_copy_up_with_a_new_hard_link_is_kept() {
+    let tr = tree();
+    std::fs::hard_link(tr.upper.join("same"), tr.upper.join("same-too")).unwrap();
+    let got = upperdir_changes_against(&tr.upper, &tr.lowers).unwrap();
+    let p = PathBuf::from;
+    assert!(got.contains(&Change::Modified(p("same"))), "{got:?}");
+    assert!(got.contains(&Change::Added(p("same-too"))), "{got:?}");
+}
+
+#[test]
 fn without_lowers_everything_is_added() {
     let tr = tree();
     // With nothing below, a metacopy file could not exist; take it out.

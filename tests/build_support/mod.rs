@@ -44,6 +44,11 @@ impl Bench {
 
     /// Builds the context with `extra` flags and returns the metadata file's JSON.
     pub fn build(&self, tag: &str, extra: &[&str]) -> Value {
+        self.build_logged(tag, extra).0
+    }
+
+    /// Builds like `build`; also returns the progress output (stderr).
+    pub fn build_logged(&self, tag: &str, extra: &[&str]) -> (Value, String) {
         let meta = self.s.scratch("meta").join(format!("{tag}.json"));
         let mut args: Vec<String> = vec![
             "build".into(),
@@ -55,8 +60,10 @@ impl Bench {
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         args.push(self.ctx.display().to_string());
-        self.s.ok(&args);
-        serde_json::from_str(&fs::read_to_string(&meta).unwrap()).unwrap()
+        let out = self.s.run_cmd(self.s.command(&args));
+        self.s.expect(&out, true, &args);
+        let meta = serde_json::from_str(&fs::read_to_string(&meta).unwrap()).unwrap();
+        (meta, String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
     /// Builds and expects failure; returns stderr.
@@ -89,6 +96,43 @@ impl Bench {
             self.s.root.join("oci").display()
         );
         serde_json::from_str(&tool("skopeo", &["inspect", "--config", "--raw", &image])).unwrap()
+    }
+
+    /// The image manifest as skopeo reads it from the store's OCI layout.
+    pub fn manifest(&self, tag: &str) -> Value {
+        let image = format!(
+            "oci:{}:docker.io/library/{tag}:latest",
+            self.s.root.join("oci").display()
+        );
+        serde_json::from_str(&tool("skopeo", &["inspect", "--raw", &image])).unwrap()
+    }
+
+    /// Entry paths of each layer of the image, base first, read from the blobs themselves
+    /// (gzip or zstd, told apart by their magic bytes).
+    pub fn layer_entries(&self, tag: &str) -> Vec<Vec<String>> {
+        self.manifest(tag)["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let d = l["digest"].as_str().unwrap();
+                let hex = d.strip_prefix("sha256:").unwrap();
+                let blob = fs::read(self.s.root.join("oci/blobs/sha256").join(hex)).unwrap();
+                let tar: Box<dyn std::io::Read> = if blob.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+                    Box::new(zstd::stream::read::Decoder::new(&blob[..]).unwrap())
+                } else {
+                    Box::new(flate2::read::GzDecoder::new(&blob[..]))
+                };
+                let mut a = tar::Archive::new(tar);
+                a.entries()
+                    .unwrap()
+                    .map(|e| {
+                        let e = e.unwrap();
+                        e.path().unwrap().to_string_lossy().into_owned()
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// Number of entries in the build cache index.
