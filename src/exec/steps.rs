@@ -295,8 +295,10 @@ impl Executor<'_> {
         self.fs_step_as(node, parent, key, created_by, |dir, lowers| {
             let (mount, upper) = mount_writable(dir, &lowers)?;
             let changes = step_copy::apply(op, &from, mount.path(), mount.path(), &self.fetch)?;
+            // Everything the copy wrote is in the upperdir; reading it there is cheaper than
+            // through the overlay.
             Ok(Written {
-                read_root: mount.path().to_path_buf(),
+                read_root: upper.clone(),
                 upper,
                 changes,
                 _mount: Some(mount),
