@@ -274,6 +274,10 @@ impl ScenarioRun<'_> {
             .and_then(|md| md.modified())
             .map_err(|e| e.to_string())?;
         for i in 0..self.runs(Phase::Change) {
+            // Each change writes a new context layer (400 MB in s2): drop the untagged images
+            // of earlier runs so the disk does not fill. The base stays (it is tagged), and
+            // the changed COPY misses the cache either way.
+            self.prune()?;
             // A line no earlier run wrote, so the COPY is never a cache hit of an earlier change.
             let nonce = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -285,6 +289,21 @@ impl ScenarioRun<'_> {
             let t = self.build();
             restore(&path, &original, mtime)?;
             m.times.push(t?);
+        }
+        Ok(())
+    }
+
+    fn prune(&self) -> Result<(), String> {
+        let out = Command::new(self.strata)
+            .env("STRATA_ROOT", self.dirs.store())
+            .args(["system", "prune", "-f"])
+            .output()
+            .map_err(|e| format!("spawn strata: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "strata system prune failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim_end()
+            ));
         }
         Ok(())
     }
