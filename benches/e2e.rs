@@ -23,7 +23,8 @@
 //!   `make-bases.sh --debian`) imported as `debian`. s5-debian is skipped, with a note, unless
 //!   the template store then has a `debian` image.
 //!
-//! Without `--bench` (as `cargo test --benches` runs it) this is a smoke run: s1, one run each.
+//! Without `--bench` (as `cargo test --benches` runs it) this is a smoke run: s1, one run each,
+//! written to `results-smoke.json` instead.
 
 #[path = "e2e/report.rs"]
 mod report;
@@ -179,13 +180,21 @@ fn main() {
     let load_after = loadavg();
     eprintln!("e2e: /proc/loadavg after: {load_after}");
     let table = report::markdown(&results);
+    if !bench_mode {
+        println!("smoke run (no --bench): one run each, with the binary of this profile");
+    }
     println!("{table}");
     println!("/proc/loadavg before: {load_before}; after: {load_after}");
     for n in &notes {
         println!("note: {n}");
     }
     let json = report::json(&results, &load_before, &load_after, &notes, bench_mode);
-    let out = dirs.work.join("results.json");
+    // A smoke run (debug binary, one run each) must not overwrite the benchmark's results.
+    let out = dirs.work.join(if bench_mode {
+        "results.json"
+    } else {
+        "results-smoke.json"
+    });
     fs::write(&out, json).expect("write results.json");
     println!("results: {}", out.display());
     if results.iter().any(|r| r.error.is_some()) {
