@@ -1,0 +1,237 @@
+//! Bench fixtures on disk: the writable copy of `../shared/bench/scenarios`, the generated
+//! contexts, the RUN-less Dockerfiles and the base-only template store.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where the fixtures come from and go.
+pub struct Dirs {
+    /// `../shared/bench` (read-only).
+    pub shared: PathBuf,
+    /// `target/bench-e2e`.
+    pub work: PathBuf,
+}
+
+impl Dirs {
+    pub fn new() -> Dirs {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Dirs {
+            shared: manifest.join("../shared/bench"),
+            work: manifest.join("target/bench-e2e"),
+        }
+    }
+
+    /// The writable scenario directory (the build context).
+    pub fn context(&self, scenario: &str) -> PathBuf {
+        self.work.join("scenarios").join(scenario)
+    }
+
+    pub fn template_store(&self) -> PathBuf {
+        self.work.join("base-store")
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.work.join("store")
+    }
+}
+
+/// Copies the scenarios' files (not the generated contexts) into `work/scenarios`, refreshing
+/// Dockerfiles that changed upstream. The copies are made writable: the source is read-only.
+pub fn copy_scenarios(dirs: &Dirs) -> Result<(), String> {
+    let src = dirs.shared.join("scenarios");
+    let entries = fs::read_dir(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+    for scenario in entries {
+        let scenario = scenario.map_err(|e| e.to_string())?;
+        if !scenario.path().is_dir() {
+            continue;
+        }
+        let dst = dirs.context(&scenario.file_name().to_string_lossy());
+        fs::create_dir_all(&dst).map_err(|e| format!("{}: {e}", dst.display()))?;
+        for file in fs::read_dir(scenario.path()).map_err(|e| e.to_string())? {
+            let file = file.map_err(|e| e.to_string())?;
+            if !file.path().is_file() {
+                continue;
+            }
+            let to = dst.join(file.file_name());
+            let bytes = fs::read(file.path()).map_err(|e| e.to_string())?;
+            if fs::read(&to).ok().as_deref() != Some(&bytes[..]) {
+                let _ = fs::remove_file(&to);
+                fs::write(&to, &bytes).map_err(|e| format!("{}: {e}", to.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `gen-contexts.py` for the contexts `which` (`s1`, `s2`) that are not complete yet. A
+/// `.done` marker per context tells a finished tree from one an interrupted run left behind,
+/// which is regenerated with `--force`.
+pub fn gen_contexts(dirs: &Dirs, which: &[&str]) -> Result<(), String> {
+    for &w in which {
+        let marker = dirs.work.join(format!("context-{w}.done"));
+        if marker.exists() {
+            continue;
+        }
+        eprintln!("e2e: generating the {w} context (once; reused afterwards)");
+        let status = Command::new("python3")
+            .arg(dirs.shared.join("gen-contexts.py"))
+            .arg("--force")
+            .arg(w)
+            .env("BENCH_DIR", &dirs.work)
+            .status()
+            .map_err(|e| format!("python3 gen-contexts.py: {e}"))?;
+        if !status.success() {
+            return Err(format!("gen-contexts.py {w} failed: {status}"));
+        }
+        fs::write(&marker, b"").map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The Dockerfile with its RUN instructions (and their continuation lines) removed.
+pub fn strip_runs(dockerfile: &str) -> String {
+    let mut out = String::new();
+    let mut in_run = false;
+    for line in dockerfile.lines() {
+        let continued = line.trim_end().ends_with('\\');
+        if in_run {
+            in_run = continued;
+            continue;
+        }
+        let word = line.split_whitespace().next().unwrap_or("");
+        if word.eq_ignore_ascii_case("RUN") {
+            in_run = continued;
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes the RUN-less Dockerfile of `scenario` outside its context (so `COPY . .` copies the
+/// same files in both variants) and returns its path.
+pub fn norun_dockerfile(dirs: &Dirs, scenario: &str) -> Result<PathBuf, String> {
+    let src = dirs.context(scenario).join("Dockerfile");
+    let text = fs::read_to_string(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+    let dir = dirs.work.join("dockerfiles");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let path = dir.join(format!("{scenario}.norun.Dockerfile"));
+    fs::write(&path, strip_runs(&text)).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// Makes a fresh template store holding only the `busybox` base, made like
+/// `examples/demo.sh` and `../shared/bench/make-bases.sh` do: the static /bin/busybox with its
+/// applet links, /etc/passwd and /etc/group for root, /tmp 1777, PATH and `CMD ["/bin/sh"]`.
+/// `STRATA_BENCH_DEBIAN_ROOTFS` (a rootfs tarball or directory, e.g. from
+/// `make-bases.sh --debian`) adds `debian` and `debian:bookworm`.
+pub fn make_template_store(dirs: &Dirs, strata: &Path) -> Result<(), String> {
+    let busybox = Path::new("/bin/busybox");
+    if !busybox.exists() {
+        return Err("/bin/busybox is missing: apt-get install busybox-static".into());
+    }
+    let store = dirs.template_store();
+    let rootfs = dirs.work.join("busybox-rootfs");
+    remove(&store)?;
+    remove(&rootfs)?;
+    for d in ["bin", "etc", "root", "tmp", "proc", "sys", "dev"] {
+        fs::create_dir_all(rootfs.join(d)).map_err(|e| e.to_string())?;
+    }
+    fs::copy(busybox, rootfs.join("bin/busybox")).map_err(|e| e.to_string())?;
+    let list = Command::new(busybox)
+        .arg("--list")
+        .output()
+        .map_err(|e| format!("busybox --list: {e}"))?;
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" && !applet.is_empty() {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet))
+                .map_err(|e| format!("applet {applet}: {e}"))?;
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777))
+        .map_err(|e| e.to_string())?;
+    fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
+        .map_err(|e| e.to_string())?;
+    fs::write(rootfs.join("etc/group"), "root:x:0:\n").map_err(|e| e.to_string())?;
+    import(strata, &store, &rootfs, "busybox", true)?;
+    remove(&rootfs)?;
+    if let Some(debian) = std::env::var_os("STRATA_BENCH_DEBIAN_ROOTFS") {
+        import(strata, &store, Path::new(&debian), "debian:bookworm", false)?;
+        let out = Command::new(strata)
+            .env("STRATA_ROOT", &store)
+            .args(["tag", "debian:bookworm", "debian"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "strata tag debian: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn import(strata: &Path, store: &Path, src: &Path, tag: &str, busybox: bool) -> Result<(), String> {
+    let mut cmd = Command::new(strata);
+    cmd.env("STRATA_ROOT", store).arg("import");
+    if busybox {
+        cmd.args([
+            "--change",
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--change",
+            r#"CMD ["/bin/sh"]"#,
+        ]);
+    }
+    let out = cmd
+        .arg(src)
+        .arg(tag)
+        .output()
+        .map_err(|e| format!("strata import: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "strata import {tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the template store has an image named `reference`.
+pub fn has_image(strata: &Path, store: &Path, reference: &str) -> bool {
+    Command::new(strata)
+        .env("STRATA_ROOT", store)
+        .args(["inspect", reference])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Replaces the working store with a copy of the base-only template: no build cache, no stat
+/// cache, no built images.
+pub fn fresh_store(dirs: &Dirs) -> Result<(), String> {
+    let store = dirs.store();
+    remove(&store)?;
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(dirs.template_store())
+        .arg(&store)
+        .status()
+        .map_err(|e| format!("cp -a: {e}"))?;
+    if !status.success() {
+        return Err(format!("cp -a of the template store failed: {status}"));
+    }
+    Ok(())
+}
+
+pub fn remove(path: &Path) -> Result<(), String> {
+    match fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("cannot remove {}: {e}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
