@@ -362,6 +362,10 @@ fn percent_encode(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[path = "verify_tests.rs"]
+mod server_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
