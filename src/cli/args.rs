@@ -52,6 +52,10 @@ pub enum Command {
     /// Disk usage and garbage collection.
     #[command(subcommand)]
     System(super::system::SystemCommand),
+    /// Log in to a registry (the credential is checked, then saved as Docker saves it).
+    Login(super::login::LoginArgs),
+    /// Log out from a registry.
+    Logout(super::logout::LogoutArgs),
 }
 
 /// Layer compression, as `--compression` takes it.

@@ -17,6 +17,8 @@ mod images;
 mod import;
 mod inspect;
 mod load;
+mod login;
+mod logout;
 mod rmi;
 mod save;
 mod system;
@@ -46,6 +48,8 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::Inspect(a) => inspect::run(&settings, a),
         Command::History(a) => history::run(&settings, a),
         Command::System(a) => system::run(&settings, a),
+        Command::Login(a) => login::run(a),
+        Command::Logout(a) => logout::run(a),
     }
 }
 
