@@ -36,23 +36,27 @@ fn mounts_under(root: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `strata build -t x` of the bench's context, running in the background.
+fn spawn_build(b: &Bench, stderr: std::process::Stdio) -> std::process::Child {
+    b.s.command(&[
+        "build",
+        "--progress=plain",
+        "-t",
+        "x",
+        b.ctx.to_str().unwrap(),
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(stderr)
+    .spawn()
+    .unwrap()
+}
+
 fn interrupt_mid_run(signal: nix::sys::signal::Signal, marker: &str) {
     let b = Bench::new();
     b.dockerfile(&format!(
         "FROM busybox AS a\nRUN sleep {marker}\n\nFROM busybox AS b\nRUN (sleep {marker}1 &) ; sleep {marker}2\n\nFROM busybox\nCOPY --from=a /bin/busybox /x\nCOPY --from=b /bin/busybox /y\n"
     ));
-    let mut child =
-        b.s.command(&[
-            "build",
-            "--progress=plain",
-            "-t",
-            "x",
-            b.ctx.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_build(&b, std::process::Stdio::piped());
     let t0 = Instant::now();
     while processes_with(&format!("sleep {marker}2")).is_empty()
         || processes_with(&format!("sleep {marker}")).len() < 3
@@ -122,18 +126,7 @@ fn sigkill_mid_run_leaves_a_store_the_next_build_cleans_up_and_uses() {
     let b = Bench::new();
     b.files(&[("f", "x")]);
     b.dockerfile("FROM busybox\nCOPY f /f\nRUN sleep 1618\n");
-    let mut child =
-        b.s.command(&[
-            "build",
-            "--progress=plain",
-            "-t",
-            "x",
-            b.ctx.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_build(&b, std::process::Stdio::null());
     let t0 = Instant::now();
     while processes_with("sleep 1618").is_empty() {
         assert!(

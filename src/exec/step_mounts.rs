@@ -64,14 +64,7 @@ impl Executor<'_> {
                     _guards: Vec::new(),
                 },
                 CopySource::Stage(i) => {
-                    let last = self
-                        .graph
-                        .stages
-                        .iter()
-                        .find(|s| s.index == *i)
-                        .expect("a mount's stage is in the graph")
-                        .last;
-                    let st = self.slots.wait(last).ok_or(StepError::Cancelled)?;
+                    let st = self.stage_result(*i)?;
                     self.view_of(&lowerdirs(self.store, &st)?)?
                 }
                 CopySource::Image(r) => {

@@ -50,6 +50,18 @@ impl Executor<'_> {
         self.slots.wait(id).ok_or(StepError::Cancelled)
     }
 
+    /// The result of stage `index` (a `COPY --from` or `--mount from=` source), once done.
+    pub(super) fn stage_result(&self, index: usize) -> Result<Arc<StepState>, StepError> {
+        let last = self
+            .graph
+            .stages
+            .iter()
+            .find(|s| s.index == index)
+            .expect("a stage a step reads from is in the graph")
+            .last;
+        self.wait(last)
+    }
+
     /// Stops every running sandbox; nodes not started yet see `failed` and give up.
     pub fn cancel_all(&self) {
         self.failed.store(true, Ordering::SeqCst);
@@ -257,14 +269,7 @@ impl Executor<'_> {
         let from = match &op.from {
             CopySource::Context => CopyFrom::Context(self.context.expect("context walked")),
             CopySource::Stage(i) => {
-                let last = self
-                    .graph
-                    .stages
-                    .iter()
-                    .find(|s| s.index == *i)
-                    .expect("a COPY --from stage is in the graph")
-                    .last;
-                let src = self.wait(last)?;
+                let src = self.stage_result(*i)?;
                 view_dir = step_dir(self.store, "view")?;
                 let (m, path) = mount_view(view_dir.path(), &lowerdirs(self.store, &src)?)?;
                 _view = m;

@@ -3,9 +3,10 @@
 //! changed. The classification of one entry is pure; [`upperdir_changes`] walks the disk, and
 //! [`upperdir_changes_against`] also looks at the lowerdirs to drop what was only copied up.
 
+use crate::util::read_full::read_full;
 use std::ffi::OsString;
 use std::fs::{File, Metadata};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -256,8 +257,8 @@ fn same_content(a: &Path, b: &Path) -> io::Result<bool> {
     let mut ba = vec![0u8; 64 * 1024];
     let mut bb = vec![0u8; 64 * 1024];
     loop {
-        let na = fill(&mut fa, &mut ba).map_err(context("read", a))?;
-        let nb = fill(&mut fb, &mut bb).map_err(context("read", b))?;
+        let na = read_full(&mut fa, &mut ba).map_err(context("read", a))?;
+        let nb = read_full(&mut fb, &mut bb).map_err(context("read", b))?;
         if na != nb || ba[..na] != bb[..nb] {
             return Ok(false);
         }
@@ -265,20 +266,6 @@ fn same_content(a: &Path, b: &Path) -> io::Result<bool> {
             return Ok(true);
         }
     }
-}
-
-/// Reads until `buf` is full or the file ends; returns the bytes read.
-fn fill(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 #[cfg(test)]

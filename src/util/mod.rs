@@ -4,4 +4,5 @@
 pub mod atomic;
 pub mod hashing;
 pub mod passwd;
+pub mod read_full;
 pub mod safe_path;

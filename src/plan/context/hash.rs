@@ -2,10 +2,11 @@
 //! memoised for the build and backed by the persistent [`StatCache`] so an unchanged file is
 //! never read twice across builds.
 
+use crate::util::read_full::read_full;
 use std::cell::RefCell;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -308,20 +309,6 @@ fn hash_file(path: &Path, e: &Entry) -> Result<(ContentHash, bool), HashError> {
         ContentHash(*hasher.finalize().as_bytes()),
         now == FileStat::from(e),
     ))
-}
-
-/// Fills `buf` unless the file ends first; returns the bytes read.
-fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 #[cfg(test)]
