@@ -16,4 +16,6 @@ pub mod store;
 
 pub mod exec;
 
+pub mod distribution;
+
 pub mod cli;
