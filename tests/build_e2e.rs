@@ -259,13 +259,17 @@ fn progress_modes_iidfile_and_quiet() {
 
     let iid = b.s.scratch("iid").join("id");
     let (stdout, stderr) = run(&["-q", "-t", "p", "--iidfile", iid.to_str().unwrap()]);
-    assert!(stderr.is_empty(), "quiet prints nothing on stderr: {stderr}");
+    assert!(
+        stderr.is_empty(),
+        "quiet prints nothing on stderr: {stderr}"
+    );
     let id = fs::read_to_string(&iid).unwrap();
     assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
     assert_eq!(stdout.trim(), id);
     let inspect: serde_json::Value = serde_json::from_str(&b.s.ok(&["inspect", "p"])).unwrap();
     assert_eq!(inspect[0]["Id"], id);
 
-    let err = b.s.fails(&["build", "--progress", "fancy", b.ctx.to_str().unwrap()]);
+    let err =
+        b.s.fails(&["build", "--progress", "fancy", b.ctx.to_str().unwrap()]);
     assert!(err.contains("fancy") && err.contains("plain"), "{err}");
 }

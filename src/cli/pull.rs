@@ -39,10 +39,7 @@ pub fn run(settings: &Settings, args: PullArgs) -> Result<ExitCode> {
         None => Platform::host(),
     };
     let store = Store::open(&settings.root)?;
-    let before = store
-        .read_index()?
-        .lookup(&reference)
-        .map(|e| e.manifest);
+    let before = store.read_index()?.lookup(&reference).map(|e| e.manifest);
     let client = registry_client(reference.domain())?;
     let image = distribution::pull(&store, &client, &reference, &platform)
         .with_context(|| format!("pulling {}", reference.familiar_string()))?;

@@ -183,7 +183,9 @@ pub fn fetch_token(
     if let Some(c) = credential {
         req = req.header("Authorization", c.basic_header().expose());
     }
-    let resp = req.call().map_err(|e| format!("token server {realm}: {e}"))?;
+    let resp = req
+        .call()
+        .map_err(|e| format!("token server {realm}: {e}"))?;
     let status = resp.status().as_u16();
     let mut body = Vec::new();
     resp.into_body()
@@ -253,7 +255,11 @@ pub fn base64(data: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -337,7 +343,10 @@ mod tests {
         );
         for (body, want) in [
             (r#"{"token":"abc"}"#, Some("Bearer abc")),
-            (r#"{"access_token":"xyz","expires_in":60}"#, Some("Bearer xyz")),
+            (
+                r#"{"access_token":"xyz","expires_in":60}"#,
+                Some("Bearer xyz"),
+            ),
             (r#"{"token":"","access_token":"xyz"}"#, Some("Bearer xyz")),
             (r#"{"nothing":1}"#, None),
             ("not json", None),

@@ -12,7 +12,9 @@ use ureq::http::{self, Response};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::{Agent, Body, SendBody};
 
-use super::auth::{fetch_token, first_line, parse_challenge, BasicCredential, Challenge, TokenCache};
+use super::auth::{
+    fetch_token, first_line, parse_challenge, BasicCredential, Challenge, TokenCache,
+};
 use super::error::RegistryError;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -311,9 +313,10 @@ impl RegistryClient {
                 ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => {
                     self.transfer(req, "connection reset by peer".into())
                 }
-                ErrorKind::UnexpectedEof => {
-                    self.transfer(req, "connection closed before the response was complete".into())
-                }
+                ErrorKind::UnexpectedEof => self.transfer(
+                    req,
+                    "connection closed before the response was complete".into(),
+                ),
                 _ => self.transfer(req, io.to_string()),
             },
             ureq::Error::Timeout(t) => self.transfer(req, format!("timed out ({t})")),
@@ -348,7 +351,9 @@ impl RegistryClient {
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| first_line(&body));
         match (api.as_ref().map(|a| a.code.as_str()), status) {
-            (Some("UNAUTHORIZED"), _) | (_, 401) => RegistryError::Unauthorized { registry, message },
+            (Some("UNAUTHORIZED"), _) | (_, 401) => {
+                RegistryError::Unauthorized { registry, message }
+            }
             (Some("DENIED"), _) | (_, 403) => RegistryError::Denied { registry, message },
             (Some("NAME_UNKNOWN"), _) => RegistryError::NameUnknown {
                 registry,

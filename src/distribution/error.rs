@@ -52,7 +52,9 @@ pub enum RegistryError {
         what: String,
         message: String,
     },
-    #[error("{registry}: no image for platform {platform} in {reference} (available: {available})")]
+    #[error(
+        "{registry}: no image for platform {platform} in {reference} (available: {available})"
+    )]
     NoMatchingPlatform {
         registry: String,
         reference: String,

@@ -38,7 +38,12 @@ impl KnownBlobs {
 
     /// A repository of `registry` other than `repository` known to hold `digest`, as the path
     /// inside the registry (what `?from=` takes).
-    pub fn mount_source(&self, digest: &Digest, registry: &str, repository: &str) -> Option<String> {
+    pub fn mount_source(
+        &self,
+        digest: &Digest,
+        registry: &str,
+        repository: &str,
+    ) -> Option<String> {
         let prefix = format!("{registry}/");
         self.blobs
             .get(&digest.to_string())?
@@ -118,6 +123,9 @@ mod tests {
         assert_eq!(load(&s), KnownBlobs::default());
         let a = Digest::of(b"a");
         remember(&s, "h:1", "x/y", &[a]).unwrap();
-        assert_eq!(load(&s).mount_source(&a, "h:1", "z").as_deref(), Some("x/y"));
+        assert_eq!(
+            load(&s).mount_source(&a, "h:1", "z").as_deref(),
+            Some("x/y")
+        );
     }
 }

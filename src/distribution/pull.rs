@@ -83,7 +83,10 @@ pub fn pull(
         }
     }
     let blobs = manifest_blobs(&m.bytes).map_err(|message| bad(client, &m, message))?;
-    let missing: Vec<&BlobRef> = blobs.iter().filter(|b| !store.has_blob(&b.digest)).collect();
+    let missing: Vec<&BlobRef> = blobs
+        .iter()
+        .filter(|b| !store.has_blob(&b.digest))
+        .collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(PARALLEL)
         .build()
@@ -267,7 +270,11 @@ pub fn manifest_blobs(bytes: &[u8]) -> Result<Vec<BlobRef>, String> {
         })
     };
     let mut out = vec![blob(v.get("config").ok_or("no config")?, "the config")?];
-    for l in v.get("layers").and_then(Value::as_array).ok_or("no layers")? {
+    for l in v
+        .get("layers")
+        .and_then(Value::as_array)
+        .ok_or("no layers")?
+    {
         out.push(blob(l, "a layer")?);
     }
     Ok(out)
@@ -368,7 +375,10 @@ mod tests {
             h("b")
         );
         let entries = index_entries(index.as_bytes()).unwrap();
-        assert_eq!(entries[0].platform, Some(Platform::parse("linux/arm64").unwrap()));
+        assert_eq!(
+            entries[0].platform,
+            Some(Platform::parse("linux/arm64").unwrap())
+        );
         assert_eq!(entries[1].platform, None);
         assert_eq!(media_type_of(index.as_bytes(), None), DOCKER_LIST);
 
@@ -380,16 +390,28 @@ mod tests {
         assert_eq!(
             manifest_blobs(m.as_bytes()).unwrap(),
             vec![
-                BlobRef { digest: d("c"), size: 3 },
-                BlobRef { digest: d("l"), size: 5 }
+                BlobRef {
+                    digest: d("c"),
+                    size: 3
+                },
+                BlobRef {
+                    digest: d("l"),
+                    size: 5
+                }
             ]
         );
         assert_eq!(media_type_of(m.as_bytes(), None), OCI_MANIFEST);
         assert_eq!(
-            media_type_of(m.as_bytes(), Some(&format!("{DOCKER_MANIFEST}; charset=utf-8"))),
+            media_type_of(
+                m.as_bytes(),
+                Some(&format!("{DOCKER_MANIFEST}; charset=utf-8"))
+            ),
             DOCKER_MANIFEST
         );
         assert!(manifest_blobs(br#"{"schemaVersion":1}"#).is_err());
-        assert!(manifest_blobs(br#"{"schemaVersion":2,"config":{"digest":"md5:x","size":1},"layers":[]}"#).is_err());
+        assert!(manifest_blobs(
+            br#"{"schemaVersion":2,"config":{"digest":"md5:x","size":1},"layers":[]}"#
+        )
+        .is_err());
     }
 }

@@ -156,7 +156,12 @@ fn push_blob(
         );
         let mut scopes = push_scopes(repo);
         scopes.push(repo_scope(&from, "pull"));
-        let req = Request::new("POST", with_query(&url, "from", &from), scopes, what.clone());
+        let req = Request::new(
+            "POST",
+            with_query(&url, "from", &from),
+            scopes,
+            what.clone(),
+        );
         let resp = client.send(&req)?;
         match resp.status().as_u16() {
             201 => return Ok(Outcome::Mounted),
@@ -231,10 +236,15 @@ fn upload_chunks<'a>(
     let mut offset = 0;
     while offset < blob.size {
         let len = CHUNK_SIZE.min(blob.size - offset);
-        let req = Request::new("PATCH", session.clone(), push_scopes(repo), what.to_string())
-            .header("Content-Type", "application/octet-stream")
-            .header("Content-Range", format!("{offset}-{}", offset + len - 1))
-            .body(file(offset, len));
+        let req = Request::new(
+            "PATCH",
+            session.clone(),
+            push_scopes(repo),
+            what.to_string(),
+        )
+        .header("Content-Type", "application/octet-stream")
+        .header("Content-Range", format!("{offset}-{}", offset + len - 1))
+        .body(file(offset, len));
         let resp = client.send(&req)?;
         match resp.status().as_u16() {
             202 => session = location(client, &resp, what)?,

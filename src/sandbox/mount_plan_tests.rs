@@ -151,7 +151,9 @@ fn overlay_root_with_binds_tmpfs_and_readonly_root() {
     let mut want = vec![
         MountOp::MakeRprivate,
         MountOp::OverlayRoot {
-            data: "lowerdir=/s/l2:/s/l1,upperdir=/s/up,workdir=/s/work,redirect_dir=off,metacopy=off".into(),
+            data:
+                "lowerdir=/s/l2:/s/l1,upperdir=/s/up,workdir=/s/work,redirect_dir=off,metacopy=off"
+                    .into(),
             chdir: None,
         },
     ];
@@ -229,7 +231,10 @@ fn long_layer_lists_use_relative_paths_then_the_new_mount_api() {
                 data.starts_with(&format!("lowerdir={:064x}/fs:", 0)),
                 "{data}"
             );
-            assert!(data.ends_with(",upperdir=up/fs,workdir=up/work,redirect_dir=off,metacopy=off"), "{data}");
+            assert!(
+                data.ends_with(",upperdir=up/fs,workdir=up/work,redirect_dir=off,metacopy=off"),
+                "{data}"
+            );
         }
         other => panic!("expected a relative overlay mount, got {other:?}"),
     }

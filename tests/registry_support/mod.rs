@@ -1,0 +1,232 @@
+//! A real registry for the tests: Debian's `docker-registry` (distribution) on 127.0.0.1 with a
+//! free port and temp storage, its request log captured to count what a push sent, and a
+//! loopback proxy that kills the registry once a given number of request bytes went through.
+#![allow(dead_code)]
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub struct Registry {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    pub port: u16,
+    /// The pid of the running registry, for the killing proxy.
+    pid: Arc<AtomicU32>,
+}
+
+/// One request from the registry's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub method: String,
+    pub uri: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("strata-registry-")
+            .tempdir()
+            .unwrap();
+        let port = free_port();
+        let config = format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        fs::write(dir.path().join("config.yml"), config).unwrap();
+        let mut r = Registry {
+            dir,
+            child: None,
+            port,
+            pid: Arc::new(AtomicU32::new(0)),
+        };
+        r.spawn();
+        r
+    }
+
+    fn spawn(&mut self) {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let child = Command::new("/usr/bin/docker-registry")
+            .arg("serve")
+            .arg(self.dir.path().join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("/usr/bin/docker-registry (apt-get install docker-registry)");
+        self.pid.store(child.id(), Ordering::SeqCst);
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "registry did not start:\n{}",
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Restarts the registry (after it was killed) on the same port and storage.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The filesystem storage root (`docker/registry/v2/…` below it).
+    pub fn storage(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The data file of a blob in the registry's storage.
+    pub fn blob_file(&self, hex: &str) -> PathBuf {
+        self.storage()
+            .join("docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("registry.log")
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Every request the registry answered so far, in order.
+    pub fn requests(&self) -> Vec<Logged> {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("msg=\"response completed"))
+            .filter_map(|l| {
+                let field = |k: &str| {
+                    let start = l.find(k)? + k.len();
+                    let rest = &l[start..];
+                    let v = match rest.strip_prefix('"') {
+                        Some(q) => &q[..q.find('"')?],
+                        None => rest.split(' ').next()?,
+                    };
+                    Some(v.to_string())
+                };
+                Some(Logged {
+                    method: field("http.request.method=")?,
+                    uri: field("http.request.uri=")?,
+                })
+            })
+            .collect()
+    }
+
+    /// A proxy on a fresh loopback port forwarding to the registry; once `limit` request bytes
+    /// went through it, it kills the registry (SIGKILL) and drops every connection, once.
+    pub fn killing_proxy(&self, limit: u64) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let upstream = self.port;
+        let pid = Arc::clone(&self.pid);
+        let sent = Arc::new(AtomicU64::new(0));
+        let fired = Arc::new(AtomicBool::new(false));
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (pid, sent, fired) = (Arc::clone(&pid), Arc::clone(&sent), Arc::clone(&fired));
+                thread::spawn(move || pump_back(s2, c2));
+                thread::spawn(move || {
+                    let (mut client, mut server) = (client, server);
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match client.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let total = sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+                        if total > limit && !fired.swap(true, Ordering::SeqCst) {
+                            let p = pid.load(Ordering::SeqCst) as i32;
+                            // SAFETY: plain kill(2) of the registry child this test started.
+                            unsafe {
+                                libc::kill(p, libc::SIGKILL);
+                            }
+                            break;
+                        }
+                        if server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = client.shutdown(Shutdown::Both);
+                    let _ = server.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        port
+    }
+}
+
+fn pump_back(mut from: TcpStream, mut to: TcpStream) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Writes `len` pseudo-random (incompressible) bytes to `path`.
+pub fn random_file(path: &std::path::Path, len: usize) {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut data = Vec::with_capacity(len);
+    while data.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data.truncate(len);
+    File::create(path).unwrap().write_all(&data).unwrap();
+}
