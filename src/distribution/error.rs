@@ -6,13 +6,13 @@ use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("{registry}: {what}: repository name not known to registry ({message})")]
+    #[error("{registry}: {what} not found: {message}")]
     NameUnknown {
         registry: String,
         what: String,
         message: String,
     },
-    #[error("{registry}: {what} not found: manifest unknown ({message})")]
+    #[error("{registry}: {what} not found: {message}")]
     ManifestUnknown {
         registry: String,
         what: String,
