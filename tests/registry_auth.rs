@@ -72,10 +72,18 @@ fn bearer_registry() -> (u16, Seen) {
             if auth == Some("Basic dXNlcjpzM2NyZXQ=") {
                 return (200, vec![], r#"{"access_token":"tok-123"}"#.into());
             }
-            return (401, vec![], api_error("UNAUTHORIZED", "bad credentials for user"));
+            return (
+                401,
+                vec![],
+                api_error("UNAUTHORIZED", "bad credentials for user"),
+            );
         }
         if auth == Some("Bearer tok-123") {
-            return (404, vec![], api_error("MANIFEST_UNKNOWN", "manifest unknown"));
+            return (
+                404,
+                vec![],
+                api_error("MANIFEST_UNKNOWN", "manifest unknown"),
+            );
         }
         let challenge = format!(
             r#"Bearer realm="http://127.0.0.1:{port}/token",service="test registry",scope="repository:app:pull""#
@@ -141,7 +149,10 @@ fn refused_credentials_are_unauthorized_without_secrets() {
     assert!(matches!(err, RegistryError::Unauthorized { .. }), "{err}");
     let text = format!("{err} {err:?}");
     assert!(text.contains("bad credentials for user"), "{text}");
-    assert!(!text.contains("wrong-pass") && !text.contains("dXNlcjp3cm9uZy1wYXNz"), "{text}");
+    assert!(
+        !text.contains("wrong-pass") && !text.contains("dXNlcjp3cm9uZy1wYXNz"),
+        "{text}"
+    );
 
     let (port, seen) = serve(|_, auth, _| match auth {
         Some("Basic dXNlcjpzM2NyZXQ=") => (404, vec![], api_error("NAME_UNKNOWN", "no such repo")),
@@ -152,7 +163,10 @@ fn refused_credentials_are_unauthorized_without_secrets() {
         ),
     });
     let err = fetch_manifest(&client(port, None), "app", "1", None).unwrap_err();
-    assert!(err.to_string().contains("unauthorized: login first"), "{err}");
+    assert!(
+        err.to_string().contains("unauthorized: login first"),
+        "{err}"
+    );
     let err = fetch_manifest(&client(port, cred("s3cret")), "app", "1", None).unwrap_err();
     assert!(matches!(err, RegistryError::NameUnknown { .. }), "{err}");
     assert_eq!(seen.lock().unwrap().len(), 3);

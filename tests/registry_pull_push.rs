@@ -359,6 +359,26 @@ fn corrupted_blob_is_rejected_and_leaves_nothing() {
 }
 
 #[test]
+fn dropped_download_resumes_with_a_range_request() {
+    let reg = Registry::start();
+    let s = Strata::new();
+    s.import_busybox("busybox");
+    let remote = format!("{}/bb:1", reg.host());
+    s.ok(&["tag", "busybox", &remote]);
+    let digest = pushed_digest(&s.ok(&["push", &remote]), "1");
+    // The busybox layer is about 1 MB: the cut lands in its body.
+    let (port, saw_range) = reg.cutting_proxy(300 << 10);
+    let fresh = Strata::new();
+    let out = fresh.ok(&["pull", &format!("127.0.0.1:{port}/bb:1")]);
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert!(saw_range.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(fs::read_dir(fresh.root.join("tmp"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[test]
 fn registry_killed_mid_push_then_restarted() {
     let mut reg = Registry::start();
     let b = Bench::new();

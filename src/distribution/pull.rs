@@ -280,7 +280,12 @@ pub fn manifest_blobs(bytes: &[u8]) -> Result<Vec<BlobRef>, String> {
     Ok(out)
 }
 
-/// Streams one blob into the store; a short, long or corrupted body never enters it.
+/// Times a dropped blob download is resumed with a `Range` request.
+const RESUMES: usize = 3;
+
+/// Streams one blob into the store; a short, long or corrupted body never enters it. A
+/// connection dropped mid-body is resumed from the bytes already written (within this pull; the
+/// temp file does not outlive a failed pull).
 fn fetch_blob(
     store: &Store,
     client: &RegistryClient,
@@ -288,30 +293,54 @@ fn fetch_blob(
     blob: &BlobRef,
 ) -> Result<(), RegistryError> {
     let what = format!("blob {}", blob.digest);
-    let req = Request::new(
-        "GET",
-        client.url(&format!("/v2/{repo}/blobs/{}", blob.digest)),
-        vec![repo_scope(repo, "pull")],
-        what.clone(),
-    );
-    let resp = client.send(&req)?;
-    if resp.status() != 200 {
-        return Err(client.status_error(resp, &what));
-    }
-    let mut reader = resp.into_body().into_reader();
+    let get = |from: u64| -> Result<Option<Box<dyn Read + Send>>, RegistryError> {
+        let mut req = Request::new(
+            "GET",
+            client.url(&format!("/v2/{repo}/blobs/{}", blob.digest)),
+            vec![repo_scope(repo, "pull")],
+            what.clone(),
+        );
+        if from > 0 {
+            req = req.header("Range", format!("bytes={from}-"));
+        }
+        let resp = client.send(&req)?;
+        match resp.status().as_u16() {
+            200 if from == 0 => {}
+            206 if from > 0 => {}
+            // The registry ignored the range: the caller keeps its own error.
+            200 => return Ok(None),
+            _ => return Err(client.status_error(resp, &what)),
+        }
+        Ok(Some(Box::new(resp.into_body().into_reader())))
+    };
+    let mut reader = get(0)?.expect("a full GET");
     let mut w = store.blob_writer()?;
     let mut buf = vec![0u8; 256 * 1024];
+    let mut resumes = 0;
     loop {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|e| client.body_error(&what, e))?;
-        if n == 0 {
-            break;
+        let failure = match reader.read(&mut buf) {
+            Ok(0) if w.written() >= blob.size => break,
+            Ok(0) => std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("body ended after {} of {} bytes", w.written(), blob.size),
+            ),
+            Ok(n) => {
+                w.write_all(&buf[..n])
+                    .map_err(StoreError::io("cannot write", store.tmp_dir()))?;
+                if w.written() > blob.size {
+                    break;
+                }
+                continue;
+            }
+            Err(e) => e,
+        };
+        resumes += 1;
+        if resumes > RESUMES {
+            return Err(client.body_error(&what, failure));
         }
-        w.write_all(&buf[..n])
-            .map_err(StoreError::io("cannot write", store.tmp_dir()))?;
-        if w.written() > blob.size {
-            break;
+        match get(w.written())? {
+            Some(r) => reader = r,
+            None => return Err(client.body_error(&what, failure)),
         }
     }
     let pending = w.finish()?;

@@ -196,6 +196,70 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// A proxy on a fresh loopback port that cuts the first connection whose response bytes
+    /// push the total past `limit`, once. The flag tells whether a `Range` request went through.
+    pub fn cutting_proxy(&self, limit: u64) -> (u16, Arc<AtomicBool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let upstream = self.port;
+        let received = Arc::new(AtomicU64::new(0));
+        let fired = Arc::new(AtomicBool::new(false));
+        let saw_range = Arc::new(AtomicBool::new(false));
+        let range = Arc::clone(&saw_range);
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let range = Arc::clone(&range);
+                thread::spawn(move || {
+                    let (mut from, mut to) = (c2, s2);
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = from.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        if String::from_utf8_lossy(&buf[..n])
+                            .to_ascii_lowercase()
+                            .contains("range: bytes=")
+                        {
+                            range.store(true, Ordering::SeqCst);
+                        }
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(Shutdown::Write);
+                });
+                let (received, fired) = (Arc::clone(&received), Arc::clone(&fired));
+                thread::spawn(move || {
+                    let (mut from, mut to) = (server, client);
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = from.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                        let total = received.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+                        if total > limit && !fired.swap(true, Ordering::SeqCst) {
+                            let _ = to.shutdown(Shutdown::Both);
+                            let _ = from.shutdown(Shutdown::Both);
+                            return;
+                        }
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        (port, saw_range)
+    }
+}
+
 fn pump_back(mut from: TcpStream, mut to: TcpStream) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
