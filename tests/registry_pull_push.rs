@@ -379,6 +379,41 @@ fn dropped_download_resumes_with_a_range_request() {
 }
 
 #[test]
+fn pull_killed_mid_download_resumes_from_the_partial_blob() {
+    let mut reg = Registry::start();
+    let s = Strata::new();
+    s.import_busybox("busybox");
+    let remote = format!("{}/bb:1", reg.host());
+    s.ok(&["tag", "busybox", &remote]);
+    let digest = pushed_digest(&s.ok(&["push", &remote]), "1");
+    let (port, saw_range) = reg.killing_download_proxy(300 << 10);
+    let via_proxy = format!("127.0.0.1:{port}/bb:1");
+
+    let fresh = Strata::new();
+    let err = fresh.fails(&["pull", &via_proxy]);
+    assert!(err.contains("connection lost during blob"), "{err}");
+    let partials: Vec<String> = fs::read_dir(fresh.root.join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // The layer's partial at least (the small config usually made it in whole).
+    assert!(
+        !partials.is_empty() && partials.iter().all(|p| p.starts_with("partial-")),
+        "{partials:?}"
+    );
+    assert!(!saw_range.load(std::sync::atomic::Ordering::SeqCst));
+
+    reg.restart();
+    let out = fresh.ok(&["pull", &via_proxy]);
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert!(saw_range.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(fs::read_dir(fresh.root.join("tmp"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[test]
 fn registry_killed_mid_push_then_restarted() {
     let mut reg = Registry::start();
     let b = Bench::new();

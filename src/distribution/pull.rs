@@ -3,6 +3,7 @@
 //! stored byte for byte and tagged. Layers stay packed; snapshots are made when a build needs
 //! them.
 
+use std::fs::{self, File};
 use std::io::{Read, Write};
 
 use oci_spec::image::{Descriptor, MediaType};
@@ -284,8 +285,9 @@ pub fn manifest_blobs(bytes: &[u8]) -> Result<Vec<BlobRef>, String> {
 const RESUMES: usize = 3;
 
 /// Streams one blob into the store; a short, long or corrupted body never enters it. A
-/// connection dropped mid-body is resumed from the bytes already written (within this pull; the
-/// temp file does not outlive a failed pull).
+/// connection dropped mid-body is resumed from the bytes already written; when the pull fails
+/// anyway, those bytes are kept as `tmp/partial-<hex>` for the next pull to resume from (tmp/
+/// is garbage to `system prune`, so an abandoned partial costs nothing for long).
 fn fetch_blob(
     store: &Store,
     client: &RegistryClient,
@@ -313,8 +315,24 @@ fn fetch_blob(
         }
         Ok(Some(Box::new(resp.into_body().into_reader())))
     };
-    let mut reader = get(0)?.expect("a full GET");
+    let partial = store
+        .tmp_dir()
+        .join(format!("partial-{}", blob.digest.hex()));
     let mut w = store.blob_writer()?;
+    if let Ok(mut f) = File::open(&partial) {
+        let _ = fs::remove_file(&partial);
+        if std::io::copy(&mut f, &mut w).is_err() || w.written() > blob.size {
+            w = store.blob_writer()?;
+        }
+    }
+    let mut reader = match get(w.written())? {
+        Some(r) => r,
+        None => {
+            // The registry ignored the range: start over.
+            w = store.blob_writer()?;
+            get(0)?.expect("a full GET")
+        }
+    };
     let mut buf = vec![0u8; 256 * 1024];
     let mut resumes = 0;
     loop {
@@ -335,12 +353,19 @@ fn fetch_blob(
             Err(e) => e,
         };
         resumes += 1;
-        if resumes > RESUMES {
-            return Err(client.body_error(&what, failure));
-        }
-        match get(w.written())? {
+        let next = if resumes > RESUMES {
+            None
+        } else {
+            get(w.written()).ok().flatten()
+        };
+        match next {
             Some(r) => reader = r,
-            None => return Err(client.body_error(&what, failure)),
+            None => {
+                if let Ok(p) = w.finish() {
+                    let _ = fs::hard_link(p.path(), &partial);
+                }
+                return Err(client.body_error(&what, failure));
+            }
         }
     }
     let pending = w.finish()?;

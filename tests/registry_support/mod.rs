@@ -149,130 +149,110 @@ impl Registry {
     }
 
     /// A proxy on a fresh loopback port forwarding to the registry; once `limit` request bytes
-    /// went through it, it kills the registry (SIGKILL) and drops every connection, once.
+    /// went through it, it kills the registry (SIGKILL) and drops that connection, once.
     pub fn killing_proxy(&self, limit: u64) -> u16 {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let upstream = self.port;
         let pid = Arc::clone(&self.pid);
         let sent = Arc::new(AtomicU64::new(0));
         let fired = Arc::new(AtomicBool::new(false));
-        thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { return };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-                    continue;
-                };
-                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let (pid, sent, fired) = (Arc::clone(&pid), Arc::clone(&sent), Arc::clone(&fired));
-                thread::spawn(move || pump_back(s2, c2));
-                thread::spawn(move || {
-                    let (mut client, mut server) = (client, server);
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = match client.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        let total = sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
-                        if total > limit && !fired.swap(true, Ordering::SeqCst) {
-                            let p = pid.load(Ordering::SeqCst) as i32;
-                            // SAFETY: plain kill(2) of the registry child this test started.
-                            unsafe {
-                                libc::kill(p, libc::SIGKILL);
-                            }
-                            break;
-                        }
-                        if server.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = client.shutdown(Shutdown::Both);
-                    let _ = server.shutdown(Shutdown::Both);
-                });
+        let kill = move |data: &[u8]| {
+            let total = sent.fetch_add(data.len() as u64, Ordering::SeqCst) + data.len() as u64;
+            if total > limit && !fired.swap(true, Ordering::SeqCst) {
+                kill_pid(&pid);
+                return false;
             }
-        });
-        port
+            true
+        };
+        proxy(self.port, Arc::new(kill), Arc::new(|_: &[u8]| true))
     }
-}
 
-impl Registry {
-    /// A proxy on a fresh loopback port that cuts the first connection whose response bytes
-    /// push the total past `limit`, once. The flag tells whether a `Range` request went through.
-    pub fn cutting_proxy(&self, limit: u64) -> (u16, Arc<AtomicBool>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let upstream = self.port;
+    /// Like `killing_proxy`, counting response bytes: kills the registry in mid-download. The
+    /// flag tells whether a `Range` request went through it.
+    pub fn killing_download_proxy(&self, limit: u64) -> (u16, Arc<AtomicBool>) {
+        let pid = Arc::clone(&self.pid);
         let received = Arc::new(AtomicU64::new(0));
         let fired = Arc::new(AtomicBool::new(false));
-        let saw_range = Arc::new(AtomicBool::new(false));
-        let range = Arc::clone(&saw_range);
-        thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { return };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-                    continue;
-                };
-                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let range = Arc::clone(&range);
-                thread::spawn(move || {
-                    let (mut from, mut to) = (c2, s2);
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(n) = from.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        if String::from_utf8_lossy(&buf[..n])
-                            .to_ascii_lowercase()
-                            .contains("range: bytes=")
-                        {
-                            range.store(true, Ordering::SeqCst);
-                        }
-                        if to.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = to.shutdown(Shutdown::Write);
-                });
-                let (received, fired) = (Arc::clone(&received), Arc::clone(&fired));
-                thread::spawn(move || {
-                    let (mut from, mut to) = (server, client);
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(n) = from.read(&mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        let total = received.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
-                        if total > limit && !fired.swap(true, Ordering::SeqCst) {
-                            let _ = to.shutdown(Shutdown::Both);
-                            let _ = from.shutdown(Shutdown::Both);
-                            return;
-                        }
-                        if to.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = to.shutdown(Shutdown::Both);
-                });
+        let kill = move |data: &[u8]| {
+            let total = received.fetch_add(data.len() as u64, Ordering::SeqCst) + data.len() as u64;
+            if total > limit && !fired.swap(true, Ordering::SeqCst) {
+                kill_pid(&pid);
+                return false;
             }
-        });
-        (port, saw_range)
+            true
+        };
+        let (watch, saw_range) = range_watch();
+        (proxy(self.port, watch, Arc::new(kill)), saw_range)
+    }
+
+    /// A proxy that cuts the connection whose response bytes push the total past `limit`,
+    /// once. The flag tells whether a `Range` request went through it.
+    pub fn cutting_proxy(&self, limit: u64) -> (u16, Arc<AtomicBool>) {
+        let (watch, saw_range) = range_watch();
+        let received = Arc::new(AtomicU64::new(0));
+        let fired = Arc::new(AtomicBool::new(false));
+        let cut = move |data: &[u8]| {
+            let total = received.fetch_add(data.len() as u64, Ordering::SeqCst) + data.len() as u64;
+            !(total > limit && !fired.swap(true, Ordering::SeqCst))
+        };
+        (proxy(self.port, watch, Arc::new(cut)), saw_range)
     }
 }
 
-fn pump_back(mut from: TcpStream, mut to: TcpStream) {
+/// A request filter that raises the flag when a `Range` header goes through.
+fn range_watch() -> (Filter, Arc<AtomicBool>) {
+    let saw_range = Arc::new(AtomicBool::new(false));
+    let range = Arc::clone(&saw_range);
+    let watch = move |data: &[u8]| {
+        if String::from_utf8_lossy(data)
+            .to_ascii_lowercase()
+            .contains("range: bytes=")
+        {
+            range.store(true, Ordering::SeqCst);
+        }
+        true
+    };
+    (Arc::new(watch), saw_range)
+}
+
+fn kill_pid(pid: &AtomicU32) {
+    let p = pid.load(Ordering::SeqCst) as i32;
+    // SAFETY: plain kill(2) of the registry child this test started.
+    unsafe {
+        libc::kill(p, libc::SIGKILL);
+    }
+}
+
+type Filter = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+
+/// Forwards loopback connections to `upstream`, showing each request chunk to `on_request` and
+/// each response chunk to `on_response`; a filter answering false drops the connection.
+fn proxy(upstream: u16, on_request: Filter, on_response: Filter) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let f = Arc::clone(&on_request);
+            thread::spawn(move || pump(c2, s2, f));
+            let f = Arc::clone(&on_response);
+            thread::spawn(move || pump(server, client, f));
+        }
+    });
+    port
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, filter: Filter) {
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if to.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || !filter(&buf[..n]) || to.write_all(&buf[..n]).is_err() {
+            break;
         }
     }
     let _ = to.shutdown(Shutdown::Both);
+    let _ = from.shutdown(Shutdown::Both);
 }
 
 impl Drop for Registry {
