@@ -191,7 +191,7 @@ impl Registry {
         let fired = Arc::new(AtomicBool::new(false));
         let cut = move |data: &[u8]| {
             let total = received.fetch_add(data.len() as u64, Ordering::SeqCst) + data.len() as u64;
-            !(total > limit && !fired.swap(true, Ordering::SeqCst))
+            total <= limit || fired.swap(true, Ordering::SeqCst)
         };
         (proxy(self.port, watch, Arc::new(cut)), saw_range)
     }
