@@ -444,3 +444,46 @@ fn registry_killed_mid_push_then_restarted() {
         .count();
     assert!(patches >= 2, "the 12 MiB layer went up in chunks");
 }
+
+#[test]
+fn docker_schema2_images_keep_their_bytes_through_pull_and_push() {
+    let reg = Registry::start();
+    let s = Strata::new();
+    s.import_busybox("busybox");
+    let remote = format!("{}/v2s2:1", reg.host());
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            "--format",
+            "v2s2",
+            "--dest-tls-verify=false",
+            &format!(
+                "oci:{}:docker.io/library/busybox:latest",
+                s.root.join("oci").display()
+            ),
+            &format!("docker://{remote}"),
+        ],
+    );
+    let digest = remote_digest(&remote);
+    let fresh = Strata::new();
+    let out = fresh.ok(&["pull", &remote]);
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    let again = format!("{}/v2s2:again", reg.host());
+    fresh.ok(&["tag", &remote, &again]);
+    let out = fresh.ok(&["push", &again]);
+    assert_eq!(pushed_digest(&out, "again"), digest);
+    let raw = tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{again}"),
+        ],
+    );
+    assert!(
+        raw.contains("application/vnd.docker.distribution.manifest.v2+json"),
+        "{raw}"
+    );
+}
