@@ -3,6 +3,8 @@
 //! loopback proxy that kills the registry once a given number of request bytes went through.
 #![allow(dead_code)]
 
+pub mod scripted;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

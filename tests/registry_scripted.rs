@@ -1,71 +1,24 @@
-//! The client's auth flow against a scripted registry and token server on 127.0.0.1: a 401 with
-//! a Bearer challenge, the token fetched with basic auth and cached, the request sent again; a
-//! refused credential and a Basic challenge without one end as "unauthorized" with the server's
-//! message, and no secret in any error.
+//! The client against a scripted registry and token server on 127.0.0.1, for what a real
+//! registry will not do on demand: a 401 with a Bearer challenge, the token fetched with basic
+//! auth and cached, the request sent again; a refused credential and a Basic challenge without
+//! one end as "unauthorized" with the server's message, and no secret in any error; a registry
+//! refusing chunked uploads gets one PUT instead.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-use std::thread;
+mod registry_support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use strata::distribution::pull::fetch_manifest;
 use strata::distribution::{BasicCredential, ClientConfig, RegistryClient, RegistryError};
 
-/// One request the server saw: request line and Authorization header.
-type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
-
-/// A server that answers each request (one per connection) with `respond(line, auth, port)`.
-fn serve(
-    respond: impl Fn(&str, Option<&str>, u16) -> (u16, Vec<(&'static str, String)>, String)
-        + Send
-        + 'static,
-) -> (u16, Seen) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen: Seen = Arc::default();
-    let log = Arc::clone(&seen);
-    thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let mut auth = None;
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap() == 0 || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    if k.eq_ignore_ascii_case("authorization") {
-                        auth = Some(v.trim().to_string());
-                    }
-                }
-            }
-            let line = line.trim().to_string();
-            let (status, headers, body) = respond(&line, auth.as_deref(), port);
-            log.lock().unwrap().push((line, auth));
-            let mut out = format!(
-                "HTTP/1.1 {status} X\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            );
-            for (k, v) in headers {
-                out.push_str(&format!("{k}: {v}\r\n"));
-            }
-            out.push_str("\r\n");
-            out.push_str(&body);
-            let _ = conn.write_all(out.as_bytes());
-        }
-    });
-    (port, seen)
-}
+use registry_support::scripted::{serve, Log};
 
 fn api_error(code: &str, message: &str) -> String {
     format!(r#"{{"errors":[{{"code":"{code}","message":"{message}"}}]}}"#)
 }
 
 /// A registry with a token server at `/token` accepting `user:s3cret` and issuing `tok-123`.
-fn bearer_registry() -> (u16, Seen) {
+fn bearer_registry() -> (u16, Log) {
     serve(|line, auth, port| {
         if line.starts_with("GET /token?") {
             // base64("user:s3cret")
@@ -127,7 +80,7 @@ fn bearer_token_is_fetched_once_and_the_request_retried() {
         );
     }
     let seen = seen.lock().unwrap().clone();
-    let lines: Vec<&str> = seen.iter().map(|(l, _)| l.as_str()).collect();
+    let lines: Vec<&str> = seen.iter().map(|r| r.line.as_str()).collect();
     let token_requests: Vec<&&str> = lines.iter().filter(|l| l.contains("/token")).collect();
     assert_eq!(token_requests.len(), 1, "{lines:#?}");
     assert!(
@@ -137,9 +90,9 @@ fn bearer_token_is_fetched_once_and_the_request_retried() {
     );
     // Unauthenticated, token, retried with the token; then straight with the cached token.
     assert_eq!(lines.len(), 4, "{lines:#?}");
-    assert_eq!(seen[0].1, None);
-    assert_eq!(seen[2].1.as_deref(), Some("Bearer tok-123"));
-    assert_eq!(seen[3].1.as_deref(), Some("Bearer tok-123"));
+    assert_eq!(seen[0].auth, None);
+    assert_eq!(seen[2].auth.as_deref(), Some("Bearer tok-123"));
+    assert_eq!(seen[3].auth.as_deref(), Some("Bearer tok-123"));
 }
 
 #[test]
@@ -170,4 +123,59 @@ fn refused_credentials_are_unauthorized_without_secrets() {
     let err = fetch_manifest(&client(port, cred("s3cret")), "app", "1", None).unwrap_err();
     assert!(matches!(err, RegistryError::NameUnknown { .. }), "{err}");
     assert_eq!(seen.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn refused_chunks_fall_back_to_one_put() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = strata::store::Store::open(dir.path()).unwrap();
+    let layer = vec![7u8; (8 << 20) + 1];
+    let digest = store.write_blob(&layer).unwrap();
+    let desc = strata::store::image::layer_descriptor(
+        &digest,
+        layer.len() as u64,
+        "application/vnd.oci.image.layer.v1.tar",
+    );
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let local = strata::reference::Reference::parse("app:1").unwrap();
+    store.commit_manifest(config, &[desc], &[local]).unwrap();
+
+    let sessions = AtomicUsize::new(0);
+    let (port, seen) = serve(move |line, _, _| {
+        let method = line.split(' ').next().unwrap();
+        match method {
+            "HEAD" => (404, vec![], String::new()),
+            "POST" => {
+                let n = sessions.fetch_add(1, Ordering::SeqCst);
+                (202, vec![("Location", format!("/up/{n}"))], String::new())
+            }
+            "PATCH" => (405, vec![], api_error("UNSUPPORTED", "no chunks here")),
+            "PUT" => (201, vec![], String::new()),
+            _ => (500, vec![], String::new()),
+        }
+    });
+    let remote = strata::reference::Reference::parse(&format!("127.0.0.1:{port}/app:1")).unwrap();
+    let pushed = strata::distribution::push(&store, &client(port, None), "app:1", &remote).unwrap();
+    assert_eq!(
+        (pushed.uploaded, pushed.mounted, pushed.existing),
+        (2, 0, 0)
+    );
+
+    let seen = seen.lock().unwrap().clone();
+    let hex = digest.hex();
+    let patch = seen
+        .iter()
+        .find(|r| r.line.starts_with("PATCH "))
+        .expect("a chunk was tried");
+    let session = patch.line.split(' ').nth(1).unwrap().to_string();
+    let put = seen
+        .iter()
+        .find(|r| r.line.contains(&format!("digest=sha256%3A{hex}")))
+        .expect("the layer was PUT");
+    assert!(!put.line.contains(&format!("{session}?")), "{seen:#?}");
+    assert_eq!(put.body_len, layer.len() as u64, "{seen:#?}");
+    assert!(seen
+        .iter()
+        .any(|r| r.line.starts_with("PUT /v2/app/manifests/1 ")));
 }
