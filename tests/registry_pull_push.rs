@@ -487,3 +487,37 @@ fn docker_schema2_images_keep_their_bytes_through_pull_and_push() {
         "{raw}"
     );
 }
+
+#[test]
+fn tls_registry_is_trusted_through_an_extra_ca_file() {
+    use strata::distribution::{pull, push, ClientConfig, RegistryClient};
+    let reg = Registry::start_tls();
+    let s = Strata::new();
+    s.import_busybox("busybox");
+    let remote = strata::reference::Reference::parse(&format!("{}/tls:1", reg.host())).unwrap();
+    let client = |ca: Vec<std::path::PathBuf>| {
+        RegistryClient::new(
+            &reg.host(),
+            ClientConfig {
+                credential: None,
+                extra_ca_files: ca,
+                plain_http: false,
+            },
+        )
+        .unwrap()
+    };
+    let store = strata::store::Store::open(&s.root).unwrap();
+    let err = push(&store, &client(vec![]), "busybox", &remote).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("TLS failed: invalid peer certificate: UnknownIssuer"),
+        "{err}"
+    );
+
+    let pushed = push(&store, &client(vec![reg.ca()]), "busybox", &remote).unwrap();
+    let fresh = Strata::new();
+    let fresh_store = strata::store::Store::open(&fresh.root).unwrap();
+    let platform = strata::plan::platform::Platform::host();
+    let image = pull(&fresh_store, &client(vec![reg.ca()]), &remote, &platform).unwrap();
+    assert_eq!(image.manifest_digest, pushed.digest);
+}

@@ -303,8 +303,16 @@ impl RegistryClient {
             registry: self.registry.clone(),
             message: message.to_string(),
         };
+        let tls = |message: String| RegistryError::Tls {
+            registry: self.registry.clone(),
+            message,
+        };
         match &e {
             ureq::Error::HostNotFound => unreachable("host not found"),
+            ureq::Error::Tls(m) => tls(m.to_string()),
+            ureq::Error::Rustls(r) => tls(r.to_string()),
+            // rustls reports handshake failures through the socket as invalid data.
+            ureq::Error::Io(io) if io.kind() == ErrorKind::InvalidData => tls(io.to_string()),
             ureq::Error::Io(io) => match io.kind() {
                 ErrorKind::ConnectionRefused => unreachable("connection refused"),
                 ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {

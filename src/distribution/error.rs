@@ -26,6 +26,10 @@ pub enum RegistryError {
     Denied { registry: String, message: String },
     #[error("{registry} is unreachable: {message}")]
     Unreachable { registry: String, message: String },
+    #[error(
+        "{registry}: TLS failed: {message} (a private CA goes in /etc/docker/certs.d/{registry}/ca.crt)"
+    )]
+    Tls { registry: String, message: String },
     #[error("{registry}: connection lost during {what}: {message}")]
     Transfer {
         registry: String,
