@@ -401,7 +401,8 @@ fn pull_killed_mid_download_resumes_from_the_partial_blob() {
         !partials.is_empty() && partials.iter().all(|p| p.starts_with("partial-")),
         "{partials:?}"
     );
-    assert!(!saw_range.load(std::sync::atomic::Ordering::SeqCst));
+    // The in-process resume may have reached the dying registry; only the next pull counts.
+    saw_range.store(false, std::sync::atomic::Ordering::SeqCst);
 
     reg.restart();
     let out = fresh.ok(&["pull", &via_proxy]);
