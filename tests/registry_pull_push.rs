@@ -155,10 +155,14 @@ fn push_inspect_unpack_pull_skip_and_mount() {
     let out = fresh.s.ok(&["pull", &remote]);
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
     assert!(out.contains("Downloaded newer image"), "{out}");
-    assert!(fresh
-        .s
-        .ok(&["pull", &remote])
-        .contains("Image is up to date"));
+    let before = reg.requests().len();
+    let out = fresh.s.ok(&["pull", &remote]);
+    assert!(out.contains("Image is up to date"), "{out}");
+    let again = &reg.requests()[before..];
+    assert!(
+        !again.iter().any(|r| r.uri.contains("/blobs/")),
+        "blobs in the store are not fetched again: {again:#?}"
+    );
     assert!(fs::read_dir(fresh.s.root.join("tmp"))
         .unwrap()
         .next()

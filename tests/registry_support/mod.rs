@@ -215,8 +215,21 @@ impl Registry {
         fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    /// Every request the registry answered so far, in order.
+    /// Every request the registry answered so far, in order. The registry logs a request just
+    /// after answering it, so this waits until the log has been still for a moment.
     pub fn requests(&self) -> Vec<Logged> {
+        let mut last = self.parse_requests();
+        loop {
+            thread::sleep(Duration::from_millis(60));
+            let now = self.parse_requests();
+            if now.len() == last.len() {
+                return now;
+            }
+            last = now;
+        }
+    }
+
+    fn parse_requests(&self) -> Vec<Logged> {
         self.log()
             .lines()
             .filter(|l| l.contains("msg=\"response completed"))
