@@ -46,10 +46,30 @@ fn a_missing_source_file_is_located_and_records_nothing() {
 #[test]
 fn copy_from_a_stage_that_does_not_exist_is_an_error() {
     let b = Bench::new();
+    // As in Docker, a --from that names no stage is an image; `--pull=never` keeps the test
+    // off the network, so the missing image is reported at the COPY.
     b.dockerfile("FROM busybox AS one\nFROM busybox\nCOPY --from=nosuchstage /x /x\n");
-    let err = b.build_fails(&["-t", "x"]);
+    let err = b.build_fails(&["--pull=never", "-t", "x"]);
     assert!(err.contains("Dockerfile:3"), "{err}");
-    assert!(err.contains("nosuchstage"), "{err}");
+    assert!(
+        err.contains("nosuchstage") && err.contains("not in the store"),
+        "{err}"
+    );
+    // Pulled from a registry that is not there: the reference is named.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    b.dockerfile(&format!(
+        "FROM busybox\nCOPY --from=127.0.0.1:{dead}/nosuchstage /x /x\n"
+    ));
+    let err = b.build_fails(&["-t", "x"]);
+    assert!(
+        err.contains(&format!("127.0.0.1:{dead}/nosuchstage")),
+        "{err}"
+    );
+    assert!(err.contains("unreachable"), "{err}");
 }
 
 #[test]
@@ -146,7 +166,7 @@ fn a_failing_run_names_the_command_exit_code_and_output() {
 fn a_missing_base_image_says_so() {
     let b = Bench::new();
     b.dockerfile("FROM nosuchimage:1.0\nRUN true\n");
-    let err = b.build_fails(&["-t", "x"]);
+    let err = b.build_fails(&["--pull=never", "-t", "x"]);
     assert!(err.contains("Dockerfile:1"), "{err}");
     assert!(
         err.contains("nosuchimage:1.0") && err.contains("not in the store"),

@@ -222,3 +222,73 @@ fn login_refuses_incomplete_arguments() {
         assert!(!client.config_path().exists());
     }
 }
+
+/// The store of `client` gets a one-layer image `name` imported from a tiny rootfs.
+fn import_small(client: &Client, name: &str) {
+    let rootfs = client.tmp.path().join("rootfs");
+    fs::create_dir_all(rootfs.join("etc")).unwrap();
+    fs::write(rootfs.join("etc/hello"), "hello over tls\n").unwrap();
+    let out = client.run(&["import", rootfs.to_str().unwrap(), name], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn after_login_push_and_pull_work_over_tls_and_a_wrong_password_is_unauthorized() {
+    let reg = TlsRegistry::start();
+    let host = reg.host();
+    let remote = format!("{host}/team/small:1");
+
+    // Without credentials the push is refused in the user's terms.
+    let anon = Client::new(&host, Some(&reg.ca_cert));
+    import_small(&anon, &remote);
+    let out = anon.run(&["push", &remote], "");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.to_lowercase().contains("unauthorized"), "{err}");
+
+    // A wrong password does not log in, and a push still fails the same way.
+    let out = anon.run(&["login", "-u", USER, "--password-stdin", &host], "nope\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unauthorized"));
+
+    let pusher = Client::new(&host, Some(&reg.ca_cert));
+    import_small(&pusher, &remote);
+    let out = pusher.run(
+        &["login", "-u", USER, "--password-stdin", &host],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = pusher.run(&["push", &remote], "");
+    let pushed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", describe(&["push"], &out, &reg));
+    assert!(pushed.contains("digest: sha256:"), "{pushed}");
+    assert!(!pushed.contains(PASSWORD) && !String::from_utf8_lossy(&out.stderr).contains(PASSWORD));
+
+    // A second client logs in and pulls it back, over TLS trusted through certs.d only.
+    let puller = Client::new(&host, Some(&reg.ca_cert));
+    let out = puller.run(
+        &["login", "-u", USER, "--password-stdin", &host],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success());
+    let out = puller.run(&["pull", &remote], "");
+    assert!(out.status.success(), "{}", describe(&["pull"], &out, &reg));
+    let digest = pushed
+        .split_whitespace()
+        .find(|w| w.starts_with("sha256:"))
+        .unwrap()
+        .to_string();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&digest),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

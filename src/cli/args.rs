@@ -37,6 +37,10 @@ pub enum Command {
     Import(super::import::ImportArgs),
     /// Load images from a docker-archive or oci-archive.
     Load(super::load::LoadArgs),
+    /// Download an image from a registry.
+    Pull(super::pull::PullArgs),
+    /// Upload an image to a registry.
+    Push(super::push::PushArgs),
     /// Save images to a docker-archive or oci-archive.
     Save(super::save::SaveArgs),
     /// List images.

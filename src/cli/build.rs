@@ -14,7 +14,9 @@ use super::Settings;
 use crate::exec::copy::HttpFetcher;
 use crate::exec::mounts::{parse_secret_flag, Secrets};
 use crate::exec::{build, BuildOptions};
-use crate::plan::graph::{dump::dump_plan, plan, BaseImage, ImageResolver, PlanOptions};
+use crate::plan::graph::{
+    dump::dump_plan, plan, BaseImage, BuildGraph, CopySource, ImageResolver, Op, PlanOptions,
+};
 use crate::plan::platform::Platform;
 use crate::plan::scope::BuildArgs;
 use crate::reference::Reference;
@@ -71,6 +73,13 @@ pub struct BuildArgsCli {
     /// Compression level (gzip 0-9, zstd 1-22).
     #[arg(long = "compression-level", value_name = "N")]
     pub compression_level: Option<i32>,
+    /// When to pull base images: `missing` (the default: those the store lacks), `always`
+    /// (`--pull` alone: a newer one may have been pushed under the same tag) or `never`.
+    #[arg(long, value_name = "POLICY", num_args = 0..=1, require_equals = true, default_missing_value = "always")]
+    pub pull: Option<String>,
+    /// Allow plain HTTP to this registry when pulling bases (`host[:port]` or a CIDR).
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure: Vec<String>,
     /// Print the build graph with every node's cache key as JSON, and build nothing.
     #[arg(long)]
     pub dump_plan: bool,
@@ -127,13 +136,18 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         build_platform: Platform::host(),
     };
     let store = Store::open(&settings.root)?;
-    let graph = match plan(&source, &opts, &StoreImages(&store)) {
-        Ok(g) => g,
+    let plan_now = || match plan(&source, &opts, &StoreImages(&store)) {
+        Ok(g) => Ok(g),
         Err(e) => match e.diagnostic() {
-            Some(d) => bail!("{}", render(&shown, &source, &d).trim_end()),
-            None => bail!("{e}"),
+            Some(d) => Err(anyhow!("{}", render(&shown, &source, &d).trim_end())),
+            None => Err(anyhow!("{e}")),
         },
     };
+    let mut graph = plan_now()?;
+    if !args.dump_plan && pull_bases(&store, &graph, &args)? {
+        // The pulled images' Env, User, Shell and ONBUILD feed the plan.
+        graph = plan_now()?;
+    }
     if args.dump_plan {
         println!("{}", dump_plan(&graph));
         return Ok(ExitCode::SUCCESS);
@@ -198,6 +212,58 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         println!("{}", image.id);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Pulls the images the graph builds on (FROM, `COPY --from=image`, `--mount from=image`) that
+/// the store lacks, or all of them with `--pull`. Returns whether anything was pulled.
+fn pull_bases(store: &Store, graph: &BuildGraph, args: &BuildArgsCli) -> Result<bool> {
+    let always = match args.pull.as_deref() {
+        None | Some("missing") => false,
+        Some("always") | Some("true") => true,
+        Some("never") | Some("false") => return Ok(false),
+        Some(other) => bail!("invalid --pull {other:?}: expected always, missing or never"),
+    };
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for n in &graph.nodes {
+        let mut add = |image: &str, platform: &str| {
+            let key = (image.to_string(), platform.to_string());
+            if !wanted.contains(&key) && (always || store.resolve(image).is_err()) {
+                wanted.push(key);
+            }
+        };
+        let platform = graph
+            .stages
+            .iter()
+            .find(|s| s.index == n.stage)
+            .map(|s| s.platform.clone())
+            .unwrap_or_default();
+        match &n.op {
+            Op::Base { image, platform } => add(image, platform),
+            Op::Copy(c) => {
+                if let CopySource::Image(image) = &c.from {
+                    add(image, &platform)
+                }
+            }
+            Op::Exec(e) => {
+                for m in &e.mounts {
+                    if let Some(CopySource::Image(image)) = &m.source {
+                        add(image, &platform)
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (image, platform) in &wanted {
+        let reference = Reference::parse(image)
+            .map_err(|e| anyhow!("invalid image reference {image:?}: {e}"))?;
+        let platform = Platform::parse(platform).map_err(|e| anyhow!("{e}"))?;
+        let client = super::pull::registry_client(reference.domain(), &args.insecure)?;
+        eprintln!("pulling {}", reference.familiar_string());
+        crate::distribution::pull(store, &client, &reference, &platform)
+            .with_context(|| format!("pulling {}", reference.familiar_string()))?;
+    }
+    Ok(!wanted.is_empty())
 }
 
 /// The Dockerfile's name in messages: as the user wrote it, or `Dockerfile` for the default in

@@ -19,6 +19,8 @@ mod inspect;
 mod load;
 mod login;
 mod logout;
+mod pull;
+mod push;
 mod rmi;
 mod save;
 mod system;
@@ -41,6 +43,8 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::Debug(a) => debug::run(&settings, a),
         Command::Import(a) => import::run(&settings, a),
         Command::Load(a) => load::run(&settings, a),
+        Command::Pull(a) => pull::run(&settings, a),
+        Command::Push(a) => push::run(&settings, a),
         Command::Save(a) => save::run(&settings, a),
         Command::Images(a) => images::run(&settings, a),
         Command::Tag(a) => tag::run(&settings, a),

@@ -70,7 +70,7 @@ pub enum StepError {
         source: nix::Error,
     },
     /// `FROM image` or `COPY --from=image` names an image the store does not have.
-    #[error("image {reference:?} is not in the store (pulling from a registry is not supported yet; import or load it first)")]
+    #[error("image {reference:?} is not in the store (a build pulls missing images unless --pull=never is given; or import or load it)")]
     ImageMissing { reference: String },
     #[error("process \"{command}\" did not complete successfully: {status}{tail}")]
     RunFailed {

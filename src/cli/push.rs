@@ -1,0 +1,38 @@
+//! `strata push REF`: uploads the image REF names to its registry and prints
+//! `<tag>: digest: sha256:… size: N` as Docker does.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use super::pull::registry_client;
+use super::Settings;
+use crate::distribution;
+use crate::reference::Reference;
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Allow plain HTTP to this registry (`host[:port]` or a CIDR); repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure: Vec<String>,
+    /// `[HOST[:PORT]/]NAME[:TAG]` of an image in the store.
+    pub reference: String,
+}
+
+pub fn run(settings: &Settings, args: PushArgs) -> Result<ExitCode> {
+    let reference = Reference::parse(&args.reference)
+        .with_context(|| format!("invalid reference {:?}", args.reference))?;
+    let store = Store::open(&settings.root)?;
+    let client = registry_client(reference.domain(), &args.insecure)?;
+    let pushed = distribution::push(&store, &client, &reference.to_string(), &reference)
+        .with_context(|| format!("pushing {}", reference.familiar_string()))?;
+    let name = match (reference.tag(), reference.digest()) {
+        (Some(t), _) => t.to_string(),
+        (None, Some(d)) => d.to_string(),
+        (None, None) => "latest".into(),
+    };
+    println!("{name}: digest: {} size: {}", pushed.digest, pushed.size);
+    Ok(ExitCode::SUCCESS)
+}
