@@ -26,8 +26,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build an image from a Dockerfile (today: `--dump-plan` only).
-    Build(super::build::BuildArgsCli),
+    /// Build an image from a Dockerfile.
+    Build(Box<super::build::BuildArgsCli>),
     /// Parse, expand and validate a Dockerfile without building it.
     Check(super::check::CheckArgs),
     /// Developer tools: dump the parse tree, expand a word.

@@ -38,7 +38,7 @@ pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let settings = Settings::resolve(&cli.global)?;
     match cli.command {
-        Command::Build(a) => build::run(&settings, a),
+        Command::Build(a) => build::run(&settings, *a),
         Command::Check(a) => check::run(&settings, a),
         Command::Debug(a) => debug::run(&settings, a),
         Command::Import(a) => import::run(&settings, a),
