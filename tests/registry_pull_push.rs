@@ -567,3 +567,24 @@ fn from_pulls_a_missing_base_and_pull_always_picks_up_a_newer_one() {
         "FIRST, v2\nthird\n"
     );
 }
+
+#[test]
+fn build_push_sends_every_tag_and_output_push_true_does_too() {
+    let reg = Registry::start();
+    let b = Bench::new();
+    b.files(&[("a.txt", "pushed by build\n")]);
+    b.dockerfile("FROM busybox\nCOPY a.txt /a.txt\n");
+    let one = format!("{}/team/built:1", reg.host());
+    let two = format!("{}/team/built:latest", reg.host());
+    b.build(&one, &["-t", &two, "--push"]);
+    let d1 = remote_digest(&one);
+    assert_eq!(d1, remote_digest(&two));
+    let local = b.s.ok(&["images", "--digests", "--format", "json"]);
+    assert!(local.contains(&d1), "{local}");
+
+    let three = format!("{}/team/built:3", reg.host());
+    b.build(&three, &["--output", "type=image,push=true"]);
+    assert_eq!(remote_digest(&three), d1);
+    let err = b.build_fails(&["-t", "x", "--output", "type=local,dest=/tmp/x"]);
+    assert!(err.contains("not supported yet"), "{err}");
+}

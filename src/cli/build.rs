@@ -80,6 +80,12 @@ pub struct BuildArgsCli {
     /// Allow plain HTTP to this registry when pulling bases (`host[:port]` or a CIDR).
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure: Vec<String>,
+    /// Push every `-t` tag to its registry after the build (`--output type=image,push=true`).
+    #[arg(long)]
+    pub push: bool,
+    /// Where the result goes; only `type=image[,push=true]` (the store) for now.
+    #[arg(short = 'o', long = "output", value_name = "type=image[,push=true]")]
+    pub output: Option<String>,
     /// Print the build graph with every node's cache key as JSON, and build nothing.
     #[arg(long)]
     pub dump_plan: bool,
@@ -128,6 +134,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             .map(|f| parse_secret_flag(f).map_err(|e| anyhow!("--secret {f:?}: {e}")))
             .collect::<Result<Vec<_>>>()?,
     );
+    let push = args.push || output_pushes(args.output.as_deref())?;
     let mode = super::progress::ProgressMode::chosen(args.progress.as_deref())?;
     let opts = PlanOptions {
         build_args,
@@ -208,10 +215,38 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         crate::util::atomic::write_atomic(f, text.as_bytes())
             .with_context(|| format!("cannot write --metadata-file {}", f.display()))?;
     }
+    if push {
+        if bopts.tags.is_empty() {
+            bail!("--push needs at least one -t NAME to push to");
+        }
+        for t in &bopts.tags {
+            super::push::push_one(&store, t, &args.insecure)?;
+        }
+    }
     if args.quiet {
         println!("{}", image.id);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads `--output`: only `type=image` (the store, Docker's default) is supported yet, with
+/// `push=true` to push as well.
+fn output_pushes(output: Option<&str>) -> Result<bool> {
+    let Some(spec) = output else {
+        return Ok(false);
+    };
+    let mut push = false;
+    for field in spec.split(',') {
+        match field.split_once('=') {
+            Some(("type", "image" | "registry")) => push |= field.ends_with("registry"),
+            Some(("push", v)) => push = v == "true",
+            Some(("type", other)) => {
+                bail!("--output type={other} is not supported yet (only type=image[,push=true])")
+            }
+            _ => bail!("invalid --output field {field:?}: expected type=image[,push=true]"),
+        }
+    }
+    Ok(push)
 }
 
 /// Pulls the images the graph builds on (FROM, `COPY --from=image`, `--mount from=image`) that

@@ -25,8 +25,15 @@ pub fn run(settings: &Settings, args: PushArgs) -> Result<ExitCode> {
     let reference = Reference::parse(&args.reference)
         .with_context(|| format!("invalid reference {:?}", args.reference))?;
     let store = Store::open(&settings.root)?;
-    let client = registry_client(reference.domain(), &args.insecure)?;
-    let pushed = distribution::push(&store, &client, &reference.to_string(), &reference)
+    push_one(&store, &reference, &args.insecure)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Pushes the stored image `reference` to its registry and prints Docker's summary line
+/// (`strata push`, `strata build --push`).
+pub(super) fn push_one(store: &Store, reference: &Reference, insecure: &[String]) -> Result<()> {
+    let client = registry_client(reference.domain(), insecure)?;
+    let pushed = distribution::push(store, &client, &reference.to_string(), reference)
         .with_context(|| format!("pushing {}", reference.familiar_string()))?;
     let name = match (reference.tag(), reference.digest()) {
         (Some(t), _) => t.to_string(),
@@ -34,5 +41,5 @@ pub fn run(settings: &Settings, args: PushArgs) -> Result<ExitCode> {
         (None, None) => "latest".into(),
     };
     println!("{name}: digest: {} size: {}", pushed.digest, pushed.size);
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -49,7 +49,10 @@ impl Bench {
 
     /// Builds like `build`; also returns the progress output (stderr).
     pub fn build_logged(&self, tag: &str, extra: &[&str]) -> (Value, String) {
-        let meta = self.s.scratch("meta").join(format!("{tag}.json"));
+        let meta = self
+            .s
+            .scratch("meta")
+            .join(format!("{}.json", tag.replace(['/', ':'], "_")));
         let mut args: Vec<String> = vec![
             "build".into(),
             "--progress=plain".into(),
