@@ -132,6 +132,7 @@ fn main() {
         let remote = format!("127.0.0.1:{}/bench/s2:1", reg.port);
         run(strata(&store).args(["tag", "s2", &remote]));
         sp.push(timed(strata(&store).args(["push", &remote])));
+        run(strata(&store).args(["rmi", &remote]));
         drop(reg);
         let reg = Registry::start(&work.join("registry"));
         let remote = format!("127.0.0.1:{}/bench/s2:1", reg.port);
@@ -156,7 +157,6 @@ fn main() {
             &format!("oci:{}:s2", dir.display()),
         ])));
         drop(reg);
-        let _ = strata(&store).args(["rmi", &remote]).status();
     }
     let (sp, kp, sl, kl) = (median(sp), median(kp), median(sl), median(kl));
     println!(
