@@ -83,6 +83,11 @@ pub enum StepError {
     Mount(#[from] crate::exec::mounts::MountError),
     #[error("{0}")]
     Secret(#[from] crate::exec::mounts::SecretError),
+    /// A step's input is not usable: a WORKDIR through a file, a missing required secret, a
+    /// mount source outside its root.
+    #[error("{0}")]
+    Invalid(String),
+    /// A feature strata does not have (yet).
     #[error("{0}")]
     Unsupported(String),
     #[error("cancelled because another step failed")]

@@ -148,7 +148,7 @@ impl Executor<'_> {
                         true,
                     )
                     .map_err(|e| {
-                        StepError::Unsupported(format!("--mount source {:?}: {e}", b.source))
+                        StepError::Invalid(format!("--mount source {:?}: {e}", b.source))
                     })?;
                     let host = if b.readwrite {
                         // Writes go to a throwaway upperdir: "rw" changes are discarded.
@@ -184,7 +184,7 @@ impl Executor<'_> {
                     let value = match secrets.map(|all| all.get(&s.id)).transpose()?.flatten() {
                         Some(v) => v,
                         None if s.required => {
-                            return Err(StepError::Unsupported(format!(
+                            return Err(StepError::Invalid(format!(
                                 "secret {:?} is required but was not given (--secret id={},src=…)",
                                 s.id, s.id
                             )))

@@ -419,7 +419,7 @@ fn workdir(dir: &Path, lowers: Vec<PathBuf>, path: &str, user: &str) -> Result<W
     } else {
         let (passwd, groups) = crate::exec::copy::read_id_files(&root)?;
         let u = crate::util::passwd::resolve_user(user, &passwd, &groups)
-            .map_err(|e| StepError::Unsupported(format!("WORKDIR: user {user:?}: {e}")))?;
+            .map_err(|e| StepError::Invalid(format!("WORKDIR: user {user:?}: {e}")))?;
         (u.uid, u.gid)
     };
     let mut changes = Vec::new();
@@ -430,11 +430,11 @@ fn workdir(dir: &Path, lowers: Vec<PathBuf>, path: &str, user: &str) -> Result<W
         };
         cur.push(name);
         let abs = resolve(&root, &cur, OnEscape::Clamp, true)
-            .map_err(|e| StepError::Unsupported(format!("WORKDIR {path}: {e}")))?;
+            .map_err(|e| StepError::Invalid(format!("WORKDIR {path}: {e}")))?;
         match std::fs::symlink_metadata(&abs) {
             Ok(md) if md.is_dir() => continue,
             Ok(_) => {
-                return Err(StepError::Unsupported(format!(
+                return Err(StepError::Invalid(format!(
                     "WORKDIR {path}: /{} exists and is not a directory",
                     cur.display()
                 )))
