@@ -26,6 +26,12 @@
 //! Without `--bench` (as `cargo test --benches` runs it) this is a smoke run: s1, one run each,
 //! written to `results-smoke.json` instead.
 
+#[path = "e2e/buildah.rs"]
+mod buildah;
+#[path = "e2e/measure.rs"]
+mod measure;
+#[path = "e2e/phases.rs"]
+mod phases;
 #[path = "e2e/report.rs"]
 mod report;
 #[path = "e2e/setup.rs"]
@@ -33,23 +39,26 @@ mod setup;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Instant, SystemTime};
 
-use report::{Measurement, Phase};
+use phases::ScenarioRun;
+use report::Phase;
 use setup::Dirs;
 
 /// A scenario: its directory, the phases the README lists, whether a RUN-less variant makes
 /// sense, and the file the one-file change appends to.
-struct Scenario {
-    name: &'static str,
-    phases: &'static [Phase],
+pub struct Scenario {
+    pub name: &'static str,
+    pub phases: &'static [Phase],
     norun: bool,
-    change_file: Option<&'static str>,
+    pub change_file: Option<&'static str>,
     /// Cold (and change) builds take seconds: fewer runs.
-    slow: bool,
+    pub slow: bool,
     context: Option<&'static str>,
+    /// The base image, as strata's index names it (seeded into buildah's storage).
+    pub base: &'static str,
 }
+
+const BUSYBOX: &str = "docker.io/library/busybox:latest";
 
 const SCENARIOS: &[Scenario] = &[
     Scenario {
@@ -59,6 +68,7 @@ const SCENARIOS: &[Scenario] = &[
         change_file: Some("src/pkg00/mod0000.txt"),
         slow: false,
         context: Some("s1"),
+        base: BUSYBOX,
     },
     Scenario {
         name: "s2-bigctx",
@@ -67,6 +77,7 @@ const SCENARIOS: &[Scenario] = &[
         change_file: Some("files/d00/e0/f00001.txt"),
         slow: true,
         context: Some("s2"),
+        base: BUSYBOX,
     },
     Scenario {
         name: "s3-parallel",
@@ -75,6 +86,7 @@ const SCENARIOS: &[Scenario] = &[
         change_file: None,
         slow: true,
         context: None,
+        base: BUSYBOX,
     },
     Scenario {
         name: "s4-biglayer",
@@ -83,6 +95,7 @@ const SCENARIOS: &[Scenario] = &[
         change_file: None,
         slow: true,
         context: None,
+        base: BUSYBOX,
     },
     Scenario {
         name: "s5-debian",
@@ -91,6 +104,7 @@ const SCENARIOS: &[Scenario] = &[
         change_file: None,
         slow: true,
         context: None,
+        base: "docker.io/library/debian:latest",
     },
 ];
 
@@ -145,6 +159,23 @@ fn main() {
 
     let mut results = Vec::new();
     let mut notes = Vec::new();
+    // A smoke run checks strata's side only: buildah would add seconds to the test suite.
+    let buildah = if bench_mode {
+        buildah::detect(&dirs.work, &dirs.template_store())
+    } else {
+        Err("buildah not timed in a smoke run".into())
+    };
+    let buildah = match buildah {
+        Ok(b) => {
+            eprintln!("e2e: {} (storage driver {})", b.version, buildah::DRIVER);
+            Some(b)
+        }
+        Err(why) => {
+            eprintln!("e2e: {why}");
+            notes.push(why);
+            None
+        }
+    };
     for sc in &selected {
         if sc.name == "s5-debian" && !setup::has_image(&strata, &dirs.template_store(), "debian") {
             notes.push(
@@ -166,6 +197,7 @@ fn main() {
             let run = ScenarioRun {
                 dirs: &dirs,
                 strata: &strata,
+                buildah: buildah.as_ref(),
                 sc,
                 dockerfile: dockerfile.as_deref(),
                 variant: if strip { "no RUN" } else { "as is" },
@@ -173,8 +205,10 @@ fn main() {
                 slow_runs,
             };
             run.all(&mut results);
+            if let Err(e) = run.clean_up() {
+                panic!("e2e: {e}");
+            }
         }
-        setup::remove(&dirs.store()).expect("remove the working store");
     }
 
     let load_after = loadavg();
@@ -185,10 +219,24 @@ fn main() {
     }
     println!("{table}");
     println!("/proc/loadavg before: {load_before}; after: {load_after}");
+    if let Some(b) = &buildah {
+        println!(
+            "buildah: {}, storage driver {}, `bud --layers --pull=never --runtime=runc`",
+            b.version,
+            buildah::DRIVER
+        );
+    }
     for n in &notes {
         println!("note: {n}");
     }
-    let json = report::json(&results, &load_before, &load_after, &notes, bench_mode);
+    let json = report::json(
+        &results,
+        &load_before,
+        &load_after,
+        &notes,
+        buildah.as_ref().map(|b| b.version.as_str()),
+        bench_mode,
+    );
     // A smoke run (debug binary, one run each) must not overwrite the benchmark's results.
     let out = dirs.work.join(if bench_mode {
         "results.json"
@@ -207,146 +255,12 @@ fn prepare(dirs: &Dirs, strata: &Path, selected: &[&Scenario]) -> Result<(), Str
     setup::copy_scenarios(dirs)?;
     let contexts: Vec<&str> = selected.iter().filter_map(|s| s.context).collect();
     setup::gen_contexts(dirs, &contexts)?;
-    setup::make_template_store(dirs, strata)
+    let debian = selected.iter().any(|s| s.name == "s5-debian");
+    setup::make_template_store(dirs, strata, debian)
 }
 
 fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|e| format!("unreadable: {e}"))
-}
-
-struct ScenarioRun<'a> {
-    dirs: &'a Dirs,
-    strata: &'a Path,
-    sc: &'a Scenario,
-    dockerfile: Option<&'a Path>,
-    variant: &'static str,
-    fast_runs: usize,
-    slow_runs: Option<usize>,
-}
-
-impl ScenarioRun<'_> {
-    fn runs(&self, phase: Phase) -> usize {
-        let slow = self.sc.slow && phase != Phase::Noop;
-        if !slow {
-            return self.fast_runs;
-        }
-        self.slow_runs
-            .unwrap_or(if self.sc.name == "s4-biglayer" { 1 } else { 3 })
-    }
-
-    /// Every phase in order; a failed build ends the scenario (later phases need its cache).
-    fn all(&self, results: &mut Vec<Measurement>) {
-        eprintln!("e2e: {} ({})", self.sc.name, self.variant);
-        for &phase in self.sc.phases {
-            let mut m = Measurement::new(self.sc.name, self.variant, phase);
-            let r = match phase {
-                Phase::Cold => self.cold(&mut m),
-                Phase::Noop => self.noop(&mut m),
-                Phase::Change => self.change(&mut m),
-            };
-            if let Err(e) = &r {
-                eprintln!("e2e: {} {}: {e}", self.sc.name, phase.name());
-                m.error = Some(e.clone());
-            }
-            eprintln!("e2e:   {}", m.summary());
-            results.push(m);
-            if r.is_err() {
-                break;
-            }
-        }
-    }
-
-    fn cold(&self, m: &mut Measurement) -> Result<(), String> {
-        for _ in 0..self.runs(Phase::Cold) {
-            setup::fresh_store(self.dirs)?;
-            m.times.push(self.build()?);
-        }
-        Ok(())
-    }
-
-    fn noop(&self, m: &mut Measurement) -> Result<(), String> {
-        // Warm-up: leaves the cache and stat cache as any later no-op build finds them.
-        self.build()?;
-        for _ in 0..self.runs(Phase::Noop) {
-            m.times.push(self.build()?);
-        }
-        Ok(())
-    }
-
-    fn change(&self, m: &mut Measurement) -> Result<(), String> {
-        let rel = self.sc.change_file.expect("change phase names a file");
-        let path = self.dirs.context(self.sc.name).join(rel);
-        let original = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mtime = fs::metadata(&path)
-            .and_then(|md| md.modified())
-            .map_err(|e| e.to_string())?;
-        for i in 0..self.runs(Phase::Change) {
-            // Each change writes a new context layer (400 MB in s2): drop the untagged images
-            // of earlier runs so the disk does not fill. The base stays (it is tagged), and
-            // the changed COPY misses the cache either way.
-            self.prune()?;
-            // A line no earlier run wrote, so the COPY is never a cache hit of an earlier change.
-            let nonce = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let mut changed = original.clone();
-            changed.extend_from_slice(format!("bench change {i} {nonce}\n").as_bytes());
-            fs::write(&path, &changed).map_err(|e| e.to_string())?;
-            let t = self.build();
-            restore(&path, &original, mtime)?;
-            m.times.push(t?);
-        }
-        Ok(())
-    }
-
-    fn prune(&self) -> Result<(), String> {
-        let out = Command::new(self.strata)
-            .env("STRATA_ROOT", self.dirs.store())
-            .args(["system", "prune", "-f"])
-            .output()
-            .map_err(|e| format!("spawn strata: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "strata system prune failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            ));
-        }
-        Ok(())
-    }
-
-    /// One timed `strata build`, from spawn to exit.
-    fn build(&self) -> Result<f64, String> {
-        let ctx = self.dirs.context(self.sc.name);
-        let mut cmd = Command::new(self.strata);
-        cmd.env("STRATA_ROOT", self.dirs.store())
-            .args(["build", "-q", "-t"])
-            .arg(format!("bench/{}", self.sc.name));
-        if let Some(f) = self.dockerfile {
-            cmd.arg("-f").arg(f);
-        }
-        cmd.arg(&ctx);
-        let t0 = Instant::now();
-        let out = cmd.output().map_err(|e| format!("spawn strata: {e}"))?;
-        let secs = t0.elapsed().as_secs_f64();
-        if !out.status.success() {
-            return Err(format!(
-                "strata build failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            ));
-        }
-        Ok(secs)
-    }
-}
-
-fn restore(path: &Path, bytes: &[u8], mtime: SystemTime) -> Result<(), String> {
-    fs::write(path, bytes).map_err(|e| format!("restore {}: {e}", path.display()))?;
-    fs::File::options()
-        .write(true)
-        .open(path)
-        .and_then(|f| f.set_modified(mtime))
-        .map_err(|e| format!("restore the mtime of {}: {e}", path.display()))
 }

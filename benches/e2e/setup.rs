@@ -126,8 +126,9 @@ pub fn norun_dockerfile(dirs: &Dirs, scenario: &str) -> Result<PathBuf, String> 
 /// `examples/demo.sh` and `../shared/bench/make-bases.sh` do: the static /bin/busybox with its
 /// applet links, /etc/passwd and /etc/group for root, /tmp 1777, PATH and `CMD ["/bin/sh"]`.
 /// `STRATA_BENCH_DEBIAN_ROOTFS` (a rootfs tarball or directory, e.g. from
-/// `make-bases.sh --debian`) adds `debian` and `debian:bookworm`.
-pub fn make_template_store(dirs: &Dirs, strata: &Path) -> Result<(), String> {
+/// `make-bases.sh --debian`, or a debootstrap directory) adds `debian` and `debian:bookworm`
+/// when `debian` (s5 is selected).
+pub fn make_template_store(dirs: &Dirs, strata: &Path, debian: bool) -> Result<(), String> {
     let busybox = Path::new("/bin/busybox");
     if !busybox.exists() {
         return Err("/bin/busybox is missing: apt-get install busybox-static".into());
@@ -158,7 +159,8 @@ pub fn make_template_store(dirs: &Dirs, strata: &Path) -> Result<(), String> {
     fs::write(rootfs.join("etc/group"), "root:x:0:\n").map_err(|e| e.to_string())?;
     import(strata, &store, &rootfs, "busybox", true)?;
     remove(&rootfs)?;
-    if let Some(debian) = std::env::var_os("STRATA_BENCH_DEBIAN_ROOTFS") {
+    let rootfs = std::env::var_os("STRATA_BENCH_DEBIAN_ROOTFS").filter(|_| debian);
+    if let Some(debian) = rootfs {
         import(strata, &store, Path::new(&debian), "debian:bookworm", false)?;
         let out = Command::new(strata)
             .env("STRATA_ROOT", &store)
