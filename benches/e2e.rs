@@ -161,7 +161,7 @@ fn main() {
     let mut notes = Vec::new();
     // A smoke run checks strata's side only: buildah would add seconds to the test suite.
     let buildah = if bench_mode {
-        buildah::detect(&dirs.work, &dirs.template_store())
+        buildah::detect(&dirs.work, &dirs.template_store(), &dirs.trash())
     } else {
         Err("buildah not timed in a smoke run".into())
     };
@@ -213,6 +213,16 @@ fn main() {
 
     let load_after = loadavg();
     eprintln!("e2e: /proc/loadavg after: {load_after}");
+    if phases::TRASH_EMPTIED.load(std::sync::atomic::Ordering::Relaxed) {
+        notes.push(format!(
+            "the disk fell below {} GB free and the trash was emptied between timed builds: \
+             the build after it paid for the deletion",
+            setup::MIN_FREE_GB
+        ));
+    }
+    if let Err(e) = setup::remove(&dirs.trash()) {
+        eprintln!("e2e: {e}");
+    }
     let table = report::markdown(&results);
     if !bench_mode {
         println!("smoke run (no --bench): one run each, with the binary of this profile");
@@ -252,6 +262,8 @@ fn main() {
 
 fn prepare(dirs: &Dirs, strata: &Path, selected: &[&Scenario]) -> Result<(), String> {
     fs::create_dir_all(&dirs.work).map_err(|e| e.to_string())?;
+    // Left by an interrupted run: deleted before anything is timed (see `setup::discard`).
+    setup::remove(&dirs.trash())?;
     setup::copy_scenarios(dirs)?;
     let contexts: Vec<&str> = selected.iter().filter_map(|s| s.context).collect();
     setup::gen_contexts(dirs, &contexts)?;

@@ -15,13 +15,14 @@ pub const DRIVER: &str = "overlay";
 pub struct Buildah {
     pub version: String,
     dir: PathBuf,
+    trash: PathBuf,
     /// The OCI layout of strata's base-only store, where the bases come from.
     bases: PathBuf,
 }
 
 /// Finds buildah, skopeo and runc; Err says why buildah is not timed. `STRATA_BENCH_BUILDAH=0`
 /// turns it off.
-pub fn detect(work: &Path, template_store: &Path) -> Result<Buildah, String> {
+pub fn detect(work: &Path, template_store: &Path, trash: &Path) -> Result<Buildah, String> {
     if std::env::var("STRATA_BENCH_BUILDAH").as_deref() == Ok("0") {
         return Err("buildah not timed: STRATA_BENCH_BUILDAH=0".into());
     }
@@ -45,6 +46,7 @@ pub fn detect(work: &Path, template_store: &Path) -> Result<Buildah, String> {
     let b = Buildah {
         version: String::from_utf8_lossy(&out.stdout).trim().to_string(),
         dir: work.join("buildah"),
+        trash: trash.to_path_buf(),
         bases: template_store.join("oci"),
     };
     fs::create_dir_all(&b.dir).map_err(|e| format!("{}: {e}", b.dir.display()))?;
@@ -129,30 +131,13 @@ impl Buildah {
         cmd
     }
 
-    /// Drops dangling images (earlier one-file changes), like `strata system prune` before
-    /// each change build.
-    pub fn prune(&self) -> Result<(), String> {
-        let out = self
-            .command()
-            .args(["rmi", "--prune"])
-            .output()
-            .map_err(|e| format!("spawn buildah: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "buildah rmi --prune: {}",
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            ));
-        }
-        Ok(())
-    }
-
-    /// Removes the storage (no mounts stay behind between builds; `buildah rm --all` first in
-    /// case an interrupted build left a working container).
+    /// Moves the storage into the trash (no mounts stay behind between builds; `buildah rm
+    /// --all` first in case an interrupted build left a working container).
     pub fn remove(&self) -> Result<(), String> {
         if self.root().exists() {
             let _ = self.command().args(["rm", "--all"]).output();
         }
-        setup::remove(&self.root())?;
-        setup::remove(&self.runroot())
+        setup::discard(&self.trash, &self.root())?;
+        setup::discard(&self.trash, &self.runroot())
     }
 }
