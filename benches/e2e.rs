@@ -1,30 +1,37 @@
 //! End-to-end `strata build` benchmark over the scenarios of `../shared/bench` (see its
 //! README): cold build, no-op rebuild and one-file change, wall time of the release binary
-//! (`CARGO_BIN_EXE_strata`, which `cargo bench` builds in release) from spawn to exit, next to
-//! the README's BuildKit and buildah medians.
+//! (`CARGO_BIN_EXE_strata`, which `cargo bench` builds in release) from spawn to exit and its
+//! peak RSS, with buildah timed on the same Dockerfiles and contexts in the same run (when
+//! buildah, skopeo and runc are installed), strata/buildah ratios and issue 5's targets.
 //!
 //! `cargo bench --bench e2e [-- FILTER…]` runs the scenarios whose name contains a FILTER
 //! (`s1`, `s2-bigctx`, …; all when none is given). Fixtures live under `target/bench-e2e/`:
 //! a writable copy of the scenarios, their contexts (generated once by `gen-contexts.py`, then
-//! reused), a template store holding only the `busybox` base (rebuilt on every invocation from
-//! /bin/busybox), and the working store. Results are printed as a markdown table and written to
+//! reused), a template store holding only the bases (rebuilt on every invocation from
+//! /bin/busybox), the working store, buildah's own storage (`buildah/`, overlay driver, seeded
+//! from the template store with `skopeo copy`) and a trash of replaced stores, emptied after the
+//! last build (deleting right before a timed build slows it on this filesystem: see
+//! `setup::discard`). Results are printed as a markdown table and written to
 //! `target/bench-e2e/results.json`, with `/proc/loadavg` before and after.
 //!
-//! Phases: "cold" = a fresh copy of the base-only store (no build cache, no stat cache, no built
-//! images; page cache warm), "no-op" = the same build again (after one untimed warm-up build),
-//! "change" = a unique line appended to the file the README names, then the file restored
-//! (bytes and mtime) after the timed build.
+//! Phases, for each tool: "cold" = a fresh copy of the base-only store (no build cache, no
+//! stat cache, no built images; page cache warm), "no-op" = the same build again (after one
+//! untimed warm-up build), "change" = a unique line appended to the file the README names, then
+//! the file restored (bytes and mtime) after the timed build. buildah runs `bud --layers
+//! --pull=never --runtime=runc`, right after strata's runs of the same phase.
 //!
 //! Environment:
 //! - `STRATA_BENCH_RUNS=N`: runs of the fast phases (default 5: every no-op, and all of s1);
 //! - `STRATA_BENCH_SLOW_RUNS=N`: runs of the slow ones (default 3; s4 cold: 1);
 //! - `STRATA_BENCH_NORUN=1`: s1 and s2 also with their RUN lines removed (`only`: just that);
-//! - `STRATA_BENCH_DEBIAN_ROOTFS=PATH`: a debian rootfs (tarball or directory, from
-//!   `make-bases.sh --debian`) imported as `debian`. s5-debian is skipped, with a note, unless
-//!   the template store then has a `debian` image.
+//! - `STRATA_BENCH_DEBIAN_ROOTFS=PATH`: a debian rootfs (a tarball from `make-bases.sh
+//!   --debian`, or a debootstrap directory, read only) imported as `debian` when s5 is
+//!   selected. s5-debian is skipped, with a note, unless the template store then has it;
+//! - `STRATA_BENCH_BUILDAH=0`: do not time buildah (ratios then use the README's medians,
+//!   marked "(README)").
 //!
 //! Without `--bench` (as `cargo test --benches` runs it) this is a smoke run: s1, one run each,
-//! written to `results-smoke.json` instead.
+//! strata only, written to `results-smoke.json` instead.
 
 #[path = "e2e/buildah.rs"]
 mod buildah;

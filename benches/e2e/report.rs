@@ -1,5 +1,5 @@
-//! Bench results: the measured wall times, the README's reference medians and the issue's
-//! targets, rendered as a markdown table and as JSON.
+//! Bench results: strata's and buildah's wall times and peak RSS, the README's reference
+//! medians and issue 5's targets with their verdicts, rendered as a markdown table and as JSON.
 
 use serde_json::json;
 
