@@ -18,7 +18,7 @@
 //! stat cache, no built images; page cache warm), "no-op" = the same build again (after one
 //! untimed warm-up build), "change" = a unique line appended to the file the README names, then
 //! the file restored (bytes and mtime) after the timed build. buildah runs `bud --layers
-//! --pull=never --runtime=runc`, right after strata's runs of the same phase.
+//! --pull=never --runtime=runc`, after all of strata's phases of the scenario.
 //!
 //! Environment:
 //! - `STRATA_BENCH_RUNS=N`: runs of the fast phases (default 5: every no-op, and all of s1);
