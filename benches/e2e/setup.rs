@@ -140,8 +140,9 @@ pub fn make_template_store(dirs: &Dirs, strata: &Path, debian: bool) -> Result<(
     }
     let store = dirs.template_store();
     let rootfs = dirs.work.join("busybox-rootfs");
-    remove(&store)?;
-    remove(&rootfs)?;
+    // Into the trash, not deleted: the first builds would pay for it (see `discard`).
+    discard(&dirs.trash(), &store)?;
+    discard(&dirs.trash(), &rootfs)?;
     for d in ["bin", "etc", "root", "tmp", "proc", "sys", "dev"] {
         fs::create_dir_all(rootfs.join(d)).map_err(|e| e.to_string())?;
     }
@@ -163,7 +164,7 @@ pub fn make_template_store(dirs: &Dirs, strata: &Path, debian: bool) -> Result<(
         .map_err(|e| e.to_string())?;
     fs::write(rootfs.join("etc/group"), "root:x:0:\n").map_err(|e| e.to_string())?;
     import(strata, &store, &rootfs, "busybox", true)?;
-    remove(&rootfs)?;
+    discard(&dirs.trash(), &rootfs)?;
     let rootfs = std::env::var_os("STRATA_BENCH_DEBIAN_ROOTFS").filter(|_| debian);
     if let Some(debian) = rootfs {
         import(strata, &store, Path::new(&debian), "debian:bookworm", false)?;
