@@ -1,31 +1,44 @@
 //! End-to-end `strata build` benchmark over the scenarios of `../shared/bench` (see its
 //! README): cold build, no-op rebuild and one-file change, wall time of the release binary
-//! (`CARGO_BIN_EXE_strata`, which `cargo bench` builds in release) from spawn to exit, next to
-//! the README's BuildKit and buildah medians.
+//! (`CARGO_BIN_EXE_strata`, which `cargo bench` builds in release) from spawn to exit and its
+//! peak RSS, with buildah timed on the same Dockerfiles and contexts in the same run (when
+//! buildah, skopeo and runc are installed), strata/buildah ratios and issue 5's targets.
 //!
 //! `cargo bench --bench e2e [-- FILTER…]` runs the scenarios whose name contains a FILTER
 //! (`s1`, `s2-bigctx`, …; all when none is given). Fixtures live under `target/bench-e2e/`:
 //! a writable copy of the scenarios, their contexts (generated once by `gen-contexts.py`, then
-//! reused), a template store holding only the `busybox` base (rebuilt on every invocation from
-//! /bin/busybox), and the working store. Results are printed as a markdown table and written to
+//! reused), a template store holding only the bases (rebuilt on every invocation from
+//! /bin/busybox), the working store, buildah's own storage (`buildah/`, overlay driver, seeded
+//! from the template store with `skopeo copy`) and a trash of replaced stores, emptied after the
+//! last build (deleting right before a timed build slows it on this filesystem: see
+//! `setup::discard`). Results are printed as a markdown table and written to
 //! `target/bench-e2e/results.json`, with `/proc/loadavg` before and after.
 //!
-//! Phases: "cold" = a fresh copy of the base-only store (no build cache, no stat cache, no built
-//! images; page cache warm), "no-op" = the same build again (after one untimed warm-up build),
-//! "change" = a unique line appended to the file the README names, then the file restored
-//! (bytes and mtime) after the timed build.
+//! Phases, for each tool: "cold" = a fresh copy of the base-only store (no build cache, no
+//! stat cache, no built images; page cache warm), "no-op" = the same build again (after one
+//! untimed warm-up build), "change" = a unique line appended to the file the README names, then
+//! the file restored (bytes and mtime) after the timed build. buildah runs `bud --layers
+//! --pull=never --runtime=runc`, after all of strata's phases of the scenario.
 //!
 //! Environment:
 //! - `STRATA_BENCH_RUNS=N`: runs of the fast phases (default 5: every no-op, and all of s1);
 //! - `STRATA_BENCH_SLOW_RUNS=N`: runs of the slow ones (default 3; s4 cold: 1);
 //! - `STRATA_BENCH_NORUN=1`: s1 and s2 also with their RUN lines removed (`only`: just that);
-//! - `STRATA_BENCH_DEBIAN_ROOTFS=PATH`: a debian rootfs (tarball or directory, from
-//!   `make-bases.sh --debian`) imported as `debian`. s5-debian is skipped, with a note, unless
-//!   the template store then has a `debian` image.
+//! - `STRATA_BENCH_DEBIAN_ROOTFS=PATH`: a debian rootfs (a tarball from `make-bases.sh
+//!   --debian`, or a debootstrap directory, read only) imported as `debian` when s5 is
+//!   selected. s5-debian is skipped, with a note, unless the template store then has it;
+//! - `STRATA_BENCH_BUILDAH=0`: do not time buildah (ratios then use the README's medians,
+//!   marked "(README)").
 //!
 //! Without `--bench` (as `cargo test --benches` runs it) this is a smoke run: s1, one run each,
-//! written to `results-smoke.json` instead.
+//! strata only, written to `results-smoke.json` instead.
 
+#[path = "e2e/buildah.rs"]
+mod buildah;
+#[path = "e2e/measure.rs"]
+mod measure;
+#[path = "e2e/phases.rs"]
+mod phases;
 #[path = "e2e/report.rs"]
 mod report;
 #[path = "e2e/setup.rs"]
@@ -33,23 +46,26 @@ mod setup;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Instant, SystemTime};
 
-use report::{Measurement, Phase};
+use phases::ScenarioRun;
+use report::Phase;
 use setup::Dirs;
 
 /// A scenario: its directory, the phases the README lists, whether a RUN-less variant makes
 /// sense, and the file the one-file change appends to.
-struct Scenario {
-    name: &'static str,
-    phases: &'static [Phase],
+pub struct Scenario {
+    pub name: &'static str,
+    pub phases: &'static [Phase],
     norun: bool,
-    change_file: Option<&'static str>,
+    pub change_file: Option<&'static str>,
     /// Cold (and change) builds take seconds: fewer runs.
-    slow: bool,
+    pub slow: bool,
     context: Option<&'static str>,
+    /// The base image, as strata's index names it (seeded into buildah's storage).
+    pub base: &'static str,
 }
+
+const BUSYBOX: &str = "docker.io/library/busybox:latest";
 
 const SCENARIOS: &[Scenario] = &[
     Scenario {
@@ -59,6 +75,7 @@ const SCENARIOS: &[Scenario] = &[
         change_file: Some("src/pkg00/mod0000.txt"),
         slow: false,
         context: Some("s1"),
+        base: BUSYBOX,
     },
     Scenario {
         name: "s2-bigctx",
@@ -67,6 +84,7 @@ const SCENARIOS: &[Scenario] = &[
         change_file: Some("files/d00/e0/f00001.txt"),
         slow: true,
         context: Some("s2"),
+        base: BUSYBOX,
     },
     Scenario {
         name: "s3-parallel",
@@ -75,6 +93,7 @@ const SCENARIOS: &[Scenario] = &[
         change_file: None,
         slow: true,
         context: None,
+        base: BUSYBOX,
     },
     Scenario {
         name: "s4-biglayer",
@@ -83,6 +102,7 @@ const SCENARIOS: &[Scenario] = &[
         change_file: None,
         slow: true,
         context: None,
+        base: BUSYBOX,
     },
     Scenario {
         name: "s5-debian",
@@ -91,6 +111,7 @@ const SCENARIOS: &[Scenario] = &[
         change_file: None,
         slow: true,
         context: None,
+        base: "docker.io/library/debian:latest",
     },
 ];
 
@@ -145,6 +166,23 @@ fn main() {
 
     let mut results = Vec::new();
     let mut notes = Vec::new();
+    // A smoke run checks strata's side only: buildah would add seconds to the test suite.
+    let buildah = if bench_mode {
+        buildah::detect(&dirs.work, &dirs.template_store(), &dirs.trash())
+    } else {
+        Err("buildah not timed in a smoke run".into())
+    };
+    let buildah = match buildah {
+        Ok(b) => {
+            eprintln!("e2e: {} (storage driver {})", b.version, buildah::DRIVER);
+            Some(b)
+        }
+        Err(why) => {
+            eprintln!("e2e: {why}");
+            notes.push(why);
+            None
+        }
+    };
     for sc in &selected {
         if sc.name == "s5-debian" && !setup::has_image(&strata, &dirs.template_store(), "debian") {
             notes.push(
@@ -166,6 +204,7 @@ fn main() {
             let run = ScenarioRun {
                 dirs: &dirs,
                 strata: &strata,
+                buildah: buildah.as_ref(),
                 sc,
                 dockerfile: dockerfile.as_deref(),
                 variant: if strip { "no RUN" } else { "as is" },
@@ -173,22 +212,48 @@ fn main() {
                 slow_runs,
             };
             run.all(&mut results);
+            if let Err(e) = run.clean_up() {
+                panic!("e2e: {e}");
+            }
         }
-        setup::remove(&dirs.store()).expect("remove the working store");
     }
 
     let load_after = loadavg();
     eprintln!("e2e: /proc/loadavg after: {load_after}");
+    if phases::TRASH_EMPTIED.load(std::sync::atomic::Ordering::Relaxed) {
+        notes.push(format!(
+            "the disk fell below {} GB free and the trash was emptied between timed builds: \
+             the build after it paid for the deletion",
+            setup::MIN_FREE_GB
+        ));
+    }
+    if let Err(e) = setup::remove(&dirs.trash()) {
+        eprintln!("e2e: {e}");
+    }
     let table = report::markdown(&results);
     if !bench_mode {
         println!("smoke run (no --bench): one run each, with the binary of this profile");
     }
     println!("{table}");
     println!("/proc/loadavg before: {load_before}; after: {load_after}");
+    if let Some(b) = &buildah {
+        println!(
+            "buildah: {}, storage driver {}, `bud --layers --pull=never --runtime=runc`",
+            b.version,
+            buildah::DRIVER
+        );
+    }
     for n in &notes {
         println!("note: {n}");
     }
-    let json = report::json(&results, &load_before, &load_after, &notes, bench_mode);
+    let json = report::json(
+        &results,
+        &load_before,
+        &load_after,
+        &notes,
+        buildah.as_ref().map(|b| b.version.as_str()),
+        bench_mode,
+    );
     // A smoke run (debug binary, one run each) must not overwrite the benchmark's results.
     let out = dirs.work.join(if bench_mode {
         "results.json"
@@ -204,149 +269,17 @@ fn main() {
 
 fn prepare(dirs: &Dirs, strata: &Path, selected: &[&Scenario]) -> Result<(), String> {
     fs::create_dir_all(&dirs.work).map_err(|e| e.to_string())?;
+    // Left by an interrupted run: deleted before anything is timed (see `setup::discard`).
+    setup::remove(&dirs.trash())?;
     setup::copy_scenarios(dirs)?;
     let contexts: Vec<&str> = selected.iter().filter_map(|s| s.context).collect();
     setup::gen_contexts(dirs, &contexts)?;
-    setup::make_template_store(dirs, strata)
+    let debian = selected.iter().any(|s| s.name == "s5-debian");
+    setup::make_template_store(dirs, strata, debian)
 }
 
 fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|e| format!("unreadable: {e}"))
-}
-
-struct ScenarioRun<'a> {
-    dirs: &'a Dirs,
-    strata: &'a Path,
-    sc: &'a Scenario,
-    dockerfile: Option<&'a Path>,
-    variant: &'static str,
-    fast_runs: usize,
-    slow_runs: Option<usize>,
-}
-
-impl ScenarioRun<'_> {
-    fn runs(&self, phase: Phase) -> usize {
-        let slow = self.sc.slow && phase != Phase::Noop;
-        if !slow {
-            return self.fast_runs;
-        }
-        self.slow_runs
-            .unwrap_or(if self.sc.name == "s4-biglayer" { 1 } else { 3 })
-    }
-
-    /// Every phase in order; a failed build ends the scenario (later phases need its cache).
-    fn all(&self, results: &mut Vec<Measurement>) {
-        eprintln!("e2e: {} ({})", self.sc.name, self.variant);
-        for &phase in self.sc.phases {
-            let mut m = Measurement::new(self.sc.name, self.variant, phase);
-            let r = match phase {
-                Phase::Cold => self.cold(&mut m),
-                Phase::Noop => self.noop(&mut m),
-                Phase::Change => self.change(&mut m),
-            };
-            if let Err(e) = &r {
-                eprintln!("e2e: {} {}: {e}", self.sc.name, phase.name());
-                m.error = Some(e.clone());
-            }
-            eprintln!("e2e:   {}", m.summary());
-            results.push(m);
-            if r.is_err() {
-                break;
-            }
-        }
-    }
-
-    fn cold(&self, m: &mut Measurement) -> Result<(), String> {
-        for _ in 0..self.runs(Phase::Cold) {
-            setup::fresh_store(self.dirs)?;
-            m.times.push(self.build()?);
-        }
-        Ok(())
-    }
-
-    fn noop(&self, m: &mut Measurement) -> Result<(), String> {
-        // Warm-up: leaves the cache and stat cache as any later no-op build finds them.
-        self.build()?;
-        for _ in 0..self.runs(Phase::Noop) {
-            m.times.push(self.build()?);
-        }
-        Ok(())
-    }
-
-    fn change(&self, m: &mut Measurement) -> Result<(), String> {
-        let rel = self.sc.change_file.expect("change phase names a file");
-        let path = self.dirs.context(self.sc.name).join(rel);
-        let original = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mtime = fs::metadata(&path)
-            .and_then(|md| md.modified())
-            .map_err(|e| e.to_string())?;
-        for i in 0..self.runs(Phase::Change) {
-            // Each change writes a new context layer (400 MB in s2): drop the untagged images
-            // of earlier runs so the disk does not fill. The base stays (it is tagged), and
-            // the changed COPY misses the cache either way.
-            self.prune()?;
-            // A line no earlier run wrote, so the COPY is never a cache hit of an earlier change.
-            let nonce = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let mut changed = original.clone();
-            changed.extend_from_slice(format!("bench change {i} {nonce}\n").as_bytes());
-            fs::write(&path, &changed).map_err(|e| e.to_string())?;
-            let t = self.build();
-            restore(&path, &original, mtime)?;
-            m.times.push(t?);
-        }
-        Ok(())
-    }
-
-    fn prune(&self) -> Result<(), String> {
-        let out = Command::new(self.strata)
-            .env("STRATA_ROOT", self.dirs.store())
-            .args(["system", "prune", "-f"])
-            .output()
-            .map_err(|e| format!("spawn strata: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "strata system prune failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            ));
-        }
-        Ok(())
-    }
-
-    /// One timed `strata build`, from spawn to exit.
-    fn build(&self) -> Result<f64, String> {
-        let ctx = self.dirs.context(self.sc.name);
-        let mut cmd = Command::new(self.strata);
-        cmd.env("STRATA_ROOT", self.dirs.store())
-            .args(["build", "-q", "-t"])
-            .arg(format!("bench/{}", self.sc.name));
-        if let Some(f) = self.dockerfile {
-            cmd.arg("-f").arg(f);
-        }
-        cmd.arg(&ctx);
-        let t0 = Instant::now();
-        let out = cmd.output().map_err(|e| format!("spawn strata: {e}"))?;
-        let secs = t0.elapsed().as_secs_f64();
-        if !out.status.success() {
-            return Err(format!(
-                "strata build failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim_end()
-            ));
-        }
-        Ok(secs)
-    }
-}
-
-fn restore(path: &Path, bytes: &[u8], mtime: SystemTime) -> Result<(), String> {
-    fs::write(path, bytes).map_err(|e| format!("restore {}: {e}", path.display()))?;
-    fs::File::options()
-        .write(true)
-        .open(path)
-        .and_then(|f| f.set_modified(mtime))
-        .map_err(|e| format!("restore the mtime of {}: {e}", path.display()))
 }
