@@ -119,6 +119,13 @@ pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
 /// Runs `spec` to completion unless `cancel` is used.
 pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, SandboxError> {
     validate(spec)?;
+    // The overlay is mounted `volatile`, which marks its workdir; the kernel refuses to mount
+    // a marked workdir again until the mark is removed. A run over the same upper and work
+    // dirs as an earlier one (a container started again) found its upperdir as that run left
+    // it, so the mark can go.
+    if let RootFs::Overlay { workdir, .. } = &spec.rootfs {
+        let _ = std::fs::remove_dir_all(workdir.join("work/incompat"));
+    }
     let rootless = !nix::unistd::geteuid().is_root();
     let state = tempfile::Builder::new()
         .prefix("strata-sandbox-")

@@ -318,7 +318,9 @@ fn root_op(rootfs: &RootFs, userxattr: bool) -> Result<MountOp, SandboxError> {
     let extra = if userxattr {
         ",userxattr"
     } else {
-        ",redirect_dir=off,metacopy=off"
+        // `volatile`: no sync of the whole upper filesystem when the namespace's mount goes
+        // away (0.2 s and more per RUN on a busy disk); the layer blob is fsynced on its own.
+        ",redirect_dir=off,metacopy=off,volatile"
     };
     let data = overlay_data(lowerdirs.iter().map(|p| p.as_path()), upperdir, workdir) + extra;
     if data.len() <= MOUNT_DATA_MAX {

@@ -152,7 +152,7 @@ fn overlay_root_with_binds_tmpfs_and_readonly_root() {
         MountOp::MakeRprivate,
         MountOp::OverlayRoot {
             data:
-                "lowerdir=/s/l2:/s/l1,upperdir=/s/up,workdir=/s/work,redirect_dir=off,metacopy=off"
+                "lowerdir=/s/l2:/s/l1,upperdir=/s/up,workdir=/s/work,redirect_dir=off,metacopy=off,volatile"
                     .into(),
             chdir: None,
         },
@@ -232,7 +232,9 @@ fn long_layer_lists_use_relative_paths_then_the_new_mount_api() {
                 "{data}"
             );
             assert!(
-                data.ends_with(",upperdir=up/fs,workdir=up/work,redirect_dir=off,metacopy=off"),
+                data.ends_with(
+                    ",upperdir=up/fs,workdir=up/work,redirect_dir=off,metacopy=off,volatile"
+                ),
                 "{data}"
             );
         }
