@@ -29,7 +29,7 @@ impl BasicCredential {
     pub fn basic_header(&self) -> Secret {
         Secret(format!(
             "Basic {}",
-            base64(format!("{}:{}", self.username, self.secret).as_bytes())
+            super::base64::encode(format!("{}:{}", self.username, self.secret).as_bytes())
         ))
     }
 }
@@ -71,7 +71,7 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
         Some(i) => (&header[..i], &header[i..]),
         None => (header, ""),
     };
-    let params = parse_params(rest);
+    let params = parse_params(rest)?;
     let get = |k: &str| {
         params
             .iter()
@@ -93,8 +93,8 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
     }
 }
 
-/// `key=value, key="quoted, \"value\""` → pairs.
-fn parse_params(s: &str) -> Vec<(String, String)> {
+/// `key=value, key="quoted, \"value\""` → pairs; `None` when a quote is never closed.
+fn parse_params(s: &str) -> Option<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
     loop {
@@ -110,19 +110,26 @@ fn parse_params(s: &str) -> Vec<(String, String)> {
             chars.next();
         }
         if key.is_empty() && chars.peek().is_none() {
-            return out;
+            return Some(out);
         }
         let mut value = String::new();
         if chars.peek() == Some(&'=') {
             chars.next();
             if chars.peek() == Some(&'"') {
                 chars.next();
+                let mut closed = false;
                 while let Some(c) = chars.next() {
                     match c {
                         '\\' => value.extend(chars.next()),
-                        '"' => break,
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
                         c => value.push(c),
                     }
+                }
+                if !closed {
+                    return None;
                 }
             } else {
                 while let Some(&c) = chars.peek() {
@@ -136,7 +143,7 @@ fn parse_params(s: &str) -> Vec<(String, String)> {
         }
         out.push((key.trim().to_string(), value.trim().to_string()));
         if chars.peek().is_none() {
-            return out;
+            return Some(out);
         }
     }
 }
@@ -250,28 +257,6 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-/// Standard base64 with padding.
-pub fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +304,7 @@ mod tests {
             ),
             ("Basic", Some(Challenge::Basic { realm: None })),
             (r#"Bearer service="s""#, None),
+            (r#"Bearer realm="unterminated"#, None),
             (r#"Negotiate abc"#, None),
             ("", None),
         ] {
@@ -388,7 +374,7 @@ mod tests {
             ("fooba", "Zm9vYmE="),
             ("foobar", "Zm9vYmFy"),
         ] {
-            assert_eq!(base64(i.as_bytes()), o);
+            assert_eq!(super::super::base64::encode(i.as_bytes()), o);
         }
     }
 }

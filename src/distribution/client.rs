@@ -48,10 +48,14 @@ pub fn default_plain_http(host: &str) -> bool {
 /// The host serving a registry's API (Docker Hub's name differs from its API host).
 pub fn api_host(registry: &str) -> &str {
     match registry {
-        "docker.io" | "index.docker.io" => "registry-1.docker.io",
+        "docker.io" | "index.docker.io" | "registry-1.docker.io" | "" => DOCKER_HUB_API,
+        r if r.starts_with("https://index.docker.io") => DOCKER_HUB_API,
         other => other,
     }
 }
+
+/// Docker Hub's API host.
+pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
 /// A request body that can be sent again after a 401.
 #[derive(Debug, Clone, Copy)]

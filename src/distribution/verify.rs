@@ -14,13 +14,16 @@ use ureq::http::Response;
 use ureq::tls::{RootCerts, TlsConfig};
 use ureq::{Agent, Body};
 
+use super::auth::{parse_challenge, percent_encode, Challenge};
+use super::client::api_host;
+#[cfg(test)]
+use super::client::DOCKER_HUB_API;
 use super::credentials::Credential;
 use super::tls::{self, TlsError};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const USER_AGENT: &str = concat!("strata/", env!("CARGO_PKG_VERSION"));
 /// Where Docker Hub's API lives; `docker.io` itself serves no `/v2/`.
-const DOCKER_HUB_API: &str = "registry-1.docker.io";
 /// Cap on error bodies read, so a hostile server cannot make us buffer without bound.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 
@@ -43,15 +46,6 @@ pub enum VerifyError {
     Token { url: String, message: String },
     #[error(transparent)]
     Tls(#[from] TlsError),
-}
-
-/// The host to call for a registry name: Docker Hub's aliases map to its API host.
-pub fn api_host(registry: &str) -> &str {
-    match registry {
-        "docker.io" | "index.docker.io" | "registry-1.docker.io" | "" => DOCKER_HUB_API,
-        r if r.starts_with("https://index.docker.io") => DOCKER_HUB_API,
-        r => r,
-    }
 }
 
 /// Succeeds when `registry` accepts `cred` (or needs no credential at all).
@@ -113,8 +107,8 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_challenge);
         let authorization = match challenge {
-            Some(c) if c.scheme.eq_ignore_ascii_case("bearer") => {
-                format!("Bearer {}", self.token(url, &c, cred)?)
+            Some(Challenge::Bearer { realm, service, .. }) => {
+                format!("Bearer {}", self.token(&realm, service.as_deref(), cred)?)
             }
             _ => cred.basic_auth(),
         };
@@ -132,16 +126,12 @@ impl Client {
     /// A token from the challenge's realm, fetched with the credential as Basic auth.
     fn token(
         &self,
-        registry_url: &str,
-        c: &Challenge,
+        realm: &str,
+        service: Option<&str>,
         cred: &Credential,
     ) -> Result<String, VerifyError> {
-        let realm = c.param("realm").ok_or_else(|| VerifyError::Token {
-            url: registry_url.to_string(),
-            message: "the Bearer challenge names no realm".into(),
-        })?;
         let mut query = Vec::new();
-        if let Some(service) = c.param("service") {
+        if let Some(service) = service {
             query.push(format!("service={}", percent_encode(service)));
         }
         if !cred.username.is_empty() {
@@ -285,82 +275,6 @@ fn message_from_body(body: &[u8]) -> Option<String> {
     Some(text.chars().take(200).collect())
 }
 
-/// One `WWW-Authenticate` challenge: `Bearer realm="…",service="…"`.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Challenge {
-    pub scheme: String,
-    pub params: Vec<(String, String)>,
-}
-
-impl Challenge {
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Parses the first challenge of a `WWW-Authenticate` value (registries send one).
-pub fn parse_challenge(header: &str) -> Option<Challenge> {
-    let header = header.trim();
-    let (scheme, mut rest) = match header.split_once(char::is_whitespace) {
-        Some((s, r)) => (s, r.trim_start()),
-        None => (header, ""),
-    };
-    if scheme.is_empty() {
-        return None;
-    }
-    let mut params = Vec::new();
-    while !rest.is_empty() {
-        let (name, after) = rest.split_once('=')?;
-        let name = name.trim().trim_start_matches(',').trim();
-        let after = after.trim_start();
-        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => {
-                        if let Some((_, n)) = chars.next() {
-                            value.push(n);
-                        }
-                    }
-                    '"' => {
-                        end = Some(i + 1);
-                        break;
-                    }
-                    c => value.push(c),
-                }
-            }
-            (value, &quoted[end?..])
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (after[..end].trim().to_string(), &after[end..])
-        };
-        params.push((name.to_string(), value));
-        rest = next.trim_start().trim_start_matches(',').trim_start();
-    }
-    Some(Challenge {
-        scheme: scheme.to_string(),
-        params,
-    })
-}
-
-/// RFC 3986 query-component encoding (unreserved characters kept).
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 #[path = "verify_tests.rs"]
 mod server_tests;
@@ -368,60 +282,6 @@ mod server_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ch(scheme: &str, params: &[(&str, &str)]) -> Option<Challenge> {
-        Some(Challenge {
-            scheme: scheme.into(),
-            params: params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        })
-    }
-
-    #[test]
-    fn challenges_parse() {
-        for (header, want) in [
-            (
-                r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io""#,
-                ch(
-                    "Bearer",
-                    &[
-                        ("realm", "https://auth.docker.io/token"),
-                        ("service", "registry.docker.io"),
-                    ],
-                ),
-            ),
-            (
-                r#"Basic realm="Registry Realm""#,
-                ch("Basic", &[("realm", "Registry Realm")]),
-            ),
-            (
-                r#"Bearer realm="https://a/t", service="s", scope="repository:x/y:pull,push""#,
-                ch(
-                    "Bearer",
-                    &[
-                        ("realm", "https://a/t"),
-                        ("service", "s"),
-                        ("scope", "repository:x/y:pull,push"),
-                    ],
-                ),
-            ),
-            (
-                r#"Bearer realm=https://a/t,service=s"#,
-                ch("Bearer", &[("realm", "https://a/t"), ("service", "s")]),
-            ),
-            (
-                r#"Basic realm="a \"quoted\" realm""#,
-                ch("Basic", &[("realm", r#"a "quoted" realm"#)]),
-            ),
-            ("Basic", ch("Basic", &[])),
-            ("", None),
-            (r#"Bearer realm="unterminated"#, None),
-        ] {
-            assert_eq!(parse_challenge(header), want, "{header:?}");
-        }
-    }
 
     #[test]
     fn error_messages_come_from_the_body() {
