@@ -86,6 +86,10 @@ pub struct BuildArgsCli {
     /// Where the result goes; only `type=image[,push=true]` (the store) for now.
     #[arg(short = 'o', long = "output", value_name = "type=image[,push=true]")]
     pub output: Option<String>,
+    /// After the build, say why each rebuilt step missed the cache (the changed file, build
+    /// arg, env value or parent step); also written to `--metadata-file`.
+    #[arg(long)]
+    pub explain: bool,
     /// Print the build graph with every node's cache key as JSON, and build nothing.
     #[arg(long)]
     pub dump_plan: bool,
@@ -188,6 +192,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         secrets: Some(&secrets),
         interrupt: Some(super::signals::build_interrupt()),
         progress: renderer.as_progress(),
+        explain: args.explain,
     };
     let result = build(&store, &graph, &bopts);
     renderer.finish();
@@ -199,6 +204,9 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         r => r?,
     };
     let image = &outcome.image;
+    if args.explain {
+        super::explain::print(&outcome.explained, &mut std::io::stderr());
+    }
     if let Some(f) = &args.iidfile {
         std::fs::write(f, image.id.to_string())
             .with_context(|| format!("cannot write --iidfile {}", f.display()))?;
@@ -211,6 +219,10 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             "image.name": bopts.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","),
             "strata.steps": outcome.steps,
         });
+        let mut meta = meta;
+        if args.explain {
+            meta["strata.explain"] = serde_json::to_value(&outcome.explained)?;
+        }
         let text = serde_json::to_string_pretty(&meta).expect("metadata serialises");
         crate::util::atomic::write_atomic(f, text.as_bytes())
             .with_context(|| format!("cannot write --metadata-file {}", f.display()))?;

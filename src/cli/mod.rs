@@ -10,6 +10,7 @@ mod progress;
 mod build;
 mod check;
 mod debug;
+mod explain;
 mod signals;
 
 mod history;

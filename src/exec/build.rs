@@ -10,6 +10,7 @@ use std::time::Instant;
 use super::copy::Fetch;
 use super::error::{ExecError, StepError};
 use super::events::{Event, Progress};
+use super::explain::{Explained, Explainer, ParentRef};
 use super::interrupt::Interrupt;
 use super::mounts::Secrets;
 use super::rootfs::reap_stale_mounts;
@@ -47,6 +48,8 @@ pub struct BuildOptions<'a> {
     pub progress: &'a dyn Progress,
     /// Lets the caller stop the build (signals); `None` for a build only failures stop.
     pub interrupt: Option<&'a Interrupt>,
+    /// `--explain`: say why each rebuilt step missed the cache.
+    pub explain: bool,
 }
 
 /// One step as the build saw it (for `--metadata-file` and tests).
@@ -63,6 +66,8 @@ pub struct StepSummary {
 pub struct BuildOutcome {
     pub image: Image,
     pub steps: Vec<StepSummary>,
+    /// With `--explain`: every step that missed the cache, and why.
+    pub explained: Vec<Explained>,
 }
 
 /// Runs `graph` and writes the target image into `store`.
@@ -114,6 +119,12 @@ pub fn build(
             *s == idx || n.meta.stage_name.as_deref() == Some(s.to_ascii_lowercase().as_str())
         })
     };
+    let explain = Explainer::new(
+        store.root(),
+        format!("{}\0{}", context_root.display(), opts.dockerfile_name),
+        opts.explain,
+    );
+    let positions = stage_positions(graph);
     let own_interrupt = Interrupt::new();
     let interrupt = opts.interrupt.unwrap_or(&own_interrupt);
     let exec = Executor {
@@ -126,6 +137,7 @@ pub fn build(
         secrets: opts.secrets,
         use_cache: &use_cache,
         slots: Slots::new(graph.nodes.len()),
+        explain: &explain,
         interrupt,
         failed: AtomicBool::new(false),
     };
@@ -134,6 +146,7 @@ pub fn build(
     std::thread::scope(|s| {
         for stage in &graph.stages {
             let (exec, errors, states) = (&exec, &errors, &states);
+            let (explain, positions, use_cache) = (&explain, &positions, &use_cache);
             s.spawn(move || {
                 for node in graph.nodes.iter().filter(|n| n.stage == stage.index) {
                     let t0 = Instant::now();
@@ -141,6 +154,21 @@ pub fn build(
                         Ok(st) => {
                             let st = Arc::new(st);
                             report_done(opts.progress, node, &st, t0);
+                            let parent = node.key_parent.and_then(|p| {
+                                let states = states.lock().expect("states");
+                                Some(ParentRef {
+                                    key: states[p].as_ref()?.key.to_string(),
+                                    text: graph.nodes[p].meta.text.clone(),
+                                })
+                            });
+                            explain.observe(
+                                node,
+                                positions[node.id],
+                                &st.key,
+                                st.cached,
+                                use_cache(node),
+                                parent,
+                            );
                             states.lock().expect("states")[node.id] = Some(st.clone());
                             exec.slots.done(node.id, st);
                         }
@@ -206,7 +234,25 @@ pub fn build(
             })
         })
         .collect();
-    Ok(BuildOutcome { image, steps })
+    Ok(BuildOutcome {
+        image,
+        steps,
+        explained: explain.into_explained(),
+    })
+}
+
+/// Each node's index within its stage (FROM is 0), the step's identity for `--explain`.
+fn stage_positions(graph: &BuildGraph) -> Vec<usize> {
+    let mut seen: std::collections::HashMap<usize, usize> = Default::default();
+    graph
+        .nodes
+        .iter()
+        .map(|n| {
+            let c = seen.entry(n.stage).or_default();
+            *c += 1;
+            *c - 1
+        })
+        .collect()
 }
 
 fn report_done(progress: &dyn Progress, node: &Node, st: &StepState, t0: Instant) {

@@ -4,6 +4,7 @@ pub mod config_apply;
 pub mod copy;
 pub mod error;
 pub mod events;
+pub mod explain;
 pub mod interrupt;
 mod layer_commit;
 pub mod mounts;

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
 use super::error::StepError;
+use super::explain::{record::copy_facts, FileFact};
 use crate::exec::copy::{apply_copy, read_id_files, Fetch, Fetched};
 use crate::plan::context::{ContentHash, ContextHasher, WalkedTree};
 use crate::plan::copy::{
@@ -72,8 +73,31 @@ fn excludes(op: &CopyOp) -> Result<Box<dyn ExcludeMatcher>, StepError> {
     Ok(Box::new(m))
 }
 
+/// What a COPY/ADD selects from its source: the digest its cache key takes, and the planned
+/// items with their content hashes, kept so `--explain` can list the files without re-hashing.
+pub struct Selection {
+    pub digest: InputDigest,
+    items: Vec<CopyItem>,
+    /// Content hashes of a stage's or image's files (the context's stay in its hasher).
+    hashes: Option<HashMap<String, ContentHash>>,
+}
+
+impl Selection {
+    /// One fact per selected file.
+    pub fn facts(&self, from: &CopyFrom<'_, '_>) -> Vec<FileFact> {
+        match (&self.hashes, from) {
+            (Some(h), _) => copy_facts(&self.items, &|p| h.get(p).copied()),
+            (None, CopyFrom::Context(c)) => {
+                let hasher = c.hasher.lock().expect("context hasher lock");
+                copy_facts(&self.items, &|p| hasher.get(p))
+            }
+            (None, CopyFrom::Dir(_)) => copy_facts(&self.items, &|_| None),
+        }
+    }
+}
+
 /// The digest of what a COPY/ADD selects from `from`, for its cache key.
-pub fn input_digest(op: &CopyOp, from: &CopyFrom<'_, '_>) -> Result<InputDigest, StepError> {
+pub fn input_digest(op: &CopyOp, from: &CopyFrom<'_, '_>) -> Result<Selection, StepError> {
     let excl = excludes(op)?;
     let ctx = PlanContext {
         passwd: &[],
@@ -81,22 +105,28 @@ pub fn input_digest(op: &CopyOp, from: &CopyFrom<'_, '_>) -> Result<InputDigest,
         exclude: excl.as_ref(),
     };
     let req = request(op, false);
-    let digest = match from {
+    let (digest, items, hashes) = match from {
         CopyFrom::Context(c) => {
             let items = plan_copy(&c.tree, &req, &ctx)?;
             let paths = content_paths(&items);
             let mut hasher = c.hasher.lock().expect("context hasher lock");
             hasher.hash_paths(&paths)?;
-            copy_input_digest(&items, &|p| hasher.get(p))?
+            let d = copy_input_digest(&items, &|p| hasher.get(p))?;
+            (d, items, None)
         }
         CopyFrom::Dir(dir) => {
             let tree = crate::plan::copy::FsTree::new(dir.clone());
             let items = plan_copy(&tree, &req, &ctx)?;
             let hashes = hash_files(dir, &content_paths(&items))?;
-            copy_input_digest(&items, &|p| hashes.get(p).copied())?
+            let d = copy_input_digest(&items, &|p| hashes.get(p).copied())?;
+            (d, items, Some(hashes))
         }
     };
-    Ok(InputDigest::from_bytes(*digest.as_bytes()))
+    Ok(Selection {
+        digest: InputDigest::from_bytes(*digest.as_bytes()),
+        items,
+        hashes,
+    })
 }
 
 /// blake3 of each file below `root`, read in parallel.

@@ -124,7 +124,7 @@ impl Executor<'_> {
         } else {
             CopyFrom::Dir(src.host_root.clone())
         };
-        step_copy::input_digest(&copy, &from)
+        Ok(step_copy::input_digest(&copy, &from)?.digest)
     }
 
     /// The sandbox mounts for `op`, set up under the step directory `dir`.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::config_apply::{apply_to_image, history_entry, run_created_by};
 use super::error::StepError;
 use super::events::{Event, Progress};
+use super::explain::{Explainer, StepFacts};
 use super::interrupt::Interrupt;
 use super::layer_commit::{adopt_snapshot, write_layer};
 use super::rootfs::{lowerdirs, mount_view, mount_writable, step_dir, OverlayMount};
@@ -39,6 +40,8 @@ pub struct Executor<'a> {
     /// Whether the cache index may be read for a node (`--no-cache`, `--no-cache-filter`).
     pub use_cache: &'a (dyn Fn(&Node) -> bool + Sync),
     pub slots: Slots,
+    /// Records keys and explains misses (`--explain`).
+    pub explain: &'a Explainer,
     /// Set when a step fails or the user interrupts; stops the others.
     pub interrupt: &'a Interrupt,
     /// Whether a step failed (as opposed to an outside interrupt).
@@ -143,13 +146,16 @@ impl Executor<'_> {
                 let parent = parent.expect("a run step has a parent");
                 let sources = self.bind_sources(node, op)?;
                 let mut inputs = Vec::with_capacity(node.inputs.len());
+                let mut mount_inputs = Vec::new();
                 for i in &node.inputs {
                     match i {
                         Input::MountFiles { index, .. } => {
                             let src = sources[*index]
                                 .as_ref()
                                 .expect("a keyed mount has a source");
-                            inputs.push(self.mount_digest(op, *index, src)?);
+                            let d = self.mount_digest(op, *index, src)?;
+                            mount_inputs.push((format!("files of mount {index}"), d.to_string()));
+                            inputs.push(d);
                         }
                         other => {
                             return Err(StepError::Unsupported(format!(
@@ -159,6 +165,13 @@ impl Executor<'_> {
                     }
                 }
                 let key = finalize_key(&node.partial_key, key_parent.as_ref(), &inputs);
+                self.explain.add_facts(
+                    node.id,
+                    StepFacts {
+                        inputs: mount_inputs,
+                        files: Vec::new(),
+                    },
+                );
                 let rc = RunContext {
                     step: node.id,
                     progress: self.progress,
@@ -203,6 +216,16 @@ impl Executor<'_> {
                 reference: reference.to_string(),
             })?;
         let input = InputDigest::from_bytes(*image.manifest_digest.as_bytes());
+        self.explain.add_facts(
+            node.id,
+            StepFacts {
+                inputs: vec![(
+                    format!("base image {reference}"),
+                    image.manifest_digest.to_string(),
+                )],
+                files: Vec::new(),
+            },
+        );
         let mut config = image.config.clone();
         config.config.on_build = None;
         let diff_ids = image.config.diff_ids()?;
@@ -284,10 +307,21 @@ impl Executor<'_> {
             }
         };
         let mut inputs = Vec::with_capacity(node.inputs.len());
+        let mut selections = Vec::new();
+        let mut named = Vec::new();
         for i in &node.inputs {
             inputs.push(match i {
-                Input::CopyFiles { .. } => step_copy::input_digest(op, &from)?,
-                Input::Url { url } => self.fetch.url_digest(url, op.checksum.as_deref())?,
+                Input::CopyFiles { .. } => {
+                    let sel = step_copy::input_digest(op, &from)?;
+                    let d = sel.digest;
+                    selections.push(sel);
+                    d
+                }
+                Input::Url { url } => {
+                    let d = self.fetch.url_digest(url, op.checksum.as_deref())?;
+                    named.push((format!("url {url}"), d.to_string()));
+                    d
+                }
                 other => {
                     return Err(StepError::Unsupported(format!(
                         "unexpected COPY input {other:?}"
@@ -296,6 +330,16 @@ impl Executor<'_> {
             });
         }
         let key = finalize_key(&node.partial_key, key_parent.as_ref(), &inputs);
+        if self.explain.wants_facts(&key) {
+            let files = selections.iter().flat_map(|s| s.facts(&from)).collect();
+            self.explain.add_facts(
+                node.id,
+                StepFacts {
+                    inputs: named,
+                    files,
+                },
+            );
+        }
         let created_by = format!("{} # buildkit", node.meta.text);
         self.fs_step_as(node, parent, key, created_by, |dir, lowers| {
             let (mount, upper) = mount_writable(dir, &lowers)?;
