@@ -75,7 +75,9 @@ fn rootless_build_with_delegated_ids() {
          RUN echo made > /made && rm /etc/group && rm -rf /root && mkdir /root && \
              echo new > /root/new && touch /owned && chown 1000:1000 /owned\n\
          RUN --network=none ls /sys/class/net > /net-none\n\
-         RUN ls /sys/class/net > /net-default\n",
+         RUN ls /sys/class/net > /net-default\n\
+         USER 1000:1000\n\
+         RUN --network=host id -u > /tmp/whoami\n",
         0o644,
     );
     u.give(&ctx);
@@ -83,7 +85,7 @@ fn rootless_build_with_delegated_ids() {
     let (meta, progress) = build(&u, "out", "meta1.json");
     let store = u.store();
     let l = layers(&store, "out");
-    assert_eq!(l.len(), 6, "base, 2 COPY, 3 RUN layers\n{progress}");
+    assert_eq!(l.len(), 7, "base, 2 COPY, 4 RUN layers\n{progress}");
     for (path, mode) in [
         ("opt/run.sh", 0o755),
         ("opt/secret.txt", 0o640),
@@ -118,6 +120,8 @@ fn rootless_build_with_delegated_ids() {
     }
     assert_eq!(find(&l[4], "net-none").data, b"lo\n");
     assert_eq!(find(&l[5], "net-default").data, b"lo\ntap0\n");
+    let whoami = find(&l[6], "tmp/whoami");
+    assert_eq!((whoami.uid, whoami.data.as_slice()), (1000, &b"1000\n"[..]));
     assert!(!progress.contains("warning"), "{progress}");
 
     // A second build reuses every step.
@@ -178,5 +182,20 @@ fn rootless_build_with_a_single_id_map() {
     let fields: Vec<&str> = map.split_whitespace().collect();
     assert_eq!(fields, ["0", &u.uid.to_string(), "1"], "{map}");
     assert_eq!(find(run, "chown").data, b"refused\n");
+
+    // No other id exists, so a RUN as another user cannot start.
+    write(
+        &ctx.join("Dockerfile"),
+        "FROM busybox\nUSER 1000\nRUN --network=none true\n",
+        0o644,
+    );
+    let args = ["build", "--progress=plain", "ctx"];
+    let out = u.strata(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("Invalid argument"),
+        "{}",
+        report(&args, &out)
+    );
     assert_nothing_left(&u, None);
 }
