@@ -114,6 +114,13 @@ impl User {
 
     /// Runs strata as the user, in its home, with only HOME and PATH set.
     pub fn strata(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .output()
+            .expect("run strata as the test user")
+    }
+
+    /// The command [`Self::strata`] runs, to spawn it instead.
+    pub fn command(&self, args: &[&str]) -> Command {
         let script = "mount -t tmpfs -o mode=755 tmpfs /dev/net && \
                       mknod -m 666 /dev/net/tun c 10 200 && \
                       u=$1 g=$2 && shift 2 && \
@@ -129,8 +136,10 @@ impl User {
             .env("HOME", self.home())
             .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
             .current_dir(self.home())
-            .stdin(Stdio::null());
-        c.output().expect("run strata as the test user")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
     }
 
     /// Runs and asserts success; returns stderr (the progress).
@@ -153,7 +162,12 @@ impl User {
                 md.uid() == self.uid || range.is_some_and(|(s, n)| (s..s + n).contains(&md.uid()));
             if ours {
                 let cmd = fs::read_to_string(e.path().join("cmdline")).unwrap_or_default();
-                left.push(format!("{name}: {}", cmd.replace('\0', " ")));
+                let stat = fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                left.push(format!(
+                    "{name}: {} [{}]",
+                    cmd.replace('\0', " "),
+                    stat.trim()
+                ));
             }
         }
         left
