@@ -235,7 +235,7 @@ fn rootless_build_can_be_interrupted() {
         0o644,
     );
     u.give(&ctx);
-    let mut child = u
+    let child = u
         .command(&["build", "--progress=plain", "ctx"])
         .stderr(std::process::Stdio::piped())
         .spawn()
