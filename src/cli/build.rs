@@ -164,12 +164,6 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    if !nix::unistd::geteuid().is_root() {
-        bail!(
-            "strata build needs root for now: it mounts overlayfs on the host for COPY and RUN \
-             steps (rootless builds are not supported yet; --dump-plan works as any user)"
-        );
-    }
     let renderer = if args.quiet {
         super::progress::quiet()
     } else {

@@ -23,6 +23,7 @@ mod logout;
 mod pull;
 mod push;
 mod rmi;
+mod rootless;
 mod save;
 mod system;
 mod tag;
@@ -38,7 +39,17 @@ pub use settings::Settings;
 pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let settings = Settings::resolve(&cli.global)?;
-    match cli.command {
+    // Settings first: the store stays the user's even though strata is root in the namespace.
+    let userns = rootless::enter_if_needed(&cli.command)?;
+    let result = run(settings, cli.command);
+    if let Some(w) = userns.and_then(rootless::skipped_warning) {
+        eprintln!("{w}");
+    }
+    result
+}
+
+fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Build(a) => build::run(&settings, *a),
         Command::Check(a) => check::run(&settings, a),
         Command::Debug(a) => debug::run(&settings, a),

@@ -1,6 +1,7 @@
 //! Filesystems for steps, made from snapshots: a read-only merged view of a chain (the source of
 //! `COPY --from`) and a writable overlay over a parent chain with a fresh upperdir (COPY, WORKDIR
-//! and RUN write there). Mounts live in the host's mount namespace under `<store>/tmp/`, in
+//! and RUN write there). Mounts live in strata's mount namespace (the host's, or the one a
+//! rootless strata made with its user namespace) under `<store>/tmp/`, in
 //! directories named with strata's pid, and are detached when their guard drops; mounts left by
 //! a killed strata are found by that pid and detached by the next build.
 
@@ -81,7 +82,15 @@ fn mount_overlay(
     // 0.1 s and more on a busy disk: the layer blob is fsynced on its own, and the upperdir
     // kept as a snapshot is no less durable than an unpacked one after a crash of strata
     // (only a power loss can lose it, as with Docker's overlay2 driver).
-    opts.push(",redirect_dir=off,metacopy=off,volatile");
+    //
+    // In a user namespace (a rootless build) overlayfs keeps its bookkeeping in `user.overlay.*`
+    // xattrs (`userxattr`), where redirects and metacopy are off and may not even be named.
+    let userxattr = crate::util::userns::in_user_namespace();
+    opts.push(if userxattr {
+        ",userxattr,volatile"
+    } else {
+        ",redirect_dir=off,metacopy=off,volatile"
+    });
     let result = if opts.len() <= MOUNT_DATA_MAX {
         mount(
             Some("overlay"),
@@ -91,7 +100,7 @@ fn mount_overlay(
             Some(opts.as_os_str()),
         )
     } else {
-        RealSyscalls.mount_overlay_layers(lowers, upper, work, false, target)
+        RealSyscalls.mount_overlay_layers(lowers, upper, work, userxattr, target)
     };
     result.map_err(|source| StepError::MountFailed {
         what: "overlay",

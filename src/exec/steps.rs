@@ -485,7 +485,7 @@ fn workdir(dir: &Path, lowers: Vec<PathBuf>, path: &str, user: &str) -> Result<W
             }
             Err(_) => {
                 std::fs::create_dir(&abs).map_err(StepError::io("mkdir", &abs))?;
-                std::os::unix::fs::lchown(&abs, Some(uid), Some(gid))
+                crate::util::userns::lchown(&abs, uid, gid)
                     .map_err(StepError::io("chown", &abs))?;
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(0o755))

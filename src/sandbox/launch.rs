@@ -126,7 +126,10 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
     if let RootFs::Overlay { workdir, .. } = &spec.rootfs {
         let _ = std::fs::remove_dir_all(workdir.join("work/incompat"));
     }
+    // Not root: the helper makes a user namespace of its own. Root of a user namespace strata
+    // entered (a rootless build) needs no nested one, but mounts like any user namespace.
     let rootless = !nix::unistd::geteuid().is_root();
+    let in_userns = rootless || crate::util::userns::in_user_namespace();
     let state = tempfile::Builder::new()
         .prefix("strata-sandbox-")
         .tempdir()
@@ -142,7 +145,7 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
         &PlanInput {
             new_root: new_root.clone(),
             etc_dir,
-            rootless,
+            rootless: in_userns,
         },
     )?;
     let stdio = [
@@ -288,7 +291,12 @@ fn attach_outside(
     rootless: bool,
     cancel: &Canceller,
 ) -> Result<(u8, Option<Slirp>), SandboxError> {
-    let setgroups_denied = rootless && !write_id_maps(helper)?;
+    let setgroups_denied = if rootless {
+        !write_id_maps(helper)?
+    } else {
+        // A single-id namespace strata entered denies setgroups, to its nested ones too.
+        !crate::util::userns::setgroups_allowed()
+    };
     let go = if setgroups_denied { b's' } else { b'g' };
     let mut slirp = None;
     if spec.network == NetworkMode::Default && !cancel.is_cancelled() {

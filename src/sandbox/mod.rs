@@ -19,6 +19,7 @@ pub mod rootless;
 pub mod spec;
 pub mod syscalls;
 pub mod user;
+pub mod userns;
 
 pub use error::SandboxError;
 pub use launch::{run, run_cancellable, Canceller};

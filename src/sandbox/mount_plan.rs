@@ -22,7 +22,8 @@ pub struct PlanInput {
     pub new_root: PathBuf,
     /// A host directory holding `hosts`, `resolv.conf` and `hostname` for the sandbox.
     pub etc_dir: PathBuf,
-    /// Running in a user namespace we made (not as real root): overlay needs `userxattr`,
+    /// Running in a user namespace (the one the helper makes when not root, or the one a
+    /// rootless strata entered): overlay needs `userxattr`,
     /// and sysfs can only be mounted fresh in a network namespace of our own.
     pub rootless: bool,
 }

@@ -140,14 +140,33 @@ pub fn start_slirp(pid: i32, in_userns: bool) -> Result<Slirp, SandboxError> {
         let _ = s.read_to_string(&mut err);
     }
     Err(SandboxError::Network(format!(
-        "slirp4netns did not become ready: {}",
-        err.trim()
+        "slirp4netns did not become ready: {}{}",
+        err.trim(),
+        slirp_hint(&err)
     )))
+}
+
+/// Advice for a slirp4netns failure a user can fix: without root, the tap device needs
+/// `/dev/net/tun` open to everyone (0666, as distributions ship it).
+pub fn slirp_hint(stderr: &str) -> &'static str {
+    if stderr.contains("/dev/net/tun") && stderr.contains("Permission denied") {
+        " (without root, /dev/net/tun must be mode 0666 as distributions set it;          RUN --network=none or --network=host need no tap device)"
+    } else {
+        ""
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slirp_hint_only_for_tun_permissions() {
+        let denied = "open(\"/dev/net/tun\"): Permission denied\nchild failed(1)";
+        assert!(slirp_hint(denied).contains("0666"));
+        assert_eq!(slirp_hint("open(\"/dev/net/tun\"): No such device"), "");
+        assert_eq!(slirp_hint(""), "");
+    }
 
     #[test]
     fn resolv_conf_per_mode() {

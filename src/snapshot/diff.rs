@@ -1,5 +1,5 @@
 //! An overlayfs upperdir as a change list: 0/0 character devices are deletions, directories
-//! marked `trusted.overlay.opaque=y` replace the lower directory, everything else was added or
+//! marked `trusted.overlay.opaque=y` (`user.` on a user-namespace mount) replace the lower directory, everything else was added or
 //! changed. The classification of one entry is pure; [`upperdir_changes`] walks the disk, and
 //! [`upperdir_changes_against`] also looks at the lowerdirs to drop what was only copied up.
 
@@ -21,7 +21,7 @@ pub struct UpperEntry {
     pub is_dir: bool,
     pub is_char_device: bool,
     pub rdev: u64,
-    /// The directory carries `trusted.overlay.opaque=y`.
+    /// The directory carries `trusted.overlay.opaque=y` (or the `user.` one).
     pub opaque: bool,
 }
 
@@ -47,9 +47,7 @@ pub fn upperdir_changes(upper: &Path) -> io::Result<Vec<Change>> {
         let entry = entry.map_err(io::Error::from)?;
         let md = entry.metadata().map_err(io::Error::from)?;
         let ft = md.file_type();
-        let opaque = ft.is_dir()
-            && read_raw_xattr(entry.path(), super::fsops::OVERLAY_OPAQUE)?
-                .is_some_and(|v| v == b"y");
+        let opaque = ft.is_dir() && is_opaque(entry.path())?;
         let rel = entry
             .path()
             .strip_prefix(upper)

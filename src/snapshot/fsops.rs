@@ -8,8 +8,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-/// The xattr overlayfs reads to treat a lower directory as opaque.
-pub const OVERLAY_OPAQUE: &str = "trusted.overlay.opaque";
+/// The xattr overlayfs reads to treat a lower directory as opaque (on a normal mount; a
+/// user-namespace mount reads `user.overlay.opaque`, see [`set_opaque`]).
+pub const OVERLAY_OPAQUE: &str = crate::util::userns::TRUSTED_OPAQUE;
 
 fn cpath(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)
@@ -23,8 +24,9 @@ fn check(rc: libc::c_int) -> io::Result<()> {
     }
 }
 
+/// In a user namespace an id it does not map is left out (counted), not an error.
 pub fn lchown(p: &Path, uid: u32, gid: u32) -> io::Result<()> {
-    std::os::unix::fs::lchown(p, Some(uid), Some(gid))
+    crate::util::userns::lchown(p, uid, gid)
 }
 
 pub fn chmod(p: &Path, mode: u32) -> io::Result<()> {
@@ -46,8 +48,10 @@ pub fn lsetxattr(p: &Path, name: &[u8], value: &[u8]) -> io::Result<()> {
     })
 }
 
+/// Marks `dir` opaque with the xattr the overlays this process mounts will read: `trusted.` as
+/// real root, `user.` in a user namespace (which may not set `trusted.` ones at all).
 pub fn set_opaque(dir: &Path) -> io::Result<()> {
-    lsetxattr(dir, OVERLAY_OPAQUE.as_bytes(), b"y")
+    lsetxattr(dir, crate::util::userns::opaque_xattr().as_bytes(), b"y")
 }
 
 pub fn mknod(p: &Path, mode: libc::mode_t, dev: libc::dev_t) -> io::Result<()> {

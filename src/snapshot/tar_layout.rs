@@ -57,10 +57,13 @@ pub struct EntryHeader {
 }
 
 /// Xattrs that describe the host rather than the file, so they never go into a layer:
-/// SELinux labels are assigned by the host policy, and `trusted.overlay.*` is overlayfs's own
-/// bookkeeping in an upperdir (whiteouts and opaque dirs become tar whiteouts instead).
+/// SELinux labels are assigned by the host policy, and `trusted.overlay.*` (`user.overlay.*` on
+/// the `userxattr` mounts of a rootless build) is overlayfs's own bookkeeping in an upperdir
+/// (whiteouts and opaque dirs become tar whiteouts instead).
 pub fn xattr_is_portable(name: &[u8]) -> bool {
-    name != b"security.selinux" && !name.starts_with(b"trusted.overlay.")
+    name != b"security.selinux"
+        && !name.starts_with(b"trusted.overlay.")
+        && !name.starts_with(b"user.overlay.")
 }
 
 /// Orders archive paths component by component, so a directory comes right before its
@@ -430,6 +433,8 @@ mod tests {
         for (name, keep) in [
             ("security.selinux", false),
             ("trusted.overlay.opaque", false),
+            ("user.overlay.opaque", false),
+            ("user.overlay.origin", false),
             ("security.capability", true),
             ("user.x", true),
         ] {

@@ -45,7 +45,8 @@ pub fn decompress(r: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhiteoutMode {
     /// The destination holds this one layer as an overlayfs lowerdir: `.wh.x` becomes a 0/0
-    /// character device `x` and `.wh..wh..opq` the `trusted.overlay.opaque=y` xattr.
+    /// character device `x` and `.wh..wh..opq` the `trusted.overlay.opaque=y` xattr
+    /// (`user.overlay.opaque` in a user namespace, whose overlays are `userxattr` mounts).
     Overlay,
     /// The destination is the union of the layers so far (a flattened rootfs): whiteouts delete.
     Delete,
@@ -383,8 +384,15 @@ impl Unpacker<'_> {
                     _ => libc::S_IFIFO,
                 };
                 fsops::remove_any(&target).map_err(io_err("remove", &target))?;
-                fsops::mknod(&target, fmt | 0o600, libc::makedev(major, minor))
-                    .map_err(io_err("mknod", &target))?;
+                match fsops::mknod(&target, fmt | 0o600, libc::makedev(major, minor)) {
+                    Ok(()) => {}
+                    // A user namespace may not make device nodes; a rootless build goes on
+                    // without them (counted, and the CLI says so once).
+                    Err(e) if fmt != libc::S_IFIFO && crate::util::userns::device_refused(&e) => {
+                        return Ok(());
+                    }
+                    Err(e) => return Err(io_err("mknod", &target)(e)),
+                }
                 self.apply_meta(&target, &meta, true, &name)?;
                 fsops::set_mtime(&target, meta.mtime).map_err(io_err("set mtime of", &target))?;
             }

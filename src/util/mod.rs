@@ -6,3 +6,4 @@ pub mod hashing;
 pub mod passwd;
 pub mod read_full;
 pub mod safe_path;
+pub mod userns;

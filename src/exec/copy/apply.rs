@@ -97,7 +97,8 @@ pub(super) fn set_meta(
     mtime: Option<MTime>,
     is_symlink: bool,
 ) -> Result<(), CopyError> {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|e| io_err("chown", path, e))?;
+    // In a rootless build's single-id map, `--chown` to another id keeps root (counted).
+    crate::util::userns::lchown(path, uid, gid).map_err(|e| io_err("chown", path, e))?;
     if !is_symlink {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))
