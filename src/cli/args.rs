@@ -56,6 +56,9 @@ pub enum Command {
     /// Disk usage and garbage collection.
     #[command(subcommand)]
     System(super::system::SystemCommand),
+    /// Build cache management (`builder prune`).
+    #[command(subcommand)]
+    Builder(super::builder::BuilderCommand),
     /// Log in to a registry (the credential is checked, then saved as Docker saves it).
     Login(super::login::LoginArgs),
     /// Log out from a registry.

@@ -8,6 +8,7 @@ mod format;
 mod progress;
 
 mod build;
+mod builder;
 mod check;
 mod debug;
 mod explain;
@@ -64,6 +65,7 @@ fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Inspect(a) => inspect::run(&settings, a),
         Command::History(a) => history::run(&settings, a),
         Command::System(a) => system::run(&settings, a),
+        Command::Builder(a) => builder::run(&settings, a),
         Command::Login(a) => login::run(a),
         Command::Logout(a) => logout::run(a),
     }

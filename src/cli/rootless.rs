@@ -16,7 +16,7 @@ use crate::util::userns::skipped;
 pub fn needs_userns(cmd: &Command) -> bool {
     match cmd {
         Command::Build(a) => !a.dump_plan,
-        Command::Import(_) | Command::System(_) => true,
+        Command::Import(_) | Command::System(_) | Command::Builder(_) => true,
         Command::Check(_)
         | Command::Debug(_)
         | Command::Load(_)

@@ -79,7 +79,11 @@ impl Executor<'_> {
         if !(self.use_cache)(node) {
             return None;
         }
-        self.store.cache_get(key).ok().flatten()
+        let hit = self.store.cache_get(key).ok().flatten();
+        if hit.is_some() {
+            self.store.cache_touch(key);
+        }
+        hit
     }
 
     fn record(&self, node: &Node, key: CacheKey, result: CacheResult, created: &str) {

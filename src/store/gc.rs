@@ -173,7 +173,7 @@ impl Store {
     }
 
     /// Every blob index.json reaches: manifests, nested indexes, configs and layers.
-    fn reachable_blobs(&self, idx: &IndexFile) -> HashSet<Digest> {
+    pub(super) fn reachable_blobs(&self, idx: &IndexFile) -> HashSet<Digest> {
         let mut out = HashSet::new();
         let mut stack: Vec<Descriptor> = idx.index.manifests().clone();
         while let Some(desc) = stack.pop() {
@@ -206,7 +206,7 @@ impl Store {
     }
 
     /// Chain IDs of every layer prefix of every image in the index.
-    fn used_chain_ids(&self, idx: &IndexFile) -> HashSet<Digest> {
+    pub(super) fn used_chain_ids(&self, idx: &IndexFile) -> HashSet<Digest> {
         let mut out = HashSet::new();
         for e in idx.entries() {
             let Some(id) = self.image_id_of(&e.manifest) else {
@@ -228,14 +228,14 @@ impl Store {
 }
 
 /// Snapshot directories are named by chain ID, as `<hex>` or `sha256:<hex>`/`sha256-<hex>`.
-fn snapshot_name_matches(name: &str, chain: &Digest) -> bool {
+pub(super) fn snapshot_name_matches(name: &str, chain: &Digest) -> bool {
     let hex = chain.hex();
     name == hex
         || name.strip_prefix("sha256:") == Some(&hex)
         || name.strip_prefix("sha256-") == Some(&hex)
 }
 
-fn read_dir_or_empty(dir: &Path) -> Result<Vec<fs::DirEntry>, StoreError> {
+pub(super) fn read_dir_or_empty(dir: &Path) -> Result<Vec<fs::DirEntry>, StoreError> {
     match fs::read_dir(dir) {
         Ok(rd) => rd
             .collect::<io::Result<Vec<_>>>()
@@ -245,7 +245,7 @@ fn read_dir_or_empty(dir: &Path) -> Result<Vec<fs::DirEntry>, StoreError> {
     }
 }
 
-fn tree_size(path: &Path) -> u64 {
+pub(super) fn tree_size(path: &Path) -> u64 {
     walkdir::WalkDir::new(path)
         .into_iter()
         .filter_map(Result::ok)
@@ -257,7 +257,7 @@ fn tree_size(path: &Path) -> u64 {
 
 /// Removes a file or a whole tree (making read-only directories writable first); returns the
 /// bytes freed.
-fn remove_any(path: &Path) -> Result<u64, StoreError> {
+pub(super) fn remove_any(path: &Path) -> Result<u64, StoreError> {
     let size = tree_size(path);
     let meta = fs::symlink_metadata(path).map_err(StoreError::io("cannot stat", path))?;
     let res = if meta.is_dir() {

@@ -32,6 +32,24 @@ use super::{CacheMount, MountError, Sharing};
 /// The versioned directory of cache mounts under the store root.
 pub const CACHE_MOUNTS_DIR: &str = "cache-mounts-v1";
 
+/// Every cache mount directory under the store root (shared ones and leftover private ones),
+/// for `builder prune`.
+pub fn cache_mount_dirs(root: &Path) -> Vec<PathBuf> {
+    let base = root.join(CACHE_MOUNTS_DIR);
+    let mut out = Vec::new();
+    for dir in [base.clone(), base.join("private")] {
+        let Ok(rd) = fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            if name != "private" && e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// One RUN's hold on a cache directory; the lock (or private directory) goes when it drops.
 #[derive(Debug)]
 pub struct CacheDirGuard {

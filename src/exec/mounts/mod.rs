@@ -11,7 +11,7 @@ mod values;
 
 use std::path::PathBuf;
 
-pub use cache_dirs::{acquire, acquire_seeded, CacheDirGuard, CACHE_MOUNTS_DIR};
+pub use cache_dirs::{acquire, acquire_seeded, cache_mount_dirs, CacheDirGuard, CACHE_MOUNTS_DIR};
 pub use secrets::{
     parse_secret_flag, SecretError, SecretFrom, SecretSource, SecretValue, Secrets, MAX_SECRET_SIZE,
 };
