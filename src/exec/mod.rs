@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod interrupt;
 mod layer_commit;
+pub mod output;
 pub mod mounts;
 pub mod rootfs;
 mod slots;
