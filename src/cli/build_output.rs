@@ -112,7 +112,11 @@ pub fn parse_output(spec: &str) -> Result<Output, String> {
     let dest = match dest.as_deref() {
         None | Some("") => return Err(format!("type={ty} needs dest=")),
         Some("-") if kind.is_stream() => Dest::Stdout,
-        Some("-") => return Err(format!("type={ty} writes a directory: dest=- is not possible")),
+        Some("-") => {
+            return Err(format!(
+                "type={ty} writes a directory: dest=- is not possible"
+            ))
+        }
         Some(p) => Dest::Path(PathBuf::from(p)),
     };
     Ok(Output::Export { kind, dest, names })
@@ -197,7 +201,10 @@ mod tests {
             ("type=registry", Ok(image(true))),
             ("type=oci,dest=o.tar", Ok(export(OciArchive, "o.tar"))),
             ("type=oci,dest=lay,tar=false", Ok(export(OciLayout, "lay"))),
-            ("type=oci,tar=true,dest=o.tar", Ok(export(OciArchive, "o.tar"))),
+            (
+                "type=oci,tar=true,dest=o.tar",
+                Ok(export(OciArchive, "o.tar")),
+            ),
             ("type=docker,dest=d.tar", Ok(export(DockerArchive, "d.tar"))),
             ("type=local,dest=out", Ok(export(Rootfs, "out"))),
             ("type=tar,dest=-", Ok(export(RootfsTar, "-"))),

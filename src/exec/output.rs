@@ -131,7 +131,8 @@ pub fn export_to_path(
             .into_inner()
             .map_err(|e| io_err("write", dest)(e.into_error()))?;
         tmp.as_file().sync_all().map_err(io_err("sync", dest))?;
-        tmp.persist(dest).map_err(|e| io_err("rename into", dest)(e.error))?;
+        tmp.persist(dest)
+            .map_err(|e| io_err("rename into", dest)(e.error))?;
         return Ok(());
     }
     let tmp = tempfile::Builder::new()
@@ -142,8 +143,7 @@ pub fn export_to_path(
     match kind {
         ExportKind::OciLayout => {
             let file = tmp.path().join("layout.tar");
-            let mut w =
-                BufWriter::new(File::create(&file).map_err(io_err("create", &file))?);
+            let mut w = BufWriter::new(File::create(&file).map_err(io_err("create", &file))?);
             export_to_writer(store, image, names, ExportKind::OciArchive, epoch, &mut w)?;
             w.flush().map_err(io_err("write", &file))?;
             drop(w);
