@@ -60,13 +60,19 @@ fn oci_archive_and_layout_read_by_skopeo_and_umoci() {
     // The archive holds the very manifest the store has.
     assert_eq!(inspected["Digest"], digest(&meta));
     let cfg = json(&tool("skopeo", &["inspect", "--config", "--raw", &archive]));
-    assert_eq!(cfg["config"]["Cmd"], serde_json::json!(["cat", "/app/hello.txt"]));
+    assert_eq!(
+        cfg["config"]["Cmd"],
+        serde_json::json!(["cat", "/app/hello.txt"])
+    );
     assert_eq!(others(&out, &["image.tar"]), Vec::<String>::new());
 
     let layout = out.join("layout");
     let meta2 = b.build(
         "app",
-        &["--output", &format!("type=oci,dest={},tar=false", layout.display())],
+        &[
+            "--output",
+            &format!("type=oci,dest={},tar=false", layout.display()),
+        ],
     );
     assert_eq!(digest(&meta2), digest(&meta));
     assert!(layout.join("oci-layout").is_file() && layout.join("index.json").is_file());
@@ -103,7 +109,10 @@ fn docker_archive_read_by_skopeo_and_tar() {
     let file = out.join("docker.tar");
     b.build(
         "app",
-        &["-o", &format!("type=docker,dest={},name=extra:v1", file.display())],
+        &[
+            "-o",
+            &format!("type=docker,dest={},name=extra:v1", file.display()),
+        ],
     );
     let archive = format!("docker-archive:{}", file.display());
     let inspected = json(&tool("skopeo", &["inspect", &archive]));
@@ -111,12 +120,23 @@ fn docker_archive_read_by_skopeo_and_tar() {
         .as_array()
         .map(|a| a.iter().map(|t| t.as_str().unwrap()).collect())
         .unwrap_or_default();
-    assert_eq!(inspected["Layers"].as_array().unwrap().len(), 4, "{inspected}");
+    assert_eq!(
+        inspected["Layers"].as_array().unwrap().len(),
+        4,
+        "{inspected}"
+    );
     let cfg = json(&tool("skopeo", &["inspect", "--config", "--raw", &archive]));
-    assert_eq!(cfg, b.config("app"), "the archive carries the store's config");
+    assert_eq!(
+        cfg,
+        b.config("app"),
+        "the archive carries the store's config"
+    );
     let names = tar_names(&file);
     assert!(names.contains(&"manifest.json".to_string()), "{names:?}");
-    let manifest = json(&tool("tar", &["-xOf", file.to_str().unwrap(), "manifest.json"]));
+    let manifest = json(&tool(
+        "tar",
+        &["-xOf", file.to_str().unwrap(), "manifest.json"],
+    ));
     let repo_tags = &manifest[0]["RepoTags"];
     assert_eq!(
         repo_tags,
@@ -130,14 +150,20 @@ fn local_dir_holds_the_final_rootfs_and_short_form_works() {
     let b = bench();
     let out = b.s.scratch("out");
     let dir = out.join("rootfs");
-    b.build("app", &["-o", &format!("type=local,dest={}", dir.display())]);
+    b.build(
+        "app",
+        &["-o", &format!("type=local,dest={}", dir.display())],
+    );
     assert_eq!(read(&dir, "app/hello.txt"), "hello\n");
     assert_eq!(read(&dir, "app/made.txt"), "built\n");
     assert_eq!(
         fs::read_link(dir.join("app/link")).unwrap(),
         Path::new("hello.txt")
     );
-    let mode = fs::metadata(dir.join("app/made.txt")).unwrap().permissions().mode();
+    let mode = fs::metadata(dir.join("app/made.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o7777, 0o750);
     assert!(dir.join("bin/busybox").is_file());
     // The first stage's files are not in the final rootfs.
@@ -151,7 +177,10 @@ fn local_dir_holds_the_final_rootfs_and_short_form_works() {
     b.build("app", &["-o", short.to_str().unwrap()]);
     assert_eq!(read(&short, "app/hello.txt"), "hello\n");
     assert_eq!(read(&short, "keep.me"), "x");
-    assert!(!short.join("app/old").exists(), "app/ was replaced as a whole");
+    assert!(
+        !short.join("app/old").exists(),
+        "app/ was replaced as a whole"
+    );
     assert_eq!(others(&out, &["rootfs", "short"]), Vec::<String>::new());
 }
 
@@ -162,7 +191,13 @@ fn rootfs_tar_to_file_and_stdout() {
     let file = out.join("rootfs.tar");
     b.build("app", &["-o", &format!("type=tar,dest={}", file.display())]);
     let names = tar_names(&file);
-    for want in ["app/", "app/hello.txt", "app/made.txt", "app/link", "bin/busybox"] {
+    for want in [
+        "app/",
+        "app/hello.txt",
+        "app/made.txt",
+        "app/link",
+        "bin/busybox",
+    ] {
         assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
     }
     assert!(!names.iter().any(|n| n.starts_with("out/")), "{names:?}");

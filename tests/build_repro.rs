@@ -100,6 +100,18 @@ fn write_project(dir: &Path, reverse: bool, mtime: i64) {
 /// Runs `strata build` of `ctx` into `b`'s store with strata's umask set to `umask`; `env` and
 /// `flags` carry the epoch. Returns the metadata file's JSON.
 fn build(b: &Bench, ctx: &Path, umask: u32, env: Option<i64>, flags: &[&str]) -> Value {
+    build_on(b, ctx, umask, env, flags, false)
+}
+
+/// `build`, with strata pinned to CPU 0 when `one_cpu` (so it compresses with one worker).
+fn build_on(
+    b: &Bench,
+    ctx: &Path,
+    umask: u32,
+    env: Option<i64>,
+    flags: &[&str],
+    one_cpu: bool,
+) -> Value {
     let meta = b.s.scratch("meta").join("m.json");
     let mut args: Vec<String> = vec![
         "build".into(),
@@ -119,6 +131,13 @@ fn build(b: &Bench, ctx: &Path, umask: u32, env: Option<i64>, flags: &[&str]) ->
     unsafe {
         c.pre_exec(move || {
             libc::umask(umask as libc::mode_t);
+            if one_cpu {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(0, &mut set);
+                if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             Ok(())
         });
     }
@@ -271,4 +290,31 @@ fn env_var_alone_or_the_flag_is_enough_and_a_cached_rebuild_agrees() {
     // Without an epoch the build is a different one (new layers keep their mtimes).
     let plain = build(&b, &ctx_b, 0o022, None, &[]);
     assert_ne!(digest(&plain), digest(&by_env));
+}
+
+#[test]
+fn compression_does_not_depend_on_the_number_of_cpus() {
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert!(
+        cpus >= 2,
+        "this test compares 1 worker with {cpus}: it needs 2 CPUs or more"
+    );
+    let (a, b, _rootfs) = pair();
+    // ~8 MiB of text: several 1 MiB gzip blocks and two 4 MiB zstd jobs.
+    for bench in [&a, &b] {
+        bench
+            .files(&[])
+            .dockerfile("FROM busybox\nRUN seq 1 1100000 > /numbers\n");
+    }
+    for compression in ["gzip", "zstd"] {
+        let flags = ["--compression", compression];
+        let one = build_on(&a, &a.ctx, 0o022, Some(EPOCH), &flags, true);
+        let all = build_on(&b, &b.ctx, 0o022, Some(EPOCH), &flags, false);
+        assert_eq!(digest(&one), digest(&all), "{compression}");
+        let size = a.manifest("repro")["layers"][1]["size"].as_u64().unwrap();
+        assert!(
+            size > 1 << 20,
+            "{compression}: the layer is only {size} bytes"
+        );
+    }
 }
