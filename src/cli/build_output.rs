@@ -241,7 +241,12 @@ mod tests {
 
     #[test]
     fn epoch_table() {
-        let cases: &[(Option<&str>, Option<&str>, Result<Option<i64>, &str>)] = &[
+        type Case<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            Result<Option<i64>, &'a str>,
+        );
+        let cases: &[Case] = &[
             (None, None, Ok(None)),
             (None, Some(""), Ok(None)),
             (None, Some("1700000000"), Ok(Some(1_700_000_000))),
