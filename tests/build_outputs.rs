@@ -202,14 +202,8 @@ fn rootfs_tar_to_file_and_stdout() {
     }
     assert!(!names.iter().any(|n| n.starts_with("out/")), "{names:?}");
 
-    // `-o -` streams the same tar to stdout.
-    let args = [
-        "build",
-        "--progress=plain",
-        "-o",
-        "-",
-        b.ctx.to_str().unwrap(),
-    ];
+    // `-o -` streams the same tar to stdout (and `-q` does not print the ID into it).
+    let args = ["build", "-q", "-o", "-", b.ctx.to_str().unwrap()];
     let res = b.s.run_cmd(b.s.command(&args));
     b.s.expect(&res, true, &args);
     assert_eq!(res.stdout, fs::read(&file).unwrap());

@@ -249,7 +249,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             super::push::push_one(&store, t, &args.insecure)?;
         }
     }
-    if args.quiet {
+    if args.quiet && !output.to_stdout() {
         println!("{}", image.id);
     }
     Ok(ExitCode::SUCCESS)

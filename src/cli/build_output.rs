@@ -36,6 +36,17 @@ impl Output {
         matches!(self, Output::Image { push: true, .. })
     }
 
+    /// Whether the export goes to stdout (which then carries nothing else).
+    pub fn to_stdout(&self) -> bool {
+        matches!(
+            self,
+            Output::Export {
+                dest: Dest::Stdout,
+                ..
+            }
+        )
+    }
+
     /// Names from `name=`, recorded in the image store or the archive besides the `-t` tags.
     pub fn names(&self) -> &[String] {
         match self {
