@@ -28,7 +28,8 @@ FROM busybox
 COPY --from=build /out/ /app/
 COPY --from=build /opt/data /opt/data
 COPY notes.md /doc/
-RUN mkdir -p /var/made && echo hi > /var/made/file && ln -s file /var/made/link
+RUN mkdir -p /var/made && echo hi > /var/made/file && ln -s file /var/made/link \
+    && echo extra > /etc/extra
 ENV MODE=release
 CMD ["/app/bin/run.sh"]
 "#;
@@ -233,6 +234,13 @@ fn two_checkouts_two_stores_same_digest_and_another_epoch_differs() {
     assert_eq!(mode("app/combined.txt"), 0o644);
     assert_eq!(mode("app/bin/run.sh"), 0o755);
     assert_eq!(mode("opt/data/sub/two.txt"), 0o644);
+    // /etc, where the sandbox bound hosts, resolv.conf and hostname, holds only what RUN wrote.
+    let etc: Vec<&str> = entries
+        .iter()
+        .map(|(p, _, _)| p.as_str())
+        .filter(|p| p.starts_with("etc/"))
+        .collect();
+    assert_eq!(etc, ["etc/", "etc/extra"]);
     // The ADDed archive was extracted.
     let root = a.unpack("repro");
     assert_eq!(
