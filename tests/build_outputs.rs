@@ -169,18 +169,24 @@ fn local_dir_holds_the_final_rootfs_and_short_form_works() {
     // The first stage's files are not in the final rootfs.
     assert!(!dir.join("out").exists());
 
-    // `-o DIR` is type=local; an existing directory is written into, its other files kept.
+    // `-o DIR` is type=local; an existing directory is merged into: its other files stay,
+    // files of the same name are replaced, a directory in the way of a file goes.
     let short = out.join("short");
-    fs::create_dir(&short).unwrap();
-    fs::write(short.join("keep.me"), "x").unwrap();
     fs::create_dir_all(short.join("app/old")).unwrap();
+    fs::create_dir_all(short.join("app/made.txt/inner")).unwrap();
+    fs::write(short.join("keep.me"), "x").unwrap();
+    fs::write(short.join("app/hello.txt"), "stale").unwrap();
+    fs::set_permissions(short.join("app"), fs::Permissions::from_mode(0o700)).unwrap();
     b.build("app", &["-o", short.to_str().unwrap()]);
     assert_eq!(read(&short, "app/hello.txt"), "hello\n");
+    assert_eq!(read(&short, "app/made.txt"), "built\n");
     assert_eq!(read(&short, "keep.me"), "x");
-    assert!(
-        !short.join("app/old").exists(),
-        "app/ was replaced as a whole"
-    );
+    assert!(short.join("app/old").is_dir());
+    let app_mode = fs::metadata(short.join("app"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(app_mode & 0o7777, 0o755, "the rootfs's mode for app/");
     assert_eq!(others(&out, &["rootfs", "short"]), Vec::<String>::new());
 }
 

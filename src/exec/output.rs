@@ -5,6 +5,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::reference::Reference;
@@ -105,8 +106,8 @@ pub fn export_to_writer(
 }
 
 /// Writes the export of `image` to `dest`: a file for stream kinds, a directory otherwise (a
-/// layout directory must not exist or be empty; a rootfs directory may hold files already,
-/// which the rootfs's top-level entries replace, as Docker's local exporter overwrites).
+/// layout directory must not exist or be empty; a rootfs directory may hold files already:
+/// the rootfs is merged in, replacing files of the same name).
 pub fn export_to_path(
     store: &Store,
     image: &Image,
@@ -210,20 +211,41 @@ fn replace_empty_dir(made: &Path, dest: &Path) -> Result<(), ExportError> {
     fs::rename(made, dest).map_err(io_err("rename into", dest))
 }
 
-/// Moves each top-level entry of `made` into the existing directory `dest`, replacing what
-/// has the same name there.
+/// Moves the tree `made` into the existing directory `dest` as Docker's local exporter writes
+/// into one: directories merge, anything else of the same name is replaced, and what only
+/// `dest` has stays.
 fn merge_into(made: &Path, dest: &Path) -> Result<(), ExportError> {
     for e in fs::read_dir(made).map_err(io_err("read", made))? {
         let e = e.map_err(io_err("read", made))?;
+        let from = e.path();
         let target = dest.join(e.file_name());
+        let from_md = fs::symlink_metadata(&from).map_err(io_err("lstat", &from))?;
         match fs::symlink_metadata(&target) {
+            Ok(md) if md.is_dir() && from_md.is_dir() => {
+                merge_into(&from, &target)?;
+                copy_dir_meta(&from_md, &target)?;
+                continue;
+            }
             Ok(md) if md.is_dir() => {
                 fs::remove_dir_all(&target).map_err(io_err("remove", &target))?
             }
             Ok(_) => fs::remove_file(&target).map_err(io_err("remove", &target))?,
             Err(_) => {}
         }
-        fs::rename(e.path(), &target).map_err(io_err("rename into", &target))?;
+        fs::rename(&from, &target).map_err(io_err("rename into", &target))?;
     }
     Ok(())
+}
+
+/// Gives the merged directory `target` the owner, mode and mtime the rootfs has for it.
+fn copy_dir_meta(md: &fs::Metadata, target: &Path) -> Result<(), ExportError> {
+    use std::os::unix::fs::MetadataExt;
+    std::os::unix::fs::chown(target, Some(md.uid()), Some(md.gid()))
+        .map_err(io_err("chown", target))?;
+    fs::set_permissions(target, fs::Permissions::from_mode(md.mode() & 0o7777))
+        .map_err(io_err("chmod", target))?;
+    let mtime = md.modified().map_err(io_err("stat", target))?;
+    File::open(target)
+        .and_then(|f| f.set_modified(mtime))
+        .map_err(io_err("set the mtime of", target))
 }
