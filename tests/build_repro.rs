@@ -295,6 +295,10 @@ fn env_var_alone_or_the_flag_is_enough_and_a_cached_rebuild_agrees() {
     );
     assert_eq!(digest(&flag_over_env), digest(&by_env));
     assert!(rebuilt(&flag_over_env).is_empty(), "{flag_over_env}");
+    // BuildKit's way, a build arg, works too.
+    let arg = format!("SOURCE_DATE_EPOCH={EPOCH}");
+    let by_arg = build(&b, &ctx_b, 0o022, None, &["--build-arg", &arg]);
+    assert_eq!(digest(&by_arg), digest(&by_env));
     // Without an epoch the build is a different one (new layers keep their mtimes).
     let plain = build(&b, &ctx_b, 0o022, None, &[]);
     assert_ne!(digest(&plain), digest(&by_env));

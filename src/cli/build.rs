@@ -90,7 +90,8 @@ pub struct BuildArgsCli {
     #[arg(short = 'o', long = "output", value_name = "type=TYPE[,dest=PATH]|DIR")]
     pub output: Option<String>,
     /// Make the build reproducible: clamp new layers' file times to this Unix time and date
-    /// the image and its history by it (default: $SOURCE_DATE_EPOCH).
+    /// the image and its history by it (default: `--build-arg SOURCE_DATE_EPOCH`, else
+    /// $SOURCE_DATE_EPOCH).
     #[arg(long = "source-date-epoch", value_name = "SECONDS")]
     pub source_date_epoch: Option<String>,
     /// Print the build graph with every node's cache key as JSON, and build nothing.
@@ -130,6 +131,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     };
     let epoch = source_date_epoch(
         args.source_date_epoch.as_deref(),
+        build_args.get("SOURCE_DATE_EPOCH"),
         std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
     )
     .map_err(|e| anyhow!(e))?;

@@ -133,12 +133,19 @@ pub fn parse_output(spec: &str) -> Result<Output, String> {
     Ok(Output::Export { kind, dest, names })
 }
 
-/// The epoch of a reproducible build: `--source-date-epoch`, else `SOURCE_DATE_EPOCH` (an empty
-/// value counts as unset, as in the reproducible-builds spec). Whole seconds, not negative.
-pub fn source_date_epoch(flag: Option<&str>, env: Option<&str>) -> Result<Option<i64>, String> {
-    let (what, v) = match (flag, env) {
-        (Some(f), _) => ("--source-date-epoch", f),
-        (None, Some(e)) if !e.is_empty() => ("SOURCE_DATE_EPOCH", e),
+/// The epoch of a reproducible build: `--source-date-epoch`, else `--build-arg
+/// SOURCE_DATE_EPOCH=…` (how BuildKit takes it), else the `SOURCE_DATE_EPOCH` environment
+/// variable (an empty value counts as unset, as in the reproducible-builds spec). Whole
+/// seconds, not negative.
+pub fn source_date_epoch(
+    flag: Option<&str>,
+    build_arg: Option<&str>,
+    env: Option<&str>,
+) -> Result<Option<i64>, String> {
+    let (what, v) = match (flag, build_arg, env) {
+        (Some(f), _, _) => ("--source-date-epoch", f),
+        (None, Some(b), _) if !b.is_empty() => ("--build-arg SOURCE_DATE_EPOCH", b),
+        (None, _, Some(e)) if !e.is_empty() => ("SOURCE_DATE_EPOCH", e),
         _ => return Ok(None),
     };
     match v.trim().parse::<i64>() {
@@ -253,25 +260,31 @@ mod tests {
     #[test]
     fn epoch_table() {
         type Case<'a> = (
-            Option<&'a str>,
-            Option<&'a str>,
+            [Option<&'a str>; 3], // flag, build arg, env
             Result<Option<i64>, &'a str>,
         );
         let cases: &[Case] = &[
-            (None, None, Ok(None)),
-            (None, Some(""), Ok(None)),
-            (None, Some("1700000000"), Ok(Some(1_700_000_000))),
-            (Some("5"), Some("1700000000"), Ok(Some(5))),
-            (Some("0"), None, Ok(Some(0))),
-            (None, Some("-1"), Err("SOURCE_DATE_EPOCH")),
-            (Some("yesterday"), None, Err("--source-date-epoch")),
-            (Some(""), Some("7"), Err("--source-date-epoch")),
+            ([None, None, None], Ok(None)),
+            ([None, None, Some("")], Ok(None)),
+            ([None, Some(""), Some("")], Ok(None)),
+            ([None, None, Some("1700000000")], Ok(Some(1_700_000_000))),
+            ([None, Some("9"), Some("1700000000")], Ok(Some(9))),
+            ([None, Some(""), Some("3")], Ok(Some(3))),
+            ([Some("5"), Some("9"), Some("1700000000")], Ok(Some(5))),
+            ([Some("0"), None, None], Ok(Some(0))),
+            ([None, None, Some("-1")], Err("SOURCE_DATE_EPOCH")),
+            (
+                [None, Some("x"), None],
+                Err("--build-arg SOURCE_DATE_EPOCH"),
+            ),
+            ([Some("yesterday"), None, None], Err("--source-date-epoch")),
+            ([Some(""), None, Some("7")], Err("--source-date-epoch")),
         ];
-        for (flag, env, want) in cases {
-            match (source_date_epoch(*flag, *env), want) {
-                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{flag:?} {env:?}"),
+        for ([flag, arg, env], want) in cases {
+            match (source_date_epoch(*flag, *arg, *env), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{flag:?} {arg:?} {env:?}"),
                 (Err(got), Err(want)) => assert!(got.contains(want), "{got}"),
-                (got, want) => panic!("{flag:?} {env:?}: got {got:?}, want {want:?}"),
+                (got, want) => panic!("{flag:?} {arg:?} {env:?}: got {got:?}, want {want:?}"),
             }
         }
     }
