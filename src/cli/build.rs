@@ -10,6 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 
 use super::args::CompressionArg;
+use super::build_output::{parse_output, source_date_epoch, write_output, Output};
 use super::Settings;
 use crate::exec::copy::HttpFetcher;
 use crate::exec::mounts::{parse_secret_flag, Secrets};
@@ -83,13 +84,20 @@ pub struct BuildArgsCli {
     /// Push every `-t` tag to its registry after the build (`--output type=image,push=true`).
     #[arg(long)]
     pub push: bool,
-    /// Where the result goes; only `type=image[,push=true]` (the store) for now.
-    #[arg(short = 'o', long = "output", value_name = "type=image[,push=true]")]
+    /// Where the result goes: `type=image[,push=true]` (the store, the default),
+    /// `type=oci,dest=FILE|DIR[,tar=false]`, `type=docker,dest=FILE`, `type=local,dest=DIR`
+    /// (the rootfs), `type=tar,dest=FILE`; a bare `DIR` is `type=local`, `dest=-` is stdout.
+    #[arg(short = 'o', long = "output", value_name = "type=TYPE[,dest=PATH]|DIR")]
     pub output: Option<String>,
     /// After the build, say why each rebuilt step missed the cache (the changed file, build
     /// arg, env value or parent step); also written to `--metadata-file`.
     #[arg(long)]
     pub explain: bool,
+    /// Make the build reproducible: clamp new layers' file times to this Unix time and date
+    /// the image and its history by it (default: `--build-arg SOURCE_DATE_EPOCH`, else
+    /// $SOURCE_DATE_EPOCH).
+    #[arg(long = "source-date-epoch", value_name = "SECONDS")]
+    pub source_date_epoch: Option<String>,
     /// Print the build graph with every node's cache key as JSON, and build nothing.
     #[arg(long)]
     pub dump_plan: bool,
@@ -118,9 +126,28 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         Some(p) => Platform::parse(p).map_err(|e| anyhow!("--platform: {e}"))?,
         None => Platform::host(),
     };
+    let output = match &args.output {
+        Some(o) => parse_output(o).map_err(|e| anyhow!("invalid --output {o:?}: {e}"))?,
+        None => Output::Image {
+            push: false,
+            names: Vec::new(),
+        },
+    };
+    let epoch = source_date_epoch(
+        args.source_date_epoch.as_deref(),
+        build_args.get("SOURCE_DATE_EPOCH"),
+        std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
+    )
+    .map_err(|e| anyhow!(e))?;
+    // `name=` of type=image tags the image; an export records its names in the archive.
+    let image_names = match &output {
+        Output::Image { .. } => output.names(),
+        Output::Export { .. } => &[],
+    };
     let tags = args
         .tags
         .iter()
+        .chain(image_names)
         .map(|t| Reference::parse(t).map_err(|e| anyhow!("invalid tag {t:?}: {e}")))
         .collect::<Result<Vec<_>>>()?;
     let labels = args
@@ -138,7 +165,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             .map(|f| parse_secret_flag(f).map_err(|e| anyhow!("--secret {f:?}: {e}")))
             .collect::<Result<Vec<_>>>()?,
     );
-    let push = args.push || output_pushes(args.output.as_deref())?;
+    let push = args.push || output.pushes();
     let mode = super::progress::ProgressMode::chosen(args.progress.as_deref())?;
     let opts = PlanOptions {
         build_args,
@@ -180,7 +207,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         labels,
         layer: LayerOptions {
             compression: args.compression.with_level(args.compression_level),
-            source_date_epoch: None,
+            source_date_epoch: epoch,
         },
         fetch: Some(&fetcher),
         secrets: Some(&secrets),
@@ -201,6 +228,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     if args.explain {
         super::explain::print(&outcome.explained, &mut std::io::stderr());
     }
+    write_output(&store, image, &output, &bopts.tags, epoch)?;
     if let Some(f) = &args.iidfile {
         std::fs::write(f, image.id.to_string())
             .with_context(|| format!("cannot write --iidfile {}", f.display()))?;
@@ -229,30 +257,10 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             super::push::push_one(&store, t, &args.insecure)?;
         }
     }
-    if args.quiet {
+    if args.quiet && !output.to_stdout() {
         println!("{}", image.id);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Reads `--output`: only `type=image` (the store, Docker's default) is supported yet, with
-/// `push=true` to push as well.
-fn output_pushes(output: Option<&str>) -> Result<bool> {
-    let Some(spec) = output else {
-        return Ok(false);
-    };
-    let mut push = false;
-    for field in spec.split(',') {
-        match field.split_once('=') {
-            Some(("type", "image" | "registry")) => push |= field.ends_with("registry"),
-            Some(("push", v)) => push = v == "true",
-            Some(("type", other)) => {
-                bail!("--output type={other} is not supported yet (only type=image[,push=true])")
-            }
-            _ => bail!("invalid --output field {field:?}: expected type=image[,push=true]"),
-        }
-    }
-    Ok(push)
 }
 
 /// Pulls the images the graph builds on (FROM, `COPY --from=image`, `--mount from=image`) that

@@ -8,6 +8,7 @@ mod format;
 mod progress;
 
 mod build;
+mod build_output;
 mod builder;
 mod check;
 mod debug;

@@ -286,7 +286,7 @@ fn reads_context(n: &Node) -> bool {
 }
 
 /// The image: the output node's config with `--label`s, `created` from its newest history
-/// entry (so a cached rebuild has the same digest), and a manifest over its layers.
+/// entry (so a cached rebuild has the same digest) or the epoch, and a manifest over its layers.
 fn assemble(store: &Store, out: &StepState, opts: &BuildOptions<'_>) -> Result<Image, ExecError> {
     let mut config = out.config.clone();
     if !opts.labels.is_empty() {
@@ -295,12 +295,16 @@ fn assemble(store: &Store, out: &StepState, opts: &BuildOptions<'_>) -> Result<I
             labels.insert(k.clone(), v.clone());
         }
     }
-    if let Some(c) = config
-        .history
-        .iter()
-        .filter_map(|h| h.created().clone())
-        .max()
-    {
+    // With SOURCE_DATE_EPOCH the image is dated by it even when a base's history is newer.
+    let created = match opts.layer.source_date_epoch {
+        Some(e) => Some(crate::store::time::format_rfc3339(e)),
+        None => config
+            .history
+            .iter()
+            .filter_map(|h| h.created().clone())
+            .max(),
+    };
+    if let Some(c) = created {
         config.created = Some(c);
     }
     let layers: Vec<_> = out

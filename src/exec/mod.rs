@@ -8,6 +8,7 @@ pub mod explain;
 pub mod interrupt;
 mod layer_commit;
 pub mod mounts;
+pub mod output;
 pub mod rootfs;
 mod slots;
 pub mod state;

@@ -75,6 +75,25 @@ impl Executor<'_> {
         format_rfc3339(self.layer.source_date_epoch.unwrap_or_else(now_unix))
     }
 
+    /// The history time of a cache hit: the recorded one (a cached rebuild reproduces the
+    /// digest), or the epoch when one is set, whatever build recorded the entry.
+    fn created_hit(&self, recorded: String) -> String {
+        match self.layer.source_date_epoch {
+            Some(e) => format_rfc3339(e),
+            None => recorded,
+        }
+    }
+
+    /// Chains start at FROM (or scratch): mixing the epoch into those keys gives every step of
+    /// an epoch build its own keys, so layers whose mtimes were clamped to one epoch are never
+    /// reused by a build with another (or none).
+    fn with_epoch(&self, key: CacheKey) -> CacheKey {
+        match self.layer.source_date_epoch {
+            Some(e) => finalize_key(&key, None, &[epoch_input(e)]),
+            None => key,
+        }
+    }
+
     fn lookup(&self, node: &Node, key: &CacheKey) -> Option<CacheEntry> {
         if !(self.use_cache)(node) {
             return None;
@@ -108,9 +127,13 @@ impl Executor<'_> {
         }
         let key_parent = key_parent.map(|s| s.key);
         match &node.op {
-            Op::Base { image, .. } => self.base(node, image),
+            Op::Base { image, .. } => {
+                let mut st = self.base(node, image)?;
+                st.key = self.with_epoch(st.key);
+                Ok(st)
+            }
             Op::Scratch { .. } => Ok(StepState {
-                key: finalize_key(&node.partial_key, None, &[]),
+                key: self.with_epoch(finalize_key(&node.partial_key, None, &[])),
                 config: ImageConfig::new_for_host(),
                 layers: Vec::new(),
                 cmd_set: false,
@@ -265,7 +288,7 @@ impl Executor<'_> {
         // The history time comes from the first build of this step, so a cached rebuild
         // reproduces the image digest.
         let (created, cached) = match self.lookup(node, &key) {
-            Some(e) => (e.created, true),
+            Some(e) => (self.created_hit(e.created), true),
             None => {
                 let now = self.created_now();
                 self.record(node, key, CacheResult::ConfigOnly, &now);
@@ -384,7 +407,8 @@ impl Executor<'_> {
         st.key = key;
         if let Some(entry) = self.lookup(node, &key) {
             st.cached = true;
-            push_result(&mut st, &entry.result, &entry.created, &created_by);
+            let created = self.created_hit(entry.created);
+            push_result(&mut st, &entry.result, &created, &created_by);
             return Ok(st);
         }
         st.cached = false;
@@ -420,6 +444,12 @@ impl Executor<'_> {
         push_result(&mut st, &result, &created, &created_by);
         Ok(st)
     }
+}
+
+/// The key input that stands for `SOURCE_DATE_EPOCH`.
+fn epoch_input(epoch: i64) -> InputDigest {
+    let d = crate::digest::Digest::of(format!("strata.source-date-epoch.v1\0{epoch}").as_bytes());
+    InputDigest::from_bytes(*d.as_bytes())
 }
 
 /// What a filesystem step wrote: its changes, where to read them, and its upperdir.

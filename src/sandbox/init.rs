@@ -71,6 +71,10 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
         );
         1
     };
+    // Docker runs every process with umask 0022 whatever the builder's own umask is, so what
+    // RUN creates (and the mountpoints and working directory made here) has the same modes on
+    // every host.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     if args.own_netns {
         if let Err(e) = sys.set_loopback_up() {
             return fail("bring up lo", e.to_string());
