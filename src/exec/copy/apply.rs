@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::time::TimeSpec;
+use rayon::prelude::*;
 
 use super::archive;
 use super::fetch::{parse_http_date, verify_checksum, Fetch};
@@ -116,6 +117,23 @@ pub(super) fn set_meta(
         .map_err(|e| io_err("utimensat", path, e.into()))?;
     }
     Ok(())
+}
+
+/// Makes room for a non-directory at `path`: an existing file is removed ("Modified"), an
+/// existing directory is Docker's error.
+fn replace_file(w: &Writer<'_>, path: &Path) -> Result<ChangeKind, CopyError> {
+    match std::fs::symlink_metadata(path) {
+        Err(_) => Ok(ChangeKind::Added),
+        // "If the source is a file and a directory with the same name exists at the
+        // destination, an error is raised."
+        Ok(md) if md.is_dir() => Err(CopyError::ReplaceDirWithFile {
+            path: w.shown(path),
+        }),
+        Ok(_) => {
+            std::fs::remove_file(path).map_err(|err| io_err("remove", path, err))?;
+            Ok(ChangeKind::Modified)
+        }
+    }
 }
 
 pub(super) fn mknod(path: &Path, file_type: u32, mode: u32, rdev: u64) -> Result<(), CopyError> {
@@ -284,12 +302,25 @@ fn write_entries(
     inline: Option<&[u8]>,
 ) -> Result<(), CopyError> {
     let mut dir_times = Vec::new();
+    // Plain files from the host are copied in parallel after this pass (creating thousands of
+    // files is mostly kernel time, which both cores can share); hard links wait for them.
+    let mut files: Vec<(PathBuf, PathBuf, &Entry)> = Vec::new();
+    let mut links: Vec<(PathBuf, &Entry)> = Vec::new();
     for e in entries {
         let path = if e.rel.is_empty() {
             dir.to_path_buf()
         } else {
             dir.join(&e.rel)
         };
+        if let (EntryKind::File { .. }, None, Some(from)) = (&e.kind, inline, src.host_path(&e.src))
+        {
+            files.push((from, path, e));
+            continue;
+        }
+        if let EntryKind::Hardlink { .. } = &e.kind {
+            links.push((path, e));
+            continue;
+        }
         let existing = std::fs::symlink_metadata(&path).ok();
         let kind = if existing.is_some() {
             ChangeKind::Modified
@@ -330,13 +361,6 @@ fn write_entries(
                     std::fs::remove_file(&path).map_err(|err| io_err("remove", &path, err))?;
                 }
                 match other {
-                    EntryKind::File { .. }
-                        if inline.is_none() && src.host_path(&e.src).is_some() =>
-                    {
-                        let from = src.host_path(&e.src).expect("checked");
-                        std::fs::copy(&from, &path).map_err(|err| io_err("copy", &path, err))?;
-                        set_meta(&path, e.mode, e.uid, e.gid, e.mtime, false)?;
-                    }
                     EntryKind::File { .. } => {
                         let mut reader: Box<dyn Read> = match inline {
                             Some(data) => Box::new(data),
@@ -354,11 +378,7 @@ fn write_entries(
                         symlink(target, &path).map_err(|err| io_err("symlink", &path, err))?;
                         set_meta(&path, e.mode, e.uid, e.gid, e.mtime, true)?;
                     }
-                    EntryKind::Hardlink { first } => {
-                        let first = dir.join(first);
-                        std::fs::hard_link(&first, &path)
-                            .map_err(|err| io_err("link", &path, err))?;
-                    }
+                    EntryKind::Hardlink { .. } => unreachable!("deferred above"),
                     EntryKind::Special { file_type, rdev } => {
                         mknod(&path, *file_type, e.mode, *rdev)?;
                         set_meta(&path, e.mode, e.uid, e.gid, e.mtime, false)?;
@@ -367,6 +387,27 @@ fn write_entries(
                 }
             }
         }
+        record(w, &path, kind);
+    }
+    let copied = files
+        .par_iter()
+        .map(|(from, path, e)| {
+            let kind = replace_file(w, path)?;
+            std::fs::copy(from, path).map_err(|err| io_err("copy", path, err))?;
+            set_meta(path, e.mode, e.uid, e.gid, e.mtime, false)?;
+            Ok((path, kind))
+        })
+        .collect::<Result<Vec<_>, CopyError>>()?;
+    for (path, kind) in copied {
+        record(w, path, kind);
+    }
+    for (path, e) in links {
+        let EntryKind::Hardlink { first } = &e.kind else {
+            continue;
+        };
+        let kind = replace_file(w, &path)?;
+        let first = dir.join(first);
+        std::fs::hard_link(&first, &path).map_err(|err| io_err("link", &path, err))?;
         record(w, &path, kind);
     }
     for (path, e, t) in dir_times.into_iter().rev() {
