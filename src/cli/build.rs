@@ -86,6 +86,14 @@ pub struct BuildArgsCli {
     /// Where the result goes; only `type=image[,push=true]` (the store) for now.
     #[arg(short = 'o', long = "output", value_name = "type=image[,push=true]")]
     pub output: Option<String>,
+    /// Export the build cache: `type=registry,ref=REF[,mode=min|max][,cache-mounts=true]`,
+    /// `type=local,dest=DIR[,…]` or `type=inline`; repeatable.
+    #[arg(long = "cache-to", value_name = "type=…")]
+    pub cache_to: Vec<String>,
+    /// Import a build cache: `type=registry,ref=REF` (a cache or an image with inline cache),
+    /// `type=local,src=DIR`, or a bare REF; repeatable.
+    #[arg(long = "cache-from", value_name = "type=…")]
+    pub cache_from: Vec<String>,
     /// Print the build graph with every node's cache key as JSON, and build nothing.
     #[arg(long)]
     pub dump_plan: bool,
@@ -135,6 +143,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             .collect::<Result<Vec<_>>>()?,
     );
     let push = args.push || output_pushes(args.output.as_deref())?;
+    let caches = super::cache_args::CacheFlags::parse(&args.cache_to, &args.cache_from)?;
     let mode = super::progress::ProgressMode::chosen(args.progress.as_deref())?;
     let opts = PlanOptions {
         build_args,
@@ -172,6 +181,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         super::progress::renderer(mode, Box::new(std::io::stderr()))
     };
     let fetcher = HttpFetcher::new();
+    let imported = caches.import(&store, &args.insecure);
     let bopts = BuildOptions {
         dockerfile_name: shown,
         dockerfile_path: Some(path.clone()),
@@ -188,6 +198,8 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         secrets: Some(&secrets),
         interrupt: Some(super::signals::build_interrupt()),
         progress: renderer.as_progress(),
+        imported_cache: imported.as_ref(),
+        inline_cache: caches.inline(),
     };
     let result = build(&store, &graph, &bopts);
     renderer.finish();
@@ -198,6 +210,11 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         }
         r => r?,
     };
+    caches.export(&store, &outcome, imported.as_ref(), &args.insecure);
+    if let Some(imp) = &imported {
+        let (blobs, bytes) = imp.fetched();
+        eprintln!("cache: downloaded {blobs} blob(s), {bytes} bytes");
+    }
     let image = &outcome.image;
     if let Some(f) = &args.iidfile {
         std::fs::write(f, image.id.to_string())

@@ -8,6 +8,7 @@ mod format;
 mod progress;
 
 mod build;
+mod cache_args;
 mod check;
 mod debug;
 mod signals;

@@ -12,6 +12,9 @@ use super::error::{ExecError, StepError};
 use super::events::{Event, Progress};
 use super::interrupt::Interrupt;
 use super::mounts::Secrets;
+use super::remote_cache::{
+    cache_records, inline_document, CacheRecord, ImportedCache, INLINE_FIELD,
+};
 use super::rootfs::reap_stale_mounts;
 use super::slots::Slots;
 use super::state::StepState;
@@ -47,6 +50,10 @@ pub struct BuildOptions<'a> {
     pub progress: &'a dyn Progress,
     /// Lets the caller stop the build (signals); `None` for a build only failures stop.
     pub interrupt: Option<&'a Interrupt>,
+    /// `--cache-from`: entries consulted after the local cache index.
+    pub imported_cache: Option<&'a ImportedCache>,
+    /// `--cache-to type=inline`: the output steps' entries go into the image config.
+    pub inline_cache: bool,
 }
 
 /// One step as the build saw it (for `--metadata-file` and tests).
@@ -63,6 +70,8 @@ pub struct StepSummary {
 pub struct BuildOutcome {
     pub image: Image,
     pub steps: Vec<StepSummary>,
+    /// The cache entry of every step, for `--cache-to`.
+    pub cache_records: Vec<CacheRecord>,
 }
 
 /// Runs `graph` and writes the target image into `store`.
@@ -128,6 +137,8 @@ pub fn build(
         slots: Slots::new(graph.nodes.len()),
         interrupt,
         failed: AtomicBool::new(false),
+        imported: opts.imported_cache,
+        seen: Mutex::new(Default::default()),
     };
     let errors: Mutex<Vec<(usize, StepError)>> = Mutex::new(Vec::new());
     let states: Mutex<Vec<Option<Arc<StepState>>>> = Mutex::new(vec![None; graph.nodes.len()]);
@@ -188,7 +199,13 @@ pub fn build(
     }
     let states = states.into_inner().expect("states");
     let out = states[graph.output()].clone().expect("the output node ran");
-    let image = assemble(store, &out, opts)?;
+    if let Some(imp) = opts.imported_cache {
+        imp.ensure_blobs(store, &out.layers)
+            .map_err(|e| ExecError::CacheFetch(Box::new(e)))?;
+    }
+    let cache_records = cache_records(graph, &states, exec.seen.into_inner().expect("seen"));
+    let inline = opts.inline_cache.then(|| inline_document(&cache_records));
+    let image = assemble(store, &out, opts, inline)?;
     opts.progress.event(Event::Exported {
         digest: image.manifest_digest.to_string(),
         tags: opts.tags.iter().map(|t| t.to_string()).collect(),
@@ -206,7 +223,11 @@ pub fn build(
             })
         })
         .collect();
-    Ok(BuildOutcome { image, steps })
+    Ok(BuildOutcome {
+        image,
+        steps,
+        cache_records,
+    })
 }
 
 fn report_done(progress: &dyn Progress, node: &Node, st: &StepState, t0: Instant) {
@@ -241,8 +262,16 @@ fn reads_context(n: &Node) -> bool {
 
 /// The image: the output node's config with `--label`s, `created` from its newest history
 /// entry (so a cached rebuild has the same digest), and a manifest over its layers.
-fn assemble(store: &Store, out: &StepState, opts: &BuildOptions<'_>) -> Result<Image, ExecError> {
+fn assemble(
+    store: &Store,
+    out: &StepState,
+    opts: &BuildOptions<'_>,
+    inline_cache: Option<serde_json::Value>,
+) -> Result<Image, ExecError> {
     let mut config = out.config.clone();
+    if let Some(v) = inline_cache {
+        config.extra.insert(INLINE_FIELD.to_string(), v);
+    }
     if !opts.labels.is_empty() {
         let labels = config.config.labels.get_or_insert_with(Default::default);
         for (k, v) in &opts.labels {

@@ -7,6 +7,7 @@ pub mod events;
 pub mod interrupt;
 mod layer_commit;
 pub mod mounts;
+pub mod remote_cache;
 pub mod rootfs;
 mod slots;
 pub mod state;

@@ -7,7 +7,7 @@ use std::any::Any;
 use std::path::{Path, PathBuf};
 
 use super::error::StepError;
-use super::rootfs::{lowerdirs, mount_view, mount_writable, step_dir};
+use super::rootfs::{mount_view, mount_writable, step_dir};
 use super::step_copy::{self, CopyFrom};
 use super::steps::Executor;
 use crate::exec::mounts::{acquire, parse_mount, RunMount, Secrets};
@@ -65,11 +65,11 @@ impl Executor<'_> {
                 },
                 CopySource::Stage(i) => {
                     let st = self.stage_result(*i)?;
-                    self.view_of(&lowerdirs(self.store, &st)?)?
+                    self.view_of(&self.lowerdirs(&st)?)?
                 }
                 CopySource::Image(r) => {
                     let st = self.base(node, r)?;
-                    self.view_of(&lowerdirs(self.store, &st)?)?
+                    self.view_of(&self.lowerdirs(&st)?)?
                 }
             }));
         }

@@ -1,16 +1,18 @@
 //! Running one graph node: its final cache key, a cache hit applied without touching any
 //! filesystem, or the work itself (COPY/ADD, WORKDIR, RUN over an overlay; config changes).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::config_apply::{apply_to_image, history_entry, run_created_by};
 use super::error::StepError;
 use super::events::{Event, Progress};
 use super::interrupt::Interrupt;
 use super::layer_commit::{adopt_snapshot, write_layer};
-use super::rootfs::{lowerdirs, mount_view, mount_writable, step_dir, OverlayMount};
+use super::remote_cache::{lowerdirs_fetching, ImportedCache};
+use super::rootfs::{mount_view, mount_writable, step_dir, OverlayMount};
 use super::slots::Slots;
 use super::state::{LayerRef, StepState};
 use super::step_copy::{self, ContextInputs, CopyFrom, MemoFetch};
@@ -43,6 +45,10 @@ pub struct Executor<'a> {
     pub interrupt: &'a Interrupt,
     /// Whether a step failed (as opposed to an outside interrupt).
     pub failed: AtomicBool,
+    /// Entries from `--cache-from`, consulted after the local index.
+    pub imported: Option<&'a ImportedCache>,
+    /// Every entry this build hit or recorded, for `--cache-to`.
+    pub seen: Mutex<HashMap<CacheKey, CacheEntry>>,
 }
 
 impl Executor<'_> {
@@ -76,17 +82,36 @@ impl Executor<'_> {
         if !(self.use_cache)(node) {
             return None;
         }
-        self.store.cache_get(key).ok().flatten()
+        let local = self.store.cache_get(key).ok().flatten();
+        let entry = match (local, self.imported) {
+            (Some(e), _) => e,
+            (None, Some(imp)) => {
+                let e = imp.get(key)?.clone();
+                // Remembered locally: a miss until its blob is fetched, a hit after that.
+                let _ = self.store.cache_put(&e);
+                e
+            }
+            (None, None) => return None,
+        };
+        self.seen.lock().expect("seen").insert(*key, entry.clone());
+        Some(entry)
+    }
+
+    /// The snapshot dirs of `state`, fetching blobs of imported entries first when needed.
+    pub(super) fn lowerdirs(&self, state: &StepState) -> Result<Vec<PathBuf>, StepError> {
+        lowerdirs_fetching(self.store, self.imported, state)
     }
 
     fn record(&self, node: &Node, key: CacheKey, result: CacheResult, created: &str) {
-        // A cache index that cannot be written costs the next build time, not this build.
-        let _ = self.store.cache_put(&CacheEntry {
+        let entry = CacheEntry {
             key,
             result,
             created: created.to_string(),
             description: node.meta.text.clone(),
-        });
+        };
+        // A cache index that cannot be written costs the next build time, not this build.
+        let _ = self.store.cache_put(&entry);
+        self.seen.lock().expect("seen").insert(key, entry);
     }
 
     /// Runs one node whose parent and dependencies are done (or waits for them).
@@ -271,14 +296,14 @@ impl Executor<'_> {
             CopySource::Stage(i) => {
                 let src = self.stage_result(*i)?;
                 view_dir = step_dir(self.store, "view")?;
-                let (m, path) = mount_view(view_dir.path(), &lowerdirs(self.store, &src)?)?;
+                let (m, path) = mount_view(view_dir.path(), &self.lowerdirs(&src)?)?;
                 _view = m;
                 CopyFrom::Dir(path)
             }
             CopySource::Image(r) => {
                 let src = self.base(node, r)?;
                 view_dir = step_dir(self.store, "view")?;
-                let (m, path) = mount_view(view_dir.path(), &lowerdirs(self.store, &src)?)?;
+                let (m, path) = mount_view(view_dir.path(), &self.lowerdirs(&src)?)?;
                 _view = m;
                 CopyFrom::Dir(path)
             }
@@ -345,7 +370,7 @@ impl Executor<'_> {
             label: node.meta.label.clone(),
         });
         let dir = step_dir(self.store, "step")?;
-        let lowers = lowerdirs(self.store, parent)?;
+        let lowers = self.lowerdirs(parent)?;
         let written = work(dir.path(), lowers)?;
         let result = if written.changes.is_empty() {
             CacheResult::ConfigOnly
