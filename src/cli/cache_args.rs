@@ -139,7 +139,7 @@ fn artifact(
         Vec::new()
     };
     Ok(ArtifactConfig {
-        doc: cache::select(&outcome.cache_records, mode),
+        doc: cache::select(&outcome.cache_records, mode).with_inputs(&outcome.cache_inputs),
         mounts,
     })
 }

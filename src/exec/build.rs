@@ -13,7 +13,7 @@ use super::events::{Event, Progress};
 use super::interrupt::Interrupt;
 use super::mounts::Secrets;
 use super::remote_cache::{
-    cache_records, inline_document, CacheRecord, ImportedCache, INLINE_FIELD,
+    cache_records, inline_document, CacheRecord, ImportedCache, InputMemo, INLINE_FIELD,
 };
 use super::rootfs::reap_stale_mounts;
 use super::slots::Slots;
@@ -72,6 +72,8 @@ pub struct BuildOutcome {
     pub steps: Vec<StepSummary>,
     /// The cache entry of every step, for `--cache-to`.
     pub cache_records: Vec<CacheRecord>,
+    /// The `COPY --from` inputs the build computed or reused, for `--cache-to`.
+    pub cache_inputs: Vec<InputMemo>,
 }
 
 /// Runs `graph` and writes the target image into `store`.
@@ -203,7 +205,13 @@ pub fn build(
         imp.ensure_blobs(store, &out.layers)
             .map_err(|e| ExecError::CacheFetch(Box::new(e)))?;
     }
-    let cache_records = cache_records(graph, &states, exec.seen.into_inner().expect("seen"));
+    let seen = exec.seen.into_inner().expect("seen");
+    let cache_inputs: Vec<InputMemo> = seen
+        .inputs
+        .iter()
+        .map(|(k, d)| InputMemo::new(*k, d))
+        .collect();
+    let cache_records = cache_records(graph, &states, seen.entries);
     let inline = opts.inline_cache.then(|| inline_document(&cache_records));
     let image = assemble(store, &out, opts, inline)?;
     opts.progress.event(Event::Exported {
@@ -227,6 +235,7 @@ pub fn build(
         image,
         steps,
         cache_records,
+        cache_inputs,
     })
 }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::error::StepError;
 use super::state::{LayerRef, StepState};
 use crate::digest::{chain_ids, CacheKey, Digest};
-use crate::plan::graph::BuildGraph;
+use crate::plan::graph::{BuildGraph, InputDigest};
 use crate::snapshot::Snapshots;
 use crate::store::cache::{CacheEntry, CacheResult};
 use crate::store::Store;
@@ -35,6 +35,82 @@ pub const INLINE_FIELD: &str = "strata.cache.v1";
 pub struct CacheDocument {
     pub version: u32,
     pub entries: Vec<CacheEntry>,
+    /// What `COPY --from` steps selected from their source's layers, so a hit on them needs
+    /// neither those layers' blobs nor a view of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputMemo>,
+}
+
+/// The input digest of a `COPY --from` step, keyed by [`input_memo_key`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputMemo {
+    pub key: CacheKey,
+    /// The 32 bytes of the input digest, hex.
+    pub input: String,
+}
+
+impl InputMemo {
+    pub fn new(key: CacheKey, input: &InputDigest) -> Self {
+        InputMemo {
+            key,
+            input: hex(input.as_bytes()),
+        }
+    }
+
+    pub fn digest(&self) -> Option<InputDigest> {
+        parse_hex32(&self.input).map(InputDigest::from_bytes)
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The versioned directory of remembered `COPY --from` inputs under the store root.
+pub const INPUTS_DIR: &str = "cache-inputs-v1";
+
+/// The memo key of input `index` of a copy step over `src_layers`: the source's chain ID (its
+/// content, whatever built it) and the step's partial key (the op and its parent).
+pub fn input_memo_key(src_layers: &[LayerRef], partial_key: &CacheKey, index: usize) -> CacheKey {
+    let diff_ids: Vec<Digest> = src_layers.iter().map(|l| l.diff_id).collect();
+    let mut h = crate::digest::DigestHasher::new();
+    h.update(b"strata.copy-input.v1\0");
+    h.update(crate::digest::chain_id(&diff_ids).as_bytes());
+    h.update(partial_key.as_bytes());
+    h.update(&(index as u64).to_le_bytes());
+    CacheKey::from_bytes(*h.finish().as_bytes())
+}
+
+/// A remembered input digest of this store.
+pub fn input_memo_read(store: &Store, key: &CacheKey) -> Option<InputDigest> {
+    let text = std::fs::read_to_string(store.root().join(INPUTS_DIR).join(key.hex())).ok()?;
+    parse_hex32(text.trim()).map(InputDigest::from_bytes)
+}
+
+/// Remembers an input digest; failing to costs the next build a view, not this one.
+pub fn input_memo_write(store: &Store, key: &CacheKey, digest: &InputDigest) {
+    let dir = store.root().join(INPUTS_DIR);
+    let _ = std::fs::create_dir_all(&dir);
+    let _ =
+        crate::util::atomic::write_atomic(&dir.join(key.hex()), hex(digest.as_bytes()).as_bytes());
+}
+
+/// What a build hit or recorded, for export.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub entries: HashMap<CacheKey, CacheEntry>,
+    pub inputs: HashMap<CacheKey, InputDigest>,
 }
 
 impl CacheDocument {
@@ -44,7 +120,16 @@ impl CacheDocument {
         CacheDocument {
             version: CACHE_DOCUMENT_VERSION,
             entries,
+            inputs: Vec::new(),
         }
+    }
+
+    /// Adds remembered inputs, sorted by key.
+    pub fn with_inputs(mut self, inputs: &[InputMemo]) -> Self {
+        self.inputs = inputs.to_vec();
+        self.inputs.sort_by_key(|m| *m.key.as_bytes());
+        self.inputs.dedup_by_key(|m| m.key);
+        self
     }
 
     /// The distinct layer blobs the entries name, in entry order.
@@ -85,6 +170,7 @@ pub trait BlobSource: Send + Sync {
 pub struct ImportedCache {
     sources: Vec<Box<dyn BlobSource>>,
     entries: HashMap<CacheKey, CacheEntry>,
+    inputs: HashMap<CacheKey, InputDigest>,
     /// Which source serves a blob, and its size.
     blobs: HashMap<Digest, (usize, u64)>,
     /// One lock per blob being fetched, so two steps needing it download it once.
@@ -109,6 +195,16 @@ impl ImportedCache {
         for e in doc.entries {
             self.entries.entry(e.key).or_insert(e);
         }
+        for m in doc.inputs {
+            if let Some(d) = m.digest() {
+                self.inputs.entry(m.key).or_insert(d);
+            }
+        }
+    }
+
+    /// An imported `COPY --from` input digest.
+    pub fn input(&self, key: &CacheKey) -> Option<InputDigest> {
+        self.inputs.get(key).copied()
     }
 
     pub fn len(&self) -> usize {
@@ -203,6 +299,8 @@ pub fn cache_records(
 }
 
 /// The [`INLINE_FIELD`] value: the output steps' entries (their layers are the image's own).
+/// No `COPY --from` inputs: their sources' steps are not in it, so an importer rebuilds those
+/// and has the view anyway, and a rebuilt source's new layers would change the image digest.
 pub fn inline_document(records: &[CacheRecord]) -> serde_json::Value {
     let doc = CacheDocument::new(
         records
@@ -288,6 +386,43 @@ mod tests {
         let json = serde_json::to_value(&doc).unwrap();
         assert_eq!(json["version"], 1);
         assert_eq!(json["entries"][1]["result"]["kind"], "layer");
+    }
+
+    #[test]
+    fn input_memos_round_trip_and_key_on_content_op_and_index() {
+        let d = InputDigest::from_bytes([0xab; 32]);
+        let m = InputMemo::new(CacheKey::from_bytes([1; 32]), &d);
+        assert_eq!(m.input, "ab".repeat(32));
+        assert_eq!(m.digest(), Some(d));
+        for bad in ["ab", "zz".repeat(32).as_str(), "é".repeat(32).as_str()] {
+            let m = InputMemo {
+                key: CacheKey::from_bytes([1; 32]),
+                input: bad.into(),
+            };
+            assert_eq!(m.digest(), None, "{bad}");
+        }
+        let layer = |b: &[u8]| LayerRef {
+            digest: Digest::of(b),
+            diff_id: Digest::of(b),
+            size: 1,
+            media_type: String::new(),
+        };
+        let (p1, p2) = (CacheKey::from_bytes([1; 32]), CacheKey::from_bytes([2; 32]));
+        let base = input_memo_key(&[layer(b"a")], &p1, 0);
+        // Same content under another compressed blob: the same key (diff IDs, not digests).
+        let mut other_blob = layer(b"a");
+        other_blob.digest = Digest::of(b"zstd");
+        assert_eq!(input_memo_key(&[other_blob], &p1, 0), base);
+        assert_ne!(input_memo_key(&[layer(b"b")], &p1, 0), base);
+        assert_ne!(input_memo_key(&[layer(b"a"), layer(b"b")], &p1, 0), base);
+        assert_ne!(input_memo_key(&[layer(b"a")], &p2, 0), base);
+        assert_ne!(input_memo_key(&[layer(b"a")], &p1, 1), base);
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("root")).unwrap();
+        assert_eq!(input_memo_read(&store, &base), None);
+        input_memo_write(&store, &base, &d);
+        assert_eq!(input_memo_read(&store, &base), Some(d));
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Running one graph node: its final cache key, a cache hit applied without touching any
 //! filesystem, or the work itself (COPY/ADD, WORKDIR, RUN over an overlay; config changes).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +10,7 @@ use super::error::StepError;
 use super::events::{Event, Progress};
 use super::interrupt::Interrupt;
 use super::layer_commit::{adopt_snapshot, write_layer};
-use super::remote_cache::{lowerdirs_fetching, ImportedCache};
+use super::remote_cache::{input_memo_key, lowerdirs_fetching, ImportedCache, Seen};
 use super::rootfs::{mount_view, mount_writable, step_dir, OverlayMount};
 use super::slots::Slots;
 use super::state::{LayerRef, StepState};
@@ -48,7 +47,7 @@ pub struct Executor<'a> {
     /// Entries from `--cache-from`, consulted after the local index.
     pub imported: Option<&'a ImportedCache>,
     /// Every entry this build hit or recorded, for `--cache-to`.
-    pub seen: Mutex<HashMap<CacheKey, CacheEntry>>,
+    pub seen: Mutex<Seen>,
 }
 
 impl Executor<'_> {
@@ -93,8 +92,25 @@ impl Executor<'_> {
             }
             (None, None) => return None,
         };
-        self.seen.lock().expect("seen").insert(*key, entry.clone());
+        self.seen
+            .lock()
+            .expect("seen")
+            .entries
+            .insert(*key, entry.clone());
         Some(entry)
+    }
+
+    /// A remembered COPY-from-a-stage input digest: this store's, else an imported one.
+    fn input_memo_get(&self, key: &CacheKey) -> Option<InputDigest> {
+        let d = crate::exec::remote_cache::input_memo_read(self.store, key)
+            .or_else(|| self.imported.and_then(|i| i.input(key)))?;
+        self.seen.lock().expect("seen").inputs.insert(*key, d);
+        Some(d)
+    }
+
+    fn input_memo_put(&self, key: CacheKey, digest: InputDigest) {
+        crate::exec::remote_cache::input_memo_write(self.store, &key, &digest);
+        self.seen.lock().expect("seen").inputs.insert(key, digest);
     }
 
     /// The snapshot dirs of `state`, fetching blobs of imported entries first when needed.
@@ -111,7 +127,7 @@ impl Executor<'_> {
         };
         // A cache index that cannot be written costs the next build time, not this build.
         let _ = self.store.cache_put(&entry);
-        self.seen.lock().expect("seen").insert(key, entry);
+        self.seen.lock().expect("seen").entries.insert(key, entry);
     }
 
     /// Runs one node whose parent and dependencies are done (or waits for them).
@@ -288,30 +304,43 @@ impl Executor<'_> {
         op: &CopyOp,
     ) -> Result<StepState, StepError> {
         // The source: the context, or a read-only view of a stage's or an image's layers,
-        // kept mounted until the copy is applied.
-        let view_dir;
-        let _view: Option<OverlayMount>;
-        let from = match &op.from {
-            CopySource::Context => CopyFrom::Context(self.context.expect("context walked")),
-            CopySource::Stage(i) => {
-                let src = self.stage_result(*i)?;
-                view_dir = step_dir(self.store, "view")?;
-                let (m, path) = mount_view(view_dir.path(), &self.lowerdirs(&src)?)?;
-                _view = m;
-                CopyFrom::Dir(path)
-            }
-            CopySource::Image(r) => {
-                let src = self.base(node, r)?;
-                view_dir = step_dir(self.store, "view")?;
-                let (m, path) = mount_view(view_dir.path(), &self.lowerdirs(&src)?)?;
-                _view = m;
-                CopyFrom::Dir(path)
-            }
+        // kept mounted until the copy is applied. What a view would select is remembered by
+        // the source's layers, so a cache hit needs neither the view nor those layers' blobs.
+        let src = match &op.from {
+            CopySource::Context => None,
+            CopySource::Stage(i) => Some(self.stage_result(*i)?),
+            CopySource::Image(r) => Some(Arc::new(self.base(node, r)?)),
+        };
+        let memo_key = |index: usize| {
+            src.as_ref()
+                .map(|s| input_memo_key(&s.layers, &node.partial_key, index))
+        };
+        let all_remembered = node.inputs.iter().enumerate().all(|(n, i)| {
+            matches!(i, Input::CopyFiles { .. })
+                && memo_key(n).is_some_and(|k| self.input_memo_get(&k).is_some())
+        });
+        let mut view = match &src {
+            Some(s) if !all_remembered => Some(self.source_view(s)?),
+            _ => None,
         };
         let mut inputs = Vec::with_capacity(node.inputs.len());
-        for i in &node.inputs {
+        for (n, i) in node.inputs.iter().enumerate() {
             inputs.push(match i {
-                Input::CopyFiles { .. } => step_copy::input_digest(op, &from)?,
+                Input::CopyFiles { .. } => match memo_key(n) {
+                    Some(k) => match self.input_memo_get(&k) {
+                        Some(d) => d,
+                        None => {
+                            let (_, _, path) = view.as_ref().expect("a view was mounted");
+                            let d = step_copy::input_digest(op, &CopyFrom::Dir(path.clone()))?;
+                            self.input_memo_put(k, d);
+                            d
+                        }
+                    },
+                    None => step_copy::input_digest(
+                        op,
+                        &CopyFrom::Context(self.context.expect("context walked")),
+                    )?,
+                },
                 Input::Url { url } => self.fetch.url_digest(url, op.checksum.as_deref())?,
                 other => {
                     return Err(StepError::Unsupported(format!(
@@ -323,6 +352,13 @@ impl Executor<'_> {
         let key = finalize_key(&node.partial_key, key_parent.as_ref(), &inputs);
         let created_by = format!("{} # buildkit", node.meta.text);
         self.fs_step_as(node, parent, key, created_by, |dir, lowers| {
+            if let (Some(s), None) = (&src, &view) {
+                view = Some(self.source_view(s)?);
+            }
+            let from = match &view {
+                Some((_, _, path)) => CopyFrom::Dir(path.clone()),
+                None => CopyFrom::Context(self.context.expect("context walked")),
+            };
             let (mount, upper) = mount_writable(dir, &lowers)?;
             let changes = step_copy::apply(op, &from, mount.path(), mount.path(), &self.fetch)?;
             // Everything the copy wrote is in the upperdir; reading it there is cheaper than
@@ -334,6 +370,16 @@ impl Executor<'_> {
                 _mount: Some(mount),
             })
         })
+    }
+
+    /// A read-only view of `src`'s layers: its temp dir, its mount, and the path to read.
+    fn source_view(
+        &self,
+        src: &StepState,
+    ) -> Result<(tempfile::TempDir, Option<OverlayMount>, PathBuf), StepError> {
+        let dir = step_dir(self.store, "view")?;
+        let (m, path) = mount_view(dir.path(), &self.lowerdirs(src)?)?;
+        Ok((dir, m, path))
     }
 
     fn fs_step(
