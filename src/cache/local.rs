@@ -142,3 +142,62 @@ pub fn export_local(
         written,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::CacheKey;
+    use crate::exec::remote_cache::CacheDocument;
+    use crate::store::cache::{CacheEntry, CacheResult};
+
+    fn store(dir: &Path, name: &str) -> Store {
+        Store::open(&dir.join(name)).unwrap()
+    }
+
+    #[test]
+    fn export_import_and_tampered_blobs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (store(tmp.path(), "a"), store(tmp.path(), "b"));
+        let layer = a.write_blob(b"layer bytes").unwrap();
+        let entry = CacheEntry {
+            key: CacheKey::from_bytes([7; 32]),
+            result: CacheResult::Layer {
+                digest: layer,
+                diff_id: Digest::of(b"tar"),
+                size: 11,
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            },
+            created: "2026-11-22T00:00:00Z".into(),
+            description: "RUN x".into(),
+        };
+        let config = ArtifactConfig {
+            doc: CacheDocument::new(vec![entry.clone()]),
+            mounts: Vec::new(),
+        };
+        let dir = tmp.path().join("cache");
+        let out = export_local(&a, &dir, &config, None).unwrap();
+        assert_eq!((out.entries, out.blobs, out.written), (1, 1, 1));
+        // A second export into the same directory writes no blob again.
+        assert_eq!(export_local(&a, &dir, &config, None).unwrap().written, 0);
+
+        let imp = import_local(&dir).unwrap();
+        assert_eq!(imp.doc.entries, vec![entry]);
+        imp.source.fetch(&b, &layer, 11).unwrap();
+        assert_eq!(b.read_blob(&layer).unwrap(), b"layer bytes");
+
+        // Same size, other bytes: refused, and nothing enters the store.
+        let c = store(tmp.path(), "c");
+        fs::write(blob_path(&dir, &layer), b"LAYER BYTES").unwrap();
+        assert!(imp.source.fetch(&c, &layer, 11).is_err());
+        assert!(!c.has_blob(&layer));
+        // A blob the directory lost: an error naming the file.
+        fs::remove_file(blob_path(&dir, &layer)).unwrap();
+        let err = imp.source.fetch(&c, &layer, 11).unwrap_err();
+        assert!(err.contains(&layer.hex()), "{err}");
+        // An export needing a blob neither the store nor an import has fails.
+        fs::remove_file(a.blob_path(&layer)).unwrap();
+        assert!(export_local(&a, &dir, &config, None).is_err());
+        // A directory that is not a cache.
+        assert!(import_local(&tmp.path().join("nothing")).is_err());
+    }
+}

@@ -33,7 +33,7 @@ pub enum CacheError {
     Registry {
         reference: String,
         #[source]
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
     #[error("{op} {path}: {source}")]
     Io {
@@ -45,7 +45,7 @@ pub enum CacheError {
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
-    Blob(#[from] StepError),
+    Blob(Box<StepError>),
     /// The cache is there but is not one strata can read.
     #[error("{source_name}: {message}")]
     Invalid {
@@ -99,7 +99,9 @@ fn ensure_local(
         return Ok(());
     }
     match imported {
-        Some(imp) => Ok(imp.ensure_blob(store, digest)?),
+        Some(imp) => imp
+            .ensure_blob(store, digest)
+            .map_err(|e| CacheError::Blob(Box::new(e))),
         None => Err(StoreError::MissingBlob(*digest).into()),
     }
 }

@@ -63,7 +63,7 @@ pub fn import_registry(
     let name = reference.to_string();
     let reg = |source: RegistryError| CacheError::Registry {
         reference: name.clone(),
-        source,
+        source: Box::new(source),
     };
     let invalid = |message: String| CacheError::Invalid {
         source_name: name.clone(),
@@ -124,7 +124,7 @@ pub fn export_registry(
     let name = reference.to_string();
     let reg = |source: RegistryError| CacheError::Registry {
         reference: name.clone(),
-        source,
+        source: Box::new(source),
     };
     let repo = reference.path();
     let blobs = config.blobs();
