@@ -272,3 +272,43 @@ fn cache_mount_contents_come_back_after_a_wipe() {
     assert!(log.contains("restored 1 cache mount"), "{log}");
     assert_eq!(read(&b.unpack("m"), "seen"), "warm\n");
 }
+
+#[test]
+fn cached_steps_reading_another_stage_do_not_download_it() {
+    let hits = Hits::start();
+    let b = Bench::new();
+    b.files(&[("lib/a.txt", "a\n")]);
+    b.dockerfile(
+        &r#"FROM busybox AS deps
+COPY lib/ /lib/
+RUN --network=host wget -q -O /dev/null http://127.0.0.1:PORT/deps && cat /lib/a.txt > /lib.txt
+
+FROM busybox
+COPY --from=deps /lib.txt /copied.txt
+RUN --mount=from=deps,target=/d --network=host wget -q -O /dev/null http://127.0.0.1:PORT/final && cp /d/lib.txt /mounted.txt
+"#
+        .replace("PORT", &hits.port.to_string()),
+    );
+    let dir = b.s.scratch("ci-cache");
+    let first = b.build(
+        "lazy",
+        &[
+            "--cache-to",
+            &format!("type=local,dest={},mode=max", dir.display()),
+        ],
+    );
+    wipe(&b);
+    let (m, log) = b.build_logged(
+        "lazy",
+        &["--cache-from", &format!("type=local,src={}", dir.display())],
+    );
+    assert_rebuilt(&m, &[]);
+    assert_eq!(hits.both(), (1, 1));
+    assert_eq!(digest(&m), digest(&first));
+    // The output's two layers; neither of the deps stage's (its COPY --from and --mount
+    // inputs came with the cache).
+    assert!(log.contains("cache: downloaded 2 blob(s)"), "{log}");
+    let root = b.unpack("lazy");
+    assert_eq!(read(&root, "copied.txt"), "a\n");
+    assert_eq!(read(&root, "mounted.txt"), "a\n");
+}

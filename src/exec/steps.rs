@@ -100,6 +100,40 @@ impl Executor<'_> {
         Some(entry)
     }
 
+    /// The memo key of a RUN mount's files: `None` for the context (hashed through its stat
+    /// cache anyway).
+    fn mount_memo_key(
+        &self,
+        node: &Node,
+        index: usize,
+        source: &CopySource,
+    ) -> Result<Option<CacheKey>, StepError> {
+        let src = match source {
+            CopySource::Context => return Ok(None),
+            CopySource::Stage(i) => self.stage_result(*i)?,
+            CopySource::Image(r) => Arc::new(self.base(node, r)?),
+        };
+        Ok(Some(input_memo_key(&src.layers, &node.partial_key, index)))
+    }
+
+    /// Every keyed mount's input digest, when all are remembered.
+    fn remembered_mount_inputs(&self, node: &Node) -> Result<Option<Vec<InputDigest>>, StepError> {
+        let mut out = Vec::with_capacity(node.inputs.len());
+        for i in &node.inputs {
+            let Input::MountFiles { index, source } = i else {
+                return Ok(None);
+            };
+            let Some(k) = self.mount_memo_key(node, *index, source)? else {
+                return Ok(None);
+            };
+            match self.input_memo_get(&k) {
+                Some(d) => out.push(d),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// A remembered COPY-from-a-stage input digest: this store's, else an imported one.
     fn input_memo_get(&self, key: &CacheKey) -> Option<InputDigest> {
         let d = crate::exec::remote_cache::input_memo_read(self.store, key)
@@ -182,17 +216,26 @@ impl Executor<'_> {
             }
             Op::Exec(op) => {
                 let parent = parent.expect("a run step has a parent");
-                let sources = self.bind_sources(node, op)?;
+                // Mounts of a stage or an image are only made for a miss when what they show
+                // is remembered (see `copy_step`).
+                let remembered = self.remembered_mount_inputs(node)?;
+                let mut sources = match remembered {
+                    Some(_) => None,
+                    None => Some(self.bind_sources(node, op)?),
+                };
                 let mut inputs = Vec::with_capacity(node.inputs.len());
                 for i in &node.inputs {
-                    match i {
-                        Input::MountFiles { index, .. } => {
-                            let src = sources[*index]
-                                .as_ref()
-                                .expect("a keyed mount has a source");
-                            inputs.push(self.mount_digest(op, *index, src)?);
+                    match (i, &remembered, &sources) {
+                        (Input::MountFiles { index, source }, None, Some(srcs)) => {
+                            let src = srcs[*index].as_ref().expect("a keyed mount has a source");
+                            let d = self.mount_digest(op, *index, src)?;
+                            if let Some(k) = self.mount_memo_key(node, *index, source)? {
+                                self.input_memo_put(k, d);
+                            }
+                            inputs.push(d);
                         }
-                        other => {
+                        (Input::MountFiles { .. }, Some(r), _) => inputs.push(r[inputs.len()]),
+                        (other, _, _) => {
                             return Err(StepError::Unsupported(format!(
                                 "unexpected RUN input {other:?}"
                             )))
@@ -218,6 +261,10 @@ impl Executor<'_> {
                         vec![empty]
                     } else {
                         lowers
+                    };
+                    let sources = match sources.take() {
+                        Some(s) => s,
+                        None => self.bind_sources(node, op)?,
                     };
                     let mounts = self.prepare_mounts(op, &sources, dir, self.secrets)?;
                     step_run::run(op, lowers.clone(), upper.clone(), work, dir, &rc, &mounts)?;
