@@ -312,3 +312,48 @@ RUN --mount=from=deps,target=/d --network=host wget -q -O /dev/null http://127.0
     assert_eq!(read(&root, "copied.txt"), "a\n");
     assert_eq!(read(&root, "mounted.txt"), "a\n");
 }
+
+#[test]
+fn a_cache_blob_that_fails_in_mid_build_costs_a_rebuild_not_the_build() {
+    let hits = Hits::start();
+    let b = bench(&hits);
+    let dir = b.s.scratch("ci-cache");
+    b.build(
+        "app",
+        &[
+            "--cache-to",
+            &format!("type=local,dest={},mode=max", dir.display()),
+        ],
+    );
+    // Every layer blob damaged (same size, other bytes); the index, manifest and config stay
+    // readable, so the import succeeds and the damage shows only when a blob is fetched.
+    let index: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("index.json")).unwrap()).unwrap();
+    let blob = |d: &str| {
+        dir.join("blobs/sha256")
+            .join(d.strip_prefix("sha256:").unwrap())
+    };
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &fs::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    for l in manifest["layers"].as_array().unwrap() {
+        let p = blob(l["digest"].as_str().unwrap());
+        let mut data = fs::read(&p).unwrap();
+        data.iter_mut().for_each(|x| *x = !*x);
+        fs::write(&p, data).unwrap();
+    }
+    wipe(&b);
+    let (m, log) = b.build_logged(
+        "app",
+        &["--cache-from", &format!("type=local,src={}", dir.display())],
+    );
+    assert!(
+        log.contains("building again without the imported cache"),
+        "{log}"
+    );
+    assert_eq!(hits.both(), (2, 2));
+    let root = b.unpack("app");
+    assert_eq!(read(&root, "app/lib.txt"), "a\nb\n");
+    assert!(!rebuilt(&m).is_empty());
+}

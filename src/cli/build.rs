@@ -182,7 +182,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     };
     let fetcher = HttpFetcher::new();
     let imported = caches.import(&store, &args.insecure);
-    let bopts = BuildOptions {
+    let mut bopts = BuildOptions {
         dockerfile_name: shown,
         dockerfile_path: Some(path.clone()),
         context_dir: args.context.clone(),
@@ -201,7 +201,18 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         imported_cache: imported.as_ref(),
         inline_cache: caches.inline(),
     };
-    let result = build(&store, &graph, &bopts);
+    let mut result = build(&store, &graph, &bopts);
+    if let Err(e) = &result {
+        if e.is_cache_fetch() && bopts.imported_cache.is_some() {
+            // A cache that failed in mid-build costs a rebuild, not the build.
+            eprintln!("warning: {e}; building again without the imported cache");
+            bopts.imported_cache = None;
+            if let Some(i) = bopts.interrupt {
+                i.reset();
+            }
+            result = build(&store, &graph, &bopts);
+        }
+    }
     renderer.finish();
     let outcome = match result {
         Err(crate::exec::ExecError::Interrupted) => {

@@ -263,6 +263,20 @@ impl ImportedCache {
     }
 }
 
+impl super::ExecError {
+    /// Whether the build failed only because a blob of an imported cache could not be fetched
+    /// (the caller may build again without that cache).
+    pub fn is_cache_fetch(&self) -> bool {
+        match self {
+            super::ExecError::CacheFetch(_) => true,
+            super::ExecError::Step { source, .. } => {
+                matches!(**source, StepError::CacheBlob { .. })
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A step's cache entry as the build used it, for `--cache-to`.
 #[derive(Debug, Clone)]
 pub struct CacheRecord {
