@@ -4,14 +4,15 @@
 //! An OCI image manifest (`application/vnd.oci.image.manifest.v1+json`) with
 //! - `artifactType`: `application/vnd.strata.cache.v1+json`;
 //! - `config`: a blob of media type `application/vnd.strata.cache.config.v1+json` holding
-//!   `{"version":1,"entries":[…],"mounts":[…]}`. Each entry is a step result exactly as the
+//!   `{"version":1,"entries":[…],"inputs":[…],"mounts":[…]}`. Each entry is a step result exactly as the
 //!   local index stores it: `{"key","result":{"kind":"layer","digest","diff_id","size",
 //!   "media_type"} | {"kind":"config_only"},"created","description"}`. Keys already chain their
-//!   parents and inputs, so no parent links are needed. `mounts` (with `cache-mounts=true`) lists
+//!   parents and inputs, so no parent links are needed. `inputs` lists `{"key","input"}`: what
+//!   a `COPY --from` or `RUN --mount from=` selected from its source, keyed by the source's
+//!   chain ID and the step (see `exec::remote_cache::input_memo_key`). `mounts` (with `cache-mounts=true`) lists
 //!   `{"name","digest","size"}`: a gzip tar of one `RUN --mount=type=cache` directory;
 //! - `layers`: every blob an entry or mount names, with its own media type (mounts carry the
-//!   annotation `dev.strata.cache-mount`), so the registry keeps them and `oras`/`skopeo`
-//!   can copy the cache like any artifact.
+//!   annotation `dev.strata.cache-mount`), so the registry's garbage collection keeps them.
 //!
 //! Inline caches put the same `{"version","entries"}` document in the image config under
 //! `strata.cache.v1` (a top-level field, as BuildKit's `moby.buildkit.cache.v0`).
