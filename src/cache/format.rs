@@ -4,13 +4,14 @@
 //! An OCI image manifest (`application/vnd.oci.image.manifest.v1+json`) with
 //! - `artifactType`: `application/vnd.strata.cache.v1+json`;
 //! - `config`: a blob of media type `application/vnd.strata.cache.config.v1+json` holding
-//!   `{"version":1,"entries":[…],"inputs":[…],"mounts":[…]}`. Each entry is a step result exactly as the
-//!   local index stores it: `{"key","result":{"kind":"layer","digest","diff_id","size",
-//!   "media_type"} | {"kind":"config_only"},"created","description"}`. Keys already chain their
-//!   parents and inputs, so no parent links are needed. `inputs` lists `{"key","input"}`: what
-//!   a `COPY --from` or `RUN --mount from=` selected from its source, keyed by the source's
-//!   chain ID and the step (see `exec::remote_cache::input_memo_key`). `mounts` (with `cache-mounts=true`) lists
-//!   `{"name","digest","size"}`: a gzip tar of one `RUN --mount=type=cache` directory;
+//!   `{"version":1,"entries":[…],"inputs":[…],"mounts":[…]}`. Each entry is a step result
+//!   exactly as the local index stores it: `{"key","result":{"kind":"layer","digest",
+//!   "diff_id","size","media_type"} | {"kind":"config_only"},"created","description"}`. Keys
+//!   already chain their parents and inputs, so no parent links are needed. `inputs` lists
+//!   `{"key","input"}`: what a `COPY --from` or `RUN --mount from=` selected from its source,
+//!   keyed by the source's chain ID and the step (`exec::remote_cache::input_memo_key`).
+//!   `mounts` (with `cache-mounts=true`) lists `{"name","digest","size"}`: a gzip tar of one
+//!   `RUN --mount=type=cache` directory;
 //! - `layers`: every blob an entry or mount names, with its own media type (mounts carry the
 //!   annotation `dev.strata.cache-mount`), so the registry's garbage collection keeps them.
 //!
