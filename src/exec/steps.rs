@@ -100,49 +100,15 @@ impl Executor<'_> {
         Some(entry)
     }
 
-    /// The memo key of a RUN mount's files: `None` for the context (hashed through its stat
-    /// cache anyway).
-    fn mount_memo_key(
-        &self,
-        node: &Node,
-        index: usize,
-        source: &CopySource,
-    ) -> Result<Option<CacheKey>, StepError> {
-        let src = match source {
-            CopySource::Context => return Ok(None),
-            CopySource::Stage(i) => self.stage_result(*i)?,
-            CopySource::Image(r) => Arc::new(self.base(node, r)?),
-        };
-        Ok(Some(input_memo_key(&src.layers, &node.partial_key, index)))
-    }
-
-    /// Every keyed mount's input digest, when all are remembered.
-    fn remembered_mount_inputs(&self, node: &Node) -> Result<Option<Vec<InputDigest>>, StepError> {
-        let mut out = Vec::with_capacity(node.inputs.len());
-        for i in &node.inputs {
-            let Input::MountFiles { index, source } = i else {
-                return Ok(None);
-            };
-            let Some(k) = self.mount_memo_key(node, *index, source)? else {
-                return Ok(None);
-            };
-            match self.input_memo_get(&k) {
-                Some(d) => out.push(d),
-                None => return Ok(None),
-            }
-        }
-        Ok(Some(out))
-    }
-
     /// A remembered COPY-from-a-stage input digest: this store's, else an imported one.
-    fn input_memo_get(&self, key: &CacheKey) -> Option<InputDigest> {
+    pub(super) fn input_memo_get(&self, key: &CacheKey) -> Option<InputDigest> {
         let d = crate::exec::remote_cache::input_memo_read(self.store, key)
             .or_else(|| self.imported.and_then(|i| i.input(key)))?;
         self.seen.lock().expect("seen").inputs.insert(*key, d);
         Some(d)
     }
 
-    fn input_memo_put(&self, key: CacheKey, digest: InputDigest) {
+    pub(super) fn input_memo_put(&self, key: CacheKey, digest: InputDigest) {
         crate::exec::remote_cache::input_memo_write(self.store, &key, &digest);
         self.seen.lock().expect("seen").inputs.insert(key, digest);
     }
