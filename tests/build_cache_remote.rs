@@ -357,3 +357,18 @@ fn a_cache_blob_that_fails_in_mid_build_costs_a_rebuild_not_the_build() {
     assert_eq!(read(&root, "app/lib.txt"), "a\nb\n");
     assert!(!rebuilt(&m).is_empty());
 }
+
+#[test]
+fn a_cache_of_config_only_steps_has_no_layers_and_still_round_trips() {
+    let reg = Registry::start();
+    let b = Bench::new();
+    b.dockerfile("FROM busybox\nENV A=1\nLABEL x=y\n");
+    let cache = format!("type=registry,ref={}/cache/cfg", reg.host());
+    let (first, log) = b.build_logged("cfg", &["--cache-to", &cache]);
+    assert!(log.contains("cache: exported 2 entries"), "{log}");
+    wipe(&b);
+    let (m, log) = b.build_logged("cfg", &["--cache-from", &cache]);
+    assert!(log.contains("cache: 2 entries from"), "{log}");
+    assert_rebuilt(&m, &[]);
+    assert_eq!(digest(&m), digest(&first));
+}
