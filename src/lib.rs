@@ -18,4 +18,6 @@ pub mod exec;
 
 pub mod distribution;
 
+pub mod cache;
+
 pub mod cli;

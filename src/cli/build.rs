@@ -98,6 +98,14 @@ pub struct BuildArgsCli {
     /// $SOURCE_DATE_EPOCH).
     #[arg(long = "source-date-epoch", value_name = "SECONDS")]
     pub source_date_epoch: Option<String>,
+    /// Export the build cache: `type=registry,ref=REF[,mode=min|max][,cache-mounts=true]`,
+    /// `type=local,dest=DIR[,…]` or `type=inline`; repeatable.
+    #[arg(long = "cache-to", value_name = "type=…")]
+    pub cache_to: Vec<String>,
+    /// Import a build cache: `type=registry,ref=REF` (a cache or an image with inline cache),
+    /// `type=local,src=DIR`, or a bare REF; repeatable.
+    #[arg(long = "cache-from", value_name = "type=…")]
+    pub cache_from: Vec<String>,
     /// Print the build graph with every node's cache key as JSON, and build nothing.
     #[arg(long)]
     pub dump_plan: bool,
@@ -166,6 +174,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             .collect::<Result<Vec<_>>>()?,
     );
     let push = args.push || output.pushes();
+    let caches = super::cache_args::CacheFlags::parse(&args.cache_to, &args.cache_from)?;
     let mode = super::progress::ProgressMode::chosen(args.progress.as_deref())?;
     let opts = PlanOptions {
         build_args,
@@ -197,7 +206,8 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         super::progress::renderer(mode, Box::new(std::io::stderr()))
     };
     let fetcher = HttpFetcher::new();
-    let bopts = BuildOptions {
+    let imported = caches.import(&store, &args.insecure);
+    let mut bopts = BuildOptions {
         dockerfile_name: shown,
         dockerfile_path: Some(path.clone()),
         context_dir: args.context.clone(),
@@ -214,8 +224,21 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         interrupt: Some(super::signals::build_interrupt()),
         progress: renderer.as_progress(),
         explain: args.explain,
+        imported_cache: imported.as_ref(),
+        inline_cache: caches.inline(),
     };
-    let result = build(&store, &graph, &bopts);
+    let mut result = build(&store, &graph, &bopts);
+    if let Err(e) = &result {
+        if e.is_cache_fetch() && bopts.imported_cache.is_some() {
+            // A cache that failed in mid-build costs a rebuild, not the build.
+            eprintln!("warning: {e}; building again without the imported cache");
+            bopts.imported_cache = None;
+            if let Some(i) = bopts.interrupt {
+                i.reset();
+            }
+            result = build(&store, &graph, &bopts);
+        }
+    }
     renderer.finish();
     let outcome = match result {
         Err(crate::exec::ExecError::Interrupted) => {
@@ -224,6 +247,11 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         }
         r => r?,
     };
+    caches.export(&store, &outcome, imported.as_ref(), &args.insecure);
+    if let Some(imp) = &imported {
+        let (blobs, bytes) = imp.fetched();
+        eprintln!("cache: downloaded {blobs} blob(s), {bytes} bytes");
+    }
     let image = &outcome.image;
     if args.explain {
         super::explain::print(&outcome.explained, &mut std::io::stderr());

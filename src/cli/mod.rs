@@ -10,6 +10,7 @@ mod progress;
 mod build;
 mod build_output;
 mod builder;
+mod cache_args;
 mod check;
 mod debug;
 mod explain;

@@ -288,7 +288,7 @@ const RESUMES: usize = 3;
 /// connection dropped mid-body is resumed from the bytes already written; when the pull fails
 /// anyway, those bytes are kept as `tmp/partial-<hex>` for the next pull to resume from (tmp/
 /// is garbage to `system prune`, so an abandoned partial costs nothing for long).
-fn fetch_blob(
+pub fn fetch_blob(
     store: &Store,
     client: &RegistryClient,
     repo: &str,

@@ -72,6 +72,29 @@ pub fn push(
         (None, Some(d)) => d.to_string(),
         (None, None) => "latest".to_string(),
     };
+    let digest = put_manifest(client, repo, &target, &bytes, &media_type)?;
+    let digests: Vec<Digest> = blobs.iter().map(|b| b.digest).collect();
+    // Only a hint for later mounts: failing to record it does not fail the push.
+    let _ = known_blobs::remember(store, client.registry(), repo, &digests);
+    let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
+    Ok(Pushed {
+        digest,
+        size: bytes.len() as u64,
+        uploaded: count(Outcome::Uploaded),
+        mounted: count(Outcome::Mounted),
+        existing: count(Outcome::Existing),
+    })
+}
+
+/// PUTs manifest `bytes` as `repo:target` (a tag or digest); returns its digest, checked
+/// against the one the registry echoes.
+pub fn put_manifest(
+    client: &RegistryClient,
+    repo: &str,
+    target: &str,
+    bytes: &[u8],
+    media_type: &str,
+) -> Result<Digest, RegistryError> {
     let what = format!("manifest {repo}:{target}");
     let req = Request::new(
         "PUT",
@@ -80,12 +103,12 @@ pub fn push(
         what.clone(),
     )
     .header("Content-Type", media_type)
-    .body(ReqBody::Bytes(&bytes));
+    .body(ReqBody::Bytes(bytes));
     let resp = client.send(&req)?;
     if resp.status() != 201 {
         return Err(client.status_error(resp, &what));
     }
-    let digest = Digest::of(&bytes);
+    let digest = Digest::of(bytes);
     let echoed = resp
         .headers()
         .get("docker-content-digest")
@@ -99,17 +122,44 @@ pub fn push(
             actual: e,
         });
     }
-    let digests: Vec<Digest> = blobs.iter().map(|b| b.digest).collect();
-    // Only a hint for later mounts: failing to record it does not fail the push.
-    let _ = known_blobs::remember(store, client.registry(), repo, &digests);
-    let count = |o: Outcome| outcomes.iter().filter(|x| **x == o).count();
-    Ok(Pushed {
-        digest,
-        size: bytes.len() as u64,
-        uploaded: count(Outcome::Uploaded),
-        mounted: count(Outcome::Mounted),
-        existing: count(Outcome::Existing),
-    })
+    Ok(digest)
+}
+
+/// Whether `repo` already has blob `digest` (a HEAD).
+pub fn blob_exists(
+    client: &RegistryClient,
+    repo: &str,
+    digest: &Digest,
+) -> Result<bool, RegistryError> {
+    let what = format!("blob {digest}");
+    let head = Request::new(
+        "HEAD",
+        client.url(&format!("/v2/{repo}/blobs/{digest}")),
+        push_scopes(repo),
+        what.clone(),
+    );
+    let resp = client.send(&head)?;
+    match resp.status().as_u16() {
+        200 => Ok(true),
+        404 => Ok(false),
+        _ => Err(client.status_error(resp, &what)),
+    }
+}
+
+/// Uploads one blob of the store to `repo` unless the registry has it; returns whether it
+/// went up (rather than being there or mounted).
+pub fn push_store_blob(
+    store: &Store,
+    client: &RegistryClient,
+    repo: &str,
+    blob: &BlobRef,
+) -> Result<bool, RegistryError> {
+    let known = known_blobs::load(store);
+    let outcome = push_blob(store, client, &known, repo, blob)?;
+    if outcome != Outcome::Existing {
+        let _ = known_blobs::remember(store, client.registry(), repo, &[blob.digest]);
+    }
+    Ok(outcome == Outcome::Uploaded)
 }
 
 fn push_scopes(repo: &str) -> Vec<String> {

@@ -13,6 +13,9 @@ use super::events::{Event, Progress};
 use super::explain::{Explained, Explainer, ParentRef};
 use super::interrupt::Interrupt;
 use super::mounts::Secrets;
+use super::remote_cache::{
+    cache_records, inline_document, CacheRecord, ImportedCache, InputMemo, INLINE_FIELD,
+};
 use super::rootfs::reap_stale_mounts;
 use super::slots::Slots;
 use super::state::StepState;
@@ -50,6 +53,10 @@ pub struct BuildOptions<'a> {
     pub interrupt: Option<&'a Interrupt>,
     /// `--explain`: say why each rebuilt step missed the cache.
     pub explain: bool,
+    /// `--cache-from`: entries consulted after the local cache index.
+    pub imported_cache: Option<&'a ImportedCache>,
+    /// `--cache-to type=inline`: the output steps' entries go into the image config.
+    pub inline_cache: bool,
 }
 
 /// One step as the build saw it (for `--metadata-file` and tests).
@@ -68,6 +75,10 @@ pub struct BuildOutcome {
     pub steps: Vec<StepSummary>,
     /// With `--explain`: every step that missed the cache, and why.
     pub explained: Vec<Explained>,
+    /// The cache entry of every step, for `--cache-to`.
+    pub cache_records: Vec<CacheRecord>,
+    /// The `COPY --from` inputs the build computed or reused, for `--cache-to`.
+    pub cache_inputs: Vec<InputMemo>,
 }
 
 /// Runs `graph` and writes the target image into `store`.
@@ -140,6 +151,8 @@ pub fn build(
         explain: &explain,
         interrupt,
         failed: AtomicBool::new(false),
+        imported: opts.imported_cache,
+        seen: Mutex::new(Default::default()),
     };
     let errors: Mutex<Vec<(usize, StepError)>> = Mutex::new(Vec::new());
     let states: Mutex<Vec<Option<Arc<StepState>>>> = Mutex::new(vec![None; graph.nodes.len()]);
@@ -216,7 +229,19 @@ pub fn build(
     }
     let states = states.into_inner().expect("states");
     let out = states[graph.output()].clone().expect("the output node ran");
-    let image = assemble(store, &out, opts)?;
+    if let Some(imp) = opts.imported_cache {
+        imp.ensure_blobs(store, &out.layers)
+            .map_err(|e| ExecError::CacheFetch(Box::new(e)))?;
+    }
+    let seen = exec.seen.into_inner().expect("seen");
+    let cache_inputs: Vec<InputMemo> = seen
+        .inputs
+        .iter()
+        .map(|(k, d)| InputMemo::new(*k, d))
+        .collect();
+    let cache_records = cache_records(graph, &states, seen.entries);
+    let inline = opts.inline_cache.then(|| inline_document(&cache_records));
+    let image = assemble(store, &out, opts, inline)?;
     opts.progress.event(Event::Exported {
         digest: image.manifest_digest.to_string(),
         tags: opts.tags.iter().map(|t| t.to_string()).collect(),
@@ -238,6 +263,8 @@ pub fn build(
         image,
         steps,
         explained: explain.into_explained(),
+        cache_records,
+        cache_inputs,
     })
 }
 
@@ -287,8 +314,16 @@ fn reads_context(n: &Node) -> bool {
 
 /// The image: the output node's config with `--label`s, `created` from its newest history
 /// entry (so a cached rebuild has the same digest) or the epoch, and a manifest over its layers.
-fn assemble(store: &Store, out: &StepState, opts: &BuildOptions<'_>) -> Result<Image, ExecError> {
+fn assemble(
+    store: &Store,
+    out: &StepState,
+    opts: &BuildOptions<'_>,
+    inline_cache: Option<serde_json::Value>,
+) -> Result<Image, ExecError> {
     let mut config = out.config.clone();
+    if let Some(v) = inline_cache {
+        config.extra.insert(INLINE_FIELD.to_string(), v);
+    }
     if !opts.labels.is_empty() {
         let labels = config.config.labels.get_or_insert_with(Default::default);
         for (k, v) in &opts.labels {

@@ -36,6 +36,9 @@ pub enum ExecError {
         #[source]
         source: std::io::Error,
     },
+    /// A layer of the output came from an imported cache and could not be fetched.
+    #[error("fetching the output's layers from the imported cache: {0}")]
+    CacheFetch(#[source] Box<StepError>),
 }
 
 /// Why one step failed.
@@ -90,6 +93,13 @@ pub enum StepError {
     /// A feature strata does not have (yet).
     #[error("{0}")]
     Unsupported(String),
+    /// A blob of an imported cache entry could not be fetched from its source.
+    #[error("fetching {digest} from the cache {source_name}: {message}")]
+    CacheBlob {
+        digest: crate::digest::Digest,
+        source_name: String,
+        message: String,
+    },
     #[error("cancelled because another step failed")]
     Cancelled,
 }

@@ -34,6 +34,15 @@ impl Interrupt {
         }
     }
 
+    /// Clears a trigger left by a failed build, so the same interrupt can stop a retry.
+    pub fn reset(&self) {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.requested.store(false, Ordering::SeqCst);
+    }
+
     pub fn is_triggered(&self) -> bool {
         self.requested.load(Ordering::SeqCst)
     }

@@ -9,6 +9,7 @@ pub mod interrupt;
 mod layer_commit;
 pub mod mounts;
 pub mod output;
+pub mod remote_cache;
 pub mod rootfs;
 mod slots;
 pub mod state;

@@ -5,13 +5,16 @@
 
 use std::any::Any;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::error::StepError;
-use super::rootfs::{lowerdirs, mount_view, mount_writable, step_dir};
+use super::remote_cache::input_memo_key;
+use super::rootfs::{mount_view, mount_writable, step_dir};
 use super::step_copy::{self, CopyFrom};
 use super::steps::Executor;
+use crate::digest::CacheKey;
 use crate::exec::mounts::{acquire, parse_mount, RunMount, Secrets};
-use crate::plan::graph::{CopyOp, CopySource, ExecOp, InputDigest, Node};
+use crate::plan::graph::{CopyOp, CopySource, ExecOp, Input, InputDigest, Node};
 use crate::sandbox::Mount;
 
 /// Where a bind mount's files are on the host, and what keeps them there.
@@ -65,11 +68,11 @@ impl Executor<'_> {
                 },
                 CopySource::Stage(i) => {
                     let st = self.stage_result(*i)?;
-                    self.view_of(&lowerdirs(self.store, &st)?)?
+                    self.view_of(&self.lowerdirs(&st)?)?
                 }
                 CopySource::Image(r) => {
                     let st = self.base(node, r)?;
-                    self.view_of(&lowerdirs(self.store, &st)?)?
+                    self.view_of(&self.lowerdirs(&st)?)?
                 }
             }));
         }
@@ -90,6 +93,43 @@ impl Executor<'_> {
             context: false,
             _guards: guards,
         })
+    }
+
+    /// The memo key of a RUN mount's files: `None` for the context (hashed through its stat
+    /// cache anyway).
+    pub(super) fn mount_memo_key(
+        &self,
+        node: &Node,
+        index: usize,
+        source: &CopySource,
+    ) -> Result<Option<CacheKey>, StepError> {
+        let src = match source {
+            CopySource::Context => return Ok(None),
+            CopySource::Stage(i) => self.stage_result(*i)?,
+            CopySource::Image(r) => Arc::new(self.base(node, r)?),
+        };
+        Ok(Some(input_memo_key(&src.layers, &node.partial_key, index)))
+    }
+
+    /// Every keyed mount's input digest, when all are remembered.
+    pub(super) fn remembered_mount_inputs(
+        &self,
+        node: &Node,
+    ) -> Result<Option<Vec<InputDigest>>, StepError> {
+        let mut out = Vec::with_capacity(node.inputs.len());
+        for i in &node.inputs {
+            let Input::MountFiles { index, source } = i else {
+                return Ok(None);
+            };
+            let Some(k) = self.mount_memo_key(node, *index, source)? else {
+                return Ok(None);
+            };
+            match self.input_memo_get(&k) {
+                Some(d) => out.push(d),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(out))
     }
 
     /// The key input of the `index`th mount: its files as a COPY of `source` would see them.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::config_apply::{apply_to_image, history_entry, run_created_by};
 use super::error::StepError;
@@ -11,7 +11,8 @@ use super::events::{Event, Progress};
 use super::explain::{Explainer, StepFacts};
 use super::interrupt::Interrupt;
 use super::layer_commit::{adopt_snapshot, write_layer};
-use super::rootfs::{lowerdirs, mount_view, mount_writable, step_dir, OverlayMount};
+use super::remote_cache::{input_memo_key, lowerdirs_fetching, ImportedCache, Seen};
+use super::rootfs::{mount_view, mount_writable, step_dir, OverlayMount};
 use super::slots::Slots;
 use super::state::{LayerRef, StepState};
 use super::step_copy::{self, ContextInputs, CopyFrom, MemoFetch};
@@ -46,6 +47,10 @@ pub struct Executor<'a> {
     pub interrupt: &'a Interrupt,
     /// Whether a step failed (as opposed to an outside interrupt).
     pub failed: AtomicBool,
+    /// Entries from `--cache-from`, consulted after the local index.
+    pub imported: Option<&'a ImportedCache>,
+    /// Every entry this build hit or recorded, for `--cache-to`.
+    pub seen: Mutex<Seen>,
 }
 
 impl Executor<'_> {
@@ -98,21 +103,56 @@ impl Executor<'_> {
         if !(self.use_cache)(node) {
             return None;
         }
-        let hit = self.store.cache_get(key).ok().flatten();
-        if hit.is_some() {
-            self.store.cache_touch(key);
-        }
-        hit
+        let local = self.store.cache_get(key).ok().flatten();
+        let entry = match (local, self.imported) {
+            (Some(e), _) => {
+                self.store.cache_touch(key);
+                e
+            }
+            (None, Some(imp)) => {
+                let e = imp.get(key)?.clone();
+                // Remembered locally: a miss until its blob is fetched, a hit after that.
+                let _ = self.store.cache_put(&e);
+                e
+            }
+            (None, None) => return None,
+        };
+        self.seen
+            .lock()
+            .expect("seen")
+            .entries
+            .insert(*key, entry.clone());
+        Some(entry)
+    }
+
+    /// A remembered COPY-from-a-stage input digest: this store's, else an imported one.
+    pub(super) fn input_memo_get(&self, key: &CacheKey) -> Option<InputDigest> {
+        let d = crate::exec::remote_cache::input_memo_read(self.store, key)
+            .or_else(|| self.imported.and_then(|i| i.input(key)))?;
+        self.seen.lock().expect("seen").inputs.insert(*key, d);
+        Some(d)
+    }
+
+    pub(super) fn input_memo_put(&self, key: CacheKey, digest: InputDigest) {
+        crate::exec::remote_cache::input_memo_write(self.store, &key, &digest);
+        self.seen.lock().expect("seen").inputs.insert(key, digest);
+    }
+
+    /// The snapshot dirs of `state`, fetching blobs of imported entries first when needed.
+    pub(super) fn lowerdirs(&self, state: &StepState) -> Result<Vec<PathBuf>, StepError> {
+        lowerdirs_fetching(self.store, self.imported, state)
     }
 
     fn record(&self, node: &Node, key: CacheKey, result: CacheResult, created: &str) {
-        // A cache index that cannot be written costs the next build time, not this build.
-        let _ = self.store.cache_put(&CacheEntry {
+        let entry = CacheEntry {
             key,
             result,
             created: created.to_string(),
             description: node.meta.text.clone(),
-        });
+        };
+        // A cache index that cannot be written costs the next build time, not this build.
+        let _ = self.store.cache_put(&entry);
+        self.seen.lock().expect("seen").entries.insert(key, entry);
     }
 
     /// Runs one node whose parent and dependencies are done (or waits for them).
@@ -171,20 +211,32 @@ impl Executor<'_> {
             }
             Op::Exec(op) => {
                 let parent = parent.expect("a run step has a parent");
-                let sources = self.bind_sources(node, op)?;
+                // Mounts of a stage or an image are only made for a miss when what they show
+                // is remembered (see `copy_step`).
+                let remembered = self.remembered_mount_inputs(node)?;
+                let mut sources = match remembered {
+                    Some(_) => None,
+                    None => Some(self.bind_sources(node, op)?),
+                };
                 let mut inputs = Vec::with_capacity(node.inputs.len());
                 let mut mount_inputs = Vec::new();
                 for i in &node.inputs {
-                    match i {
-                        Input::MountFiles { index, .. } => {
-                            let src = sources[*index]
-                                .as_ref()
-                                .expect("a keyed mount has a source");
+                    match (i, &remembered, &sources) {
+                        (Input::MountFiles { index, source }, None, Some(srcs)) => {
+                            let src = srcs[*index].as_ref().expect("a keyed mount has a source");
                             let d = self.mount_digest(op, *index, src)?;
+                            mount_inputs.push((format!("files of mount {index}"), d.to_string()));
+                            if let Some(k) = self.mount_memo_key(node, *index, source)? {
+                                self.input_memo_put(k, d);
+                            }
+                            inputs.push(d);
+                        }
+                        (Input::MountFiles { index, .. }, Some(r), _) => {
+                            let d = r[inputs.len()];
                             mount_inputs.push((format!("files of mount {index}"), d.to_string()));
                             inputs.push(d);
                         }
-                        other => {
+                        (other, _, _) => {
                             return Err(StepError::Unsupported(format!(
                                 "unexpected RUN input {other:?}"
                             )))
@@ -217,6 +269,10 @@ impl Executor<'_> {
                         vec![empty]
                     } else {
                         lowers
+                    };
+                    let sources = match sources.take() {
+                        Some(s) => s,
+                        None => self.bind_sources(node, op)?,
                     };
                     let mounts = self.prepare_mounts(op, &sources, dir, self.secrets)?;
                     step_run::run(op, lowers.clone(), upper.clone(), work, dir, &rc, &mounts)?;
@@ -313,37 +369,58 @@ impl Executor<'_> {
         op: &CopyOp,
     ) -> Result<StepState, StepError> {
         // The source: the context, or a read-only view of a stage's or an image's layers,
-        // kept mounted until the copy is applied.
-        let view_dir;
-        let _view: Option<OverlayMount>;
-        let from = match &op.from {
-            CopySource::Context => CopyFrom::Context(self.context.expect("context walked")),
-            CopySource::Stage(i) => {
-                let src = self.stage_result(*i)?;
-                view_dir = step_dir(self.store, "view")?;
-                let (m, path) = mount_view(view_dir.path(), &lowerdirs(self.store, &src)?)?;
-                _view = m;
-                CopyFrom::Dir(path)
-            }
-            CopySource::Image(r) => {
-                let src = self.base(node, r)?;
-                view_dir = step_dir(self.store, "view")?;
-                let (m, path) = mount_view(view_dir.path(), &lowerdirs(self.store, &src)?)?;
-                _view = m;
-                CopyFrom::Dir(path)
-            }
+        // kept mounted until the copy is applied. What a view would select is remembered by
+        // the source's layers, so a cache hit needs neither the view nor those layers' blobs.
+        let src = match &op.from {
+            CopySource::Context => None,
+            CopySource::Stage(i) => Some(self.stage_result(*i)?),
+            CopySource::Image(r) => Some(Arc::new(self.base(node, r)?)),
+        };
+        let memo_key = |index: usize| {
+            src.as_ref()
+                .map(|s| input_memo_key(&s.layers, &node.partial_key, index))
+        };
+        let all_remembered = node.inputs.iter().enumerate().all(|(n, i)| {
+            matches!(i, Input::CopyFiles { .. })
+                && memo_key(n).is_some_and(|k| self.input_memo_get(&k).is_some())
+        });
+        let mut view = match &src {
+            Some(s) if !all_remembered => Some(self.source_view(s)?),
+            _ => None,
         };
         let mut inputs = Vec::with_capacity(node.inputs.len());
         let mut selections = Vec::new();
         let mut named = Vec::new();
-        for i in &node.inputs {
+        for (n, i) in node.inputs.iter().enumerate() {
             inputs.push(match i {
-                Input::CopyFiles { .. } => {
-                    let sel = step_copy::input_digest(op, &from)?;
-                    let d = sel.digest;
-                    selections.push(sel);
-                    d
-                }
+                Input::CopyFiles { .. } => match memo_key(n) {
+                    Some(k) => match self.input_memo_get(&k) {
+                        // Remembered: no file list for --explain, only the digest.
+                        Some(d) => {
+                            named.push((
+                                "files selected from the source".to_string(),
+                                d.to_string(),
+                            ));
+                            d
+                        }
+                        None => {
+                            let (_, _, path) = view.as_ref().expect("a view was mounted");
+                            let from = CopyFrom::Dir(path.clone());
+                            let sel = step_copy::input_digest(op, &from)?;
+                            let d = sel.digest;
+                            self.input_memo_put(k, d);
+                            selections.push((sel, from));
+                            d
+                        }
+                    },
+                    None => {
+                        let from = CopyFrom::Context(self.context.expect("context walked"));
+                        let sel = step_copy::input_digest(op, &from)?;
+                        let d = sel.digest;
+                        selections.push((sel, from));
+                        d
+                    }
+                },
                 Input::Url { url } => {
                     let d = self.fetch.url_digest(url, op.checksum.as_deref())?;
                     named.push((format!("url {url}"), d.to_string()));
@@ -358,7 +435,10 @@ impl Executor<'_> {
         }
         let key = finalize_key(&node.partial_key, key_parent.as_ref(), &inputs);
         if self.explain.wants_facts(&key) {
-            let files = selections.iter().flat_map(|s| s.facts(&from)).collect();
+            let files = selections
+                .iter()
+                .flat_map(|(s, from)| s.facts(from))
+                .collect();
             self.explain.add_facts(
                 node.id,
                 StepFacts {
@@ -369,6 +449,13 @@ impl Executor<'_> {
         }
         let created_by = format!("{} # buildkit", node.meta.text);
         self.fs_step_as(node, parent, key, created_by, |dir, lowers| {
+            if let (Some(s), None) = (&src, &view) {
+                view = Some(self.source_view(s)?);
+            }
+            let from = match &view {
+                Some((_, _, path)) => CopyFrom::Dir(path.clone()),
+                None => CopyFrom::Context(self.context.expect("context walked")),
+            };
             let (mount, upper) = mount_writable(dir, &lowers)?;
             let changes = step_copy::apply(op, &from, mount.path(), mount.path(), &self.fetch)?;
             // Everything the copy wrote is in the upperdir; reading it there is cheaper than
@@ -380,6 +467,16 @@ impl Executor<'_> {
                 _mount: Some(mount),
             })
         })
+    }
+
+    /// A read-only view of `src`'s layers: its temp dir, its mount, and the path to read.
+    fn source_view(
+        &self,
+        src: &StepState,
+    ) -> Result<(tempfile::TempDir, Option<OverlayMount>, PathBuf), StepError> {
+        let dir = step_dir(self.store, "view")?;
+        let (m, path) = mount_view(dir.path(), &self.lowerdirs(src)?)?;
+        Ok((dir, m, path))
     }
 
     fn fs_step(
@@ -417,7 +514,7 @@ impl Executor<'_> {
             label: node.meta.label.clone(),
         });
         let dir = step_dir(self.store, "step")?;
-        let lowers = lowerdirs(self.store, parent)?;
+        let lowers = self.lowerdirs(parent)?;
         let written = work(dir.path(), lowers)?;
         let result = if written.changes.is_empty() {
             CacheResult::ConfigOnly
