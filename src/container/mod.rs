@@ -1,4 +1,6 @@
 //! Containers (placeholder until the container record module lands).
 
+pub mod commit;
+pub mod cp;
 pub mod export;
 pub mod tree;
