@@ -4,3 +4,4 @@ pub mod commit;
 pub mod cp;
 pub mod export;
 pub mod tree;
+pub mod volume_store;

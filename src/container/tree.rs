@@ -49,7 +49,10 @@ pub enum ContainerFs {
     /// The root of a running container (`/proc/PID/root`): plain file operations.
     Live { root: PathBuf },
     /// A stopped container: its upperdir over the image snapshots (top first).
-    Layered { upper: PathBuf, lowers: Vec<PathBuf> },
+    Layered {
+        upper: PathBuf,
+        lowers: Vec<PathBuf>,
+    },
 }
 
 /// One entry of the tree.
@@ -172,7 +175,8 @@ impl ContainerFs {
                             path: path.to_path_buf(),
                         });
                     }
-                    let target = std::fs::read_link(&e.path).map_err(io_err("read link", &e.path))?;
+                    let target =
+                        std::fs::read_link(&e.path).map_err(io_err("read link", &e.path))?;
                     if target.is_absolute() {
                         stack.clear();
                     }
@@ -259,8 +263,7 @@ impl ContainerFs {
 
 /// Gives `dst` the permission bits, owner and times of `md` (not following a final symlink).
 pub(crate) fn copy_metadata(dst: &Path, md: &Metadata) -> Result<(), TreeError> {
-    std::os::unix::fs::lchown(dst, Some(md.uid()), Some(md.gid()))
-        .map_err(io_err("chown", dst))?;
+    std::os::unix::fs::lchown(dst, Some(md.uid()), Some(md.gid())).map_err(io_err("chown", dst))?;
     if !md.file_type().is_symlink() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))
