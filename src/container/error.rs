@@ -1,0 +1,62 @@
+//! The container module's error type: one variant per failing step, naming the container,
+//! path or spec at fault.
+
+use std::path::PathBuf;
+
+use crate::snapshot::SnapshotError;
+use crate::store::error::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid container state {path}: {source}")]
+    BadState {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("no command specified: the image has no Entrypoint or Cmd and none was given")]
+    NoCommand,
+    #[error("the working directory {0:?} is invalid, it needs to be an absolute path")]
+    BadWorkdir(String),
+    #[error("invalid signal {0:?}")]
+    BadSignal(String),
+    #[error("No such container: {0}")]
+    NotFound(String),
+    #[error("{0}: ambiguous container ID prefix, it matches several containers")]
+    Ambiguous(String),
+    #[error("Conflict. The container name {name:?} is already in use by container {id}. You have to remove (or rename) that container to be able to reuse that name.")]
+    NameInUse { name: String, id: String },
+    #[error("invalid container name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    BadName(String),
+    #[error("invalid mount spec {spec:?}: {reason}")]
+    BadMount { spec: String, reason: String },
+    #[error("bind source path does not exist: {0}")]
+    MissingBindSource(PathBuf),
+    #[error("volume {name:?} for {target}: volumes not supported yet")]
+    VolumesUnsupported { name: String, target: PathBuf },
+    #[error("snapshots of container {id}: {source}")]
+    Snapshot {
+        id: String,
+        #[source]
+        source: SnapshotError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ContainerError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| ContainerError::Io { op, path, source }
+    }
+}
