@@ -48,6 +48,8 @@ pub enum ContainerError {
         source: SnapshotError,
     },
     #[error(transparent)]
+    Volume(#[from] super::volume_store::VolumeError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 

@@ -1,11 +1,13 @@
-//! The seam named and anonymous volumes plug into. Until volumes land, a named volume is an
-//! error ("volumes not supported yet") and an anonymous one (an image `VOLUME`, `-v /path`)
-//! is not mounted: its path stays in the container's own layer.
+//! The seam named and anonymous volumes plug into: both are directories of `volume_store`,
+//! an anonymous one (an image `VOLUME`, `-v /path`) named after its container and target.
 
 use std::path::{Path, PathBuf};
 
 use super::error::ContainerError;
-use super::record::Container;
+use super::record::{Container, MountSpec};
+use super::store::Containers;
+use super::tree::ContainerFs;
+use super::volume_store::Volumes;
 use crate::store::Store;
 
 /// The host directory to bind at `target` for the volume `name` (`None`: anonymous) of
@@ -13,26 +15,32 @@ use crate::store::Store;
 /// new one, as Docker does) when needed. `Ok(None)`: nothing to mount.
 /// Called each time the container starts, so it must be idempotent.
 pub fn resolve(
-    _store: &Store,
-    _c: &Container,
+    store: &Store,
+    c: &Container,
     name: Option<&str>,
     target: &Path,
 ) -> Result<Option<PathBuf>, ContainerError> {
-    match name {
-        None => Ok(None),
-        Some(n) => Err(ContainerError::VolumesUnsupported {
-            name: n.to_string(),
-            target: target.to_path_buf(),
-        }),
-    }
+    let fs = ContainerFs::Layered {
+        upper: Containers::new(store.root()).upperdir(&c.id),
+        lowers: super::rootfs::lowerdirs(store, c)?,
+    };
+    Ok(Some(
+        Volumes::new(store.root()).mount_source(name, &c.id, target, &fs)?,
+    ))
 }
 
 /// Called by `rm` (after the container has stopped, before its directory goes): drops the
 /// container's anonymous volumes (`rm -v`) and its references to named ones.
-pub fn release(
-    _store: &Store,
-    _c: &Container,
-    _remove_anonymous: bool,
-) -> Result<(), ContainerError> {
+pub fn release(store: &Store, c: &Container, remove_anonymous: bool) -> Result<(), ContainerError> {
+    let mounts: Vec<(Option<String>, PathBuf)> = c
+        .config
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            MountSpec::Volume { name, target, .. } => Some((name.clone(), target.clone())),
+            _ => None,
+        })
+        .collect();
+    Volumes::new(store.root()).release(&c.id, &mounts, remove_anonymous)?;
     Ok(())
 }
