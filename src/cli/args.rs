@@ -60,6 +60,15 @@ pub enum Command {
     Login(super::login::LoginArgs),
     /// Log out from a registry.
     Logout(super::logout::LogoutArgs),
+    /// Make an image of a container's changes.
+    Commit(super::commit::CommitArgs),
+    /// Write a container's filesystem as a tar archive.
+    Export(super::export::ExportArgs),
+    /// Copy files between a container and the host.
+    Cp(super::cp::CpArgs),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(super::volume::VolumeCommand),
 }
 
 /// Layer compression, as `--compression` takes it.

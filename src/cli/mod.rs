@@ -9,7 +9,10 @@ mod progress;
 
 mod build;
 mod check;
+mod commit;
+mod cp;
 mod debug;
+mod export;
 mod signals;
 
 mod history;
@@ -25,6 +28,7 @@ mod rmi;
 mod save;
 mod system;
 mod tag;
+mod volume;
 
 use std::process::ExitCode;
 
@@ -54,6 +58,10 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::System(a) => system::run(&settings, a),
         Command::Login(a) => login::run(a),
         Command::Logout(a) => logout::run(a),
+        Command::Commit(a) => commit::run(&settings, a),
+        Command::Export(a) => export::run(&settings, a),
+        Command::Cp(a) => cp::run(&settings, a),
+        Command::Volume(a) => volume::run(&settings, a),
     }
 }
 

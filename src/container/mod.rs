@@ -22,6 +22,7 @@
 //! `export`, `cp`, and filling volumes), `commit` makes an image of the upperdir,
 //! `volume_store` holds named and anonymous volumes.
 
+pub mod access;
 pub mod command;
 pub mod commit;
 pub mod cp;
