@@ -45,14 +45,20 @@ pub fn run(settings: &Settings, args: CpArgs) -> Result<ExitCode> {
         (None, Some((name, path))) => {
             let c = containers.find(name)?;
             let cfs = cp_fs(&store, &c)?;
-            let (host, source) =
-                host_path(Path::new(&args.source)).context("current directory")?;
+            let (host, source) = host_path(Path::new(&args.source)).context("current directory")?;
             let owner = if args.archive {
                 Owner::Keep
             } else {
                 Owner::Set(0, 0)
             };
-            copy(&host, &source, &cfs, &in_root(path), args.follow_link, owner)?;
+            copy(
+                &host,
+                &source,
+                &cfs,
+                &in_root(path),
+                args.follow_link,
+                owner,
+            )?;
         }
         (Some(_), Some(_)) => anyhow::bail!("copying between containers is not supported"),
         (None, None) => anyhow::bail!(

@@ -54,7 +54,11 @@ pub fn run(settings: &Settings, cmd: VolumeCommand) -> Result<ExitCode> {
         VolumeCommand::Ls(a) => {
             let all = vols.list()?;
             if a.quiet {
-                print(&all.iter().map(|v| format!("{}\n", v.name)).collect::<String>());
+                print(
+                    &all.iter()
+                        .map(|v| format!("{}\n", v.name))
+                        .collect::<String>(),
+                );
             } else {
                 let rows: Vec<Vec<String>> = all
                     .iter()
