@@ -21,7 +21,9 @@
 //! a reused pid.
 
 pub mod command;
+pub mod create;
 pub mod error;
+pub mod lifecycle;
 pub mod liveness;
 pub mod mount_spec;
 pub mod names;
@@ -30,7 +32,9 @@ pub mod rootfs;
 pub mod store;
 pub mod volumes;
 
+pub use create::{create, CreateOptions};
 pub use error::ContainerError;
+pub use lifecycle::RunIo;
 pub use record::{Container, LayerRef, MountSpec, ProcRef, RunConfig, State, Status};
 pub use rootfs::rootfs;
 pub use store::{ContainerLock, Containers};
