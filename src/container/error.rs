@@ -47,6 +47,18 @@ pub enum ContainerError {
         #[source]
         source: SnapshotError,
     },
+    #[error("container {id} is already running")]
+    AlreadyRunning { id: String },
+    #[error("You cannot remove a running container {id}. Stop the container before attempting removal or force remove")]
+    IsRunning { id: String },
+    #[error("container {id}: {source}")]
+    Sandbox {
+        id: String,
+        #[source]
+        source: crate::sandbox::SandboxError,
+    },
+    #[error("container {id} did not stop within {secs} s of SIGKILL")]
+    StopTimeout { id: String, secs: u64 },
     #[error(transparent)]
     Volume(#[from] super::volume_store::VolumeError),
     #[error(transparent)]
@@ -54,6 +66,15 @@ pub enum ContainerError {
 }
 
 impl ContainerError {
+    /// The exit code of a `run`/`start` that failed with this error, as Docker gives it: 126 or
+    /// 127 when the command could not be executed, 125 for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ContainerError::Sandbox { source, .. } => source.exec_exit_code().unwrap_or(125),
+            _ => 125,
+        }
+    }
+
     pub(crate) fn io(
         op: &'static str,
         path: impl Into<PathBuf>,

@@ -182,6 +182,15 @@ impl Containers {
         })
     }
 
+    /// `get_reconciled` for a caller already holding the container's lock.
+    pub fn get_reconciled_locked(&self, id: &str) -> Result<Container, ContainerError> {
+        let mut c = self.load(id)?;
+        if c.reconcile(&format_rfc3339(now_unix())) {
+            self.save(&c)?;
+        }
+        Ok(c)
+    }
+
     /// Finds a container as Docker does: full ID, then exact name, then unique ID prefix.
     pub fn find(&self, query: &str) -> Result<Container, ContainerError> {
         if is_id(query) && self.dir(query).is_dir() {

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod error;
 pub mod idmap;
 pub mod init;
+pub mod join;
 pub mod launch;
 pub mod mount_plan;
 pub mod mounts;
@@ -21,5 +22,5 @@ pub mod syscalls;
 pub mod user;
 
 pub use error::SandboxError;
-pub use launch::{run, run_cancellable, Canceller};
+pub use launch::{run, run_cancellable, run_observed, Canceller};
 pub use spec::{ExitStatus, Mount, NetworkMode, Outcome, RootFs, Spec, Stdio};
