@@ -56,7 +56,7 @@ pub enum VolumeError {
         name: String,
         target: PathBuf,
         #[source]
-        source: cp::CpError,
+        source: Box<cp::CpError>,
     },
     #[error(transparent)]
     Lock(#[from] crate::store::StoreError),
@@ -289,7 +289,7 @@ impl Volumes {
             fill(rootfs, target, &data).map_err(|source| VolumeError::Fill {
                 name: name.clone(),
                 target: target.to_path_buf(),
-                source,
+                source: Box::new(source),
             })?;
         }
         std::fs::write(&marker, b"").map_err(io_err("write", &marker))?;
