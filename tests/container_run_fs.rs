@@ -137,3 +137,58 @@ fn commit_of_a_real_container_runs_with_its_changes() {
     assert!(listing.lines().any(|l| l == "bin/busybox"));
     assert!(!listing.lines().any(|l| l == "etc/group"));
 }
+
+#[test]
+fn cp_into_and_out_of_a_running_container() {
+    let b = Bench::new();
+    let c = b.create(
+        "busybox",
+        &["live:/vol"],
+        false,
+        "echo running > /tmp/state; while [ ! -e /stop ]; do sleep 0.05; done; cat /from-host /vol/f",
+    );
+    let out = b.s.scratch("out").join("live.out");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let store = Store::open(&b.s.root).unwrap();
+    let id = c.id.clone();
+    let io = RunIo {
+        stdin: Stdio::Null,
+        stdout: Stdio::File(out.clone()),
+        stderr: Stdio::Inherit,
+    };
+    let cancel = Canceller::new();
+    let handle = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            run(&store, &id, io, &cancel, &mut |_| {
+                let _ = tx.send(());
+            })
+        })
+    };
+    rx.recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the container started");
+    let host = b.s.scratch("host");
+    fs::write(host.join("f"), "from host\n").unwrap();
+    let h = |p: &str| host.join(p).display().to_string();
+    // Wait for the container's first write, then read it back while it runs.
+    let mut tries = 0;
+    loop {
+        let o =
+            b.s.command(&["cp", &format!("{}:/tmp/state", c.id), &h("state")])
+                .output()
+                .unwrap();
+        if o.status.success() || tries > 100 {
+            break;
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(fs::read_to_string(host.join("state")).unwrap(), "running\n");
+    // Into the running container: its root and a volume mounted in it.
+    b.s.ok(&["cp", &h("f"), &format!("{}:/from-host", c.id)]);
+    b.s.ok(&["cp", &h("f"), &format!("{}:/vol/f", c.id)]);
+    b.s.ok(&["cp", &h("f"), &format!("{}:/stop", c.id)]);
+    let code = handle.join().unwrap().unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(fs::read_to_string(&out).unwrap(), "from host\nfrom host\n");
+}
