@@ -69,6 +69,25 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(super::volume::VolumeCommand),
+    /// Run a command in a new container.
+    Run(Box<super::run::RunArgs>),
+    /// List containers.
+    Ps(super::ps::PsArgs),
+    /// Show a container's output.
+    Logs(super::logs::LogsArgs),
+    /// Stop running containers (StopSignal, then SIGKILL).
+    Stop(super::stop::StopArgs),
+    /// Start stopped containers in the background.
+    Start(super::start::StartArgs),
+    /// Remove containers.
+    Rm(super::rm::RmArgs),
+    /// Run a command in a running container.
+    Exec(super::exec::ExecArgs),
+    /// Wait for containers to stop and print their exit codes.
+    Wait(super::wait::WaitArgs),
+    /// Supervise a detached container (internal).
+    #[command(hide = true)]
+    ContainerSupervise(super::supervise::SuperviseArgs),
 }
 
 /// Layer compression, as `--compression` takes it.

@@ -15,6 +15,17 @@ mod debug;
 mod export;
 mod signals;
 
+mod ctr_common;
+mod exec;
+mod logs;
+mod ps;
+mod rm;
+mod run;
+mod start;
+mod stop;
+mod supervise;
+mod wait;
+
 mod history;
 mod images;
 mod import;
@@ -62,6 +73,15 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::Export(a) => export::run(&settings, a),
         Command::Cp(a) => cp::run(&settings, a),
         Command::Volume(a) => volume::run(&settings, a),
+        Command::Run(a) => run::run(&settings, *a),
+        Command::Ps(a) => ps::run(&settings, a),
+        Command::Logs(a) => logs::run(&settings, a),
+        Command::Stop(a) => stop::run(&settings, a),
+        Command::Start(a) => start::run(&settings, a),
+        Command::Rm(a) => rm::run(&settings, a),
+        Command::Exec(a) => exec::run(&settings, a),
+        Command::Wait(a) => wait::run(&settings, a),
+        Command::ContainerSupervise(a) => supervise::run(&settings, a),
     }
 }
 

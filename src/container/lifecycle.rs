@@ -48,8 +48,11 @@ pub fn spec(store: &Store, c: &Container, io: RunIo) -> Result<Spec, ContainerEr
 /// Runs container `id` in this process until it exits; returns its exit code (128+N when
 /// killed by signal N). `on_start` is called once the command has been executed. A container
 /// that could not start is left `created` with the error recorded (and removed if `--rm`).
+///
+/// The store is taken and closed once the sandbox spec is ready: its shared gc lock must not
+/// be held for the life of a container (a prune would be refused all that time).
 pub fn run(
-    store: &Store,
+    store: Store,
     id: &str,
     io: RunIo,
     cancel: &Canceller,
@@ -72,7 +75,10 @@ pub fn run(
         cs.save(&c)?;
         c
     };
-    let result = spec(store, &c, io).and_then(|spec| {
+    let root = store.root().to_path_buf();
+    let spec = spec(&store, &c, io);
+    drop(store);
+    let result = spec.and_then(|spec| {
         let mut started = |pid: i32| {
             if let Ok(c) = cs.update(id, |c| c.state.pid = ProcRef::of(pid)) {
                 on_start(&c);
@@ -112,8 +118,8 @@ pub fn run(
         }
     });
     if c.config.auto_remove {
-        if let Ok(c) = cs.load(id) {
-            let _ = volumes::release(store, &c, true);
+        if let (Ok(c), Ok(store)) = (cs.load(id), Store::open(&root)) {
+            let _ = volumes::release(&store, &c, true);
         }
         let _ = cs.remove(id);
     }
@@ -238,8 +244,7 @@ pub fn remove(
 }
 
 /// `wait`: blocks until the container is not running; returns its exit code.
-pub fn wait(store: &Store, id: &str) -> Result<i32, ContainerError> {
-    let cs = Containers::new(store.root());
+pub fn wait(cs: &Containers, id: &str) -> Result<i32, ContainerError> {
     loop {
         let c = cs.get_reconciled(id)?;
         if c.state.status != Status::Running {
