@@ -50,7 +50,8 @@ impl Bench {
             stdout: Stdio::File(out.clone()),
             stderr: Stdio::Inherit,
         };
-        let code = run(&self.store, &c.id, io, &Canceller::new(), &mut |_| {}).unwrap();
+        let store = Store::open(&self.s.root).unwrap();
+        let code = run(store, &c.id, io, &Canceller::new(), &mut |_| {}).unwrap();
         let stdout = fs::read_to_string(&out).unwrap_or_default();
         (c.id, code, stdout)
     }
@@ -160,7 +161,7 @@ fn cp_into_and_out_of_a_running_container() {
     let handle = {
         let cancel = cancel.clone();
         std::thread::spawn(move || {
-            run(&store, &id, io, &cancel, &mut |_| {
+            run(store, &id, io, &cancel, &mut |_| {
                 let _ = tx.send(());
             })
         })

@@ -1,6 +1,7 @@
 //! `strata commit CONTAINER [REPOSITORY[:TAG]]`: the container's changes as a new image; prints
 //! its ID.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -9,7 +10,7 @@ use clap::Args;
 use super::format::print;
 use super::Settings;
 use crate::container::access::layers;
-use crate::container::commit::{commit, CommitOptions};
+use crate::container::commit::{commit, CommitOptions, SANDBOX_MOUNTPOINTS};
 use crate::container::Containers;
 use crate::reference::Reference;
 use crate::store::Store;
@@ -51,6 +52,11 @@ pub fn run(settings: &Settings, args: CommitArgs) -> Result<ExitCode> {
         message: args.message,
         changes: args.changes,
         created_by: c.config.argv.join(" "),
+        mountpoints: SANDBOX_MOUNTPOINTS
+            .iter()
+            .map(PathBuf::from)
+            .chain(c.config.mounts.iter().map(|m| m.target().clone()))
+            .collect(),
         layer: Default::default(),
     };
     let img = commit(&store, &c.manifest_digest, &upper, &lowers, &opts)

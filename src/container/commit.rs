@@ -10,7 +10,7 @@ use oci_spec::image::{Descriptor, HistoryBuilder, ImageManifest};
 use crate::digest::Digest;
 use crate::reference::Reference;
 use crate::snapshot::diff::upperdir_changes_against;
-use crate::snapshot::{write_changes_layer, LayerError, LayerOptions};
+use crate::snapshot::{write_changes_layer, Change, LayerError, LayerOptions};
 use crate::store::changes::{apply_change, ChangeError};
 use crate::store::image::layer_descriptor;
 use crate::store::time::{format_rfc3339, now_unix};
@@ -47,6 +47,16 @@ pub enum CommitError {
     Store(#[from] StoreError),
 }
 
+/// Where every container gets a mount from the sandbox, whether its image has the path or not.
+pub const SANDBOX_MOUNTPOINTS: &[&str] = &[
+    "/proc",
+    "/dev",
+    "/sys",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/hostname",
+];
+
 /// What `commit` is told beyond the container.
 #[derive(Debug, Clone, Default)]
 pub struct CommitOptions {
@@ -60,7 +70,43 @@ pub struct CommitOptions {
     pub changes: Vec<String>,
     /// The container's command, for the history entry's `created_by`.
     pub created_by: String,
+    /// Absolute container paths the sandbox mounts over (see [`SANDBOX_MOUNTPOINTS`] and the
+    /// container's own mount targets): an empty file or directory the container added there
+    /// is the mountpoint it needed, not content, and is left out of the layer (Docker keeps
+    /// these in its init layer, which commit skips).
+    pub mountpoints: Vec<PathBuf>,
     pub layer: LayerOptions,
+}
+
+/// Leaves out the `Added` entries at `mountpoints` that are an empty file or directory.
+fn without_mountpoints(
+    changes: Vec<Change>,
+    upper: &Path,
+    mountpoints: &[PathBuf],
+) -> std::io::Result<Vec<Change>> {
+    let rel: Vec<&Path> = mountpoints
+        .iter()
+        .map(|m| m.strip_prefix("/").unwrap_or(m))
+        .collect();
+    let mut out = Vec::with_capacity(changes.len());
+    for c in changes {
+        if let Change::Added(p) = &c {
+            if rel.contains(&p.as_path()) && is_empty_entry(&upper.join(p))? {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+fn is_empty_entry(p: &Path) -> std::io::Result<bool> {
+    let md = std::fs::symlink_metadata(p)?;
+    Ok(if md.is_dir() {
+        std::fs::read_dir(p)?.next().is_none()
+    } else {
+        md.is_file() && md.len() == 0
+    })
 }
 
 /// Commits `upper` (the container's upperdir, over the snapshot dirs `lowers`, top first) as
@@ -92,10 +138,12 @@ pub fn commit(
         })?;
     }
 
-    let changes = upperdir_changes_against(upper, lowers).map_err(|source| CommitError::Diff {
+    let diff = |source| CommitError::Diff {
         upper: upper.to_path_buf(),
         source,
-    })?;
+    };
+    let changes = upperdir_changes_against(upper, lowers).map_err(diff)?;
+    let changes = without_mountpoints(changes, upper, &opts.mountpoints).map_err(diff)?;
     let mut layers: Vec<Descriptor> = manifest.layers().to_vec();
     let empty = changes.is_empty();
     if !empty {
