@@ -195,3 +195,59 @@ fn commit_cp_and_export_of_a_run_container() {
     let out = run(&s, &["--rm", "work:snap2", "cat", "/tree/sub/f"]);
     assert_eq!(out, "f\n");
 }
+
+#[test]
+fn image_volumes_get_anonymous_volumes() {
+    let s = bench();
+    run(
+        &s,
+        &[
+            "--name",
+            "base",
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir /data && echo seed > /data/s",
+        ],
+    );
+    s.ok(&["commit", "-c", "VOLUME /data", "base", "withvol"]);
+    let out = run(
+        &s,
+        &[
+            "--name",
+            "user",
+            "withvol",
+            "sh",
+            "-c",
+            "cat /data/s; echo more > /data/m",
+        ],
+    );
+    assert_eq!(out, "seed\n");
+    let names = s.ok(&["volume", "ls", "-q"]);
+    assert_eq!(names.lines().count(), 1, "{names}");
+    let v: serde_json::Value =
+        serde_json::from_str(&s.ok(&["volume", "inspect", names.trim()])).unwrap();
+    let mp = std::path::PathBuf::from(v[0]["Mountpoint"].as_str().unwrap());
+    assert_eq!(fs::read_to_string(mp.join("s")).unwrap(), "seed\n");
+    assert_eq!(fs::read_to_string(mp.join("m")).unwrap(), "more\n");
+    // What went to the volume is not in a commit of the container.
+    s.ok(&["commit", "user", "user:snap"]);
+    let out = run(
+        &s,
+        &[
+            "--rm",
+            "-v",
+            "fresh:/other",
+            "user:snap",
+            "sh",
+            "-c",
+            "ls /data",
+        ],
+    );
+    assert_eq!(
+        out, "s\n",
+        "the image's /data again, in a new anonymous volume"
+    );
+    s.ok(&["rm", "-v", "user"]);
+    assert_eq!(s.ok(&["volume", "ls", "-q"]).trim(), "fresh");
+}
