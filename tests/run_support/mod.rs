@@ -36,7 +36,9 @@ impl Env {
     /// Runs strata with `stdin` piped in; returns the output whatever the status.
     pub fn output(&self, args: &[&str], stdin: &[u8]) -> Output {
         let mut c = self.s.command(args);
-        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().expect("spawn strata");
         let mut input = child.stdin.take().unwrap();
         let data = stdin.to_vec();
@@ -52,7 +54,10 @@ impl Env {
     pub fn code(&self, args: &[&str], code: i32) -> (String, String) {
         let out = self.output(args, b"");
         if out.status.code() != Some(code) {
-            panic!("{}", self.s.report(&format!("expected exit {code}"), args, &out));
+            panic!(
+                "{}",
+                self.s.report(&format!("expected exit {code}"), args, &out)
+            );
         }
         (
             String::from_utf8_lossy(&out.stdout).into_owned(),
