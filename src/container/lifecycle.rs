@@ -78,18 +78,25 @@ pub fn run(
     let root = store.root().to_path_buf();
     let spec = spec(&store, &c, io);
     drop(store);
+    let mut started = false;
     let result = spec.and_then(|spec| {
-        let mut started = |pid: i32| {
+        let mut on_started = |pid: i32| {
+            started = true;
             if let Ok(c) = cs.update(id, |c| c.state.pid = ProcRef::of(pid)) {
                 on_start(&c);
             }
         };
-        sandbox::run_observed(&spec, cancel, &mut started).map_err(|source| {
-            ContainerError::Sandbox {
+        let r = sandbox::run_observed(&spec, cancel, &mut on_started);
+        match r {
+            Ok(o) => Ok(exit_code(o.status)),
+            // PID 1 was killed (`stop` after its timeout, `rm -f`): the helper exits with
+            // 128+N and no status report comes.
+            Err(sandbox::SandboxError::Lost(code)) if started && code > 0 => Ok(code),
+            Err(source) => Err(ContainerError::Sandbox {
                 id: id.to_string(),
                 source,
-            }
-        })
+            }),
+        }
     });
     if !c.config.auto_remove {
         // The overlay is volatile (no sync of the whole upper filesystem at unmount); the
@@ -97,7 +104,7 @@ pub fn run(
         sync_fs(&cs.upperdir(id));
     }
     let code = match &result {
-        Ok(o) => Ok(exit_code(o.status)),
+        Ok(code) => Ok(*code),
         Err(e) => Err(e.exit_code()),
     };
     let error = result.as_ref().err().map(|e| e.to_string());
@@ -123,7 +130,7 @@ pub fn run(
         }
         let _ = cs.remove(id);
     }
-    result.map(|o| exit_code(o.status))
+    result
 }
 
 /// Docker's exit code for a status: the code, or 128+N for signal N.
