@@ -84,6 +84,7 @@ impl Ctr {
         ContainerFs::Layered {
             upper: self.upper.clone(),
             lowers: self.lowers.clone(),
+            mounts: Vec::new(),
         }
     }
 }

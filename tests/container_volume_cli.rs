@@ -251,3 +251,55 @@ fn image_volumes_get_anonymous_volumes() {
     s.ok(&["rm", "-v", "user"]);
     assert_eq!(s.ok(&["volume", "ls", "-q"]).trim(), "fresh");
 }
+
+#[test]
+fn cp_to_a_stopped_container_goes_through_its_volumes_and_binds() {
+    let s = bench();
+    let bind = s.scratch("bind");
+    let spec = format!("{}:/b", bind.display());
+    run(
+        &s,
+        &[
+            "--name",
+            "vc",
+            "-v",
+            "vdata:/d",
+            "-v",
+            &spec,
+            "busybox",
+            "sh",
+            "-c",
+            "echo in-vol > /d/old",
+        ],
+    );
+    let host = s.scratch("host");
+    fs::write(host.join("f"), "f\n").unwrap();
+    let f = host.join("f").display().to_string();
+    s.ok(&["cp", &f, "vc:/d/new"]);
+    s.ok(&["cp", &f, "vc:/b/"]);
+    s.ok(&["cp", &f, "vc:/elsewhere"]);
+    assert_eq!(fs::read_to_string(bind.join("f")).unwrap(), "f\n");
+    s.ok(&["cp", "vc:/d", host.join("out").to_str().unwrap()]);
+    assert_eq!(
+        fs::read_to_string(host.join("out/old")).unwrap(),
+        "in-vol\n"
+    );
+    assert_eq!(fs::read_to_string(host.join("out/new")).unwrap(), "f\n");
+    // The next container on the volume sees the copied file; the layer has the other one.
+    let out = run(&s, &["--rm", "-v", "vdata:/d", "busybox", "cat", "/d/new"]);
+    assert_eq!(out, "f\n");
+    s.ok(&["start", "vc"]);
+    s.ok(&["wait", "vc"]);
+    s.ok(&["commit", "vc", "vc:snap"]);
+    let out = run(
+        &s,
+        &[
+            "--rm",
+            "vc:snap",
+            "sh",
+            "-c",
+            "cat /elsewhere; ls /d | wc -l",
+        ],
+    );
+    assert_eq!(out, "f\n0\n", "the volume's files are not in the commit");
+}

@@ -48,10 +48,13 @@ pub(crate) fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) ->
 pub enum ContainerFs {
     /// The root of a running container (`/proc/PID/root`): plain file operations.
     Live { root: PathBuf },
-    /// A stopped container: its upperdir over the image snapshots (top first).
+    /// A stopped container: its upperdir over the image snapshots (top first), and the host
+    /// directories its volumes and binds put over some of its paths (relative target, host
+    /// path), where reads and writes go instead, as they would while it runs.
     Layered {
         upper: PathBuf,
         lowers: Vec<PathBuf>,
+        mounts: Vec<(PathBuf, PathBuf)>,
     },
 }
 
@@ -63,13 +66,17 @@ pub struct Entry {
     pub md: Metadata,
     /// For a directory, that directory in every layer merged into it, top first.
     dirs: Vec<PathBuf>,
+    /// Its path in the tree.
+    rel: PathBuf,
+    /// A plain host directory (a live root or a mount): no layers below it.
+    live: bool,
 }
 
 impl ContainerFs {
     fn stack(&self) -> Vec<PathBuf> {
         match self {
             ContainerFs::Live { root } => vec![root.clone()],
-            ContainerFs::Layered { upper, lowers } => {
+            ContainerFs::Layered { upper, lowers, .. } => {
                 let mut v = Vec::with_capacity(lowers.len() + 1);
                 v.push(upper.clone());
                 v.extend(lowers.iter().cloned());
@@ -86,6 +93,8 @@ impl ContainerFs {
             path: stack[0].clone(),
             md,
             dirs: stack,
+            rel: PathBuf::new(),
+            live: matches!(self, ContainerFs::Live { .. }),
         })
     }
 
@@ -106,13 +115,26 @@ impl ContainerFs {
     }
 
     fn child(&self, dir: &Entry, name: &OsStr) -> Result<Option<Entry>, TreeError> {
-        if let ContainerFs::Live { .. } = self {
+        let rel = dir.rel.join(name);
+        if let Some((_, host)) = self.mounts().iter().find(|(t, _)| *t == rel) {
+            let md = std::fs::metadata(host).map_err(io_err("stat", host))?;
+            return Ok(Some(Entry {
+                path: host.clone(),
+                md,
+                dirs: vec![host.clone()],
+                rel,
+                live: true,
+            }));
+        }
+        if dir.live {
             let p = dir.path.join(name);
             return match std::fs::symlink_metadata(&p) {
                 Ok(md) => Ok(Some(Entry {
                     dirs: vec![p.clone()],
                     path: p,
                     md,
+                    rel,
+                    live: true,
                 })),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(io_err("lstat", &p)(e)),
@@ -123,7 +145,25 @@ impl ContainerFs {
             path,
             md,
             dirs: c.dirs,
+            rel,
+            live: false,
         }))
+    }
+
+    fn mounts(&self) -> &[(PathBuf, PathBuf)] {
+        match self {
+            ContainerFs::Live { .. } => &[],
+            ContainerFs::Layered { mounts, .. } => mounts,
+        }
+    }
+
+    /// The host path `rel` maps to when it lies under a mount (the innermost one).
+    fn under_mount(&self, rel: &Path) -> Option<PathBuf> {
+        self.mounts()
+            .iter()
+            .filter(|(t, _)| rel != t && rel.starts_with(t))
+            .max_by_key(|(t, _)| t.components().count())
+            .map(|(t, host)| host.join(rel.strip_prefix(t).expect("starts_with checked")))
     }
 
     /// The visible entries of directory `dir`, sorted by name.
@@ -138,7 +178,7 @@ impl ContainerFs {
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             if let Some(e) = self.child(dir, &name)? {
-                if !is_whiteout(&e.md) || matches!(self, ContainerFs::Live { .. }) {
+                if !is_whiteout(&e.md) || e.live {
                     out.push((name, e));
                 }
             }
@@ -208,6 +248,9 @@ impl ContainerFs {
         }
         let out = match self {
             ContainerFs::Live { root } => root.join(rel),
+            ContainerFs::Layered { .. } if self.under_mount(rel).is_some() => {
+                self.under_mount(rel).expect("checked")
+            }
             ContainerFs::Layered { upper, .. } => {
                 let mut prefix = PathBuf::new();
                 for c in parent.components() {
@@ -231,6 +274,9 @@ impl ContainerFs {
     /// it must not show what the image had at that path (something hidden by a whiteout).
     pub fn seal_new_dir(&self, rel: &Path, real: &Path) -> Result<(), TreeError> {
         if let ContainerFs::Layered { lowers, .. } = self {
+            if self.under_mount(rel).is_some() {
+                return Ok(());
+            }
             let below = lowers::lookup(lowers, rel).map_err(io_err("look up", real))?;
             if below.is_some() {
                 lsetxattr(real, "trusted.overlay.opaque", b"y")
@@ -346,6 +392,7 @@ mod tests {
         let fs = ContainerFs::Layered {
             upper,
             lowers: vec![lower],
+            mounts: Vec::new(),
         };
         (t, fs)
     }

@@ -23,6 +23,7 @@ pub fn resolve(
     let fs = ContainerFs::Layered {
         upper: Containers::new(store.root()).upperdir(&c.id),
         lowers: super::rootfs::lowerdirs(store, c)?,
+        mounts: Vec::new(),
     };
     Ok(Some(
         Volumes::new(store.root()).mount_source(name, &c.id, target, &fs)?,
