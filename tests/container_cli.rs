@@ -196,3 +196,41 @@ fn volume_commands() {
     let err = s.fails(&["volume", "create", "bad/name"]);
     assert!(err.contains("invalid volume name"), "{err}");
 }
+
+#[test]
+fn cp_with_a_tar_stream() {
+    let (s, _c, upper) = setup();
+    let host = s.scratch("host");
+    // Out: the directory under its own name, whited-out files left out.
+    let out = s.run_cmd(s.command(&["cp", "box1:/etc", "-"]));
+    s.expect(&out, true, &["cp", "box1:/etc", "-"]);
+    let tar = host.join("etc.tar");
+    fs::write(&tar, &out.stdout).unwrap();
+    let listing = tool("tar", &["-tf", tar.to_str().unwrap()]);
+    let names: Vec<&str> = listing.lines().collect();
+    assert_eq!(names, ["etc/", "etc/passwd"], "{listing}");
+    // In: unpacked into an existing directory.
+    fs::create_dir_all(host.join("src/x")).unwrap();
+    fs::write(host.join("src/x/y"), "y\n").unwrap();
+    let input = host.join("in.tar");
+    tool(
+        "tar",
+        &[
+            "-cf",
+            input.to_str().unwrap(),
+            "-C",
+            host.join("src").to_str().unwrap(),
+            "x",
+        ],
+    );
+    let mut cmd = s.command(&["cp", "-", "box1:/tmp"]);
+    cmd.stdin(fs::File::open(&input).unwrap());
+    let out = s.run_cmd(cmd);
+    s.expect(&out, true, &["cp", "-", "box1:/tmp"]);
+    assert_eq!(fs::read_to_string(upper.join("tmp/x/y")).unwrap(), "y\n");
+    let mut cmd = s.command(&["cp", "-", "box1:/added"]);
+    cmd.stdin(fs::File::open(&input).unwrap());
+    let out = s.run_cmd(cmd);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be a directory"));
+}

@@ -83,3 +83,35 @@ pub(crate) fn append_entry(
     }
     Ok(true)
 }
+
+/// `cp CONTAINER:PATH -`: the entry at `path` (resolved in `fs`, a final symlink kept) as a
+/// tar named by its last component, a directory with everything under it; a path ending in
+/// `/.` gives the directory's contents only. Returns the number of entries.
+pub fn archive_path(fs: &ContainerFs, path: &Path, out: &mut dyn Write) -> Result<u64, TreeError> {
+    let bytes = path.as_os_str().as_bytes();
+    let contents_only = bytes.ends_with(b"/.");
+    let follow = contents_only || bytes.ends_with(b"/");
+    let rel = fs.resolve(path, follow)?;
+    let entry = fs.lstat(&rel)?.ok_or_else(|| TreeError::Io {
+        op: "find",
+        path: path.to_path_buf(),
+        source: io::Error::from(io::ErrorKind::NotFound),
+    })?;
+    let mut b = tar::Builder::new(out);
+    let mut n = 0;
+    if contents_only && entry.md.is_dir() {
+        write_tree(fs, &mut b, &entry, Path::new(""), &mut n)?;
+    } else {
+        let name = rel.file_name().map(Path::new).unwrap_or(Path::new("."));
+        if append_entry(&mut b, &entry, name)? {
+            n += 1;
+        }
+        if entry.md.is_dir() {
+            write_tree(fs, &mut b, &entry, name, &mut n)?;
+        }
+    }
+    b.into_inner()
+        .and_then(|w| w.flush())
+        .map_err(io_err("write", Path::new("<archive>")))?;
+    Ok(n)
+}
