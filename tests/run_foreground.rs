@@ -345,3 +345,56 @@ fn a_killed_foreground_run_leaves_a_manageable_container() {
     assert!(e.store_mounts().is_empty());
     std::thread::sleep(Duration::from_millis(10));
 }
+
+#[test]
+fn tty_and_read_only_root() {
+    let e = Env::new();
+    // -t: the command's streams are a terminal (output through the pty: CRLF line ends).
+    let (out, _) = e.code(
+        &[
+            "run",
+            "-t",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "test -t 0 && test -t 1 && echo on-a-tty; echo $TERM",
+        ],
+        0,
+    );
+    assert_eq!(out, "on-a-tty\r\nxterm\r\n");
+    let (out, _) = e.code(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "test -t 1 || echo no-tty",
+        ],
+        0,
+    );
+    assert_eq!(out, "no-tty\n");
+    // --read-only: the root refuses writes, mounts still work.
+    let (out, _) = e.code(
+        &[
+            "run",
+            "--rm",
+            "--read-only",
+            "--network",
+            "none",
+            "--mount",
+            "type=tmpfs,dst=/w",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /x 2>/dev/null || echo ro; touch /w/y && echo tmpfs-ok",
+        ],
+        0,
+    );
+    assert_eq!(out, "ro\ntmpfs-ok\n");
+}

@@ -7,7 +7,7 @@ use super::error::ContainerError;
 use super::record::{Container, MountSpec};
 use super::store::Containers;
 use super::volumes;
-use crate::digest::Digest;
+use crate::digest::{chain_ids, Digest};
 use crate::sandbox::{Mount, RootFs};
 use crate::snapshot::{BlobOpener, Snapshots};
 use crate::store::Store;
@@ -15,6 +15,19 @@ use crate::store::Store;
 /// The snapshot dirs of the container's image, top first (overlayfs `lowerdir=` order),
 /// unpacking any that are missing.
 pub fn lowerdirs(store: &Store, c: &Container) -> Result<Vec<PathBuf>, ContainerError> {
+    let snapshots = Snapshots::new(store.root());
+    // The common case, every snapshot present, without starting `ensure_chain`'s thread pool
+    // (which costs more than the rest of a container's start-up).
+    let diff_ids: Vec<Digest> = c.layers.iter().map(|l| l.diff_id).collect();
+    let present: Vec<PathBuf> = chain_ids(&diff_ids)
+        .iter()
+        .rev()
+        .map(|chain| snapshots.dir(chain))
+        .take_while(|d| d.is_dir())
+        .collect();
+    if present.len() == c.layers.len() {
+        return Ok(present);
+    }
     let layers: Vec<(Digest, BlobOpener<'_>)> = c
         .layers
         .iter()
@@ -32,7 +45,7 @@ pub fn lowerdirs(store: &Store, c: &Container) -> Result<Vec<PathBuf>, Container
     if layers.is_empty() {
         return Ok(Vec::new());
     }
-    Snapshots::new(store.root())
+    snapshots
         .ensure_chain(layers)
         .map_err(|source| ContainerError::Snapshot {
             id: c.id.clone(),

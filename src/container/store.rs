@@ -108,8 +108,12 @@ impl Containers {
                 .map_err(ContainerError::io("chmod", &upper))?;
             write_state(&tmp.join(STATE), c)?;
             let dest = self.dir(&c.id);
-            crate::util::atomic::rename_durable(&tmp, &dest)
-                .map_err(ContainerError::io("rename into place", &dest))
+            if c.config.auto_remove {
+                fs::rename(&tmp, &dest)
+            } else {
+                crate::util::atomic::rename_durable(&tmp, &dest)
+            }
+            .map_err(ContainerError::io("rename into place", &dest))
         })();
         if made.is_err() {
             let _ = fs::remove_dir_all(&tmp);
@@ -226,15 +230,27 @@ impl Containers {
             }
             Err(e) => return Err(ContainerError::io("rename", &dir)(e)),
         }
-        let _ = crate::util::atomic::sync_dir(&self.dir);
         fs::remove_dir_all(&trash).map_err(ContainerError::io("remove", &trash))
     }
 }
 
+/// Replaces `path` atomically; fsynced (file and directory) unless the container is `--rm`:
+/// its record is meant to vanish with it, and after a crash `reconcile` shows it as exited
+/// anyway, so the start-up latency of `run --rm` does not pay for two syncs per update.
 fn write_state(path: &Path, c: &Container) -> Result<(), ContainerError> {
     let mut data = serde_json::to_vec_pretty(c).expect("a container record serialises");
     data.push(b'\n');
-    write_atomic(path, &data).map_err(ContainerError::io("write", path))
+    if !c.config.auto_remove {
+        return write_atomic(path, &data).map_err(ContainerError::io("write", path));
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let write = || -> std::io::Result<()> {
+        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+        std::io::Write::write_all(&mut tmp, &data)?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(ContainerError::io("write", path))
 }
 
 /// Whether `s` looks like a full container ID.
