@@ -278,6 +278,13 @@ fn cp_to_a_stopped_container_goes_through_its_volumes_and_binds() {
     s.ok(&["cp", &f, "vc:/d/new"]);
     s.ok(&["cp", &f, "vc:/b/"]);
     s.ok(&["cp", &f, "vc:/elsewhere"]);
+    // A bound file is written where it lives too.
+    let bound = s.scratch("boundfile").join("conf");
+    fs::write(&bound, "old\n").unwrap();
+    let file_spec = format!("{}:/etc/conf", bound.display());
+    run(&s, &["--name", "fb", "-v", &file_spec, "busybox", "true"]);
+    s.ok(&["cp", &f, "fb:/etc/conf"]);
+    assert_eq!(fs::read_to_string(&bound).unwrap(), "f\n");
     assert_eq!(fs::read_to_string(bind.join("f")).unwrap(), "f\n");
     s.ok(&["cp", "vc:/d", host.join("out").to_str().unwrap()]);
     assert_eq!(

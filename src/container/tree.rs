@@ -157,13 +157,19 @@ impl ContainerFs {
         }
     }
 
-    /// The host path `rel` maps to when it lies under a mount (the innermost one).
+    /// The host path `rel` maps to when it lies under a mount (the innermost one), or is a
+    /// mounted file itself (a bind of a single file).
     fn under_mount(&self, rel: &Path) -> Option<PathBuf> {
         self.mounts()
             .iter()
-            .filter(|(t, _)| rel != t && rel.starts_with(t))
+            .filter(|(t, host)| rel.starts_with(t) && (rel != t || !host.is_dir()))
             .max_by_key(|(t, _)| t.components().count())
-            .map(|(t, host)| host.join(rel.strip_prefix(t).expect("starts_with checked")))
+            .map(
+                |(t, host)| match rel.strip_prefix(t).expect("starts_with checked") {
+                    rest if rest.as_os_str().is_empty() => host.clone(),
+                    rest => host.join(rest),
+                },
+            )
     }
 
     /// The visible entries of directory `dir`, sorted by name.
