@@ -84,7 +84,7 @@ fn window_size() -> Option<nix::pty::Winsize> {
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ writes one winsize into the buffer we own.
     let ok = unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) } == 0;
-    ok.then(|| nix::pty::Winsize {
+    ok.then_some(nix::pty::Winsize {
         ws_row: ws.ws_row,
         ws_col: ws.ws_col,
         ws_xpixel: ws.ws_xpixel,

@@ -2,7 +2,7 @@
 //! stderr as they were interleaved); `-f` follows it until the container stops.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -63,7 +63,6 @@ pub fn run(settings: &Settings, args: LogsArgs) -> Result<ExitCode> {
                 let _ = out.write_all(&buf);
                 let _ = out.flush();
             }
-            let _ = f.seek(SeekFrom::Current(0));
         }
         if !running {
             return Ok(ExitCode::SUCCESS);

@@ -170,7 +170,13 @@ mod tests {
 
     #[test]
     fn entrypoint_and_cmd_combine_as_docker_does() {
-        let cases: &[(RuntimeConfig, Option<&str>, &[&str], Option<&[&str]>)] = &[
+        type Case<'a> = (
+            RuntimeConfig,
+            Option<&'a str>,
+            &'a [&'a str],
+            Option<&'a [&'a str]>,
+        );
+        let cases: &[Case] = &[
             (cfg(None, Some(&["sh"])), None, &[], Some(&["sh"])),
             (
                 cfg(None, Some(&["sh"])),
@@ -282,15 +288,17 @@ mod tests {
 
     #[test]
     fn image_volumes_fill_in() {
-        let mut c = RuntimeConfig::default();
-        c.volumes = Some(
-            [
-                ("/data".to_string(), Default::default()),
-                ("/logs".to_string(), Default::default()),
-            ]
-            .into_iter()
-            .collect(),
-        );
+        let c = RuntimeConfig {
+            volumes: Some(
+                [
+                    ("/data".to_string(), Default::default()),
+                    ("/logs".to_string(), Default::default()),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            ..Default::default()
+        };
         let flags = vec![MountSpec::Tmpfs {
             target: "/data".into(),
             size_bytes: None,

@@ -45,7 +45,7 @@ pub enum ContainerError {
     Snapshot {
         id: String,
         #[source]
-        source: SnapshotError,
+        source: Box<SnapshotError>,
     },
     #[error("container {id} is already running")]
     AlreadyRunning { id: String },

@@ -124,10 +124,11 @@ impl ProcRef {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Made, never started (or `start` failed before the command ran).
+    #[default]
     Created,
     Running,
     Exited,
@@ -160,12 +161,6 @@ pub struct State {
     pub error: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
-}
-
-impl Default for Status {
-    fn default() -> Self {
-        Status::Created
-    }
 }
 
 /// Exit code recorded when the process owning a running container vanished (it was killed):

@@ -49,7 +49,7 @@ pub fn lowerdirs(store: &Store, c: &Container) -> Result<Vec<PathBuf>, Container
         .ensure_chain(layers)
         .map_err(|source| ContainerError::Snapshot {
             id: c.id.clone(),
-            source,
+            source: Box::new(source),
         })
 }
 
