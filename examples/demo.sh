@@ -3,8 +3,8 @@
 #
 # Build strata, make a busybox base image from Debian's static busybox (no registry needed),
 # build the multi-stage sample project in examples/hello (COPY, heredoc RUN, COPY --from, RUN),
-# rebuild it fully cached, and show the image through the store commands. `strata run` joins
-# this script when it lands.
+# rebuild it fully cached, show the image through the store commands, and run it as a
+# container (foreground with --rm, then detached with ps/logs/exec/stop/rm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,4 +57,15 @@ for layer in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); prin
   tar -xzf "$out/x/blobs/sha256/$layer" -C "$out/x" srv/GREETING 2>/dev/null || true
 done
 cat "$out/x/srv/GREETING"
+
+echo "== strata run --rm hello (the image's CMD prints the greeting)"
+"$strata" run --rm --network none hello
+echo "== a detached container: ps, logs, exec, stop, rm"
+"$strata" run -d --name hello-svc --network none hello sh -c 'cat $GREETING_FILE; while true; do sleep 1; done' >/dev/null
+"$strata" ps
+"$strata" logs hello-svc
+"$strata" exec hello-svc sh -c 'echo "exec sees: $(head -1 $GREETING_FILE)"'
+"$strata" stop -t 2 hello-svc >/dev/null
+"$strata" rm hello-svc >/dev/null
+"$strata" ps -a
 echo "== done: the store is in $STRATA_ROOT (an OCI image layout under oci/)"

@@ -16,6 +16,8 @@ pub mod store;
 
 pub mod exec;
 
+pub mod container;
+
 pub mod distribution;
 
 pub mod cache;

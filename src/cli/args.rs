@@ -63,6 +63,34 @@ pub enum Command {
     Login(super::login::LoginArgs),
     /// Log out from a registry.
     Logout(super::logout::LogoutArgs),
+    /// Make an image of a container's changes.
+    Commit(super::commit::CommitArgs),
+    /// Write a container's filesystem as a tar archive.
+    Export(super::export::ExportArgs),
+    /// Copy files between a container and the host.
+    Cp(super::cp::CpArgs),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(super::volume::VolumeCommand),
+    /// Run a command in a new container.
+    Run(Box<super::run::RunArgs>),
+    /// List containers.
+    Ps(super::ps::PsArgs),
+    /// Show a container's output.
+    Logs(super::logs::LogsArgs),
+    /// Stop running containers (StopSignal, then SIGKILL).
+    Stop(super::stop::StopArgs),
+    /// Start stopped containers in the background.
+    Start(super::start::StartArgs),
+    /// Remove containers.
+    Rm(super::rm::RmArgs),
+    /// Run a command in a running container.
+    Exec(super::exec::ExecArgs),
+    /// Wait for containers to stop and print their exit codes.
+    Wait(super::wait::WaitArgs),
+    /// Supervise a detached container (internal).
+    #[command(hide = true)]
+    ContainerSupervise(super::supervise::SuperviseArgs),
 }
 
 /// Layer compression, as `--compression` takes it.

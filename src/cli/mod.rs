@@ -12,9 +12,23 @@ mod build_output;
 mod builder;
 mod cache_args;
 mod check;
+mod commit;
+mod cp;
 mod debug;
 mod explain;
+mod export;
 mod signals;
+
+mod ctr_common;
+mod exec;
+mod logs;
+mod ps;
+mod rm;
+mod run;
+mod start;
+mod stop;
+mod supervise;
+mod wait;
 
 mod history;
 mod images;
@@ -30,6 +44,7 @@ mod rootless;
 mod save;
 mod system;
 mod tag;
+mod volume;
 
 use std::process::ExitCode;
 
@@ -70,6 +85,19 @@ fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Builder(a) => builder::run(&settings, a),
         Command::Login(a) => login::run(a),
         Command::Logout(a) => logout::run(a),
+        Command::Commit(a) => commit::run(&settings, a),
+        Command::Export(a) => export::run(&settings, a),
+        Command::Cp(a) => cp::run(&settings, a),
+        Command::Volume(a) => volume::run(&settings, a),
+        Command::Run(a) => run::run(&settings, *a),
+        Command::Ps(a) => ps::run(&settings, a),
+        Command::Logs(a) => logs::run(&settings, a),
+        Command::Stop(a) => stop::run(&settings, a),
+        Command::Start(a) => start::run(&settings, a),
+        Command::Rm(a) => rm::run(&settings, a),
+        Command::Exec(a) => exec::run(&settings, a),
+        Command::Wait(a) => wait::run(&settings, a),
+        Command::ContainerSupervise(a) => supervise::run(&settings, a),
     }
 }
 

@@ -30,6 +30,21 @@ pub fn needs_userns(cmd: &Command) -> bool {
         | Command::History(_)
         | Command::Login(_)
         | Command::Logout(_) => false,
+        // Containers were built for root (the README says so); as another user the sandbox's
+        // own user namespace is all they get.
+        Command::Commit(_)
+        | Command::Export(_)
+        | Command::Cp(_)
+        | Command::Volume(_)
+        | Command::Run(_)
+        | Command::Ps(_)
+        | Command::Logs(_)
+        | Command::Stop(_)
+        | Command::Start(_)
+        | Command::Rm(_)
+        | Command::Exec(_)
+        | Command::Wait(_)
+        | Command::ContainerSupervise(_) => false,
     }
 }
 

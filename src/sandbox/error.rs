@@ -35,6 +35,23 @@ pub enum SandboxError {
     Lost(i32),
 }
 
+impl SandboxError {
+    /// The exit code Docker gives a command that could not be executed: 127 when it was not
+    /// found, 126 otherwise (not executable, or the process could not be set up).
+    pub fn exec_exit_code(&self) -> Option<i32> {
+        match self {
+            SandboxError::Exec { detail, .. } => Some(
+                if detail == super::init::NOT_FOUND_IN_PATH || detail == super::init::NO_SUCH_FILE {
+                    127
+                } else {
+                    126
+                },
+            ),
+            _ => None,
+        }
+    }
+}
+
 /// A failure of one mount-plan or process-setup step, inside the child.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{step} {path}: {errno}")]

@@ -22,8 +22,22 @@ use super::syscalls::{RealSyscalls, Syscalls};
 use super::user;
 use crate::util::passwd::ExecUser;
 
-/// Signals the sandbox's own processes pass on to their child.
-pub const FORWARDED: [Signal; 3] = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP];
+/// Signals the sandbox's own processes pass on to their child (a container's `StopSignal` may
+/// be any of them; `SIGWINCH` follows a resized terminal).
+pub const FORWARDED: [Signal; 7] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// What the main process reports when `argv[0]` is not found (exit code 127).
+pub const NOT_FOUND_IN_PATH: &str = "executable file not found in $PATH";
+/// What the main process reports when a path `argv[0]` does not exist (exit code 127).
+pub const NO_SUCH_FILE: &str = "no such file or directory";
 
 extern "C" fn ignore_signal(_: libc::c_int) {}
 
@@ -104,9 +118,14 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
     };
 
     let waitset = block_for_sigwait();
+    // Closed by the main process's exec (close-on-exec) or exit: then it has started.
+    let Ok((exec_r, exec_w)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
+        return fail("exec pipe", Errno::last().to_string());
+    };
     // SAFETY: we are single-threaded (a forked child), so fork is sound.
     let main_pid = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
+            drop(exec_r);
             let code = main_process(&sys, args, &user, &prepared);
             // SAFETY: leaving the forked child without running the parent's destructors.
             unsafe { libc::_exit(code) }
@@ -114,6 +133,11 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => return fail("fork main process", e.to_string()),
     };
+    drop(exec_w);
+    let mut byte = [0u8; 1];
+    while let Err(Errno::EINTR) = nix::unistd::read(&exec_r, &mut byte) {}
+    drop(exec_r);
+    send(args.report, &Report::Started);
     let status = reap_until_main_exits(&waitset, main_pid);
     // Anything the command left behind dies with it.
     let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
@@ -206,6 +230,13 @@ fn main_process(sys: &RealSyscalls, args: &InitArgs<'_>, user: &ExecUser, p: &Pr
         send(args.report, &Report::ExecFailed { detail });
         code
     };
+    if args.spec.tty {
+        // SAFETY: setsid and ioctl with integer arguments on our own stdin.
+        let ok = unsafe { libc::setsid() >= 0 && libc::ioctl(0, libc::TIOCSCTTY, 0) >= 0 };
+        if !ok {
+            return fail(format!("controlling terminal: {}", Errno::last()), 126);
+        }
+    }
     if let Err(e) = sys.chdir(&args.spec.cwd) {
         return fail(format!("chdir {}: {e}", args.spec.cwd.display()), 126);
     }
@@ -226,14 +257,14 @@ fn main_process(sys: &RealSyscalls, args: &InitArgs<'_>, user: &ExecUser, p: &Pr
     if denied {
         fail("permission denied".into(), 126)
     } else if args.spec.argv[0].contains('/') {
-        fail("no such file or directory".into(), 127)
+        fail(NO_SUCH_FILE.into(), 127)
     } else {
-        fail("executable file not found in $PATH".into(), 127)
+        fail(NOT_FOUND_IN_PATH.into(), 127)
     }
 }
 
 /// Undoes what this process inherited: Rust ignores SIGPIPE, we blocked and caught others.
-fn reset_signals() {
+pub(crate) fn reset_signals() {
     let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
         // SAFETY: installing SIG_DFL has no handler-safety requirements.

@@ -69,6 +69,12 @@ impl Canceller {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// Sends `sig` to the sandbox's helper, which forwards the ones in `init::FORWARDED`
+    /// to PID 1 and so to the main process (any other kills the helper and the sandbox).
+    pub fn forward(&self, sig: Signal) {
+        self.signal(sig);
+    }
+
     fn signal(&self, sig: Signal) {
         let guard = self.0.helper.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(fd) = guard.as_ref() {
@@ -118,6 +124,17 @@ pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
 
 /// Runs `spec` to completion unless `cancel` is used.
 pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, SandboxError> {
+    run_observed(spec, cancel, &mut |_| {})
+}
+
+/// Runs like `run_cancellable`; `on_start` is called with the host pid of the sandbox's PID 1
+/// once the command has been executed (not when it could not be), e.g. to record it so
+/// other processes can join the sandbox's namespaces (`join::exec_in`).
+pub fn run_observed(
+    spec: &Spec,
+    cancel: &Canceller,
+    on_start: &mut dyn FnMut(i32),
+) -> Result<Outcome, SandboxError> {
     validate(spec)?;
     // The overlay is mounted `volatile`, which marks its workdir; the kernel refuses to mount
     // a marked workdir again until the mark is removed. A run over the same upper and work
@@ -219,7 +236,15 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
                 let _ = nix::unistd::write(&w, &[go]);
             }
         }
-        Report::Init(pid) => got.init = pidfd_open(Pid::from_raw(pid)),
+        Report::Init(pid) => {
+            got.init = pidfd_open(Pid::from_raw(pid));
+            got.init_pid = Some(pid);
+        }
+        Report::Started => {
+            if let (None, Some(pid)) = (&got.exec_failed, got.init_pid) {
+                on_start(pid);
+            }
+        }
         Report::Created(c) => got.created = c,
         Report::Failed { step, detail } => got.failed = Some(SandboxError::Setup { step, detail }),
         Report::ExecFailed { detail } => got.exec_failed = Some(detail),
@@ -276,6 +301,7 @@ pub fn run_cancellable(spec: &Spec, cancel: &Canceller) -> Result<Outcome, Sandb
 struct Reports {
     /// A pidfd of PID 1, to wait for the namespace's teardown.
     init: Option<OwnedFd>,
+    init_pid: Option<i32>,
     created: Vec<PathBuf>,
     failed: Option<SandboxError>,
     exec_failed: Option<String>,

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod error;
 pub mod idmap;
 pub mod init;
+pub mod join;
 pub mod launch;
 pub mod mount_plan;
 pub mod mounts;
@@ -22,5 +23,5 @@ pub mod user;
 pub mod userns;
 
 pub use error::SandboxError;
-pub use launch::{run, run_cancellable, Canceller};
+pub use launch::{run, run_cancellable, run_observed, Canceller};
 pub use spec::{ExitStatus, Mount, NetworkMode, Outcome, RootFs, Spec, Stdio};

@@ -32,6 +32,7 @@ pub enum Call {
     Umount(PathBuf, MntFlags),
     PivotRoot(PathBuf, PathBuf),
     Unshare(CloneFlags),
+    Setns(CloneFlags),
     Sethostname(String),
     LoopbackUp,
     Chdir(PathBuf),
@@ -164,6 +165,10 @@ impl Syscalls for Recording {
 
     fn unshare(&self, flags: CloneFlags) -> nix::Result<()> {
         self.record(Call::Unshare(flags))
+    }
+
+    fn setns(&self, _fd: std::os::fd::BorrowedFd<'_>, nstype: CloneFlags) -> nix::Result<()> {
+        self.record(Call::Setns(nstype))
     }
 
     fn sethostname(&self, name: &str) -> nix::Result<()> {

@@ -23,6 +23,8 @@ pub enum Report {
     ExecFailed {
         detail: String,
     },
+    /// The main process has executed its command (or failed to: then `ExecFailed` came first).
+    Started,
     Status(ExitStatus),
 }
 

@@ -33,6 +33,10 @@ pub struct Spec {
     pub stdin: Stdio,
     pub stdout: Stdio,
     pub stderr: Stdio,
+    /// The main process starts a session with its stdin (a pty's slave end the caller opened)
+    /// as its controlling terminal, as `docker run -t` does.
+    #[serde(default)]
+    pub tty: bool,
 }
 
 impl Spec {
@@ -51,6 +55,7 @@ impl Spec {
             stdin: Stdio::Null,
             stdout: Stdio::Inherit,
             stderr: Stdio::Inherit,
+            tty: false,
         }
     }
 }

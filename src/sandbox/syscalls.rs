@@ -45,6 +45,8 @@ pub trait Syscalls {
     fn umount(&self, target: &Path, flags: MntFlags) -> nix::Result<()>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
     fn unshare(&self, flags: CloneFlags) -> nix::Result<()>;
+    /// Joins the namespace `fd` (an open `/proc/PID/ns/*`) refers to.
+    fn setns(&self, fd: std::os::fd::BorrowedFd<'_>, nstype: CloneFlags) -> nix::Result<()>;
     fn sethostname(&self, name: &str) -> nix::Result<()>;
     fn set_loopback_up(&self) -> nix::Result<()>;
     fn chdir(&self, path: &Path) -> nix::Result<()>;
@@ -207,6 +209,10 @@ impl Syscalls for RealSyscalls {
 
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
         nix::unistd::pivot_root(new_root, put_old)
+    }
+
+    fn setns(&self, fd: std::os::fd::BorrowedFd<'_>, nstype: CloneFlags) -> nix::Result<()> {
+        nix::sched::setns(fd, nstype)
     }
 
     fn unshare(&self, flags: CloneFlags) -> nix::Result<()> {

@@ -1,0 +1,214 @@
+//! `strata run [OPTIONS] IMAGE [COMMAND [ARG…]]`: creates a container and runs it in the
+//! foreground (streams forwarded, its exit code ours) or detached (`-d`, its id printed).
+//! strata's own failures exit 125; a command that cannot be executed 126 or 127.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use super::ctr_common::{
+    dup_file, fail, forward_signals, image_or_pull, pump, start_detached, Pty, RawTerminal,
+};
+use super::Settings;
+use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
+use crate::container::{self, lifecycle, Container, CreateOptions, RunIo};
+use crate::sandbox::{Canceller, NetworkMode, Stdio};
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Run in the background and print the container ID.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep stdin open and forward it.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set an environment variable (`KEY=VALUE`, or `KEY` to take the host's value).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Bind mount a host path (`SRC:DST[:ro]`) or mount a volume (`NAME:DST`, `DST`).
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
+    pub volume: Vec<String>,
+    /// `type=bind|volume|tmpfs,source=…,target=…[,readonly]`.
+    #[arg(long, value_name = "SPEC")]
+    pub mount: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// `name|uid[:group|gid]`.
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Override the image's ENTRYPOINT.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// `host`, `none`, or `bridge` (the default: user-mode networking).
+    #[arg(long, value_name = "MODE")]
+    pub network: Option<String>,
+    /// Mount the container's root filesystem read-only.
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Run an init that reaps zombies and forwards signals (strata's PID 1 always does).
+    #[arg(long)]
+    pub init: bool,
+    pub image: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+pub fn run(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
+    let detach = args.detach;
+    let store = match Store::open(&settings.root) {
+        Ok(s) => s,
+        Err(e) => return Ok(fail(125, &e.into())),
+    };
+    let c = match create(&store, args) {
+        Ok(c) => c,
+        Err(e) => return Ok(fail(125, &e)),
+    };
+    if detach {
+        drop(store);
+        return Ok(match start_detached(&settings.root, &c.id) {
+            Ok(()) => {
+                println!("{}", c.id);
+                ExitCode::SUCCESS
+            }
+            Err((code, msg)) => fail(code, &anyhow::anyhow!(msg)),
+        });
+    }
+    Ok(attached(store, &c))
+}
+
+/// Resolves the flags into a created container.
+fn create(store: &Store, args: RunArgs) -> Result<Container> {
+    let cwd = std::env::current_dir().context("current directory")?;
+    let mut mounts = Vec::new();
+    for v in &args.volume {
+        mounts.push(parse_volume_flag(v, &cwd)?);
+    }
+    for m in &args.mount {
+        mounts.push(parse_mount_flag(m, &cwd)?);
+    }
+    let mut env = Vec::new();
+    for f in &args.env_file {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading env file {}", f.display()))?;
+        env.extend(container::command::parse_env_file(&text));
+    }
+    env.extend(args.env.iter().cloned());
+    let network = match args.network.as_deref() {
+        None | Some("bridge") | Some("default") => None,
+        Some("host") => Some(NetworkMode::Host),
+        Some("none") => Some(NetworkMode::None),
+        Some(other) => anyhow::bail!("invalid network {other:?}: use host, none or bridge"),
+    };
+    let image = image_or_pull(store, &args.image)?;
+    let opts = CreateOptions {
+        name: args.name,
+        entrypoint: args.entrypoint,
+        command: args.command,
+        env,
+        workdir: args.workdir,
+        user: args.user,
+        hostname: args.hostname,
+        network,
+        readonly_root: args.read_only,
+        mounts,
+        tty: args.tty,
+        interactive: args.interactive,
+        auto_remove: args.rm,
+        init: args.init,
+    };
+    Ok(container::create(store, &image, &args.image, opts, |k| {
+        std::env::var(k).ok()
+    })?)
+}
+
+/// Runs a created container in the foreground; its exit code becomes ours.
+pub fn attached(store: Store, c: &Container) -> ExitCode {
+    let cancel = Canceller::new();
+    let fwd = cancel.clone();
+    forward_signals(move |sig| fwd.forward(sig));
+    let mut pumps = Vec::new();
+    let mut _raw = None;
+    let mut _slave: Option<OwnedFd> = None;
+    let io = if c.config.tty {
+        let pty = match Pty::open() {
+            Ok(p) => p,
+            Err(e) => return fail(125, &e),
+        };
+        let fd = pty.slave.as_raw_fd();
+        if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+            _raw = Some(RawTerminal::enter());
+        }
+        if let Ok(out) = dup_file(&pty.master) {
+            pumps.push(std::thread::spawn(move || pump(out, std::io::stdout())));
+        }
+        if c.config.interactive {
+            if let Ok(input) = dup_file(&pty.master) {
+                // Not joined: it blocks on our stdin until the process exits.
+                std::thread::spawn(move || {
+                    pump(std::fs::File::from(std::io::stdin().as_fd_owned()), input)
+                });
+            }
+        }
+        _slave = Some(pty.slave);
+        drop(pty.master);
+        RunIo {
+            stdin: Stdio::Fd(fd),
+            stdout: Stdio::Fd(fd),
+            stderr: Stdio::Fd(fd),
+        }
+    } else {
+        RunIo {
+            stdin: if c.config.interactive {
+                Stdio::Inherit
+            } else {
+                Stdio::Null
+            },
+            stdout: Stdio::Inherit,
+            stderr: Stdio::Inherit,
+        }
+    };
+    let result = lifecycle::run(store, &c.id, io, &cancel, &mut |_| {});
+    drop(_slave);
+    for p in pumps {
+        let _ = p.join();
+    }
+    drop(_raw);
+    match result {
+        Ok(code) => ExitCode::from((code & 0xff) as u8),
+        Err(e) => {
+            let code = e.exit_code();
+            fail(code, &e.into())
+        }
+    }
+}
+
+trait StdinOwned {
+    fn as_fd_owned(&self) -> OwnedFd;
+}
+
+impl StdinOwned for std::io::Stdin {
+    fn as_fd_owned(&self) -> OwnedFd {
+        use std::os::fd::AsFd;
+        self.as_fd()
+            .try_clone_to_owned()
+            .unwrap_or_else(|_| OwnedFd::from(std::fs::File::open("/dev/null").expect("/dev/null")))
+    }
+}

@@ -1,0 +1,38 @@
+//! `strata stop [-t SECONDS] CONTAINER…`: the image's StopSignal, then SIGKILL after the
+//! timeout (10 s by default, as Docker).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::ctr_common::fail;
+use super::Settings;
+use crate::container::{lifecycle, Containers};
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container.
+    #[arg(short = 't', long = "time", default_value_t = 10)]
+    pub time: u64,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+pub fn run(settings: &Settings, args: StopArgs) -> Result<ExitCode> {
+    let store = Store::open(&settings.root)?;
+    let cs = Containers::new(&settings.root);
+    let mut code = ExitCode::SUCCESS;
+    for q in &args.containers {
+        let r = cs
+            .find(q)
+            .and_then(|c| lifecycle::stop(&store, &c, Duration::from_secs(args.time)));
+        match r {
+            Ok(_) => println!("{q}"),
+            Err(e) => code = fail(1, &e.into()),
+        }
+    }
+    Ok(code)
+}

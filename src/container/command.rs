@@ -1,0 +1,318 @@
+//! What a container runs, from its image config and the `run` flags, as Docker decides it:
+//! Entrypoint + Cmd, the environment, working directory, user, stop signal and the image's
+//! volumes. Pure.
+
+use std::path::Path;
+
+use nix::sys::signal::Signal;
+
+use super::error::ContainerError;
+use super::record::MountSpec;
+use crate::sandbox::spec::DEFAULT_PATH;
+use crate::store::config::RuntimeConfig;
+
+/// Entrypoint + Cmd. `--entrypoint` replaces the image's entrypoint and drops its Cmd (an
+/// empty `--entrypoint ""` clears it); command arguments replace Cmd.
+pub fn argv(
+    image: &RuntimeConfig,
+    entrypoint: Option<&str>,
+    command: &[String],
+) -> Result<Vec<String>, ContainerError> {
+    let (ep, image_cmd): (Vec<String>, Vec<String>) = match entrypoint {
+        Some("") => (Vec::new(), Vec::new()),
+        Some(e) => (vec![e.to_string()], Vec::new()),
+        None => (
+            image.entrypoint.clone().unwrap_or_default(),
+            image.cmd.clone().unwrap_or_default(),
+        ),
+    };
+    let cmd = if command.is_empty() {
+        image_cmd
+    } else {
+        command.to_vec()
+    };
+    let argv: Vec<String> = ep.into_iter().chain(cmd).collect();
+    if argv.is_empty() {
+        return Err(ContainerError::NoCommand);
+    }
+    Ok(argv)
+}
+
+/// `--env-file` lines: `K=V` or `K` (taken from the host), `#` comments and blank lines skipped.
+pub fn parse_env_file(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.trim_start())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+/// The image's env, then each flag entry in order (env-file entries first, then `-e`): a
+/// `K=V` replaces `K`; a bare `K` takes the host's value, or is dropped when the host has
+/// none. `PATH` defaults to Docker's; `HOSTNAME` is set, and `TERM=xterm` with a tty.
+pub fn env(
+    image: &[String],
+    flags: &[String],
+    host: impl Fn(&str) -> Option<String>,
+    hostname: &str,
+    tty: bool,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut set = |entry: String| {
+        let key = entry.split('=').next().unwrap_or("").to_string();
+        match out
+            .iter_mut()
+            .find(|e| e.split('=').next() == Some(key.as_str()))
+        {
+            Some(slot) => *slot = entry,
+            None => out.push(entry),
+        }
+    };
+    let has = |list: &[String], k: &str| list.iter().any(|e| e.split('=').next() == Some(k));
+    if !has(image, "PATH") {
+        set(format!("PATH={DEFAULT_PATH}"));
+    }
+    set(format!("HOSTNAME={hostname}"));
+    if tty {
+        set("TERM=xterm".into());
+    }
+    for e in image {
+        set(e.clone());
+    }
+    for f in flags {
+        if f.contains('=') {
+            set(f.clone());
+        } else if let Some(v) = host(f) {
+            set(format!("{f}={v}"));
+        }
+    }
+    out
+}
+
+/// `-w`, else the image's WorkingDir, else `/`; it must be absolute.
+pub fn workdir(image: &RuntimeConfig, flag: Option<&str>) -> Result<String, ContainerError> {
+    let w = flag
+        .or(image.working_dir.as_deref())
+        .filter(|w| !w.is_empty())
+        .unwrap_or("/");
+    if !w.starts_with('/') {
+        return Err(ContainerError::BadWorkdir(w.to_string()));
+    }
+    Ok(w.to_string())
+}
+
+/// `-u`, else the image's User, else root.
+pub fn user(image: &RuntimeConfig, flag: Option<&str>) -> String {
+    flag.or(image.user.as_deref())
+        .filter(|u| !u.is_empty())
+        .unwrap_or("0")
+        .to_string()
+}
+
+/// A signal as `StopSignal` or `kill -s` name it: `SIGTERM`, `TERM`, `term`, `15`.
+pub fn parse_signal(s: &str) -> Result<Signal, ContainerError> {
+    let bad = || ContainerError::BadSignal(s.to_string());
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>().map_err(|_| bad())
+}
+
+/// The image's stop signal (validated), or SIGTERM.
+pub fn stop_signal(image: &RuntimeConfig) -> Result<String, ContainerError> {
+    match image.stop_signal.as_deref() {
+        Some(s) if !s.is_empty() => {
+            parse_signal(s)?;
+            Ok(s.to_string())
+        }
+        _ => Ok("SIGTERM".into()),
+    }
+}
+
+/// The flag mounts, then an anonymous volume for each image `VOLUME` no flag mount covers.
+pub fn with_image_volumes(image: &RuntimeConfig, flags: Vec<MountSpec>) -> Vec<MountSpec> {
+    let mut out = flags;
+    for path in image.volumes.iter().flat_map(|v| v.keys()) {
+        let target = Path::new(path);
+        if !target.is_absolute() || out.iter().any(|m| m.target() == target) {
+            continue;
+        }
+        out.push(MountSpec::Volume {
+            name: None,
+            target: target.to_path_buf(),
+            readonly: false,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(ep: Option<&[&str]>, cmd: Option<&[&str]>) -> RuntimeConfig {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
+        RuntimeConfig {
+            entrypoint: ep.map(v),
+            cmd: cmd.map(v),
+            ..Default::default()
+        }
+    }
+    fn s(x: &[&str]) -> Vec<String> {
+        x.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn entrypoint_and_cmd_combine_as_docker_does() {
+        type Case<'a> = (
+            RuntimeConfig,
+            Option<&'a str>,
+            &'a [&'a str],
+            Option<&'a [&'a str]>,
+        );
+        let cases: &[Case] = &[
+            (cfg(None, Some(&["sh"])), None, &[], Some(&["sh"])),
+            (
+                cfg(None, Some(&["sh"])),
+                None,
+                &["echo", "hi"],
+                Some(&["echo", "hi"]),
+            ),
+            (
+                cfg(Some(&["/e", "-x"]), Some(&["d"])),
+                None,
+                &[],
+                Some(&["/e", "-x", "d"]),
+            ),
+            (
+                cfg(Some(&["/e"]), Some(&["d"])),
+                None,
+                &["a"],
+                Some(&["/e", "a"]),
+            ),
+            (
+                cfg(Some(&["/e"]), Some(&["d"])),
+                Some("/f"),
+                &[],
+                Some(&["/f"]),
+            ),
+            (
+                cfg(Some(&["/e"]), Some(&["d"])),
+                Some("/f"),
+                &["a"],
+                Some(&["/f", "a"]),
+            ),
+            (
+                cfg(Some(&["/e"]), Some(&["d"])),
+                Some(""),
+                &["a"],
+                Some(&["a"]),
+            ),
+            (cfg(Some(&["/e"]), None), Some(""), &[], None),
+            (cfg(None, None), None, &[], None),
+        ];
+        for (c, ep, cmd, want) in cases {
+            let got = argv(c, *ep, &s(cmd)).ok();
+            assert_eq!(got, want.map(s), "{ep:?} {cmd:?}");
+        }
+    }
+
+    #[test]
+    fn env_merging() {
+        let host = |k: &str| (k == "FROM_HOST").then(|| "h".to_string());
+        let got = env(
+            &s(&["PATH=/bin", "A=1", "B=2"]),
+            &s(&["B=3", "FROM_HOST", "MISSING", "C=x=y"]),
+            host,
+            "abc",
+            false,
+        );
+        assert_eq!(
+            got,
+            s(&[
+                "HOSTNAME=abc",
+                "PATH=/bin",
+                "A=1",
+                "B=3",
+                "FROM_HOST=h",
+                "C=x=y"
+            ])
+        );
+        let got = env(&[], &[], |_| None, "h", true);
+        assert_eq!(
+            got,
+            s(&[&format!("PATH={DEFAULT_PATH}"), "HOSTNAME=h", "TERM=xterm"])
+        );
+    }
+
+    #[test]
+    fn env_file_lines() {
+        assert_eq!(
+            parse_env_file("# c\nA=1\n\n  B\nC=with space\n"),
+            s(&["A=1", "B", "C=with space"])
+        );
+    }
+
+    #[test]
+    fn workdir_user_signal() {
+        let mut c = RuntimeConfig::default();
+        assert_eq!(workdir(&c, None).unwrap(), "/");
+        c.working_dir = Some("/app".into());
+        assert_eq!(workdir(&c, None).unwrap(), "/app");
+        assert_eq!(workdir(&c, Some("/x")).unwrap(), "/x");
+        assert!(workdir(&c, Some("rel")).is_err());
+        assert_eq!(user(&c, None), "0");
+        c.user = Some("nobody".into());
+        assert_eq!(user(&c, None), "nobody");
+        assert_eq!(user(&c, Some("1:2")), "1:2");
+        for (name, sig) in [
+            ("SIGTERM", Signal::SIGTERM),
+            ("quit", Signal::SIGQUIT),
+            ("USR1", Signal::SIGUSR1),
+            ("9", Signal::SIGKILL),
+        ] {
+            assert_eq!(parse_signal(name).unwrap(), sig, "{name}");
+        }
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(parse_signal("99").is_err());
+        assert_eq!(stop_signal(&c).unwrap(), "SIGTERM");
+        c.stop_signal = Some("SIGUSR1".into());
+        assert_eq!(stop_signal(&c).unwrap(), "SIGUSR1");
+    }
+
+    #[test]
+    fn image_volumes_fill_in() {
+        let c = RuntimeConfig {
+            volumes: Some(
+                [
+                    ("/data".to_string(), Default::default()),
+                    ("/logs".to_string(), Default::default()),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            ..Default::default()
+        };
+        let flags = vec![MountSpec::Tmpfs {
+            target: "/data".into(),
+            size_bytes: None,
+        }];
+        let got = with_image_volumes(&c, flags.clone());
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], flags[0]);
+        assert_eq!(
+            got[1],
+            MountSpec::Volume {
+                name: None,
+                target: "/logs".into(),
+                readonly: false
+            }
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! `strata commit`: a container's upperdir becomes one more layer over its image, and the image
+//! config gains that layer's diffID and a history entry, as `docker commit` does. Only what the
+//! container changed is written: copy-ups that changed nothing are left out
+//! (`snapshot::diff::upperdir_changes_against`), deletions become whiteouts.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{Descriptor, HistoryBuilder, ImageManifest};
+
+use crate::digest::Digest;
+use crate::reference::Reference;
+use crate::snapshot::diff::upperdir_changes_against;
+use crate::snapshot::{write_changes_layer, Change, LayerError, LayerOptions};
+use crate::store::changes::{apply_change, ChangeError};
+use crate::store::image::layer_descriptor;
+use crate::store::time::{format_rfc3339, now_unix};
+use crate::store::{Image, ImageConfig, Store, StoreError};
+
+/// Why a commit failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("reading the container's changes in {upper:?}: {source}")]
+    Diff {
+        upper: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing the layer of {upper:?}: {source}")]
+    Layer {
+        upper: PathBuf,
+        #[source]
+        source: LayerError,
+    },
+    #[error("the container's image manifest {digest}: {source}")]
+    Manifest {
+        digest: Digest,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("invalid --change {change:?}: {source}")]
+    Change {
+        change: String,
+        #[source]
+        source: ChangeError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where every container gets a mount from the sandbox, whether its image has the path or not.
+pub const SANDBOX_MOUNTPOINTS: &[&str] = &[
+    "/proc",
+    "/dev",
+    "/sys",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/hostname",
+];
+
+/// What `commit` is told beyond the container.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    /// Names for the new image (untagged when empty).
+    pub tags: Vec<Reference>,
+    /// `--author`.
+    pub author: Option<String>,
+    /// `--message`: the history entry's comment.
+    pub message: Option<String>,
+    /// `--change` instructions, applied in order to the image config.
+    pub changes: Vec<String>,
+    /// The container's command, for the history entry's `created_by`.
+    pub created_by: String,
+    /// Absolute container paths the sandbox mounts over (see [`SANDBOX_MOUNTPOINTS`] and the
+    /// container's own mount targets): an empty file or directory the container added there
+    /// is the mountpoint it needed, not content, and is left out of the layer (Docker keeps
+    /// these in its init layer, which commit skips).
+    pub mountpoints: Vec<PathBuf>,
+    pub layer: LayerOptions,
+}
+
+/// Leaves out the `Added` entries at `mountpoints` that are an empty file or directory.
+fn without_mountpoints(
+    changes: Vec<Change>,
+    upper: &Path,
+    mountpoints: &[PathBuf],
+) -> std::io::Result<Vec<Change>> {
+    let rel: Vec<&Path> = mountpoints
+        .iter()
+        .map(|m| m.strip_prefix("/").unwrap_or(m))
+        .collect();
+    let mut out = Vec::with_capacity(changes.len());
+    for c in changes {
+        if let Change::Added(p) = &c {
+            if rel.contains(&p.as_path()) && is_empty_entry(&upper.join(p))? {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+fn is_empty_entry(p: &Path) -> std::io::Result<bool> {
+    let md = std::fs::symlink_metadata(p)?;
+    Ok(if md.is_dir() {
+        std::fs::read_dir(p)?.next().is_none()
+    } else {
+        md.is_file() && md.len() == 0
+    })
+}
+
+/// Commits `upper` (the container's upperdir, over the snapshot dirs `lowers`, top first) as
+/// a new image on top of the image whose manifest is `base_manifest`. The base is read from
+/// its blobs, so an image that lost its tag still commits. When the container changed nothing
+/// no layer is added (the history entry is marked `empty_layer`, as Docker does).
+pub fn commit(
+    store: &Store,
+    base_manifest: &Digest,
+    upper: &Path,
+    lowers: &[PathBuf],
+    opts: &CommitOptions,
+) -> Result<Image, CommitError> {
+    let bytes = store.read_blob(base_manifest)?;
+    let manifest: ImageManifest =
+        serde_json::from_slice(&bytes).map_err(|source| CommitError::Manifest {
+            digest: *base_manifest,
+            source,
+        })?;
+    let config_digest = crate::store::digest_of(manifest.config().digest())?;
+    let mut config = ImageConfig::from_json(
+        &store.read_blob(&config_digest)?,
+        &format!("config {config_digest}"),
+    )?;
+    for change in &opts.changes {
+        apply_change(&mut config.config, change).map_err(|source| CommitError::Change {
+            change: change.clone(),
+            source,
+        })?;
+    }
+
+    let diff = |source| CommitError::Diff {
+        upper: upper.to_path_buf(),
+        source,
+    };
+    let changes = upperdir_changes_against(upper, lowers).map_err(diff)?;
+    let changes = without_mountpoints(changes, upper, &opts.mountpoints).map_err(diff)?;
+    let mut layers: Vec<Descriptor> = manifest.layers().to_vec();
+    let empty = changes.is_empty();
+    if !empty {
+        let mut blob = store.blob_writer()?;
+        let d = write_changes_layer(upper, &changes, &opts.layer, &mut blob).map_err(|source| {
+            CommitError::Layer {
+                upper: upper.to_path_buf(),
+                source,
+            }
+        })?;
+        blob.commit(Some(&d.digest))?;
+        layers.push(layer_descriptor(&d.digest, d.size, d.media_type));
+        let mut diff_ids = config.rootfs.diff_ids().clone();
+        diff_ids.push(d.diff_id.to_string());
+        config.rootfs.set_diff_ids(diff_ids);
+    }
+
+    let created = format_rfc3339(now_unix());
+    config.created = Some(created.clone());
+    if opts.author.is_some() {
+        config.author = opts.author.clone();
+    }
+    let mut h = HistoryBuilder::default()
+        .created(created)
+        .created_by(opts.created_by.clone());
+    if let Some(a) = &opts.author {
+        h = h.author(a.clone());
+    }
+    if let Some(m) = &opts.message {
+        h = h.comment(m.clone());
+    }
+    if empty {
+        h = h.empty_layer(true);
+    }
+    config
+        .history
+        .push(h.build().expect("every history field is optional"));
+    Ok(store.commit_image(&config, &layers, &opts.tags)?)
+}

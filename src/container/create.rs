@@ -1,0 +1,120 @@
+//! Creating a container from an image and the `run` flags: the record is complete and valid
+//! (command, bind sources, name) before anything is written, so a refused `run` leaves nothing.
+
+use super::command;
+use super::error::ContainerError;
+use super::names;
+use super::record::{Container, LayerRef, MountSpec, RunConfig, State, SCHEMA};
+use super::rootfs::check_mounts;
+use super::store::{new_id, Containers};
+use crate::sandbox::NetworkMode;
+use crate::store::image::Image;
+use crate::store::time::format_rfc3339;
+use crate::store::{digest_of, Store};
+
+/// The `run`/`create` flags, as typed (mounts already parsed).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub name: Option<String>,
+    pub entrypoint: Option<String>,
+    pub command: Vec<String>,
+    /// `--env-file` entries first, then `-e`, in order.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub network: Option<NetworkMode>,
+    pub readonly_root: bool,
+    pub mounts: Vec<MountSpec>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub auto_remove: bool,
+    pub init: bool,
+}
+
+/// Creates the container `image` (named by the user as `image_name`) with `opts`; bare
+/// `-e KEY` entries take their value from `host_env`.
+pub fn create(
+    store: &Store,
+    image: &Image,
+    image_name: &str,
+    opts: CreateOptions,
+    host_env: impl Fn(&str) -> Option<String>,
+) -> Result<Container, ContainerError> {
+    let rc = &image.config.config;
+    let id = new_id();
+    let hostname = opts
+        .hostname
+        .clone()
+        .unwrap_or_else(|| id[..12].to_string());
+    let config = RunConfig {
+        argv: command::argv(rc, opts.entrypoint.as_deref(), &opts.command)?,
+        env: command::env(
+            rc.env.as_deref().unwrap_or_default(),
+            &opts.env,
+            host_env,
+            &hostname,
+            opts.tty,
+        ),
+        cwd: command::workdir(rc, opts.workdir.as_deref())?,
+        user: command::user(rc, opts.user.as_deref()),
+        hostname,
+        network: opts.network.unwrap_or(NetworkMode::Default),
+        readonly_root: opts.readonly_root,
+        mounts: command::with_image_volumes(rc, opts.mounts),
+        stop_signal: command::stop_signal(rc)?,
+        tty: opts.tty,
+        interactive: opts.interactive,
+        auto_remove: opts.auto_remove,
+        init: opts.init,
+    };
+    check_mounts(&config.mounts)?;
+    let diff_ids = image.config.diff_ids()?;
+    let layers = image
+        .layers()
+        .iter()
+        .zip(diff_ids)
+        .map(|(l, diff_id)| {
+            Ok(LayerRef {
+                digest: digest_of(l.digest())?,
+                diff_id,
+            })
+        })
+        .collect::<Result<Vec<_>, ContainerError>>()?;
+    let given = opts.name.map(|n| n.trim_start_matches('/').to_string());
+    if let Some(n) = &given {
+        names::validate(n)?;
+    }
+    let mut c = Container {
+        schema: SCHEMA,
+        id: id.clone(),
+        name: given.clone().unwrap_or_else(|| names::generate(&id, 0)),
+        image: image_name.to_string(),
+        image_id: image.id,
+        manifest_digest: image.manifest_digest,
+        layers,
+        created: now_precise(),
+        config,
+        state: State::default(),
+    };
+    let cs = Containers::new(store.root());
+    let mut attempt = 0;
+    loop {
+        match cs.create(&c) {
+            Err(ContainerError::NameInUse { .. }) if given.is_none() && attempt < 1000 => {
+                attempt += 1;
+                c.name = names::generate(&id, attempt);
+            }
+            other => return other.map(|()| c),
+        }
+    }
+}
+
+/// Now as RFC 3339 with nanoseconds, so containers created within one second still sort.
+pub fn now_precise() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let s = format_rfc3339(d.as_secs() as i64);
+    format!("{}.{:09}Z", &s[..19], d.subsec_nanos())
+}

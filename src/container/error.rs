@@ -1,0 +1,85 @@
+//! The container module's error type: one variant per failing step, naming the container,
+//! path or spec at fault.
+
+use std::path::PathBuf;
+
+use crate::snapshot::SnapshotError;
+use crate::store::error::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid container state {path}: {source}")]
+    BadState {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("no command specified: the image has no Entrypoint or Cmd and none was given")]
+    NoCommand,
+    #[error("the working directory {0:?} is invalid, it needs to be an absolute path")]
+    BadWorkdir(String),
+    #[error("invalid signal {0:?}")]
+    BadSignal(String),
+    #[error("No such container: {0}")]
+    NotFound(String),
+    #[error("{0}: ambiguous container ID prefix, it matches several containers")]
+    Ambiguous(String),
+    #[error("Conflict. The container name {name:?} is already in use by container {id}. You have to remove (or rename) that container to be able to reuse that name.")]
+    NameInUse { name: String, id: String },
+    #[error("invalid container name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    BadName(String),
+    #[error("invalid mount spec {spec:?}: {reason}")]
+    BadMount { spec: String, reason: String },
+    #[error("bind source path does not exist: {0}")]
+    MissingBindSource(PathBuf),
+    #[error("volume {name:?} for {target}: volumes not supported yet")]
+    VolumesUnsupported { name: String, target: PathBuf },
+    #[error("snapshots of container {id}: {source}")]
+    Snapshot {
+        id: String,
+        #[source]
+        source: Box<SnapshotError>,
+    },
+    #[error("container {id} is already running")]
+    AlreadyRunning { id: String },
+    #[error("You cannot remove a running container {id}. Stop the container before attempting removal or force remove")]
+    IsRunning { id: String },
+    #[error("container {id}: {source}")]
+    Sandbox {
+        id: String,
+        #[source]
+        source: crate::sandbox::SandboxError,
+    },
+    #[error("container {id} did not stop within {secs} s of SIGKILL")]
+    StopTimeout { id: String, secs: u64 },
+    #[error(transparent)]
+    Volume(#[from] super::volume_store::VolumeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ContainerError {
+    /// The exit code of a `run`/`start` that failed with this error, as Docker gives it: 126 or
+    /// 127 when the command could not be executed, 125 for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ContainerError::Sandbox { source, .. } => source.exec_exit_code().unwrap_or(125),
+            _ => 125,
+        }
+    }
+
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| ContainerError::Io { op, path, source }
+    }
+}

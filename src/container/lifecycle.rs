@@ -1,0 +1,262 @@
+//! Running, stopping, removing and waiting for containers. The process that runs a container
+//! (a foreground `strata run`, or the detached supervisor) is its *monitor*: it records the
+//! sandbox's PID 1 once the command runs and the exit code when it ends. Others only read the
+//! record and signal PID 1; no lock is held while the container runs.
+
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::command::parse_signal;
+use super::create::now_precise;
+use super::error::ContainerError;
+use super::record::{Container, ProcRef, Status};
+use super::rootfs::{rootfs, sandbox_mounts};
+use super::store::Containers;
+use super::volumes;
+use crate::sandbox::{self, Canceller, ExitStatus, Spec, Stdio};
+use crate::store::Store;
+
+/// Where the container's standard streams go for this run.
+#[derive(Debug, Clone)]
+pub struct RunIo {
+    pub stdin: Stdio,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+}
+
+/// The sandbox spec for a container.
+pub fn spec(store: &Store, c: &Container, io: RunIo) -> Result<Spec, ContainerError> {
+    let mut spec = Spec::new(c.config.argv.clone(), rootfs(store, c)?);
+    spec.env = c.config.env.clone();
+    spec.cwd = c.config.cwd.clone().into();
+    spec.user = c.config.user.clone();
+    spec.hostname = c.config.hostname.clone();
+    spec.mounts = sandbox_mounts(store, c)?;
+    spec.network = c.config.network;
+    spec.readonly_root = c.config.readonly_root;
+    spec.stdin = io.stdin;
+    spec.stdout = io.stdout;
+    spec.stderr = io.stderr;
+    spec.tty = c.config.tty;
+    Ok(spec)
+}
+
+/// Runs container `id` in this process until it exits; returns its exit code (128+N when
+/// killed by signal N). `on_start` is called once the command has been executed. A container
+/// that could not start is left `created` with the error recorded (and removed if `--rm`).
+///
+/// The store is taken and closed once the sandbox spec is ready: its shared gc lock must not
+/// be held for the life of a container (a prune would be refused all that time).
+pub fn run(
+    store: Store,
+    id: &str,
+    io: RunIo,
+    cancel: &Canceller,
+    on_start: &mut dyn FnMut(&Container),
+) -> Result<i32, ContainerError> {
+    let cs = Containers::new(store.root());
+    let c = {
+        let _l = cs.lock(id)?;
+        let mut c = cs.get_reconciled_locked(id)?;
+        if c.state.status == Status::Running {
+            return Err(ContainerError::AlreadyRunning { id: id.to_string() });
+        }
+        c.state.status = Status::Running;
+        c.state.monitor = ProcRef::current();
+        c.state.pid = None;
+        c.state.exit_code = None;
+        c.state.error = None;
+        c.state.started_at = Some(now_precise());
+        c.state.finished_at = None;
+        cs.save(&c)?;
+        c
+    };
+    let root = store.root().to_path_buf();
+    let spec = spec(&store, &c, io);
+    drop(store);
+    let mut started = false;
+    let result = spec.and_then(|spec| {
+        let mut on_started = |pid: i32| {
+            started = true;
+            if let Ok(c) = cs.update(id, |c| c.state.pid = ProcRef::of(pid)) {
+                on_start(&c);
+            }
+        };
+        let r = sandbox::run_observed(&spec, cancel, &mut on_started);
+        match r {
+            Ok(o) => Ok(exit_code(o.status)),
+            // PID 1 was killed (`stop` after its timeout, `rm -f`): the helper exits with
+            // 128+N and no status report comes.
+            Err(sandbox::SandboxError::Lost(code)) if started && code > 0 => Ok(code),
+            Err(source) => Err(ContainerError::Sandbox {
+                id: id.to_string(),
+                source,
+            }),
+        }
+    });
+    if !c.config.auto_remove {
+        // The overlay is volatile (no sync of the whole upper filesystem at unmount); the
+        // container's own writes are made durable here instead, once, when it stops.
+        sync_fs(&cs.upperdir(id));
+    }
+    let code = match &result {
+        Ok(code) => Ok(*code),
+        Err(e) => Err(e.exit_code()),
+    };
+    let error = result.as_ref().err().map(|e| e.to_string());
+    let _ = cs.update(id, |c| {
+        c.state.monitor = None;
+        c.state.pid = None;
+        c.state.finished_at = Some(now_precise());
+        match code {
+            Ok(code) => {
+                c.state.status = Status::Exited;
+                c.state.exit_code = Some(code);
+            }
+            Err(code) => {
+                c.state.status = Status::Created;
+                c.state.exit_code = Some(code);
+                c.state.error = error.clone();
+            }
+        }
+    });
+    if c.config.auto_remove {
+        if let (Ok(c), Ok(store)) = (cs.load(id), Store::open(&root)) {
+            let _ = volumes::release(&store, &c, true);
+        }
+        let _ = cs.remove(id);
+    }
+    result
+}
+
+/// Docker's exit code for a status: the code, or 128+N for signal N.
+pub fn exit_code(s: ExitStatus) -> i32 {
+    match s {
+        ExitStatus::Exited(c) => c,
+        ExitStatus::Signaled(n) => 128 + n,
+    }
+}
+
+fn sync_fs(dir: &Path) {
+    if let Ok(f) = std::fs::File::open(dir) {
+        // SAFETY: syncfs on a descriptor we own.
+        unsafe { libc::syncfs(f.as_raw_fd()) };
+    }
+}
+
+/// Sends `sig` to the container's PID 1 (which forwards it to the command), if it runs.
+fn signal(c: &Container, sig: Signal) -> bool {
+    match c.state.pid {
+        Some(p) if p.alive() => kill(Pid::from_raw(p.pid), sig).is_ok(),
+        _ => false,
+    }
+}
+
+/// Polls the record until the container no longer runs or `limit` passes.
+fn wait_stopped(cs: &Containers, id: &str, limit: Duration) -> Result<bool, ContainerError> {
+    let end = Instant::now() + limit;
+    loop {
+        match cs.get_reconciled(id) {
+            Ok(c) if c.state.status == Status::Running => {}
+            Ok(_) | Err(ContainerError::NotFound(_)) => return Ok(true),
+            Err(e) => return Err(e),
+        }
+        if Instant::now() >= end {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `stop`: the container's StopSignal, then SIGKILL after `timeout`. Returns whether it was
+/// running.
+pub fn stop(store: &Store, c: &Container, timeout: Duration) -> Result<bool, ContainerError> {
+    let cs = Containers::new(store.root());
+    let c = cs.get_reconciled(&c.id)?;
+    if c.state.status != Status::Running {
+        return Ok(false);
+    }
+    let sig = parse_signal(&c.config.stop_signal)?;
+    let start = Instant::now();
+    // A container still starting has no PID 1 recorded yet; wait for it within the timeout.
+    let mut current = c;
+    while current.state.pid.is_none() && current.state.status == Status::Running {
+        if start.elapsed() >= timeout {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        current = cs.get_reconciled(&current.id)?;
+    }
+    if signal(&current, sig)
+        && wait_stopped(&cs, &current.id, timeout.saturating_sub(start.elapsed()))?
+    {
+        return Ok(true);
+    }
+    kill_and_wait(&cs, &current.id)?;
+    Ok(true)
+}
+
+/// SIGKILL to PID 1 (the kernel then kills its whole pid namespace); if there is none, to the
+/// monitor (the sandbox dies with it). Waits for the record to say it stopped.
+fn kill_and_wait(cs: &Containers, id: &str) -> Result<(), ContainerError> {
+    const LIMIT: Duration = Duration::from_secs(10);
+    let c = match cs.get_reconciled(id) {
+        Ok(c) => c,
+        Err(ContainerError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if c.state.status != Status::Running {
+        return Ok(());
+    }
+    if !signal(&c, Signal::SIGKILL) {
+        if let Some(m) = c.state.monitor.filter(|m| m.alive()) {
+            let _ = kill(Pid::from_raw(m.pid), Signal::SIGKILL);
+        }
+    }
+    if wait_stopped(cs, id, LIMIT)? {
+        Ok(())
+    } else {
+        Err(ContainerError::StopTimeout {
+            id: id.to_string(),
+            secs: LIMIT.as_secs(),
+        })
+    }
+}
+
+/// `rm [-f]`: refuses a running container unless `force` (then kills it), releases its
+/// volumes and removes its directory.
+pub fn remove(
+    store: &Store,
+    c: &Container,
+    force: bool,
+    volumes_too: bool,
+) -> Result<(), ContainerError> {
+    let cs = Containers::new(store.root());
+    let c = cs.get_reconciled(&c.id)?;
+    if c.state.status == Status::Running {
+        if !force {
+            return Err(ContainerError::IsRunning { id: c.id.clone() });
+        }
+        kill_and_wait(&cs, &c.id)?;
+    }
+    volumes::release(store, &c, volumes_too)?;
+    match cs.remove(&c.id) {
+        Err(ContainerError::NotFound(_)) => Ok(()),
+        other => other,
+    }
+}
+
+/// `wait`: blocks until the container is not running; returns its exit code.
+pub fn wait(cs: &Containers, id: &str) -> Result<i32, ContainerError> {
+    loop {
+        let c = cs.get_reconciled(id)?;
+        if c.state.status != Status::Running {
+            return Ok(c.state.exit_code.unwrap_or(0));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,275 @@
+//! The container record (`state.json`): what the container runs, over which layers, and how it
+//! is doing. Plain serialisable data; `schema` is bumped when the format changes incompatibly.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::liveness;
+use crate::digest::Digest;
+use crate::sandbox::NetworkMode;
+
+/// The `schema` written into every new `state.json`.
+pub const SCHEMA: u32 = 1;
+
+/// One container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    pub schema: u32,
+    /// 64 lowercase hex digits.
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it (`busybox`, `sha256:…`).
+    pub image: String,
+    /// The image ID (config digest) at creation.
+    pub image_id: Digest,
+    pub manifest_digest: Digest,
+    /// The image's layers, base first. Kept here so the container still runs after `rmi`
+    /// (the blobs and snapshots stay until a prune).
+    pub layers: Vec<LayerRef>,
+    /// RFC 3339.
+    pub created: String,
+    pub config: RunConfig,
+    pub state: State,
+}
+
+/// One image layer: its blob and what it unpacks to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerRef {
+    pub digest: Digest,
+    pub diff_id: Digest,
+}
+
+/// How the container runs: the image config with the flags applied (see `command`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Entrypoint + Cmd as Docker combines them; never empty.
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    /// Absolute path inside the container.
+    pub cwd: String,
+    /// Docker `USER` syntax; `""` means root.
+    pub user: String,
+    pub hostname: String,
+    pub network: NetworkMode,
+    pub readonly_root: bool,
+    /// In the order given; image `Volumes` without a flag for their path come last.
+    pub mounts: Vec<MountSpec>,
+    /// A signal name as `StopSignal` takes it (`SIGTERM`, `TERM`, `15`).
+    pub stop_signal: String,
+    pub tty: bool,
+    pub interactive: bool,
+    /// `--rm`: the container's state goes when it stops.
+    pub auto_remove: bool,
+    /// `--init`: a minimal init reaps zombies and forwards signals (the sandbox's PID 1
+    /// always does both; recorded for `inspect`).
+    pub init: bool,
+}
+
+/// An extra mount of a container, as the user gave it (resolved to a `sandbox::Mount` when
+/// the container starts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum MountSpec {
+    /// A host path (absolute; it must exist when the container is created).
+    Bind {
+        source: PathBuf,
+        target: PathBuf,
+        readonly: bool,
+    },
+    /// A named volume, or an anonymous one (`name: None`, e.g. an image `VOLUME`), resolved
+    /// through `volumes::resolve`.
+    Volume {
+        name: Option<String>,
+        target: PathBuf,
+        readonly: bool,
+    },
+    Tmpfs {
+        target: PathBuf,
+        size_bytes: Option<u64>,
+    },
+}
+
+impl MountSpec {
+    pub fn target(&self) -> &PathBuf {
+        match self {
+            MountSpec::Bind { target, .. }
+            | MountSpec::Volume { target, .. }
+            | MountSpec::Tmpfs { target, .. } => target,
+        }
+    }
+}
+
+/// A process identified by pid *and* start time (clock ticks since boot, field 22 of
+/// `/proc/PID/stat`), so a pid reused by another process is not mistaken for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcRef {
+    pub pid: i32,
+    pub start: u64,
+}
+
+impl ProcRef {
+    /// The calling process.
+    pub fn current() -> Option<ProcRef> {
+        Self::of(std::process::id() as i32)
+    }
+
+    /// `pid` as it runs now, if it does.
+    pub fn of(pid: i32) -> Option<ProcRef> {
+        liveness::start_time(pid).map(|start| ProcRef { pid, start })
+    }
+
+    pub fn alive(&self) -> bool {
+        liveness::start_time(self.pid) == Some(self.start)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Made, never started (or `start` failed before the command ran).
+    #[default]
+    Created,
+    Running,
+    Exited,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Exited => "exited",
+        }
+    }
+}
+
+/// How the container is doing. Written by the process that owns the sandbox (`monitor`); when
+/// that process is gone while the state still says running, the container died with it
+/// (its sandbox's PID 1 has SIGKILL as parent-death signal) — see `Container::reconcile`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    /// The process owning the sandbox: the foreground `strata run`, or the detached
+    /// supervisor.
+    pub monitor: Option<ProcRef>,
+    /// The sandbox's PID 1 (host pid): `exec` joins its namespaces, `stop` signals it.
+    pub pid: Option<ProcRef>,
+    /// The command's exit code (128+N when killed by signal N) once exited.
+    pub exit_code: Option<i32>,
+    /// Why the container could not start or ended abnormally, for `ps`/`inspect`.
+    pub error: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// Exit code recorded when the process owning a running container vanished (it was killed):
+/// the sandbox died by SIGKILL with it.
+pub const LOST_EXIT_CODE: i32 = 128 + 9;
+
+impl Container {
+    /// The first 12 hex digits, as `ps` shows them.
+    pub fn short_id(&self) -> &str {
+        &self.id[..12.min(self.id.len())]
+    }
+
+    /// Whether the recorded state says running and its monitor still lives.
+    pub fn is_running(&self) -> bool {
+        self.state.status == Status::Running && self.state.monitor.is_some_and(|m| m.alive())
+    }
+
+    /// Corrects a state that says running when its monitor is gone (killed strata): the
+    /// container is exited with `LOST_EXIT_CODE`. Returns whether anything changed.
+    pub fn reconcile(&mut self, now: &str) -> bool {
+        if self.state.status != Status::Running || self.is_running() {
+            return false;
+        }
+        self.state.status = Status::Exited;
+        self.state.exit_code = Some(LOST_EXIT_CODE);
+        self.state.error = Some("the process supervising the container was killed".into());
+        self.state.finished_at = Some(now.to_string());
+        self.state.monitor = None;
+        self.state.pid = None;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Container {
+        Container {
+            schema: SCHEMA,
+            id: "ab".repeat(32),
+            name: "web".into(),
+            image: "busybox".into(),
+            image_id: Digest::of(b"c"),
+            manifest_digest: Digest::of(b"m"),
+            layers: vec![LayerRef {
+                digest: Digest::of(b"l"),
+                diff_id: Digest::of(b"d"),
+            }],
+            created: "2026-01-01T00:00:00Z".into(),
+            config: RunConfig {
+                argv: vec!["sh".into()],
+                env: vec!["A=1".into()],
+                cwd: "/".into(),
+                user: String::new(),
+                hostname: "abababababab".into(),
+                network: NetworkMode::None,
+                readonly_root: false,
+                mounts: vec![
+                    MountSpec::Volume {
+                        name: None,
+                        target: "/data".into(),
+                        readonly: false,
+                    },
+                    MountSpec::Tmpfs {
+                        target: "/t".into(),
+                        size_bytes: Some(1),
+                    },
+                ],
+                stop_signal: "SIGTERM".into(),
+                tty: false,
+                interactive: false,
+                auto_remove: false,
+                init: false,
+            },
+            state: State::default(),
+        }
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let c = sample();
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<Container>(&json).unwrap(), c);
+        assert!(json.contains(r#""type":"volume""#), "{json}");
+    }
+
+    #[test]
+    fn a_dead_monitor_makes_a_running_container_exited() {
+        let mut c = sample();
+        c.state.status = Status::Running;
+        // A pid that cannot exist now (pid_max is at most 2^22).
+        c.state.monitor = Some(ProcRef {
+            pid: 1 << 23,
+            start: 1,
+        });
+        assert!(!c.is_running());
+        assert!(c.reconcile("now"));
+        assert_eq!(c.state.status, Status::Exited);
+        assert_eq!(c.state.exit_code, Some(LOST_EXIT_CODE));
+        assert!(!c.reconcile("now"), "reconciling twice changes nothing");
+    }
+
+    #[test]
+    fn a_live_monitor_keeps_it_running() {
+        let mut c = sample();
+        c.state.status = Status::Running;
+        c.state.monitor = ProcRef::current();
+        assert!(c.is_running());
+        assert!(!c.reconcile("now"));
+    }
+}

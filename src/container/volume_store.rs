@@ -1,0 +1,398 @@
+//! Named and anonymous volumes: directories under the store root that outlive containers,
+//! with the containers using each one recorded beside it so `volume rm` can refuse a volume in
+//! use. A new volume is filled from the image's content at its mount path, as Docker does.
+//!
+//! Layout, under the store root:
+//! ```text
+//! volumes-v1/
+//!   lock                 flock held while volumes are created, referenced or removed
+//!   <name>/
+//!     volume.json        the `Volume` record (name, creation time, anonymous or not)
+//!     _data/             the contents, bind-mounted into containers
+//!     users/<id>         one empty file per container that mounts the volume
+//! ```
+//! A volume is made complete under a temp name and renamed into place, so a crash never
+//! leaves a half-created one.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::cp::{self, Owner};
+use super::tree::ContainerFs;
+use crate::store::lock::FileLock;
+use crate::store::time::{format_rfc3339, now_unix};
+use crate::util::atomic::write_atomic;
+
+pub const VOLUMES_DIR: &str = "volumes-v1";
+
+/// Why a volume operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VolumeError {
+    #[error("invalid volume name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, at least two characters")]
+    BadName(String),
+    #[error("no such volume: {0}")]
+    NotFound(String),
+    #[error("volume {name} is in use by container(s) {}", containers.join(", "))]
+    InUse {
+        name: String,
+        containers: Vec<String>,
+    },
+    #[error("{op} {path:?}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("volume record {path:?}: {source}")]
+    Record {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("filling volume {name} from the image at {target:?}: {source}")]
+    Fill {
+        name: String,
+        target: PathBuf,
+        #[source]
+        source: Box<cp::CpError>,
+    },
+    #[error(transparent)]
+    Lock(#[from] crate::store::StoreError),
+}
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> VolumeError {
+    let path = path.to_path_buf();
+    move |source| VolumeError::Io { op, path, source }
+}
+
+/// One volume, as `volume inspect` shows it (Docker's field names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Volume {
+    pub name: String,
+    pub created_at: String,
+    /// Made for one container (an image `VOLUME` or `-v /path`), removed by `rm -v`.
+    #[serde(default)]
+    pub anonymous: bool,
+    /// Filled in when read: `_data`'s path.
+    #[serde(default)]
+    pub mountpoint: PathBuf,
+}
+
+/// Docker's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() >= 2
+        && b[0].is_ascii_alphanumeric()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+/// The name of the anonymous volume of container `id` at `target`: the same on every start.
+pub fn anonymous_name(container_id: &str, target: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut input = container_id.as_bytes().to_vec();
+    input.push(0);
+    input.extend_from_slice(target.as_os_str().as_bytes());
+    crate::digest::Digest::of(&input).hex().to_string()
+}
+
+/// The volumes of one store.
+#[derive(Debug, Clone)]
+pub struct Volumes {
+    dir: PathBuf,
+}
+
+impl Volumes {
+    pub fn new(store_root: &Path) -> Self {
+        Volumes {
+            dir: store_root.join(VOLUMES_DIR),
+        }
+    }
+
+    fn lock(&self) -> Result<FileLock, VolumeError> {
+        std::fs::create_dir_all(&self.dir).map_err(io_err("create", &self.dir))?;
+        Ok(FileLock::acquire(&self.dir.join("lock"), true)?)
+    }
+
+    fn vol_dir(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// `_data` of volume `name`.
+    pub fn data_dir(&self, name: &str) -> PathBuf {
+        self.vol_dir(name).join("_data")
+    }
+
+    /// `volume create [NAME]`: makes the volume (a random name when `None`); an existing
+    /// volume of that name is returned as it is, as Docker does.
+    pub fn create(&self, name: Option<&str>) -> Result<Volume, VolumeError> {
+        let _l = self.lock()?;
+        let name = match name {
+            Some(n) => n.to_string(),
+            None => random_name(),
+        };
+        self.create_locked(&name, false)
+    }
+
+    fn create_locked(&self, name: &str, anonymous: bool) -> Result<Volume, VolumeError> {
+        if !valid_name(name) {
+            return Err(VolumeError::BadName(name.to_string()));
+        }
+        let dir = self.vol_dir(name);
+        if dir.is_dir() {
+            return self.get(name);
+        }
+        let tmp = self.dir.join(format!(".tmp-{}", random_name()));
+        let made = (|| {
+            std::fs::create_dir_all(tmp.join("_data")).map_err(io_err("create", &tmp))?;
+            std::fs::create_dir_all(tmp.join("users")).map_err(io_err("create", &tmp))?;
+            let v = Volume {
+                name: name.to_string(),
+                created_at: format_rfc3339(now_unix()),
+                anonymous,
+                mountpoint: PathBuf::new(),
+            };
+            let rec = tmp.join("volume.json");
+            write_atomic(&rec, &serde_json::to_vec(&v).expect("a volume serialises"))
+                .map_err(io_err("write", &rec))?;
+            std::fs::rename(&tmp, &dir).map_err(io_err("rename into place", &dir))
+        })();
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        self.get(name)
+    }
+
+    /// `volume inspect NAME`.
+    pub fn get(&self, name: &str) -> Result<Volume, VolumeError> {
+        if !valid_name(name) {
+            return Err(VolumeError::NotFound(name.to_string()));
+        }
+        let rec = self.vol_dir(name).join("volume.json");
+        let bytes = match std::fs::read(&rec) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(VolumeError::NotFound(name.to_string()))
+            }
+            Err(e) => return Err(io_err("read", &rec)(e)),
+        };
+        let mut v: Volume = serde_json::from_slice(&bytes)
+            .map_err(|source| VolumeError::Record { path: rec, source })?;
+        v.mountpoint = self.data_dir(name);
+        Ok(v)
+    }
+
+    /// `volume ls`: every volume, sorted by name.
+    pub fn list(&self) -> Result<Vec<Volume>, VolumeError> {
+        let rd = match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("read directory", &self.dir)(e)),
+        };
+        let mut out = Vec::new();
+        for e in rd {
+            let e = e.map_err(io_err("read directory", &self.dir))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() && valid_name(&name) {
+                out.push(self.get(&name)?);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The containers recorded as using volume `name` for which `exists` holds.
+    pub fn users(
+        &self,
+        name: &str,
+        exists: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<String>, VolumeError> {
+        let users = self.vol_dir(name).join("users");
+        let mut out = Vec::new();
+        let rd = match std::fs::read_dir(&users) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(io_err("read directory", &users)(e)),
+        };
+        for e in rd {
+            let id = e
+                .map_err(io_err("read directory", &users))?
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            if exists(&id) {
+                out.push(id);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// `volume rm NAME`: refused while a container that still exists (`exists`) uses it.
+    pub fn remove(&self, name: &str, exists: &dyn Fn(&str) -> bool) -> Result<(), VolumeError> {
+        let _l = self.lock()?;
+        self.get(name)?;
+        let users = self.users(name, exists)?;
+        if !users.is_empty() {
+            return Err(VolumeError::InUse {
+                name: name.to_string(),
+                containers: users,
+            });
+        }
+        self.remove_locked(name)
+    }
+
+    fn remove_locked(&self, name: &str) -> Result<(), VolumeError> {
+        let dir = self.vol_dir(name);
+        // Renamed away first, so a removal cut short never leaves a volume half there.
+        let tmp = self.dir.join(format!(".tmp-rm-{}", random_name()));
+        std::fs::rename(&dir, &tmp).map_err(io_err("rename", &dir))?;
+        std::fs::remove_dir_all(&tmp).map_err(io_err("remove", &tmp))
+    }
+
+    /// The host directory to mount for volume `name` (anonymous: `None`, named after the
+    /// container and target) of container `container_id` at `target`. Creates the volume when
+    /// missing and records the container as a user. The first time a container uses a volume
+    /// whose `_data` is empty, the content `rootfs` has at `target` (the container's own
+    /// view of it) is copied in with owners, modes and times, and `_data` takes the mode and
+    /// owner of the image's directory there, as Docker does. Idempotent: called on every start.
+    pub fn mount_source(
+        &self,
+        name: Option<&str>,
+        container_id: &str,
+        target: &Path,
+        rootfs: &ContainerFs,
+    ) -> Result<PathBuf, VolumeError> {
+        let _l = self.lock()?;
+        let (name, anonymous) = match name {
+            Some(n) => (n.to_string(), false),
+            None => (anonymous_name(container_id, target), true),
+        };
+        self.create_locked(&name, anonymous)?;
+        let data = self.data_dir(&name);
+        let users = self.vol_dir(&name).join("users");
+        std::fs::create_dir_all(&users).map_err(io_err("create", &users))?;
+        let marker = users.join(container_id);
+        if marker.exists() {
+            return Ok(data);
+        }
+        let empty = std::fs::read_dir(&data)
+            .map_err(io_err("read directory", &data))?
+            .next()
+            .is_none();
+        if empty {
+            fill(rootfs, target, &data).map_err(|source| VolumeError::Fill {
+                name: name.clone(),
+                target: target.to_path_buf(),
+                source: Box::new(source),
+            })?;
+        }
+        std::fs::write(&marker, b"").map_err(io_err("write", &marker))?;
+        Ok(data)
+    }
+
+    /// Forgets container `container_id` as a user of the volumes `names` (named or anonymous
+    /// by target), removing its anonymous ones when `remove_anonymous` (`rm -v`) and nobody
+    /// else uses them.
+    pub fn release(
+        &self,
+        container_id: &str,
+        mounts: &[(Option<String>, PathBuf)],
+        remove_anonymous: bool,
+    ) -> Result<(), VolumeError> {
+        let _l = self.lock()?;
+        for (name, target) in mounts {
+            let (name, anonymous) = match name {
+                Some(n) => (n.clone(), false),
+                None => (anonymous_name(container_id, target), true),
+            };
+            if !valid_name(&name) || !self.vol_dir(&name).is_dir() {
+                continue;
+            }
+            let marker = self.vol_dir(&name).join("users").join(container_id);
+            match std::fs::remove_file(&marker) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("remove", &marker)(e)),
+            }
+            if anonymous && remove_anonymous && self.users(&name, &|_| true)?.is_empty() {
+                self.remove_locked(&name)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Copies what `rootfs` shows at `target` (following symlinks inside it) into `data`.
+fn fill(rootfs: &ContainerFs, target: &Path, data: &Path) -> Result<(), cp::CpError> {
+    let rel = rootfs.resolve(target, true)?;
+    let Some(entry) = rootfs.lstat(&rel)? else {
+        return Ok(());
+    };
+    if !entry.md.is_dir() {
+        return Ok(());
+    }
+    let dst = ContainerFs::Live {
+        root: data.to_path_buf(),
+    };
+    let mut src = target.as_os_str().to_owned();
+    src.push("/.");
+    cp::copy(
+        rootfs,
+        Path::new(&src),
+        &dst,
+        Path::new("/"),
+        true,
+        Owner::Keep,
+    )?;
+    super::tree::copy_metadata(data, &entry.md)?;
+    Ok(())
+}
+
+fn random_name() -> String {
+    let mut b = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut b);
+    }
+    let mut seed = now_unix().to_le_bytes().to_vec();
+    seed.extend_from_slice(&std::process::id().to_le_bytes());
+    seed.extend_from_slice(&b);
+    crate::digest::Digest::of(&seed).hex().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        let cases = [
+            ("data", true),
+            ("my_vol.1-x", true),
+            ("a", false),
+            ("-x", false),
+            ("a/b", false),
+            ("..", false),
+            ("", false),
+            ("x y", false),
+        ];
+        for (n, want) in cases {
+            assert_eq!(valid_name(n), want, "{n}");
+        }
+    }
+
+    #[test]
+    fn anonymous_names_are_stable_per_container_and_target() {
+        let a = anonymous_name("c1", Path::new("/data"));
+        assert_eq!(a, anonymous_name("c1", Path::new("/data")));
+        assert_ne!(a, anonymous_name("c2", Path::new("/data")));
+        assert_ne!(a, anonymous_name("c1", Path::new("/other")));
+        assert!(valid_name(&a));
+    }
+}
