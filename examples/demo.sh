@@ -62,6 +62,7 @@ echo "== strata run --rm hello (the image's CMD prints the greeting)"
 "$strata" run --rm --network none hello
 echo "== a detached container: ps, logs, exec, stop, rm"
 "$strata" run -d --name hello-svc --network none hello sh -c 'cat $GREETING_FILE; while true; do sleep 1; done' >/dev/null
+sleep 0.5
 "$strata" ps
 "$strata" logs hello-svc
 "$strata" exec hello-svc sh -c 'echo "exec sees: $(head -1 $GREETING_FILE)"'

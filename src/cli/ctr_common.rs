@@ -80,6 +80,21 @@ impl Pty {
     }
 }
 
+/// Gives the pty `master` our terminal's current size (the kernel then sends SIGWINCH to the
+/// process group in the foreground on the pty).
+pub fn resize(master: &OwnedFd) {
+    if let Some(ws) = window_size() {
+        let ws = libc::winsize {
+            ws_row: ws.ws_row,
+            ws_col: ws.ws_col,
+            ws_xpixel: ws.ws_xpixel,
+            ws_ypixel: ws.ws_ypixel,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize from a struct we own.
+        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+}
+
 fn window_size() -> Option<nix::pty::Winsize> {
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ writes one winsize into the buffer we own.

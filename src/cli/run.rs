@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::ctr_common::{
-    dup_file, fail, forward_signals, image_or_pull, pump, start_detached, Pty, RawTerminal,
+    dup_file, fail, forward_signals, image_or_pull, pump, resize, start_detached, Pty, RawTerminal,
 };
 use super::Settings;
 use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
@@ -143,15 +143,23 @@ fn create(store: &Store, args: RunArgs) -> Result<Container> {
 pub fn attached(store: Store, c: &Container) -> ExitCode {
     let cancel = Canceller::new();
     let fwd = cancel.clone();
-    forward_signals(move |sig| fwd.forward(sig));
+    let pty = if c.config.tty {
+        match Pty::open() {
+            Ok(p) => Some(p),
+            Err(e) => return fail(125, &e),
+        }
+    } else {
+        None
+    };
+    let winch_master = pty.as_ref().and_then(|p| p.master.try_clone().ok());
+    forward_signals(move |sig| match (&winch_master, sig) {
+        (Some(m), nix::sys::signal::Signal::SIGWINCH) => resize(m),
+        _ => fwd.forward(sig),
+    });
     let mut pumps = Vec::new();
     let mut _raw = None;
     let mut _slave: Option<OwnedFd> = None;
-    let io = if c.config.tty {
-        let pty = match Pty::open() {
-            Ok(p) => p,
-            Err(e) => return fail(125, &e),
-        };
+    let io = if let Some(pty) = pty {
         let fd = pty.slave.as_raw_fd();
         if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
             _raw = Some(RawTerminal::enter());
