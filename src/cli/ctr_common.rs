@@ -212,3 +212,11 @@ pub fn ready_pipe(fd: i32) -> File {
     // SAFETY: the descriptor was installed for us by `start_detached` and nothing else owns it.
     unsafe { File::from_raw_fd(fd) }
 }
+
+/// The images of every container in the store: prune keeps them and their snapshots.
+pub fn container_images(root: &Path) -> Result<Vec<crate::digest::Digest>> {
+    let containers = crate::container::Containers::new(root)
+        .list()
+        .context("cannot list the containers")?;
+    Ok(containers.iter().map(|c| c.manifest_digest).collect())
+}

@@ -61,7 +61,10 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
             if !force && !confirm(all)? {
                 return Ok(ExitCode::SUCCESS);
             }
-            let report = store.prune(PruneOptions { all_images: all })?;
+            let report = store.prune(PruneOptions {
+                all_images: all,
+                keep_manifests: super::ctr_common::container_images(&settings.root)?,
+            })?;
             let mut out = String::new();
             if !report.images.is_empty() {
                 out.push_str("Deleted Images:\n");

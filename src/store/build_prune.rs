@@ -29,6 +29,8 @@ pub struct BuildPruneOptions {
     pub unused_since: Option<SystemTime>,
     /// More cache directories, each one item (RUN cache mounts).
     pub extra: Vec<PathBuf>,
+    /// Manifests whose snapshots stay (the images of existing containers).
+    pub keep_manifests: Vec<Digest>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -101,8 +103,9 @@ impl Store {
         }
         let _lock = self.lock_index()?;
         let idx = self.read_index()?;
-        let reachable = self.reachable_blobs(&idx);
-        let chains = self.used_chain_ids(&idx);
+        let kept = self.with_kept(&idx, &opts.keep_manifests);
+        let reachable = self.reachable_blobs(&kept);
+        let chains = self.used_chain_ids(&kept);
 
         let mut items = Vec::new();
         let mut whats = Vec::new();

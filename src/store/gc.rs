@@ -22,10 +22,13 @@ use super::layout::Store;
 use crate::digest::{chain_ids, Digest};
 
 /// What prune removes besides unreferenced blobs, snapshots and temp files.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PruneOptions {
-    /// Remove every image (none is used by a container), not only untagged ones.
+    /// Remove every image not kept below, not only untagged ones.
     pub all_images: bool,
+    /// Manifests that stay with everything they reach, tagged or not: the images of existing
+    /// containers, whose snapshots are their root filesystems.
+    pub keep_manifests: Vec<Digest>,
 }
 
 #[derive(Debug, Default)]
@@ -72,7 +75,7 @@ impl Store {
                 continue;
             }
             let untagged = idx.tags_of(&e.manifest).is_empty();
-            if untagged || opts.all_images {
+            if (untagged || opts.all_images) && !opts.keep_manifests.contains(&e.manifest) {
                 let id = self.image_id_of(&e.manifest);
                 for t in idx.remove_manifest(&e.manifest) {
                     report.images.push(RemoveEvent::Untagged(t));
@@ -86,7 +89,8 @@ impl Store {
             idx.write(&self.index_path())?;
         }
 
-        let reachable = self.reachable_blobs(&idx);
+        let kept = self.with_kept(&idx, &opts.keep_manifests);
+        let reachable = self.reachable_blobs(&kept);
         for entry in read_dir_or_empty(&self.blobs_dir())? {
             let name = entry.file_name().to_string_lossy().into_owned();
             let keep = format!("sha256:{name}")
@@ -100,7 +104,7 @@ impl Store {
             }
         }
 
-        let chains = self.used_chain_ids(&idx);
+        let chains = self.used_chain_ids(&kept);
         for entry in read_dir_or_empty(&self.snapshots_dir())? {
             let name = entry.file_name().to_string_lossy().into_owned();
             if !chains.iter().any(|c| snapshot_name_matches(&name, c)) {
@@ -165,6 +169,24 @@ impl Store {
             du.tmp.reclaimable += size;
         }
         Ok(du)
+    }
+
+    /// `idx` with `keep` (manifests in the blob store) added as untagged roots.
+    pub(super) fn with_kept(&self, idx: &IndexFile, keep: &[Digest]) -> IndexFile {
+        let mut out = idx.clone();
+        for d in keep {
+            let Ok(size) = fs::metadata(self.blob_path(d)).map(|m| m.len()) else {
+                continue;
+            };
+            let desc = oci_spec::image::DescriptorBuilder::default()
+                .media_type(MediaType::ImageManifest)
+                .digest(super::oci_digest(d))
+                .size(size)
+                .build()
+                .expect("a descriptor with digest, size and media type");
+            out.add_untagged(&desc);
+        }
+        out
     }
 
     fn image_id_of(&self, manifest: &Digest) -> Option<Digest> {
