@@ -52,4 +52,3 @@ impl Drop for Registry {
         let _ = self.child.wait();
     }
 }
-

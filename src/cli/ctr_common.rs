@@ -220,3 +220,22 @@ pub fn container_images(root: &Path) -> Result<Vec<crate::digest::Digest>> {
         .context("cannot list the containers")?;
     Ok(containers.iter().map(|c| c.manifest_digest).collect())
 }
+
+/// Applies `act` to each container the user named, printing the name as Docker does for each
+/// one done; a failure is reported and the rest still run (exit 1 if any failed).
+pub fn each_container<T>(
+    settings: &super::Settings,
+    queries: &[String],
+    act: impl Fn(&Store, &crate::container::Container) -> Result<T, crate::container::ContainerError>,
+) -> Result<ExitCode> {
+    let store = Store::open(&settings.root)?;
+    let cs = crate::container::Containers::new(&settings.root);
+    let mut code = ExitCode::SUCCESS;
+    for q in queries {
+        match cs.find(q).and_then(|c| act(&store, &c)) {
+            Ok(_) => println!("{q}"),
+            Err(e) => code = fail(1, &e.into()),
+        }
+    }
+    Ok(code)
+}

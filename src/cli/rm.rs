@@ -6,10 +6,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use super::ctr_common::fail;
+use super::ctr_common::each_container;
 use super::Settings;
-use crate::container::{lifecycle, Containers};
-use crate::store::Store;
+use crate::container::lifecycle;
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
@@ -24,17 +23,7 @@ pub struct RmArgs {
 }
 
 pub fn run(settings: &Settings, args: RmArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.root)?;
-    let cs = Containers::new(&settings.root);
-    let mut code = ExitCode::SUCCESS;
-    for q in &args.containers {
-        let r = cs
-            .find(q)
-            .and_then(|c| lifecycle::remove(&store, &c, args.force, args.volumes));
-        match r {
-            Ok(()) => println!("{q}"),
-            Err(e) => code = fail(1, &e.into()),
-        }
-    }
-    Ok(code)
+    each_container(settings, &args.containers, |store, c| {
+        lifecycle::remove(store, c, args.force, args.volumes)
+    })
 }

@@ -7,10 +7,9 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 
-use super::ctr_common::fail;
+use super::ctr_common::each_container;
 use super::Settings;
-use crate::container::{lifecycle, Containers};
-use crate::store::Store;
+use crate::container::lifecycle;
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
@@ -22,17 +21,7 @@ pub struct StopArgs {
 }
 
 pub fn run(settings: &Settings, args: StopArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.root)?;
-    let cs = Containers::new(&settings.root);
-    let mut code = ExitCode::SUCCESS;
-    for q in &args.containers {
-        let r = cs
-            .find(q)
-            .and_then(|c| lifecycle::stop(&store, &c, Duration::from_secs(args.time)));
-        match r {
-            Ok(_) => println!("{q}"),
-            Err(e) => code = fail(1, &e.into()),
-        }
-    }
-    Ok(code)
+    each_container(settings, &args.containers, |store, c| {
+        lifecycle::stop(store, c, Duration::from_secs(args.time))
+    })
 }
