@@ -15,6 +15,7 @@ use super::lower_links::{defer_link, link_from_lowers, DeferredLink};
 use super::tar_layout::xattr_is_portable;
 use super::whiteout::{self, Name};
 use crate::util::safe_path::{self, OnEscape, SafePathError};
+use crate::util::tar_fields::{numeric, Field};
 
 /// Wraps a possibly compressed layer blob in the matching decompressor, chosen by its magic
 /// bytes: gzip (also multi-member, as pigz writes), zstd, or a plain tar passed through.
@@ -418,10 +419,10 @@ impl Unpacker<'_> {
             entry: name.to_string(),
             reason: format!("bad {what} field"),
         };
-        let mode = h.mode().map_err(|_| bad("mode"))? & 0o7777;
-        let uid = h.uid().map_err(|_| bad("uid"))?;
-        let gid = h.gid().map_err(|_| bad("gid"))?;
-        let mut mtime = h.mtime().map_err(|_| bad("mtime"))? as i64;
+        let mode = numeric(h, Field::Mode).map_err(|_| bad("mode"))? as u32 & 0o7777;
+        let uid = numeric(h, Field::Uid).map_err(|_| bad("uid"))?;
+        let gid = numeric(h, Field::Gid).map_err(|_| bad("gid"))?;
+        let mut mtime = numeric(h, Field::Mtime).map_err(|_| bad("mtime"))? as i64;
         let mut xattrs = Vec::new();
         if let Some(pax) = entry.pax_extensions().map_err(UnpackError::Read)? {
             for ext in pax {

@@ -6,4 +6,5 @@ pub mod hashing;
 pub mod passwd;
 pub mod read_full;
 pub mod safe_path;
+pub mod tar_fields;
 pub mod userns;

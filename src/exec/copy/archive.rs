@@ -9,6 +9,7 @@ use super::apply::{io_err, record, set_meta, Writer};
 use crate::plan::copy::detect::decompress;
 use crate::plan::copy::{ChangeKind, CopyError, MTime};
 use crate::util::safe_path::{resolve, OnEscape};
+use crate::util::tar_fields::{numeric, Field};
 
 /// A member name made relative and clean; `None` when it climbs above the archive root
 /// (Docker's "breakout" refusal).
@@ -58,13 +59,16 @@ pub fn unpack(
         }
         let h = entry.header();
         let etype = h.entry_type();
-        let mode = h.mode().map_err(bad)? & 0o7777;
+        let mode = numeric(h, Field::Mode).map_err(bad)? as u32 & 0o7777;
         let (uid, gid) = match chown {
             Some(ids) => ids,
-            None => (h.uid().map_err(bad)? as u32, h.gid().map_err(bad)? as u32),
+            None => (
+                numeric(h, Field::Uid).map_err(bad)? as u32,
+                numeric(h, Field::Gid).map_err(bad)? as u32,
+            ),
         };
         let mtime = MTime {
-            secs: h.mtime().map_err(bad)? as i64,
+            secs: numeric(h, Field::Mtime).map_err(bad)? as i64,
             nanos: 0,
         };
         let rel = dir_rel.join(&member);
