@@ -141,7 +141,10 @@ pub fn blob_exists(
     let resp = client.send(&head)?;
     match resp.status().as_u16() {
         200 => Ok(true),
-        404 => Ok(false),
+        // The check only saves an upload: a registry that cannot answer it (a 5xx, e.g. its
+        // record of this blob was torn by a crash) gets the blob again, and the upload's own
+        // answer says whether the registry works.
+        404 | 500..=599 => Ok(false),
         _ => Err(client.status_error(resp, &what)),
     }
 }
@@ -184,17 +187,8 @@ fn push_blob(
     if !store.has_blob(&blob.digest) {
         return Err(StoreError::MissingBlob(blob.digest).into());
     }
-    let head = Request::new(
-        "HEAD",
-        client.url(&format!("/v2/{repo}/blobs/{}", blob.digest)),
-        push_scopes(repo),
-        what.clone(),
-    );
-    let resp = client.send(&head)?;
-    match resp.status().as_u16() {
-        200 => return Ok(Outcome::Existing),
-        404 => {}
-        _ => return Err(client.status_error(resp, &what)),
+    if blob_exists(client, repo, &blob.digest)? {
+        return Ok(Outcome::Existing);
     }
 
     let mut session = None;
