@@ -11,17 +11,25 @@ use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
 use super::error::StepError;
+use super::explain::StepFacts;
 use super::explain::{record::copy_facts, FileFact};
+use super::remote_cache::input_memo_key;
+use super::rootfs::{mount_view, mount_writable, step_dir, OverlayMount};
+use super::state::StepState;
+use super::steps::{Executor, Written};
+use crate::digest::CacheKey;
 use crate::exec::copy::{apply_copy, read_id_files, Fetch, Fetched};
 use crate::plan::context::{ContentHash, ContextHasher, WalkedTree};
 use crate::plan::copy::{
     plan_copy, ChangeKind, Changed, CopyError, CopyItem, CopyRequest, ExcludeMatcher, NoExcludes,
     PlanContext, SourceTree,
 };
+use crate::plan::graph::{finalize_key, Input, Node};
 use crate::plan::graph::{CopyOp, CopySource, InputDigest};
 use crate::plan::inputs::{content_paths, copy_input_digest};
 use crate::snapshot::Change;
 use crate::syntax::dockerignore::PatternMatcher;
+use std::sync::Arc;
 
 /// The walked build context, shared by every step of a build.
 pub struct ContextInputs<'a> {
@@ -240,5 +248,127 @@ impl Fetch for MemoFetch<'_> {
             .expect("fetch memo")
             .insert(url.to_string(), f.clone());
         Ok(f)
+    }
+}
+
+impl Executor<'_> {
+    /// A COPY/ADD node: its key from the selected files (remembered for a stage's or an
+    /// image's files), then, on a miss, the copy applied into a writable overlay.
+    pub(super) fn copy_step(
+        &self,
+        node: &Node,
+        parent: &StepState,
+        key_parent: Option<CacheKey>,
+        op: &CopyOp,
+    ) -> Result<StepState, StepError> {
+        // The source: the context, or a read-only view of a stage's or an image's layers,
+        // kept mounted until the copy is applied. What a view would select is remembered by
+        // the source's layers, so a cache hit needs neither the view nor those layers' blobs.
+        let src = match &op.from {
+            CopySource::Context => None,
+            CopySource::Stage(i) => Some(self.stage_result(*i)?),
+            CopySource::Image(r) => Some(Arc::new(self.base(node, r)?)),
+        };
+        let memo_key = |index: usize| {
+            src.as_ref()
+                .map(|s| input_memo_key(&s.layers, &node.partial_key, index))
+        };
+        let all_remembered = node.inputs.iter().enumerate().all(|(n, i)| {
+            matches!(i, Input::CopyFiles { .. })
+                && memo_key(n).is_some_and(|k| self.input_memo_get(&k).is_some())
+        });
+        let mut view = match &src {
+            Some(s) if !all_remembered => Some(self.source_view(s)?),
+            _ => None,
+        };
+        let mut inputs = Vec::with_capacity(node.inputs.len());
+        let mut selections = Vec::new();
+        let mut named = Vec::new();
+        for (n, i) in node.inputs.iter().enumerate() {
+            inputs.push(match i {
+                Input::CopyFiles { .. } => match memo_key(n) {
+                    Some(k) => match self.input_memo_get(&k) {
+                        // Remembered: no file list for --explain, only the digest.
+                        Some(d) => {
+                            named.push((
+                                "files selected from the source".to_string(),
+                                d.to_string(),
+                            ));
+                            d
+                        }
+                        None => {
+                            let (_, _, path) = view.as_ref().expect("a view was mounted");
+                            let from = CopyFrom::Dir(path.clone());
+                            let sel = input_digest(op, &from)?;
+                            let d = sel.digest;
+                            self.input_memo_put(k, d);
+                            selections.push((sel, from));
+                            d
+                        }
+                    },
+                    None => {
+                        let from = CopyFrom::Context(self.context.expect("context walked"));
+                        let sel = input_digest(op, &from)?;
+                        let d = sel.digest;
+                        selections.push((sel, from));
+                        d
+                    }
+                },
+                Input::Url { url } => {
+                    let d = self.fetch.url_digest(url, op.checksum.as_deref())?;
+                    named.push((format!("url {url}"), d.to_string()));
+                    d
+                }
+                other => {
+                    return Err(StepError::Unsupported(format!(
+                        "unexpected COPY input {other:?}"
+                    )))
+                }
+            });
+        }
+        let key = finalize_key(&node.partial_key, key_parent.as_ref(), &inputs);
+        if self.explain.wants_facts(&key) {
+            let files = selections
+                .iter()
+                .flat_map(|(s, from)| s.facts(from))
+                .collect();
+            self.explain.add_facts(
+                node.id,
+                StepFacts {
+                    inputs: named,
+                    files,
+                },
+            );
+        }
+        let created_by = format!("{} # buildkit", node.meta.text);
+        self.fs_step_as(node, parent, key, created_by, |dir, lowers| {
+            if let (Some(s), None) = (&src, &view) {
+                view = Some(self.source_view(s)?);
+            }
+            let from = match &view {
+                Some((_, _, path)) => CopyFrom::Dir(path.clone()),
+                None => CopyFrom::Context(self.context.expect("context walked")),
+            };
+            let (mount, upper) = mount_writable(dir, &lowers)?;
+            let changes = apply(op, &from, mount.path(), mount.path(), &self.fetch)?;
+            // Everything the copy wrote is in the upperdir; reading it there is cheaper than
+            // through the overlay.
+            Ok(Written {
+                read_root: upper.clone(),
+                upper,
+                changes,
+                _mount: Some(mount),
+            })
+        })
+    }
+
+    /// A read-only view of `src`'s layers: its temp dir, its mount, and the path to read.
+    fn source_view(
+        &self,
+        src: &StepState,
+    ) -> Result<(tempfile::TempDir, Option<OverlayMount>, PathBuf), StepError> {
+        let dir = step_dir(self.store, "view")?;
+        let (m, path) = mount_view(dir.path(), &self.lowerdirs(src)?)?;
+        Ok((dir, m, path))
     }
 }

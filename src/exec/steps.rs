@@ -11,17 +11,15 @@ use super::events::{Event, Progress};
 use super::explain::{Explainer, StepFacts};
 use super::interrupt::Interrupt;
 use super::layer_commit::{adopt_snapshot, write_layer};
-use super::remote_cache::{input_memo_key, lowerdirs_fetching, ImportedCache, Seen};
-use super::rootfs::{mount_view, mount_writable, step_dir, OverlayMount};
+use super::remote_cache::{lowerdirs_fetching, ImportedCache, Seen};
+use super::rootfs::{mount_writable, step_dir, OverlayMount};
 use super::slots::Slots;
 use super::state::{LayerRef, StepState};
-use super::step_copy::{self, ContextInputs, CopyFrom, MemoFetch};
+use super::step_copy::{ContextInputs, MemoFetch};
 use super::step_run::{self, RunContext};
 use crate::digest::CacheKey;
 use crate::exec::mounts::Secrets;
-use crate::plan::graph::{
-    finalize_key, BuildGraph, ConfigChange, CopyOp, CopySource, Input, InputDigest, Node, Op,
-};
+use crate::plan::graph::{finalize_key, BuildGraph, ConfigChange, Input, InputDigest, Node, Op};
 use crate::snapshot::diff::upperdir_changes_against;
 use crate::snapshot::{Change, LayerOptions};
 use crate::store::cache::{CacheEntry, CacheResult};
@@ -361,124 +359,6 @@ impl Executor<'_> {
         st
     }
 
-    fn copy_step(
-        &self,
-        node: &Node,
-        parent: &StepState,
-        key_parent: Option<CacheKey>,
-        op: &CopyOp,
-    ) -> Result<StepState, StepError> {
-        // The source: the context, or a read-only view of a stage's or an image's layers,
-        // kept mounted until the copy is applied. What a view would select is remembered by
-        // the source's layers, so a cache hit needs neither the view nor those layers' blobs.
-        let src = match &op.from {
-            CopySource::Context => None,
-            CopySource::Stage(i) => Some(self.stage_result(*i)?),
-            CopySource::Image(r) => Some(Arc::new(self.base(node, r)?)),
-        };
-        let memo_key = |index: usize| {
-            src.as_ref()
-                .map(|s| input_memo_key(&s.layers, &node.partial_key, index))
-        };
-        let all_remembered = node.inputs.iter().enumerate().all(|(n, i)| {
-            matches!(i, Input::CopyFiles { .. })
-                && memo_key(n).is_some_and(|k| self.input_memo_get(&k).is_some())
-        });
-        let mut view = match &src {
-            Some(s) if !all_remembered => Some(self.source_view(s)?),
-            _ => None,
-        };
-        let mut inputs = Vec::with_capacity(node.inputs.len());
-        let mut selections = Vec::new();
-        let mut named = Vec::new();
-        for (n, i) in node.inputs.iter().enumerate() {
-            inputs.push(match i {
-                Input::CopyFiles { .. } => match memo_key(n) {
-                    Some(k) => match self.input_memo_get(&k) {
-                        // Remembered: no file list for --explain, only the digest.
-                        Some(d) => {
-                            named.push((
-                                "files selected from the source".to_string(),
-                                d.to_string(),
-                            ));
-                            d
-                        }
-                        None => {
-                            let (_, _, path) = view.as_ref().expect("a view was mounted");
-                            let from = CopyFrom::Dir(path.clone());
-                            let sel = step_copy::input_digest(op, &from)?;
-                            let d = sel.digest;
-                            self.input_memo_put(k, d);
-                            selections.push((sel, from));
-                            d
-                        }
-                    },
-                    None => {
-                        let from = CopyFrom::Context(self.context.expect("context walked"));
-                        let sel = step_copy::input_digest(op, &from)?;
-                        let d = sel.digest;
-                        selections.push((sel, from));
-                        d
-                    }
-                },
-                Input::Url { url } => {
-                    let d = self.fetch.url_digest(url, op.checksum.as_deref())?;
-                    named.push((format!("url {url}"), d.to_string()));
-                    d
-                }
-                other => {
-                    return Err(StepError::Unsupported(format!(
-                        "unexpected COPY input {other:?}"
-                    )))
-                }
-            });
-        }
-        let key = finalize_key(&node.partial_key, key_parent.as_ref(), &inputs);
-        if self.explain.wants_facts(&key) {
-            let files = selections
-                .iter()
-                .flat_map(|(s, from)| s.facts(from))
-                .collect();
-            self.explain.add_facts(
-                node.id,
-                StepFacts {
-                    inputs: named,
-                    files,
-                },
-            );
-        }
-        let created_by = format!("{} # buildkit", node.meta.text);
-        self.fs_step_as(node, parent, key, created_by, |dir, lowers| {
-            if let (Some(s), None) = (&src, &view) {
-                view = Some(self.source_view(s)?);
-            }
-            let from = match &view {
-                Some((_, _, path)) => CopyFrom::Dir(path.clone()),
-                None => CopyFrom::Context(self.context.expect("context walked")),
-            };
-            let (mount, upper) = mount_writable(dir, &lowers)?;
-            let changes = step_copy::apply(op, &from, mount.path(), mount.path(), &self.fetch)?;
-            // Everything the copy wrote is in the upperdir; reading it there is cheaper than
-            // through the overlay.
-            Ok(Written {
-                read_root: upper.clone(),
-                upper,
-                changes,
-                _mount: Some(mount),
-            })
-        })
-    }
-
-    /// A read-only view of `src`'s layers: its temp dir, its mount, and the path to read.
-    fn source_view(
-        &self,
-        src: &StepState,
-    ) -> Result<(tempfile::TempDir, Option<OverlayMount>, PathBuf), StepError> {
-        let dir = step_dir(self.store, "view")?;
-        let (m, path) = mount_view(dir.path(), &self.lowerdirs(src)?)?;
-        Ok((dir, m, path))
-    }
-
     fn fs_step(
         &self,
         node: &Node,
@@ -492,7 +372,7 @@ impl Executor<'_> {
     /// A step that may write files: a cache hit reuses the recorded layer; a miss runs `work`
     /// in a fresh step directory over the parent's snapshots, writes the layer, keeps the
     /// upperdir as the new snapshot and records the result.
-    fn fs_step_as(
+    pub(super) fn fs_step_as(
         &self,
         node: &Node,
         parent: &StepState,
@@ -551,11 +431,11 @@ fn epoch_input(epoch: i64) -> InputDigest {
 
 /// What a filesystem step wrote: its changes, where to read them, and its upperdir.
 pub struct Written {
-    read_root: PathBuf,
-    upper: PathBuf,
-    changes: Vec<Change>,
+    pub(super) read_root: PathBuf,
+    pub(super) upper: PathBuf,
+    pub(super) changes: Vec<Change>,
     /// Kept mounted until the layer is written from the merged view.
-    _mount: Option<OverlayMount>,
+    pub(super) _mount: Option<OverlayMount>,
 }
 
 fn push_result(st: &mut StepState, result: &CacheResult, created: &str, created_by: &str) {
