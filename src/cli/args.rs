@@ -103,13 +103,15 @@ pub enum CompressionArg {
 }
 
 impl CompressionArg {
-    /// The layer writer's setting: gzip level 6 and zstd level 3 unless a level is given, the
-    /// defaults of `gzip` and `zstd` themselves.
+    /// The layer writer's setting: gzip level 5 (see `DEFAULT_GZIP_LEVEL` for why not 6) and
+    /// zstd level 3, `zstd`'s own default, unless a level is given.
     pub fn with_level(self, level: Option<i32>) -> crate::snapshot::Compression {
         use crate::snapshot::Compression;
         match self {
             CompressionArg::Gzip => Compression::Gzip {
-                level: level.unwrap_or(6).clamp(0, 9) as u32,
+                level: level.map_or(crate::snapshot::DEFAULT_GZIP_LEVEL, |l| {
+                    l.clamp(0, 9) as u32
+                }),
             },
             CompressionArg::Zstd => Compression::Zstd {
                 level: level.unwrap_or(3).clamp(1, 22),

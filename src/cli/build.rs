@@ -71,7 +71,7 @@ pub struct BuildArgsCli {
     /// Layer compression.
     #[arg(long, value_enum, default_value = "gzip")]
     pub compression: CompressionArg,
-    /// Compression level (gzip 0-9, zstd 1-22).
+    /// Compression level (gzip 0-9, default 5; zstd 1-22, default 3).
     #[arg(long = "compression-level", value_name = "N")]
     pub compression_level: Option<i32>,
     /// When to pull base images: `missing` (the default: those the store lacks), `always`

@@ -41,7 +41,7 @@ pub struct ImportArgs {
     /// Layer compression.
     #[arg(long, value_enum, default_value_t = CompressionArg::Gzip)]
     pub compression: CompressionArg,
-    /// Compression level (gzip 0-9, default 6; zstd 1-22, default 3).
+    /// Compression level (gzip 0-9, default 5; zstd 1-22, default 3).
     #[arg(long, value_name = "N")]
     pub compression_level: Option<i32>,
 }

@@ -250,65 +250,136 @@ fn run_job(job: Job, level: u32) -> Done {
     }
 }
 
-/// Samples probed to decide that a block is not worth compressing.
-const SAMPLES: usize = 8;
-const SAMPLE_SIZE: usize = 8 * 1024;
+/// Blocks are classified in segments of this size: a tar stream interleaves files, and one
+/// block often holds both an already-compressed file and text.
+const SEGMENT: usize = 64 * 1024;
+/// Bytes of a segment probed at level 1, taken at its start and middle.
+const PROBE: usize = 4 * 1024;
+/// A probe that shrinks by less than this fraction (in 1/100) counts as incompressible.
+const MIN_SAVING_PERCENT: usize = 3;
 
-/// Whether every one of a few samples spread over `data` fails to shrink at level 1: then the
-/// block is most likely already-compressed or random data, and deflating it at the requested
-/// level would cost time (it is deflate's slowest input) to gain nothing. The probe reads only
-/// the block's bytes, so the decision, like the output, is deterministic.
-fn looks_incompressible(data: &[u8]) -> bool {
-    if data.len() < SAMPLES * SAMPLE_SIZE {
+/// Whether `seg` is most likely random or already-compressed data: both probes fail to
+/// shrink by 3% at level 1. Deflating such data at the requested level is deflate's slowest
+/// case and gains nothing, so it is written as stored blocks instead. The probe reads only
+/// the segment's bytes, so the decision, like the output, is deterministic.
+fn looks_incompressible(seg: &[u8], probe: &mut Compress, out: &mut Vec<u8>) -> bool {
+    if seg.len() < 4 * PROBE {
         return false;
     }
-    let stride = data.len() / SAMPLES;
-    let mut out = Vec::with_capacity(SAMPLE_SIZE + SAMPLE_SIZE / 8 + 64);
-    (0..SAMPLES).all(|i| {
-        let sample = &data[i * stride..i * stride + SAMPLE_SIZE];
-        let mut c = Compress::new(flate2::Compression::fast(), false);
-        out.clear();
-        match c.compress_vec(sample, &mut out, FlushCompress::Finish) {
-            Ok(Status::StreamEnd) => out.len() >= sample.len(),
-            // Output did not even fit in the bound: certainly incompressible.
-            Ok(_) => true,
-            Err(_) => false,
+    let mid = seg.len() / 2;
+    [&seg[..PROBE], &seg[mid..mid + PROBE]]
+        .iter()
+        .all(|sample| {
+            probe.reset();
+            out.clear();
+            match probe.compress_vec(sample, out, FlushCompress::Finish) {
+                Ok(Status::StreamEnd) => {
+                    out.len() * 100 >= sample.len() * (100 - MIN_SAVING_PERCENT)
+                }
+                // Output did not even fit in the bound: certainly incompressible.
+                Ok(_) => true,
+                Err(_) => false,
+            }
+        })
+}
+
+/// Consecutive segments of one kind: `(start, end, stored)`, covering `data` in order.
+fn runs(data: &[u8], level: u32) -> Vec<(usize, usize, bool)> {
+    let mut probe = Compress::new(flate2::Compression::fast(), false);
+    let mut scratch = Vec::with_capacity(2 * PROBE);
+    let mut runs: Vec<(usize, usize, bool)> = Vec::new();
+    for (i, seg) in data.chunks(SEGMENT).enumerate() {
+        let stored = level == 0 || looks_incompressible(seg, &mut probe, &mut scratch);
+        let start = i * SEGMENT;
+        match runs.last_mut() {
+            Some(run) if run.2 == stored => run.1 = start + seg.len(),
+            _ => runs.push((start, start + seg.len(), stored)),
         }
-    })
+    }
+    if runs.is_empty() {
+        // An empty stream still needs its final block, from the compressor.
+        runs.push((0, 0, false));
+    }
+    runs
+}
+
+/// Appends `data` as deflate stored blocks; the stream is byte-aligned here (block starts and
+/// sync flushes leave it so). The final empty stored block is added by the caller.
+fn write_stored(out: &mut Vec<u8>, data: &[u8]) {
+    for piece in data.chunks(u16::MAX as usize) {
+        let len = piece.len() as u16;
+        // BFINAL=0, BTYPE=00 and five bits of padding, then LEN and its complement.
+        out.push(0);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(piece);
+    }
+}
+
+/// The last 32 KiB before `at`: from the block itself, topped up by the previous block's tail.
+fn dictionary_before(data: &[u8], dict: Option<&[u8]>, at: usize) -> Option<Vec<u8>> {
+    let own = &data[at.saturating_sub(DICT_SIZE)..at];
+    let need = DICT_SIZE - own.len();
+    let prev = dict.map_or(&[][..], |d| &d[d.len().saturating_sub(need)..]);
+    if prev.is_empty() && own.is_empty() {
+        return None;
+    }
+    let mut v = Vec::with_capacity(prev.len() + own.len());
+    v.extend_from_slice(prev);
+    v.extend_from_slice(own);
+    Some(v)
 }
 
 /// Raw deflate of one block; a sync flush (byte-aligned, not final) unless it is the last.
-/// Blocks that look incompressible are written as stored blocks (deflate level 0).
+/// Segments that look incompressible are written as stored blocks; each run of compressible
+/// segments is deflated with the 32 KiB before it as its dictionary.
 fn deflate_block(data: &[u8], dict: Option<&[u8]>, last: bool, level: u32) -> io::Result<Vec<u8>> {
-    let level = if level > 0 && looks_incompressible(data) {
-        0
-    } else {
-        level
-    };
-    let mut c = Compress::new(flate2::Compression::new(level), false);
-    if let (Some(d), true) = (dict, level > 0) {
-        c.set_dictionary(d).map_err(io::Error::other)?;
+    let runs = runs(data, level);
+    let mut out = Vec::with_capacity(data.len() + data.len() / 16 + 64);
+    let n = runs.len();
+    for (i, (start, end, stored)) in runs.into_iter().enumerate() {
+        let final_run = last && i + 1 == n;
+        if stored {
+            write_stored(&mut out, &data[start..end]);
+            if final_run {
+                // An empty stored block with BFINAL set ends the stream.
+                out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+            }
+            continue;
+        }
+        let mut c = Compress::new(flate2::Compression::new(level), false);
+        if let Some(d) = dictionary_before(data, dict, start) {
+            c.set_dictionary(&d).map_err(io::Error::other)?;
+        }
+        deflate_run(&mut c, &data[start..end], final_run, &mut out)?;
     }
+    Ok(out)
+}
+
+/// Deflates `data` onto `out`, ending with a sync flush, or the final block when `last`.
+fn deflate_run(c: &mut Compress, data: &[u8], last: bool, out: &mut Vec<u8>) -> io::Result<()> {
     let flush = if last {
         FlushCompress::Finish
     } else {
         FlushCompress::Sync
     };
-    let mut out = Vec::with_capacity(data.len() + data.len() / 16 + 64);
+    let base = c.total_in() as usize;
     loop {
-        let consumed = c.total_in() as usize;
+        if out.capacity() - out.len() < 4096 {
+            out.reserve(out.capacity().max(4096));
+        }
+        let consumed = c.total_in() as usize - base;
         let status = c
-            .compress_vec(&data[consumed..], &mut out, flush)
+            .compress_vec(&data[consumed..], out, flush)
             .map_err(io::Error::other)?;
-        let done_input = c.total_in() as usize == data.len();
+        let done_input = c.total_in() as usize - base == data.len();
         let room_left = out.len() < out.capacity();
         match status {
-            Status::StreamEnd => break,
-            _ if !last && done_input && room_left => break,
-            _ => out.reserve(out.capacity().max(4096)),
+            Status::StreamEnd => return Ok(()),
+            _ if !last && done_input && room_left => return Ok(()),
+            _ => {}
         }
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -393,25 +464,70 @@ mod tests {
         };
         let mut half = random(BLOCK_SIZE / 2);
         half.extend(text(BLOCK_SIZE / 2));
-        // (name, data, looks incompressible)
-        let cases: Vec<(&str, Vec<u8>, bool)> = vec![
-            ("random", random(BLOCK_SIZE), true),
-            ("text", text(BLOCK_SIZE), false),
-            ("half random, half text", half, false),
-            ("small random", random(1000), false),
+        // A tar-like mix: text, a random file, text again, on segment-unaligned offsets.
+        let mut mixed = text(10_000);
+        mixed.extend(random(300_000));
+        mixed.extend(text(200_000));
+        let seg = SEGMENT;
+        // (name, data, expected runs as (start, end, stored))
+        let cases: Vec<(&str, Vec<u8>, Vec<(usize, usize, bool)>)> = vec![
+            ("random", random(BLOCK_SIZE), vec![(0, BLOCK_SIZE, true)]),
+            ("text", text(BLOCK_SIZE), vec![(0, BLOCK_SIZE, false)]),
+            (
+                "half random, half text",
+                half,
+                vec![
+                    (0, BLOCK_SIZE / 2, true),
+                    (BLOCK_SIZE / 2, BLOCK_SIZE, false),
+                ],
+            ),
+            // The first segment starts with text: compressed. The fifth is random where it is
+            // probed, so its 17,680 bytes of text are stored with it.
+            (
+                "text, random, text",
+                mixed,
+                vec![
+                    (0, seg, false),
+                    (seg, 5 * seg, true),
+                    (5 * seg, 510_000, false),
+                ],
+            ),
+            ("small random", random(1000), vec![(0, 1000, false)]),
+            ("empty", Vec::new(), vec![(0, 0, false)]),
         ];
         for (name, data, want) in cases {
-            assert_eq!(looks_incompressible(&data), want, "{name}");
+            assert_eq!(runs(&data, 6), want, "{name}");
+            let stored: usize = want.iter().filter(|r| r.2).map(|r| r.1 - r.0).sum();
+            for dict in [None, Some(&text(DICT_SIZE)[..])] {
+                for last in [true, false] {
+                    let mut out = deflate_block(&data, dict, last, 6).unwrap();
+                    if !last {
+                        // End the stream so a decoder accepts it.
+                        out.extend_from_slice(&[3, 0]);
+                    }
+                    let mut d = flate2::Decompress::new(false);
+                    if let Some(dict) = dict {
+                        // A raw-deflate decoder needs the same window: decode it first.
+                        let mut pre = Vec::new();
+                        write_stored(&mut pre, dict);
+                        let mut sink = Vec::with_capacity(dict.len());
+                        d.decompress_vec(&pre, &mut sink, flate2::FlushDecompress::Sync)
+                            .unwrap();
+                    }
+                    let before = d.total_out() as usize;
+                    let mut back = Vec::with_capacity(data.len() + 1);
+                    d.decompress_vec(&out, &mut back, flate2::FlushDecompress::Finish)
+                        .unwrap();
+                    assert_eq!(d.total_out() as usize - before, data.len(), "{name}");
+                    assert!(back == data, "{name}: round trip (dict {})", dict.is_some());
+                }
+            }
+            // Stored segments cost their bytes plus 5 bytes of framing per 64 KiB or less.
             let out = deflate_block(&data, None, true, 6).unwrap();
-            let mut back = Vec::new();
-            flate2::read::DeflateDecoder::new(&out[..])
-                .read_to_end(&mut back)
-                .unwrap();
-            assert!(back == data, "{name}: round trip");
-            if want {
-                // Stored: the data plus 5 bytes of framing per 64 KiB or less.
+            assert!(out.len() >= stored, "{name}");
+            if stored == data.len() {
                 assert!(
-                    out.len() <= data.len() + 5 * (data.len() / 16000 + 1),
+                    out.len() <= data.len() + 5 * (data.len() / 65535 + 2),
                     "{name}"
                 );
             }

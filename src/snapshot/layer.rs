@@ -27,9 +27,17 @@ pub enum Compression {
     Zstd { level: i32 },
 }
 
+/// The default gzip level. Not zlib's 6: on text with a small vocabulary (logs, generated
+/// sources, the s2 benchmark's files) level 6 walks hash chains four times as long as level 5
+/// and runs at 20 MB/s instead of 74 MB/s for an output 11% smaller; on binaries (a Debian
+/// /usr) both levels give the same size. `--compression-level 6` still gives level 6.
+pub const DEFAULT_GZIP_LEVEL: u32 = 5;
+
 impl Default for Compression {
     fn default() -> Self {
-        Compression::Gzip { level: 6 }
+        Compression::Gzip {
+            level: DEFAULT_GZIP_LEVEL,
+        }
     }
 }
 

@@ -18,7 +18,7 @@ pub use crate::digest::{chain_id, chain_ids};
 pub use diff::upperdir_changes;
 pub use layer::{
     write_changes_layer, write_dir_layer, Change, Compression, LayerDigests, LayerError,
-    LayerOptions,
+    LayerOptions, DEFAULT_GZIP_LEVEL,
 };
 pub use snapshots::{lowerdir_option, BlobOpener, SnapshotError, Snapshots};
 pub use unpack::{
