@@ -12,6 +12,8 @@
 #[allow(dead_code)]
 #[path = "e2e/setup.rs"]
 mod setup;
+#[path = "../tests/shared_dir/mod.rs"]
+mod shared_dir;
 
 #[path = "shared/registry.rs"]
 mod loopback_registry;

@@ -43,6 +43,8 @@ mod phases;
 mod report;
 #[path = "e2e/setup.rs"]
 mod setup;
+#[path = "../tests/shared_dir/mod.rs"]
+mod shared_dir;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,18 +1,16 @@
 //! Parse + lower the whole real-world corpus; throughput in Dockerfiles/s and bytes/s.
 
+#[path = "../tests/shared_dir/mod.rs"]
+mod shared_dir;
+
 use std::fs;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-const REAL_WORLD: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/real-world"
-);
-
 fn corpus() -> Vec<String> {
     let mut files: Vec<PathBuf> = Vec::new();
-    for dir in fs::read_dir(REAL_WORLD).unwrap() {
+    for dir in fs::read_dir(shared_dir::conformance("real-world")).unwrap() {
         let dir = dir.unwrap().path();
         if dir.is_dir() {
             for f in fs::read_dir(&dir).unwrap() {

@@ -2,6 +2,7 @@
 //! `FILE:LINE:COL: severity: message`, the source line and a caret, or as JSON; exit 1 on errors.
 
 mod common;
+mod shared_dir;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,13 +11,8 @@ use common::Strata;
 use strata::plan::check::{check, has_errors, CheckOptions};
 use strata::syntax::render;
 
-const CORPUS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/real-world"
-);
-
 fn corpus_files() -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(CORPUS)
+    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(shared_dir::conformance("real-world"))
         .into_iter()
         .map(|e| e.expect("walk corpus").into_path())
         .filter(|p| p.to_string_lossy().ends_with(".Dockerfile"))
@@ -28,7 +24,11 @@ fn corpus_files() -> Vec<PathBuf> {
 #[test]
 fn real_world_corpus_passes_check_with_no_error() {
     let files = corpus_files();
-    assert!(files.len() >= 100, "corpus not found under {CORPUS}");
+    assert!(
+        files.len() >= 100,
+        "corpus not found under {}",
+        shared_dir::conformance("real-world").display()
+    );
     let mut failures = Vec::new();
     for f in &files {
         let src = fs::read_to_string(f).expect("read corpus file");
@@ -56,7 +56,7 @@ fn corpus_through_the_binary() {
         "docker+buildx/Dockerfile.Dockerfile",
         "microsoft+dotnet-framework-docker/src__runtime__4.8.1__windowsservercore-ltsc2025__Dockerfile.Dockerfile",
     ] {
-        let path = Path::new(CORPUS).join(name);
+        let path = shared_dir::conformance("real-world").join(name);
         if !path.exists() {
             // The list above must name real files: fail loudly rather than skip.
             panic!("{} is missing from the corpus", path.display());

@@ -2,12 +2,10 @@
 //! against our matcher; fails below 100% of the cases not listed in
 //! `testdata/dockerignore/exclusions.txt`.
 
+mod shared_dir;
+
 use strata::syntax::dockerignore::{MatchState, PatternMatcher};
 
-const CASES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/patternmatcher/cases.jsonl"
-);
 const EXCLUSIONS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/testdata/dockerignore/exclusions.txt"
@@ -78,7 +76,8 @@ fn run(case: &Case) -> Result<Result<bool, String>, String> {
 
 #[test]
 fn dockerignore_conformance() {
-    let text = std::fs::read_to_string(CASES).expect("read cases.jsonl");
+    let text = std::fs::read_to_string(shared_dir::conformance("patternmatcher/cases.jsonl"))
+        .expect("read cases.jsonl");
     let exclusions_text = std::fs::read_to_string(EXCLUSIONS).expect("read exclusions.txt");
     // One excluded case per line: its 1-based line number in cases.jsonl, then the reason.
     let excluded: Vec<(usize, &str)> = exclusions_text

@@ -1,12 +1,12 @@
 //! BuildKit parser conformance: the upstream `testfiles` dumps, the must-fail cases, the line
 //! numbers of `testfile-line`, and the real-world corpus (must parse and lower without errors).
 
+mod shared_dir;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use strata::syntax::{self, Severity};
-
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance");
 
 /// `case<TAB>reason` lines; a listed case is reported, never silently skipped.
 fn exclusions() -> Vec<(String, String)> {
@@ -43,7 +43,7 @@ fn read(path: &Path) -> String {
 #[test]
 fn buildkit_testfiles_dump_exactly() {
     let excluded = exclusions();
-    let root = Path::new(SHARED).join("buildkit-parser/testfiles");
+    let root = shared_dir::conformance("").join("buildkit-parser/testfiles");
     let cases = dirs(&root);
     let mut passed = 0;
     let mut failures = Vec::new();
@@ -76,7 +76,7 @@ fn buildkit_testfiles_dump_exactly() {
 
 #[test]
 fn buildkit_negative_cases_fail_with_location() {
-    let root = Path::new(SHARED).join("buildkit-parser/testfiles-negative");
+    let root = shared_dir::conformance("").join("buildkit-parser/testfiles-negative");
     let cases = dirs(&root);
     let mut passed = 0;
     for dir in &cases {
@@ -98,7 +98,7 @@ fn buildkit_negative_cases_fail_with_location() {
 
 #[test]
 fn buildkit_line_numbers() {
-    let src = read(&Path::new(SHARED).join("buildkit-parser/testfile-line/Dockerfile"));
+    let src = read(&shared_dir::conformance("").join("buildkit-parser/testfile-line/Dockerfile"));
     let df = syntax::parse(&src).expect("parses");
     let lines: Vec<(u32, u32)> = df
         .nodes
@@ -111,7 +111,7 @@ fn buildkit_line_numbers() {
 }
 
 fn real_world_files() -> Vec<PathBuf> {
-    let root = Path::new(SHARED).join("real-world");
+    let root = shared_dir::conformance("").join("real-world");
     let mut files = Vec::new();
     for dir in dirs(&root) {
         for e in fs::read_dir(&dir).unwrap() {
@@ -161,7 +161,7 @@ fn real_world_corpus_parses_and_lowers() {
 #[test]
 fn debug_parse_cli_prints_dump_and_located_errors() {
     let bin = env!("CARGO_BIN_EXE_strata");
-    let case = Path::new(SHARED).join("buildkit-parser/testfiles/health");
+    let case = shared_dir::conformance("").join("buildkit-parser/testfiles/health");
     let out = std::process::Command::new(bin)
         .args(["--root", "/nonexistent-strata-root", "debug", "parse", "-f"])
         .arg(case.join("Dockerfile"))

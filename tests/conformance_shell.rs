@@ -1,15 +1,13 @@
 //! Runs BuildKit's shell-lexer vectors (envVarTest, wordsTest) and our extra cases against
 //! `syntax::expand`; prints `shell: N/M` and fails below 100%.
 
+mod shared_dir;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use strata::syntax::expand::{process_word, process_words};
 
-const DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/buildkit-shell"
-);
 const EXCLUSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/shell/exclusions.txt");
 
 #[derive(Default)]
@@ -70,7 +68,8 @@ impl Exclusions {
 }
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(format!("{DIR}/{name}")).unwrap_or_else(|e| panic!("read {name}: {e}"))
+    std::fs::read_to_string(shared_dir::conformance("buildkit-shell").join(name))
+        .unwrap_or_else(|e| panic!("read {name}: {e}"))
 }
 
 fn env_var_test(excl: &mut Exclusions) -> Tally {

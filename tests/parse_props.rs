@@ -1,18 +1,15 @@
 //! `parse`, `lower` and `dump` never panic, on random text and on mutated real-world Dockerfiles.
 
+mod shared_dir;
+
 use std::fs;
 use std::path::PathBuf;
 
 use proptest::prelude::*;
 use strata::syntax;
 
-const REAL_WORLD: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/real-world"
-);
-
 fn corpus() -> Vec<String> {
-    let mut files: Vec<PathBuf> = walk(REAL_WORLD.into());
+    let mut files: Vec<PathBuf> = walk(shared_dir::conformance("real-world"));
     files.sort();
     files
         .iter()

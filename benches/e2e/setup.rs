@@ -17,7 +17,7 @@ impl Dirs {
     pub fn new() -> Dirs {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
         Dirs {
-            shared: manifest.join("../shared/bench"),
+            shared: crate::shared_dir::root().join("bench"),
             work: manifest.join("target/bench-e2e"),
         }
     }

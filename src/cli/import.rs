@@ -20,6 +20,7 @@ use super::format::print;
 use super::Settings;
 use crate::digest::Digest;
 use crate::reference::Reference;
+use crate::snapshot::chunk_store::ChunkStore;
 use crate::snapshot::{self, BlobOpener, LayerOptions, Snapshots};
 use crate::store::changes::apply_change;
 use crate::store::image::layer_descriptor;
@@ -128,10 +129,14 @@ fn write_layer(
     dir: &Path,
     opts: &LayerOptions,
 ) -> Result<(oci_spec::image::Descriptor, Digest, Digest)> {
+    let chunks = ChunkStore::new(store.chunks_dir(), store.blobs_dir());
     let mut w = store.blob_writer()?;
-    let d = snapshot::write_dir_layer(dir, opts, &mut w)
+    let d = snapshot::write_dir_layer_reusing(dir, opts, &mut w, chunks.source(&[]))
         .with_context(|| format!("cannot archive {}", dir.display()))?;
     let (digest, size) = w.commit(Some(&d.digest))?;
+    // Indexed so that layers built on this one can reuse its compressed files; without the
+    // index they are only compressed again.
+    let _ = chunks.save(&digest, &d.chunks);
     Ok((
         layer_descriptor(&digest, size, d.media_type),
         d.diff_id,

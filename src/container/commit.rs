@@ -9,8 +9,9 @@ use oci_spec::image::{Descriptor, HistoryBuilder, ImageManifest};
 
 use crate::digest::Digest;
 use crate::reference::Reference;
+use crate::snapshot::chunk_store::ChunkStore;
 use crate::snapshot::diff::upperdir_changes_against;
-use crate::snapshot::{write_changes_layer, Change, LayerError, LayerOptions};
+use crate::snapshot::{write_changes_layer_reusing, Change, LayerError, LayerOptions};
 use crate::store::changes::{apply_change, ChangeError};
 use crate::store::image::layer_descriptor;
 use crate::store::time::{format_rfc3339, now_unix};
@@ -147,14 +148,21 @@ pub fn commit(
     let mut layers: Vec<Descriptor> = manifest.layers().to_vec();
     let empty = changes.is_empty();
     if !empty {
+        let chunks = ChunkStore::new(store.chunks_dir(), store.blobs_dir());
+        let parents: Vec<Digest> = layers
+            .iter()
+            .filter_map(|l| l.digest().to_string().parse().ok())
+            .collect();
         let mut blob = store.blob_writer()?;
-        let d = write_changes_layer(upper, &changes, &opts.layer, &mut blob).map_err(|source| {
-            CommitError::Layer {
+        let source = chunks.source(&parents);
+        let d = write_changes_layer_reusing(upper, &changes, &opts.layer, &mut blob, source)
+            .map_err(|source| CommitError::Layer {
                 upper: upper.to_path_buf(),
                 source,
-            }
-        })?;
+            })?;
         blob.commit(Some(&d.digest))?;
+        // Only a speed-up for later layers: a failed index write is not the commit's failure.
+        let _ = chunks.save(&d.digest, &d.chunks);
         layers.push(layer_descriptor(&d.digest, d.size, d.media_type));
         let mut diff_ids = config.rootfs.diff_ids().clone();
         diff_ids.push(d.diff_id.to_string());

@@ -6,20 +6,26 @@ use std::path::Path;
 use super::error::StepError;
 use super::state::LayerRef;
 use crate::digest::{chain_id, Digest};
-use crate::snapshot::{write_changes_layer, Change, LayerOptions, Snapshots};
+use crate::snapshot::chunk_store::ChunkStore;
+use crate::snapshot::{write_changes_layer_reusing, Change, LayerOptions, Snapshots};
 use crate::store::Store;
 
 /// Writes `changes` (read from `root`) as a layer blob; the digest is checked as it enters the
-/// store, so a torn write never becomes a blob.
+/// store, so a torn write never becomes a blob. Compressed chunks of the `parents` blobs and of
+/// recently written layers are reused (see `snapshot::chunks`), and this blob's are indexed.
 pub fn write_layer(
     store: &Store,
     root: &Path,
     changes: &[Change],
     opts: &LayerOptions,
+    parents: &[Digest],
 ) -> Result<LayerRef, StepError> {
+    let chunks = ChunkStore::new(store.chunks_dir(), store.blobs_dir());
     let mut blob = store.blob_writer()?;
-    let d = write_changes_layer(root, changes, opts, &mut blob)?;
+    let d = write_changes_layer_reusing(root, changes, opts, &mut blob, chunks.source(parents))?;
     blob.commit(Some(&d.digest))?;
+    // Without its index the blob is only never reused: not worth failing the build for.
+    let _ = chunks.save(&d.digest, &d.chunks);
     Ok(LayerRef {
         digest: d.digest,
         diff_id: d.diff_id,

@@ -399,11 +399,13 @@ impl Executor<'_> {
         let result = if written.changes.is_empty() {
             CacheResult::ConfigOnly
         } else {
+            let parents: Vec<_> = parent.layers.iter().map(|l| l.digest).collect();
             let layer = write_layer(
                 self.store,
                 &written.read_root,
                 &written.changes,
                 &self.layer,
+                &parents,
             )?;
             drop(written._mount);
             let mut diff_ids: Vec<_> = parent.layers.iter().map(|l| l.diff_id).collect();

@@ -3,6 +3,11 @@
 //! dictionary, ended by a sync flush so the pieces concatenate; the CRC32s are combined. Block
 //! boundaries depend only on the byte count and each block's output only on its bytes, so the
 //! result is the same for any number of threads and any write() chunking.
+//!
+//! The caller may also cut the stream ([`ParallelGzip::cut`]) where a chunk of its own pays
+//! off, and give a [`ChunkSource`] of earlier chunks, whose bytes are copied instead of deflated
+//! again when a chunk's key matches (see `chunks`). [`ParallelGzip::finish`] lists the chunks
+//! written, for the index of the blob.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -11,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use flate2::{Compress, FlushCompress, Status};
+
+use super::chunks::{chunk_key, ChunkEntry, ChunkKey, ChunkSource, REUSE_MIN};
 
 /// Uncompressed bytes per block.
 pub const BLOCK_SIZE: usize = 1 << 20;
@@ -32,8 +39,18 @@ struct Done {
     seq: u64,
     out: io::Result<Vec<u8>>,
     crc: crc32fast::Hasher,
+    key: ChunkKey,
+    raw_len: usize,
     /// The input buffer, handed back for reuse.
     data: Vec<u8>,
+}
+
+/// A compressed chunk waiting for the ones before it to be written.
+struct Ready {
+    out: Vec<u8>,
+    crc: crc32fast::Hasher,
+    key: ChunkKey,
+    raw_len: usize,
 }
 
 /// A `Write` that gzips into `W`. Call [`ParallelGzip::finish`] to write the trailer.
@@ -46,11 +63,15 @@ pub struct ParallelGzip<W: Write> {
     prev_tail: Option<Vec<u8>>,
     next_seq: u64,
     next_write: u64,
-    pending: BTreeMap<u64, (Vec<u8>, crc32fast::Hasher)>,
+    pending: BTreeMap<u64, Ready>,
     crc: crc32fast::Hasher,
     total_in: u64,
     pool: Option<Pool>,
     header_written: bool,
+    source: Option<Arc<dyn ChunkSource>>,
+    /// Compressed bytes written so far, the header included.
+    total_out: u64,
+    chunks: Vec<ChunkEntry>,
 }
 
 struct Pool {
@@ -62,6 +83,16 @@ struct Pool {
 impl<W: Write> ParallelGzip<W> {
     /// `threads` only changes speed, never the output; 1 compresses on the caller's thread.
     pub fn new(out: W, level: u32, threads: usize) -> Self {
+        Self::with_source(out, level, threads, None)
+    }
+
+    /// Like [`ParallelGzip::new`], taking chunks whose key matches from `source`.
+    pub fn with_source(
+        out: W,
+        level: u32,
+        threads: usize,
+        source: Option<Arc<dyn ChunkSource>>,
+    ) -> Self {
         ParallelGzip {
             out,
             level: level.min(9),
@@ -76,7 +107,22 @@ impl<W: Write> ParallelGzip<W> {
             total_in: 0,
             pool: None,
             header_written: false,
+            source,
+            total_out: 0,
+            chunks: Vec::new(),
         }
+    }
+
+    /// Ends the current chunk here (nothing happens when it is empty); with `fresh`, the next
+    /// chunk starts without a dictionary, so its compressed bytes depend on its own bytes only.
+    pub fn cut(&mut self, fresh: bool) -> io::Result<()> {
+        if !self.block.is_empty() {
+            self.dispatch(false)?;
+        }
+        if fresh {
+            self.prev_tail = None;
+        }
+        Ok(())
     }
 
     fn in_flight(&self) -> u64 {
@@ -102,12 +148,12 @@ impl<W: Write> ParallelGzip<W> {
         self.next_seq += 1;
         if self.threads == 1 || (last && self.pool.is_none()) {
             // Small streams (one block) never pay for threads.
-            let done = run_job(job, self.level);
+            let done = run_job(job, self.level, self.source.as_deref());
             self.accept(done)?;
             return self.flush_ready();
         }
         if self.pool.is_none() {
-            self.pool = Some(Pool::start(self.threads, self.level));
+            self.pool = Some(Pool::start(self.threads, self.level, self.source.clone()));
         }
         let pool = self.pool.as_ref().expect("pool started");
         pool.jobs
@@ -136,13 +182,28 @@ impl<W: Write> ParallelGzip<W> {
     }
 
     fn accept(&mut self, done: Done) -> io::Result<()> {
-        let out = done.out?;
-        let mut data = done.data;
+        let Done {
+            seq,
+            out,
+            crc,
+            key,
+            raw_len,
+            mut data,
+        } = done;
+        let out = out?;
         data.clear();
         if self.spare.len() < 2 {
             self.spare.push(data);
         }
-        self.pending.insert(done.seq, (out, done.crc));
+        self.pending.insert(
+            seq,
+            Ready {
+                out,
+                crc,
+                key,
+                raw_len,
+            },
+        );
         Ok(())
     }
 
@@ -150,17 +211,34 @@ impl<W: Write> ParallelGzip<W> {
         if !self.header_written {
             self.out.write_all(&HEADER)?;
             self.header_written = true;
+            self.total_out = HEADER.len() as u64;
         }
-        while let Some((out, crc)) = self.pending.remove(&self.next_write) {
+        while let Some(done) = self.pending.remove(&self.next_write) {
+            let out = done.out;
             self.out.write_all(&out)?;
-            self.crc.combine(&crc);
+            if done.raw_len >= REUSE_MIN {
+                self.chunks.push(ChunkEntry {
+                    key: done.key,
+                    offset: self.total_out,
+                    len: out.len() as u32,
+                    crc: done.crc.clone().finalize(),
+                    raw_len: done.raw_len as u32,
+                });
+            }
+            self.total_out += out.len() as u64;
+            self.crc.combine(&done.crc);
             self.next_write += 1;
         }
         Ok(())
     }
 
     /// Compresses what is left, writes the gzip trailer and returns the inner writer.
-    pub fn finish(mut self) -> io::Result<W> {
+    pub fn finish(self) -> io::Result<W> {
+        Ok(self.finish_with_chunks()?.0)
+    }
+
+    /// Like [`ParallelGzip::finish`], also returning the chunks of at least `REUSE_MIN` bytes.
+    pub fn finish_with_chunks(mut self) -> io::Result<(W, Vec<ChunkEntry>)> {
         self.dispatch(true)?;
         debug_assert_eq!(self.in_flight(), 0);
         let crc = self.crc.clone().finalize();
@@ -170,7 +248,7 @@ impl<W: Write> ParallelGzip<W> {
             pool.stop();
         }
         // `self` implements Drop-free fields only, so moving `out` out is fine.
-        Ok(self.out)
+        Ok((self.out, self.chunks))
     }
 }
 
@@ -197,7 +275,7 @@ impl<W: Write> Write for ParallelGzip<W> {
 }
 
 impl Pool {
-    fn start(threads: usize, level: u32) -> Pool {
+    fn start(threads: usize, level: u32, source: Option<Arc<dyn ChunkSource>>) -> Pool {
         let (jobs_tx, jobs_rx) = channel::<Job>();
         let (done_tx, done_rx) = channel::<Done>();
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
@@ -205,13 +283,14 @@ impl Pool {
             .map(|_| {
                 let rx = Arc::clone(&jobs_rx);
                 let tx = done_tx.clone();
+                let source = source.clone();
                 std::thread::spawn(move || loop {
                     let job = match rx.lock() {
                         Ok(guard) => guard.recv(),
                         Err(_) => return,
                     };
                     let Ok(job) = job else { return };
-                    if tx.send(run_job(job, level)).is_err() {
+                    if tx.send(run_job(job, level, source.as_deref())).is_err() {
                         return;
                     }
                 })
@@ -238,14 +317,26 @@ impl Drop for Pool {
     }
 }
 
-fn run_job(job: Job, level: u32) -> Done {
+fn run_job(job: Job, level: u32, source: Option<&dyn ChunkSource>) -> Done {
     let mut crc = crc32fast::Hasher::new();
     crc.update(&job.data);
-    let out = deflate_block(&job.data, job.dict.as_deref(), job.last, level);
+    let key = chunk_key(level, job.last, job.dict.as_deref(), &job.data);
+    let reused = match source {
+        Some(src) if job.data.len() >= REUSE_MIN => {
+            src.fetch(&key, crc.clone().finalize(), job.data.len() as u32)
+        }
+        _ => None,
+    };
+    let out = match reused {
+        Some(bytes) => Ok(bytes),
+        None => deflate_block(&job.data, job.dict.as_deref(), job.last, level),
+    };
     Done {
         seq: job.seq,
         out,
         crc,
+        key,
+        raw_len: job.data.len(),
         data: job.data,
     }
 }
@@ -470,7 +561,8 @@ mod tests {
         mixed.extend(text(200_000));
         let seg = SEGMENT;
         // (name, data, expected runs as (start, end, stored))
-        let cases: Vec<(&str, Vec<u8>, Vec<(usize, usize, bool)>)> = vec![
+        type Runs = Vec<(usize, usize, bool)>;
+        let cases: Vec<(&str, Vec<u8>, Runs)> = vec![
             ("random", random(BLOCK_SIZE), vec![(0, BLOCK_SIZE, true)]),
             ("text", text(BLOCK_SIZE), vec![(0, BLOCK_SIZE, false)]),
             (
@@ -531,6 +623,93 @@ mod tests {
                     "{name}"
                 );
             }
+        }
+    }
+
+    /// A source holding the chunks of earlier outputs, counting what it hands out.
+    #[derive(Default)]
+    struct Earlier {
+        chunks: Mutex<std::collections::HashMap<ChunkKey, (ChunkEntry, Vec<u8>)>>,
+        hits: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Earlier {
+        fn remember(&self, out: &[u8], entries: &[ChunkEntry]) {
+            let mut m = self.chunks.lock().unwrap();
+            for e in entries {
+                let bytes = out[e.offset as usize..e.offset as usize + e.len as usize].to_vec();
+                m.insert(e.key, (*e, bytes));
+            }
+        }
+    }
+
+    impl ChunkSource for Earlier {
+        fn fetch(&self, key: &ChunkKey, crc: u32, raw_len: u32) -> Option<Vec<u8>> {
+            let m = self.chunks.lock().unwrap();
+            let (e, bytes) = m.get(key)?;
+            (e.crc == crc && e.raw_len == raw_len).then(|| {
+                self.hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                bytes.clone()
+            })
+        }
+    }
+
+    /// Writes `pieces` with a cut before each piece flagged `fresh`; returns the gzip bytes,
+    /// the chunk entries and the plain bytes.
+    fn gz_pieces(
+        pieces: &[(&[u8], bool)],
+        threads: usize,
+        source: Option<Arc<dyn ChunkSource>>,
+    ) -> (Vec<u8>, Vec<ChunkEntry>, Vec<u8>) {
+        let mut g = ParallelGzip::with_source(Vec::new(), 5, threads, source);
+        let mut plain = Vec::new();
+        for (data, fresh) in pieces {
+            if *fresh {
+                g.cut(true).unwrap();
+            }
+            for c in data.chunks(100_000) {
+                g.write_all(c).unwrap();
+            }
+            if *fresh {
+                g.cut(false).unwrap();
+            }
+            plain.extend_from_slice(data);
+        }
+        let (out, entries) = g.finish_with_chunks().unwrap();
+        (out, entries, plain)
+    }
+
+    #[test]
+    fn reused_chunks_give_the_same_bytes_as_compressing() {
+        let big = sample(3 * BLOCK_SIZE + 4321);
+        let head_a = sample(70_000);
+        let head_b: Vec<u8> = b"another prefix, another length ".repeat(3000);
+        let tail = sample(200_000);
+        let earlier = Arc::new(Earlier::default());
+        // The big piece sits after a different prefix the second time, as a file copied to
+        // another path or after a changed file does.
+        let first: Vec<(&[u8], bool)> = vec![(&head_a, false), (&big, true), (&tail, false)];
+        let (out_a, entries_a, _) = gz_pieces(&first, 2, None);
+        assert!(entries_a.iter().all(|e| e.raw_len as usize >= REUSE_MIN));
+        earlier.remember(&out_a, &entries_a);
+        let second: Vec<(&[u8], bool)> = vec![(&head_b, false), (&big, true), (&tail, false)];
+        let src: Arc<dyn ChunkSource> = earlier.clone();
+        let (reused, entries_b, plain) = gz_pieces(&second, 2, Some(src));
+        let (fresh, entries_fresh, _) = gz_pieces(&second, 1, None);
+        assert!(reused == fresh, "reuse changed the output");
+        assert_eq!(entries_b, entries_fresh);
+        // The big piece's three full blocks came from the first output (its 4,321-byte end is
+        // below REUSE_MIN); the tail follows the prefix-independent big piece, so it matches.
+        let hits = earlier.hits.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(hits, 4, "chunks reused");
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&reused[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back == plain, "round trip");
+        // Offsets index the blob itself.
+        for e in &entries_b {
+            assert!(e.offset as usize + e.len as usize <= reused.len());
         }
     }
 }

@@ -7,9 +7,11 @@ use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use crate::digest::Digest;
 
+use super::chunks::{ChunkEntry, ChunkSource, FILE_CUT_MIN};
 use super::sink::LayerSink;
 use super::source::header_for;
 use super::tar_layout::{cmp_names, cmp_paths, encode_header, padding, EntryHeader, Kind, TRAILER};
@@ -70,6 +72,8 @@ pub struct LayerDigests {
     /// Compressed bytes written.
     pub size: u64,
     pub media_type: &'static str,
+    /// The blob's gzip chunks worth reusing (none for other compressions), for its index.
+    pub chunks: Vec<ChunkEntry>,
 }
 
 /// One change of a layer relative to the layers below it; paths are relative to the root.
@@ -110,7 +114,17 @@ pub fn write_dir_layer(
     opts: &LayerOptions,
     out: &mut dyn Write,
 ) -> Result<LayerDigests, LayerError> {
-    let mut w = TarOut::new(out, opts)?;
+    write_dir_layer_reusing(root, opts, out, None)
+}
+
+/// [`write_dir_layer`], copying compressed chunks that `source` already has.
+pub fn write_dir_layer_reusing(
+    root: &Path,
+    opts: &LayerOptions,
+    out: &mut dyn Write,
+    source: Option<Arc<dyn ChunkSource>>,
+) -> Result<LayerDigests, LayerError> {
+    let mut w = TarOut::new(out, opts, source)?;
     let walk = walkdir::WalkDir::new(root)
         .min_depth(1)
         .follow_links(false)
@@ -153,6 +167,17 @@ pub fn write_changes_layer(
     opts: &LayerOptions,
     out: &mut dyn Write,
 ) -> Result<LayerDigests, LayerError> {
+    write_changes_layer_reusing(root, changes, opts, out, None)
+}
+
+/// [`write_changes_layer`], copying compressed chunks that `source` already has.
+pub fn write_changes_layer_reusing(
+    root: &Path,
+    changes: &[Change],
+    opts: &LayerOptions,
+    out: &mut dyn Write,
+    source: Option<Arc<dyn ChunkSource>>,
+) -> Result<LayerDigests, LayerError> {
     let mut items: HashMap<Vec<u8>, Item> = HashMap::new();
     let add_parents = |items: &mut HashMap<Vec<u8>, Item>, p: &[u8]| {
         let mut end = 0;
@@ -186,7 +211,7 @@ pub fn write_changes_layer(
     let mut sorted: Vec<(Vec<u8>, Item)> = items.into_iter().collect();
     sorted.sort_by(|a, b| cmp_paths(&a.0, &b.0));
 
-    let mut w = TarOut::new(out, opts)?;
+    let mut w = TarOut::new(out, opts, source)?;
     for (rel, item) in sorted {
         match item {
             Item::Disk => {
@@ -242,9 +267,13 @@ struct TarOut<'a> {
 }
 
 impl<'a> TarOut<'a> {
-    fn new(out: &'a mut dyn Write, opts: &LayerOptions) -> Result<Self, LayerError> {
+    fn new(
+        out: &'a mut dyn Write,
+        opts: &LayerOptions,
+        source: Option<Arc<dyn ChunkSource>>,
+    ) -> Result<Self, LayerError> {
         Ok(TarOut {
-            sink: LayerSink::new(out, &opts.compression).map_err(LayerError::Output)?,
+            sink: LayerSink::new(out, &opts.compression, source).map_err(LayerError::Output)?,
             media_type: opts.compression.media_type(),
             epoch: opts.source_date_epoch,
             links: HashMap::new(),
@@ -283,7 +312,16 @@ impl<'a> TarOut<'a> {
         }
         self.header(&h)?;
         if let Kind::File { size } = h.kind {
+            // A big file's data is a chunk of its own, compressed without what came before,
+            // so the same file compresses to the same bytes in any layer (see `chunks`).
+            let own_chunk = size >= FILE_CUT_MIN;
+            if own_chunk {
+                self.sink.cut(true).map_err(LayerError::Output)?;
+            }
             self.file_data(full, size)?;
+            if own_chunk {
+                self.sink.cut(false).map_err(LayerError::Output)?;
+            }
         }
         Ok(())
     }
@@ -348,12 +386,13 @@ impl<'a> TarOut<'a> {
 
     fn finish(mut self) -> Result<LayerDigests, LayerError> {
         self.sink.write_all(&TRAILER).map_err(LayerError::Output)?;
-        let (diff_id, digest, size) = self.sink.finish().map_err(LayerError::Output)?;
+        let r = self.sink.finish().map_err(LayerError::Output)?;
         Ok(LayerDigests {
-            digest,
-            diff_id,
-            size,
+            digest: r.digest,
+            diff_id: r.diff_id,
+            size: r.size,
             media_type: self.media_type,
+            chunks: r.chunks,
         })
     }
 }

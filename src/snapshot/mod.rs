@@ -1,6 +1,8 @@
 //! Unpacked layers keyed by chain ID, the deterministic layer writer, and unpacking with
 //! whiteouts and escape refusal.
 
+pub mod chunk_store;
+pub mod chunks;
 pub mod diff;
 mod fsops;
 pub mod gzip_parallel;
@@ -17,8 +19,8 @@ pub mod whiteout;
 pub use crate::digest::{chain_id, chain_ids};
 pub use diff::upperdir_changes;
 pub use layer::{
-    write_changes_layer, write_dir_layer, Change, Compression, LayerDigests, LayerError,
-    LayerOptions, DEFAULT_GZIP_LEVEL,
+    write_changes_layer, write_changes_layer_reusing, write_dir_layer, write_dir_layer_reusing,
+    Change, Compression, LayerDigests, LayerError, LayerOptions, DEFAULT_GZIP_LEVEL,
 };
 pub use snapshots::{lowerdir_option, BlobOpener, SnapshotError, Snapshots};
 pub use unpack::{

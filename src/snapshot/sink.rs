@@ -2,10 +2,12 @@
 //! stream, and the compressed bytes are sha256'd (digest), counted and written out.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use crate::digest::{Digest, DigestHasher};
 use crate::util::hashing::HashingWriter;
 
+use super::chunks::{ChunkEntry, ChunkSource};
 use super::gzip_parallel::ParallelGzip;
 use super::layer::Compression;
 
@@ -13,6 +15,15 @@ enum Compressor<'a> {
     None(HashingWriter<&'a mut dyn Write>),
     Gzip(ParallelGzip<HashingWriter<&'a mut dyn Write>>),
     Zstd(zstd::stream::Encoder<'static, HashingWriter<&'a mut dyn Write>>),
+}
+
+/// What a finished sink wrote.
+pub struct SinkResult {
+    pub diff_id: Digest,
+    pub digest: Digest,
+    pub size: u64,
+    /// The gzip chunks worth reusing, for the blob's chunk index.
+    pub chunks: Vec<ChunkEntry>,
 }
 
 /// Where the tar stream goes.
@@ -32,11 +43,18 @@ fn threads() -> usize {
 }
 
 impl<'a> LayerSink<'a> {
-    pub fn new(out: &'a mut dyn Write, compression: &Compression) -> io::Result<Self> {
+    /// `source` offers earlier gzip chunks for reuse (gzip only: zstd is fast enough).
+    pub fn new(
+        out: &'a mut dyn Write,
+        compression: &Compression,
+        source: Option<Arc<dyn ChunkSource>>,
+    ) -> io::Result<Self> {
         let w = HashingWriter::new(out);
         let comp = match *compression {
             Compression::None => Compressor::None(w),
-            Compression::Gzip { level } => Compressor::Gzip(ParallelGzip::new(w, level, threads())),
+            Compression::Gzip { level } => {
+                Compressor::Gzip(ParallelGzip::with_source(w, level, threads(), source))
+            }
             Compression::Zstd { level } => {
                 let mut e = zstd::stream::Encoder::new(w, level)?;
                 e.multithread(threads() as u32)?;
@@ -51,16 +69,30 @@ impl<'a> LayerSink<'a> {
         })
     }
 
-    /// Ends the compressed stream; returns (diffID, digest, compressed size).
-    pub fn finish(self) -> io::Result<(Digest, Digest, u64)> {
-        let w = match self.comp {
-            Compressor::None(w) => w,
-            Compressor::Gzip(g) => g.finish()?,
-            Compressor::Zstd(e) => e.finish()?,
+    /// Ends the current gzip chunk here (see `ParallelGzip::cut`); other compressions have no
+    /// chunks.
+    pub fn cut(&mut self, fresh: bool) -> io::Result<()> {
+        match &mut self.comp {
+            Compressor::Gzip(g) => g.cut(fresh),
+            Compressor::None(_) | Compressor::Zstd(_) => Ok(()),
+        }
+    }
+
+    /// Ends the compressed stream.
+    pub fn finish(self) -> io::Result<SinkResult> {
+        let (w, chunks) = match self.comp {
+            Compressor::None(w) => (w, Vec::new()),
+            Compressor::Gzip(g) => g.finish_with_chunks()?,
+            Compressor::Zstd(e) => (e.finish()?, Vec::new()),
         };
         let (digest, size, out) = w.finish();
         out.flush()?;
-        Ok((self.diff.finish(), digest, size))
+        Ok(SinkResult {
+            diff_id: self.diff.finish(),
+            digest,
+            size,
+            chunks,
+        })
     }
 }
 

@@ -183,6 +183,10 @@ impl Store {
                         let p = self.blob_path(d);
                         if !reachable.contains(d) && !kept_blobs.contains(d) && p.exists() {
                             report.reclaimed += remove_any(&p)?;
+                            let index = self.chunks_dir().join(d.hex());
+                            if index.exists() {
+                                report.reclaimed += remove_any(&index)?;
+                            }
                             report.blobs += 1;
                         }
                     }

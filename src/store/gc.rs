@@ -104,6 +104,14 @@ impl Store {
             }
         }
 
+        // A blob's chunk index goes with it (and so do indexes left by a crashed writer).
+        for entry in read_dir_or_empty(&self.chunks_dir())? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !self.blobs_dir().join(&name).is_file() {
+                report.reclaimed += remove_any(&entry.path())?;
+            }
+        }
+
         let chains = self.used_chain_ids(&kept);
         for entry in read_dir_or_empty(&self.snapshots_dir())? {
             let name = entry.file_name().to_string_lossy().into_owned();

@@ -7,6 +7,7 @@
 //!                   references, so `skopeo inspect oci:<root>/oci:docker.io/library/busybox:latest`
 //!                   reads the store as it is
 //!   snapshots-v1/   unpacked layers (owned by `snapshot`)
+//!   chunks-v1/      per layer blob, where its compressed gzip chunks are (`snapshot::chunk_store`)
 //!   tmp/            temp files and dirs; whatever is here when no strata process runs is garbage
 //!   lock            flock serialising index.json updates
 //!   gc.lock         flock: shared by every process using the store, exclusive for prune
@@ -23,6 +24,7 @@ use crate::util::atomic::write_atomic;
 pub const OCI_DIR: &str = "oci";
 pub const TMP_DIR: &str = "tmp";
 pub const SNAPSHOTS_DIR: &str = "snapshots-v1";
+pub const CHUNKS_DIR: &str = "chunks-v1";
 pub const INDEX_LOCK: &str = "lock";
 pub const GC_LOCK: &str = "gc.lock";
 const OCI_LAYOUT: &str = "oci-layout";
@@ -83,6 +85,9 @@ impl Store {
     }
     pub fn tmp_dir(&self) -> PathBuf {
         self.root.join(TMP_DIR)
+    }
+    pub fn chunks_dir(&self) -> PathBuf {
+        self.root.join(CHUNKS_DIR)
     }
     pub fn snapshots_dir(&self) -> PathBuf {
         self.root.join(SNAPSHOTS_DIR)
