@@ -1,11 +1,13 @@
 //! The one-pass output of a layer: tar bytes are sha256'd (diffID) and compressed as they
-//! stream, and the compressed bytes are sha256'd (digest), counted and written out.
+//! stream, and the compressed bytes are sha256'd (digest), counted and written out. Both
+//! sha256s run on threads of their own (`BackgroundHasher`): the thread reading the files is
+//! the one a big layer waits for.
 
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use crate::digest::{Digest, DigestHasher};
-use crate::util::hashing::HashingWriter;
+use crate::digest::Digest;
+use crate::util::hashing::{BackgroundHasher, BackgroundHashingWriter as HashingWriter};
 
 use super::chunks::{ChunkEntry, ChunkSource};
 use super::gzip_parallel::ParallelGzip;
@@ -28,7 +30,7 @@ pub struct SinkResult {
 
 /// Where the tar stream goes.
 pub struct LayerSink<'a> {
-    diff: DigestHasher,
+    diff: BackgroundHasher,
     comp: Compressor<'a>,
 }
 
@@ -64,7 +66,7 @@ impl<'a> LayerSink<'a> {
             }
         };
         Ok(LayerSink {
-            diff: DigestHasher::new(),
+            diff: BackgroundHasher::new(),
             comp,
         })
     }

@@ -1,6 +1,8 @@
 //! Readers and writers that compute a sha256 `Digest` and count bytes as data passes through.
 
 use std::io::{self, Read, Write};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 use crate::digest::{Digest, DigestHasher};
 
@@ -79,6 +81,133 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Bytes per batch handed to a [`BackgroundHasher`]'s thread.
+const BATCH: usize = 1 << 20;
+
+/// A sha256 computed on a thread of its own once the input passes one batch: `update` copies
+/// the bytes into 1 MiB batches for that thread, so a producer that is itself the bottleneck
+/// (the layer writer's reading thread, which hashes both the tar and the compressed stream)
+/// does not also hash. Smaller inputs are hashed in place, with no thread.
+pub struct BackgroundHasher {
+    batch: Vec<u8>,
+    inline: Option<DigestHasher>,
+    worker: Option<Worker>,
+}
+
+struct Worker {
+    tx: SyncSender<Vec<u8>>,
+    back: Receiver<Vec<u8>>,
+    handle: JoinHandle<Digest>,
+}
+
+impl Default for BackgroundHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BackgroundHasher {
+    pub fn new() -> Self {
+        BackgroundHasher {
+            batch: Vec::new(),
+            inline: Some(DigestHasher::new()),
+            worker: None,
+        }
+    }
+
+    pub fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            if self.batch.capacity() == 0 {
+                self.batch.reserve_exact(BATCH);
+            }
+            let take = (BATCH - self.batch.len()).min(data.len());
+            self.batch.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.batch.len() == BATCH {
+                self.send();
+            }
+        }
+    }
+
+    fn send(&mut self) {
+        let worker = self.worker.get_or_insert_with(|| {
+            let (tx, rx) = sync_channel::<Vec<u8>>(4);
+            let (back_tx, back) = channel();
+            let handle = std::thread::spawn(move || {
+                let mut h = DigestHasher::new();
+                for buf in rx {
+                    h.update(&buf);
+                    // The producer may be gone; the buffer is then just dropped.
+                    let _ = back_tx.send(buf);
+                }
+                h.finish()
+            });
+            Worker { tx, back, handle }
+        });
+        let fresh = match worker.back.try_recv() {
+            Ok(mut v) => {
+                v.clear();
+                v
+            }
+            Err(_) => Vec::with_capacity(BATCH),
+        };
+        let full = std::mem::replace(&mut self.batch, fresh);
+        // The thread only ends when the sender is dropped (in `finish`), so this cannot fail
+        // unless it panicked, which `finish` reports.
+        let _ = worker.tx.send(full);
+        self.inline = None;
+    }
+
+    pub fn finish(mut self) -> Digest {
+        if let Some(mut h) = self.inline.take() {
+            h.update(&self.batch);
+            return h.finish();
+        }
+        if !self.batch.is_empty() {
+            self.send();
+        }
+        let w = self
+            .worker
+            .take()
+            .expect("a hasher without inline state has a worker");
+        drop(w.tx);
+        w.handle.join().expect("the sha256 thread does not panic")
+    }
+}
+
+/// [`HashingWriter`] with the hashing done by a [`BackgroundHasher`].
+pub struct BackgroundHashingWriter<W> {
+    inner: W,
+    hasher: BackgroundHasher,
+    written: u64,
+}
+
+impl<W: Write> BackgroundHashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        BackgroundHashingWriter {
+            inner,
+            hasher: BackgroundHasher::new(),
+            written: 0,
+        }
+    }
+    /// The digest and size of everything written, and the inner writer.
+    pub fn finish(self) -> (Digest, u64, W) {
+        (self.hasher.finish(), self.written, self.inner)
+    }
+}
+
+impl<W: Write> Write for BackgroundHashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +225,23 @@ mod tests {
         let mut r = HashingReader::new(&data[..]);
         io::copy(&mut r, &mut io::sink()).unwrap();
         assert_eq!(r.finish(), (Digest::of(&data), data.len() as u64));
+    }
+
+    #[test]
+    fn background_hasher_agrees_for_any_size_and_chunking() {
+        let data: Vec<u8> = (0..3 * BATCH + 777).map(|i| (i * 7 % 251) as u8).collect();
+        // (length, write chunk): below one batch (hashed in place), exactly one, several.
+        for (len, chunk) in [(0, 1), (1000, 7), (BATCH, 4096), (3 * BATCH + 777, 100_000)] {
+            let mut h = BackgroundHasher::new();
+            for c in data[..len].chunks(chunk) {
+                h.update(c);
+            }
+            assert_eq!(h.finish(), Digest::of(&data[..len]), "len {len}");
+            let mut w = BackgroundHashingWriter::new(Vec::new());
+            w.write_all(&data[..len]).unwrap();
+            let (d, n, out) = w.finish();
+            assert_eq!((d, n), (Digest::of(&data[..len]), len as u64));
+            assert!(out == data[..len]);
+        }
     }
 }
