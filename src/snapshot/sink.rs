@@ -7,16 +7,19 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use crate::digest::Digest;
-use crate::util::hashing::{BackgroundHasher, BackgroundHashingWriter as HashingWriter};
+use crate::util::hashing::{BackgroundHasher, HashingWriter, StreamHasher};
 
 use super::chunks::{ChunkEntry, ChunkSource};
 use super::gzip_parallel::ParallelGzip;
 use super::layer::Compression;
 
+/// The compressed stream's destination, sha256'd on a thread of its own.
+type Out<'a> = HashingWriter<&'a mut dyn Write, BackgroundHasher>;
+
 enum Compressor<'a> {
-    None(HashingWriter<&'a mut dyn Write>),
-    Gzip(ParallelGzip<HashingWriter<&'a mut dyn Write>>),
-    Zstd(zstd::stream::Encoder<'static, HashingWriter<&'a mut dyn Write>>),
+    None(Out<'a>),
+    Gzip(ParallelGzip<Out<'a>>),
+    Zstd(zstd::stream::Encoder<'static, Out<'a>>),
 }
 
 /// What a finished sink wrote.
@@ -51,7 +54,7 @@ impl<'a> LayerSink<'a> {
         compression: &Compression,
         source: Option<Arc<dyn ChunkSource>>,
     ) -> io::Result<Self> {
-        let w = HashingWriter::new(out);
+        let w = HashingWriter::with_hasher(out, BackgroundHasher::new());
         let comp = match *compression {
             Compression::None => Compressor::None(w),
             Compression::Gzip { level } => {

@@ -6,18 +6,39 @@ use std::thread::JoinHandle;
 
 use crate::digest::{Digest, DigestHasher};
 
+/// A sha256 fed in pieces: in place ([`DigestHasher`]) or on a thread ([`BackgroundHasher`]).
+pub trait StreamHasher {
+    fn update(&mut self, data: &[u8]);
+    fn finish(self) -> Digest;
+}
+
+impl StreamHasher for DigestHasher {
+    fn update(&mut self, data: &[u8]) {
+        DigestHasher::update(self, data)
+    }
+    fn finish(self) -> Digest {
+        DigestHasher::finish(self)
+    }
+}
+
 /// Wraps a writer; every byte written is hashed and counted.
-pub struct HashingWriter<W> {
+pub struct HashingWriter<W, H = DigestHasher> {
     inner: W,
-    hasher: DigestHasher,
+    hasher: H,
     written: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
+        Self::with_hasher(inner, DigestHasher::new())
+    }
+}
+
+impl<W: Write, H: StreamHasher> HashingWriter<W, H> {
+    pub fn with_hasher(inner: W, hasher: H) -> Self {
         HashingWriter {
             inner,
-            hasher: DigestHasher::new(),
+            hasher,
             written: 0,
         }
     }
@@ -36,7 +57,7 @@ impl<W: Write> HashingWriter<W> {
     }
 }
 
-impl<W: Write> Write for HashingWriter<W> {
+impl<W: Write, H: StreamHasher> Write for HashingWriter<W, H> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
@@ -115,20 +136,6 @@ impl BackgroundHasher {
         }
     }
 
-    pub fn update(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            if self.batch.capacity() == 0 {
-                self.batch.reserve_exact(BATCH);
-            }
-            let take = (BATCH - self.batch.len()).min(data.len());
-            self.batch.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.batch.len() == BATCH {
-                self.send();
-            }
-        }
-    }
-
     fn send(&mut self) {
         let worker = self.worker.get_or_insert_with(|| {
             let (tx, rx) = sync_channel::<Vec<u8>>(4);
@@ -157,8 +164,24 @@ impl BackgroundHasher {
         let _ = worker.tx.send(full);
         self.inline = None;
     }
+}
 
-    pub fn finish(mut self) -> Digest {
+impl StreamHasher for BackgroundHasher {
+    fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            if self.batch.capacity() == 0 {
+                self.batch.reserve_exact(BATCH);
+            }
+            let take = (BATCH - self.batch.len()).min(data.len());
+            self.batch.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.batch.len() == BATCH {
+                self.send();
+            }
+        }
+    }
+
+    fn finish(mut self) -> Digest {
         if let Some(mut h) = self.inline.take() {
             h.update(&self.batch);
             return h.finish();
@@ -172,39 +195,6 @@ impl BackgroundHasher {
             .expect("a hasher without inline state has a worker");
         drop(w.tx);
         w.handle.join().expect("the sha256 thread does not panic")
-    }
-}
-
-/// [`HashingWriter`] with the hashing done by a [`BackgroundHasher`].
-pub struct BackgroundHashingWriter<W> {
-    inner: W,
-    hasher: BackgroundHasher,
-    written: u64,
-}
-
-impl<W: Write> BackgroundHashingWriter<W> {
-    pub fn new(inner: W) -> Self {
-        BackgroundHashingWriter {
-            inner,
-            hasher: BackgroundHasher::new(),
-            written: 0,
-        }
-    }
-    /// The digest and size of everything written, and the inner writer.
-    pub fn finish(self) -> (Digest, u64, W) {
-        (self.hasher.finish(), self.written, self.inner)
-    }
-}
-
-impl<W: Write> Write for BackgroundHashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 
@@ -237,7 +227,7 @@ mod tests {
                 h.update(c);
             }
             assert_eq!(h.finish(), Digest::of(&data[..len]), "len {len}");
-            let mut w = BackgroundHashingWriter::new(Vec::new());
+            let mut w = HashingWriter::with_hasher(Vec::new(), BackgroundHasher::new());
             w.write_all(&data[..len]).unwrap();
             let (d, n, out) = w.finish();
             assert_eq!((d, n), (Digest::of(&data[..len]), len as u64));
