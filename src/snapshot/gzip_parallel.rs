@@ -1,8 +1,9 @@
 //! Deterministic multi-threaded gzip (pigz style): the stream is cut into fixed-size blocks,
 //! each compressed as raw deflate on a worker with the previous block's last 32 KiB as its
 //! dictionary, ended by a sync flush so the pieces concatenate; the CRC32s are combined. Block
-//! boundaries depend only on the byte count and each block's output only on its bytes, so the
-//! result is the same for any number of threads and any write() chunking.
+//! boundaries depend only on the byte count and the caller's cuts, and each block's output only
+//! on its bytes and dictionary, so the result is the same for any number of threads and any
+//! write() chunking.
 //!
 //! The caller may also cut the stream ([`ParallelGzip::cut`]) where a chunk of its own pays
 //! off, and give a [`ChunkSource`] of earlier chunks, whose bytes are copied instead of deflated
