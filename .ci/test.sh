@@ -17,6 +17,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# shared/ (conformance data, bench scenarios) sits next to the checkout. A clone made elsewhere
+# (`git clone /work/main /tmp/x`) finds it next to the repository it was cloned from.
+if [ -z "${STRATA_SHARED_DIR:-}" ] && [ ! -d ../shared ]; then
+  origin=$(git remote get-url origin 2>/dev/null || true)
+  if [ -n "$origin" ] && [ -d "$origin/../shared" ]; then
+    STRATA_SHARED_DIR=$(cd "$origin/../shared" && pwd)
+    export STRATA_SHARED_DIR
+    echo "shared/: $STRATA_SHARED_DIR (next to the origin clone)"
+  else
+    echo "error: shared/ not found at $(pwd)/../shared nor next to the origin repository; set STRATA_SHARED_DIR" >&2
+    exit 1
+  fi
+fi
+
 # The conformance scores first (each harness fails below 100%), then the whole suite.
 echo "== conformance"
 cargo test -q --test conformance_parser --test conformance_shell --test conformance_dockerignore \
