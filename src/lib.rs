@@ -10,6 +10,7 @@ pub mod util;
 pub mod sandbox;
 pub mod syntax;
 
+pub mod network;
 pub mod plan;
 pub mod snapshot;
 pub mod store;

@@ -14,8 +14,9 @@ use super::ctr_common::{
 };
 use super::Settings;
 use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
+use crate::container::net::NetOptions;
 use crate::container::{self, lifecycle, Container, CreateOptions, RunIo};
-use crate::sandbox::{Canceller, NetworkMode, Stdio};
+use crate::sandbox::{Canceller, Stdio};
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -57,9 +58,33 @@ pub struct RunArgs {
     pub entrypoint: Option<String>,
     #[arg(long)]
     pub hostname: Option<String>,
-    /// `host`, `none`, or `bridge` (the default: user-mode networking).
-    #[arg(long, value_name = "MODE")]
+    /// `bridge` (the default network), a network's name, `host`, `none` or `container:NAME`.
+    #[arg(long, alias = "net", value_name = "NETWORK")]
     pub network: Option<String>,
+    /// Publish a container's port to the host: `[IP:][HOSTPORT:]CONTAINERPORT[/PROTO]`.
+    #[arg(short = 'p', long = "publish", value_name = "PORTS")]
+    pub publish: Vec<String>,
+    /// Publish every exposed port to a free host port.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// The container's IPv4 address on its network.
+    #[arg(long, value_name = "ADDRESS")]
+    pub ip: Option<String>,
+    /// Another name the container answers to on its network.
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
+    /// A DNS server for the container.
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<String>,
+    /// A DNS search domain.
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// A resolver option (`ndots:2`).
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// A line for /etc/hosts: `NAME:IP` (or `NAME:host-gateway`).
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
     /// Mount the container's root filesystem read-only.
     #[arg(long = "read-only")]
     pub read_only: bool,
@@ -111,11 +136,16 @@ fn create(store: &Store, args: RunArgs) -> Result<Container> {
         env.extend(container::command::parse_env_file(&text));
     }
     env.extend(args.env.iter().cloned());
-    let network = match args.network.as_deref() {
-        None | Some("bridge") | Some("default") => None,
-        Some("host") => Some(NetworkMode::Host),
-        Some("none") => Some(NetworkMode::None),
-        Some(other) => anyhow::bail!("invalid network {other:?}: use host, none or bridge"),
+    let net = NetOptions {
+        network: args.network,
+        ip: args.ip,
+        aliases: args.network_alias,
+        publish: args.publish,
+        publish_all: args.publish_all,
+        dns: args.dns,
+        dns_search: args.dns_search,
+        dns_options: args.dns_option,
+        extra_hosts: args.add_host,
     };
     let image = image_or_pull(store, &args.image)?;
     let opts = CreateOptions {
@@ -126,7 +156,7 @@ fn create(store: &Store, args: RunArgs) -> Result<Container> {
         workdir: args.workdir,
         user: args.user,
         hostname: args.hostname,
-        network,
+        net,
         readonly_root: args.read_only,
         mounts,
         tty: args.tty,

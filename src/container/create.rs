@@ -4,10 +4,10 @@
 use super::command;
 use super::error::ContainerError;
 use super::names;
+use super::net::{self, NetOptions};
 use super::record::{Container, LayerRef, MountSpec, RunConfig, State, SCHEMA};
 use super::rootfs::check_mounts;
 use super::store::{new_id, Containers};
-use crate::sandbox::NetworkMode;
 use crate::store::image::Image;
 use crate::store::time::format_rfc3339;
 use crate::store::{digest_of, Store};
@@ -23,7 +23,7 @@ pub struct CreateOptions {
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub hostname: Option<String>,
-    pub network: Option<NetworkMode>,
+    pub net: NetOptions,
     pub readonly_root: bool,
     pub mounts: Vec<MountSpec>,
     pub tty: bool,
@@ -43,6 +43,46 @@ pub fn create(
 ) -> Result<Container, ContainerError> {
     let rc = &image.config.config;
     let id = new_id();
+    let cs = Containers::new(store.root());
+    let exposed: Vec<String> = rc
+        .exposed_ports
+        .as_ref()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    let (network, net_config) = net::plan(store.root(), &cs, &id, &opts.net, &exposed)?;
+    let endpoints = net_config.endpoints.clone();
+    let made = build(
+        store,
+        image,
+        image_name,
+        opts,
+        host_env,
+        id.clone(),
+        network,
+        net_config,
+    );
+    if made.is_err() {
+        // Refused after leasing: the addresses go back, so a refused `run` leaves nothing.
+        let networks = crate::network::Networks::new(store.root());
+        for e in &endpoints {
+            let _ = networks.release(&e.network_id, &id);
+        }
+    }
+    made
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    store: &Store,
+    image: &Image,
+    image_name: &str,
+    opts: CreateOptions,
+    host_env: impl Fn(&str) -> Option<String>,
+    id: String,
+    network: crate::sandbox::NetworkMode,
+    net_config: super::record::NetConfig,
+) -> Result<Container, ContainerError> {
+    let rc = &image.config.config;
     let hostname = opts
         .hostname
         .clone()
@@ -59,7 +99,8 @@ pub fn create(
         cwd: command::workdir(rc, opts.workdir.as_deref())?,
         user: command::user(rc, opts.user.as_deref()),
         hostname,
-        network: opts.network.unwrap_or(NetworkMode::Default),
+        network,
+        net: net_config,
         readonly_root: opts.readonly_root,
         mounts: command::with_image_volumes(rc, opts.mounts),
         stop_signal: command::stop_signal(rc)?,

@@ -60,6 +60,14 @@ pub enum ContainerError {
     #[error("container {id} did not stop within {secs} s of SIGKILL")]
     StopTimeout { id: String, secs: u64 },
     #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
+    #[error("invalid network {0:?}: expected bridge, host, none, container:NAME or the name of a network")]
+    NetworkMode(String),
+    #[error("{0}")]
+    NetworkConflict(String),
+    #[error("cannot join the network of container {id}: it is not running")]
+    NetworkContainerNotRunning { id: String },
+    #[error(transparent)]
     Volume(#[from] super::volume_store::VolumeError),
     #[error(transparent)]
     Store(#[from] StoreError),

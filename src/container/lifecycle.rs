@@ -36,7 +36,7 @@ pub fn spec(store: &Store, c: &Container, io: RunIo) -> Result<Spec, ContainerEr
     spec.user = c.config.user.clone();
     spec.hostname = c.config.hostname.clone();
     spec.mounts = sandbox_mounts(store, c)?;
-    spec.network = c.config.network;
+    spec.network = c.config.network.clone();
     spec.readonly_root = c.config.readonly_root;
     spec.stdin = io.stdin;
     spec.stdout = io.stdout;
@@ -76,10 +76,16 @@ pub fn run(
         c
     };
     let root = store.root().to_path_buf();
-    let spec = spec(&store, &c, io);
+    let net = super::net::up(&root, &cs, &c);
+    let spec = net.and_then(|up| {
+        let mut spec = spec(&store, &c, io)?;
+        spec.network = up.mode.clone();
+        spec.etc = up.etc.clone();
+        Ok((spec, up))
+    });
     drop(store);
     let mut started = false;
-    let result = spec.and_then(|spec| {
+    let result = spec.and_then(|(spec, _ports_held)| {
         let mut on_started = |pid: i32| {
             started = true;
             if let Ok(c) = cs.update(id, |c| c.state.pid = ProcRef::of(pid)) {
@@ -98,11 +104,15 @@ pub fn run(
             }),
         }
     });
+    let net_down = super::net::down(&root, &cs, id);
     if !c.config.auto_remove {
         // The overlay is volatile (no sync of the whole upper filesystem at unmount); the
         // container's own writes are made durable here instead, once, when it stops.
         sync_fs(&cs.upperdir(id));
     }
+    // A teardown that failed stays recorded in `state.net`, and the next `rm`, `start` or
+    // `system prune` tries again; it never replaces the run's own result.
+    drop(net_down);
     let code = match &result {
         Ok(code) => Ok(*code),
         Err(e) => Err(e.exit_code()),
@@ -127,6 +137,7 @@ pub fn run(
     if c.config.auto_remove {
         if let (Ok(c), Ok(store)) = (cs.load(id), Store::open(&root)) {
             let _ = volumes::release(&store, &c, true);
+            let _ = super::net::release(&root, &c);
         }
         let _ = cs.remove(id);
     }
@@ -243,7 +254,9 @@ pub fn remove(
         }
         kill_and_wait(&cs, &c.id)?;
     }
+    super::net::down(store.root(), &cs, &c.id)?;
     volumes::release(store, &c, volumes_too)?;
+    super::net::release(store.root(), &c)?;
     match cs.remove(&c.id) {
         Err(ContainerError::NotFound(_)) => Ok(()),
         other => other,

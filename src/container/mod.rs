@@ -33,6 +33,7 @@ pub mod lifecycle;
 pub mod liveness;
 pub mod mount_spec;
 pub mod names;
+pub mod net;
 pub mod record;
 pub mod rootfs;
 pub mod store;
@@ -43,6 +44,9 @@ pub mod volumes;
 pub use create::{create, CreateOptions};
 pub use error::ContainerError;
 pub use lifecycle::RunIo;
-pub use record::{Container, LayerRef, MountSpec, ProcRef, RunConfig, State, Status};
+pub use record::{
+    Container, Endpoint, LayerRef, MountSpec, NetConfig, NetState, ProcRef, RunConfig, State,
+    Status,
+};
 pub use rootfs::rootfs;
 pub use store::{ContainerLock, Containers};

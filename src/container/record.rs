@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::liveness;
 use crate::digest::Digest;
+use crate::network::ports::{PortBinding, PortRequest};
 use crate::sandbox::NetworkMode;
 
 /// The `schema` written into every new `state.json`.
@@ -51,7 +52,12 @@ pub struct RunConfig {
     /// Docker `USER` syntax; `""` means root.
     pub user: String,
     pub hostname: String,
+    /// How the sandbox gets its network: `Join` of the container's pinned namespace for a
+    /// bridge network (see `net`), or slirp4netns (`Default`, without root), host, none.
     pub network: NetworkMode,
+    /// Networks, published ports and name resolution, as `run` was given them.
+    #[serde(default)]
+    pub net: NetConfig,
     pub readonly_root: bool,
     /// In the order given; image `Volumes` without a flag for their path come last.
     pub mounts: Vec<MountSpec>,
@@ -64,6 +70,51 @@ pub struct RunConfig {
     /// `--init`: a minimal init reaps zombies and forwards signals (the sandbox's PID 1
     /// always does both; recorded for `inspect`).
     pub init: bool,
+}
+
+/// A container's networking as asked for at creation.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NetConfig {
+    /// Docker's `HostConfig.NetworkMode`: `bridge`, `host`, `none`, `container:ID` or the
+    /// network's name.
+    pub mode: String,
+    /// The bridge networks it is attached to, in order (`eth0` first).
+    pub endpoints: Vec<Endpoint>,
+    /// `container:ID`: the container whose network namespace it shares.
+    pub container: Option<String>,
+    /// `-p`/`-P`, host ports not yet picked.
+    pub publish: Vec<PortRequest>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// `--add-host` values as typed (`host-gateway` is resolved at start).
+    pub extra_hosts: Vec<String>,
+}
+
+/// One network of a container: its address is leased for the container's whole life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub network_id: String,
+    pub network: String,
+    pub ip: std::net::Ipv4Addr,
+    /// `--network-alias`es (the name and short id are added when names are registered).
+    pub aliases: Vec<String>,
+    /// Given by `--ip`: kept as asked, for `inspect`.
+    pub static_ip: bool,
+    /// Set once the endpoint was wired up (from netavark's answer).
+    #[serde(default)]
+    pub mac: String,
+}
+
+/// The live network of a running (or crashed) container: what `down` needs to undo it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetState {
+    /// The pinned network namespace.
+    pub netns: PathBuf,
+    /// netavark's request, replayed for `teardown`.
+    pub request: serde_json::Value,
+    /// The host ports as bound.
+    pub ports: Vec<PortBinding>,
 }
 
 /// An extra mount of a container, as the user gave it (resolved to a `sandbox::Mount` when
@@ -161,6 +212,10 @@ pub struct State {
     pub error: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// Set before a bridge network is wired up, cleared once it is torn down: when the
+    /// monitor was killed, whoever finds it set on a stopped container tears it down.
+    #[serde(default)]
+    pub net: Option<NetState>,
 }
 
 /// Exit code recorded when the process owning a running container vanished (it was killed):
@@ -218,6 +273,7 @@ mod tests {
                 user: String::new(),
                 hostname: "abababababab".into(),
                 network: NetworkMode::None,
+                net: NetConfig::default(),
                 readonly_root: false,
                 mounts: vec![
                     MountSpec::Volume {

@@ -260,15 +260,7 @@ pub fn is_id(s: &str) -> bool {
 
 /// A fresh random container ID.
 pub fn new_id() -> String {
-    let mut bytes = [0u8; 32];
-    // SAFETY: getrandom fills the buffer it is given, at most its length.
-    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    if n != bytes.len() as isize {
-        // No entropy source: time and pid still make clashes practically impossible.
-        let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
-        bytes = *blake3::hash(seed.as_bytes()).as_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::util::random_id()
 }
 
 #[cfg(test)]
@@ -294,6 +286,7 @@ mod tests {
                 user: String::new(),
                 hostname: "h".into(),
                 network: crate::sandbox::NetworkMode::None,
+                net: Default::default(),
                 readonly_root: false,
                 mounts: vec![],
                 stop_signal: "SIGTERM".into(),

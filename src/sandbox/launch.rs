@@ -176,7 +176,16 @@ pub fn run_observed(
     let (report_r, report_w) = pipe("report pipe")?;
     let (sync_r, sync_w) = pipe("sync pipe")?;
 
-    let own_netns = spec.network != NetworkMode::Host;
+    let own_netns = matches!(spec.network, NetworkMode::Default | NetworkMode::None);
+    let netns = match &spec.network {
+        NetworkMode::Join(path) => {
+            Some(File::open(path).map_err(|source| SandboxError::State {
+                path: path.clone(),
+                source,
+            })?)
+        }
+        _ => None,
+    };
     let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
@@ -186,6 +195,7 @@ pub fn run_observed(
     let helper = HelperArgs {
         parent: nix::unistd::getpid(),
         stdio: [stdio[0].raw(), stdio[1].raw(), stdio[2].raw()],
+        netns: netns.as_ref().map(|f| f.as_raw_fd()),
         flags,
         sync: sync_r.as_fd(),
         init: InitArgs {
@@ -213,7 +223,7 @@ pub fn run_observed(
             })
         }
     };
-    drop((report_w, sync_r, stdio));
+    drop((report_w, sync_r, stdio, netns));
     cancel.attach(child);
 
     let mut sync_w = Some(sync_w);
@@ -342,6 +352,9 @@ fn validate(spec: &Spec) -> Result<(), SandboxError> {
             spec.cwd.display()
         ));
     }
+    if matches!(spec.network, NetworkMode::Join(_)) && !nix::unistd::geteuid().is_root() {
+        return bad("joining a network namespace needs root".into());
+    }
     if spec.hostname.is_empty() || spec.hostname.len() > 64 {
         return bad(format!(
             "hostname {:?} must be 1 to 64 bytes",
@@ -360,10 +373,19 @@ fn write_state(new_root: &Path, etc_dir: &Path, spec: &Spec) -> Result<(), Sandb
     };
     std::fs::create_dir(new_root).map_err(io(new_root))?;
     std::fs::create_dir(etc_dir).map_err(io(etc_dir))?;
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let (hosts, resolv) = match &spec.etc {
+        Some(etc) => (etc.hosts.clone(), etc.resolv_conf.clone()),
+        None => {
+            let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            (
+                hosts_file(&spec.hostname),
+                resolv_conf(&spec.network, &host_resolv),
+            )
+        }
+    };
     let files = [
-        ("hosts", hosts_file(&spec.hostname)),
-        ("resolv.conf", resolv_conf(spec.network, &host_resolv)),
+        ("hosts", hosts),
+        ("resolv.conf", resolv),
         ("hostname", format!("{}\n", spec.hostname)),
     ];
     for (name, text) in files {
@@ -417,6 +439,8 @@ fn open_stdio(s: &Stdio, stream: &'static str) -> Result<StdioFd, SandboxError> 
 struct HelperArgs<'a> {
     parent: Pid,
     stdio: [Option<RawFd>; 3],
+    /// A network namespace to join instead of making one.
+    netns: Option<RawFd>,
     flags: CloneFlags,
     sync: BorrowedFd<'a>,
     init: InitArgs<'a>,
@@ -438,6 +462,14 @@ fn helper_main(a: &HelperArgs<'_>) -> i32 {
                 send_failed(report, "set up stdio", Errno::last().to_string());
                 return 1;
             }
+        }
+    }
+    if let Some(fd) = a.netns {
+        // SAFETY: inherited across fork; nothing in this process closes it before this.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        if let Err(e) = RealSyscalls.setns(fd, CloneFlags::CLONE_NEWNET) {
+            send_failed(report, "join network namespace", e.to_string());
+            return 1;
         }
     }
     close_fds_except(&[report.as_raw_fd(), a.sync.as_raw_fd()]);

@@ -16,8 +16,6 @@ use super::spec::NetworkMode;
 
 /// slirp4netns's built-in DNS forwarder, as seen from inside.
 pub const SLIRP_DNS: &str = "10.0.2.3";
-/// The host's loopback as seen from inside a slirp4netns namespace.
-pub const SLIRP_HOST: &str = "10.0.2.2";
 
 const SLIRP_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -50,10 +48,10 @@ pub fn hosts_file(hostname: &str) -> String {
 }
 
 /// The sandbox's `/etc/resolv.conf`: slirp's forwarder, or the host's own file otherwise.
-pub fn resolv_conf(mode: NetworkMode, host_resolv: &str) -> String {
+pub fn resolv_conf(mode: &NetworkMode, host_resolv: &str) -> String {
     match mode {
         NetworkMode::Default => format!("nameserver {SLIRP_DNS}\n"),
-        NetworkMode::Host | NetworkMode::None => host_resolv.to_string(),
+        NetworkMode::Host | NetworkMode::None | NetworkMode::Join(_) => host_resolv.to_string(),
     }
 }
 
@@ -79,7 +77,9 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
 }
 
 /// Starts slirp4netns on the network namespace of process `pid` and waits until it has
-/// configured `tap0` (address 10.0.2.100, default route, DNS at 10.0.2.3).
+/// configured `tap0` (address 10.0.2.100, default route, DNS at 10.0.2.3). The host's
+/// loopback stays out of reach (`--disable-host-loopback`): nothing inside may talk to
+/// services bound only to the host's 127.0.0.1, as with Docker.
 /// `in_userns`: the namespace belongs to a user namespace we made, which slirp4netns must
 /// join first.
 pub fn start_slirp(pid: i32, in_userns: bool) -> Result<Slirp, SandboxError> {
@@ -89,6 +89,7 @@ pub fn start_slirp(pid: i32, in_userns: bool) -> Result<Slirp, SandboxError> {
     let mut args = vec![
         "--configure".to_string(),
         "--mtu=65520".to_string(),
+        "--disable-host-loopback".to_string(),
         format!("--ready-fd={ready_fd}"),
         format!("--exit-fd={exit_fd}"),
     ];
@@ -172,11 +173,11 @@ mod tests {
     fn resolv_conf_per_mode() {
         let host = "nameserver 192.0.2.1\n";
         assert_eq!(
-            resolv_conf(NetworkMode::Default, host),
+            resolv_conf(&NetworkMode::Default, host),
             "nameserver 10.0.2.3\n"
         );
-        assert_eq!(resolv_conf(NetworkMode::Host, host), host);
-        assert_eq!(resolv_conf(NetworkMode::None, host), host);
+        assert_eq!(resolv_conf(&NetworkMode::Host, host), host);
+        assert_eq!(resolv_conf(&NetworkMode::None, host), host);
     }
 
     #[test]

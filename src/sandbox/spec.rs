@@ -28,6 +28,10 @@ pub struct Spec {
     /// Applied in order, after the system mounts (`/proc`, `/dev`, `/sys`, `/etc/hosts`, …).
     pub mounts: Vec<Mount>,
     pub network: NetworkMode,
+    /// The sandbox's `/etc/hosts` and `/etc/resolv.conf` when the caller wrote them (a
+    /// container on a bridge network); `None` gives the defaults for `network`.
+    #[serde(default)]
+    pub etc: Option<EtcFiles>,
     /// Remount `/` read-only once every mountpoint exists.
     pub readonly_root: bool,
     pub stdin: Stdio,
@@ -51,6 +55,7 @@ impl Spec {
             rootfs,
             mounts: Vec::new(),
             network: NetworkMode::Default,
+            etc: None,
             readonly_root: false,
             stdin: Stdio::Null,
             stdout: Stdio::Inherit,
@@ -97,15 +102,26 @@ impl Mount {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NetworkMode {
     /// Own network namespace with user-mode networking (slirp4netns): outside access like
-    /// Docker's build network, DNS through 10.0.2.3, the host's loopback at 10.0.2.2.
+    /// Docker's build network, DNS through 10.0.2.3; the host's loopback is not reachable.
     Default,
     /// Own network namespace with only `lo` up.
     None,
     /// The host's network namespace.
     Host,
+    /// An existing network namespace (a bind-mounted nsfs file or `/proc/PID/ns/net`) that
+    /// the caller set up: a bridge endpoint, or another container's namespace.
+    Join(PathBuf),
+}
+
+/// `/etc` files the caller wrote for the sandbox; bound over the root's own as Docker binds
+/// them, so they are never part of a layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcFiles {
+    pub hosts: String,
+    pub resolv_conf: String,
 }
 
 /// Where one of the standard streams goes.

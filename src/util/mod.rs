@@ -8,3 +8,16 @@ pub mod read_full;
 pub mod safe_path;
 pub mod tar_fields;
 pub mod userns;
+
+/// 64 random lowercase hex digits: the id of a container, network or endpoint.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 32];
+    // SAFETY: getrandom fills the buffer it is given, at most its length.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        // No entropy source: time and pid still make clashes practically impossible.
+        let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+        bytes = *blake3::hash(seed.as_bytes()).as_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
