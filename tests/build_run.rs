@@ -278,6 +278,25 @@ RUN ip link > /out/default-links && ip route > /out/default-route && cat /etc/re
 }
 
 #[test]
+fn run_steps_cannot_reach_the_host_loopback() {
+    // Bound only to the host's 127.0.0.1; slirp4netns used to expose it as 10.0.2.2.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let b = Bench::new();
+    b.dockerfile(&format!(
+        "FROM busybox\nRUN if nc -w 2 10.0.2.2 {port} </dev/null; then echo reached; else echo refused; fi > /probe\n"
+    ));
+    b.build("probe", &["--no-cache"]);
+    let root = b.unpack("probe");
+    assert_eq!(read(&root, "probe"), "refused\n");
+    assert!(
+        listener.accept().is_err(),
+        "a RUN step reached the host's loopback"
+    );
+}
+
+#[test]
 fn runs_that_change_nothing_add_no_layer() {
     let b = Bench::new();
     let base_mode = fs::metadata(b.s.scratch("busybox-rootfs").join("bin/busybox"))

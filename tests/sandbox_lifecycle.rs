@@ -147,20 +147,28 @@ fn greeter() -> (u16, std::thread::JoinHandle<()>) {
 }
 
 #[test]
-fn network_default_reaches_the_host_loopback_through_slirp() {
+fn network_default_has_slirp_but_not_the_host_loopback() {
     let fx = fixture();
-    let (port, server) = greeter();
+    // A service bound only to the host's 127.0.0.1: slirp4netns would expose it as 10.0.2.2
+    // without --disable-host-loopback.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
     let mut spec = fx.spec(&format!(
-        "cat /etc/resolv.conf; ip -o -4 addr show tap0 | grep -o '10.0.2.100'; nc -w 5 10.0.2.2 {port} </dev/null"
+        "cat /etc/resolv.conf; ip -o -4 addr show tap0 | grep -o '10.0.2.100'; \
+         if nc -w 2 10.0.2.2 {port} </dev/null; then echo reached; else echo refused; fi"
     ));
     spec.network = NetworkMode::Default;
     fx.run(&spec);
-    server.join().unwrap();
     assert_eq!(
         fx.stdout(),
-        "nameserver 10.0.2.3\n10.0.2.100\nhello from the host\n",
+        "nameserver 10.0.2.3\n10.0.2.100\nrefused\n",
         "{}",
         fx.stderr()
+    );
+    assert!(
+        listener.accept().is_err(),
+        "the sandbox connected to the host's loopback"
     );
     assert_eq!(children_named("slirp4netns"), Vec::<u32>::new());
 }

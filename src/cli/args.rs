@@ -72,6 +72,11 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(super::volume::VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(super::network::NetworkCommand),
+    /// List a container's published ports.
+    Port(super::port::PortArgs),
     /// Run a command in a new container.
     Run(Box<super::run::RunArgs>),
     /// List containers.

@@ -239,3 +239,25 @@ pub fn each_container<T>(
     }
     Ok(code)
 }
+
+/// Asks `warning` + "Are you sure you want to continue? [y/N]" on stderr; no answer (stdin
+/// closed, not a terminal) is no.
+pub fn confirm(warning: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    eprint!("{warning}\n\nAre you sure you want to continue? [y/N] ");
+    std::io::stderr().flush()?;
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal()
+        && stdin
+            .lock()
+            .fill_buf()
+            .map(|b| b.is_empty())
+            .unwrap_or(true)
+    {
+        eprintln!();
+        return Ok(false);
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes"))
+}

@@ -22,6 +22,8 @@ mod signals;
 mod ctr_common;
 mod exec;
 mod logs;
+mod network;
+mod port;
 mod ps;
 mod rm;
 mod run;
@@ -89,6 +91,8 @@ fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Export(a) => export::run(&settings, a),
         Command::Cp(a) => cp::run(&settings, a),
         Command::Volume(a) => volume::run(&settings, a),
+        Command::Network(a) => network::run(&settings, a),
+        Command::Port(a) => port::run(&settings, a),
         Command::Run(a) => run::run(&settings, *a),
         Command::Ps(a) => ps::run(&settings, a),
         Command::Logs(a) => logs::run(&settings, a),

@@ -50,7 +50,7 @@ pub fn run(settings: &Settings, args: PsArgs) -> Result<ExitCode> {
                         format!("\"{}\"", ellipsis(&command(c), 20)),
                         ago(&c.created, now),
                         status(c, now),
-                        String::new(),
+                        ports(c),
                         c.name.clone(),
                     ]
                 })
@@ -79,6 +79,8 @@ pub fn run(settings: &Settings, args: PsArgs) -> Result<ExitCode> {
                     "Image": c.image,
                     "Names": c.name,
                     "Pid": c.state.pid.map(|p| p.pid),
+                    "Ports": ports(c),
+                    "Networks": networks(c),
                     "RunningFor": ago(&c.created, now),
                     "State": c.state.status.as_str(),
                     "Status": status(c, now),
@@ -91,6 +93,24 @@ pub fn run(settings: &Settings, args: PsArgs) -> Result<ExitCode> {
         Some(other) => anyhow::bail!("unsupported format {other:?}: use table or json"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The PORTS column: the published ports of a running container, as bound.
+fn ports(c: &Container) -> String {
+    match (&c.state.net, c.state.status) {
+        (Some(n), Status::Running) => crate::network::ports::ps_column(&n.ports, &[]),
+        _ => String::new(),
+    }
+}
+
+/// The NETWORKS column: the container's networks, or its network mode.
+fn networks(c: &Container) -> String {
+    let net = &c.config.net;
+    if net.endpoints.is_empty() {
+        return net.mode.clone();
+    }
+    let names: Vec<&str> = net.endpoints.iter().map(|e| e.network.as_str()).collect();
+    names.join(",")
 }
 
 fn command(c: &Container) -> String {

@@ -36,6 +36,8 @@ pub fn needs_userns(cmd: &Command) -> bool {
         | Command::Export(_)
         | Command::Cp(_)
         | Command::Volume(_)
+        | Command::Network(_)
+        | Command::Port(_)
         | Command::Run(_)
         | Command::Ps(_)
         | Command::Logs(_)

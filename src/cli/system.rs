@@ -1,6 +1,5 @@
 //! `strata system df` and `strata system prune`.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -102,23 +101,8 @@ fn confirm(all: bool) -> Result<bool> {
     } else {
         "  - all dangling images\n"
     };
-    eprint!(
-        "WARNING! This will remove:\n{what}  - all unused build cache\n  - all temporary files\n\n\
-         Are you sure you want to continue? [y/N] "
-    );
-    std::io::stderr().flush()?;
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal()
-        && stdin
-            .lock()
-            .fill_buf()
-            .map(|b| b.is_empty())
-            .unwrap_or(true)
-    {
-        eprintln!();
-        return Ok(false);
-    }
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line)?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes"))
+    super::ctr_common::confirm(&format!(
+        "WARNING! This will remove:\n{what}  - all unused build cache\n  - all temporary files\n  \
+         - all networks not used by at least one container"
+    ))
 }

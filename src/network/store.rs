@@ -344,19 +344,29 @@ impl Networks {
     }
 
     /// Drops the leases of containers `alive` does not know (left by a crash between lease
-    /// and record); returns how many went.
-    pub fn release_orphans(&self, alive: &dyn Fn(&str) -> bool) -> Result<usize, NetworkError> {
+    /// and record, or mid-removal); returns the containers whose leases went.
+    pub fn release_orphans(
+        &self,
+        alive: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<String>, NetworkError> {
         let _l = self.lock()?;
-        let mut dropped = 0;
+        let mut dropped = Vec::new();
         for n in self.list_unlocked()? {
             let mut leases = self.leases_unlocked(&n.id)?;
             let before = leases.len();
-            leases.retain(|_, c| alive(c));
+            leases.retain(|_, c| {
+                let keep = alive(c);
+                if !keep {
+                    dropped.push(c.clone());
+                }
+                keep
+            });
             if leases.len() != before {
-                dropped += before - leases.len();
                 self.save_leases(&n.id, &leases)?;
             }
         }
+        dropped.sort();
+        dropped.dedup();
         Ok(dropped)
     }
 
