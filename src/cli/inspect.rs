@@ -1,4 +1,5 @@
-//! `strata inspect`: a JSON array shaped like `docker image inspect`.
+//! `strata inspect`: a JSON array shaped like `docker inspect`: a container by name or id
+//! first (as Docker looks), else an image.
 
 use std::process::ExitCode;
 
@@ -8,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::format::{print, to_docker_json};
 use super::Settings;
+use crate::container::Containers;
 use crate::store::{Image, Store};
 
 #[derive(Debug, Args)]
@@ -18,9 +20,14 @@ pub struct InspectArgs {
 
 pub fn run(settings: &Settings, args: InspectArgs) -> Result<ExitCode> {
     let store = Store::open(&settings.root)?;
+    let cs = Containers::new(&settings.root);
     let mut out = Vec::new();
     let mut failed = false;
     for r in &args.references {
+        if let Ok(c) = cs.find(r).and_then(|c| cs.get_reconciled(&c.id)) {
+            out.push(super::inspect_container::container_json(&settings.root, &c));
+            continue;
+        }
         match store.resolve(r) {
             Ok(img) => out.push(inspect_json(&img)),
             Err(e) => {

@@ -36,6 +36,7 @@ mod history;
 mod images;
 mod import;
 mod inspect;
+mod inspect_container;
 mod load;
 mod login;
 mod logout;

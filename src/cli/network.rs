@@ -142,7 +142,11 @@ pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
         NetworkCommand::Rm(a) => {
             let mut failed = false;
             for q in &a.names {
-                match networks.find(q).and_then(|n| remove(&networks, &n)) {
+                match networks
+                    .find(q)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|n| Ok(net::remove_network(root, &n)?))
+                {
                     Ok(()) => print(&format!("{q}\n")),
                     Err(e) => {
                         eprintln!("Error response from daemon: {e}");
@@ -160,13 +164,7 @@ pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
             )? {
                 return Ok(ExitCode::SUCCESS);
             }
-            let mut removed = Vec::new();
-            for n in networks.list()? {
-                if !n.is_default() && networks.leases(&n.id)?.is_empty() {
-                    remove(&networks, &n)?;
-                    removed.push(n.name);
-                }
-            }
+            let removed = net::prune_networks(root)?;
             if !removed.is_empty() {
                 let names: String = removed.iter().map(|n| format!("{n}\n")).collect();
                 print(&format!("Deleted Networks:\n{names}"));
@@ -188,15 +186,6 @@ pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Removes the network and its isolation rule.
-fn remove(networks: &Networks, n: &Network) -> Result<(), crate::network::NetworkError> {
-    networks.remove(n)?;
-    if net::bridges_available() {
-        crate::network::firewall::remove(&n.bridge())?;
-    }
-    Ok(())
 }
 
 fn matches_filter(n: &Network, f: &str) -> bool {

@@ -64,7 +64,30 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
                 all_images: all,
                 keep_manifests: super::ctr_common::container_images(&settings.root)?,
             })?;
+            let cs = crate::container::Containers::new(&settings.root);
+            let repaired = crate::container::net::repair(&settings.root, &cs)?;
+            let networks = crate::container::net::prune_networks(&settings.root)?;
+            let rules = crate::container::net::prune_rules(&settings.root)?;
             let mut out = String::new();
+            if !networks.is_empty() {
+                out.push_str("Deleted Networks:\n");
+                for n in &networks {
+                    out.push_str(n);
+                    out.push('\n');
+                }
+                out.push('\n');
+            }
+            let fixed = repaired.torn_down.len() + repaired.leases + repaired.namespaces + rules;
+            if fixed > 0 {
+                out.push_str(&format!(
+                    "Repaired after a crash: {} container network(s) torn down, {} address \
+                     lease(s), {} network namespace(s), {} firewall rule(s)\n\n",
+                    repaired.torn_down.len(),
+                    repaired.leases,
+                    repaired.namespaces,
+                    rules
+                ));
+            }
             if !report.images.is_empty() {
                 out.push_str("Deleted Images:\n");
                 for e in &report.images {

@@ -330,10 +330,15 @@ fn extra_hosts(net: &NetConfig, gateway: Option<&str>) -> Result<Vec<ExtraHost>,
 }
 
 fn resolv(net: &NetConfig, host: &str, embedded: Option<&str>) -> String {
+    let daemon = netavark::daemon_dns();
     etc_files::resolv_conf(&ResolvInput {
         host_resolv_conf: host,
         embedded_dns: embedded,
-        dns: &net.dns,
+        dns: if net.dns.is_empty() {
+            &daemon
+        } else {
+            &net.dns
+        },
         dns_search: &net.dns_search,
         dns_options: &net.dns_options,
     })
@@ -552,6 +557,46 @@ pub fn repair(root: &Path, cs: &Containers) -> Result<Repaired, ContainerError> 
         }
     }
     Ok(out)
+}
+
+/// Removes every user-defined network no container holds an address on (`network prune`,
+/// `system prune`); returns their names.
+pub fn prune_networks(root: &Path) -> Result<Vec<String>, ContainerError> {
+    let networks = Networks::new(root);
+    let mut removed = Vec::new();
+    for n in networks.list()? {
+        if !n.is_default() && networks.leases(&n.id)?.is_empty() {
+            remove_network(root, &n)?;
+            removed.push(n.name);
+        }
+    }
+    Ok(removed)
+}
+
+/// `network rm`: the record, its subnet claim and its isolation rule.
+pub fn remove_network(root: &Path, n: &Network) -> Result<(), ContainerError> {
+    Networks::new(root).remove(n)?;
+    if bridges_available() {
+        firewall::remove(&n.bridge())?;
+    }
+    Ok(())
+}
+
+/// Drops isolation rules of bridges whose network no store on this host has any more (a
+/// network removed by a strata that crashed before its rule went); returns how many.
+pub fn prune_rules(root: &Path) -> Result<usize, ContainerError> {
+    if !bridges_available() {
+        return Ok(0);
+    }
+    let live = Networks::new(root).claimed_bridges()?;
+    let mut n = 0;
+    for b in firewall::bridges_with_rules() {
+        if !live.contains(&b) {
+            firewall::remove(&b)?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Whether any process lives in the namespace pinned at `path`.

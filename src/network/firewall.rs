@@ -90,6 +90,7 @@ fn ensure_rules(rules: &[Rule]) -> Result<(), NetworkError> {
 
 /// Makes the chains and base rules exist, and the isolation rule of `bridge`.
 pub fn ensure(bridge: &str) -> Result<(), NetworkError> {
+    let _host = super::store::host_lock()?;
     // Fast path: one listing tells whether everything is in place already.
     let listed = iptables(&["-t", "mangle", "-S", ISOLATION_1])?;
     let want = network_rule(bridge);
@@ -110,6 +111,7 @@ pub fn ensure(bridge: &str) -> Result<(), NetworkError> {
 
 /// Drops the isolation rule of `bridge` (its network is gone); absent is fine.
 pub fn remove(bridge: &str) -> Result<(), NetworkError> {
+    let _host = super::store::host_lock()?;
     let r = network_rule(bridge);
     while apply("-C", &r)?.status.success() {
         apply("-D", &r)?;

@@ -117,6 +117,19 @@ pub struct Netavark {
     pub upstream: Option<Vec<String>>,
 }
 
+/// `STRATA_DNS=IP[,IP…]`: the DNS servers of every container that has no `--dns` of its own,
+/// and the upstream of the embedded DNS: what `dockerd --dns` is to Docker.
+pub fn daemon_dns() -> Vec<String> {
+    std::env::var("STRATA_DNS")
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Where Debian (and podman's packages) install the tools; `STRATA_NETAVARK` overrides.
 pub fn find_tool(name: &str, env: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(env) {
@@ -137,12 +150,7 @@ pub fn find_tool(name: &str, env: &str) -> PathBuf {
 
 impl Netavark {
     pub fn new(config: PathBuf) -> Self {
-        let upstream = std::env::var("STRATA_DNS").ok().map(|v| {
-            v.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        });
+        let upstream = Some(daemon_dns()).filter(|d| !d.is_empty());
         Netavark {
             binary: find_tool("netavark", "STRATA_NETAVARK"),
             aardvark: find_tool("aardvark-dns", "STRATA_AARDVARK"),
@@ -174,6 +182,7 @@ impl Netavark {
             private_resolv_conf(&mut cmd, conf);
         }
         let tool = || self.binary.display().to_string();
+        let _host = super::store::host_lock()?;
         let mut child = cmd.spawn().map_err(|source| NetworkError::ToolMissing {
             tool: tool(),
             source,

@@ -407,6 +407,22 @@ impl Networks {
         Ok(out)
     }
 
+    /// The bridges of every network any store on this host still has (from the claims).
+    pub fn claimed_bridges(&self) -> Result<Vec<String>, NetworkError> {
+        let _c = self.lock_claims()?;
+        self.live_claims()?;
+        let mut out = Vec::new();
+        for e in fs::read_dir(&self.claims).into_iter().flatten().flatten() {
+            if let Ok(claim) = fs::read(e.path())
+                .map_err(|_| ())
+                .and_then(|d| serde_json::from_slice::<Claim>(&d).map_err(|_| ()))
+            {
+                out.push(super::record::bridge_name(&claim.id));
+            }
+        }
+        Ok(out)
+    }
+
     fn claim(&self, n: &Network) -> Result<(), NetworkError> {
         let path = self.claims.join(claim_name(&n.subnet));
         let claim = Claim {
@@ -435,6 +451,14 @@ pub fn run_dir() -> PathBuf {
         Some(d) => PathBuf::from(d).join("strata"),
         None => std::env::temp_dir().join(format!("strata-{}", nix::unistd::geteuid())),
     }
+}
+
+/// The host-wide lock around netavark and iptables changes: netavark 1.4 takes none of its
+/// own, and two setups of one new network race on creating its chains.
+pub fn host_lock() -> Result<FileLock, NetworkError> {
+    let dir = run_dir();
+    fs::create_dir_all(&dir).map_err(NetworkError::io("create", &dir))?;
+    Ok(FileLock::acquire(&dir.join("network.lock"), true)?)
 }
 
 fn claims_dir() -> PathBuf {

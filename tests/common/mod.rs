@@ -46,6 +46,9 @@ impl Strata {
         let mut c = Command::new(STRATA);
         c.arg("--root").arg(&self.root).args(args);
         c.env_remove("STRATA_ROOT").env_remove("SOURCE_DATE_EPOCH");
+        // Names that are not containers' go to the host's loopback, never to this machine's
+        // resolver: tests send nothing beyond loopback and their own bridges.
+        c.env("STRATA_DNS", "127.0.0.1");
         c.stdin(Stdio::null());
         c
     }
