@@ -778,6 +778,27 @@ fn system_prune_repairs_a_crashed_container_network() {
     e.s.ok(&["rm", &id]);
     let out = e.s.ok(&["system", "prune", "-f"]);
     assert!(out.contains("Deleted Networks:\napp\n"), "{out}");
+
+    // A store deleted while its container's network was up: any store's prune reclaims it.
+    let other = Env::new();
+    let id = run_d(&other, &["busybox", "sleep", "300"]);
+    let state_path = other.s.root.join("containers").join(&id).join("state.json");
+    let state: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let monitor = state["state"]["monitor"]["pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let ns = std::path::Path::new("/run/strata/netns").join(&id);
+    other.eventually(10, "the sandbox to die", || {
+        other.ps().iter().all(|(_, s, _)| s != "running")
+    });
+    std::fs::remove_dir_all(&other.s.root).unwrap();
+    assert!(ns.exists());
+    let out = e.s.ok(&["system", "prune", "-f"]);
+    assert!(out.contains("1 network namespace(s)"), "{out}");
+    assert!(!ns.exists());
 }
 
 #[test]

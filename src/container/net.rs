@@ -273,6 +273,7 @@ pub fn up(root: &Path, cs: &Containers, c: &Container) -> Result<Up, ContainerEr
         })
     })?;
     let wired = (|| -> Result<serde_json::Value, ContainerError> {
+        write_owner(&path, root, &request)?;
         netns::create(&path)?;
         for n in &networks {
             firewall::ensure(&n.bridge())?;
@@ -355,8 +356,82 @@ pub fn down(root: &Path, cs: &Containers, id: &str) -> Result<(), ContainerError
         result = backend(root).teardown(&state.netns, &state.request);
     }
     netns::remove(&state.netns)?;
+    let _ = std::fs::remove_file(owner_path(&state.netns));
     cs.update(id, |c| c.state.net = None)?;
     Ok(result?)
+}
+
+/// Next to each pinned namespace: which store's container it is and netavark's request, so
+/// a strata of any store can undo it once that store or container is gone.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Owner {
+    root: std::path::PathBuf,
+    request: serde_json::Value,
+}
+
+fn owner_path(netns: &Path) -> std::path::PathBuf {
+    netns.with_extension("owner")
+}
+
+fn write_owner(
+    netns: &Path,
+    root: &Path,
+    request: &serde_json::Value,
+) -> Result<(), ContainerError> {
+    let path = owner_path(netns);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(ContainerError::io("create", dir))?;
+    }
+    let owner = Owner {
+        root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+        request: request.clone(),
+    };
+    let data = serde_json::to_vec(&owner).expect("an owner record serialises");
+    crate::util::atomic::write_atomic(&path, &data).map_err(ContainerError::io("write", &path))
+}
+
+/// Tears down pinned namespaces whose container is gone: its store was deleted, or the
+/// store no longer has it (removed by a strata that crashed mid-way). Returns how many.
+fn reclaim_orphaned_namespaces(root: &Path, known: &dyn Fn(&str) -> bool) -> usize {
+    let here = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let Ok(entries) = std::fs::read_dir(netns::netns_dir()) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "owner") {
+            continue;
+        }
+        let ns = path.with_extension("");
+        let id = ns
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let Ok(owner) = std::fs::read(&path)
+            .map_err(|_| ())
+            .and_then(|d| serde_json::from_slice::<Owner>(&d).map_err(|_| ()))
+        else {
+            continue;
+        };
+        let gone = if owner.root == here {
+            !known(&id)
+        } else {
+            !Containers::new(&owner.root).dir(&id).is_dir()
+        };
+        if !gone || netns_in_use(&ns) {
+            continue;
+        }
+        if netns::is_pinned(&ns) {
+            let _ = Netavark::new(Networks::new(&owner.root).aardvark_dir())
+                .teardown(&ns, &owner.request);
+        }
+        if netns::remove(&ns).is_ok() {
+            let _ = std::fs::remove_file(&path);
+            n += 1;
+        }
+    }
+    n
 }
 
 /// Gives back the addresses `c` leased (when it is removed).
@@ -529,7 +604,7 @@ pub struct Repaired {
     pub torn_down: Vec<String>,
     /// Address leases of containers that no longer exist.
     pub leases: usize,
-    /// Pinned namespaces of containers of this store that no longer exist.
+    /// Pinned namespaces of containers that no longer exist (in any store).
     pub namespaces: usize,
 }
 
@@ -547,15 +622,7 @@ pub fn repair(root: &Path, cs: &Containers) -> Result<Repaired, ContainerError> 
     let known: std::collections::BTreeSet<&str> = all.iter().map(|c| c.id.as_str()).collect();
     let orphans = Networks::new(root).release_orphans(&|id| known.contains(id))?;
     out.leases = orphans.len();
-    // A container removed mid-crash: its record is gone, but its leases named it, so a
-    // namespace pinned under its id is this store's to drop (deleting it deletes its veth).
-    for id in orphans {
-        let path = netns::path_for(&id);
-        if netns::is_pinned(&path) && !netns_in_use(&path) {
-            netns::remove(&path)?;
-            out.namespaces += 1;
-        }
-    }
+    out.namespaces = reclaim_orphaned_namespaces(root, &|id| known.contains(id));
     Ok(out)
 }
 

@@ -13,6 +13,22 @@ pub struct Env {
     pub s: Strata,
 }
 
+/// A failed test still removes its containers and networks: no sandbox, veth, lease or
+/// firewall rule outlives it.
+impl Drop for Env {
+    fn drop(&mut self) {
+        let ids = self.container_dirs();
+        if !ids.is_empty() {
+            let mut args = vec!["rm".to_string(), "-f".to_string()];
+            args.extend(ids);
+            let _ = self.s.command(&args).output();
+        }
+        if self.s.root.join("networks-v1").is_dir() {
+            let _ = self.s.command(&["network", "prune", "-f"]).output();
+        }
+    }
+}
+
 impl Env {
     pub fn new() -> Env {
         let s = Strata::new();
