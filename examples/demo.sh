@@ -8,9 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v busybox >/dev/null || ! busybox --list >/dev/null 2>&1 || [ ! -x /bin/busybox ]; then
-  echo "== installing busybox-static (the offline base image)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+# busybox-static: the offline base image; netavark, aardvark-dns, iptables: container networks.
+need=()
+for p in busybox-static netavark aardvark-dns iptables curl; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 echo "== building strata"
@@ -69,4 +72,11 @@ sleep 0.5
 "$strata" stop -t 2 hello-svc >/dev/null
 "$strata" rm hello-svc >/dev/null
 "$strata" ps -a
+echo "== a web server on a published port: strata run -d -p 127.0.0.1:18080:80 (a bridge network)"
+"$strata" run -d --name hello-web -p 127.0.0.1:18080:80 hello \
+  sh -c 'mkdir -p /www && cp $GREETING_FILE /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
+"$strata" port hello-web
+for _ in $(seq 50); do curl -sf http://127.0.0.1:18080/ && break; sleep 0.1; done
+"$strata" ps
+"$strata" rm -f hello-web >/dev/null
 echo "== done: the store is in $STRATA_ROOT (an OCI image layout under oci/)"

@@ -46,6 +46,7 @@ fn setup() -> (Strata, Container, PathBuf) {
             user: String::new(),
             hostname: id[..12].into(),
             network: NetworkMode::None,
+            net: Default::default(),
             readonly_root: false,
             mounts: vec![],
             stop_signal: "SIGTERM".into(),

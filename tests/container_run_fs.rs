@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use common::{tool, Strata};
 use strata::container::lifecycle::run;
 use strata::container::mount_spec::parse_volume_flag;
+use strata::container::net::NetOptions;
 use strata::container::{create, Container, CreateOptions, RunIo};
-use strata::sandbox::{Canceller, NetworkMode, Stdio};
+use strata::sandbox::{Canceller, Stdio};
 use strata::store::Store;
 
 struct Bench {
@@ -30,7 +31,10 @@ impl Bench {
         let img = self.store.resolve(image).unwrap();
         let opts = CreateOptions {
             command: vec!["sh".into(), "-c".into(), script.into()],
-            network: Some(NetworkMode::None),
+            net: NetOptions {
+                network: Some("none".into()),
+                ..Default::default()
+            },
             mounts: volumes
                 .iter()
                 .map(|v| parse_volume_flag(v, Path::new("/")).unwrap())

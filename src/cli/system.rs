@@ -81,7 +81,7 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
             if fixed > 0 {
                 out.push_str(&format!(
                     "Repaired after a crash: {} container network(s) torn down, {} address \
-                     lease(s), {} network namespace(s), {} firewall rule(s)\n\n",
+                     lease(s), {} network namespace(s), {} firewall rule(s) or bridge(s)\n\n",
                     repaired.torn_down.len(),
                     repaired.leases,
                     repaired.namespaces,

@@ -116,8 +116,15 @@ pub fn plan(
                     "--ip needs bridge networks (root)".into(),
                 ));
             }
+            if !publish.is_empty() {
+                return Err(ContainerError::NetworkConflict(
+                    "published ports need bridge networks, which need root; without root \
+                     containers use user-mode networking, whose port forwarding strata does \
+                     not drive yet"
+                        .into(),
+                ));
+            }
             cfg.mode = DEFAULT_NETWORK.into();
-            cfg.publish = publish;
             NetworkMode::Default
         }
         _ => {
@@ -358,7 +365,26 @@ pub fn down(root: &Path, cs: &Containers, id: &str) -> Result<(), ContainerError
     netns::remove(&state.netns)?;
     let _ = std::fs::remove_file(owner_path(&state.netns));
     cs.update(id, |c| c.state.net = None)?;
+    // The last endpoint took its bridge along: the isolation rule goes too (`up` makes it
+    // again), so rules never pile up for networks whose stores are gone.
+    for n in bridges_in(&state.request) {
+        if !firewall::link_exists(&n) {
+            firewall::remove(&n)?;
+        }
+    }
     Ok(result?)
+}
+
+/// The bridges a netavark request names.
+fn bridges_in(request: &serde_json::Value) -> Vec<String> {
+    request["network_info"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .filter_map(|n| n["network_interface"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Next to each pinned namespace: which store's container it is and netavark's request, so
@@ -649,8 +675,8 @@ pub fn remove_network(root: &Path, n: &Network) -> Result<(), ContainerError> {
     Ok(())
 }
 
-/// Drops isolation rules of bridges whose network no store on this host has any more (a
-/// network removed by a strata that crashed before its rule went); returns how many.
+/// Drops isolation rules and idle bridges of networks no store on this host has any more (a
+/// network removed by a strata that crashed mid-way, a store deleted); returns how many.
 pub fn prune_rules(root: &Path) -> Result<usize, ContainerError> {
     if !bridges_available() {
         return Ok(0);
@@ -660,6 +686,14 @@ pub fn prune_rules(root: &Path) -> Result<usize, ContainerError> {
     for b in firewall::bridges_with_rules() {
         if !live.contains(&b) {
             firewall::remove(&b)?;
+            n += 1;
+        }
+    }
+    // A bridge with nothing attached whose network no store has (its containers died with a
+    // crashed strata and their store was deleted).
+    for b in firewall::idle_bridges() {
+        if !live.contains(&b) {
+            firewall::delete_link(&b)?;
             n += 1;
         }
     }

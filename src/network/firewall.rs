@@ -119,6 +119,49 @@ pub fn remove(bridge: &str) -> Result<(), NetworkError> {
     Ok(())
 }
 
+/// Whether the host has a network interface `name` (netavark deletes a bridge with its last
+/// endpoint, and its isolation rule can go with it).
+pub fn link_exists(name: &str) -> bool {
+    std::path::Path::new("/sys/class/net").join(name).exists()
+}
+
+/// strata's bridges on the host with nothing attached (their `brif/` is empty).
+pub fn idle_bridges() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let idle = name.starts_with(BRIDGE_PREFIX)
+                && std::fs::read_dir(e.path().join("brif")).is_ok_and(|mut d| d.next().is_none());
+            idle.then_some(name)
+        })
+        .collect()
+}
+
+/// Deletes the link `name` (an idle bridge no network owns any more).
+pub fn delete_link(name: &str) -> Result<(), NetworkError> {
+    let _host = super::store::host_lock()?;
+    let out = Command::new("ip")
+        .args(["link", "delete", name])
+        .output()
+        .map_err(|source| NetworkError::ToolMissing {
+            tool: "ip".into(),
+            source,
+        })?;
+    if out.status.success() || !link_exists(name) {
+        Ok(())
+    } else {
+        Err(NetworkError::Tool {
+            tool: format!("ip link delete {name}"),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
 /// The bridges that have an isolation rule (for `system prune` to drop those of networks
 /// that no longer exist).
 pub fn bridges_with_rules() -> Vec<String> {
