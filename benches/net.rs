@@ -335,7 +335,8 @@ fn ping(sock: &Path) -> bool {
 fn start_dockerd(bin: &Path, dir: &Path) -> Result<(Dockerd, Engine), String> {
     let at = |name: &str| dir.join(name).display().to_string();
     let sock = format!("unix://{}", at("docker.sock"));
-    fs::write(at("daemon.json"), "{}\n").map_err(|e| e.to_string())?;
+    // Names that are not containers' go to loopback, never to this machine's resolver.
+    fs::write(at("daemon.json"), "{\"dns\": [\"127.0.0.1\"]}\n").map_err(|e| e.to_string())?;
     let log = fs::File::create(at("dockerd.log")).map_err(|e| e.to_string())?;
     let policy = output(Command::new("iptables").args(["-S", "FORWARD"]));
     let policy = policy
@@ -499,6 +500,8 @@ fn main() {
         .unwrap();
     let rootfs = dir.path().join("rootfs");
     busybox_rootfs(&rootfs);
+    // As dockerd's "dns" above: other names go to loopback, never to this machine's resolver.
+    std::env::set_var("STRATA_DNS", "127.0.0.1");
     let strata = Engine {
         label: "strata",
         argv: vec![

@@ -246,7 +246,7 @@ fn refused_input_exits_125_and_leaves_nothing() {
         ),
         (
             vec!["run", "--network", "bogus", "busybox", "true"],
-            "invalid network",
+            "network bogus not found",
         ),
         (
             vec!["run", "127.0.0.1:1/no/such:image", "true"],

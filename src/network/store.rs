@@ -444,12 +444,13 @@ pub fn run_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("STRATA_RUN_DIR") {
         return PathBuf::from(d);
     }
-    if nix::unistd::geteuid().is_root() {
+    // Root of a user namespace strata entered (rootless) is still the user outside.
+    if nix::unistd::geteuid().is_root() && !crate::util::userns::in_user_namespace() {
         return PathBuf::from("/run/strata");
     }
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(d) => PathBuf::from(d).join("strata"),
-        None => std::env::temp_dir().join(format!("strata-{}", nix::unistd::geteuid())),
+        None => std::env::temp_dir().join(format!("strata-{}", outer_uid())),
     }
 }
 
@@ -459,6 +460,24 @@ pub fn host_lock() -> Result<FileLock, NetworkError> {
     let dir = run_dir();
     fs::create_dir_all(&dir).map_err(NetworkError::io("create", &dir))?;
     Ok(FileLock::acquire(&dir.join("network.lock"), true)?)
+}
+
+/// The user's id outside any user namespace strata entered (`uid_map`'s line for ours).
+fn outer_uid() -> u32 {
+    let inside = nix::unistd::geteuid().as_raw();
+    std::fs::read_to_string("/proc/self/uid_map")
+        .ok()
+        .and_then(|map| {
+            map.lines().find_map(|l| {
+                let f: Vec<u32> = l
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                (f.len() == 3 && inside >= f[0] && inside < f[0] + f[2])
+                    .then(|| f[1] + inside - f[0])
+            })
+        })
+        .unwrap_or(inside)
 }
 
 fn claims_dir() -> PathBuf {
