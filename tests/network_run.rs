@@ -854,3 +854,77 @@ fn network_ls_filters_and_formats() {
     assert!(err.contains("pre-defined"), "{err}");
     e.s.ok(&["network", "rm", "front"]);
 }
+
+#[test]
+fn user_mode_networking_publishes_ports_through_slirp4netns() {
+    // The path containers without root take (there it is the default); as root it is
+    // `--network slirp4netns`.
+    let e = Env::new();
+    let port = free_port();
+    run_d(
+        &e,
+        &[
+            "--name",
+            "slirp",
+            "--network",
+            "slirp4netns",
+            "-p",
+            &format!("{port}:80"),
+            "-p",
+            "127.0.0.1::81",
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir -p /www && echo hello-web > /www/index.html && httpd -p 81 -h /www && \
+             exec httpd -f -p 80 -h /www",
+        ],
+    );
+    assert_eq!(
+        curl_eventually(&format!("http://127.0.0.1:{port}/")),
+        "hello-web\n"
+    );
+    let line = e.s.ok(&["port", "slirp", "81"]);
+    let free: u16 = line
+        .trim()
+        .strip_prefix("127.0.0.1:")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        curl_eventually(&format!("http://127.0.0.1:{free}/")),
+        "hello-web\n"
+    );
+    let ps = e.s.ok(&["ps"]);
+    assert!(ps.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
+    assert_eq!(
+        inspect(&e, "slirp")["HostConfig"]["NetworkMode"],
+        "slirp4netns"
+    );
+    // The port is slirp4netns's while the container runs: a second one is refused.
+    let (_, err) = e.code(
+        &[
+            "run",
+            "-d",
+            "--network",
+            "slirp4netns",
+            "-p",
+            &format!("{port}:80"),
+            "busybox",
+            "true",
+        ],
+        125,
+    );
+    assert!(err.contains("port is already allocated"), "{err}");
+    e.s.ok(&["rm", "-f", "slirp"]);
+    assert_eq!(curl(&format!("http://127.0.0.1:{port}/")), None);
+    let err = e.s.fails(&[
+        "run",
+        "--network",
+        "slirp4netns",
+        "--ip",
+        "10.0.2.9",
+        "busybox",
+        "true",
+    ]);
+    assert!(err.contains("need a bridge network"), "{err}");
+}

@@ -10,10 +10,7 @@ use crate::network::Networks;
 pub fn container_json(root: &std::path::Path, c: &Container) -> Value {
     let s = &c.state;
     let running = s.status == Status::Running;
-    let bindings: Vec<PortBinding> = match (&s.net, running) {
-        (Some(n), true) => n.ports.clone(),
-        _ => Vec::new(),
-    };
+    let bindings: Vec<PortBinding> = c.published_ports().to_vec();
     let networks = Networks::new(root);
     let mut nets = serde_json::Map::new();
     for e in &c.config.net.endpoints {

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::format::print;
 use super::Settings;
-use crate::container::{Containers, Status};
+use crate::container::Containers;
 use crate::network::ports;
 
 #[derive(Debug, Args)]
@@ -21,10 +21,7 @@ pub struct PortArgs {
 pub fn run(settings: &Settings, args: PortArgs) -> Result<ExitCode> {
     let cs = Containers::new(&settings.root);
     let c = cs.get_reconciled(&cs.find(&args.container)?.id)?;
-    let bindings = match (&c.state.net, c.state.status) {
-        (Some(n), Status::Running) => n.ports.clone(),
-        _ => Vec::new(),
-    };
+    let bindings = c.published_ports().to_vec();
     let lines = match &args.port {
         None => ports::port_lines(&bindings),
         Some(p) => match ports::port_filter(&bindings, p) {

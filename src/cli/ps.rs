@@ -97,10 +97,7 @@ pub fn run(settings: &Settings, args: PsArgs) -> Result<ExitCode> {
 
 /// The PORTS column: the published ports of a running container, as bound.
 fn ports(c: &Container) -> String {
-    match (&c.state.net, c.state.status) {
-        (Some(n), Status::Running) => crate::network::ports::ps_column(&n.ports, &[]),
-        _ => String::new(),
-    }
+    crate::network::ports::ps_column(c.published_ports(), &[])
 }
 
 /// The NETWORKS column: the container's networks, or its network mode.

@@ -81,6 +81,7 @@ pub fn run(
         let mut spec = spec(&store, &c, io)?;
         spec.network = up.mode.clone();
         spec.etc = up.etc.clone();
+        spec.forwards = up.forwards.clone();
         Ok((spec, up))
     });
     drop(store);

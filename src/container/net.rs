@@ -15,7 +15,7 @@ use crate::network::ports::{self, PortRequest};
 use crate::network::record::DEFAULT_NETWORK;
 use crate::network::{firewall, netns, Network, Networks};
 use crate::sandbox::spec::EtcFiles;
-use crate::sandbox::NetworkMode;
+use crate::sandbox::{Forward, NetworkMode};
 
 /// The network flags of `run`/`create`, as typed.
 #[derive(Debug, Clone, Default)]
@@ -110,22 +110,9 @@ pub fn plan(
             cfg.container = Some(other.id);
             NetworkMode::None
         }
+        "slirp4netns" => slirp(&mut cfg, opts, publish, "slirp4netns")?,
         "default" | "bridge" if !bridges_available() => {
-            if opts.ip.is_some() {
-                return Err(ContainerError::NetworkConflict(
-                    "--ip needs bridge networks (root)".into(),
-                ));
-            }
-            if !publish.is_empty() {
-                return Err(ContainerError::NetworkConflict(
-                    "published ports need bridge networks, which need root; without root \
-                     containers use user-mode networking, whose port forwarding strata does \
-                     not drive yet"
-                        .into(),
-                ));
-            }
-            cfg.mode = DEFAULT_NETWORK.into();
-            NetworkMode::Default
+            slirp(&mut cfg, opts, publish, DEFAULT_NETWORK)?
         }
         _ => {
             if !bridges_available() {
@@ -175,6 +162,26 @@ pub fn plan(
     Ok((sandbox_mode, cfg))
 }
 
+/// User-mode networking (slirp4netns): the default without root, `--network slirp4netns`
+/// with it; published ports go through slirp4netns's own forwarding.
+fn slirp(
+    cfg: &mut NetConfig,
+    opts: &NetOptions,
+    publish: Vec<PortRequest>,
+    mode: &str,
+) -> Result<NetworkMode, ContainerError> {
+    if opts.ip.is_some() || !opts.aliases.is_empty() {
+        return Err(ContainerError::NetworkConflict(format!(
+            "--ip and --network-alias need a bridge network, not user-mode networking \
+             (--network {mode})"
+        )));
+    }
+    drop(hostports::reserve(&publish)?);
+    cfg.mode = mode.to_string();
+    cfg.publish = publish;
+    Ok(NetworkMode::Default)
+}
+
 /// What a started container's network holds: the host ports (released on drop) and the
 /// sandbox settings.
 #[derive(Debug)]
@@ -182,6 +189,8 @@ pub struct Up {
     pub reserved: Reserved,
     pub mode: NetworkMode,
     pub etc: Option<EtcFiles>,
+    /// Ports slirp4netns forwards (user-mode networking only).
+    pub forwards: Vec<Forward>,
 }
 
 fn backend(root: &Path) -> Netavark {
@@ -222,6 +231,7 @@ pub fn up(root: &Path, cs: &Containers, c: &Container) -> Result<Up, ContainerEr
             reserved: Reserved::default(),
             mode: NetworkMode::Join(format!("/proc/{pid}/ns/net").into()),
             etc: None,
+            forwards: Vec::new(),
         });
     }
     if net.endpoints.is_empty() {
@@ -244,12 +254,34 @@ pub fn up(root: &Path, cs: &Containers, c: &Container) -> Result<Up, ContainerEr
                 }),
                 resolv_conf: resolv(net, &host_resolv, None),
             }),
-            _ => None,
+            NetworkMode::Default => Some(EtcFiles {
+                hosts: etc_files::hosts(&HostsInput {
+                    hostname: &c.config.hostname,
+                    domainname: None,
+                    addresses: &[crate::sandbox::network::SLIRP_GUEST.to_string()],
+                    aliases: &[],
+                    extra: &extra,
+                }),
+                resolv_conf: resolv(
+                    net,
+                    &format!("nameserver {}\n", crate::sandbox::network::SLIRP_DNS),
+                    None,
+                ),
+            }),
+            NetworkMode::Join(_) => None,
         };
+        let mut forwards = Vec::new();
+        if c.config.network == NetworkMode::Default && !net.publish.is_empty() {
+            // slirp4netns binds the host ports itself: free ones are picked here and let go.
+            let picked = hostports::reserve(&net.publish)?;
+            forwards = picked.bindings.iter().map(forward).collect();
+            cs.update(&c.id, |c| c.state.ports = picked.bindings.clone())?;
+        }
         return Ok(Up {
             reserved: Reserved::default(),
             mode: c.config.network.clone(),
             etc,
+            forwards,
         });
     }
     if c.state.net.is_some() {
@@ -277,7 +309,8 @@ pub fn up(root: &Path, cs: &Containers, c: &Container) -> Result<Up, ContainerEr
             netns: path.clone(),
             request: request.clone(),
             ports: reserved.bindings.clone(),
-        })
+        });
+        c.state.ports = reserved.bindings.clone();
     })?;
     let wired = (|| -> Result<serde_json::Value, ContainerError> {
         write_owner(&path, root, &request)?;
@@ -319,12 +352,26 @@ pub fn up(root: &Path, cs: &Containers, c: &Container) -> Result<Up, ContainerEr
         .map(|n| n.gateway.to_string());
     Ok(Up {
         reserved,
+        forwards: Vec::new(),
         mode: NetworkMode::Join(path),
         etc: Some(EtcFiles {
             hosts,
             resolv_conf: resolv(net, &host_resolv, dns_server.as_deref()),
         }),
     })
+}
+
+fn forward(b: &crate::network::ports::PortBinding) -> Forward {
+    Forward {
+        proto: b.protocol.to_string(),
+        host_addr: if b.host_ip.is_empty() {
+            "0.0.0.0".into()
+        } else {
+            b.host_ip.clone()
+        },
+        host_port: b.host_port,
+        guest_port: b.container_port,
+    }
 }
 
 fn extra_hosts(net: &NetConfig, gateway: Option<&str>) -> Result<Vec<ExtraHost>, ContainerError> {

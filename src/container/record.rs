@@ -216,6 +216,9 @@ pub struct State {
     /// monitor was killed, whoever finds it set on a stopped container tears it down.
     #[serde(default)]
     pub net: Option<NetState>,
+    /// The published ports as bound by the current (or last) run.
+    #[serde(default)]
+    pub ports: Vec<PortBinding>,
 }
 
 /// Exit code recorded when the process owning a running container vanished (it was killed):
@@ -223,6 +226,16 @@ pub struct State {
 pub const LOST_EXIT_CODE: i32 = 128 + 9;
 
 impl Container {
+    /// The published ports while it runs (none otherwise), as `ps`, `port` and `inspect` show
+    /// them.
+    pub fn published_ports(&self) -> &[PortBinding] {
+        if self.state.status == Status::Running {
+            &self.state.ports
+        } else {
+            &[]
+        }
+    }
+
     /// The first 12 hex digits, as `ps` shows them.
     pub fn short_id(&self) -> &str {
         &self.id[..12.min(self.id.len())]

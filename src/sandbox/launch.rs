@@ -231,7 +231,8 @@ pub fn run_observed(
     let mut got = Reports::default();
     report::read_all(report_r, |r| match r {
         Report::Unshared => {
-            let go = match attach_outside(child, spec, rootless, cancel) {
+            let api = state.path().join("slirp.sock");
+            let go = match attach_outside(child, spec, rootless, cancel, &api) {
                 Ok((go, s)) => {
                     slirp = s;
                     Some(go)
@@ -326,6 +327,7 @@ fn attach_outside(
     spec: &Spec,
     rootless: bool,
     cancel: &Canceller,
+    api_socket: &Path,
 ) -> Result<(u8, Option<Slirp>), SandboxError> {
     let setgroups_denied = if rootless {
         !write_id_maps(helper)?
@@ -336,7 +338,12 @@ fn attach_outside(
     let go = if setgroups_denied { b's' } else { b'g' };
     let mut slirp = None;
     if spec.network == NetworkMode::Default && !cancel.is_cancelled() {
-        slirp = Some(start_slirp(helper.as_raw(), rootless)?);
+        slirp = Some(start_slirp(
+            helper.as_raw(),
+            rootless,
+            api_socket,
+            &spec.forwards,
+        )?);
     }
     Ok((go, slirp))
 }

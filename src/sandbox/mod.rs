@@ -24,4 +24,4 @@ pub mod userns;
 
 pub use error::SandboxError;
 pub use launch::{run, run_cancellable, run_observed, Canceller};
-pub use spec::{ExitStatus, Mount, NetworkMode, Outcome, RootFs, Spec, Stdio};
+pub use spec::{ExitStatus, Forward, Mount, NetworkMode, Outcome, RootFs, Spec, Stdio};

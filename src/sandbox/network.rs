@@ -12,10 +12,12 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::error::SandboxError;
-use super::spec::NetworkMode;
+use super::spec::{Forward, NetworkMode};
 
 /// slirp4netns's built-in DNS forwarder, as seen from inside.
 pub const SLIRP_DNS: &str = "10.0.2.3";
+/// The sandbox's own address on slirp4netns's network (where host ports are forwarded to).
+pub const SLIRP_GUEST: &str = "10.0.2.100";
 
 const SLIRP_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -82,7 +84,12 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
 /// services bound only to the host's 127.0.0.1, as with Docker.
 /// `in_userns`: the namespace belongs to a user namespace we made, which slirp4netns must
 /// join first.
-pub fn start_slirp(pid: i32, in_userns: bool) -> Result<Slirp, SandboxError> {
+pub fn start_slirp(
+    pid: i32,
+    in_userns: bool,
+    api_socket: &std::path::Path,
+    forwards: &[Forward],
+) -> Result<Slirp, SandboxError> {
     let (ready_r, ready_w) = pipe()?;
     let (exit_r, exit_w) = pipe()?;
     let (ready_fd, exit_fd) = (ready_w.as_raw_fd(), exit_r.as_raw_fd());
@@ -95,6 +102,9 @@ pub fn start_slirp(pid: i32, in_userns: bool) -> Result<Slirp, SandboxError> {
     ];
     if in_userns {
         args.push(format!("--userns-path=/proc/{pid}/ns/user"));
+    }
+    if !forwards.is_empty() {
+        args.push(format!("--api-socket={}", api_socket.display()));
     }
     args.extend([pid.to_string(), "tap0".to_string()]);
     let mut cmd = Command::new("slirp4netns");
@@ -133,6 +143,9 @@ pub fn start_slirp(pid: i32, in_userns: bool) -> Result<Slirp, SandboxError> {
     })?;
     let mut byte = [0u8; 1];
     if ready > 0 && File::from(ready_r).read(&mut byte).unwrap_or(0) == 1 {
+        for f in forwards {
+            add_hostfwd(api_socket, f)?;
+        }
         return Ok(slirp);
     }
     let _ = slirp.child.kill();
@@ -145,6 +158,46 @@ pub fn start_slirp(pid: i32, in_userns: bool) -> Result<Slirp, SandboxError> {
         err.trim(),
         slirp_hint(&err)
     )))
+}
+
+/// The request slirp4netns's API takes to forward one port.
+pub fn hostfwd_request(f: &Forward) -> String {
+    serde_json::json!({
+        "execute": "add_hostfwd",
+        "arguments": {
+            "proto": f.proto,
+            "host_addr": f.host_addr,
+            "host_port": f.host_port,
+            "guest_port": f.guest_port,
+        }
+    })
+    .to_string()
+}
+
+/// Asks the running slirp4netns to forward `f`; its refusal (a port in use) is an error.
+fn add_hostfwd(api_socket: &std::path::Path, f: &Forward) -> Result<(), SandboxError> {
+    use std::io::Write;
+    let fail = |detail: String| {
+        SandboxError::Network(format!(
+            "slirp4netns cannot forward {}:{}/{}: {detail}",
+            f.host_addr, f.host_port, f.proto
+        ))
+    };
+    let mut s = std::os::unix::net::UnixStream::connect(api_socket)
+        .map_err(|e| fail(format!("API socket {}: {e}", api_socket.display())))?;
+    s.write_all(hostfwd_request(f).as_bytes())
+        .map_err(|e| fail(e.to_string()))?;
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut answer = String::new();
+    s.read_to_string(&mut answer)
+        .map_err(|e| fail(e.to_string()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&answer).map_err(|_| fail(format!("answer {answer:?}")))?;
+    match v["error"]["desc"].as_str() {
+        Some(desc) => Err(fail(desc.to_string())),
+        None if v.get("return").is_some() => Ok(()),
+        None => Err(fail(format!("answer {answer:?}"))),
+    }
 }
 
 /// Advice for a slirp4netns failure a user can fix: without root, the tap device needs
@@ -167,6 +220,22 @@ mod tests {
         assert!(slirp_hint(denied).contains("0666"));
         assert_eq!(slirp_hint("open(\"/dev/net/tun\"): No such device"), "");
         assert_eq!(slirp_hint(""), "");
+    }
+
+    #[test]
+    fn hostfwd_requests_name_every_field() {
+        let r = hostfwd_request(&Forward {
+            proto: "udp".into(),
+            host_addr: "127.0.0.1".into(),
+            host_port: 5353,
+            guest_port: 53,
+        });
+        let v: serde_json::Value = serde_json::from_str(&r).unwrap();
+        assert_eq!(v["execute"], "add_hostfwd");
+        assert_eq!(v["arguments"]["proto"], "udp");
+        assert_eq!(v["arguments"]["host_addr"], "127.0.0.1");
+        assert_eq!(v["arguments"]["host_port"], 5353);
+        assert_eq!(v["arguments"]["guest_port"], 53);
     }
 
     #[test]

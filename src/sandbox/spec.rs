@@ -32,6 +32,9 @@ pub struct Spec {
     /// container on a bridge network); `None` gives the defaults for `network`.
     #[serde(default)]
     pub etc: Option<EtcFiles>,
+    /// Host ports slirp4netns forwards into the sandbox (`NetworkMode::Default` only).
+    #[serde(default)]
+    pub forwards: Vec<Forward>,
     /// Remount `/` read-only once every mountpoint exists.
     pub readonly_root: bool,
     pub stdin: Stdio,
@@ -56,6 +59,7 @@ impl Spec {
             mounts: Vec::new(),
             network: NetworkMode::Default,
             etc: None,
+            forwards: Vec::new(),
             readonly_root: false,
             stdin: Stdio::Null,
             stdout: Stdio::Inherit,
@@ -114,6 +118,17 @@ pub enum NetworkMode {
     /// An existing network namespace (a bind-mounted nsfs file or `/proc/PID/ns/net`) that
     /// the caller set up: a bridge endpoint, or another container's namespace.
     Join(PathBuf),
+}
+
+/// One port slirp4netns forwards: `host_addr:host_port` on the host to `guest_port` inside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forward {
+    /// `tcp` or `udp`.
+    pub proto: String,
+    /// `0.0.0.0` for every address.
+    pub host_addr: String,
+    pub host_port: u16,
+    pub guest_port: u16,
 }
 
 /// `/etc` files the caller wrote for the sandbox; bound over the root's own as Docker binds
