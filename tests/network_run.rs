@@ -928,3 +928,128 @@ fn user_mode_networking_publishes_ports_through_slirp4netns() {
     ]);
     assert!(err.contains("need a bridge network"), "{err}");
 }
+
+/// A DNS server on the host's 127.0.0.1:53 (where `STRATA_DNS` points) that answers every A
+/// query with `answer`; returns how many queries it got when `stop` is set.
+fn fake_resolver(
+    answer: [u8; 4],
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    let sock = UdpSocket::bind("127.0.0.1:53").expect("127.0.0.1:53 free for the fake resolver");
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut served = 0;
+        let mut buf = [0u8; 512];
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            if n < 12 {
+                continue;
+            }
+            // The question ends after its name's zero byte and QTYPE/QCLASS.
+            let mut end = 12;
+            while end < n && buf[end] != 0 {
+                end += buf[end] as usize + 1;
+            }
+            end += 5;
+            if end > n {
+                continue;
+            }
+            let qtype = u16::from_be_bytes([buf[end - 4], buf[end - 3]]);
+            let mut reply = buf[..end].to_vec();
+            reply[2] = 0x81; // a response, recursion desired
+            reply[3] = 0x80; // recursion available, no error
+            reply[6..12].copy_from_slice(&[0, 0, 0, 0, 0, 0]);
+            if qtype == 1 {
+                reply[7] = 1;
+                reply.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                reply.extend_from_slice(&answer);
+            }
+            let _ = sock.send_to(&reply, from);
+            served += 1;
+        }
+        served
+    })
+}
+
+#[test]
+fn other_names_go_to_the_hosts_resolvers() {
+    let e = Env::new();
+    e.s.ok(&["network", "create", "app"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // 192.0.2.0/24 is documentation space: only written in the answer, never contacted.
+    let resolver = fake_resolver([192, 0, 2, 77], stop.clone());
+    run_d(
+        &e,
+        &[
+            "--name",
+            "asker",
+            "--network",
+            "app",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
+    run_d(
+        &e,
+        &[
+            "--name",
+            "known",
+            "--network",
+            "app",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    );
+    let (_, out) = exec(&e, "asker", "nslookup -type=a outside.example");
+    assert!(out.contains("192.0.2.77"), "{out}");
+    // Containers' names are answered by the network's own resolver, not forwarded.
+    let (_, out) = exec(&e, "asker", "nslookup -type=a known");
+    assert!(out.contains(&ip_of(&e, "known", "app")), "{out}");
+    assert!(!out.contains("192.0.2.77"), "{out}");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(resolver.join().unwrap() >= 1);
+    e.s.ok(&["rm", "-f", "asker", "known"]);
+}
+
+#[test]
+fn port_ranges_publish_one_port_each() {
+    let e = Env::new();
+    let base = free_port();
+    // Two consecutive free ports.
+    let (a, b) = (base, base + 1);
+    if TcpListener::bind(("0.0.0.0", b)).is_err() {
+        panic!("port {b} is in use; rerun");
+    }
+    run_d(
+        &e,
+        &[
+            "--name",
+            "ranged",
+            "-p",
+            &format!("{a}-{b}:80-81"),
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir -p /www && echo hello-web > /www/index.html && httpd -p 81 -h /www && \
+             exec httpd -f -p 80 -h /www",
+        ],
+    );
+    assert_eq!(
+        e.s.ok(&["port", "ranged"]),
+        format!("80/tcp -> 0.0.0.0:{a}\n81/tcp -> 0.0.0.0:{b}\n")
+    );
+    for p in [a, b] {
+        assert_eq!(
+            curl_eventually(&format!("http://127.0.0.1:{p}/")),
+            "hello-web\n"
+        );
+    }
+    let ps = e.s.ok(&["ps"]);
+    assert!(ps.contains(&format!("0.0.0.0:{a}-{b}->80-81/tcp")), "{ps}");
+    e.s.ok(&["rm", "-f", "ranged"]);
+}
