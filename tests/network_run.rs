@@ -109,6 +109,22 @@ fn ports_of_bridge(bridge: &str) -> Vec<String> {
         .collect()
 }
 
+/// SIGKILLs the supervisor of container `id` (as a crash would) and waits for the record to
+/// say it stopped.
+fn kill_supervisor(e: &Env, id: &str) {
+    let state_path = e.s.root.join("containers").join(id).join("state.json");
+    let state: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let monitor = state["state"]["monitor"]["pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    e.eventually(10, "the container to die with its supervisor", || {
+        e.ps().iter().all(|(_, s, _)| s != "running")
+    });
+}
+
 fn iptables_save() -> String {
     common::tool("iptables-save", &[])
 }
@@ -717,21 +733,7 @@ fn stop_rm_and_a_killed_supervisor_leave_nothing_behind() {
                 e.s.ok(&["rm", "-f", &id]);
             }
             _ => {
-                let state: Value = serde_json::from_slice(
-                    &std::fs::read(e.s.root.join("containers").join(&id).join("state.json"))
-                        .unwrap(),
-                )
-                .unwrap();
-                let monitor = state["state"]["monitor"]["pid"].as_i64().unwrap() as i32;
-                nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(monitor),
-                    nix::sys::signal::Signal::SIGKILL,
-                )
-                .unwrap();
-                e.eventually(10, "the container to die with its supervisor", || {
-                    e.state_of(&id[..12]).is_none_or(|(s, _)| s != "running")
-                        && e.ps().iter().all(|(_, s, _)| s != "running")
-                });
+                kill_supervisor(&e, &id);
                 // Still wired: only the record knows, and `rm` undoes it.
                 let left = traces(&e, &id, "app", &bridge, &ip);
                 assert!(left.netns && left.rules_naming_ip > 0, "{left:?}");
@@ -753,17 +755,7 @@ fn system_prune_repairs_a_crashed_container_network() {
     let e = Env::new();
     e.s.ok(&["network", "create", "app"]);
     let id = run_d(&e, &["--network", "app", "busybox", "sleep", "300"]);
-    let state_path = e.s.root.join("containers").join(&id).join("state.json");
-    let state: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
-    let monitor = state["state"]["monitor"]["pid"].as_i64().unwrap() as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(monitor),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    e.eventually(10, "the container to stop", || {
-        e.ps().iter().all(|(_, s, _)| s != "running")
-    });
+    kill_supervisor(&e, &id);
     assert!(std::path::Path::new("/run/strata/netns").join(&id).exists());
     let out = e.s.ok(&["system", "prune", "-f"]);
     assert!(out.contains("1 container network(s) torn down"), "{out}");
@@ -782,18 +774,8 @@ fn system_prune_repairs_a_crashed_container_network() {
     // A store deleted while its container's network was up: any store's prune reclaims it.
     let other = Env::new();
     let id = run_d(&other, &["busybox", "sleep", "300"]);
-    let state_path = other.s.root.join("containers").join(&id).join("state.json");
-    let state: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
-    let monitor = state["state"]["monitor"]["pid"].as_i64().unwrap() as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(monitor),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
     let ns = std::path::Path::new("/run/strata/netns").join(&id);
-    other.eventually(10, "the sandbox to die", || {
-        other.ps().iter().all(|(_, s, _)| s != "running")
-    });
+    kill_supervisor(&other, &id);
     std::fs::remove_dir_all(&other.s.root).unwrap();
     assert!(ns.exists());
     let out = e.s.ok(&["system", "prune", "-f"]);

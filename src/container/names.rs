@@ -14,13 +14,7 @@ const NOUNS: &[&str] = &[
 
 /// Docker's `[a-zA-Z0-9][a-zA-Z0-9_.-]+` (a leading `/` is accepted and dropped by the caller).
 pub fn validate(name: &str) -> Result<(), ContainerError> {
-    let b = name.as_bytes();
-    let ok = b.len() >= 2
-        && b[0].is_ascii_alphanumeric()
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
-    if ok {
+    if crate::util::valid_name(name) {
         Ok(())
     } else {
         Err(ContainerError::BadName(name.to_string()))

@@ -289,18 +289,7 @@ pub fn up(root: &Path, cs: &Containers, c: &Container) -> Result<Up, ContainerEr
     }
     let networks = endpoint_networks(root, c)?;
     let reserved = hostports::reserve(&net.publish)?;
-    let endpoints: Vec<netavark::Endpoint<'_>> = net
-        .endpoints
-        .iter()
-        .zip(&networks)
-        .enumerate()
-        .map(|(i, (e, n))| netavark::Endpoint {
-            network: n,
-            ip: e.ip,
-            aliases: names_of(c, e),
-            interface: format!("eth{i}"),
-        })
-        .collect();
+    let endpoints = all_endpoints(c, &networks);
     let request = netavark::request(&c.id, &c.name, &endpoints, &reserved.bindings);
     let path = netns::path_for(&c.id);
     // Recorded first: if this process dies from here on, the next one knows what to undo.

@@ -24,7 +24,7 @@ pub enum NetworkError {
     NotFound(String),
     #[error("network with name {0} already exists")]
     NameInUse(String),
-    #[error("invalid network name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    #[error("invalid network name {0:?}: at least 2 of [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
     InvalidName(String),
     #[error("{0} is a pre-defined network and cannot be created")]
     Predefined(String),

@@ -496,13 +496,7 @@ fn now_rfc3339() -> String {
 
 /// Docker's rule for network names, as for container names.
 pub fn validate_name(name: &str) -> Result<(), NetworkError> {
-    let b = name.as_bytes();
-    let ok = !b.is_empty()
-        && b[0].is_ascii_alphanumeric()
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
-    if ok {
+    if crate::util::valid_name(name) {
         Ok(())
     } else {
         Err(NetworkError::InvalidName(name.to_string()))
