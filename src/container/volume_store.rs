@@ -81,15 +81,8 @@ pub struct Volume {
     pub mountpoint: PathBuf,
 }
 
-/// Docker's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
-pub fn valid_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    b.len() >= 2
-        && b[0].is_ascii_alphanumeric()
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
-}
+/// Docker's rule for volume names, the same as for containers and networks.
+pub use crate::util::valid_name;
 
 /// The name of the anonymous volume of container `id` at `target`: the same on every start.
 pub fn anonymous_name(container_id: &str, target: &Path) -> String {

@@ -22,7 +22,7 @@ pub fn random_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Docker's rule for container and network names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+/// Docker's rule for container, network and volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 pub fn valid_name(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() >= 2
