@@ -10,7 +10,7 @@ use super::record::{Container, Endpoint, NetConfig, NetState, Status};
 use super::store::Containers;
 use crate::network::etc_files::{self, ExtraHost, HostsInput, ResolvInput};
 use crate::network::hostports::{self, Reserved};
-use crate::network::netavark::{self, Backend, Netavark};
+use crate::network::netavark::{self, Backend};
 use crate::network::ports::{self, PortRequest};
 use crate::network::record::DEFAULT_NETWORK;
 use crate::network::{firewall, netns, Network, Networks};
@@ -193,8 +193,8 @@ pub struct Up {
     pub forwards: Vec<Forward>,
 }
 
-fn backend(root: &Path) -> Netavark {
-    Netavark::new(Networks::new(root).aardvark_dir())
+fn backend(root: &Path) -> Box<dyn Backend> {
+    crate::network::backend(root)
 }
 
 /// The networks of `c`'s endpoints as they are now.
@@ -304,10 +304,11 @@ pub fn up(root: &Path, cs: &Containers, c: &Container) -> Result<Up, ContainerEr
     let wired = (|| -> Result<serde_json::Value, ContainerError> {
         write_owner(&path, root, &request)?;
         netns::create(&path)?;
+        let backend = backend(root);
         for n in &networks {
-            firewall::ensure(&n.bridge())?;
+            backend.prepare(&n.bridge())?;
         }
-        Ok(backend(root).setup(&path, &request)?)
+        Ok(backend.setup(&path, &request)?)
     })();
     let answer = match wired {
         Ok(a) => a,
@@ -401,26 +402,7 @@ pub fn down(root: &Path, cs: &Containers, id: &str) -> Result<(), ContainerError
     netns::remove(&state.netns)?;
     let _ = std::fs::remove_file(owner_path(&state.netns));
     cs.update(id, |c| c.state.net = None)?;
-    // The last endpoint took its bridge along: the isolation rule goes too (`up` makes it
-    // again), so rules never pile up for networks whose stores are gone.
-    for n in bridges_in(&state.request) {
-        if !firewall::link_exists(&n) {
-            firewall::remove(&n)?;
-        }
-    }
     Ok(result?)
-}
-
-/// The bridges a netavark request names.
-fn bridges_in(request: &serde_json::Value) -> Vec<String> {
-    request["network_info"]
-        .as_object()
-        .map(|m| {
-            m.values()
-                .filter_map(|n| n["network_interface"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Next to each pinned namespace: which store's container it is and netavark's request, so
@@ -485,8 +467,7 @@ fn reclaim_orphaned_namespaces(root: &Path, known: &dyn Fn(&str) -> bool) -> usi
             continue;
         }
         if netns::is_pinned(&ns) {
-            let _ = Netavark::new(Networks::new(&owner.root).aardvark_dir())
-                .teardown(&ns, &owner.request);
+            let _ = backend(&owner.root).teardown(&ns, &owner.request);
         }
         if netns::remove(&ns).is_ok() {
             let _ = std::fs::remove_file(&path);
@@ -563,8 +544,9 @@ pub fn connect(
             interface: format!("eth{index}"),
         }];
         let request = netavark::request(&c.id, &c.name, &one, &[]);
-        firewall::ensure(&n.bridge())?;
-        let wired = backend(root).setup(&state.netns, &request);
+        let backend = backend(root);
+        backend.prepare(&n.bridge())?;
+        let wired = backend.setup(&state.netns, &request);
         let answer = match wired {
             Ok(a) => a,
             Err(e) => {
@@ -706,7 +688,7 @@ pub fn prune_networks(root: &Path) -> Result<Vec<String>, ContainerError> {
 pub fn remove_network(root: &Path, n: &Network) -> Result<(), ContainerError> {
     Networks::new(root).remove(n)?;
     if bridges_available() {
-        firewall::remove(&n.bridge())?;
+        backend(root).remove_network(&n.id, &n.bridge())?;
     }
     Ok(())
 }
@@ -724,6 +706,19 @@ pub fn prune_rules(root: &Path) -> Result<usize, ContainerError> {
             firewall::remove(&b)?;
             n += 1;
         }
+    }
+    // The native backend's rules, tagged by network.
+    let gone: Vec<String> = crate::network::rules::network_owners(&crate::network::rules::saved()?)
+        .into_iter()
+        .filter(|o| !live.contains(&crate::network::record::bridge_name(&o["net:".len()..])))
+        .collect();
+    if !gone.is_empty() {
+        let _host = crate::network::store::host_lock()?;
+        n += gone.len();
+        crate::network::rules::apply(&crate::network::rules::Batch {
+            add: Vec::new(),
+            remove: gone,
+        })?;
     }
     // A bridge with nothing attached whose network no store has (its containers died with a
     // crashed strata and their store was deleted).

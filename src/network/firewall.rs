@@ -170,6 +170,8 @@ pub fn bridges_with_rules() -> Vec<String> {
     };
     String::from_utf8_lossy(&out.stdout)
         .lines()
+        // The native backend's rules carry their network's tag and are pruned by it.
+        .filter(|l| !l.contains("strata:net:"))
         .filter_map(|l| {
             let mut it = l.split_whitespace();
             it.position(|w| w == "-i")?;

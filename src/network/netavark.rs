@@ -104,6 +104,12 @@ pub trait Backend {
     /// Undoes `setup` for the request's networks (veths, rules, DNS entries, and the bridge
     /// when its last endpoint goes).
     fn teardown(&self, netns: &Path, request: &Value) -> Result<(), NetworkError>;
+    /// Before a container joins the network of `bridge`.
+    fn prepare(&self, _bridge: &str) -> Result<(), NetworkError> {
+        Ok(())
+    }
+    /// What the network `id` holds on the host goes (`network rm`).
+    fn remove_network(&self, id: &str, bridge: &str) -> Result<(), NetworkError>;
 }
 
 /// The real netavark.
@@ -171,6 +177,8 @@ impl Netavark {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // netavark starts aardvark-dns, which must get its SIGHUPs.
+        crate::util::unblock_signals_in(&mut cmd);
         if let Some(servers) = &self.upstream {
             let conf = self.config.join("resolv.conf");
             let text: String = servers
@@ -222,7 +230,7 @@ fn error_text(stdout: &[u8], stderr: &[u8]) -> String {
 /// aardvark-dns, started by netavark, forwards other names to the servers in the
 /// `/etc/resolv.conf` it sees: netavark runs in a mount namespace of its own where that file
 /// is `conf`, so the host's file is never touched.
-fn private_resolv_conf(cmd: &mut Command, conf: PathBuf) {
+pub(crate) fn private_resolv_conf(cmd: &mut Command, conf: PathBuf) {
     use std::os::unix::process::CommandExt;
     let conf = std::ffi::CString::new(conf.as_os_str().as_encoded_bytes()).unwrap_or_default();
     // SAFETY: only unshare and mount, both async-signal-safe syscalls, run after fork.
@@ -259,8 +267,36 @@ impl Backend for Netavark {
     }
 
     fn teardown(&self, netns: &Path, request: &Value) -> Result<(), NetworkError> {
-        self.run("teardown", netns, request).map(|_| ())
+        self.run("teardown", netns, request)?;
+        // The last endpoint took its bridge along: its isolation rule goes too (`prepare`
+        // makes it again), so rules never pile up for networks whose stores are gone.
+        for b in bridges_in(request) {
+            if !super::firewall::link_exists(&b) {
+                super::firewall::remove(&b)?;
+            }
+        }
+        Ok(())
     }
+
+    fn prepare(&self, bridge: &str) -> Result<(), NetworkError> {
+        super::firewall::ensure(bridge)
+    }
+
+    fn remove_network(&self, _id: &str, bridge: &str) -> Result<(), NetworkError> {
+        super::firewall::remove(bridge)
+    }
+}
+
+/// The bridges a request names.
+pub fn bridges_in(request: &Value) -> Vec<String> {
+    request["network_info"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .filter_map(|n| n["network_interface"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -31,3 +31,19 @@ pub fn valid_name(name: &str) -> bool {
             .iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
+
+/// Makes `cmd` start with no signal blocked. A child inherits the signal mask, and strata's
+/// threads block the signals they forward: a daemon started from one (aardvark-dns) would
+/// never see the SIGHUP that tells it to reload.
+pub fn unblock_signals_in(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: sigemptyset and pthread_sigmask are async-signal-safe and touch only a local set.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+}
