@@ -7,11 +7,11 @@ cd "$(dirname "$0")/.."
 # busybox-static: the offline base image; skopeo, umoci: outside judges of our images;
 # docker-registry: a real registry on loopback; slirp4netns, uidmap: RUN's default network and
 # rootless id maps; zstd: checking zstd layers with the real tool; apache2-utils: htpasswd's
-# bcrypt entries for the registry's auth; netavark, aardvark-dns, iptables: container networks
-# (bridges, port forwarding, names); curl: reaching published ports from the host; wrk: the
-# network bench's load generator.
+# bcrypt entries for the registry's auth; aardvark-dns, iptables: container networks (names,
+# port forwarding); netavark: the alternative bridge backend; iproute2, curl: tests look at
+# links and reach published ports from the host; wrk: the network bench's load generator.
 pkgs=(busybox-static skopeo umoci docker-registry slirp4netns uidmap zstd apache2-utils
-  netavark aardvark-dns iptables curl wrk)
+  aardvark-dns iptables netavark iproute2 curl wrk)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

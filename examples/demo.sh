@@ -8,9 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# busybox-static: the offline base image; netavark, aardvark-dns, iptables: container networks.
+# busybox-static: the offline base image; aardvark-dns, iptables: container networks.
 need=()
-for p in busybox-static netavark aardvark-dns iptables curl; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+for p in busybox-static aardvark-dns iptables curl; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

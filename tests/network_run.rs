@@ -1035,3 +1035,67 @@ fn port_ranges_publish_one_port_each() {
     assert!(ps.contains(&format!("0.0.0.0:{a}-{b}->80-81/tcp")), "{ps}");
     e.s.ok(&["rm", "-f", "ranged"]);
 }
+
+#[test]
+fn the_netavark_backend_publishes_resolves_and_cleans_up() {
+    let e = Env::new();
+    let nv = |args: &[&str]| -> String {
+        let out =
+            e.s.command(args)
+                .env("STRATA_NETWORK_BACKEND", "netavark")
+                .output()
+                .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            e.s.report("netavark backend", args, &out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    nv(&["network", "create", "nvnet"]);
+    let port = free_port();
+    let p = format!("{port}:80");
+    nv(&[
+        "run",
+        "-d",
+        "--name",
+        "nvweb",
+        "--network",
+        "nvnet",
+        "-p",
+        &p,
+        "busybox",
+        "sh",
+        "-c",
+        WEB,
+    ]);
+    nv(&[
+        "run",
+        "-d",
+        "--name",
+        "nvcli",
+        "--network",
+        "nvnet",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(
+        curl_eventually(&format!("http://127.0.0.1:{port}/")),
+        "hello-web\n"
+    );
+    let web_ip = ip_of(&e, "nvweb", "nvnet");
+    let (_, out) = exec(&e, "nvcli", "nslookup -type=a nvweb");
+    assert!(out.contains(&web_ip), "{out}");
+    assert!(reaches(&e, "nvcli", "nvweb"));
+    let bridge = network_inspect(&e, "nvnet")["Options"]["com.docker.network.bridge.name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    nv(&["rm", "-f", "nvweb", "nvcli"]);
+    assert_eq!(ports_of_bridge(&bridge).len(), 0);
+    assert!(!iptables_save().contains(&format!("{web_ip}:80")));
+    assert_eq!(curl(&format!("http://127.0.0.1:{port}/")), None);
+    nv(&["network", "rm", "nvnet"]);
+    assert!(!iptables_save().contains(&bridge));
+}

@@ -84,6 +84,8 @@ pub enum NetworkError {
     #[error("no free host port for {what}")]
     NoFreePort { what: String },
     #[error(transparent)]
+    Netlink(#[from] super::netlink::NetlinkError),
+    #[error(transparent)]
     Port(#[from] super::ports::PortError),
     #[error(transparent)]
     Etc(#[from] super::etc_files::EtcError),

@@ -144,22 +144,7 @@ pub fn idle_bridges() -> Vec<String> {
 /// Deletes the link `name` (an idle bridge no network owns any more).
 pub fn delete_link(name: &str) -> Result<(), NetworkError> {
     let _host = super::store::host_lock()?;
-    let out = Command::new("ip")
-        .args(["link", "delete", name])
-        .output()
-        .map_err(|source| NetworkError::ToolMissing {
-            tool: "ip".into(),
-            source,
-        })?;
-    if out.status.success() || !link_exists(name) {
-        Ok(())
-    } else {
-        Err(NetworkError::Tool {
-            tool: format!("ip link delete {name}"),
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
-    }
+    Ok(super::netlink::delete_link(name)?)
 }
 
 /// The bridges that have an isolation rule (for `system prune` to drop those of networks

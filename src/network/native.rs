@@ -139,19 +139,11 @@ fn sysctl(path: &str, value: &str) -> Result<(), NetworkError> {
     std::fs::write(p, value).map_err(NetworkError::io("write", p))
 }
 
-fn nl(e: netlink::NetlinkError) -> NetworkError {
-    NetworkError::Tool {
-        tool: "rtnetlink".into(),
-        status: "failed".into(),
-        stderr: e.to_string(),
-    }
-}
-
 /// The bridge of `a`, with its address, up and ready for localhost port forwarding.
 fn ensure_bridge(a: &Attach) -> Result<(), NetworkError> {
-    netlink::create_bridge(&a.bridge).map_err(nl)?;
-    netlink::add_address(&a.bridge, a.gateway, a.subnet.prefix_len()).map_err(nl)?;
-    netlink::set_up(&a.bridge).map_err(nl)?;
+    netlink::create_bridge(&a.bridge)?;
+    netlink::add_address(&a.bridge, a.gateway, a.subnet.prefix_len())?;
+    netlink::set_up(&a.bridge)?;
     sysctl(
         &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", a.bridge),
         "1",
@@ -188,10 +180,10 @@ impl Backend for Native {
             ensure_bridge(a)?;
             let host = veth_name(&p.container_id, &a.network_id);
             // A leftover of a crash under the same name would make the creation fail.
-            netlink::delete_link(&host).map_err(nl)?;
-            netlink::create_veth(&host, &a.interface, ns.as_fd()).map_err(nl)?;
-            netlink::set_master(&host, &a.bridge).map_err(nl)?;
-            netlink::set_up(&host).map_err(nl)?;
+            netlink::delete_link(&host)?;
+            netlink::create_veth(&host, &a.interface, ns.as_fd())?;
+            netlink::set_master(&host, &a.bridge)?;
+            netlink::set_up(&host)?;
             let default_route = i == 0 && !a.internal;
             let mac = netlink::in_netns(ns.as_fd(), || {
                 netlink::add_address(&a.interface, a.ip, a.subnet.prefix_len())?;
@@ -201,8 +193,7 @@ impl Backend for Native {
                     netlink::add_default_route(a.gateway)?;
                 }
                 netlink::mac_address(&a.interface)
-            })
-            .map_err(nl)?;
+            })?;
             answer.insert(
                 a.network.clone(),
                 json!({"interfaces": {a.interface.clone(): {"mac_address": mac}}}),
@@ -233,7 +224,7 @@ impl Backend for Native {
         let mut first_error = None;
         for a in &p.attach {
             if let Err(e) = netlink::delete_link(&veth_name(&p.container_id, &a.network_id)) {
-                first_error.get_or_insert(nl(e));
+                first_error.get_or_insert(e.into());
             }
             if let Err(e) = self.dns_update(&p, a, false) {
                 first_error.get_or_insert(e);
@@ -258,7 +249,7 @@ impl Backend for Native {
             add: Vec::new(),
             remove: vec![rules::network_owner(id)],
         })?;
-        netlink::delete_link(bridge).map_err(nl)
+        Ok(netlink::delete_link(bridge)?)
     }
 }
 
