@@ -720,14 +720,8 @@ pub fn prune_rules(root: &Path) -> Result<usize, ContainerError> {
             remove: gone,
         })?;
     }
-    // A bridge with nothing attached whose network no store has (its containers died with a
-    // crashed strata and their store was deleted).
-    for b in firewall::idle_bridges() {
-        if !live.contains(&b) {
-            firewall::delete_link(&b)?;
-            n += 1;
-        }
-    }
+    // A bridge with nothing attached whose network no store has (its store was deleted).
+    n += firewall::reclaim_unclaimed_bridges(&live)?;
     Ok(n)
 }
 

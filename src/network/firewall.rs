@@ -141,10 +141,29 @@ pub fn idle_bridges() -> Vec<String> {
         .collect()
 }
 
-/// Deletes the link `name` (an idle bridge no network owns any more).
-pub fn delete_link(name: &str) -> Result<(), NetworkError> {
+/// Deletes the idle bridges of strata's that no network in `live` owns, with the tagged
+/// rules of their networks (a store deleted with its networks in place); returns how many.
+pub fn reclaim_unclaimed_bridges(live: &[String]) -> Result<usize, NetworkError> {
+    let gone: Vec<String> = idle_bridges()
+        .into_iter()
+        .filter(|b| !live.contains(b))
+        .collect();
+    if gone.is_empty() {
+        return Ok(0);
+    }
+    let owners: Vec<String> = super::rules::network_owners(&super::rules::saved()?)
+        .into_iter()
+        .filter(|o| gone.contains(&super::record::bridge_name(&o["net:".len()..])))
+        .collect();
     let _host = super::store::host_lock()?;
-    Ok(super::netlink::delete_link(name)?)
+    super::rules::apply(&super::rules::Batch {
+        add: Vec::new(),
+        remove: owners,
+    })?;
+    for b in &gone {
+        super::netlink::delete_link(b)?;
+    }
+    Ok(gone.len())
 }
 
 /// The bridges that have an isolation rule (for `system prune` to drop those of networks

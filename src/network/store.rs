@@ -201,6 +201,12 @@ impl Networks {
         let _claims = self.lock_claims()?;
         let mut taken: Vec<Ipv4Net> = existing.iter().map(|n| n.subnet).collect();
         taken.extend(self.live_claims()?);
+        // Bridges of networks whose store was deleted hold their subnets' routes forever
+        // otherwise; this is the moment a subnet is needed, so they go now.
+        if nix::unistd::geteuid().is_root() && !crate::util::userns::in_user_namespace() {
+            let live = self.claimed_bridges_locked();
+            super::firewall::reclaim_unclaimed_bridges(&live)?;
+        }
         taken.extend(host_routes());
         let subnet = match asked {
             Some(s) => {
@@ -411,6 +417,11 @@ impl Networks {
     pub fn claimed_bridges(&self) -> Result<Vec<String>, NetworkError> {
         let _c = self.lock_claims()?;
         self.live_claims()?;
+        Ok(self.claimed_bridges_locked())
+    }
+
+    /// `claimed_bridges` with the claims lock already held (and stale claims dropped).
+    fn claimed_bridges_locked(&self) -> Vec<String> {
         let mut out = Vec::new();
         for e in fs::read_dir(&self.claims).into_iter().flatten().flatten() {
             if let Ok(claim) = fs::read(e.path())
@@ -420,7 +431,7 @@ impl Networks {
                 out.push(super::record::bridge_name(&claim.id));
             }
         }
-        Ok(out)
+        out
     }
 
     fn claim(&self, n: &Network) -> Result<(), NetworkError> {
