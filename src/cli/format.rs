@@ -87,6 +87,31 @@ pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Rows through a Docker `--format` (Go template, `json`, or `table …`): one line per row;
+/// a `table` template gets its header row (titles from `headers`) and aligned columns, as the
+/// docker CLI's tabwriter aligns them.
+pub fn render_rows(
+    format: &str,
+    rows: &[serde_json::Value],
+    headers: &[(&str, &str)],
+) -> Result<String, super::gotemplate::TemplateError> {
+    let t = super::gotemplate::Template::parse(&super::gotemplate::expand_shorthand(format))?;
+    let mut lines = Vec::new();
+    for r in rows {
+        lines.push(t.render(r)?);
+    }
+    if !t.table {
+        return Ok(lines.iter().map(|l| format!("{l}\n")).collect());
+    }
+    let header: Vec<String> = t.header(headers).split('\t').map(str::to_string).collect();
+    let cells: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
+    let titles: Vec<&str> = header.iter().map(String::as_str).collect();
+    Ok(render_table(&titles, &cells))
+}
+
 /// JSON indented with 4 spaces, as `docker inspect` prints it.
 pub fn to_docker_json<T: Serialize>(value: &T) -> String {
     let mut buf = Vec::new();

@@ -7,13 +7,16 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::format::{print, to_docker_json};
+use super::format::{print, render_rows, to_docker_json};
 use super::Settings;
 use crate::container::Containers;
 use crate::store::{Image, Store};
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
+    /// A Go template applied to each object (`'{{.State.Status}}'`, `'{{json .Config}}'`).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
     #[arg(required = true)]
     pub references: Vec<String>,
 }
@@ -36,8 +39,13 @@ pub fn run(settings: &Settings, args: InspectArgs) -> Result<ExitCode> {
             }
         }
     }
-    print(&to_docker_json(&out));
-    print("\n");
+    match &args.format {
+        Some(f) => print(&render_rows(f, &out, &[])?),
+        None => {
+            print(&to_docker_json(&out));
+            print("\n");
+        }
+    }
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -5,6 +5,7 @@ mod args;
 mod settings;
 
 mod format;
+mod gotemplate;
 mod progress;
 
 mod build;

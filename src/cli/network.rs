@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::format::{print, render_table, to_docker_json};
+use super::format::{print, render_rows, to_docker_json};
 use super::Settings;
 use crate::container::{net, Containers};
 use crate::network::{CreateRequest, Network, Networks};
@@ -119,7 +119,7 @@ pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
             for f in &a.filter {
                 all.retain(|n| matches_filter(n, f));
             }
-            print(&render_ls(&all, &a));
+            print(&render_ls(&all, &a)?);
         }
         NetworkCommand::Inspect(a) => {
             let mut out = Vec::new();
@@ -225,61 +225,40 @@ fn field(n: &Network, name: &str, trunc: bool) -> String {
     }
 }
 
-/// Fills `{{.Field}}` placeholders (full Go templates are another issue's).
-fn fill(template: &str, n: &Network, trunc: bool) -> String {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find("}}") else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let name = rest[start + 2..start + end].trim().trim_start_matches('.');
-        out.push_str(&field(n, name, trunc));
-        rest = &rest[start + end + 2..];
-    }
-    out.push_str(rest);
-    out.replace("\\t", "\t")
+/// A row of `network ls` with Docker's field names, for `--format`.
+fn row(n: &Network, trunc: bool) -> Value {
+    json!({
+        "CreatedAt": n.created, "Driver": n.driver, "ID": field(n, "ID", trunc),
+        "IPv6": "false", "Internal": n.internal.to_string(),
+        "Labels": field(n, "Labels", trunc), "Name": n.name, "Scope": "local",
+    })
 }
 
-fn render_ls(all: &[Network], a: &LsArgs) -> String {
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "NETWORK ID"),
+    ("Name", "NAME"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("IPv6", "IPV6"),
+    ("Internal", "INTERNAL"),
+    ("Labels", "LABELS"),
+    ("CreatedAt", "CREATED AT"),
+];
+
+fn render_ls(all: &[Network], a: &LsArgs) -> Result<String> {
     let trunc = !a.no_trunc;
     if a.quiet {
-        return all
+        return Ok(all
             .iter()
             .map(|n| format!("{}\n", field(n, "ID", trunc)))
-            .collect();
+            .collect());
     }
-    match a.format.as_deref() {
-        None | Some("table") => {
-            let rows: Vec<Vec<String>> = all
-                .iter()
-                .map(|n| {
-                    ["ID", "Name", "Driver", "Scope"]
-                        .iter()
-                        .map(|f| field(n, f, trunc))
-                        .collect()
-                })
-                .collect();
-            render_table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
-        }
-        Some("json") => all
-            .iter()
-            .map(|n| {
-                let v = json!({
-                    "CreatedAt": n.created, "Driver": n.driver, "ID": field(n, "ID", trunc),
-                    "IPv6": "false", "Internal": n.internal.to_string(),
-                    "Labels": field(n, "Labels", trunc), "Name": n.name, "Scope": "local",
-                });
-                format!("{v}\n")
-            })
-            .collect(),
-        Some(t) => all
-            .iter()
-            .map(|n| format!("{}\n", fill(t.trim_start_matches("table "), n, trunc)))
-            .collect(),
-    }
+    let format = match a.format.as_deref() {
+        None | Some("table") => "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+        Some(f) => f,
+    };
+    let rows: Vec<Value> = all.iter().map(|n| row(n, trunc)).collect();
+    Ok(render_rows(format, &rows, HEADERS)?)
 }
 
 /// The `docker network inspect` object of one network.

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 
-use super::format::{ellipsis, human_duration, print, render_table};
+use super::format::{ellipsis, human_duration, print, render_rows};
 use super::Settings;
 use crate::container::{Container, Containers, Status};
 use crate::store::time::{now_unix, parse_rfc3339};
@@ -20,9 +20,13 @@ pub struct PsArgs {
     /// Only IDs.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// `table` (default) or `json` (one object per line).
+    /// `table` (default), `json` (one object per line), or a Go template
+    /// (`'{{.Names}}\t{{.Status}}'`, `'table {{.ID}}\t{{.Ports}}'`).
     #[arg(long)]
     pub format: Option<String>,
+    /// Full IDs and commands.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
 }
 
 pub fn run(settings: &Settings, args: PsArgs) -> Result<ExitCode> {
@@ -39,60 +43,59 @@ pub fn run(settings: &Settings, args: PsArgs) -> Result<ExitCode> {
         print(&out);
         return Ok(ExitCode::SUCCESS);
     }
-    match args.format.as_deref() {
+    let rows: Vec<serde_json::Value> = list.iter().map(|c| row(c, now, !args.no_trunc)).collect();
+    let format = match args.format.as_deref() {
         None | Some("table") => {
-            let rows: Vec<Vec<String>> = list
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.short_id().to_string(),
-                        c.image.clone(),
-                        format!("\"{}\"", ellipsis(&command(c), 20)),
-                        ago(&c.created, now),
-                        status(c, now),
-                        ports(c),
-                        c.name.clone(),
-                    ]
-                })
-                .collect();
-            print(&render_table(
-                &[
-                    "CONTAINER ID",
-                    "IMAGE",
-                    "COMMAND",
-                    "CREATED",
-                    "STATUS",
-                    "PORTS",
-                    "NAMES",
-                ],
-                &rows,
-            ));
+            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
         }
-        Some("json") | Some("{{json .}}") => {
-            let mut out = String::new();
-            for c in &list {
-                let v = json!({
-                    "Command": format!("\"{}\"", command(c)),
-                    "CreatedAt": c.created,
-                    "ExitCode": c.state.exit_code,
-                    "ID": c.id,
-                    "Image": c.image,
-                    "Names": c.name,
-                    "Pid": c.state.pid.map(|p| p.pid),
-                    "Ports": ports(c),
-                    "Networks": networks(c),
-                    "RunningFor": ago(&c.created, now),
-                    "State": c.state.status.as_str(),
-                    "Status": status(c, now),
-                });
-                out.push_str(&v.to_string());
-                out.push('\n');
-            }
-            print(&out);
-        }
-        Some(other) => anyhow::bail!("unsupported format {other:?}: use table or json"),
-    }
+        Some("{{json .}}") => "json",
+        Some(f) => f,
+    };
+    print(&render_rows(format, &rows, HEADERS)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Docker's column titles for `--format 'table …'`.
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Status", "STATUS"),
+    ("State", "STATE"),
+    ("Ports", "PORTS"),
+    ("Names", "NAMES"),
+    ("Networks", "NETWORKS"),
+    ("Labels", "LABELS"),
+    ("Mounts", "MOUNTS"),
+    ("Size", "SIZE"),
+];
+
+/// One container as `docker ps --format` sees it (Docker's field names and value formats).
+fn row(c: &Container, now: i64, trunc: bool) -> serde_json::Value {
+    let command = if trunc {
+        ellipsis(&command(c), 20)
+    } else {
+        command(c)
+    };
+    json!({
+        "Command": format!("\"{command}\""),
+        "CreatedAt": c.created,
+        "ExitCode": c.state.exit_code,
+        "ID": if trunc { c.short_id().to_string() } else { c.id.clone() },
+        "Image": c.image,
+        "Labels": "",
+        "Mounts": c.config.mounts.iter().map(|m| m.target().display().to_string()).collect::<Vec<_>>().join(","),
+        "Names": c.name,
+        "Networks": networks(c),
+        "Pid": c.state.pid.map(|p| p.pid),
+        "Ports": ports(c),
+        "RunningFor": ago(&c.created, now),
+        "Size": "",
+        "State": c.state.status.as_str(),
+        "Status": status(c, now),
+    })
 }
 
 /// The PORTS column: the published ports of a running container, as bound.

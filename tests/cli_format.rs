@@ -1,0 +1,65 @@
+//! Go-template `--format` as Docker scripts use it: `ps`, `inspect -f`, `network ls`, the
+//! `table` directive with Docker's column titles, the `json` shorthand, and a bad template as
+//! a located error.
+
+mod common;
+mod run_support;
+
+use run_support::Env;
+
+#[test]
+fn ps_and_inspect_take_go_templates() {
+    let e = Env::new();
+    let id =
+        e.s.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "fmt",
+            "--network",
+            "none",
+            "-e",
+            "A=1",
+            "busybox",
+            "sleep",
+            "300",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(
+        e.s.ok(&["ps", "--format", "{{.Names}}\\t{{.State}}\\t{{.Networks}}"]),
+        "fmt\trunning\tnone\n"
+    );
+    let table = e.s.ok(&["ps", "--format", "table {{.ID}}\\t{{.Names}}"]);
+    assert_eq!(
+        table,
+        format!("CONTAINER ID   NAMES\n{}   fmt\n", &id[..12])
+    );
+    let line = e.s.ok(&["ps", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(v["ID"], &id[..12]);
+    assert_eq!(
+        e.s.ok(&["ps", "--no-trunc", "--format", "{{.ID}}"]),
+        format!("{id}\n")
+    );
+    assert_eq!(
+        e.s.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{.Name}} {{.HostConfig.NetworkMode}}",
+            "fmt"
+        ]),
+        "true /fmt none\n"
+    );
+    let env =
+        e.s.ok(&["inspect", "--format", "{{json .Config.Env}}", "fmt"]);
+    let env: Vec<String> = serde_json::from_str(env.trim()).unwrap();
+    assert!(env.contains(&"A=1".to_string()), "{env:?}");
+    assert_eq!(
+        e.s.ok(&["inspect", "-f", "{{range .Args}}[{{.}}]{{end}}", "fmt"]),
+        "[300]\n"
+    );
+    let err = e.s.fails(&["ps", "--format", "{{.Names"]);
+    assert!(err.contains("template: :1:"), "{err}");
+    e.s.ok(&["rm", "-f", "fmt"]);
+}
