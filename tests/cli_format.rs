@@ -1,6 +1,6 @@
-//! Go-template `--format` as Docker scripts use it: `ps`, `inspect -f`, `network ls`, the
-//! `table` directive with Docker's column titles, the `json` shorthand, and a bad template as
-//! a located error.
+//! Docker's command forms as scripts use them: Go-template `--format` (`ps`, `inspect -f`,
+//! `network ls`, the `table` directive with Docker's column titles, the `json` shorthand, a bad
+//! template as a located error) and the management forms (`container …`, `image …`).
 
 mod common;
 mod run_support;
@@ -62,4 +62,52 @@ fn ps_and_inspect_take_go_templates() {
     let err = e.s.fails(&["ps", "--format", "{{.Names"]);
     assert!(err.contains("template: :1:"), "{err}");
     e.s.ok(&["rm", "-f", "fmt"]);
+}
+
+#[test]
+fn management_forms_run_the_plain_commands() {
+    let e = Env::new();
+    let (out, _) = e.code(
+        &[
+            "container",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "echo",
+            "hi",
+        ],
+        0,
+    );
+    assert_eq!(out, "hi\n");
+    e.s.ok(&[
+        "container",
+        "run",
+        "-d",
+        "--name",
+        "mf",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(
+        e.s.ok(&["container", "ls", "--format", "{{.Names}}"]),
+        "mf\n"
+    );
+    assert_eq!(e.s.ok(&["container", "list", "-q"]).trim().len(), 12);
+    let id = e.s.ok(&["image", "inspect", "-f", "{{.Id}}", "busybox"]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    let ls = e.s.ok(&["image", "ls"]);
+    assert!(
+        ls.starts_with("REPOSITORY") && ls.contains("busybox"),
+        "{ls}"
+    );
+    e.s.ok(&["image", "tag", "busybox", "bb2"]);
+    e.s.ok(&["image", "rm", "bb2"]);
+    e.s.ok(&["container", "stop", "-t", "1", "mf"]);
+    e.s.ok(&["container", "rm", "mf"]);
+    assert_eq!(e.s.ok(&["container", "ls", "-a", "-q"]), "");
 }

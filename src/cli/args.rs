@@ -49,7 +49,7 @@ pub enum Command {
     Tag(super::tag::TagArgs),
     /// Remove images.
     Rmi(super::rmi::RmiArgs),
-    /// Show an image's configuration as JSON.
+    /// Show containers or images as JSON (`-f` a Go template).
     Inspect(super::inspect::InspectArgs),
     /// Show an image's history.
     History(super::history::HistoryArgs),
@@ -93,6 +93,12 @@ pub enum Command {
     Exec(super::exec::ExecArgs),
     /// Wait for containers to stop and print their exit codes.
     Wait(super::wait::WaitArgs),
+    /// Manage containers (`container ls`, `container rm`, … as the plain commands).
+    #[command(subcommand)]
+    Container(super::management::ContainerCommand),
+    /// Manage images (`image ls`, `image rm`, `image build`, … as the plain commands).
+    #[command(subcommand)]
+    Image(super::management::ImageCommand),
     /// Supervise a detached container (internal).
     #[command(hide = true)]
     ContainerSupervise(super::supervise::SuperviseArgs),

@@ -23,6 +23,7 @@ mod signals;
 mod ctr_common;
 mod exec;
 mod logs;
+mod management;
 mod network;
 mod port;
 mod ps;
@@ -61,9 +62,10 @@ pub use settings::Settings;
 pub fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let settings = Settings::resolve(&cli.global)?;
+    let command = cli.command.flatten();
     // Settings first: the store stays the user's even though strata is root in the namespace.
-    let userns = rootless::enter_if_needed(&cli.command)?;
-    let result = run(settings, cli.command);
+    let userns = rootless::enter_if_needed(&command)?;
+    let result = run(settings, command);
     if let Some(w) = userns.and_then(rootless::skipped_warning) {
         eprintln!("{w}");
     }
@@ -104,6 +106,7 @@ fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Exec(a) => exec::run(&settings, a),
         Command::Wait(a) => wait::run(&settings, a),
         Command::ContainerSupervise(a) => supervise::run(&settings, a),
+        form @ (Command::Container(_) | Command::Image(_)) => run(settings, form.flatten()),
     }
 }
 

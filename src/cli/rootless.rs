@@ -47,6 +47,10 @@ pub fn needs_userns(cmd: &Command) -> bool {
         | Command::Exec(_)
         | Command::Wait(_)
         | Command::ContainerSupervise(_) => false,
+        // `main` flattens management forms first; were one to arrive, an image command may
+        // build or import (user namespace), a container command never.
+        Command::Container(_) => false,
+        Command::Image(_) => true,
     }
 }
 
