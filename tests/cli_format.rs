@@ -111,3 +111,72 @@ fn management_forms_run_the_plain_commands() {
     e.s.ok(&["container", "rm", "mf"]);
     assert_eq!(e.s.ok(&["container", "ls", "-a", "-q"]), "");
 }
+
+#[test]
+fn ps_filters_last_and_latest() {
+    let e = Env::new();
+    for (name, cmd) in [("ok1", "true"), ("bad3", "exit 3"), ("live", "sleep 300")] {
+        let args = [
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            cmd,
+        ];
+        e.s.ok(&args);
+    }
+    e.eventually(10, "the short-lived ones to exit", || {
+        e.s.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "status=exited",
+            "--format",
+            "{{.Names}}",
+        ])
+        .lines()
+        .count()
+            == 2
+    });
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["ps", "--format", "{{.Names}}"];
+        all.extend_from_slice(args);
+        e.s.ok(&all).lines().map(String::from).collect()
+    };
+    assert_eq!(names(&[]), vec!["live"]);
+    assert_eq!(names(&["--filter", "exited=3"]), vec!["bad3"]);
+    assert_eq!(
+        names(&["-a", "--filter", "name=ok", "--filter", "name=bad"]).len(),
+        2
+    );
+    assert_eq!(
+        names(&["-a", "--filter", "status=exited", "--filter", "name=ok"]),
+        vec!["ok1"]
+    );
+    assert_eq!(
+        names(&["-a", "--filter", "since=ok1"]),
+        vec!["live", "bad3"]
+    );
+    assert_eq!(names(&["-a", "--filter", "before=bad3"]), vec!["ok1"]);
+    assert_eq!(
+        names(&[
+            "-a",
+            "--filter",
+            "network=none",
+            "--filter",
+            "ancestor=busybox"
+        ])
+        .len(),
+        3
+    );
+    assert_eq!(names(&["-l"]), vec!["live"]);
+    assert_eq!(names(&["-n", "2"]), vec!["live", "bad3"]);
+    let err = e.s.fails(&["ps", "--filter", "colour=red"]);
+    assert!(err.contains("invalid filter 'colour'"), "{err}");
+    e.s.ok(&["rm", "-f", "ok1", "bad3", "live"]);
+}

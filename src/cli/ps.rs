@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::format::{ellipsis, human_duration, print, render_rows};
 use super::Settings;
+use crate::container::filter::Filters;
 use crate::container::{Container, Containers, Status};
 use crate::store::time::{now_unix, parse_rfc3339};
 
@@ -27,12 +28,42 @@ pub struct PsArgs {
     /// Full IDs and commands.
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
+    /// `id=`, `name=`, `label=`, `status=`, `exited=`, `ancestor=`, `before=`, `since=`,
+    /// `volume=`, `network=`; the same key twice matches either.
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// The N last created containers (all states).
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    pub last: Option<usize>,
+    /// The last created container (all states).
+    #[arg(short = 'l', long)]
+    pub latest: bool,
 }
 
 pub fn run(settings: &Settings, args: PsArgs) -> Result<ExitCode> {
-    let mut list = Containers::new(&settings.root).list()?;
-    list.retain(|c| args.all || c.state.status == Status::Running);
+    let all = Containers::new(&settings.root).list()?;
+    let filters = Filters::parse(&args.filter)?;
+    // As Docker: a status filter, -n or -l look at every container, not only running ones.
+    let every = args.all
+        || args.latest
+        || args.last.is_some()
+        || !filters.values("status").is_empty()
+        || !filters.values("exited").is_empty();
+    let created_of = |q: &str| {
+        all.iter()
+            .find(|c| c.name == q || c.id.starts_with(q))
+            .map(|c| c.created.clone())
+    };
+    let mut list: Vec<&Container> = all
+        .iter()
+        .filter(|c| every || c.state.status == Status::Running)
+        .filter(|c| filters.matches(c, &created_of))
+        .collect();
     list.reverse();
+    let keep = if args.latest { Some(1) } else { args.last };
+    if let Some(n) = keep {
+        list.truncate(n);
+    }
     let now = now_unix();
     if args.quiet {
         let mut out = String::new();

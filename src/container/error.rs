@@ -61,6 +61,8 @@ pub enum ContainerError {
     StopTimeout { id: String, secs: u64 },
     #[error(transparent)]
     Network(#[from] crate::network::NetworkError),
+    #[error("{0}")]
+    Filter(String),
     #[error("invalid network {0:?}: expected bridge, host, none, container:NAME or the name of a network")]
     NetworkMode(String),
     #[error("{0}")]

@@ -29,6 +29,7 @@ pub mod cp;
 pub mod create;
 pub mod error;
 pub mod export;
+pub mod filter;
 pub mod lifecycle;
 pub mod liveness;
 pub mod mount_spec;
