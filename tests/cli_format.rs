@@ -180,3 +180,36 @@ fn ps_filters_last_and_latest() {
     assert!(err.contains("invalid filter 'colour'"), "{err}");
     e.s.ok(&["rm", "-f", "ok1", "bad3", "live"]);
 }
+
+#[test]
+fn kill_and_restart() {
+    let e = Env::new();
+    let script = "trap 'exit 7' TERM; while true; do sleep 0.05; done";
+    e.s.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "kr",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(e.s.ok(&["kill", "-s", "TERM", "kr"]), "kr\n");
+    e.eventually(10, "the trap to end it", || {
+        e.state_of("kr") == Some(("exited".into(), Some(7)))
+    });
+    let err = e.s.fails(&["kill", "kr"]);
+    assert!(err.contains("is not running"), "{err}");
+    assert_eq!(e.s.ok(&["restart", "-t", "1", "kr"]), "kr\n");
+    assert_eq!(e.state_of("kr").map(|s| s.0), Some("running".into()));
+    assert_eq!(e.s.ok(&["container", "restart", "-t", "1", "kr"]), "kr\n");
+    assert_eq!(e.state_of("kr").map(|s| s.0), Some("running".into()));
+    e.s.ok(&["kill", "kr"]);
+    e.eventually(10, "SIGKILL to end it", || {
+        e.state_of("kr") == Some(("exited".into(), Some(137)))
+    });
+    e.s.ok(&["rm", "kr"]);
+}

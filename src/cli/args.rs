@@ -85,6 +85,10 @@ pub enum Command {
     Logs(super::logs::LogsArgs),
     /// Stop running containers (StopSignal, then SIGKILL).
     Stop(super::stop::StopArgs),
+    /// Send a signal (SIGKILL by default) to running containers.
+    Kill(super::kill::KillArgs),
+    /// Stop and start containers again.
+    Restart(super::restart::RestartArgs),
     /// Start stopped containers in the background.
     Start(super::start::StartArgs),
     /// Remove containers.

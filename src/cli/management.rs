@@ -17,6 +17,10 @@ pub enum ContainerCommand {
     Start(super::start::StartArgs),
     /// Stop running containers.
     Stop(super::stop::StopArgs),
+    /// Send a signal to running containers.
+    Kill(super::kill::KillArgs),
+    /// Stop and start containers again.
+    Restart(super::restart::RestartArgs),
     /// Remove containers.
     #[command(visible_alias = "remove")]
     Rm(super::rm::RmArgs),
@@ -73,6 +77,8 @@ impl ContainerCommand {
             ContainerCommand::Run(a) => Command::Run(a),
             ContainerCommand::Start(a) => Command::Start(a),
             ContainerCommand::Stop(a) => Command::Stop(a),
+            ContainerCommand::Kill(a) => Command::Kill(a),
+            ContainerCommand::Restart(a) => Command::Restart(a),
             ContainerCommand::Rm(a) => Command::Rm(a),
             ContainerCommand::Inspect(a) => Command::Inspect(a),
             ContainerCommand::Logs(a) => Command::Logs(a),

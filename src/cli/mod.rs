@@ -22,11 +22,13 @@ mod signals;
 
 mod ctr_common;
 mod exec;
+mod kill;
 mod logs;
 mod management;
 mod network;
 mod port;
 mod ps;
+mod restart;
 mod rm;
 mod run;
 mod start;
@@ -102,6 +104,8 @@ fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Logs(a) => logs::run(&settings, a),
         Command::Stop(a) => stop::run(&settings, a),
         Command::Start(a) => start::run(&settings, a),
+        Command::Kill(a) => kill::run(&settings, a),
+        Command::Restart(a) => restart::run(&settings, a),
         Command::Rm(a) => rm::run(&settings, a),
         Command::Exec(a) => exec::run(&settings, a),
         Command::Wait(a) => wait::run(&settings, a),

@@ -43,6 +43,8 @@ pub fn needs_userns(cmd: &Command) -> bool {
         | Command::Logs(_)
         | Command::Stop(_)
         | Command::Start(_)
+        | Command::Kill(_)
+        | Command::Restart(_)
         | Command::Rm(_)
         | Command::Exec(_)
         | Command::Wait(_)

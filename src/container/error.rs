@@ -63,6 +63,8 @@ pub enum ContainerError {
     Network(#[from] crate::network::NetworkError),
     #[error("{0}")]
     Filter(String),
+    #[error("Container {id} is not running")]
+    NotRunning { id: String },
     #[error("invalid network {0:?}: expected bridge, host, none, container:NAME or the name of a network")]
     NetworkMode(String),
     #[error("{0}")]

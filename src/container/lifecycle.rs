@@ -239,6 +239,18 @@ fn kill_and_wait(cs: &Containers, id: &str) -> Result<(), ContainerError> {
     }
 }
 
+/// `kill [-s SIGNAL]`: sends `sig` (a name or number; Docker's default is SIGKILL) to the
+/// container's PID 1, which forwards it to the command.
+pub fn send_signal(store: &Store, c: &Container, sig: &str) -> Result<(), ContainerError> {
+    let sig = parse_signal(sig)?;
+    let cs = Containers::new(store.root());
+    let c = cs.get_reconciled(&c.id)?;
+    if c.state.status != Status::Running || !signal(&c, sig) {
+        return Err(ContainerError::NotRunning { id: c.id.clone() });
+    }
+    Ok(())
+}
+
 /// `rm [-f]`: refuses a running container unless `force` (then kills it), releases its
 /// volumes and removes its directory.
 pub fn remove(
