@@ -213,3 +213,19 @@ fn kill_and_restart() {
     });
     e.s.ok(&["rm", "kr"]);
 }
+
+#[test]
+fn images_take_go_templates() {
+    let e = Env::new();
+    assert_eq!(
+        e.s.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "busybox:latest\n"
+    );
+    let table =
+        e.s.ok(&["images", "--format", "table {{.Repository}}\t{{.Tag}}"]);
+    assert_eq!(table, "REPOSITORY   TAG\nbusybox      latest\n");
+    let v: serde_json::Value =
+        serde_json::from_str(e.s.ok(&["image", "ls", "--format", "json"]).trim()).unwrap();
+    assert_eq!(v["Repository"], "busybox");
+    assert_eq!(v["ID"].as_str().unwrap().len(), 12);
+}

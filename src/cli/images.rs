@@ -1,12 +1,12 @@
 //! `strata images`: the REPOSITORY TAG IMAGE ID CREATED SIZE table, `-q`, `--digests`,
-//! `--format json` (one object per line, as `docker images --format json`).
+//! `--format json` (one object per line, as `docker images --format json`) or a Go template.
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 
-use super::format::{human_size, print, render_table, since};
+use super::format::{human_size, print, render_rows, render_table, since};
 use super::Settings;
 use crate::reference::Reference;
 use crate::store::time::{format_go_utc, now_unix, parse_rfc3339};
@@ -23,12 +23,24 @@ pub struct ImagesArgs {
     /// Show full image IDs.
     #[arg(long)]
     pub no_trunc: bool,
-    /// Output format (table or json).
+    /// `table`, `json`, or a Go template (`'{{.Repository}}:{{.Tag}}'`, `'table {{.ID}}'`).
     #[arg(long)]
     pub format: Option<String>,
     /// Only images matching this repository (and tag).
     pub reference: Option<String>,
 }
+
+/// Docker's column titles for `--format 'table …'`.
+const HEADERS: &[(&str, &str)] = &[
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("ID", "IMAGE ID"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("Containers", "CONTAINERS"),
+];
 
 /// One line of the listing: an image under one of its tags (or `<none>`).
 struct Row<'a> {
@@ -113,8 +125,8 @@ pub fn run(settings: &Settings, args: ImagesArgs) -> Result<ExitCode> {
                 .collect();
             print(&render_table(&header, &table));
         }
-        Some("json") => {
-            let mut out = String::new();
+        Some(format) => {
+            let mut objects = Vec::new();
             for r in &rows {
                 let size = human_size(r.image.size());
                 let v = serde_json::json!({
@@ -137,12 +149,10 @@ pub fn run(settings: &Settings, args: ImagesArgs) -> Result<ExitCode> {
                     "UniqueSize": "N/A",
                     "VirtualSize": size,
                 });
-                out.push_str(&v.to_string());
-                out.push('\n');
+                objects.push(v);
             }
-            print(&out);
+            print(&render_rows(format, &objects, HEADERS)?);
         }
-        Some(other) => bail!("unsupported --format {other:?}: use table or json"),
     }
     Ok(ExitCode::SUCCESS)
 }
