@@ -1,6 +1,8 @@
 //! A container's networking over its life: `plan` at creation (network mode, leased
 //! addresses, checked ports), `up` when it starts (pinned namespace, netavark, the `/etc`
 //! files), `down` when it stops (or when a crash left it up), `release` when it is removed.
+//!
+//! `connect` wires endpoints into running containers; `repair` undoes what crashes left.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -13,9 +15,16 @@ use crate::network::hostports::{self, Reserved};
 use crate::network::netavark::{self, Backend};
 use crate::network::ports::{self, PortRequest};
 use crate::network::record::DEFAULT_NETWORK;
-use crate::network::{firewall, netns, Network, Networks};
+use crate::network::{netns, Network, Networks};
 use crate::sandbox::spec::EtcFiles;
 use crate::sandbox::{Forward, NetworkMode};
+
+mod connect;
+mod repair;
+
+pub use connect::{connect, disconnect};
+use repair::{owner_path, write_owner};
+pub use repair::{prune_networks, prune_rules, remove_network, repair, Repaired};
 
 /// The network flags of `run`/`create`, as typed.
 #[derive(Debug, Clone, Default)]
@@ -193,12 +202,15 @@ pub struct Up {
     pub forwards: Vec<Forward>,
 }
 
-fn backend(root: &Path) -> Box<dyn Backend> {
+pub(super) fn backend(root: &Path) -> Box<dyn Backend> {
     crate::network::backend(root)
 }
 
 /// The networks of `c`'s endpoints as they are now.
-fn endpoint_networks(root: &Path, c: &Container) -> Result<Vec<Network>, ContainerError> {
+pub(super) fn endpoint_networks(
+    root: &Path,
+    c: &Container,
+) -> Result<Vec<Network>, ContainerError> {
     let networks = Networks::new(root);
     c.config
         .net
@@ -208,7 +220,7 @@ fn endpoint_networks(root: &Path, c: &Container) -> Result<Vec<Network>, Contain
         .collect()
 }
 
-fn names_of(c: &Container, e: &Endpoint) -> Vec<String> {
+pub(super) fn names_of(c: &Container, e: &Endpoint) -> Vec<String> {
     let mut names = e.aliases.clone();
     names.push(c.short_id().to_string());
     names
@@ -405,169 +417,11 @@ pub fn down(root: &Path, cs: &Containers, id: &str) -> Result<(), ContainerError
     Ok(result?)
 }
 
-/// Next to each pinned namespace: which store's container it is and netavark's request, so
-/// a strata of any store can undo it once that store or container is gone.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Owner {
-    root: std::path::PathBuf,
-    request: serde_json::Value,
-}
-
-fn owner_path(netns: &Path) -> std::path::PathBuf {
-    netns.with_extension("owner")
-}
-
-fn write_owner(
-    netns: &Path,
-    root: &Path,
-    request: &serde_json::Value,
-) -> Result<(), ContainerError> {
-    let path = owner_path(netns);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(ContainerError::io("create", dir))?;
-    }
-    let owner = Owner {
-        root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
-        request: request.clone(),
-    };
-    let data = serde_json::to_vec(&owner).expect("an owner record serialises");
-    crate::util::atomic::write_atomic(&path, &data).map_err(ContainerError::io("write", &path))
-}
-
-/// Tears down pinned namespaces whose container is gone: its store was deleted, or the
-/// store no longer has it (removed by a strata that crashed mid-way). Returns how many.
-fn reclaim_orphaned_namespaces(root: &Path, known: &dyn Fn(&str) -> bool) -> usize {
-    let here = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    let Ok(entries) = std::fs::read_dir(netns::netns_dir()) else {
-        return 0;
-    };
-    let mut n = 0;
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.extension().is_none_or(|x| x != "owner") {
-            continue;
-        }
-        let ns = path.with_extension("");
-        let id = ns
-            .file_name()
-            .map(|f| f.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let Ok(owner) = std::fs::read(&path)
-            .map_err(|_| ())
-            .and_then(|d| serde_json::from_slice::<Owner>(&d).map_err(|_| ()))
-        else {
-            continue;
-        };
-        let gone = if owner.root == here {
-            !known(&id)
-        } else {
-            !Containers::new(&owner.root).dir(&id).is_dir()
-        };
-        if !gone || netns_in_use(&ns) {
-            continue;
-        }
-        if netns::is_pinned(&ns) {
-            let _ = backend(&owner.root).teardown(&ns, &owner.request);
-        }
-        if netns::remove(&ns).is_ok() {
-            let _ = std::fs::remove_file(&path);
-            n += 1;
-        }
-    }
-    n
-}
-
-/// Gives back the addresses `c` leased (when it is removed).
-pub fn release(root: &Path, c: &Container) -> Result<(), ContainerError> {
-    let networks = Networks::new(root);
-    for e in &c.config.net.endpoints {
-        networks.release(&e.network_id, &c.id)?;
-    }
-    Ok(())
-}
-
-/// `network connect [--alias A]… [--ip IP] NET CTR`: leases an address and, when the
-/// container runs on bridges, wires the new endpoint into its namespace at once.
-pub fn connect(
-    root: &Path,
-    cs: &Containers,
-    network: &str,
-    container: &str,
-    aliases: &[String],
-    ip: Option<&str>,
-) -> Result<(), ContainerError> {
-    let networks = Networks::new(root);
-    let n = networks.find(network)?;
-    let c = cs.find(container)?;
-    if c.config.net.endpoints.is_empty() {
-        return Err(ContainerError::NetworkConflict(format!(
-            "container {} uses network mode {:?}: only containers on bridge networks can be \
-             connected to another network",
-            c.name, c.config.net.mode
-        )));
-    }
-    if c.config.net.endpoints.iter().any(|e| e.network_id == n.id) {
-        return Err(ContainerError::NetworkConflict(format!(
-            "endpoint with name {} already exists in network {}",
-            c.name, n.name
-        )));
-    }
-    if n.is_default() && !aliases.is_empty() {
-        return Err(ContainerError::NetworkConflict(
-            "network-scoped aliases are only supported for user-defined networks".into(),
-        ));
-    }
-    let want = match ip {
-        Some(ip) => Some(ip.parse::<Ipv4Addr>().map_err(|_| {
-            ContainerError::NetworkConflict(format!("invalid IPv4 address {ip:?} for --ip"))
-        })?),
-        None => None,
-    };
-    let lease = networks.lease(&n, &c.id, want)?;
-    let endpoint = Endpoint {
-        network_id: n.id.clone(),
-        network: n.name.clone(),
-        ip: lease,
-        aliases: aliases.to_vec(),
-        static_ip: want.is_some(),
-        mac: String::new(),
-    };
-    let _l = cs.lock(&c.id)?;
-    let mut c = cs.get_reconciled_locked(&c.id)?;
-    c.config.net.endpoints.push(endpoint.clone());
-    if let (true, Some(state)) = (c.is_running(), c.state.net.clone()) {
-        let index = c.config.net.endpoints.len() - 1;
-        let one = [netavark::Endpoint {
-            network: &n,
-            ip: lease,
-            aliases: names_of(&c, &endpoint),
-            interface: format!("eth{index}"),
-        }];
-        let request = netavark::request(&c.id, &c.name, &one, &[]);
-        let backend = backend(root);
-        backend.prepare(&n.bridge())?;
-        let wired = backend.setup(&state.netns, &request);
-        let answer = match wired {
-            Ok(a) => a,
-            Err(e) => {
-                drop(networks.release(&n.id, &c.id));
-                return Err(e.into());
-            }
-        };
-        if let Some((_, mac)) = netavark::macs(&answer).into_iter().next() {
-            c.config.net.endpoints[index].mac = mac;
-        }
-        let all = endpoint_networks(root, &c)?;
-        let endpoints = all_endpoints(&c, &all);
-        c.state.net = Some(NetState {
-            request: netavark::request(&c.id, &c.name, &endpoints, &state.ports),
-            ..state
-        });
-    }
-    cs.save(&c)
-}
-
-fn all_endpoints<'a>(c: &Container, networks: &'a [Network]) -> Vec<netavark::Endpoint<'a>> {
+/// Every endpoint of `c` as netavark's request names it (`eth0` first).
+pub(super) fn all_endpoints<'a>(
+    c: &Container,
+    networks: &'a [Network],
+) -> Vec<netavark::Endpoint<'a>> {
     c.config
         .net
         .endpoints
@@ -583,159 +437,11 @@ fn all_endpoints<'a>(c: &Container, networks: &'a [Network]) -> Vec<netavark::En
         .collect()
 }
 
-/// `network disconnect NET CTR`: undoes `connect` (or the network given at `run`).
-pub fn disconnect(
-    root: &Path,
-    cs: &Containers,
-    network: &str,
-    container: &str,
-) -> Result<(), ContainerError> {
+/// Gives back the addresses `c` leased (when it is removed).
+pub fn release(root: &Path, c: &Container) -> Result<(), ContainerError> {
     let networks = Networks::new(root);
-    let n = networks.find(network)?;
-    let c = cs.find(container)?;
-    let _l = cs.lock(&c.id)?;
-    let mut c = cs.get_reconciled_locked(&c.id)?;
-    let Some(index) = c
-        .config
-        .net
-        .endpoints
-        .iter()
-        .position(|e| e.network_id == n.id)
-    else {
-        return Err(ContainerError::NetworkConflict(format!(
-            "container {} is not connected to network {}",
-            c.name, n.name
-        )));
-    };
-    if let (true, Some(state)) = (c.is_running(), c.state.net.clone()) {
-        let all = endpoint_networks(root, &c)?;
-        let endpoints = all_endpoints(&c, &all);
-        // The published ports ride on the first network: they go with it.
-        let ports = if index == 0 { &state.ports[..] } else { &[] };
-        let request = netavark::request(&c.id, &c.name, &endpoints[index..=index], ports);
-        backend(root).teardown(&state.netns, &request)?;
-        let rest: Vec<netavark::Endpoint<'_>> = endpoints
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != index)
-            .map(|(_, e)| e.clone())
-            .collect();
-        let ports = if index == 0 {
-            Vec::new()
-        } else {
-            state.ports.clone()
-        };
-        c.state.net = Some(NetState {
-            request: netavark::request(&c.id, &c.name, &rest, &ports),
-            ports,
-            ..state
-        });
-    }
-    c.config.net.endpoints.remove(index);
-    if c.config.net.endpoints.is_empty() {
-        // Docker leaves a container with no network in its own empty namespace.
-        c.config.net.mode = "none".into();
-    }
-    cs.save(&c)?;
-    networks.release(&n.id, &c.id)?;
-    Ok(())
-}
-
-/// What `repair` found and fixed after a crash.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Repaired {
-    /// Containers whose network was still up with no process to own it.
-    pub torn_down: Vec<String>,
-    /// Address leases of containers that no longer exist.
-    pub leases: usize,
-    /// Pinned namespaces of containers that no longer exist (in any store).
-    pub namespaces: usize,
-}
-
-/// Undoes what crashed strata processes left: networks of stopped containers still up,
-/// leases and pinned namespaces of containers that are gone (`system prune`).
-pub fn repair(root: &Path, cs: &Containers) -> Result<Repaired, ContainerError> {
-    let mut out = Repaired::default();
-    let all = cs.list()?;
-    for c in &all {
-        if c.state.net.is_some() && !c.is_running() {
-            down(root, cs, &c.id)?;
-            out.torn_down.push(c.id.clone());
-        }
-    }
-    let known: std::collections::BTreeSet<&str> = all.iter().map(|c| c.id.as_str()).collect();
-    let orphans = Networks::new(root).release_orphans(&|id| known.contains(id))?;
-    out.leases = orphans.len();
-    out.namespaces = reclaim_orphaned_namespaces(root, &|id| known.contains(id));
-    Ok(out)
-}
-
-/// Removes every user-defined network no container holds an address on (`network prune`,
-/// `system prune`); returns their names.
-pub fn prune_networks(root: &Path) -> Result<Vec<String>, ContainerError> {
-    let networks = Networks::new(root);
-    let mut removed = Vec::new();
-    for n in networks.list()? {
-        if !n.is_default() && networks.leases(&n.id)?.is_empty() {
-            remove_network(root, &n)?;
-            removed.push(n.name);
-        }
-    }
-    Ok(removed)
-}
-
-/// `network rm`: the record, its subnet claim and its isolation rule.
-pub fn remove_network(root: &Path, n: &Network) -> Result<(), ContainerError> {
-    Networks::new(root).remove(n)?;
-    if bridges_available() {
-        backend(root).remove_network(&n.id, &n.bridge())?;
+    for e in &c.config.net.endpoints {
+        networks.release(&e.network_id, &c.id)?;
     }
     Ok(())
-}
-
-/// Drops isolation rules and idle bridges of networks no store on this host has any more (a
-/// network removed by a strata that crashed mid-way, a store deleted); returns how many.
-pub fn prune_rules(root: &Path) -> Result<usize, ContainerError> {
-    if !bridges_available() {
-        return Ok(0);
-    }
-    let live = Networks::new(root).claimed_bridges()?;
-    let mut n = 0;
-    for b in firewall::bridges_with_rules() {
-        if !live.contains(&b) {
-            firewall::remove(&b)?;
-            n += 1;
-        }
-    }
-    // The native backend's rules, tagged by network.
-    let gone: Vec<String> = crate::network::rules::network_owners(&crate::network::rules::saved()?)
-        .into_iter()
-        .filter(|o| !live.contains(&crate::network::record::bridge_name(&o["net:".len()..])))
-        .collect();
-    if !gone.is_empty() {
-        let _host = crate::network::store::host_lock()?;
-        n += gone.len();
-        crate::network::rules::apply(&crate::network::rules::Batch {
-            add: Vec::new(),
-            remove: gone,
-        })?;
-    }
-    // A bridge with nothing attached whose network no store has (its store was deleted).
-    n += firewall::reclaim_unclaimed_bridges(&live)?;
-    Ok(n)
-}
-
-/// Whether any process lives in the namespace pinned at `path`.
-fn netns_in_use(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(target) = std::fs::metadata(path) else {
-        return false;
-    };
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    procs.flatten().any(|p| {
-        std::fs::metadata(p.path().join("ns/net"))
-            .is_ok_and(|m| m.ino() == target.ino() && m.dev() == target.dev())
-    })
 }
