@@ -96,6 +96,14 @@ fn run_d(e: &Env, args: &[&str]) -> String {
     e.s.ok(&all).trim().to_string()
 }
 
+/// A container named `name` on network `net` that only sleeps.
+fn sleeper(e: &Env, name: &str, net: &str) -> String {
+    run_d(
+        e,
+        &["--name", name, "--network", net, "busybox", "sleep", "300"],
+    )
+}
+
 /// Host interfaces (veths and bridges) attached to `bridge`.
 fn ports_of_bridge(bridge: &str) -> Vec<String> {
     // `ip` fails when the bridge itself is gone (its last endpoint took it along): none.
@@ -322,30 +330,8 @@ fn names_resolve_on_a_user_network_and_networks_are_isolated() {
             WEB,
         ],
     );
-    run_d(
-        &e,
-        &[
-            "--name",
-            "cli",
-            "--network",
-            "app",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
-    run_d(
-        &e,
-        &[
-            "--name",
-            "out",
-            "--network",
-            "other",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
+    sleeper(&e, "cli", "app");
+    sleeper(&e, "out", "other");
     let db_ip = ip_of(&e, "db", "app");
     e.eventually(10, "db's web server", || reaches(&e, "cli", &db_ip));
     for name in ["db", "database", &db[..12]] {
@@ -389,18 +375,7 @@ fn an_internal_network_has_no_route_out() {
     let e = Env::new();
     e.s.ok(&["network", "create", "--internal", "sealed"]);
     e.s.ok(&["network", "create", "open"]);
-    run_d(
-        &e,
-        &[
-            "--name",
-            "in",
-            "--network",
-            "sealed",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
+    sleeper(&e, "in", "sealed");
     run_d(
         &e,
         &[
@@ -590,18 +565,7 @@ fn static_ips_container_mode_and_a_restart_keeps_the_address() {
     e.s.ok(&["stop", "-t", "1", "srv"]);
     e.s.ok(&["start", "srv"]);
     assert_eq!(ip_of(&e, "srv", "fixed"), "10.89.200.50");
-    run_d(
-        &e,
-        &[
-            "--name",
-            "probe",
-            "--network",
-            "fixed",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
+    sleeper(&e, "probe", "fixed");
     e.eventually(10, "the restarted web server", || {
         reaches(&e, "probe", "10.89.200.50")
     });
@@ -963,30 +927,8 @@ fn other_names_go_to_the_hosts_resolvers() {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // 192.0.2.0/24 is documentation space: only written in the answer, never contacted.
     let resolver = fake_resolver([192, 0, 2, 77], stop.clone());
-    run_d(
-        &e,
-        &[
-            "--name",
-            "asker",
-            "--network",
-            "app",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
-    run_d(
-        &e,
-        &[
-            "--name",
-            "known",
-            "--network",
-            "app",
-            "busybox",
-            "sleep",
-            "300",
-        ],
-    );
+    sleeper(&e, "asker", "app");
+    sleeper(&e, "known", "app");
     let (_, out) = exec(&e, "asker", "nslookup -type=a outside.example");
     assert!(out.contains("192.0.2.77"), "{out}");
     // Containers' names are answered by the network's own resolver, not forwarded.
