@@ -98,7 +98,7 @@ pub fn render_rows(
     let t = super::gotemplate::Template::parse(&super::gotemplate::expand_shorthand(format))?;
     let mut lines = Vec::new();
     for r in rows {
-        lines.push(t.render(r)?);
+        lines.push(t.render_strict(r)?);
     }
     if !t.table {
         return Ok(lines.iter().map(|l| format!("{l}\n")).collect());
@@ -184,6 +184,21 @@ mod tests {
         }
         assert_eq!(since(Some("1970-01-01T00:00:00Z"), 7200), "2 hours ago");
         assert_eq!(since(None, 7200), "N/A");
+    }
+
+    #[test]
+    fn rows_fail_whole_on_an_unknown_field() {
+        let rows = [serde_json::json!({"Names": "a"}), serde_json::json!({"Names": "b"})];
+        assert_eq!(
+            render_rows("{{.Names}}", &rows, &[]).unwrap(),
+            "a\nb\n"
+        );
+        let err = render_rows("{{.Names}} {{.Nmes}}", &rows, &[]).unwrap_err();
+        assert!(err.to_string().contains("can't evaluate field Nmes"), "{err}");
+        assert_eq!(
+            render_rows("table {{.Names}}", &rows, &[("Names", "NAMES")]).unwrap(),
+            "NAMES\na\nb\n"
+        );
     }
 
     #[test]

@@ -443,12 +443,24 @@ impl Template {
     }
 
     /// Renders one value (Docker calls this once per row / per inspected object).
+    /// A missing map key renders as `<no value>`, as over `docker inspect`'s decoded JSON.
     pub fn render(&self, data: &V) -> Result<String, TemplateError> {
+        self.render_with(data, false)
+    }
+
+    /// A missing field is an error naming it, as over the docker CLI's row structs (`ps`,
+    /// `images`, `network ls`…): a typo must not print a column of `<no value>`.
+    pub fn render_strict(&self, data: &V) -> Result<String, TemplateError> {
+        self.render_with(data, true)
+    }
+
+    fn render_with(&self, data: &V, strict: bool) -> Result<String, TemplateError> {
         let mut ex = Exec {
             src: &self.src,
             root: data,
             vars: Vec::new(),
             out: String::new(),
+            strict,
         };
         ex.walk(&self.nodes, data).map(|()| ex.out)
     }
@@ -482,6 +494,7 @@ struct Exec<'a> {
     root: &'a V,
     vars: Vec<(String, V)>,
     out: String,
+    strict: bool,
 }
 
 impl Exec<'_> {
@@ -608,7 +621,16 @@ impl Exec<'_> {
         let mut cur = base;
         for name in chain {
             cur = match cur {
-                V::Object(m) => m.get(name).unwrap_or(&V::Null),
+                V::Object(m) => match m.get(name) {
+                    Some(v) => v,
+                    None if self.strict => {
+                        return Err(self.err(
+                            pos,
+                            format!("can't evaluate field {name} in type {}", go_type(cur)),
+                        ))
+                    }
+                    None => &V::Null,
+                },
                 V::Null => &V::Null,
                 _ => {
                     return Err(self.err(
@@ -1015,6 +1037,18 @@ mod tests {
                 "{tmpl:?}"
             );
         }
+    }
+
+    #[test]
+    fn strict_rendering_names_a_missing_field() {
+        let t = Template::parse("{{.Names}} {{.Nope}}").unwrap();
+        assert_eq!(t.render(&data()).unwrap(), "web <no value>");
+        assert_eq!(
+            t.render_strict(&data()).unwrap_err().to_string(),
+            "template: :1:14: executing: can't evaluate field Nope in type map[string]interface {}"
+        );
+        let t = Template::parse("{{.State.Status}}").unwrap();
+        assert_eq!(t.render_strict(&data()).unwrap(), "running");
     }
 
     #[test]
