@@ -54,6 +54,7 @@ fn setup() -> (Strata, Container, PathBuf) {
             interactive: false,
             auto_remove: false,
             init: false,
+            restart: Default::default(),
         },
         state: State::default(),
     };

@@ -97,6 +97,22 @@ pub enum Command {
     Exec(super::exec::ExecArgs),
     /// Wait for containers to stop and print their exit codes.
     Wait(super::wait::WaitArgs),
+    /// Create a container without starting it.
+    Create(Box<super::run::RunArgs>),
+    /// Freeze every process of running containers.
+    Pause(super::pause::PauseArgs),
+    /// Thaw paused containers.
+    Unpause(super::pause::PauseArgs),
+    /// Show a container's processes.
+    Top(super::top::TopArgs),
+    /// Show containers' resource usage.
+    Stats(super::stats::StatsArgs),
+    /// Rename a container.
+    Rename(super::rename::RenameArgs),
+    /// Show the files a container changed.
+    Diff(super::diff::DiffArgs),
+    /// Show the store's events.
+    Events(super::events::EventsArgs),
     /// Manage containers (`container ls`, `container rm`, … as the plain commands).
     #[command(subcommand)]
     Container(super::management::ContainerCommand),

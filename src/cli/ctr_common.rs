@@ -8,15 +8,18 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::ExitCode;
+use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::termios::{self, SetArg, Termios};
 
+use crate::container::logfile::{self, LogSink, Stream};
 use crate::distribution;
 use crate::plan::platform::Platform;
 use crate::reference::Reference;
 use crate::sandbox::init::FORWARDED;
+use crate::sandbox::Stdio;
 use crate::store::error::StoreError;
 use crate::store::image::Image;
 use crate::store::Store;
@@ -146,6 +149,51 @@ pub fn pump(mut from: File, mut to: impl Write) {
             }
         }
     }
+}
+
+/// The container's output recorded in its log (see `container::logfile`), stdout and stderr
+/// apart, each line as it comes; with `tee`, also copied to our own stdout and stderr as a
+/// foreground `run` shows it. With `tty` both streams are the pty (as Docker logs them: all
+/// stdout). Returns the stdio to hand the sandbox, the copying threads, and the descriptors
+/// to drop once the container ended so the copiers see end of file.
+pub fn output_to_log(
+    tty: Option<&Pty>,
+    sink: &LogSink,
+    tee: bool,
+) -> Result<(Stdio, Stdio, Vec<JoinHandle<()>>, Vec<OwnedFd>)> {
+    let copier = |from: File, stream: Stream| {
+        let sink = sink.clone();
+        std::thread::spawn(move || {
+            let mut out: Box<dyn Write> = match stream {
+                Stream::Stdout => Box::new(std::io::stdout()),
+                Stream::Stderr => Box::new(std::io::stderr()),
+            };
+            logfile::copy_into(from, stream, &sink, tee.then_some(&mut *out));
+        })
+    };
+    if let Some(pty) = tty {
+        let out = dup_file(&pty.master)?;
+        let fd = pty.slave.as_raw_fd();
+        return Ok((
+            Stdio::Fd(fd),
+            Stdio::Fd(fd),
+            vec![copier(out, Stream::Stdout)],
+            Vec::new(),
+        ));
+    }
+    let flags = nix::fcntl::OFlag::O_CLOEXEC;
+    let (out_r, out_w) = nix::unistd::pipe2(flags).context("pipe")?;
+    let (err_r, err_w) = nix::unistd::pipe2(flags).context("pipe")?;
+    let (o, e) = (out_w.as_raw_fd(), err_w.as_raw_fd());
+    Ok((
+        Stdio::Fd(o),
+        Stdio::Fd(e),
+        vec![
+            copier(File::from(out_r), Stream::Stdout),
+            copier(File::from(err_r), Stream::Stderr),
+        ],
+        vec![out_w, err_w],
+    ))
 }
 
 /// A `File` sharing `fd` (a dup), for a copying thread.

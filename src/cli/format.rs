@@ -112,6 +112,21 @@ pub fn render_rows(
     Ok(render_table(&titles, &cells))
 }
 
+/// `inspect -f`: the template once per object, over the object's JSON as Docker decodes it, so
+/// a key the object lacks prints `<no value>` rather than failing.
+pub fn render_inspect(
+    format: &str,
+    objects: &[serde_json::Value],
+) -> Result<String, super::gotemplate::TemplateError> {
+    let t = super::gotemplate::Template::parse(&super::gotemplate::expand_shorthand(format))?;
+    let mut out = String::new();
+    for o in objects {
+        out.push_str(&t.render(o)?);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 /// JSON indented with 4 spaces, as `docker inspect` prints it.
 pub fn to_docker_json<T: Serialize>(value: &T) -> String {
     let mut buf = Vec::new();
@@ -188,13 +203,16 @@ mod tests {
 
     #[test]
     fn rows_fail_whole_on_an_unknown_field() {
-        let rows = [serde_json::json!({"Names": "a"}), serde_json::json!({"Names": "b"})];
-        assert_eq!(
-            render_rows("{{.Names}}", &rows, &[]).unwrap(),
-            "a\nb\n"
-        );
+        let rows = [
+            serde_json::json!({"Names": "a"}),
+            serde_json::json!({"Names": "b"}),
+        ];
+        assert_eq!(render_rows("{{.Names}}", &rows, &[]).unwrap(), "a\nb\n");
         let err = render_rows("{{.Names}} {{.Nmes}}", &rows, &[]).unwrap_err();
-        assert!(err.to_string().contains("can't evaluate field Nmes"), "{err}");
+        assert!(
+            err.to_string().contains("can't evaluate field Nmes"),
+            "{err}"
+        );
         assert_eq!(
             render_rows("table {{.Names}}", &rows, &[("Names", "NAMES")]).unwrap(),
             "NAMES\na\nb\n"

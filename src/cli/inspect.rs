@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::format::{print, render_rows, to_docker_json};
+use super::format::{print, render_inspect, to_docker_json};
 use super::Settings;
 use crate::container::Containers;
 use crate::store::{Image, Store};
@@ -40,7 +40,7 @@ pub fn run(settings: &Settings, args: InspectArgs) -> Result<ExitCode> {
         }
     }
     match &args.format {
-        Some(f) => print(&render_rows(f, &out, &[])?),
+        Some(f) => print(&render_inspect(f, &out)?),
         None => {
             print(&to_docker_json(&out));
             print("\n");

@@ -1,8 +1,8 @@
-//! `strata logs [-f] [--tail N] CONTAINER`: a detached container's output (stdout and
-//! stderr as they were interleaved); `-f` follows it until the container stops.
+//! `strata logs [-f] [-n N] [-t] [--since T] [--until T] [--details] CONTAINER`: a
+//! container's output as Docker shows it: stdout on our stdout and stderr on our stderr, so
+//! `logs C 2>/dev/null` shows only stdout; `-f` follows until the container stops.
 
-use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,7 +10,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::Settings;
+use crate::container::logfile::{self, Entry, Query, Stream};
 use crate::container::{Containers, Status};
+use crate::store::events::parse_time;
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -20,6 +22,18 @@ pub struct LogsArgs {
     /// Only the last N lines (`all` for everything).
     #[arg(short = 'n', long, value_name = "N")]
     pub tail: Option<String>,
+    /// Show each line's time.
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Lines since a time (`2026-01-02T15:04:05Z`, a Unix time, or relative: `42m`).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Lines before a time (same forms as `--since`).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Show the extra details the log keeps.
+    #[arg(long)]
+    pub details: bool,
     pub container: String,
 }
 
@@ -27,93 +41,68 @@ pub fn run(settings: &Settings, args: LogsArgs) -> Result<ExitCode> {
     let cs = Containers::new(&settings.root);
     let c = cs.find(&args.container)?;
     let path = cs.log_path(&c.id);
-    let mut f = match File::open(&path) {
-        Ok(f) => Some(f),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    let now = now_ns();
+    let time = |flag: &str, v: &Option<String>| -> Result<Option<i128>> {
+        v.as_deref()
+            .map(|s| parse_time(s, now).with_context(|| format!("invalid value for --{flag}")))
+            .transpose()
     };
     let tail = match args.tail.as_deref() {
         None | Some("all") => None,
         Some(n) => Some(
             n.parse::<usize>()
-                .with_context(|| format!("invalid --tail {n:?}"))?,
+                .with_context(|| format!("invalid --tail {n:?}: expected a number or \"all\""))?,
         ),
     };
-    let mut out = std::io::stdout().lock();
-    if let Some(f) = f.as_mut() {
-        let mut data = Vec::new();
-        f.read_to_end(&mut data)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let _ = out.write_all(&last_lines(&data, tail));
-        let _ = out.flush();
-    }
+    let q = Query {
+        stdout: true,
+        stderr: true,
+        since: time("since", &args.since)?,
+        until: time("until", &args.until)?,
+        tail,
+        timestamps: args.timestamps,
+        details: args.details,
+    };
+    let entries = logfile::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    show(&q, logfile::select(&entries, &q));
     if !args.follow {
         return Ok(ExitCode::SUCCESS);
     }
+    let mut seen = entries.len();
     loop {
         let running =
             matches!(cs.get_reconciled(&c.id), Ok(c) if c.state.status == Status::Running);
-        if f.is_none() {
-            f = File::open(&path).ok();
+        let entries = logfile::read(&path).unwrap_or_default();
+        if entries.len() > seen {
+            let fresh: Vec<&Entry> = entries[seen..].iter().filter(|e| q.wants(e)).collect();
+            show(&q, fresh);
+            seen = entries.len();
         }
-        if let Some(f) = f.as_mut() {
-            let mut buf = Vec::new();
-            let _ = f.read_to_end(&mut buf);
-            if !buf.is_empty() {
-                let _ = out.write_all(&buf);
-                let _ = out.flush();
-            }
-        }
-        if !running {
+        if !running || q.until.is_some_and(|u| now_ns() >= u) {
             return Ok(ExitCode::SUCCESS);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-/// The last `n` lines of `data` (all of it for `None`); an unterminated last line counts.
-fn last_lines(data: &[u8], n: Option<usize>) -> Vec<u8> {
-    let Some(n) = n else {
-        return data.to_vec();
-    };
-    if n == 0 {
-        return Vec::new();
+/// Writes each record to the stream it came from; a closed pipe ends nothing else.
+fn show(q: &Query, entries: Vec<&Entry>) {
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    for e in entries {
+        let bytes = q.render(e);
+        let _ = match e.stream {
+            Stream::Stdout => out.write_all(&bytes),
+            Stream::Stderr => err.write_all(&bytes),
+        };
     }
-    let body = data.strip_suffix(b"\n").unwrap_or(data);
-    let mut start = 0;
-    let mut seen = 0;
-    for (i, b) in body.iter().enumerate().rev() {
-        if *b == b'\n' {
-            seen += 1;
-            if seen == n {
-                start = i + 1;
-                break;
-            }
-        }
-    }
-    data[start..].to_vec()
+    let _ = out.flush();
+    let _ = err.flush();
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tail_lines() {
-        let cases: &[(&str, Option<usize>, &str)] = &[
-            ("a\nb\nc\n", None, "a\nb\nc\n"),
-            ("a\nb\nc\n", Some(2), "b\nc\n"),
-            ("a\nb\nc", Some(1), "c"),
-            ("a\nb\n", Some(5), "a\nb\n"),
-            ("a\nb\n", Some(0), ""),
-            ("", Some(3), ""),
-        ];
-        for (data, n, want) in cases {
-            assert_eq!(
-                last_lines(data.as_bytes(), *n),
-                want.as_bytes(),
-                "{data:?} {n:?}"
-            );
-        }
-    }
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
 }

@@ -40,6 +40,20 @@ pub enum ContainerCommand {
     Export(super::export::ExportArgs),
     /// Make an image of a container's changes.
     Commit(super::commit::CommitArgs),
+    /// Create a container without starting it.
+    Create(Box<super::run::RunArgs>),
+    /// Freeze every process of running containers.
+    Pause(super::pause::PauseArgs),
+    /// Thaw paused containers.
+    Unpause(super::pause::PauseArgs),
+    /// Show a container's processes.
+    Top(super::top::TopArgs),
+    /// Show containers' resource usage.
+    Stats(super::stats::StatsArgs),
+    /// Rename a container.
+    Rename(super::rename::RenameArgs),
+    /// Show the files a container changed.
+    Diff(super::diff::DiffArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +102,13 @@ impl ContainerCommand {
             ContainerCommand::Cp(a) => Command::Cp(a),
             ContainerCommand::Export(a) => Command::Export(a),
             ContainerCommand::Commit(a) => Command::Commit(a),
+            ContainerCommand::Create(a) => Command::Create(a),
+            ContainerCommand::Pause(a) => Command::Pause(a),
+            ContainerCommand::Unpause(a) => Command::Unpause(a),
+            ContainerCommand::Top(a) => Command::Top(a),
+            ContainerCommand::Stats(a) => Command::Stats(a),
+            ContainerCommand::Rename(a) => Command::Rename(a),
+            ContainerCommand::Diff(a) => Command::Diff(a),
         }
     }
 }

@@ -20,20 +20,27 @@ mod explain;
 mod export;
 mod signals;
 
+mod create;
 mod ctr_common;
+mod diff;
+mod events;
 mod exec;
 mod kill;
 mod logs;
 mod management;
 mod network;
+mod pause;
 mod port;
 mod ps;
+mod rename;
 mod restart;
 mod rm;
 mod run;
 mod start;
+mod stats;
 mod stop;
 mod supervise;
+mod top;
 mod wait;
 
 mod history;
@@ -109,6 +116,14 @@ fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Rm(a) => rm::run(&settings, a),
         Command::Exec(a) => exec::run(&settings, a),
         Command::Wait(a) => wait::run(&settings, a),
+        Command::Create(a) => create::run(&settings, *a),
+        Command::Pause(a) => pause::run(&settings, a, true),
+        Command::Unpause(a) => pause::run(&settings, a, false),
+        Command::Top(a) => top::run(&settings, a),
+        Command::Stats(a) => stats::run(&settings, a),
+        Command::Rename(a) => rename::run(&settings, a),
+        Command::Diff(a) => diff::run(&settings, a),
+        Command::Events(a) => events::run(&settings, a),
         Command::ContainerSupervise(a) => supervise::run(&settings, a),
         form @ (Command::Container(_) | Command::Image(_)) => run(settings, form.flatten()),
     }

@@ -124,7 +124,7 @@ fn row(c: &Container, now: i64, trunc: bool) -> serde_json::Value {
         "Ports": ports(c),
         "RunningFor": ago(&c.created, now),
         "Size": "",
-        "State": c.state.status.as_str(),
+        "State": c.docker_status(),
         "Status": status(c, now),
     })
 }
@@ -160,8 +160,14 @@ fn status(c: &Container, now: i64) -> String {
     let since = |t: &Option<String>| t.as_deref().and_then(parse_rfc3339).map(|t| now - t);
     match c.state.status {
         Status::Running => format!(
-            "Up {}",
-            human_duration(since(&c.state.started_at).unwrap_or(0))
+            "Up {}{}",
+            human_duration(since(&c.state.started_at).unwrap_or(0)),
+            if c.state.paused { " (Paused)" } else { "" }
+        ),
+        Status::Exited if c.state.restarting => format!(
+            "Restarting ({}) {} ago",
+            c.state.exit_code.unwrap_or(0),
+            human_duration(since(&c.state.finished_at).unwrap_or(0))
         ),
         Status::Exited => format!(
             "Exited ({}) {} ago",

@@ -48,7 +48,15 @@ pub fn needs_userns(cmd: &Command) -> bool {
         | Command::Rm(_)
         | Command::Exec(_)
         | Command::Wait(_)
+        | Command::Create(_)
+        | Command::Pause(_)
+        | Command::Unpause(_)
+        | Command::Top(_)
+        | Command::Stats(_)
+        | Command::Rename(_)
+        | Command::Diff(_)
         | Command::ContainerSupervise(_) => false,
+        Command::Events(_) => false,
         // `main` flattens management forms first; were one to arrive, an image command may
         // build or import (user namespace), a container command never.
         Command::Container(_) => false,

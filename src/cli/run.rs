@@ -10,11 +10,14 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::ctr_common::{
-    dup_file, fail, forward_signals, image_or_pull, pump, resize, start_detached, Pty, RawTerminal,
+    dup_file, fail, forward_signals, image_or_pull, output_to_log, pump, resize, start_detached,
+    Pty, RawTerminal,
 };
 use super::Settings;
+use crate::container::logfile::LogSink;
 use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
 use crate::container::net::NetOptions;
+use crate::container::restart::RestartPolicy;
 use crate::container::{self, lifecycle, Container, CreateOptions, RunIo};
 use crate::sandbox::{Canceller, Stdio};
 use crate::store::Store;
@@ -91,6 +94,9 @@ pub struct RunArgs {
     /// Run an init that reaps zombies and forwards signals (strata's PID 1 always does).
     #[arg(long)]
     pub init: bool,
+    /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
+    #[arg(long, value_name = "POLICY", default_value = "no", value_parser = parse_restart)]
+    pub restart: RestartPolicy,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -120,7 +126,10 @@ pub fn run(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
 }
 
 /// Resolves the flags into a created container.
-fn create(store: &Store, args: RunArgs) -> Result<Container> {
+pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
+    if args.rm && !args.restart.is_none() {
+        anyhow::bail!("Conflicting options: --restart and --rm");
+    }
     let cwd = std::env::current_dir().context("current directory")?;
     let mut mounts = Vec::new();
     for v in &args.volume {
@@ -163,6 +172,7 @@ fn create(store: &Store, args: RunArgs) -> Result<Container> {
         interactive: args.interactive,
         auto_remove: args.rm,
         init: args.init,
+        restart: args.restart,
     };
     Ok(container::create(store, &image, &args.image, opts, |k| {
         std::env::var(k).ok()
@@ -186,7 +196,24 @@ pub fn attached(store: Store, c: &Container) -> ExitCode {
         (Some(m), nix::sys::signal::Signal::SIGWINCH) => resize(m),
         _ => fwd.forward(sig),
     });
+    // Docker logs a foreground container too (`docker logs` works after it ran); one that is
+    // removed when it exits has no log to keep, and keeps our descriptors.
+    let sink = if c.config.auto_remove {
+        None
+    } else {
+        let path = container::Containers::new(store.root()).log_path(&c.id);
+        match LogSink::open(&path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                return fail(
+                    125,
+                    &anyhow::Error::new(e).context(path.display().to_string()),
+                )
+            }
+        }
+    };
     let mut pumps = Vec::new();
+    let mut keep = Vec::new();
     let mut _raw = None;
     let mut _slave: Option<OwnedFd> = None;
     let io = if let Some(pty) = pty {
@@ -194,8 +221,16 @@ pub fn attached(store: Store, c: &Container) -> ExitCode {
         if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
             _raw = Some(RawTerminal::enter());
         }
-        if let Ok(out) = dup_file(&pty.master) {
-            pumps.push(std::thread::spawn(move || pump(out, std::io::stdout())));
+        match &sink {
+            Some(sink) => match output_to_log(Some(&pty), sink, true) {
+                Ok((_, _, copiers, _)) => pumps.extend(copiers),
+                Err(e) => return fail(125, &e),
+            },
+            None => {
+                if let Ok(out) = dup_file(&pty.master) {
+                    pumps.push(std::thread::spawn(move || pump(out, std::io::stdout())));
+                }
+            }
         }
         if c.config.interactive {
             if let Ok(input) = dup_file(&pty.master) {
@@ -213,17 +248,33 @@ pub fn attached(store: Store, c: &Container) -> ExitCode {
             stderr: Stdio::Fd(fd),
         }
     } else {
-        RunIo {
-            stdin: if c.config.interactive {
-                Stdio::Inherit
-            } else {
-                Stdio::Null
+        let stdin = if c.config.interactive {
+            Stdio::Inherit
+        } else {
+            Stdio::Null
+        };
+        match &sink {
+            Some(sink) => match output_to_log(None, sink, true) {
+                Ok((stdout, stderr, copiers, fds)) => {
+                    pumps.extend(copiers);
+                    keep = fds;
+                    RunIo {
+                        stdin,
+                        stdout,
+                        stderr,
+                    }
+                }
+                Err(e) => return fail(125, &e),
             },
-            stdout: Stdio::Inherit,
-            stderr: Stdio::Inherit,
+            None => RunIo {
+                stdin,
+                stdout: Stdio::Inherit,
+                stderr: Stdio::Inherit,
+            },
         }
     };
     let result = lifecycle::run(store, &c.id, io, &cancel, &mut |_| {});
+    drop(keep);
     drop(_slave);
     for p in pumps {
         let _ = p.join();
@@ -249,4 +300,8 @@ impl StdinOwned for std::io::Stdin {
             .try_clone_to_owned()
             .unwrap_or_else(|_| OwnedFd::from(std::fs::File::open("/dev/null").expect("/dev/null")))
     }
+}
+
+fn parse_restart(s: &str) -> Result<RestartPolicy, String> {
+    RestartPolicy::parse(s).map_err(|e| e.to_string())
 }

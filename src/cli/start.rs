@@ -1,5 +1,7 @@
-//! `strata start CONTAINER…`: starts stopped containers in the background (each under its own
-//! supervisor, as `run -d` does) and prints their names as given.
+//! `strata start [-a [-i]] CONTAINER…` / `start --all [--filter F]…`: starts stopped containers
+//! in the background (each under its own supervisor, as `run -d` does) and prints their names
+//! as given; with `-a` runs one in the foreground, its output on ours and its exit code ours.
+//! `start --all --filter restart-policy=always` is what the systemd unit runs at boot.
 
 use std::process::ExitCode;
 
@@ -8,18 +10,46 @@ use clap::Args;
 
 use super::ctr_common::{fail, start_detached};
 use super::Settings;
+use crate::container::filter::Filters;
 use crate::container::{Containers, Status};
+use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
-    #[arg(required = true)]
+    /// Attach to the container's output and forward signals; its exit code is ours.
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Attach the container's stdin.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Every container the filters select (strata's, for restarting them after a reboot).
+    #[arg(long, conflicts_with_all = ["attach", "containers"])]
+    pub all: bool,
+    /// With `--all`: `KEY=VALUE` as `ps --filter` takes it.
+    #[arg(long = "filter", value_name = "FILTER", requires = "all")]
+    pub filter: Vec<String>,
+    #[arg(required_unless_present = "all")]
     pub containers: Vec<String>,
 }
 
 pub fn run(settings: &Settings, args: StartArgs) -> Result<ExitCode> {
     let cs = Containers::new(&settings.root);
+    if args.attach || args.interactive {
+        return attached(settings, &args);
+    }
+    let names = if args.all {
+        let filters = Filters::parse(&args.filter)?;
+        let all = cs.list()?;
+        let created_of = |q: &str| cs.find(q).ok().map(|c| c.created);
+        all.iter()
+            .filter(|c| c.state.status != Status::Running && filters.matches(c, &created_of))
+            .map(|c| c.name.clone())
+            .collect()
+    } else {
+        args.containers.clone()
+    };
     let mut code = ExitCode::SUCCESS;
-    for q in &args.containers {
+    for q in &names {
         let c = match cs.find(q) {
             Ok(c) => c,
             Err(e) => {
@@ -37,4 +67,31 @@ pub fn run(settings: &Settings, args: StartArgs) -> Result<ExitCode> {
         }
     }
     Ok(code)
+}
+
+/// `start -a`: Docker streams one container's output to us; strata runs it in the foreground
+/// as `run` does (so `-i` forwards stdin as well).
+fn attached(settings: &Settings, args: &StartArgs) -> Result<ExitCode> {
+    if args.containers.len() != 1 {
+        return Ok(fail(
+            1,
+            &anyhow::anyhow!("you cannot start and attach multiple containers at once"),
+        ));
+    }
+    let cs = Containers::new(&settings.root);
+    let c = match cs.find(&args.containers[0]) {
+        Ok(c) => c,
+        Err(e) => return Ok(fail(1, &e.into())),
+    };
+    if c.state.status == Status::Running {
+        return Ok(fail(
+            1,
+            &anyhow::anyhow!("container {} is already running; use attach", c.name),
+        ));
+    }
+    let store = match Store::open(&settings.root) {
+        Ok(s) => s,
+        Err(e) => return Ok(fail(125, &e.into())),
+    };
+    Ok(super::run::attached(store, &c))
 }

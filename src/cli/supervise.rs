@@ -2,17 +2,28 @@
 //! `run -d` and `start` in its own session; runs the container with its output appended to the
 //! container's log, tells its starter on the ready pipe whether the command runs
 //! (`ok` / `err CODE MESSAGE`), records the exit and ends with the container.
+//!
+//! With a restart policy it is the container's keeper instead: it runs each start in a monitor
+//! of its own (`--once`) and applies the policy when that one ends, so a monitor that was
+//! killed, taking the container with it, is restarted too.
 
-use std::fs::OpenOptions;
+use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Args;
 
-use super::ctr_common::{dup_file, forward_signals, pump, ready_pipe, Pty};
+use std::os::fd::AsRawFd;
+
+use super::ctr_common::{forward_signals, output_to_log, ready_pipe, Pty};
 use super::Settings;
+use crate::container::logfile::LogSink;
+use crate::container::record::{ProcRef, Status};
+use crate::container::restart;
 use crate::container::{lifecycle, Containers, RunIo};
 use crate::sandbox::{Canceller, Stdio};
 use crate::store::Store;
@@ -21,12 +32,27 @@ use crate::store::Store;
 pub struct SuperviseArgs {
     /// The descriptor to report readiness on.
     #[arg(long = "ready-fd")]
-    pub ready_fd: i32,
+    pub ready_fd: Option<i32>,
+    /// Run the container once, whatever its restart policy (the keeper's monitor).
+    #[arg(long)]
+    pub once: bool,
     pub id: String,
 }
 
 pub fn run(settings: &Settings, args: SuperviseArgs) -> Result<ExitCode> {
-    let mut ready = Some(ready_pipe(args.ready_fd));
+    let cs = Containers::new(&settings.root);
+    let policy = cs
+        .load(&args.id)
+        .map(|c| c.config.restart)
+        .unwrap_or_default();
+    if args.once || policy.is_none() {
+        return once(settings, args);
+    }
+    keep(settings, &args.id, args.ready_fd.map(ready_pipe))
+}
+
+fn once(settings: &Settings, args: SuperviseArgs) -> Result<ExitCode> {
+    let mut ready = args.ready_fd.map(ready_pipe);
     let mut tell = |line: String| {
         if let Some(mut r) = ready.take() {
             let _ = writeln!(r, "{line}");
@@ -51,41 +77,139 @@ fn supervise(
     let cs = Containers::new(&settings.root);
     let c = cs.load(id).map_err(|e| (125, e.to_string()))?;
     let log_path = cs.log_path(id);
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
+    let sink = LogSink::open(&log_path)
         .map_err(|e| (125, format!("opening {}: {e}", log_path.display())))?;
     let cancel = Canceller::new();
     let fwd = cancel.clone();
     forward_signals(move |sig| fwd.forward(sig));
-    let mut pumper = None;
-    let mut _slave = None;
-    let io = if c.config.tty {
-        let pty = Pty::open().map_err(|e| (125, e.to_string()))?;
-        let fd = pty.slave.as_raw_fd();
-        let out = dup_file(&pty.master).map_err(|e| (125, e.to_string()))?;
-        let log = log.try_clone().map_err(|e| (125, e.to_string()))?;
-        pumper = Some(std::thread::spawn(move || pump(out, log)));
-        _slave = Some(pty.slave);
-        // The master stays open (in `out`) so the slave never sees a hang-up while it runs.
-        RunIo {
-            stdin: Stdio::Fd(fd),
-            stdout: Stdio::Fd(fd),
-            stderr: Stdio::Fd(fd),
-        }
+    let pty = if c.config.tty {
+        Some(Pty::open().map_err(|e| (125, e.to_string()))?)
     } else {
-        RunIo {
-            stdin: Stdio::Null,
-            stdout: Stdio::Fd(log.as_raw_fd()),
-            stderr: Stdio::Fd(log.as_raw_fd()),
-        }
+        None
+    };
+    let (stdout, stderr, copiers, keep) =
+        output_to_log(pty.as_ref(), &sink, false).map_err(|e| (125, e.to_string()))?;
+    let stdin = match &pty {
+        Some(p) => Stdio::Fd(p.slave.as_raw_fd()),
+        None => Stdio::Null,
+    };
+    let io = RunIo {
+        stdin,
+        stdout,
+        stderr,
     };
     let result = lifecycle::run(store, id, io, &cancel, &mut |_| tell("ok".into()));
-    drop(_slave);
-    if let Some(p) = pumper {
-        let _ = p.join();
+    // Our copies of the write ends (or the pty slave) go, so the copiers see end of file.
+    drop(keep);
+    // The slave goes; the master stays open in the copier until it reads EIO, so the slave
+    // never saw a hang-up while the container ran.
+    drop(pty.map(|p| p.slave));
+    for c in copiers {
+        let _ = c.join();
     }
-    drop(log);
     result.map_err(|e| (e.exit_code(), e.to_string()))
+}
+
+/// The keeper: runs the container in a monitor process, and again after each exit for as long
+/// as its restart policy asks, with Docker's back-off; a `stop`, `kill` or `rm` in the meantime
+/// ends it.
+fn keep(settings: &Settings, id: &str, ready: Option<File>) -> Result<ExitCode> {
+    let cs = Containers::new(&settings.root);
+    // A new start counts restarts from zero and forgets an earlier `stop`.
+    cs.update(id, |c| {
+        c.state.keeper = ProcRef::current();
+        c.state.restart_count = 0;
+        c.state.manually_stopped = false;
+        c.state.restarting = false;
+    })?;
+    let mut ready = ready;
+    let mut delay = None;
+    loop {
+        let began = Instant::now();
+        let ran = run_monitor(&settings.root, id, ready.take());
+        let c = match cs.get_reconciled(id) {
+            Ok(c) if ran.is_ok() => c,
+            _ => break,
+        };
+        // Never started (its start failed): there is nothing to restart.
+        if c.state.status != Status::Exited {
+            break;
+        }
+        let code = c.state.exit_code.unwrap_or(0);
+        let policy = &c.config.restart;
+        if !policy.should_restart(code, c.state.restart_count, c.state.manually_stopped) {
+            break;
+        }
+        let d = restart::next_delay(delay, began.elapsed());
+        delay = Some(d);
+        if cs.update(id, |c| c.state.restarting = true).is_err() || !wait_unless_stopped(&cs, id, d)
+        {
+            break;
+        }
+        let go = cs.update(id, |c| {
+            c.state.restarting = false;
+            if !c.state.manually_stopped {
+                c.state.restart_count += 1;
+            }
+        });
+        match go {
+            Ok(c) if !c.state.manually_stopped => {}
+            _ => break,
+        }
+    }
+    let _ = cs.update(id, |c| {
+        c.state.keeper = None;
+        c.state.restarting = false;
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sleeps `d`, returning false early when the container was stopped or removed.
+fn wait_unless_stopped(cs: &Containers, id: &str, d: Duration) -> bool {
+    let end = Instant::now() + d;
+    loop {
+        match cs.load(id) {
+            Ok(c) if !c.state.manually_stopped => {}
+            _ => return false,
+        }
+        let now = Instant::now();
+        if now >= end {
+            return true;
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// One run in a monitor of its own (`container-supervise --once`), handed the starter's ready
+/// pipe on the first run; waits for it.
+fn run_monitor(root: &Path, id: &str, ready: Option<File>) -> std::io::Result<()> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--root")
+        .arg(root)
+        .arg("container-supervise")
+        .arg("--once");
+    if let Some(r) = &ready {
+        let fd = r.as_raw_fd();
+        cmd.arg("--ready-fd").arg("3");
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                // dup2 onto itself keeps close-on-exec set; clear it instead.
+                let ok = if fd == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0) >= 0
+                } else {
+                    libc::dup2(fd, 3) >= 0
+                };
+                if !ok {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    cmd.arg(id);
+    let mut child = cmd.spawn()?;
+    drop(ready);
+    child.wait().map(drop)
 }

@@ -30,6 +30,7 @@ pub struct CreateOptions {
     pub interactive: bool,
     pub auto_remove: bool,
     pub init: bool,
+    pub restart: super::restart::RestartPolicy,
 }
 
 /// Creates the container `image` (named by the user as `image_name`) with `opts`; bare
@@ -108,6 +109,7 @@ fn build(
         interactive: opts.interactive,
         auto_remove: opts.auto_remove,
         init: opts.init,
+        restart: opts.restart,
     };
     check_mounts(&config.mounts)?;
     let diff_ids = image.config.diff_ids()?;
@@ -146,7 +148,11 @@ fn build(
                 attempt += 1;
                 c.name = names::generate(&id, attempt);
             }
-            other => return other.map(|()| c),
+            Ok(()) => {
+                super::events::emit(store.root(), &c, "create", &[]);
+                return Ok(c);
+            }
+            Err(e) => return Err(e),
         }
     }
 }

@@ -75,6 +75,22 @@ pub enum ContainerError {
     Volume(#[from] super::volume_store::VolumeError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cgroup of container {id}: {source}")]
+    Cgroup {
+        id: String,
+        #[source]
+        source: Box<crate::sandbox::cgroup::CgroupError>,
+    },
+    #[error("Container {id} is already paused")]
+    Paused { id: String },
+    #[error("Container {id} is not paused")]
+    NotPaused { id: String },
+    #[error("Container {id} is paused. Unpause the container before stopping or killing")]
+    KillPaused { id: String },
+    #[error("Container {id} is paused, unpause the container before exec")]
+    ExecPaused { id: String },
+    #[error("top of container {id}: {detail}")]
+    Top { id: String, detail: String },
 }
 
 impl ContainerError {

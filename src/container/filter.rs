@@ -5,9 +5,20 @@
 use super::error::ContainerError;
 use super::record::{Container, MountSpec, Status};
 
-/// The filter keys `ps` takes.
+/// The filter keys `ps` takes (`restart-policy` is strata's, for `start --all` after a
+/// reboot).
 pub const KEYS: &[&str] = &[
-    "id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "network",
+    "id",
+    "name",
+    "label",
+    "status",
+    "exited",
+    "ancestor",
+    "before",
+    "since",
+    "volume",
+    "network",
+    "restart-policy",
 ];
 
 /// Parsed `--filter` values: (key, value) pairs, keys checked.
@@ -87,7 +98,8 @@ fn matches_one(
         "name" => c.name.contains(v.trim_start_matches('/')),
         // Containers carry no labels of their own yet: only a label filter on nothing.
         "label" => false,
-        "status" => c.state.status.as_str() == v,
+        "status" => c.docker_status() == v,
+        "restart-policy" => c.config.restart.name == v,
         "exited" => {
             c.state.status == Status::Exited
                 && c.state.exit_code.map(|e| e.to_string()) == Some(v.to_string())
@@ -170,6 +182,7 @@ mod tests {
                 interactive: false,
                 auto_remove: false,
                 init: false,
+                restart: Default::default(),
             },
             state: State {
                 status,
@@ -193,6 +206,8 @@ mod tests {
             (vec!["name=db"], false),
             (vec!["name=db", "name=web"], true),
             (vec!["status=exited"], true),
+            (vec!["restart-policy=no"], true),
+            (vec!["restart-policy=always"], false),
             (vec!["status=running"], false),
             (vec!["status=exited", "name=db"], false),
             (vec!["exited=3"], true),

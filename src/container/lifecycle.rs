@@ -79,6 +79,7 @@ pub fn run(
     let net = super::net::up(&root, &cs, &c);
     let spec = net.and_then(|up| {
         let mut spec = spec(&store, &c, io)?;
+        spec.cgroup_procs = super::cgroups::prepare(&c.id);
         spec.network = up.mode.clone();
         spec.etc = up.etc.clone();
         spec.forwards = up.forwards.clone();
@@ -90,6 +91,7 @@ pub fn run(
         let mut on_started = |pid: i32| {
             started = true;
             if let Ok(c) = cs.update(id, |c| c.state.pid = ProcRef::of(pid)) {
+                super::events::emit(&root, &c, "start", &[]);
                 on_start(&c);
             }
         };
@@ -106,6 +108,7 @@ pub fn run(
         }
     });
     let net_down = super::net::down(&root, &cs, id);
+    super::cgroups::remove(id);
     if !c.config.auto_remove {
         // The overlay is volatile (no sync of the whole upper filesystem at unmount); the
         // container's own writes are made durable here instead, once, when it stops.
@@ -122,6 +125,7 @@ pub fn run(
     let _ = cs.update(id, |c| {
         c.state.monitor = None;
         c.state.pid = None;
+        c.state.paused = false;
         c.state.finished_at = Some(now_precise());
         match code {
             Ok(code) => {
@@ -135,6 +139,9 @@ pub fn run(
             }
         }
     });
+    if let (Ok(code), true) = (code, started) {
+        super::events::emit(&root, &c, "die", &[("exitCode", code.to_string())]);
+    }
     if c.config.auto_remove {
         if let (Ok(c), Ok(store)) = (cs.load(id), Store::open(&root)) {
             let _ = volumes::release(&store, &c, true);
@@ -162,10 +169,16 @@ fn sync_fs(dir: &Path) {
 
 /// Sends `sig` to the container's PID 1 (which forwards it to the command), if it runs.
 fn signal(c: &Container, sig: Signal) -> bool {
-    match c.state.pid {
+    let sent = match c.state.pid {
         Some(p) if p.alive() => kill(Pid::from_raw(p.pid), sig).is_ok(),
         _ => false,
+    };
+    // A frozen process handles the signal (or dies of it) once thawed, as Docker's `stop` of
+    // a paused container does.
+    if sent {
+        let _ = super::cgroups::thaw(c);
     }
+    sent
 }
 
 /// Polls the record until the container no longer runs or `limit` passes.
@@ -187,7 +200,17 @@ fn wait_stopped(cs: &Containers, id: &str, limit: Duration) -> Result<bool, Cont
 /// `stop`: the container's StopSignal, then SIGKILL after `timeout`. Returns whether it was
 /// running.
 pub fn stop(store: &Store, c: &Container, timeout: Duration) -> Result<bool, ContainerError> {
+    let was_running = stop_inner(store, c, timeout)?;
+    if was_running {
+        super::events::emit(store.root(), c, "stop", &[]);
+    }
+    Ok(was_running)
+}
+
+fn stop_inner(store: &Store, c: &Container, timeout: Duration) -> Result<bool, ContainerError> {
     let cs = Containers::new(store.root());
+    // First, so a keeper between two runs of a restart policy starts no new one.
+    cs.update(&c.id, |c| c.state.manually_stopped = true)?;
     let c = cs.get_reconciled(&c.id)?;
     if c.state.status != Status::Running {
         return Ok(false);
@@ -245,9 +268,22 @@ pub fn send_signal(store: &Store, c: &Container, sig: &str) -> Result<(), Contai
     let sig = parse_signal(sig)?;
     let cs = Containers::new(store.root());
     let c = cs.get_reconciled(&c.id)?;
+    if c.state.status == Status::Running && c.state.paused {
+        return Err(ContainerError::KillPaused { id: c.id.clone() });
+    }
+    if c.state.status == Status::Running {
+        // Docker's restart policies leave a killed container stopped, as a stopped one.
+        cs.update(&c.id, |c| c.state.manually_stopped = true)?;
+    }
     if c.state.status != Status::Running || !signal(&c, sig) {
         return Err(ContainerError::NotRunning { id: c.id.clone() });
     }
+    super::events::emit(
+        store.root(),
+        &c,
+        "kill",
+        &[("signal", (sig as i32).to_string())],
+    );
     Ok(())
 }
 
@@ -272,7 +308,11 @@ pub fn remove(
     super::net::release(store.root(), &c)?;
     match cs.remove(&c.id) {
         Err(ContainerError::NotFound(_)) => Ok(()),
-        other => other,
+        Ok(()) => {
+            super::events::emit(store.root(), &c, "destroy", &[]);
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -23,20 +23,26 @@
 //! `volume_store` holds named and anonymous volumes.
 
 pub mod access;
+pub mod cgroups;
 pub mod command;
 pub mod commit;
 pub mod cp;
 pub mod create;
+pub mod diff;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod filter;
 pub mod lifecycle;
 pub mod liveness;
+pub mod logfile;
 pub mod mount_spec;
 pub mod names;
 pub mod net;
 pub mod record;
+pub mod restart;
 pub mod rootfs;
+pub mod stats_view;
 pub mod store;
 pub mod tree;
 pub mod volume_store;

@@ -70,6 +70,9 @@ pub struct RunConfig {
     /// `--init`: a minimal init reaps zombies and forwards signals (the sandbox's PID 1
     /// always does both; recorded for `inspect`).
     pub init: bool,
+    /// `--restart`, kept by the detached supervisor's keeper.
+    #[serde(default)]
+    pub restart: super::restart::RestartPolicy,
 }
 
 /// A container's networking as asked for at creation.
@@ -219,6 +222,22 @@ pub struct State {
     /// The published ports as bound by the current (or last) run.
     #[serde(default)]
     pub ports: Vec<PortBinding>,
+    /// Restarts by the restart policy since the last `start`.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Set by `stop`/`kill`: the restart policy leaves it stopped.
+    #[serde(default)]
+    pub manually_stopped: bool,
+    /// Between an exit and the restart the policy asked for.
+    #[serde(default)]
+    pub restarting: bool,
+    /// The process applying the restart policy (it outlives each run's monitor, so a killed
+    /// monitor is restarted too).
+    #[serde(default)]
+    pub keeper: Option<ProcRef>,
+    /// Frozen by `pause` (its cgroup's freezer).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// Exit code recorded when the process owning a running container vanished (it was killed):
@@ -233,6 +252,15 @@ impl Container {
             &self.state.ports
         } else {
             &[]
+        }
+    }
+
+    /// Docker's `State.Status`: `created`, `running`, `paused`, `restarting` or `exited`.
+    pub fn docker_status(&self) -> &'static str {
+        match self.state.status {
+            Status::Running if self.state.paused => "paused",
+            Status::Exited if self.state.restarting => "restarting",
+            s => s.as_str(),
         }
     }
 
@@ -304,6 +332,7 @@ mod tests {
                 interactive: false,
                 auto_remove: false,
                 init: false,
+                restart: Default::default(),
             },
             state: State::default(),
         }

@@ -13,7 +13,8 @@ use crate::util::atomic::write_atomic;
 pub const CONTAINERS_DIR: &str = "containers";
 const STATE: &str = "state.json";
 const LOCK: &str = "lock";
-const LOG: &str = "container.log";
+/// Docker json-file records (see `logfile`).
+const LOG: &str = "container-json.log";
 /// Prefix of a container directory being created or removed (skipped by `list`).
 const TMP_PREFIX: &str = ".tmp-";
 const TRASH_PREFIX: &str = ".trash-";
@@ -41,6 +42,11 @@ impl Containers {
 
     pub fn dir(&self, id: &str) -> PathBuf {
         self.dir.join(id)
+    }
+
+    /// The store root these containers live in.
+    pub fn store_root(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
     }
     pub fn state_path(&self, id: &str) -> PathBuf {
         self.dir(id).join(STATE)
@@ -216,6 +222,36 @@ impl Containers {
         Err(ContainerError::NotFound(query.to_string()))
     }
 
+    /// `rename`: gives the container `query` names a new name, unique among the containers.
+    pub fn rename(&self, query: &str, new_name: &str) -> Result<Container, ContainerError> {
+        let new_name = new_name.trim_start_matches('/');
+        if !crate::util::valid_name(new_name) {
+            return Err(ContainerError::BadName(new_name.to_string()));
+        }
+        let _all = self.lock_all()?;
+        let c = self.find(query)?;
+        if c.name == new_name {
+            return Err(ContainerError::Filter(format!(
+                "Renaming a container with the same name as its current name"
+            )));
+        }
+        if let Some(other) = self.list()?.into_iter().find(|o| o.name == new_name) {
+            return Err(ContainerError::NameInUse {
+                name: format!("/{new_name}"),
+                id: other.id,
+            });
+        }
+        let old = c.name.clone();
+        let c = self.update(&c.id, |c| c.name = new_name.to_string())?;
+        super::events::emit(
+            self.store_root(),
+            &c,
+            "rename",
+            &[("oldName", format!("/{old}"))],
+        );
+        Ok(c)
+    }
+
     /// Removes the container's directory: renamed away first (so it vanishes from `list` at
     /// once), then deleted. The caller makes sure it no longer runs.
     pub fn remove(&self, id: &str) -> Result<(), ContainerError> {
@@ -294,6 +330,7 @@ mod tests {
                 interactive: false,
                 auto_remove: false,
                 init: false,
+                restart: Default::default(),
             },
             state: State::default(),
         }

@@ -336,6 +336,15 @@ fn attach_outside(
         !crate::util::userns::setgroups_allowed()
     };
     let go = if setgroups_denied { b's' } else { b'g' };
+    // The helper joins before it forks PID 1, so everything in the sandbox is counted there.
+    for procs in &spec.cgroup_procs {
+        std::fs::write(procs, helper.as_raw().to_string()).map_err(|source| {
+            SandboxError::State {
+                path: procs.clone(),
+                source,
+            }
+        })?;
+    }
     let mut slirp = None;
     if spec.network == NetworkMode::Default && !cancel.is_cancelled() {
         slirp = Some(start_slirp(

@@ -4,6 +4,7 @@
 //! `mounts` carries them out through the `syscalls::Syscalls` seam (`recording` is its fake);
 //! `launch` forks the helper that unshares the namespaces, `init` is the namespace's PID 1.
 
+pub mod cgroup;
 pub mod cleanup;
 pub mod devices;
 pub mod error;

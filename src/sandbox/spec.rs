@@ -44,6 +44,10 @@ pub struct Spec {
     /// as its controlling terminal, as `docker run -t` does.
     #[serde(default)]
     pub tty: bool,
+    /// `cgroup.procs` files the sandbox joins before its command starts (the container's own
+    /// cgroup, for `pause`, `stats` and `top`).
+    #[serde(default)]
+    pub cgroup_procs: Vec<PathBuf>,
 }
 
 impl Spec {
@@ -65,6 +69,7 @@ impl Spec {
             stdout: Stdio::Inherit,
             stderr: Stdio::Inherit,
             tty: false,
+            cgroup_procs: Vec::new(),
         }
     }
 }

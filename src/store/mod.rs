@@ -7,6 +7,7 @@ pub mod cache;
 pub mod changes;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod gc;
 pub mod image;
 pub mod index;

@@ -1,0 +1,20 @@
+//! `strata rename CONTAINER NEW_NAME`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::Settings;
+use crate::container::Containers;
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub container: String,
+    pub new_name: String,
+}
+
+pub fn run(settings: &Settings, args: RenameArgs) -> Result<ExitCode> {
+    Containers::new(&settings.root).rename(&args.container, &args.new_name)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,177 @@
+//! A container's own cgroup, `strata/<id>` in every controller: made when it starts (the
+//! sandbox joins it before the command runs), removed when it ends. `pause`, `stats` and
+//! `top` read and drive it.
+
+use std::path::PathBuf;
+
+use super::error::ContainerError;
+use super::record::{Container, Status};
+use super::stats_view::{self, Ident, NetBytes, Sample, StatsRow};
+use super::store::Containers;
+use crate::sandbox::cgroup::{self, Cgroup, Layout};
+
+fn rel(id: &str) -> String {
+    format!("strata/{id}")
+}
+
+/// The `cgroup.procs` files for a container about to start; none when cgroups cannot be
+/// managed here (not root), and the container runs without pause and stats.
+pub fn prepare(id: &str) -> Vec<PathBuf> {
+    if !nix::unistd::geteuid().is_root() {
+        return Vec::new();
+    }
+    let made = Layout::detect().and_then(|l| Cgroup::create(&l, &rel(id)));
+    match made {
+        Ok(cg) => cg
+            .paths()
+            .into_iter()
+            .map(|p| p.join("cgroup.procs"))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Removes the container's cgroup once nothing runs in it (also after a killed monitor left
+/// it behind).
+pub fn remove(id: &str) {
+    if let Ok(cg) = Layout::detect().and_then(|l| Cgroup::open(&l, &rel(id))) {
+        let _ = cg.remove();
+    }
+}
+
+fn open(c: &Container) -> Result<Cgroup, ContainerError> {
+    Layout::detect()
+        .and_then(|l| Cgroup::open(&l, &rel(&c.id)))
+        .map_err(|e| ContainerError::Cgroup {
+            id: c.id.clone(),
+            source: Box::new(e),
+        })
+}
+
+fn running(cs: &Containers, query: &str) -> Result<Container, ContainerError> {
+    let c = cs.find(query)?;
+    let c = cs.get_reconciled(&c.id)?;
+    if c.state.status != Status::Running {
+        return Err(ContainerError::NotRunning { id: c.id });
+    }
+    Ok(c)
+}
+
+/// `pause`: freezes every process of the container (Docker's cgroup freezer).
+pub fn pause(cs: &Containers, query: &str) -> Result<Container, ContainerError> {
+    let c = running(cs, query)?;
+    if c.state.paused {
+        return Err(ContainerError::Paused { id: c.id });
+    }
+    let cg = open(&c)?;
+    cg.freeze().map_err(|e| ContainerError::Cgroup {
+        id: c.id.clone(),
+        source: Box::new(e),
+    })?;
+    let c = cs.update(&c.id, |c| c.state.paused = true)?;
+    super::events::emit(cs.store_root(), &c, "pause", &[]);
+    Ok(c)
+}
+
+/// `unpause`.
+pub fn unpause(cs: &Containers, query: &str) -> Result<Container, ContainerError> {
+    let c = running(cs, query)?;
+    if !c.state.paused {
+        return Err(ContainerError::NotPaused { id: c.id });
+    }
+    thaw(&c)?;
+    let c = cs.update(&c.id, |c| c.state.paused = false)?;
+    super::events::emit(cs.store_root(), &c, "unpause", &[]);
+    Ok(c)
+}
+
+/// Thaws a paused container's processes (before a signal must reach them); a no-op otherwise.
+pub fn thaw(c: &Container) -> Result<(), ContainerError> {
+    if !c.state.paused {
+        return Ok(());
+    }
+    open(c)?.thaw().map_err(|e| ContainerError::Cgroup {
+        id: c.id.clone(),
+        source: Box::new(e),
+    })
+}
+
+/// `top [ps OPTIONS]`: the host's `ps` output, rows of the container's processes only.
+pub fn top(
+    cs: &Containers,
+    query: &str,
+    ps_args: &[String],
+) -> Result<stats_view::TopTable, ContainerError> {
+    let c = running(cs, query)?;
+    let cg = open(&c)?;
+    let mut pids = cg.pids().map_err(|e| ContainerError::Cgroup {
+        id: c.id.clone(),
+        source: Box::new(e),
+    })?;
+    let own = strata_processes(&c);
+    pids.retain(|p| !own.contains(p));
+    stats_view::top(ps_args, &pids).map_err(|e| ContainerError::Top {
+        id: c.id.clone(),
+        detail: e.to_string(),
+    })
+}
+
+/// strata's own processes in the container's cgroup, which Docker would not show: the
+/// sandbox's helper (it joins first, outside the container) and PID 1, strata's init that
+/// runs the command as its child.
+fn strata_processes(c: &Container) -> Vec<i32> {
+    let Some(init) = c.state.pid else {
+        return Vec::new();
+    };
+    let mut own = vec![init.pid];
+    own.extend(parent_of(init.pid));
+    own
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One reading of a running container for `stats`.
+pub fn sample(c: &Container) -> Result<Sample, ContainerError> {
+    let cg = open(c)?;
+    let err = |e| ContainerError::Cgroup {
+        id: c.id.clone(),
+        source: Box::new(e),
+    };
+    let mut stats = cg.stats().map_err(err)?;
+    let in_cgroup = cg.pids().unwrap_or_default();
+    let own = strata_processes(c);
+    let hidden = in_cgroup.iter().filter(|p| own.contains(p)).count() as u64;
+    stats.pids_current = stats.pids_current.saturating_sub(hidden);
+    let system = cgroup::system_cpu_ns().map_err(err)?;
+    // Docker shows no network traffic for a container on the host's network.
+    let net = match (&c.config.net.mode[..], c.state.pid) {
+        ("host", _) | (_, None) => NetBytes::default(),
+        (_, Some(p)) => stats_view::net_bytes(p.pid).unwrap_or_default(),
+    };
+    Ok(Sample {
+        cgroup: stats,
+        system_cpu_ns: system,
+        net,
+    })
+}
+
+/// A `stats` row from two readings of `c`.
+pub fn stats_row(
+    c: &Container,
+    shown_as: &str,
+    prev: &Sample,
+    cur: &Sample,
+    trunc: bool,
+) -> StatsRow {
+    let who = Ident {
+        container: shown_as,
+        id: &c.id,
+        name: &c.name,
+    };
+    let host_memory = stats_view::host_memory().unwrap_or(0);
+    StatsRow::new(&who, prev, cur, cgroup::online_cpus(), host_memory, trunc)
+}
