@@ -15,6 +15,7 @@ pub mod plan;
 pub mod snapshot;
 pub mod store;
 
+pub mod engine;
 pub mod exec;
 
 pub mod container;

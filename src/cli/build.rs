@@ -12,6 +12,7 @@ use clap::Args;
 use super::args::CompressionArg;
 use super::build_output::{parse_output, source_date_epoch, write_output, Output};
 use super::Settings;
+use crate::engine::context_source;
 use crate::exec::copy::HttpFetcher;
 use crate::exec::mounts::{parse_secret_flag, Secrets};
 use crate::exec::{build, BuildOptions};
@@ -109,24 +110,15 @@ pub struct BuildArgsCli {
     /// Print the build graph with every node's cache key as JSON, and build nothing.
     #[arg(long)]
     pub dump_plan: bool,
-    /// The build context directory.
-    pub context: PathBuf,
+    /// The build context: a directory, `-` (stdin: a Dockerfile, or a tar/tar.gz/tar.xz
+    /// context), a tarball, an http(s) URL of a tarball or Dockerfile, or a git URL
+    /// (`https://host/repo.git#ref:subdir`, `git@host:repo.git`).
+    pub context: String,
 }
 
 pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
-    if !args.context.is_dir() {
-        bail!(
-            "the build context {} is not a directory",
-            args.context.display()
-        );
-    }
-    let path = args
-        .file
-        .clone()
-        .unwrap_or_else(|| args.context.join("Dockerfile"));
-    let shown = shown_name(&args, &path);
-    let source = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read the Dockerfile {}", path.display()))?;
+    let ctx = resolve_context(settings, &args)?;
+    let (path, shown, source) = ctx.dockerfile;
     let build_args = BuildArgs::from_flags(args.build_args.iter().map(String::as_str))
         .map_err(|e| anyhow!("{e}"))?
         .resolve_from_process_env();
@@ -209,8 +201,8 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     let imported = caches.import(&store, &args.insecure);
     let mut bopts = BuildOptions {
         dockerfile_name: shown,
-        dockerfile_path: Some(path.clone()),
-        context_dir: args.context.clone(),
+        dockerfile_path: path.clone(),
+        context_dir: ctx.dir.dir.clone(),
         tags,
         no_cache: args.no_cache,
         no_cache_stages: args.no_cache_filter.clone(),
@@ -346,11 +338,83 @@ fn pull_bases(store: &Store, graph: &BuildGraph, args: &BuildArgsCli) -> Result<
 /// The Dockerfile's name in messages: as the user wrote it, or `Dockerfile` for the default in
 /// the current directory.
 fn shown_name(args: &BuildArgsCli, path: &Path) -> String {
-    if args.file.is_none() && args.context == Path::new(".") {
+    if args.file.is_none() && args.context == "." {
         "Dockerfile".to_string()
     } else {
         path.display().to_string()
     }
+}
+
+/// The build's context as a local directory, and its Dockerfile: (path, name in messages,
+/// text). The directory of a tarball, URL or stdin context lives in the store's temp area
+/// until `dir` is dropped.
+struct BuildContext {
+    dir: context_source::Materialized,
+    dockerfile: (Option<PathBuf>, String, String),
+}
+
+/// Docker's rules: `-f -` reads the Dockerfile from stdin, so the context cannot be stdin too;
+/// a context that is a Dockerfile (stdin or URL text) has an empty context; `-f` names a file
+/// under the current directory for a local context, inside the context otherwise.
+fn resolve_context(settings: &Settings, args: &BuildArgsCli) -> Result<BuildContext> {
+    let arg = context_source::classify(&args.context);
+    let file_from_stdin = args.file.as_deref() == Some(Path::new("-"));
+    if file_from_stdin && arg == context_source::ContextArg::Stdin {
+        bail!("invalid argument: can't use stdin for both build context and dockerfile");
+    }
+    if let context_source::ContextArg::Tarball(p) = &arg {
+        if !p.exists() {
+            bail!(
+                "unable to prepare context: path {:?} not found",
+                args.context
+            );
+        }
+    }
+    let local = matches!(arg, context_source::ContextArg::Dir(_));
+    let tmp = Store::open(&settings.root)?.tmp_dir();
+    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut stdin = std::io::stdin().lock();
+    let mut dir = context_source::materialize(&arg, &mut stdin, &tmp)?;
+    if file_from_stdin {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdin, &mut text)
+            .context("reading the Dockerfile from stdin")?;
+        return Ok(BuildContext {
+            dir,
+            dockerfile: (None, "Dockerfile".into(), text),
+        });
+    }
+    if let Some(bytes) = dir.dockerfile.take() {
+        let text = String::from_utf8(bytes).context("the Dockerfile is not UTF-8")?;
+        return Ok(BuildContext {
+            dir,
+            dockerfile: (None, "Dockerfile".into(), text),
+        });
+    }
+    let path = match (&args.file, local) {
+        (Some(f), true) => f.clone(),
+        (Some(f), false) => crate::util::safe_path::resolve(
+            &dir.dir,
+            f,
+            crate::util::safe_path::OnEscape::Refuse,
+            true,
+        )
+        .with_context(|| format!("the Dockerfile {} is not inside the context", f.display()))?,
+        (None, _) => dir.dir.join("Dockerfile"),
+    };
+    let shown = if local {
+        shown_name(args, &path)
+    } else {
+        args.file
+            .as_ref()
+            .map_or("Dockerfile".into(), |f| f.display().to_string())
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the Dockerfile {}", path.display()))?;
+    Ok(BuildContext {
+        dir,
+        dockerfile: (Some(path), shown, text),
+    })
 }
 
 /// Base images come from the store: their Env, User, WorkingDir, Shell and OnBuild feed the

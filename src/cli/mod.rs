@@ -69,7 +69,10 @@ pub use settings::Settings;
 
 /// Parses the command line and runs the command.
 pub fn main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return Ok(usage_error(e)),
+    };
     let settings = Settings::resolve(&cli.global)?;
     let command = cli.command.flatten();
     // Settings first: the store stays the user's even though strata is root in the namespace.
@@ -79,6 +82,21 @@ pub fn main() -> anyhow::Result<ExitCode> {
         eprintln!("{w}");
     }
     result
+}
+
+/// Help and version print and succeed; a flag or argument error exits 125, as the docker CLI's
+/// do (scripts tell strata's own failures from the container's by it).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            ExitCode::from(e.exit_code().clamp(0, 255) as u8)
+        }
+        _ => ExitCode::from(125),
+    }
 }
 
 fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {

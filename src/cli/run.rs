@@ -25,16 +25,16 @@ use crate::store::Store;
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Remove the container when it exits.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false")]
     pub rm: bool,
     /// Run in the background and print the container ID.
-    #[arg(short = 'd', long)]
+    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false")]
     pub detach: bool,
     /// Keep stdin open and forward it.
-    #[arg(short = 'i', long)]
+    #[arg(short = 'i', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false")]
     pub interactive: bool,
     /// Allocate a pseudo-TTY.
-    #[arg(short = 't', long)]
+    #[arg(short = 't', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false")]
     pub tty: bool,
     #[arg(long)]
     pub name: Option<String>,
@@ -68,7 +68,7 @@ pub struct RunArgs {
     #[arg(short = 'p', long = "publish", value_name = "PORTS")]
     pub publish: Vec<String>,
     /// Publish every exposed port to a free host port.
-    #[arg(short = 'P', long = "publish-all")]
+    #[arg(short = 'P', long = "publish-all", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false")]
     pub publish_all: bool,
     /// The container's IPv4 address on its network.
     #[arg(long, value_name = "ADDRESS")]
@@ -89,10 +89,10 @@ pub struct RunArgs {
     #[arg(long = "add-host", value_name = "NAME:IP")]
     pub add_host: Vec<String>,
     /// Mount the container's root filesystem read-only.
-    #[arg(long = "read-only")]
+    #[arg(long = "read-only", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false")]
     pub read_only: bool,
     /// Run an init that reaps zombies and forwards signals (strata's PID 1 always does).
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false")]
     pub init: bool,
     /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
     #[arg(long, value_name = "POLICY", default_value = "no", value_parser = parse_restart)]

@@ -122,6 +122,12 @@ pub fn run(
         Err(e) => Err(e.exit_code()),
     };
     let error = result.as_ref().err().map(|e| e.to_string());
+    // Before the record says stopped: whoever waits for that (`rm -f`) logs its own events
+    // after this one, as Docker orders them.
+    if let (Ok(code), true) = (code, started) {
+        let now = cs.load(id).unwrap_or_else(|_| c.clone());
+        super::events::emit(&root, &now, "die", &[("exitCode", code.to_string())]);
+    }
     let _ = cs.update(id, |c| {
         c.state.monitor = None;
         c.state.pid = None;
@@ -139,15 +145,14 @@ pub fn run(
             }
         }
     });
-    if let (Ok(code), true) = (code, started) {
-        super::events::emit(&root, &c, "die", &[("exitCode", code.to_string())]);
-    }
     if c.config.auto_remove {
         if let (Ok(c), Ok(store)) = (cs.load(id), Store::open(&root)) {
             let _ = volumes::release(&store, &c, true);
             let _ = super::net::release(&root, &c);
         }
-        let _ = cs.remove(id);
+        if cs.remove(id).is_ok() {
+            super::events::emit(&root, &c, "destroy", &[]);
+        }
     }
     result
 }
@@ -226,6 +231,12 @@ fn stop_inner(store: &Store, c: &Container, timeout: Duration) -> Result<bool, C
         std::thread::sleep(Duration::from_millis(10));
         current = cs.get_reconciled(&current.id)?;
     }
+    super::events::emit(
+        store.root(),
+        &current,
+        "kill",
+        &[("signal", (sig as i32).to_string())],
+    );
     if signal(&current, sig)
         && wait_stopped(&cs, &current.id, timeout.saturating_sub(start.elapsed()))?
     {
@@ -247,6 +258,7 @@ fn kill_and_wait(cs: &Containers, id: &str) -> Result<(), ContainerError> {
     if c.state.status != Status::Running {
         return Ok(());
     }
+    super::events::emit(cs.store_root(), &c, "kill", &[("signal", "9".into())]);
     if !signal(&c, Signal::SIGKILL) {
         if let Some(m) = c.state.monitor.filter(|m| m.alive()) {
             let _ = kill(Pid::from_raw(m.pid), Signal::SIGKILL);

@@ -132,8 +132,13 @@ fn is_scp_like(s: &str) -> bool {
         return false;
     };
     let user_ok = user.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && user.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    let host_ok = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || "-.".contains(c));
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c));
     user_ok && host_ok && !path.is_empty()
 }
 
@@ -180,7 +185,11 @@ fn temp_dir(tmp_parent: &Path) -> Result<TempDir, ContextError> {
 
 /// Extracts a (compressed) tar stream into a new temp dir, or keeps any other bytes as the
 /// Dockerfile next to an empty one.
-fn unpack(reader: impl Read, origin: &str, tmp_parent: &Path) -> Result<Materialized, ContextError> {
+fn unpack(
+    reader: impl Read,
+    origin: &str,
+    tmp_parent: &Path,
+) -> Result<Materialized, ContextError> {
     let temp = temp_dir(tmp_parent)?;
     let contents = extract_if_tar(reader, temp.path()).map_err(|source| ContextError::Unpack {
         origin: origin.to_string(),
@@ -204,28 +213,45 @@ fn download(url: &str) -> Result<impl Read + 'static, ContextError> {
         url: url.to_string(),
         reason,
     };
-    let loopback = url.parse::<ureq::http::Uri>().ok().and_then(|u| {
-        let host = u.host()?.trim_start_matches('[').trim_end_matches(']').to_string();
-        Some(host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
-    });
+    let proxy = if is_loopback(url) {
+        None
+    } else {
+        ureq::Proxy::try_from_env()
+    };
     let stall = Some(Duration::from_secs(120));
     let agent = ureq::Agent::config_builder()
         // Error statuses come back as responses so the message can carry them.
         .http_status_as_error(false)
-        .proxy(if loopback == Some(true) { None } else { ureq::Proxy::try_from_env() })
+        .proxy(proxy)
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_recv_response(stall)
         .timeout_per_read(stall)
-        .tls_config(TlsConfig::builder().root_certs(RootCerts::PlatformVerifier).build())
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::PlatformVerifier)
+                .build(),
+        )
         .build()
         .new_agent();
     let response = agent.get(url).call().map_err(|e| fail(e.to_string()))?;
     let status = response.status();
     if !status.is_success() {
-        let reason = status.canonical_reason().unwrap_or("");
-        return Err(fail(format!("bad response status {} {reason}", status.as_u16()).trim_end().to_string()));
+        return Err(fail(format!("bad response status {status}")));
     }
     Ok(response.into_body().into_reader())
+}
+
+/// Whether `url` names `localhost` or a loopback address.
+fn is_loopback(url: &str) -> bool {
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+        return false;
+    };
+    let host = uri.host().unwrap_or_default();
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || ip
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Variables that would point git at another repository than the one made here.
@@ -249,7 +275,9 @@ fn fetch_git(git: &GitSource, tmp_parent: &Path) -> Result<Materialized, Context
         reason,
     };
     if let Some(sub) = &git.subdir {
-        let lexical_ok = Path::new(sub).components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        let lexical_ok = Path::new(sub)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
         if !lexical_ok {
             return Err(subdir_err(sub, "must be a relative path without `..`"));
         }
@@ -266,10 +294,26 @@ fn fetch_git(git: &GitSource, tmp_parent: &Path) -> Result<Materialized, Context
     let root = temp.path();
     run_git(url, root, &["init", "--quiet"])?;
     run_git(url, root, &["remote", "add", "origin", url])?;
-    run_git(url, root, &["fetch", "--quiet", "--depth", "1", "--no-tags", "origin", reference])?;
+    let fetch = [
+        "fetch",
+        "--quiet",
+        "--depth=1",
+        "--no-tags",
+        "origin",
+        reference,
+    ];
+    run_git(url, root, &fetch)?;
     run_git(url, root, &["checkout", "--quiet", "FETCH_HEAD"])?;
     if root.join(".gitmodules").exists() {
-        run_git(url, root, &["submodule", "update", "--quiet", "--init", "--recursive", "--depth", "1"])?;
+        let update = [
+            "submodule",
+            "update",
+            "--quiet",
+            "--init",
+            "--recursive",
+            "--depth=1",
+        ];
+        run_git(url, root, &update)?;
     }
     remove_git_metadata(root).map_err(|e| ContextError::Git {
         url: url.to_string(),
@@ -280,8 +324,13 @@ fn fetch_git(git: &GitSource, tmp_parent: &Path) -> Result<Materialized, Context
         None => root.to_path_buf(),
         Some(sub) => {
             // The checkout may hold symlinks; the resolved subdir must stay inside it.
-            let real = root.join(sub).canonicalize().map_err(|_| subdir_err(sub, "does not exist in the checkout"))?;
-            let real_root = root.canonicalize().map_err(|_| subdir_err(sub, "cannot be resolved"))?;
+            let real = root
+                .join(sub)
+                .canonicalize()
+                .map_err(|_| subdir_err(sub, "does not exist in the checkout"))?;
+            let real_root = root
+                .canonicalize()
+                .map_err(|_| subdir_err(sub, "cannot be resolved"))?;
             if !real.starts_with(&real_root) {
                 return Err(subdir_err(sub, "resolves outside the checkout"));
             }
@@ -314,12 +363,19 @@ fn run_git(url: &str, dir: &Path, args: &[&str]) -> Result<(), ContextError> {
         step: format!("git {}", args.join(" ")),
         detail,
     };
-    let output = command.output().map_err(|e| fail(format!("cannot run git: {e}")))?;
+    let output = command
+        .output()
+        .map_err(|e| fail(format!("cannot run git: {e}")))?;
     if output.status.success() {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-    Err(fail(if stderr.is_empty() { output.status.to_string() } else { stderr }))
+    let detail = if stderr.is_empty() {
+        output.status.to_string()
+    } else {
+        stderr
+    };
+    Err(fail(detail))
 }
 
 /// Removes every `.git` below `root`: the repository's and the submodules' (a tree cannot
@@ -364,27 +420,50 @@ mod tests {
     #[test]
     fn classify_table() {
         let here = env!("CARGO_MANIFEST_DIR");
+        let url = |s: &str| ContextArg::Url(s.into());
+        let tarball = |s: &str| ContextArg::Tarball(s.into());
+        #[rustfmt::skip]
         let cases = [
             ("-", ContextArg::Stdin),
             (here, ContextArg::Dir(here.into())),
-            ("ctx.tar.gz", ContextArg::Tarball("ctx.tar.gz".into())),
-            ("https://host/ctx.tar.gz", ContextArg::Url("https://host/ctx.tar.gz".into())),
-            ("http://host/Dockerfile", ContextArg::Url("http://host/Dockerfile".into())),
+            ("ctx.tar.gz", tarball("ctx.tar.gz")),
+            ("-u@host:x", tarball("-u@host:x")),
+            ("https://host/ctx.tar.gz", url("https://host/ctx.tar.gz")),
+            ("http://host/Dockerfile", url("http://host/Dockerfile")),
+            ("https://host/x.git.tar", url("https://host/x.git.tar")),
             ("https://host/x.git", git("https://host/x.git", None, None)),
+            ("https://host/x.git?a=b#v1", git("https://host/x.git?a=b", Some("v1"), None)),
             ("https://host/x.git#v1:sub/dir", git("https://host/x.git", Some("v1"), Some("sub/dir"))),
             ("https://host/x.git#:sub", git("https://host/x.git", None, Some("sub"))),
             ("https://host/x.git#main", git("https://host/x.git", Some("main"), None)),
             ("https://host/x.git#", git("https://host/x.git", None, None)),
+            ("http://host/x.git#v1:", git("http://host/x.git", Some("v1"), None)),
             ("git://host/repo#v2", git("git://host/repo", Some("v2"), None)),
             ("ssh://git@host/repo", git("ssh://git@host/repo", None, None)),
             ("git@github.com:a/b.git#main", git("git@github.com:a/b.git", Some("main"), None)),
+            ("me@host:repo#:docker", git("me@host:repo", None, Some("docker"))),
             ("github.com/a/b", git("https://github.com/a/b", None, None)),
             ("github.com/a/b#dev:docker", git("https://github.com/a/b", Some("dev"), Some("docker"))),
-            ("-u@host:x", ContextArg::Tarball("-u@host:x".into())),
-            ("https://host/x.git.tar", ContextArg::Url("https://host/x.git.tar".into())),
         ];
         for (arg, want) in cases {
             assert_eq!(classify(arg), want, "{arg}");
+        }
+    }
+
+    #[test]
+    fn parse_git_rejects_non_git() {
+        let cases = [
+            "https://host/ctx.tar.gz",
+            "https://host/repo",
+            "ctx/dir",
+            "-u@host:x",
+            "git@host:",
+            "git@:path",
+            "a b@host:path",
+            "ftp://host/x.git",
+        ];
+        for arg in cases {
+            assert_eq!(parse_git(arg), None, "{arg}");
         }
     }
 
@@ -397,7 +476,10 @@ mod tests {
         b1c467fb020000000004595a";
 
     fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     fn dockerfile_tar() -> Vec<u8> {
@@ -405,7 +487,8 @@ mod tests {
         let mut h = tar::Header::new_ustar();
         h.set_size(13);
         h.set_mode(0o644);
-        b.append_data(&mut h, "Dockerfile", &b"FROM scratch\n"[..]).unwrap();
+        b.append_data(&mut h, "Dockerfile", &b"FROM scratch\n"[..])
+            .unwrap();
         b.into_inner().unwrap()
     }
 
@@ -415,11 +498,23 @@ mod tests {
         e.finish().unwrap()
     }
 
+    /// `arg` materialized with an empty stdin.
+    fn open(arg: &str, tmp: &Path) -> Result<Materialized, ContextError> {
+        materialize(&classify(arg), &mut io::empty(), tmp)
+    }
+
     fn listing(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = walkdir::WalkDir::new(dir)
             .min_depth(1)
             .into_iter()
-            .map(|e| e.unwrap().path().strip_prefix(dir).unwrap().display().to_string())
+            .map(|e| {
+                e.unwrap()
+                    .path()
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
             .collect();
         names.sort();
         names
@@ -429,7 +524,7 @@ mod tests {
     fn stdin_holds_a_dockerfile_or_a_tar() {
         let tmp = tempfile::tempdir().unwrap();
         let text = b"FROM scratch\n".to_vec();
-        let cases: [(&str, Vec<u8>, Option<Vec<u8>>); 5] = [
+        let cases = [
             ("dockerfile", text.clone(), Some(text.clone())),
             ("gzipped dockerfile", gzip(&text), Some(text.clone())),
             ("tar", dockerfile_tar(), None),
@@ -439,11 +534,14 @@ mod tests {
         for (what, input, want) in cases {
             let got = materialize(&ContextArg::Stdin, &mut &input[..], tmp.path()).unwrap();
             assert_eq!(got.dockerfile, want, "{what}");
-            let files = if want.is_some() { vec![] } else { vec!["Dockerfile".to_string()] };
-            assert_eq!(listing(&got.dir), files, "{what}");
-            if want.is_none() {
-                assert_eq!(fs::read(got.dir.join("Dockerfile")).unwrap(), text, "{what}");
-            }
+            let extracted = fs::read(got.dir.join("Dockerfile")).ok();
+            assert_eq!(extracted.is_some(), want.is_none(), "{what}");
+            assert!(extracted.is_none_or(|bytes| bytes == text), "{what}");
+            assert_eq!(
+                listing(&got.dir).len(),
+                usize::from(want.is_none()),
+                "{what}"
+            );
             let dir = got.dir.clone();
             drop(got);
             assert!(!dir.exists(), "{what}: temp dir left behind");
@@ -455,16 +553,16 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let zst = tmp.path().join("context.bin");
         fs::write(&zst, zstd::encode_all(&dockerfile_tar()[..], 3).unwrap()).unwrap();
-        let got = materialize(&classify(zst.to_str().unwrap()), &mut io::empty(), tmp.path()).unwrap();
+        let got = open(zst.to_str().unwrap(), tmp.path()).unwrap();
         assert_eq!(listing(&got.dir), ["Dockerfile"]);
 
         let text = tmp.path().join("ctx.tar");
         fs::write(&text, b"FROM scratch\n").unwrap();
-        let err = materialize(&ContextArg::Tarball(text.clone()), &mut io::empty(), tmp.path()).unwrap_err();
-        assert!(matches!(err, ContextError::NotAnArchive { ref path } if *path == text), "{err}");
-        let missing = ContextArg::Tarball(tmp.path().join("missing"));
-        let err = materialize(&missing, &mut io::empty(), tmp.path()).unwrap_err();
-        assert!(err.to_string().contains("missing"), "{err}");
+        let err = open(text.to_str().unwrap(), tmp.path()).unwrap_err();
+        assert!(matches!(err, ContextError::NotAnArchive { ref path } if *path == text));
+        let missing = tmp.path().join("missing");
+        let err = open(missing.to_str().unwrap(), tmp.path()).unwrap_err();
+        assert!(matches!(err, ContextError::Open { ref path, .. } if *path == missing));
     }
 
     /// Answers `n` requests: `/ctx.tar.gz` and `/Dockerfile` with 200, anything else with 404.
@@ -487,7 +585,10 @@ mod tests {
                     "/Dockerfile" => ("200 OK", b"FROM scratch\n".to_vec()),
                     _ => ("404 Not Found", b"nope".to_vec()),
                 };
-                let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
                 stream.write_all(head.as_bytes()).unwrap();
                 stream.write_all(&body).unwrap();
             }
@@ -499,12 +600,16 @@ mod tests {
     fn urls_are_downloaded() {
         let tmp = tempfile::tempdir().unwrap();
         let base = serve(3);
-        let tar = materialize(&classify(&format!("{base}/ctx.tar.gz")), &mut io::empty(), tmp.path()).unwrap();
-        assert_eq!((listing(&tar.dir), tar.dockerfile.clone()), (vec!["Dockerfile".to_string()], None));
-        let text = materialize(&classify(&format!("{base}/Dockerfile")), &mut io::empty(), tmp.path()).unwrap();
-        assert_eq!((listing(&text.dir), text.dockerfile), (vec![], Some(b"FROM scratch\n".to_vec())));
+        let tar = open(&format!("{base}/ctx.tar.gz"), tmp.path()).unwrap();
+        assert_eq!(
+            (listing(&tar.dir), &tar.dockerfile),
+            (vec!["Dockerfile".into()], &None)
+        );
+        let text = open(&format!("{base}/Dockerfile"), tmp.path()).unwrap();
+        let dockerfile = Some(b"FROM scratch\n".to_vec());
+        assert_eq!((listing(&text.dir), text.dockerfile), (vec![], dockerfile));
         let missing = format!("{base}/missing");
-        let err = materialize(&classify(&missing), &mut io::empty(), tmp.path()).unwrap_err().to_string();
+        let err = open(&missing, tmp.path()).unwrap_err().to_string();
         assert!(err.contains(&missing) && err.contains("404"), "{err}");
     }
 
@@ -520,7 +625,7 @@ mod tests {
 
     fn sh_git(dir: &Path, args: &[&str]) {
         let status = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
             .args(args)
             .current_dir(dir)
             .stdout(Stdio::null())
@@ -538,7 +643,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let repo = tmp.path().join("repo");
         fs::create_dir_all(repo.join("sub")).unwrap();
-        sh_git(&repo, &["init", "--quiet"]);
+        sh_git(&repo, &["-c", "init.defaultBranch=main", "init", "--quiet"]);
         fs::write(repo.join("sub/a.txt"), "v1\n").unwrap();
         fs::write(repo.join("top.txt"), "top\n").unwrap();
         std::os::unix::fs::symlink("/etc", repo.join("out")).unwrap();
@@ -548,12 +653,29 @@ mod tests {
         fs::write(repo.join("sub/a.txt"), "v2\n").unwrap();
         sh_git(&repo, &["commit", "--quiet", "-am", "two"]);
 
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let base_path = format!("--base-path={}", tmp.path().display());
+        // `git-daemon` itself, not the `git` wrapper, so that killing the child stops it.
+        let exec_path = Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .unwrap()
+            .stdout;
+        let exec_path = PathBuf::from(String::from_utf8(exec_path).unwrap().trim());
         let _daemon = Daemon(
-            Command::new("git")
-                .args(["daemon", "--reuseaddr", &base_path, "--export-all", "--listen=127.0.0.1"])
+            Command::new(exec_path.join("git-daemon"))
+                .args([
+                    "--reuseaddr",
+                    "--export-all",
+                    "--listen=127.0.0.1",
+                    &base_path,
+                ])
                 .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap(),
@@ -567,15 +689,16 @@ mod tests {
         let remote = format!("git://127.0.0.1:{port}/repo");
         let work = tmp.path().join("work");
         fs::create_dir(&work).unwrap();
-        let fetch = |arg: &str| materialize(&classify(arg), &mut io::empty(), &work);
+        let fetch = |arg: &str| open(arg, &work);
 
         let tagged = fetch(&format!("{remote}#v1:sub")).unwrap();
         assert_eq!(listing(&tagged.dir), ["a.txt"]);
-        assert_eq!(fs::read_to_string(tagged.dir.join("a.txt")).unwrap(), "v1\n");
+        assert_eq!(fs::read(tagged.dir.join("a.txt")).unwrap(), b"v1\n");
         let head = fetch(&remote).unwrap();
         assert_eq!(listing(&head.dir), ["out", "sub", "sub/a.txt", "top.txt"]);
-        assert_eq!(fs::read_to_string(head.dir.join("sub/a.txt")).unwrap(), "v2\n");
+        assert_eq!(fs::read(head.dir.join("sub/a.txt")).unwrap(), b"v2\n");
 
+        #[rustfmt::skip]
         let failures = [
             (format!("{remote}#nosuchref"), "nosuchref"),
             (format!("{remote}#v1:../x"), "without `..`"),
@@ -586,9 +709,10 @@ mod tests {
         ];
         for (arg, want) in failures {
             let err = fetch(&arg).unwrap_err().to_string();
-            assert!(err.contains(&remote[..remote.len() - 5]) && err.contains(want), "{arg}: {err}");
+            let names_url = err.contains(&remote[..remote.len() - 5]);
+            assert!(names_url && err.contains(want), "{arg}: {err}");
         }
         drop((tagged, head));
-        assert_eq!(listing(&work), Vec::<String>::new(), "temp dirs left behind");
+        assert!(listing(&work).is_empty(), "temp dirs left behind");
     }
 }

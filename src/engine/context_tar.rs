@@ -83,13 +83,19 @@ pub fn looks_like_tar(block: &[u8]) -> bool {
     let field = 148..156;
     let byte = |(i, &b): (usize, &u8)| if field.contains(&i) { b' ' } else { b };
     let unsigned: i64 = block.iter().enumerate().map(|p| i64::from(byte(p))).sum();
-    let signed: i64 = block.iter().enumerate().map(|p| i64::from(byte(p) as i8)).sum();
+    let signed: i64 = block
+        .iter()
+        .enumerate()
+        .map(|p| i64::from(byte(p) as i8))
+        .sum();
     stored == unsigned || stored == signed
 }
 
 /// A NUL- or space-terminated octal header field.
 fn octal(field: &[u8]) -> Option<i64> {
-    let digits = field.split(|&b| b == 0 || b == b' ').find(|s| !s.is_empty())?;
+    let digits = field
+        .split(|&b| b == 0 || b == b' ')
+        .find(|s| !s.is_empty())?;
     let text = std::str::from_utf8(digits).ok()?;
     i64::from_str_radix(text, 8).ok()
 }
@@ -110,7 +116,9 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Wraps `reader` in the decoder its magic bytes call for (multi-member gzip and bzip2, and
 /// multi-stream xz, as `tar` and `pigz` write them), and says which one that was.
-pub fn decompress<'a, R: Read + 'a>(mut reader: R) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
+pub fn decompress<'a, R: Read + 'a>(
+    mut reader: R,
+) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
     let mut head = [0u8; 6];
     let n = read_full(&mut reader, &mut head)?;
     let kind = sniff(&head[..n]);
@@ -155,7 +163,10 @@ pub fn extract_tar(reader: impl Read, dest: &Path) -> Result<(), TarError> {
         let mut entry = entry.map_err(TarError::Read)?;
         let raw = entry.path_bytes().into_owned();
         let name = String::from_utf8_lossy(&raw).into_owned();
-        let refuse = |reason: String| TarError::Refused { entry: name.clone(), reason };
+        let refuse = |reason: String| TarError::Refused {
+            entry: name.clone(),
+            reason,
+        };
         let rel = lexical(&raw).map_err(|why| refuse(why.to_string()))?;
         let is_dir = match entry.header().entry_type() {
             EntryType::Directory => true,
@@ -174,12 +185,19 @@ pub fn extract_tar(reader: impl Read, dest: &Path) -> Result<(), TarError> {
         let target = walk(dest, &rel, true, &name)?;
         let write = |op: &'static str, path: &Path| {
             let (entry, path) = (name.clone(), path.to_path_buf());
-            move |source: io::Error| TarError::Write { entry, op, path, source }
+            move |source: io::Error| TarError::Write {
+                entry,
+                op,
+                path,
+                source,
+            }
         };
         if is_dir {
             if !fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
                 clear(&target, &mut dirs).map_err(write("removing", &target))?;
-                dir_builder().create(&target).map_err(write("creating", &target))?;
+                dir_builder()
+                    .create(&target)
+                    .map_err(write("creating", &target))?;
             }
             let header = entry.header();
             dirs.push((target, header.mode().unwrap_or(0o755), header.mtime().ok()));
@@ -203,7 +221,11 @@ pub fn extract_tar(reader: impl Read, dest: &Path) -> Result<(), TarError> {
     }
     for (path, mode, mtime) in dirs.iter().rev() {
         finish_dir(path, *mode, *mtime).map_err(|source| TarError::Write {
-            entry: path.strip_prefix(dest).unwrap_or(path).display().to_string(),
+            entry: path
+                .strip_prefix(dest)
+                .unwrap_or(path)
+                .display()
+                .to_string(),
             op: "setting mode and mtime of",
             path: path.clone(),
             source,
@@ -235,23 +257,30 @@ fn lexical(raw: &[u8]) -> Result<PathBuf, &'static str> {
 /// lead anywhere.
 fn walk(dest: &Path, rel: &Path, create: bool, entry: &str) -> Result<PathBuf, TarError> {
     let mut at = dest.to_path_buf();
-    let refuse = |reason: String| TarError::Refused { entry: entry.to_string(), reason };
+    let refuse = |reason: String| TarError::Refused {
+        entry: entry.to_string(),
+        reason,
+    };
     for part in rel.parent().into_iter().flat_map(Path::components) {
         at.push(part);
         let shown = at.strip_prefix(dest).unwrap_or(&at).display().to_string();
         match fs::symlink_metadata(&at) {
             Ok(m) if m.is_dir() => {}
             Ok(m) if m.file_type().is_symlink() => {
-                return Err(refuse(format!("its path passes through the symlink {shown:?}")));
+                return Err(refuse(format!(
+                    "its path passes through the symlink {shown:?}"
+                )));
             }
             Ok(_) => return Err(refuse(format!("{shown:?} on its path is not a directory"))),
             Err(e) if create && e.kind() == io::ErrorKind::NotFound => {
-                dir_builder().create(&at).map_err(|source| TarError::Write {
-                    entry: entry.to_string(),
-                    op: "creating",
-                    path: at.clone(),
-                    source,
-                })?;
+                dir_builder()
+                    .create(&at)
+                    .map_err(|source| TarError::Write {
+                        entry: entry.to_string(),
+                        op: "creating",
+                        path: at.clone(),
+                        source,
+                    })?;
             }
             Err(_) => return Err(refuse(format!("{shown:?} on its path does not exist"))),
         }
@@ -314,7 +343,10 @@ mod tests {
         out.resize(out.len().next_multiple_of(BLOCK), 0);
     }
 
-    fn archive(entries: &[(&str, EntryType, &str, &[u8])]) -> Vec<u8> {
+    /// Name, type, link target, data.
+    type Entry<'a> = (&'a str, EntryType, &'a str, &'a [u8]);
+
+    fn archive(entries: &[Entry]) -> Vec<u8> {
         let mut out = Vec::new();
         for (name, kind, link, data) in entries {
             raw(&mut out, name, *kind, link, data);
@@ -403,9 +435,10 @@ mod tests {
         h.set_mtime(2_000_000);
         h.set_size(3);
         b.append_data(&mut h, "d/run.sh", &b"hi\n"[..]).unwrap();
-        b.append_data(&mut h, "d/../top", &b"up\n"[..]).unwrap();
+        raw(b.get_mut(), "d/../top", EntryType::Regular, "", b"up\n");
         let mut l = tar::Header::new_ustar();
         l.set_entry_type(EntryType::Symlink);
+        l.set_size(0);
         b.append_link(&mut l, "abs", "/etc/passwd").unwrap();
         l.set_entry_type(EntryType::Link);
         b.append_link(&mut l, "hard", "d/run.sh").unwrap();
@@ -418,7 +451,10 @@ mod tests {
         let file = fs::metadata(dest.join("d/run.sh")).unwrap();
         assert_eq!((file.mode() & 0o7777, file.mtime()), (0o755, 2_000_000));
         assert_eq!(fs::read(dest.join("top")).unwrap(), b"up\n");
-        assert_eq!(fs::read_link(dest.join("abs")).unwrap(), Path::new("/etc/passwd"));
+        assert_eq!(
+            fs::read_link(dest.join("abs")).unwrap(),
+            Path::new("/etc/passwd")
+        );
         assert_eq!(fs::metadata(dest.join("hard")).unwrap().ino(), file.ino());
     }
 
@@ -426,26 +462,38 @@ mod tests {
     fn escaping_entries_are_refused() {
         use EntryType::{Directory as D, Link as H, Regular as F, Symlink as S};
         let evil = format!("evil-{}", std::process::id());
-        let cases: &[(&[(&str, EntryType, &str, &[u8])], &str, &str)] = &[
+        #[rustfmt::skip]
+        let cases: &[(&[Entry], &str, &str)] = &[
             (&[("../x", F, "", b"x")], "../x", "climbs out"),
             (&[("d/../../x", F, "", b"x")], "d/../../x", "climbs out"),
             (&[("/abs", F, "", b"x")], "/abs", "absolute"),
+            (&[("/", D, "", b"")], "/", "absolute"),
             (&[("h", H, "../../etc/passwd", b"")], "h", "hard link"),
             (&[("h", H, "/etc/passwd", b"")], "h", "absolute"),
             (&[("a", S, "/", b""), (&format!("a/{evil}"), F, "", b"x")], "a/", "symlink"),
             (&[("a", S, "..", b""), ("a/x", F, "", b"x")], "a/x", "symlink"),
             (&[("a", S, "..", b""), ("a/x", D, "", b"")], "a/x", "symlink"),
             (&[("a", S, "..", b""), ("h", H, "a/escaped", b"")], "h", "symlink"),
+            (&[("a", D, "", b""), ("a/l", S, "../..", b""), ("a/l/x", F, "", b"x")], "a/l/x", "symlink"),
             (&[("f", F, "", b"x"), ("f/x", F, "", b"x")], "f/x", "not a directory"),
+            (&[(".", F, "", b"x")], ".", "destination itself"),
         ];
         for (entries, entry, reason) in cases {
             let tmp = tempfile::tempdir().unwrap();
             let dest = tmp.path().join("dest");
             fs::create_dir(&dest).unwrap();
             fs::write(tmp.path().join("escaped"), b"outside").unwrap();
-            let err = extract_tar(&archive(entries)[..], &dest).unwrap_err().to_string();
-            assert!(err.contains(entry) && err.contains(reason), "{entry}: {err}");
-            let mut outside: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            let err = extract_tar(&archive(entries)[..], &dest)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(entry) && err.contains(reason),
+                "{entry}: {err}"
+            );
+            let mut outside: Vec<_> = fs::read_dir(tmp.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
             outside.sort();
             assert_eq!(outside, ["dest", "escaped"], "{entry}");
             assert!(fs::symlink_metadata(dest.join("x")).is_err(), "{entry}");
@@ -460,7 +508,8 @@ mod tests {
         let dest = tmp.path().join("dest");
         fs::create_dir(&dest).unwrap();
         fs::write(tmp.path().join("outside"), b"keep").unwrap();
-        let entries: &[(&str, EntryType, &str, &[u8])] = &[
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o711)).unwrap();
+        let entries: &[Entry] = &[
             ("l", S, "../outside", b""),
             ("l", F, "", b"new"),
             ("d/", D, "", b""),
@@ -470,7 +519,7 @@ mod tests {
         assert_eq!(fs::read(tmp.path().join("outside")).unwrap(), b"keep");
         assert_eq!(fs::read(dest.join("l")).unwrap(), b"new");
         assert_eq!(fs::read_link(dest.join("d")).unwrap(), Path::new(".."));
-        assert_eq!(fs::metadata(tmp.path()).unwrap().mode() & 0o777, 0o700);
+        assert_eq!(fs::metadata(tmp.path()).unwrap().mode() & 0o7777, 0o711);
     }
 
     #[test]

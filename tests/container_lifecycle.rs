@@ -1,0 +1,305 @@
+//! The rest of the container lifecycle as a Docker user types it (root): `create` then
+//! `start -a`, logs with stdout and stderr apart, timestamps and time windows, restart
+//! policies (including a SIGKILLed supervisor), `pause`/`unpause`, `top`, `stats`, `rename`,
+//! `diff` and the event log they leave.
+
+mod common;
+mod run_support;
+
+use std::time::Duration;
+
+use run_support::Env;
+use serde_json::Value;
+
+fn inspect(e: &Env, name: &str, template: &str) -> String {
+    e.s.ok(&["inspect", "-f", template, name])
+        .trim()
+        .to_string()
+}
+
+/// The pid of the process currently supervising (monitoring) container `name`.
+fn monitor_pid(e: &Env, name: &str) -> i32 {
+    let id = inspect(e, name, "{{.Id}}");
+    let state = std::fs::read_to_string(e.containers_dir().join(&id).join("state.json")).unwrap();
+    let v: Value = serde_json::from_str(&state).unwrap();
+    v["state"]["monitor"]["pid"].as_i64().expect("a monitor") as i32
+}
+
+#[test]
+fn create_then_start_attached_gives_output_and_exit_code() {
+    let e = Env::new();
+    let (id, _) = e.code(
+        &[
+            "create",
+            "--name",
+            "c1",
+            "busybox",
+            "sh",
+            "-c",
+            "echo hello; exit 3",
+        ],
+        0,
+    );
+    assert_eq!(id.trim().len(), 64, "{id}");
+    assert_eq!(e.state_of("c1").unwrap().0, "created");
+    let (out, _) = e.code(&["start", "-a", "c1"], 3);
+    assert_eq!(out, "hello\n");
+    assert_eq!(
+        inspect(&e, "c1", "{{.State.Status}} {{.State.ExitCode}}"),
+        "exited 3"
+    );
+    // `container create` is the same command.
+    e.code(
+        &["container", "create", "--name", "c2", "busybox", "true"],
+        0,
+    );
+    assert_eq!(e.state_of("c2").unwrap().0, "created");
+}
+
+#[test]
+fn logs_keep_stdout_and_stderr_apart_with_times() {
+    let e = Env::new();
+    e.code(
+        &[
+            "run",
+            "--name",
+            "l1",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out1; echo err1 >&2; sleep 1.2; echo out2",
+        ],
+        0,
+    );
+    let out = e.output(&["logs", "l1"], b"");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out1\nout2\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err1\n");
+    let (ts, _) = e.code(&["logs", "-t", "l1"], 0);
+    let first = ts.lines().next().unwrap();
+    let (time, text) = first.split_once(' ').unwrap();
+    assert_eq!(text, "out1");
+    assert_eq!(
+        time.len(),
+        "2026-12-07T00:21:13.123456789Z".len(),
+        "{first}"
+    );
+    // --until the second line's time (minus a bit) keeps only the lines before it.
+    let second_time = ts
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_once(' ')
+        .unwrap()
+        .0
+        .to_string();
+    let (before, _) = e.code(&["logs", "--until", &second_time, "l1"], 0);
+    assert_eq!(before, "out1\n");
+    let (since, _) = e.code(&["logs", "--since", &second_time, "l1"], 0);
+    assert_eq!(since, "out2\n");
+    let (tail, _) = e.code(&["logs", "-n", "1", "l1"], 0);
+    assert_eq!(tail, "out2\n");
+    let (details, _) = e.code(&["logs", "--details", "l1"], 0);
+    assert_eq!(details, " out1\n out2\n");
+    let (_, err) = e.code(&["logs", "--since", "yesterday-ish", "l1"], 1);
+    assert!(err.contains("--since"), "{err}");
+}
+
+#[test]
+fn on_failure_restarts_the_given_number_of_times() {
+    let e = Env::new();
+    e.code(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "rf",
+            "--restart",
+            "on-failure:2",
+            "busybox",
+            "sh",
+            "-c",
+            "echo ran; exit 1",
+        ],
+        0,
+    );
+    e.eventually(20, "two restarts, then exited", || {
+        inspect(&e, "rf", "{{.State.Status}} {{.RestartCount}}") == "exited 2"
+    });
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        inspect(&e, "rf", "{{.RestartCount}} {{.State.ExitCode}}"),
+        "2 1"
+    );
+    assert_eq!(e.s.ok(&["logs", "rf"]), "ran\nran\nran\n");
+    assert_eq!(
+        inspect(&e, "rf", "{{json .HostConfig.RestartPolicy}}"),
+        r#"{"Name":"on-failure","MaximumRetryCount":2}"#
+    );
+    let (_, err) = e.code(
+        &["run", "--rm", "--restart", "always", "busybox", "true"],
+        125,
+    );
+    assert!(
+        err.contains("Conflicting options: --restart and --rm"),
+        "{err}"
+    );
+    let (_, err) = e.code(&["run", "--restart", "sometimes", "busybox", "true"], 125);
+    assert!(err.contains("sometimes"), "{err}");
+}
+
+#[test]
+fn always_survives_a_killed_supervisor_but_not_a_stop() {
+    let e = Env::new();
+    e.code(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "al",
+            "--restart",
+            "always",
+            "busybox",
+            "sleep",
+            "1000",
+        ],
+        0,
+    );
+    e.eventually(10, "running", || {
+        inspect(&e, "al", "{{.State.Running}}") == "true"
+    });
+    let first_pid = inspect(&e, "al", "{{.State.Pid}}");
+    let monitor = monitor_pid(&e, "al");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    e.eventually(15, "restarted after the supervisor was killed", || {
+        inspect(&e, "al", "{{.State.Running}} {{.RestartCount}}") == "true 1"
+            && inspect(&e, "al", "{{.State.Pid}}") != first_pid
+    });
+    e.code(&["stop", "-t", "1", "al"], 0);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(inspect(&e, "al", "{{.State.Status}}"), "exited");
+    // After a reboot the unit brings back containers with `always`.
+    let (out, _) = e.code(&["start", "--all", "--filter", "restart-policy=always"], 0);
+    assert_eq!(out, "al\n");
+    e.eventually(10, "started again", || {
+        inspect(&e, "al", "{{.State.Running}}") == "true"
+    });
+    e.code(&["rm", "-f", "al"], 0);
+}
+
+#[test]
+fn pause_top_stats_rename_and_diff() {
+    let e = Env::new();
+    e.code(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "p1",
+            "busybox",
+            "sh",
+            "-c",
+            "echo hi > /tmp/new; rm /etc/group; exec sleep 1000",
+        ],
+        0,
+    );
+    e.eventually(10, "running", || {
+        inspect(&e, "p1", "{{.State.Running}}") == "true"
+    });
+    e.eventually(5, "the file written", || {
+        e.s.ok(&["diff", "p1"]).contains("A /tmp/new")
+    });
+    assert_eq!(
+        e.s.ok(&["diff", "p1"]),
+        "C /etc\nD /etc/group\nC /tmp\nA /tmp/new\n"
+    );
+
+    let top = e.s.ok(&["top", "p1"]);
+    let mut lines = top.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 1, "{top}");
+    assert!(rows[0].ends_with("sleep 1000"), "{top}");
+    let pid: i32 = rows[0].split_whitespace().nth(1).unwrap().parse().unwrap();
+
+    e.code(&["pause", "p1"], 0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let freezer = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/freezer/strata/{}/freezer.state",
+        inspect(&e, "p1", "{{.Id}}")
+    ))
+    .unwrap_or_default();
+    assert!(
+        freezer.trim() == "FROZEN" || status.contains("State:\tD"),
+        "{status}"
+    );
+    assert_eq!(
+        inspect(&e, "p1", "{{.State.Status}} {{.State.Paused}}"),
+        "paused true"
+    );
+    assert!(e.s.ok(&["ps"]).contains("(Paused)"));
+    let (_, err) = e.code(&["pause", "p1"], 1);
+    assert!(err.contains("is already paused"), "{err}");
+    let (_, err) = e.code(&["kill", "p1"], 1);
+    assert!(err.contains("is paused"), "{err}");
+    e.code(&["unpause", "p1"], 0);
+    assert_eq!(inspect(&e, "p1", "{{.State.Status}}"), "running");
+
+    let stats = e.s.ok(&["stats", "--no-stream", "p1"]);
+    let mut lines = stats.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT"),
+        "{stats}"
+    );
+    let row = lines.next().unwrap();
+    assert!(row.contains(" p1 "), "{stats}");
+    let json = e.s.ok(&["stats", "--no-stream", "--format", "json", "p1"]);
+    let v: Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["Name"], "p1");
+    assert_eq!(v["PIDs"], "1");
+    assert!(v["MemUsage"].as_str().unwrap().contains(" / "), "{v}");
+
+    e.code(&["rename", "p1", "p2"], 0);
+    assert_eq!(inspect(&e, "p2", "{{.Name}}"), "/p2");
+    let (_, err) = e.code(&["rename", "p2", "p2"], 1);
+    assert!(err.contains("same name"), "{err}");
+    e.code(&["create", "--name", "other", "busybox", "true"], 0);
+    let (_, err) = e.code(&["rename", "p2", "other"], 1);
+    assert!(err.contains("is already in use"), "{err}");
+
+    let id = inspect(&e, "p2", "{{.Id}}");
+    e.code(&["rm", "-f", "p2"], 0);
+    // `--until 0s` is now in whole seconds: the last events must be a second old.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(
+        !std::path::Path::new(&format!("/sys/fs/cgroup/freezer/strata/{id}")).exists(),
+        "the container's cgroup is removed with it"
+    );
+    let events = e.s.ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        "0s",
+        "--filter",
+        &format!("container={id}"),
+        "--format",
+        "{{.Action}}",
+    ]);
+    let actions: Vec<&str> = events.lines().collect();
+    assert_eq!(
+        actions,
+        ["create", "start", "pause", "unpause", "rename", "kill", "die", "destroy"],
+        "{events}"
+    );
+}
