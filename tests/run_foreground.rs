@@ -365,6 +365,31 @@ fn tty_and_read_only_root() {
         0,
     );
     assert_eq!(out, "on-a-tty\r\nxterm\r\n");
+    // The terminal is the container's own: /dev/pts/0 of its devpts, as Docker gives it.
+    let (out, _) = e.code(
+        &[
+            "run",
+            "-t",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "tty; ls -1 /dev/pts",
+        ],
+        0,
+    );
+    assert_eq!(out, "/dev/pts/0\r\n0\r\nptmx\r\n");
+    // -it with a stdin that is not a terminal fails at once, creating nothing.
+    let before = e.container_dirs().len();
+    let out = e.output(&["run", "-it", "--rm", "busybox", "cat"], b"x\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "the input device is not a TTY\n"
+    );
+    assert_eq!(e.container_dirs().len(), before);
     let (out, _) = e.code(
         &[
             "run",

@@ -30,6 +30,16 @@ pub fn fail(code: i32, err: &anyhow::Error) -> ExitCode {
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
+/// Docker's check before `-it`: an interactive terminal needs our stdin to be one. Returns the
+/// exit code to fail with when it is not (nothing was created then).
+pub fn require_tty_input(interactive: bool, tty: bool) -> Option<ExitCode> {
+    if interactive && tty && !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+        eprintln!("the input device is not a TTY");
+        return Some(ExitCode::from(1));
+    }
+    None
+}
+
 /// The image `name` names in the store, pulled for the host platform when missing.
 pub fn image_or_pull(store: &Store, name: &str) -> Result<Image> {
     match store.resolve(name) {

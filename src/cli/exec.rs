@@ -33,11 +33,18 @@ pub struct ExecArgs {
 }
 
 pub fn run(settings: &Settings, args: ExecArgs) -> Result<ExitCode> {
+    if let Some(code) = super::ctr_common::require_tty_input(args.interactive, args.tty) {
+        return Ok(code);
+    }
     let cs = Containers::new(&settings.root);
     let c = match cs.find(&args.container) {
         Ok(c) => c,
         Err(e) => return Ok(fail(125, &e.into())),
     };
+    if c.state.paused {
+        let e = crate::container::ContainerError::ExecPaused { id: c.id.clone() };
+        return Ok(fail(125, &e.into()));
+    }
     let pid = match (c.state.status, c.state.pid) {
         (Status::Running, Some(p)) if p.alive() => p.pid,
         _ => {

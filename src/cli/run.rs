@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::ctr_common::{
-    dup_file, fail, forward_signals, image_or_pull, output_to_log, pump, resize, start_detached,
-    Pty, RawTerminal,
+    dup_file, fail, forward_signals, image_or_pull, output_to_log, pump, require_tty_input, resize,
+    start_detached, Pty, RawTerminal,
 };
 use super::Settings;
 use crate::container::logfile::LogSink;
@@ -104,6 +104,11 @@ pub struct RunArgs {
 
 pub fn run(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
     let detach = args.detach;
+    if !detach {
+        if let Some(code) = require_tty_input(args.interactive, args.tty) {
+            return Ok(code);
+        }
+    }
     let store = match Store::open(&settings.root) {
         Ok(s) => s,
         Err(e) => return Ok(fail(125, &e.into())),
@@ -193,7 +198,11 @@ pub fn attached(store: Store, c: &Container) -> ExitCode {
     };
     let winch_master = pty.as_ref().and_then(|p| p.master.try_clone().ok());
     forward_signals(move |sig| match (&winch_master, sig) {
-        (Some(m), nix::sys::signal::Signal::SIGWINCH) => resize(m),
+        (Some(m), nix::sys::signal::Signal::SIGWINCH) => {
+            // The pty we hold first, then PID 1, which sizes the container's own terminal.
+            resize(m);
+            fwd.forward(sig);
+        }
         _ => fwd.forward(sig),
     });
     // Docker logs a foreground container too (`docker logs` works after it ran); one that is

@@ -89,6 +89,11 @@ fn attached(settings: &Settings, args: &StartArgs) -> Result<ExitCode> {
             &anyhow::anyhow!("container {} is already running; use attach", c.name),
         ));
     }
+    if let Some(code) =
+        super::ctr_common::require_tty_input(args.interactive && c.config.interactive, c.config.tty)
+    {
+        return Ok(code);
+    }
     let store = match Store::open(&settings.root) {
         Ok(s) => s,
         Err(e) => return Ok(fail(125, &e.into())),

@@ -14,6 +14,7 @@ use nix::sys::signal::{
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
+use super::console;
 use super::mount_plan::MountOp;
 use super::mounts;
 use super::report::{send, Report};
@@ -117,6 +118,15 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
         Err(detail) => return fail("prepare command", detail),
     };
 
+    let console = if args.spec.tty {
+        // SAFETY: descriptor 0 is the terminal the caller handed in; it outlives this borrow.
+        match console::open(unsafe { BorrowedFd::borrow_raw(0) }) {
+            Ok(c) => Some(c),
+            Err(e) => return fail("terminal", e),
+        }
+    } else {
+        None
+    };
     let waitset = block_for_sigwait();
     // Closed by the main process's exec (close-on-exec) or exit: then it has started.
     let Ok((exec_r, exec_w)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
@@ -126,7 +136,7 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
     let main_pid = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
             drop(exec_r);
-            let code = main_process(&sys, args, &user, &prepared);
+            let code = main_process(&sys, args, &user, &prepared, console.as_ref());
             // SAFETY: leaving the forked child without running the parent's destructors.
             unsafe { libc::_exit(code) }
         }
@@ -134,11 +144,31 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
         Err(e) => return fail("fork main process", e.to_string()),
     };
     drop(exec_w);
+    let relay = match &console {
+        // SAFETY: single-threaded (a forked child), so fork is sound.
+        Some(c) => match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                reset_signals();
+                let code = console::relay(&c.master);
+                // SAFETY: leaving the forked child without running the parent's destructors.
+                unsafe { libc::_exit(code) }
+            }
+            Ok(ForkResult::Parent { child }) => Some(child),
+            Err(e) => return fail("fork terminal relay", e.to_string()),
+        },
+        None => None,
+    };
     let mut byte = [0u8; 1];
     while let Err(Errno::EINTR) = nix::unistd::read(&exec_r, &mut byte) {}
     drop(exec_r);
     send(args.report, &Report::Started);
-    let status = reap_until_main_exits(&waitset, main_pid);
+    let status = reap_until_main_exits(&waitset, main_pid, console.as_ref());
+    if let Some(relay) = relay {
+        // The relay ends once it has copied the last output and every holder of the terminal
+        // is gone; a background process still holding it is not waited for long.
+        drop(console);
+        wait_a_while(relay, std::time::Duration::from_millis(500));
+    }
     // Anything the command left behind dies with it.
     let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
     loop {
@@ -154,9 +184,19 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
     }
 }
 
-fn reap_until_main_exits(waitset: &SigSet, main_pid: Pid) -> ExitStatus {
+fn reap_until_main_exits(
+    waitset: &SigSet,
+    main_pid: Pid,
+    console: Option<&console::Console>,
+) -> ExitStatus {
     loop {
         let Ok(sig) = waitset.wait() else { continue };
+        if let (Signal::SIGWINCH, Some(c)) = (sig, console) {
+            // The outer terminal was resized: the inner one follows, and the kernel signals
+            // its foreground process group.
+            console::copy_size(0, std::os::fd::AsRawFd::as_raw_fd(&c.master));
+            continue;
+        }
         if sig != Signal::SIGCHLD {
             let _ = kill(main_pid, sig);
             continue;
@@ -176,6 +216,17 @@ fn reap_until_main_exits(waitset: &SigSet, main_pid: Pid) -> ExitStatus {
         }
         if let Some(s) = main_status {
             return s;
+        }
+    }
+}
+
+/// Reaps `pid` if it exits within `limit`.
+fn wait_a_while(pid: Pid, limit: std::time::Duration) {
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => std::thread::sleep(std::time::Duration::from_millis(2)),
+            _ => return,
         }
     }
 }
@@ -224,13 +275,23 @@ pub fn exec_candidates(argv0: &str, env: &[String]) -> Vec<PathBuf> {
 }
 
 /// The main process: default signals, working directory, user, then exec.
-fn main_process(sys: &RealSyscalls, args: &InitArgs<'_>, user: &ExecUser, p: &Prepared) -> i32 {
+fn main_process(
+    sys: &RealSyscalls,
+    args: &InitArgs<'_>,
+    user: &ExecUser,
+    p: &Prepared,
+    console: Option<&console::Console>,
+) -> i32 {
     reset_signals();
     let fail = |detail: String, code: i32| {
         send(args.report, &Report::ExecFailed { detail });
         code
     };
-    if args.spec.tty {
+    if let Some(c) = console {
+        if let Err(e) = console::attach_main(&c.slave_path) {
+            return fail(format!("terminal {:?}: {e}", c.slave_path), 126);
+        }
+    } else if args.spec.tty {
         // SAFETY: setsid and ioctl with integer arguments on our own stdin.
         let ok = unsafe { libc::setsid() >= 0 && libc::ioctl(0, libc::TIOCSCTTY, 0) >= 0 };
         if !ok {

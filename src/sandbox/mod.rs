@@ -6,6 +6,7 @@
 
 pub mod cgroup;
 pub mod cleanup;
+pub mod console;
 pub mod devices;
 pub mod error;
 pub mod idmap;
