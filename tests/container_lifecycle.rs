@@ -303,3 +303,79 @@ fn pause_top_stats_rename_and_diff() {
         "{events}"
     );
 }
+
+#[test]
+fn attach_sends_input_and_returns_the_exit_code_or_detaches() {
+    let e = Env::new();
+    e.code(
+        &[
+            "run",
+            "-di",
+            "--name",
+            "at",
+            "busybox",
+            "sh",
+            "-c",
+            "while read l; do echo \"got $l\"; [ \"$l\" = quit ] && exit 4; done",
+        ],
+        0,
+    );
+    e.eventually(10, "running", || {
+        inspect(&e, "at", "{{.State.Running}}") == "true"
+    });
+    // Input written before the container reads it is kept by its stdin FIFO.
+    let out = e.output(&["attach", "at"], b"hello\nquit\n");
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "got hello\ngot quit\n"
+    );
+    let (_, err) = e.code(&["attach", "at"], 1);
+    assert!(
+        err.contains("You cannot attach to a stopped container"),
+        "{err}"
+    );
+
+    // With a terminal, Ctrl-P Ctrl-Q leaves it running: Docker's message and exit code 1.
+    e.code(&["run", "-dit", "--name", "at2", "busybox", "sh"], 0);
+    e.eventually(10, "running", || {
+        inspect(&e, "at2", "{{.State.Running}}") == "true"
+    });
+    let strata = e.s.command(&["attach", "at2"]);
+    let line = format!(
+        "{} {}",
+        strata.get_program().to_string_lossy(),
+        strata
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]);
+    for (k, v) in strata.get_envs() {
+        if let Some(v) = v {
+            script.env(k, v);
+        }
+    }
+    script
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = script.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        std::thread::sleep(Duration::from_millis(400));
+        let _ = input.write_all(b"echo in-$((40+2))\n");
+        std::thread::sleep(Duration::from_millis(400));
+        let _ = input.write_all(b"\x10\x11");
+        std::thread::sleep(Duration::from_millis(2000));
+    });
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("in-42"), "{text}");
+    assert!(text.contains("read escape sequence"), "{text}");
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(inspect(&e, "at2", "{{.State.Running}}"), "true");
+}

@@ -113,6 +113,8 @@ pub enum Command {
     Diff(super::diff::DiffArgs),
     /// Show the store's events.
     Events(super::events::EventsArgs),
+    /// Attach to a running container's input and output.
+    Attach(super::attach::AttachArgs),
     /// Manage containers (`container ls`, `container rm`, … as the plain commands).
     #[command(subcommand)]
     Container(super::management::ContainerCommand),

@@ -4,7 +4,6 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -68,25 +67,21 @@ pub fn run(settings: &Settings, args: LogsArgs) -> Result<ExitCode> {
     if !args.follow {
         return Ok(ExitCode::SUCCESS);
     }
-    let mut seen = entries.len();
-    loop {
-        let running =
-            matches!(cs.get_reconciled(&c.id), Ok(c) if c.state.status == Status::Running);
-        let entries = logfile::read(&path).unwrap_or_default();
-        if entries.len() > seen {
-            let fresh: Vec<&Entry> = entries[seen..].iter().filter(|e| q.wants(e)).collect();
-            show(&q, fresh);
-            seen = entries.len();
-        }
-        if !running || q.until.is_some_and(|u| now_ns() >= u) {
-            return Ok(ExitCode::SUCCESS);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    logfile::follow(
+        &path,
+        entries.len(),
+        &q,
+        &mut || !matches!(cs.get_reconciled(&c.id), Ok(c) if c.state.status == Status::Running),
+        &mut |e| {
+            show(&q, vec![e]);
+            true
+        },
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes each record to the stream it came from; a closed pipe ends nothing else.
-fn show(q: &Query, entries: Vec<&Entry>) {
+pub fn show(q: &Query, entries: Vec<&Entry>) {
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     for e in entries {

@@ -54,6 +54,8 @@ pub enum ContainerCommand {
     Rename(super::rename::RenameArgs),
     /// Show the files a container changed.
     Diff(super::diff::DiffArgs),
+    /// Attach to a running container's input and output.
+    Attach(super::attach::AttachArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +111,7 @@ impl ContainerCommand {
             ContainerCommand::Stats(a) => Command::Stats(a),
             ContainerCommand::Rename(a) => Command::Rename(a),
             ContainerCommand::Diff(a) => Command::Diff(a),
+            ContainerCommand::Attach(a) => Command::Attach(a),
         }
     }
 }

@@ -20,6 +20,7 @@ mod explain;
 mod export;
 mod signals;
 
+mod attach;
 mod create;
 mod ctr_common;
 mod diff;
@@ -142,6 +143,7 @@ fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Rename(a) => rename::run(&settings, a),
         Command::Diff(a) => diff::run(&settings, a),
         Command::Events(a) => events::run(&settings, a),
+        Command::Attach(a) => attach::run(&settings, a),
         Command::ContainerSupervise(a) => supervise::run(&settings, a),
         form @ (Command::Container(_) | Command::Image(_)) => run(settings, form.flatten()),
     }

@@ -22,6 +22,9 @@ pub struct RestartArgs {
         default_value_t = 10
     )]
     pub time: u64,
+    /// The signal to stop with instead of the container's StopSignal.
+    #[arg(short = 's', long = "signal")]
+    pub signal: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -34,7 +37,12 @@ pub fn run(settings: &Settings, args: RestartArgs) -> Result<ExitCode> {
             .map_err(crate::container::ContainerError::from)
             .and_then(|store| {
                 let c = cs.find(q)?;
-                lifecycle::stop(&store, &c, Duration::from_secs(args.time))?;
+                lifecycle::stop_with(
+                    &store,
+                    &c,
+                    Duration::from_secs(args.time),
+                    args.signal.as_deref(),
+                )?;
                 Ok(c)
             });
         let c = match stopped {
@@ -45,7 +53,10 @@ pub fn run(settings: &Settings, args: RestartArgs) -> Result<ExitCode> {
             }
         };
         match start_detached(&settings.root, &c.id) {
-            Ok(()) => println!("{q}"),
+            Ok(()) => {
+                crate::container::events::emit(&settings.root, &c, "restart", &[]);
+                println!("{q}");
+            }
             Err((_, msg)) => code = fail(1, &anyhow::anyhow!(msg)),
         }
     }

@@ -89,9 +89,31 @@ fn supervise(
     };
     let (stdout, stderr, copiers, keep) =
         output_to_log(pty.as_ref(), &sink, false).map_err(|e| (125, e.to_string()))?;
-    let stdin = match &pty {
-        Some(p) => Stdio::Fd(p.slave.as_raw_fd()),
-        None => Stdio::Null,
+    // `-i`: what `attach` writes into the container's stdin FIFO goes to its stdin (through
+    // the pty's master with `-t`). Held open for writing here too, so the container never sees
+    // end of file when an attached client leaves.
+    let mut stdin_pipe = None;
+    if c.config.interactive {
+        let fifo = stdin_fifo(&cs, id).map_err(|e| (125, e))?;
+        let (to, read_end) = match &pty {
+            Some(p) => (
+                File::from(p.master.try_clone().map_err(|e| (125, e.to_string()))?),
+                None,
+            ),
+            None => {
+                let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                    .map_err(|e| (125, format!("pipe: {e}")))?;
+                (File::from(w), Some(r))
+            }
+        };
+        // Not joined: it blocks reading the FIFO for the life of this process.
+        std::thread::spawn(move || super::ctr_common::pump(fifo, to));
+        stdin_pipe = read_end;
+    }
+    let stdin = match (&pty, &stdin_pipe) {
+        (Some(p), _) => Stdio::Fd(p.slave.as_raw_fd()),
+        (None, Some(r)) => Stdio::Fd(r.as_raw_fd()),
+        (None, None) => Stdio::Null,
     };
     let io = RunIo {
         stdin,
@@ -108,6 +130,20 @@ fn supervise(
         let _ = c.join();
     }
     result.map_err(|e| (e.exit_code(), e.to_string()))
+}
+
+/// The container's stdin FIFO (`attach` writes to it), made afresh and opened for reading and
+/// writing so it never reads end of file.
+fn stdin_fifo(cs: &Containers, id: &str) -> std::result::Result<File, String> {
+    let path = cs.stdin_fifo(id);
+    let _ = std::fs::remove_file(&path);
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| format!("mkfifo {}: {e}", path.display()))?;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("opening {}: {e}", path.display()))
 }
 
 /// The keeper: runs the container in a monitor process, and again after each exit for as long

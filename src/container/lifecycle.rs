@@ -205,14 +205,29 @@ fn wait_stopped(cs: &Containers, id: &str, limit: Duration) -> Result<bool, Cont
 /// `stop`: the container's StopSignal, then SIGKILL after `timeout`. Returns whether it was
 /// running.
 pub fn stop(store: &Store, c: &Container, timeout: Duration) -> Result<bool, ContainerError> {
-    let was_running = stop_inner(store, c, timeout)?;
+    stop_with(store, c, timeout, None)
+}
+
+/// `stop -s SIGNAL`: as `stop`, with `signal` instead of the container's StopSignal.
+pub fn stop_with(
+    store: &Store,
+    c: &Container,
+    timeout: Duration,
+    signal: Option<&str>,
+) -> Result<bool, ContainerError> {
+    let was_running = stop_inner(store, c, timeout, signal)?;
     if was_running {
         super::events::emit(store.root(), c, "stop", &[]);
     }
     Ok(was_running)
 }
 
-fn stop_inner(store: &Store, c: &Container, timeout: Duration) -> Result<bool, ContainerError> {
+fn stop_inner(
+    store: &Store,
+    c: &Container,
+    timeout: Duration,
+    signal_override: Option<&str>,
+) -> Result<bool, ContainerError> {
     let cs = Containers::new(store.root());
     // First, so a keeper between two runs of a restart policy starts no new one.
     cs.update(&c.id, |c| c.state.manually_stopped = true)?;
@@ -220,7 +235,7 @@ fn stop_inner(store: &Store, c: &Container, timeout: Duration) -> Result<bool, C
     if c.state.status != Status::Running {
         return Ok(false);
     }
-    let sig = parse_signal(&c.config.stop_signal)?;
+    let sig = parse_signal(signal_override.unwrap_or(&c.config.stop_signal))?;
     let start = Instant::now();
     // A container still starting has no PID 1 recorded yet; wait for it within the timeout.
     let mut current = c;

@@ -211,6 +211,39 @@ pub fn parse_time_ns(s: &str) -> Option<i128> {
     Some(secs * 1_000_000_000 + frac)
 }
 
+/// Follows the log from record `seen` on: new records `q` selects go to `emit` every 100 ms
+/// until `done()` says the container stopped (its last records are shown first) or `emit`
+/// returns false.
+pub fn follow(
+    path: &Path,
+    mut seen: usize,
+    q: &Query,
+    done: &mut dyn FnMut() -> bool,
+    emit: &mut dyn FnMut(&Entry) -> bool,
+) {
+    loop {
+        let finished = done();
+        let entries = read(path).unwrap_or_default();
+        for e in entries.iter().skip(seen) {
+            if q.wants(e) && !emit(e) {
+                return;
+            }
+        }
+        seen = seen.max(entries.len());
+        let past_until = q.until.is_some_and(|u| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as i128)
+                .unwrap_or(0);
+            now >= u
+        });
+        if finished || past_until {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Reads and parses the whole log at `path` (an absent log is empty).
 pub fn read(path: &Path) -> io::Result<Vec<Entry>> {
     match std::fs::read(path) {

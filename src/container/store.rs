@@ -67,6 +67,11 @@ impl Containers {
         self.dir(id).join(LOG)
     }
 
+    /// The FIFO `attach` writes a detached `-i` container's input to.
+    pub fn stdin_fifo(&self, id: &str) -> PathBuf {
+        self.dir(id).join("stdin.fifo")
+    }
+
     fn ensure_dir(&self) -> Result<(), ContainerError> {
         fs::create_dir_all(&self.dir).map_err(ContainerError::io("create", &self.dir))
     }
