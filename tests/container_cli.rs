@@ -55,6 +55,7 @@ fn setup() -> (Strata, Container, PathBuf) {
             auto_remove: false,
             init: false,
             restart: Default::default(),
+            labels: Default::default(),
         },
         state: State::default(),
     };

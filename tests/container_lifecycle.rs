@@ -379,3 +379,67 @@ fn attach_sends_input_and_returns_the_exit_code_or_detaches() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert_eq!(inspect(&e, "at2", "{{.State.Running}}"), "true");
 }
+
+#[test]
+fn the_shipped_unit_runs_the_tested_restart_command() {
+    let unit = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/systemd/strata-restart.service"),
+    )
+    .unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    // The same arguments `always_survives_a_killed_supervisor_but_not_a_stop` runs.
+    assert!(
+        exec.ends_with("strata start --all --filter restart-policy=always"),
+        "{exec}"
+    );
+}
+
+#[test]
+fn labels_update_and_container_prune() {
+    let e = Env::new();
+    e.code(
+        &[
+            "create", "--name", "lb", "-l", "tier=web", "--label", "team", "busybox", "true",
+        ],
+        0,
+    );
+    e.code(&["create", "--name", "nl", "busybox", "true"], 0);
+    assert_eq!(
+        inspect(&e, "lb", "{{json .Config.Labels}}"),
+        r#"{"team":"","tier":"web"}"#
+    );
+    let names = |f: &[&str]| {
+        let mut args = vec!["ps", "-a", "--format", "{{.Names}} {{.Labels}}"];
+        for x in f {
+            args.push("--filter");
+            args.push(x);
+        }
+        e.s.ok(&args)
+    };
+    assert_eq!(names(&["label=tier=web"]), "lb team=,tier=web\n");
+    assert_eq!(names(&["label=tier", "label=team"]), "lb team=,tier=web\n");
+    assert_eq!(names(&["label=tier=db"]), "");
+
+    e.code(&["update", "--restart", "on-failure:3", "lb"], 0);
+    assert_eq!(
+        inspect(
+            &e,
+            "lb",
+            "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}"
+        ),
+        "on-failure:3"
+    );
+
+    let (out, _) = e.code(&["container", "prune", "-f", "--filter", "label=tier"], 0);
+    let lb = inspect(&e, "nl", "{{.Id}}");
+    assert!(out.starts_with("Deleted Containers:\n"), "{out}");
+    assert!(out.ends_with("Total reclaimed space: 0B\n"), "{out}");
+    assert!(!out.contains(&lb), "{out}");
+    let (out, _) = e.code(&["container", "prune", "-f"], 0);
+    assert!(out.contains(&lb), "{out}");
+    assert!(e.container_dirs().is_empty(), "{:?}", e.container_dirs());
+}

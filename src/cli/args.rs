@@ -115,6 +115,11 @@ pub enum Command {
     Events(super::events::EventsArgs),
     /// Attach to a running container's input and output.
     Attach(super::attach::AttachArgs),
+    /// Change a container's restart policy.
+    Update(super::update::UpdateArgs),
+    /// Remove every stopped container (as `container prune`).
+    #[command(hide = true)]
+    ContainerPrune(super::container_prune::ContainerPruneArgs),
     /// Manage containers (`container ls`, `container rm`, … as the plain commands).
     #[command(subcommand)]
     Container(super::management::ContainerCommand),

@@ -112,6 +112,7 @@ pub fn container_json(root: &std::path::Path, c: &Container) -> Value {
             "WorkingDir": c.config.cwd,
             "Entrypoint": [path],
             "StopSignal": c.config.stop_signal,
+            "Labels": c.config.labels,
         },
         "NetworkSettings": {
             "Ports": ports::inspect_ports(&bindings, &[]),

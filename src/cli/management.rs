@@ -56,6 +56,10 @@ pub enum ContainerCommand {
     Diff(super::diff::DiffArgs),
     /// Attach to a running container's input and output.
     Attach(super::attach::AttachArgs),
+    /// Change a container's restart policy.
+    Update(super::update::UpdateArgs),
+    /// Remove every stopped container.
+    Prune(super::container_prune::ContainerPruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +116,8 @@ impl ContainerCommand {
             ContainerCommand::Rename(a) => Command::Rename(a),
             ContainerCommand::Diff(a) => Command::Diff(a),
             ContainerCommand::Attach(a) => Command::Attach(a),
+            ContainerCommand::Update(a) => Command::Update(a),
+            ContainerCommand::Prune(a) => Command::ContainerPrune(a),
         }
     }
 }

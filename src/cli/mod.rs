@@ -21,6 +21,7 @@ mod export;
 mod signals;
 
 mod attach;
+mod container_prune;
 mod create;
 mod ctr_common;
 mod diff;
@@ -42,6 +43,7 @@ mod stats;
 mod stop;
 mod supervise;
 mod top;
+mod update;
 mod wait;
 
 mod history;
@@ -144,6 +146,8 @@ fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Diff(a) => diff::run(&settings, a),
         Command::Events(a) => events::run(&settings, a),
         Command::Attach(a) => attach::run(&settings, a),
+        Command::Update(a) => update::run(&settings, a),
+        Command::ContainerPrune(a) => container_prune::run(&settings, a),
         Command::ContainerSupervise(a) => supervise::run(&settings, a),
         form @ (Command::Container(_) | Command::Image(_)) => run(settings, form.flatten()),
     }

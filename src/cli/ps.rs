@@ -116,7 +116,7 @@ fn row(c: &Container, now: i64, trunc: bool) -> serde_json::Value {
         "ExitCode": c.state.exit_code,
         "ID": if trunc { c.short_id().to_string() } else { c.id.clone() },
         "Image": c.image,
-        "Labels": "",
+        "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "Mounts": c.config.mounts.iter().map(|m| m.target().display().to_string()).collect::<Vec<_>>().join(","),
         "Names": c.name,
         "Networks": networks(c),

@@ -94,6 +94,12 @@ pub struct RunArgs {
     /// Run an init that reaps zombies and forwards signals (strata's PID 1 always does).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false")]
     pub init: bool,
+    /// Set a label (`KEY=VALUE`); repeatable.
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Read labels from a file of `KEY=VALUE` lines.
+    #[arg(long = "label-file", value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
     /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
     #[arg(long, value_name = "POLICY", default_value = "no", value_parser = parse_restart)]
     pub restart: RestartPolicy,
@@ -150,6 +156,13 @@ pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
         env.extend(container::command::parse_env_file(&text));
     }
     env.extend(args.env.iter().cloned());
+    let mut labels = Vec::new();
+    for f in &args.label_file {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading label file {}", f.display()))?;
+        labels.extend(container::command::parse_env_file(&text));
+    }
+    labels.extend(args.label.iter().cloned());
     let net = NetOptions {
         network: args.network,
         ip: args.ip,
@@ -178,6 +191,7 @@ pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
         auto_remove: args.rm,
         init: args.init,
         restart: args.restart,
+        labels,
     };
     Ok(container::create(store, &image, &args.image, opts, |k| {
         std::env::var(k).ok()

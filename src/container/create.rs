@@ -31,6 +31,8 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     pub init: bool,
     pub restart: super::restart::RestartPolicy,
+    /// `--label` values (`K=V`, or `K` for an empty value), in order.
+    pub labels: Vec<String>,
 }
 
 /// Creates the container `image` (named by the user as `image_name`) with `opts`; bare
@@ -110,6 +112,7 @@ fn build(
         auto_remove: opts.auto_remove,
         init: opts.init,
         restart: opts.restart,
+        labels: labels(rc.labels.as_ref(), &opts.labels),
     };
     check_mounts(&config.mounts)?;
     let diff_ids = image.config.diff_ids()?;
@@ -155,6 +158,19 @@ fn build(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The image's labels, then each `--label` over them.
+fn labels(
+    image: Option<&std::collections::BTreeMap<String, String>>,
+    given: &[String],
+) -> std::collections::BTreeMap<String, String> {
+    let mut out = image.cloned().unwrap_or_default();
+    for l in given {
+        let (k, v) = l.split_once('=').unwrap_or((l, ""));
+        out.insert(k.to_string(), v.to_string());
+    }
+    out
 }
 
 /// Now as RFC 3339 with nanoseconds, so containers created within one second still sort.

@@ -10,7 +10,8 @@ use crate::store::events::{Event, EventLog, EventType};
 
 /// Records `action` on `c`, with `image` and `name` (and `extra`) as Docker's attributes.
 pub fn emit(root: &Path, c: &Container, action: &str, extra: &[(&str, String)]) {
-    let mut attrs = BTreeMap::new();
+    // Docker's container events carry the container's labels among their attributes.
+    let mut attrs: BTreeMap<String, String> = c.config.labels.clone();
     attrs.insert("image".to_string(), c.image.clone());
     attrs.insert("name".to_string(), c.name.clone());
     for (k, v) in extra {

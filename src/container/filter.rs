@@ -82,6 +82,10 @@ impl Filters {
     pub fn matches(&self, c: &Container, created_of: &dyn Fn(&str) -> Option<String>) -> bool {
         KEYS.iter().all(|key| {
             let vals = self.values(key);
+            // Docker requires every label filter; other keys match any of their values.
+            if *key == "label" {
+                return vals.iter().all(|v| matches_one(c, key, v, created_of));
+            }
             vals.is_empty() || vals.iter().any(|v| matches_one(c, key, v, created_of))
         })
     }
@@ -96,8 +100,10 @@ fn matches_one(
     match key {
         "id" => c.id.starts_with(v),
         "name" => c.name.contains(v.trim_start_matches('/')),
-        // Containers carry no labels of their own yet: only a label filter on nothing.
-        "label" => false,
+        "label" => match v.split_once('=') {
+            Some((k, want)) => c.config.labels.get(k).is_some_and(|have| have == want),
+            None => c.config.labels.contains_key(v),
+        },
         "status" => c.docker_status() == v,
         "restart-policy" => c.config.restart.name == v,
         "exited" => {
@@ -183,6 +189,7 @@ mod tests {
                 auto_remove: false,
                 init: false,
                 restart: Default::default(),
+                labels: Default::default(),
             },
             state: State {
                 status,
@@ -194,7 +201,8 @@ mod tests {
 
     #[test]
     fn filters_match_as_dockers() {
-        let c = ctr("web", "2026-01-02T00:00:00Z", Status::Exited, Some(3));
+        let mut c = ctr("web", "2026-01-02T00:00:00Z", Status::Exited, Some(3));
+        c.config.labels.insert("a".into(), "1".into());
         let created = |q: &str| match q {
             "older" => Some("2026-01-01T00:00:00Z".to_string()),
             "newer" => Some("2026-01-03T00:00:00Z".to_string()),
@@ -226,7 +234,11 @@ mod tests {
             (vec!["network=feedfeed"], true),
             (vec!["network=bridge"], false),
             (vec!["id=web"], false),
-            (vec!["label=a"], false),
+            (vec!["label=a"], true),
+            (vec!["label=a=1"], true),
+            (vec!["label=a=2"], false),
+            (vec!["label=a", "label=b"], false),
+            (vec!["label=zz"], false),
         ] {
             let specs: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
             let f = Filters::parse(&specs).unwrap();

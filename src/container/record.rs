@@ -73,6 +73,9 @@ pub struct RunConfig {
     /// `--restart`, kept by the detached supervisor's keeper.
     #[serde(default)]
     pub restart: super::restart::RestartPolicy,
+    /// The image's labels with `--label`/`--label-file` over them, as Docker merges them.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A container's networking as asked for at creation.
@@ -333,6 +336,7 @@ mod tests {
                 auto_remove: false,
                 init: false,
                 restart: Default::default(),
+                labels: Default::default(),
             },
             state: State::default(),
         }

@@ -336,6 +336,7 @@ mod tests {
                 auto_remove: false,
                 init: false,
                 restart: Default::default(),
+                labels: Default::default(),
             },
             state: State::default(),
         }
