@@ -50,7 +50,6 @@ mod history;
 mod images;
 mod import;
 mod inspect;
-mod inspect_container;
 mod load;
 mod login;
 mod logout;

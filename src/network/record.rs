@@ -87,3 +87,8 @@ mod tests {
         assert_eq!(serde_json::from_str::<Network>(&json).unwrap(), n);
     }
 }
+
+/// Docker's `EndpointID` of a container on a network: stable for the pair, 64 hex digits.
+pub fn endpoint_id(container: &str, network: &str) -> String {
+    crate::digest::Digest::of(format!("{container}\n{network}").as_bytes()).hex()
+}

@@ -1,5 +1,5 @@
-//! The `docker container inspect` object of a container (the fields strata has), for
-//! `strata inspect`.
+//! The `docker container inspect` object of a container, as Docker 28 prints it: shared by
+//! `strata inspect` and the Engine API's `GET /containers/{id}/json`.
 
 use serde_json::{json, Value};
 
@@ -32,7 +32,7 @@ pub fn container_json(root: &std::path::Path, c: &Container) -> Value {
                 "Aliases": aliases,
                 "MacAddress": if running { e.mac.clone() } else { String::new() },
                 "NetworkID": e.network_id,
-                "EndpointID": if running { super::network::endpoint_id(&c.id, &e.network_id) } else { String::new() },
+                "EndpointID": if running { crate::network::record::endpoint_id(&c.id, &e.network_id) } else { String::new() },
                 "Gateway": if running { gateway } else { String::new() },
                 "IPAddress": if running { e.ip.to_string() } else { String::new() },
                 "IPPrefixLen": if running { prefix } else { 0 },
