@@ -161,16 +161,16 @@ pub fn pump(mut from: File, mut to: impl Write) {
     }
 }
 
+/// What `output_to_log` sets up: (stdout, stderr) for the sandbox, the copying threads, and
+/// the write ends to drop once the container ended.
+pub type LoggedOutput = (Stdio, Stdio, Vec<JoinHandle<()>>, Vec<OwnedFd>);
+
 /// The container's output recorded in its log (see `container::logfile`), stdout and stderr
 /// apart, each line as it comes; with `tee`, also copied to our own stdout and stderr as a
 /// foreground `run` shows it. With `tty` both streams are the pty (as Docker logs them: all
 /// stdout). Returns the stdio to hand the sandbox, the copying threads, and the descriptors
 /// to drop once the container ended so the copiers see end of file.
-pub fn output_to_log(
-    tty: Option<&Pty>,
-    sink: &LogSink,
-    tee: bool,
-) -> Result<(Stdio, Stdio, Vec<JoinHandle<()>>, Vec<OwnedFd>)> {
+pub fn output_to_log(tty: Option<&Pty>, sink: &LogSink, tee: bool) -> Result<LoggedOutput> {
     let copier = |from: File, stream: Stream| {
         let sink = sink.clone();
         std::thread::spawn(move || {

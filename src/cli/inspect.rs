@@ -28,7 +28,10 @@ pub fn run(settings: &Settings, args: InspectArgs) -> Result<ExitCode> {
     let mut failed = false;
     for r in &args.references {
         if let Ok(c) = cs.find(r).and_then(|c| cs.get_reconciled(&c.id)) {
-            out.push(crate::engine::container_inspect::container_json(&settings.root, &c));
+            out.push(crate::engine::container_inspect::container_json(
+                &settings.root,
+                &c,
+            ));
             continue;
         }
         match store.resolve(r) {

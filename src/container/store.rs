@@ -236,9 +236,9 @@ impl Containers {
         let _all = self.lock_all()?;
         let c = self.find(query)?;
         if c.name == new_name {
-            return Err(ContainerError::Filter(format!(
-                "Renaming a container with the same name as its current name"
-            )));
+            return Err(ContainerError::Filter(
+                "Renaming a container with the same name as its current name".into(),
+            ));
         }
         if let Some(other) = self.list()?.into_iter().find(|o| o.name == new_name) {
             return Err(ContainerError::NameInUse {

@@ -57,6 +57,11 @@ pub fn bridge_name(id: &str) -> String {
     format!("{BRIDGE_PREFIX}{}", &id[..8.min(id.len())])
 }
 
+/// Docker's `EndpointID` of a container on a network: stable for the pair, 64 hex digits.
+pub fn endpoint_id(container: &str, network: &str) -> String {
+    crate::digest::Digest::of(format!("{container}\n{network}").as_bytes()).hex()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,9 +91,4 @@ mod tests {
         assert!(json.contains(r#""subnet":"10.89.3.0/24""#), "{json}");
         assert_eq!(serde_json::from_str::<Network>(&json).unwrap(), n);
     }
-}
-
-/// Docker's `EndpointID` of a container on a network: stable for the pair, 64 hex digits.
-pub fn endpoint_id(container: &str, network: &str) -> String {
-    crate::digest::Digest::of(format!("{container}\n{network}").as_bytes()).hex()
 }
