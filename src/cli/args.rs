@@ -17,6 +17,23 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// strata's own internal commands, parsed apart from `Cli` so that no suggestion or help
+/// ever shows them.
+#[derive(Debug, Parser)]
+#[command(name = "strata")]
+pub struct InternalCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: InternalCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InternalCommand {
+    /// Supervise a detached container.
+    ContainerSupervise(super::supervise::SuperviseArgs),
+}
+
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Store directory (default: /var/lib/strata for root, $XDG_DATA_HOME/strata otherwise).
@@ -117,18 +134,13 @@ pub enum Command {
     Attach(super::attach::AttachArgs),
     /// Change a container's restart policy.
     Update(super::update::UpdateArgs),
-    /// Remove every stopped container (as `container prune`).
-    #[command(hide = true)]
-    ContainerPrune(super::container_prune::ContainerPruneArgs),
+
     /// Manage containers (`container ls`, `container rm`, … as the plain commands).
     #[command(subcommand)]
     Container(super::management::ContainerCommand),
     /// Manage images (`image ls`, `image rm`, `image build`, … as the plain commands).
     #[command(subcommand)]
     Image(super::management::ImageCommand),
-    /// Supervise a detached container (internal).
-    #[command(hide = true)]
-    ContainerSupervise(super::supervise::SuperviseArgs),
 }
 
 /// Layer compression, as `--compression` takes it.

@@ -117,7 +117,8 @@ impl ContainerCommand {
             ContainerCommand::Diff(a) => Command::Diff(a),
             ContainerCommand::Attach(a) => Command::Attach(a),
             ContainerCommand::Update(a) => Command::Update(a),
-            ContainerCommand::Prune(a) => Command::ContainerPrune(a),
+            // Kept as the form: `run` handles it (Docker has no plain command for it).
+            ContainerCommand::Prune(a) => Command::Container(ContainerCommand::Prune(a)),
         }
     }
 }
@@ -144,6 +145,9 @@ impl Command {
     /// The plain command a management form stands for (itself otherwise).
     pub fn flatten(self) -> Command {
         match self {
+            Command::Container(ContainerCommand::Prune(a)) => {
+                Command::Container(ContainerCommand::Prune(a))
+            }
             Command::Container(c) => c.into_command(),
             Command::Image(c) => c.into_command(),
             other => other,

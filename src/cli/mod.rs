@@ -71,6 +71,13 @@ pub use settings::Settings;
 
 /// Parses the command line and runs the command.
 pub fn main() -> anyhow::Result<ExitCode> {
+    if std::env::args().any(|a| a == "container-supervise") {
+        if let Ok(internal) = args::InternalCli::try_parse() {
+            let settings = Settings::resolve(&internal.global)?;
+            let args::InternalCommand::ContainerSupervise(a) = internal.command;
+            return supervise::run(&settings, a);
+        }
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return Ok(usage_error(e)),
@@ -146,8 +153,11 @@ fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Events(a) => events::run(&settings, a),
         Command::Attach(a) => attach::run(&settings, a),
         Command::Update(a) => update::run(&settings, a),
-        Command::ContainerPrune(a) => container_prune::run(&settings, a),
-        Command::ContainerSupervise(a) => supervise::run(&settings, a),
+
+        // The one management form with no plain command of its own.
+        Command::Container(management::ContainerCommand::Prune(a)) => {
+            container_prune::run(&settings, a)
+        }
         form @ (Command::Container(_) | Command::Image(_)) => run(settings, form.flatten()),
     }
 }

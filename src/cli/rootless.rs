@@ -54,10 +54,8 @@ pub fn needs_userns(cmd: &Command) -> bool {
         | Command::Top(_)
         | Command::Stats(_)
         | Command::Rename(_)
-        | Command::Diff(_)
-        | Command::ContainerSupervise(_) => false,
+        | Command::Diff(_) => false,
         Command::Events(_) | Command::Attach(_) | Command::Update(_) => false,
-        Command::ContainerPrune(_) => false,
         // `main` flattens management forms first; were one to arrive, an image command may
         // build or import (user namespace), a container command never.
         Command::Container(_) => false,
