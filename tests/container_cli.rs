@@ -56,6 +56,9 @@ fn setup() -> (Strata, Container, PathBuf) {
             init: false,
             restart: Default::default(),
             labels: Default::default(),
+            entrypoint_len: 0,
+            exposed: Vec::new(),
+            image_volumes: Vec::new(),
         },
         state: State::default(),
     };

@@ -59,7 +59,7 @@ pub fn run(settings: &Settings, args: ContainerPruneArgs) -> Result<ExitCode> {
         if !labels.iter().all(|(want, l)| has(l) == *want) {
             continue;
         }
-        let size = dir_size(&cs.upperdir(&c.id));
+        let size = crate::container::diff::upper_size(&cs.upperdir(&c.id));
         if lifecycle::remove(&store, &c, false, false).is_ok() {
             reclaimed += size;
             removed.push(c.id);
@@ -80,14 +80,4 @@ pub fn run(settings: &Settings, args: ContainerPruneArgs) -> Result<ExitCode> {
     ));
     print(&out);
     Ok(ExitCode::SUCCESS)
-}
-
-fn dir_size(dir: &std::path::Path) -> u64 {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
 }

@@ -5,13 +5,14 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::format::{ellipsis, human_duration, print, render_rows};
+use super::format::{ellipsis, human_duration, human_size, print, render_rows};
 use super::Settings;
 use crate::container::filter::Filters;
+use crate::container::record::MountSpec;
 use crate::container::{Container, Containers, Status};
-use crate::store::time::{now_unix, parse_rfc3339};
+use crate::store::time::{format_go_utc, now_unix, parse_rfc3339};
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
@@ -38,6 +39,9 @@ pub struct PsArgs {
     /// The last created container (all states).
     #[arg(short = 'l', long)]
     pub latest: bool,
+    /// Show each container's size: its own writes (and the image's with them, "virtual").
+    #[arg(short = 's', long)]
+    pub size: bool,
 }
 
 pub fn run(settings: &Settings, args: PsArgs) -> Result<ExitCode> {
@@ -68,14 +72,37 @@ pub fn run(settings: &Settings, args: PsArgs) -> Result<ExitCode> {
     if args.quiet {
         let mut out = String::new();
         for c in &list {
-            out.push_str(c.short_id());
+            out.push_str(if args.no_trunc { &c.id } else { c.short_id() });
             out.push('\n');
         }
         print(&out);
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<serde_json::Value> = list.iter().map(|c| row(c, now, !args.no_trunc)).collect();
+    let store = if args.size {
+        Some(crate::store::Store::open(&settings.root)?)
+    } else {
+        None
+    };
+    let size_of = |c: &Container| {
+        store.as_ref().map(|store| {
+            let own = crate::container::diff::upper_size(
+                &Containers::new(&settings.root).upperdir(&c.id),
+            );
+            let image = store
+                .image(&c.manifest_digest)
+                .map(|i| i.size())
+                .unwrap_or(0);
+            format!("{} (virtual {})", human_size(own), human_size(own + image))
+        })
+    };
+    let rows: Vec<serde_json::Value> = list
+        .iter()
+        .map(|c| row(c, now, !args.no_trunc, size_of(c)))
+        .collect();
     let format = match args.format.as_deref() {
+        None | Some("table") if args.size => {
+            "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+        }
         None | Some("table") => {
             "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
         }
@@ -104,7 +131,7 @@ const HEADERS: &[(&str, &str)] = &[
 ];
 
 /// One container as `docker ps --format` sees it (Docker's field names and value formats).
-fn row(c: &Container, now: i64, trunc: bool) -> serde_json::Value {
+fn row(c: &Container, now: i64, trunc: bool, size: Option<String>) -> serde_json::Value {
     let command = if trunc {
         ellipsis(&command(c), 20)
     } else {
@@ -112,21 +139,49 @@ fn row(c: &Container, now: i64, trunc: bool) -> serde_json::Value {
     };
     json!({
         "Command": format!("\"{command}\""),
-        "CreatedAt": c.created,
-        "ExitCode": c.state.exit_code,
+        "CreatedAt": parse_rfc3339(&c.created).map(format_go_utc).unwrap_or_default(),
         "ID": if trunc { c.short_id().to_string() } else { c.id.clone() },
         "Image": c.image,
         "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-        "Mounts": c.config.mounts.iter().map(|m| m.target().display().to_string()).collect::<Vec<_>>().join(","),
+        "LocalVolumes": local_volumes(c).to_string(),
+        "Mounts": mount_names(c, trunc),
         "Names": c.name,
         "Networks": networks(c),
-        "Pid": c.state.pid.map(|p| p.pid),
+        "Platform": Value::Null,
         "Ports": ports(c),
         "RunningFor": ago(&c.created, now),
-        "Size": "",
+        "Size": size.unwrap_or_else(|| "0B".into()),
         "State": c.docker_status(),
         "Status": status(c, now),
     })
+}
+
+/// Docker's LocalVolumes: how many volumes (named or anonymous) the container mounts.
+fn local_volumes(c: &Container) -> usize {
+    c.config
+        .mounts
+        .iter()
+        .filter(|m| matches!(m, MountSpec::Volume { .. }))
+        .count()
+}
+
+/// Docker's MOUNTS column: each mount's volume name or bind source, cut to 15 characters
+/// unless `--no-trunc`.
+fn mount_names(c: &Container, trunc: bool) -> String {
+    let names: Vec<String> =
+        c.config
+            .mounts
+            .iter()
+            .filter_map(|m| match m {
+                MountSpec::Volume { name, target, .. } => Some(name.clone().unwrap_or_else(|| {
+                    crate::container::volume_store::anonymous_name(&c.id, target)
+                })),
+                MountSpec::Bind { source, .. } => Some(source.display().to_string()),
+                MountSpec::Tmpfs { .. } => None,
+            })
+            .map(|n| if trunc { ellipsis(&n, 15) } else { n })
+            .collect();
+    names.join(",")
 }
 
 /// The PORTS column: the published ports of a running container, as bound.

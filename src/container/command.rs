@@ -18,14 +18,7 @@ pub fn argv(
     entrypoint: Option<&str>,
     command: &[String],
 ) -> Result<Vec<String>, ContainerError> {
-    let (ep, image_cmd): (Vec<String>, Vec<String>) = match entrypoint {
-        Some("") => (Vec::new(), Vec::new()),
-        Some(e) => (vec![e.to_string()], Vec::new()),
-        None => (
-            image.entrypoint.clone().unwrap_or_default(),
-            image.cmd.clone().unwrap_or_default(),
-        ),
-    };
+    let (ep, image_cmd) = entrypoint_and_cmd(image, entrypoint);
     let cmd = if command.is_empty() {
         image_cmd
     } else {
@@ -36,6 +29,22 @@ pub fn argv(
         return Err(ContainerError::NoCommand);
     }
     Ok(argv)
+}
+
+/// The entrypoint in effect (`--entrypoint` over the image's; `--entrypoint ""` clears it and
+/// the image's Cmd with it) and the image Cmd that goes with it.
+pub fn entrypoint_and_cmd(
+    image: &RuntimeConfig,
+    entrypoint: Option<&str>,
+) -> (Vec<String>, Vec<String>) {
+    match entrypoint {
+        Some("") => (Vec::new(), Vec::new()),
+        Some(e) => (vec![e.to_string()], Vec::new()),
+        None => (
+            image.entrypoint.clone().unwrap_or_default(),
+            image.cmd.clone().unwrap_or_default(),
+        ),
+    }
 }
 
 /// `--env-file` lines: `K=V` or `K` (taken from the host), `#` comments and blank lines skipped.

@@ -113,6 +113,19 @@ fn build(
         init: opts.init,
         restart: opts.restart,
         labels: labels(rc.labels.as_ref(), &opts.labels),
+        entrypoint_len: command::entrypoint_and_cmd(rc, opts.entrypoint.as_deref())
+            .0
+            .len(),
+        exposed: rc
+            .exposed_ports
+            .as_ref()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default(),
+        image_volumes: rc
+            .volumes
+            .as_ref()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default(),
     };
     check_mounts(&config.mounts)?;
     let diff_ids = image.config.diff_ids()?;

@@ -27,6 +27,17 @@ const MOUNTPOINTS: &[&str] = &[
     "/etc/resolv.conf",
 ];
 
+/// Bytes of the regular files in `upper`: what the container wrote (`ps -s`, `SizeRw`).
+pub fn upper_size(upper: &Path) -> u64 {
+    walkdir::WalkDir::new(upper)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// The changes recorded in `upper` over `lowers` (the image's layers, top first).
 pub fn changes(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>, ContainerError> {
     let mut out = Vec::new();

@@ -76,6 +76,15 @@ pub struct RunConfig {
     /// The image's labels with `--label`/`--label-file` over them, as Docker merges them.
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// How many leading words of `argv` are the entrypoint (Docker keeps Entrypoint and Cmd
+    /// apart in `inspect`).
+    #[serde(default)]
+    pub entrypoint_len: usize,
+    /// The image's exposed ports (`80/tcp`) and volumes, for `inspect`'s Config.
+    #[serde(default)]
+    pub exposed: Vec<String>,
+    #[serde(default)]
+    pub image_volumes: Vec<String>,
 }
 
 /// A container's networking as asked for at creation.
@@ -337,6 +346,9 @@ mod tests {
                 init: false,
                 restart: Default::default(),
                 labels: Default::default(),
+                entrypoint_len: 0,
+                exposed: Vec::new(),
+                image_volumes: Vec::new(),
             },
             state: State::default(),
         }

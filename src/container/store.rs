@@ -337,6 +337,9 @@ mod tests {
                 init: false,
                 restart: Default::default(),
                 labels: Default::default(),
+                entrypoint_len: 0,
+                exposed: Vec::new(),
+                image_volumes: Vec::new(),
             },
             state: State::default(),
         }

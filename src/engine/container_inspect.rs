@@ -1,55 +1,144 @@
-//! The `docker container inspect` object of a container, as Docker 28 prints it: shared by
-//! `strata inspect` and the Engine API's `GET /containers/{id}/json`.
+//! The `docker container inspect` object of a container, in Docker 28's shape and key order
+//! (see `testdata/docker28/container_inspect.json`): shared by `strata inspect` and the Engine
+//! API's `GET /containers/{id}/json`. Settings strata does not have (seccomp, AppArmor,
+//! resource limits) show Docker's values for "none".
 
-use serde_json::{json, Value};
+use std::path::Path;
 
-use crate::container::{Container, Status};
+use serde_json::{json, Map, Value};
+
+use crate::container::record::MountSpec;
+use crate::container::volume_store::{anonymous_name, Volumes};
+use crate::container::{Container, Containers, Status};
+use crate::digest::{chain_ids, Digest};
 use crate::network::ports::{self, PortBinding};
 use crate::network::Networks;
+use crate::snapshot::Snapshots;
 
-pub fn container_json(root: &std::path::Path, c: &Container) -> Value {
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// Docker's masked and read-only paths for a container that is not privileged.
+const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+pub fn container_json(root: &Path, c: &Container) -> Value {
+    let cs = Containers::new(root);
     let s = &c.state;
     let running = s.status == Status::Running;
-    let bindings: Vec<PortBinding> = c.published_ports().to_vec();
-    let networks = Networks::new(root);
-    let mut nets = serde_json::Map::new();
-    for e in &c.config.net.endpoints {
-        let n = networks.find(&e.network_id).ok();
-        let prefix = n.as_ref().map_or(0, |n| n.subnet.prefix_len());
-        let gateway = n
-            .as_ref()
-            .map(|n| n.gateway.to_string())
-            .unwrap_or_default();
-        let mut aliases = e.aliases.clone();
-        if n.as_ref().is_some_and(|n| n.dns) {
-            aliases.push(c.short_id().to_string());
-        }
-        nets.insert(
-            e.network.clone(),
-            json!({
-                "IPAMConfig": if e.static_ip { json!({"IPv4Address": e.ip.to_string()}) } else { Value::Null },
-                "Links": Value::Null,
-                "Aliases": aliases,
-                "MacAddress": if running { e.mac.clone() } else { String::new() },
-                "NetworkID": e.network_id,
-                "EndpointID": if running { crate::network::record::endpoint_id(&c.id, &e.network_id) } else { String::new() },
-                "Gateway": if running { gateway } else { String::new() },
-                "IPAddress": if running { e.ip.to_string() } else { String::new() },
-                "IPPrefixLen": if running { prefix } else { 0 },
-                "IPv6Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
-                "DNSNames": if n.as_ref().is_some_and(|n| n.dns) {
-                    let mut names = vec![c.name.clone()];
-                    names.extend(e.aliases.iter().cloned());
-                    names.push(c.short_id().to_string());
-                    json!(names)
-                } else { Value::Null },
-            }),
-        );
+    let path = c.config.argv.first().cloned().unwrap_or_default();
+    let args: Vec<String> = c.config.argv.iter().skip(1).cloned().collect();
+    let (ep, cmd) = c
+        .config
+        .argv
+        .split_at(c.config.entrypoint_len.min(c.config.argv.len()));
+    json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": path,
+        "Args": args,
+        "State": {
+            "Status": c.docker_status(),
+            "Running": running,
+            "Paused": s.paused && running,
+            "Restarting": s.restarting,
+            "OOMKilled": false,
+            "Dead": false,
+            "Pid": s.pid.map_or(0, |p| p.pid),
+            "ExitCode": s.exit_code.unwrap_or(0),
+            "Error": s.error.clone().unwrap_or_default(),
+            "StartedAt": s.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+            "FinishedAt": s.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
+        },
+        "Image": c.image_id.to_string(),
+        // The sandbox writes these per start in a directory of its own; there is no file to name.
+        "ResolvConfPath": "",
+        "HostnamePath": "",
+        "HostsPath": "",
+        "LogPath": cs.log_path(&c.id).display().to_string(),
+        "Name": format!("/{}", c.name),
+        "RestartCount": s.restart_count,
+        "Driver": "overlay",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": Value::Null,
+        "HostConfig": host_config(c),
+        "GraphDriver": graph_driver(root, &cs, c),
+        "Mounts": mounts(root, c),
+        "Config": config(c, ep, cmd),
+        "NetworkSettings": network_settings(root, c),
+    })
+}
+
+fn null_if_empty<T: serde::Serialize>(v: &[T]) -> Value {
+    if v.is_empty() {
+        Value::Null
+    } else {
+        json!(v)
     }
-    let first = nets.values().next().cloned().unwrap_or(Value::Null);
-    let port_bindings: serde_json::Map<String, Value> = c
+}
+
+fn host_config(c: &Container) -> Value {
+    let binds: Vec<String> = c
+        .config
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            MountSpec::Bind {
+                source,
+                target,
+                readonly,
+            } => Some(format!(
+                "{}:{}{}",
+                source.display(),
+                target.display(),
+                if *readonly { ":ro" } else { "" }
+            )),
+            MountSpec::Volume {
+                name: Some(name),
+                target,
+                readonly,
+            } => Some(format!(
+                "{name}:{}{}",
+                target.display(),
+                if *readonly { ":ro" } else { "" }
+            )),
+            _ => None,
+        })
+        .collect();
+    let tmpfs: Map<String, Value> = c
+        .config
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            MountSpec::Tmpfs { target, size_bytes } => Some((
+                target.display().to_string(),
+                json!(size_bytes.map(|b| format!("size={b}")).unwrap_or_default()),
+            )),
+            _ => None,
+        })
+        .collect();
+    let port_bindings: Map<String, Value> = c
         .config
         .net
         .publish
@@ -66,60 +155,281 @@ pub fn container_json(root: &std::path::Path, c: &Container) -> Value {
             )
         })
         .collect();
-    let path = c.config.argv.first().cloned().unwrap_or_default();
-    let args: Vec<String> = c.config.argv.iter().skip(1).cloned().collect();
-    let zero = "0001-01-01T00:00:00Z";
+    let mut hc = json!({
+        "Binds": null_if_empty(&binds),
+        "ContainerIDFile": "",
+        "LogConfig": {"Type": "json-file", "Config": {}},
+        "NetworkMode": c.config.net.mode,
+        "PortBindings": port_bindings,
+        "RestartPolicy": c.config.restart,
+        "AutoRemove": c.config.auto_remove,
+        "VolumeDriver": "",
+        "VolumesFrom": Value::Null,
+        "ConsoleSize": [0, 0],
+        "CapAdd": Value::Null,
+        "CapDrop": Value::Null,
+        "CgroupnsMode": "host",
+        "Dns": c.config.net.dns,
+        "DnsOptions": c.config.net.dns_options,
+        "DnsSearch": c.config.net.dns_search,
+        "ExtraHosts": null_if_empty(&c.config.net.extra_hosts),
+        "GroupAdd": Value::Null,
+        "IpcMode": "private",
+        "Cgroup": "",
+        "Links": Value::Null,
+        "OomScoreAdj": 0,
+        "PidMode": "",
+        "Privileged": false,
+        "PublishAllPorts": false,
+        "ReadonlyRootfs": c.config.readonly_root,
+        "SecurityOpt": Value::Null,
+        "UTSMode": "",
+        "UsernsMode": "",
+    });
+    // Two literals: one would exceed the json! macro's recursion limit.
+    let resources = json!({
+        "ShmSize": 67108864,
+        "Runtime": "strata",
+        "Isolation": "",
+        "CpuShares": 0,
+        "Memory": 0,
+        "NanoCpus": 0,
+        "CgroupParent": "",
+        "BlkioWeight": 0,
+        "BlkioWeightDevice": [],
+        "BlkioDeviceReadBps": [],
+        "BlkioDeviceWriteBps": [],
+        "BlkioDeviceReadIOps": [],
+        "BlkioDeviceWriteIOps": [],
+        "CpuPeriod": 0,
+        "CpuQuota": 0,
+        "CpuRealtimePeriod": 0,
+        "CpuRealtimeRuntime": 0,
+        "CpusetCpus": "",
+        "CpusetMems": "",
+        "Devices": [],
+        "DeviceCgroupRules": Value::Null,
+        "DeviceRequests": Value::Null,
+        "MemoryReservation": 0,
+        "MemorySwap": 0,
+        "MemorySwappiness": Value::Null,
+        "OomKillDisable": Value::Null,
+        "PidsLimit": Value::Null,
+        "Ulimits": [],
+        "CpuCount": 0,
+        "CpuPercent": 0,
+        "IOMaximumIOps": 0,
+        "IOMaximumBandwidth": 0,
+        "MaskedPaths": MASKED_PATHS,
+        "ReadonlyPaths": READONLY_PATHS,
+    });
+    if let (Value::Object(hc), Value::Object(r)) = (&mut hc, resources) {
+        hc.extend(r);
+    }
+    if !tmpfs.is_empty() {
+        hc["Tmpfs"] = Value::Object(tmpfs);
+    }
+    if c.config.init {
+        hc["Init"] = json!(true);
+    }
+    hc
+}
+
+fn graph_driver(root: &Path, cs: &Containers, c: &Container) -> Value {
+    let snapshots = Snapshots::new(root);
+    let diff_ids: Vec<Digest> = c.layers.iter().map(|l| l.diff_id).collect();
+    let lower: Vec<String> = chain_ids(&diff_ids)
+        .iter()
+        .rev()
+        .map(|chain| snapshots.dir(chain).display().to_string())
+        .collect();
     json!({
-        "Id": c.id,
-        "Created": c.created,
-        "Path": path,
-        "Args": args,
-        "State": {
-            "Status": c.docker_status(),
-            "Running": running,
-            "Paused": s.paused && running,
-            "Restarting": s.restarting,
-            "OOMKilled": false,
-            "Dead": false,
-            "Pid": s.pid.map_or(0, |p| p.pid),
-            "ExitCode": s.exit_code.unwrap_or(0),
-            "Error": s.error.clone().unwrap_or_default(),
-            "StartedAt": s.started_at.clone().unwrap_or_else(|| zero.into()),
-            "FinishedAt": s.finished_at.clone().unwrap_or_else(|| zero.into()),
+        "Data": {
+            "ID": c.id,
+            "LowerDir": lower.join(":"),
+            "MergedDir": "",
+            "UpperDir": cs.upperdir(&c.id).display().to_string(),
+            "WorkDir": cs.workdir(&c.id).display().to_string(),
         },
-        "Image": c.image_id.to_string(),
-        "Name": format!("/{}", c.name),
-        "RestartCount": s.restart_count,
-        "HostConfig": {
-            "NetworkMode": c.config.net.mode,
-            "PortBindings": port_bindings,
-            "AutoRemove": c.config.auto_remove,
-            "RestartPolicy": c.config.restart,
-            "Dns": c.config.net.dns,
-            "DnsOptions": c.config.net.dns_options,
-            "DnsSearch": c.config.net.dns_search,
-            "ExtraHosts": c.config.net.extra_hosts,
-            "ReadonlyRootfs": c.config.readonly_root,
-        },
-        "Config": {
-            "Hostname": c.config.hostname,
-            "User": c.config.user,
-            "Tty": c.config.tty,
-            "OpenStdin": c.config.interactive,
-            "Env": c.config.env,
-            "Cmd": args,
-            "Image": c.image,
-            "WorkingDir": c.config.cwd,
-            "Entrypoint": [path],
-            "StopSignal": c.config.stop_signal,
-            "Labels": c.config.labels,
-        },
-        "NetworkSettings": {
-            "Ports": ports::inspect_ports(&bindings, &[]),
-            "IPAddress": first["IPAddress"].as_str().unwrap_or_default(),
-            "Gateway": first["Gateway"].as_str().unwrap_or_default(),
-            "MacAddress": first["MacAddress"].as_str().unwrap_or_default(),
-            "Networks": nets,
-        },
+        "Name": "overlay",
+    })
+}
+
+fn mounts(root: &Path, c: &Container) -> Value {
+    let volumes = Volumes::new(root);
+    let list: Vec<Value> = c
+        .config
+        .mounts
+        .iter()
+        .map(|m| match m {
+            MountSpec::Bind {
+                source,
+                target,
+                readonly,
+            } => json!({
+                "Type": "bind",
+                "Source": source.display().to_string(),
+                "Destination": target.display().to_string(),
+                "Mode": "",
+                "RW": !readonly,
+                "Propagation": "rprivate",
+            }),
+            MountSpec::Volume {
+                name,
+                target,
+                readonly,
+            } => {
+                let name = name
+                    .clone()
+                    .unwrap_or_else(|| anonymous_name(&c.id, target));
+                json!({
+                    "Type": "volume",
+                    "Name": name,
+                    "Source": volumes.data_dir(&name).display().to_string(),
+                    "Destination": target.display().to_string(),
+                    "Driver": "local",
+                    "Mode": "z",
+                    "RW": !readonly,
+                    "Propagation": "",
+                })
+            }
+            MountSpec::Tmpfs { target, .. } => json!({
+                "Type": "tmpfs",
+                "Source": "",
+                "Destination": target.display().to_string(),
+                "Mode": "",
+                "RW": true,
+                "Propagation": "",
+            }),
+        })
+        .collect();
+    json!(list)
+}
+
+fn config(c: &Container, ep: &[String], cmd: &[String]) -> Value {
+    let mut exposed: Vec<String> = c.config.exposed.clone();
+    for p in &c.config.net.publish {
+        let key = format!("{}/{}", p.container_port, p.protocol);
+        if !exposed.contains(&key) {
+            exposed.push(key);
+        }
+    }
+    exposed.sort();
+    let exposed: Map<String, Value> = exposed.into_iter().map(|p| (p, json!({}))).collect();
+    let volumes: Map<String, Value> = c
+        .config
+        .image_volumes
+        .iter()
+        .map(|v| (v.clone(), json!({})))
+        .collect();
+    let mut cfg = json!({
+        "Hostname": c.config.hostname,
+        "Domainname": "",
+        "User": c.config.user,
+        "AttachStdin": false,
+        "AttachStdout": false,
+        "AttachStderr": false,
+    });
+    if !exposed.is_empty() {
+        cfg["ExposedPorts"] = Value::Object(exposed);
+    }
+    let rest = json!({
+        "Tty": c.config.tty,
+        "OpenStdin": c.config.interactive,
+        "StdinOnce": false,
+        "Env": c.config.env,
+        "Cmd": null_if_empty(cmd),
+        "Image": c.image,
+        "Volumes": if volumes.is_empty() { Value::Null } else { Value::Object(volumes) },
+        "WorkingDir": if c.config.cwd == "/" { String::new() } else { c.config.cwd.clone() },
+        "Entrypoint": null_if_empty(ep),
+        "OnBuild": Value::Null,
+        "Labels": c.config.labels,
+    });
+    if let (Value::Object(cfg), Value::Object(rest)) = (&mut cfg, rest) {
+        cfg.extend(rest);
+    }
+    // Docker leaves StopSignal out unless the image or a flag set one.
+    if !matches!(
+        c.config.stop_signal.as_str(),
+        "SIGTERM" | "TERM" | "15" | ""
+    ) {
+        cfg["StopSignal"] = json!(c.config.stop_signal);
+    }
+    cfg
+}
+
+fn network_settings(root: &Path, c: &Container) -> Value {
+    let running = c.state.status == Status::Running;
+    let bindings: Vec<PortBinding> = c.published_ports().to_vec();
+    let networks = Networks::new(root);
+    let mut nets = Map::new();
+    for e in &c.config.net.endpoints {
+        let n = networks.find(&e.network_id).ok();
+        let prefix = n.as_ref().map_or(0, |n| n.subnet.prefix_len());
+        let gateway = n
+            .as_ref()
+            .map(|n| n.gateway.to_string())
+            .unwrap_or_default();
+        let dns = n.as_ref().is_some_and(|n| n.dns);
+        let mut aliases = e.aliases.clone();
+        if dns {
+            aliases.push(c.short_id().to_string());
+        }
+        let live = |v: String| if running { v } else { String::new() };
+        nets.insert(
+            e.network.clone(),
+            json!({
+                "IPAMConfig": if e.static_ip { json!({"IPv4Address": e.ip.to_string()}) } else { Value::Null },
+                "Links": Value::Null,
+                "Aliases": null_if_empty(&aliases),
+                "MacAddress": live(e.mac.clone()),
+                "DriverOpts": Value::Null,
+                "GwPriority": 0,
+                "NetworkID": e.network_id,
+                "EndpointID": live(crate::network::record::endpoint_id(&c.id, &e.network_id)),
+                "Gateway": live(gateway),
+                "IPAddress": live(e.ip.to_string()),
+                "IPPrefixLen": if running { prefix } else { 0 },
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "DNSNames": if dns {
+                    let mut names = vec![c.name.clone()];
+                    names.extend(e.aliases.iter().cloned());
+                    names.push(c.short_id().to_string());
+                    json!(names)
+                } else { Value::Null },
+            }),
+        );
+    }
+    let first = nets.values().next().cloned().unwrap_or(Value::Null);
+    let sandbox = c
+        .state
+        .net
+        .as_ref()
+        .filter(|_| running)
+        .map(|n| n.netns.display().to_string())
+        .unwrap_or_default();
+    let top = |k: &str| first[k].as_str().unwrap_or_default().to_string();
+    json!({
+        "Bridge": "",
+        "SandboxID": if sandbox.is_empty() { String::new() } else { c.id.clone() },
+        "SandboxKey": sandbox,
+        "Ports": ports::inspect_ports(&bindings, &[]),
+        "HairpinMode": false,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "SecondaryIPAddresses": Value::Null,
+        "SecondaryIPv6Addresses": Value::Null,
+        "EndpointID": top("EndpointID"),
+        "Gateway": top("Gateway"),
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": top("IPAddress"),
+        "IPPrefixLen": first["IPPrefixLen"].as_u64().unwrap_or(0),
+        "IPv6Gateway": "",
+        "MacAddress": top("MacAddress"),
+        "Networks": nets,
     })
 }

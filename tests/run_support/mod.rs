@@ -107,17 +107,30 @@ impl Env {
             .collect()
     }
 
-    /// `ps -a --format json` as (name, state, exit code) per container.
+    /// (name, state, exit code) per container, from `inspect` (Docker's `ps` has no exit
+    /// code field); the exit code is `None` while it runs.
     pub fn ps(&self) -> Vec<(String, String, Option<i64>)> {
+        let ids = self.s.ok(&["ps", "-aq", "--no-trunc"]);
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let mut args = vec![
+            "inspect",
+            "-f",
+            "{{.Name}}|{{.State.Status}}|{{.State.ExitCode}}",
+        ];
+        args.extend(ids);
         self.s
-            .ok(&["ps", "-a", "--format", "json"])
+            .ok(&args)
             .lines()
             .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let f: Vec<&str> = l.splitn(3, '|').collect();
+                let code = (f[1] != "running").then(|| f[2].parse().unwrap());
                 (
-                    v["Names"].as_str().unwrap().to_string(),
-                    v["State"].as_str().unwrap().to_string(),
-                    v["ExitCode"].as_i64(),
+                    f[0].trim_start_matches('/').to_string(),
+                    f[1].to_string(),
+                    code,
                 )
             })
             .collect()
