@@ -15,6 +15,8 @@ use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum BuilderCommand {
+    /// Build an image from a Dockerfile (as `strata build`).
+    Build(Box<super::build::BuildArgsCli>),
     /// Remove build cache: by default what can give no cache hit (entries whose layer is gone,
     /// snapshots no image uses, which are re-made from layers when needed).
     Prune {
@@ -37,12 +39,15 @@ pub enum BuilderCommand {
 }
 
 pub fn run(settings: &Settings, cmd: BuilderCommand) -> Result<ExitCode> {
-    let BuilderCommand::Prune {
-        all,
-        keep_storage,
-        filter,
-        force: _,
-    } = cmd;
+    let (all, keep_storage, filter) = match cmd {
+        BuilderCommand::Build(a) => return super::build::run(settings, *a),
+        BuilderCommand::Prune {
+            all,
+            keep_storage,
+            filter,
+            force: _,
+        } => (all, keep_storage, filter),
+    };
     let mut opts = BuildPruneOptions {
         all,
         keep_storage: keep_storage

@@ -88,6 +88,8 @@ pub enum ImageCommand {
     Import(super::import::ImportArgs),
     /// Show an image's history.
     History(super::history::HistoryArgs),
+    /// Remove dangling (with -a: unused) images.
+    Prune(super::image_prune::ImagePruneArgs),
 }
 
 impl ContainerCommand {
@@ -137,6 +139,8 @@ impl ImageCommand {
             ImageCommand::Load(a) => Command::Load(a),
             ImageCommand::Import(a) => Command::Import(a),
             ImageCommand::History(a) => Command::History(a),
+            // Kept as the form: `run` handles it (Docker has no plain command for it).
+            ImageCommand::Prune(a) => Command::Image(ImageCommand::Prune(a)),
         }
     }
 }
@@ -149,6 +153,7 @@ impl Command {
                 Command::Container(ContainerCommand::Prune(a))
             }
             Command::Container(c) => c.into_command(),
+            Command::Image(ImageCommand::Prune(a)) => Command::Image(ImageCommand::Prune(a)),
             Command::Image(c) => c.into_command(),
             other => other,
         }

@@ -47,6 +47,7 @@ mod update;
 mod wait;
 
 mod history;
+mod image_prune;
 mod images;
 mod import;
 mod inspect;
@@ -158,6 +159,7 @@ fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Container(management::ContainerCommand::Prune(a)) => {
             container_prune::run(&settings, a)
         }
+        Command::Image(management::ImageCommand::Prune(a)) => image_prune::run(&settings, a),
         form @ (Command::Container(_) | Command::Image(_)) => run(settings, form.flatten()),
     }
 }

@@ -22,3 +22,10 @@ docker run --name streams busybox sh -c 'echo out; echo err >&2' >/dev/null 2>&1
 expect_eq "$(docker logs streams 2>/dev/null)" out
 expect_eq "$(docker logs streams 2>&1 >/dev/null)" err
 docker rm streams >/dev/null
+
+# A rebuilt tag leaves its old image dangling: `image prune` removes it, `builder build` builds.
+printf 'FROM busybox\nRUN echo 1 > /v\n' | docker builder build -q -t dang - >/dev/null
+old=$(docker image inspect -f '{{.Id}}' dang)
+printf 'FROM busybox\nRUN echo 2 > /v\n' | docker build -q -t dang - >/dev/null
+expect_contains "$(docker image prune -f)" "deleted: $old"
+expect_eq "$(docker run --rm dang cat /v)" 2

@@ -1,0 +1,59 @@
+//! `strata image prune [-a] [-f]`: removes dangling images (every image no container uses with
+//! `-a`) and what only they kept, as `docker image prune` does.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::ctr_common::{confirm, container_images};
+use super::format::{human_size, print};
+use super::Settings;
+use crate::store::gc::PruneOptions;
+use crate::store::image::RemoveEvent;
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct ImagePruneArgs {
+    /// Remove every image no container uses, not only dangling ones.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+pub fn run(settings: &Settings, args: ImagePruneArgs) -> Result<ExitCode> {
+    let warning = if args.all {
+        "WARNING! This will remove all images without at least one container associated to them."
+    } else {
+        "WARNING! This will remove all dangling images."
+    };
+    if !args.force && !confirm(warning)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = Store::open(&settings.root)?;
+    let report = store.prune(PruneOptions {
+        all_images: args.all,
+        keep_manifests: container_images(&settings.root)?,
+    })?;
+    let mut out = String::new();
+    if !report.images.is_empty() {
+        out.push_str("Deleted Images:\n");
+        for e in &report.images {
+            match e {
+                RemoveEvent::Untagged(t) => {
+                    out.push_str(&format!("untagged: {}\n", t.familiar_string()))
+                }
+                RemoveEvent::Deleted(id) => out.push_str(&format!("deleted: {id}\n")),
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human_size(report.reclaimed)
+    ));
+    print(&out);
+    Ok(ExitCode::SUCCESS)
+}
