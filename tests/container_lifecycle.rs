@@ -443,3 +443,17 @@ fn labels_update_and_container_prune() {
     assert!(out.contains(&lb), "{out}");
     assert!(e.container_dirs().is_empty(), "{:?}", e.container_dirs());
 }
+
+#[test]
+fn exec_with_a_terminal_gets_one_of_the_containers_devpts() {
+    let e = Env::new();
+    e.code(&["run", "-d", "--name", "ex", "busybox", "sleep", "100"], 0);
+    e.eventually(10, "running", || {
+        inspect(&e, "ex", "{{.State.Running}}") == "true"
+    });
+    let (out, _) = e.code(&["exec", "-t", "ex", "sh", "-c", "tty; exit 5"], 5);
+    assert_eq!(out, "/dev/pts/0\r\n");
+    let out = e.output(&["exec", "-it", "ex", "true"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the input device is not a TTY"));
+}

@@ -221,7 +221,7 @@ fn reap_until_main_exits(
 }
 
 /// Reaps `pid` if it exits within `limit`.
-fn wait_a_while(pid: Pid, limit: std::time::Duration) {
+pub(crate) fn wait_a_while(pid: Pid, limit: std::time::Duration) {
     let end = std::time::Instant::now() + limit;
     while std::time::Instant::now() < end {
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {

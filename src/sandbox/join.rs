@@ -167,11 +167,31 @@ fn joiner(
     let env_list = user::environment(&spec.env, &user);
     let candidates = exec_candidates(&spec.argv[0], &env_list);
     let env: Vec<CString> = env_list.iter().map(|e| c(e)).collect();
+    // `-t`: a terminal of the container's own devpts (we are in its mount namespace now), as
+    // for `run -t`.
+    let console = if spec.tty {
+        // SAFETY: descriptor 0 is the terminal the caller handed in; it outlives this borrow.
+        match super::console::open(unsafe { std::os::fd::BorrowedFd::borrow_raw(0) }) {
+            Ok(c) => Some(c),
+            Err(e) => return fail("terminal", e),
+        }
+    } else {
+        None
+    };
     let waitset = block_for_sigwait();
     // SAFETY: single-threaded forked child.
     let pid = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let code = run_command(&sys, spec, &user, &argv, &env, &candidates, report);
+            let code = run_command(
+                &sys,
+                spec,
+                &user,
+                &argv,
+                &env,
+                &candidates,
+                report,
+                console.as_ref(),
+            );
             // SAFETY: leaving a forked child.
             unsafe { libc::_exit(code) }
         }
@@ -180,20 +200,46 @@ fn joiner(
     };
     // SAFETY: our copy of the report pipe; the command has its own until it executes.
     unsafe { libc::close(report.as_raw_fd()) };
-    loop {
+    let relay = match &console {
+        // SAFETY: single-threaded forked child.
+        Some(c) => match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                super::init::reset_signals();
+                let code = super::console::relay(&c.master);
+                // SAFETY: leaving a forked child.
+                unsafe { libc::_exit(code) }
+            }
+            Ok(ForkResult::Parent { child }) => Some(child),
+            Err(e) => return fail("fork terminal relay", e.to_string()),
+        },
+        None => None,
+    };
+    let code = loop {
         let Ok(sig) = waitset.wait() else { continue };
+        if let (nix::sys::signal::Signal::SIGWINCH, Some(c)) = (sig, &console) {
+            super::console::copy_size(0, c.master.as_raw_fd());
+            continue;
+        }
         if FORWARDED.contains(&sig) {
             let _ = kill(pid, sig);
             continue;
         }
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(WaitStatus::Exited(_, code)) => break code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
             _ => {}
         }
+    };
+    if let Some(relay) = relay {
+        drop(console);
+        super::init::wait_a_while(relay, std::time::Duration::from_millis(500));
+        let _ = kill(relay, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(relay, None);
     }
+    code
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_command(
     sys: &RealSyscalls,
     spec: &JoinSpec,
@@ -202,13 +248,18 @@ fn run_command(
     env: &[CString],
     candidates: &[PathBuf],
     report: std::os::fd::BorrowedFd<'_>,
+    console: Option<&super::console::Console>,
 ) -> i32 {
     super::init::reset_signals();
     let fail = |detail: String, code: i32| {
         send(report, &Report::ExecFailed { detail });
         code
     };
-    if spec.tty {
+    if let Some(c) = console {
+        if let Err(e) = super::console::attach_main(&c.slave_path) {
+            return fail(format!("terminal {:?}: {e}", c.slave_path), 126);
+        }
+    } else if spec.tty {
         // SAFETY: setsid and ioctl with integer arguments on our own stdin.
         let ok = unsafe { libc::setsid() >= 0 && libc::ioctl(0, libc::TIOCSCTTY, 0) >= 0 };
         if !ok {
