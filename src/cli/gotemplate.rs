@@ -362,6 +362,8 @@ impl Parser<'_> {
             match args.first() {
                 None => return Err((pos, "missing value for command".into())),
                 Some(Arg::Func(_)) => {}
+                // Docker's one method with an argument on list rows: `{{.Label "key"}}`.
+                Some(Arg::Field(c)) if is_label_method(c) && args.len() == 2 => {}
                 Some(_) if args.len() > 1 || !cmds.is_empty() => {
                     let what = self.src[pos..self.toks[self.i].pos].trim_end();
                     return Err((pos, format!("can't give argument to non-function {what}")));
@@ -586,6 +588,12 @@ impl Exec<'_> {
     }
 
     fn cmd(&mut self, cmd: &Cmd, dot: &V, input: Option<V>) -> Result<V, TemplateError> {
+        if let (Arg::Field(c), [_, key]) = (&cmd.args[0], &cmd.args[..]) {
+            if is_label_method(c) {
+                let key = self.arg(key, dot, cmd.pos)?;
+                return Ok(label(dot, key.as_str().unwrap_or_default()));
+            }
+        }
         let Arg::Func(name) = &cmd.args[0] else {
             return self.arg(&cmd.args[0], dot, cmd.pos);
         };
@@ -642,6 +650,25 @@ impl Exec<'_> {
         }
         Ok(cur.clone())
     }
+}
+
+fn is_label_method(chain: &[String]) -> bool {
+    chain.len() == 1 && chain[0] == "Label"
+}
+
+/// `.Label "key"`: the value of one label of a row whose `Labels` is Docker's `k=v,k2=v2`
+/// string (or a map), `""` when it has none.
+fn label(dot: &V, key: &str) -> V {
+    let found = match &dot["Labels"] {
+        V::String(s) => s
+            .split(',')
+            .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string()),
+        V::Object(m) => m.get(key).and_then(|v| v.as_str()).map(str::to_string),
+        _ => None,
+    };
+    V::String(found.unwrap_or_default())
 }
 
 fn sorted(m: &Map<String, V>) -> impl Iterator<Item = (&String, &V)> {
@@ -911,6 +938,7 @@ mod tests {
                 {"Source": "/s", "Destination": "/d"}, {"Source": "/a", "Destination": "/b"},
             ],
             "Args": ["-c", "echo hi"], "Map": {"z": 1, "a": [1, "x", null], "m": {"k": true}},
+            "Labels": "a=1,b=2",
         })
     }
 
@@ -956,6 +984,7 @@ mod tests {
         ("{{index .Config.Labels \"com.example.x\"}}", "yes"),
         ("{{index .Config.Labels \"nope\"}}|{{index .Map \"nope\"}}", "|<no value>"),
         ("{{index .Args 1}} {{index .Map \"a\" 1}}", "echo hi x"),
+        ("{{.Label \"b\"}}|{{.Label \"nope\"}}|{{.Label \"b\" | printf \"<%s>\"}}", "2||<2>"),
         ("{{join .Args \",\"}}", "-c,echo hi"),
         ("{{split \"a:b:c\" \":\"}} {{len (split \"ab\" \"\")}}", "[a b c] 2"),
         ("{{len .Args}} {{len .Names}} {{len .Config.Labels}}", "2 3 2"),

@@ -19,5 +19,6 @@ expect_contains "$(docker ps -a --format '{{.Nope}}' 2>&1 || true)" "Nope"
 
 expect_eq "$(docker image ls --format '{{.Repository}}:{{.Tag}}')" busybox:latest
 docker image inspect -f '{{.Id}}' busybox | grep -q '^sha256:' || fail "image inspect"
+expect_eq "$(docker ps -a --filter name=one --format '{{.Label "tier"}}')" web
 docker container prune -f >/dev/null
 expect_eq "$(docker ps -aq)" ""
