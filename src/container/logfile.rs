@@ -354,14 +354,14 @@ mod tests {
             ),
             (
                 Query {
-                    since: Some(base + 2 * sec + sec / 2),
+                    since: Some(base + sec + sec / 2),
                     ..all.clone()
                 },
                 vec!["e1\n", "o2\n", "o3\n"],
             ),
             (
                 Query {
-                    until: Some(base + 3 * sec + sec / 2),
+                    until: Some(base + 2 * sec + sec / 2),
                     ..all.clone()
                 },
                 vec!["o1\n", "e1\n"],
