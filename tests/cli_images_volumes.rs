@@ -131,3 +131,45 @@ fn images_filters_select_as_docker() {
     let err = s.fails(&["images", "-f", "reference=["]);
     assert!(err.contains("syntax error in pattern"), "{err}");
 }
+
+#[test]
+fn rmi_refuses_an_image_a_container_uses() {
+    let s = Strata::new();
+    let img = s.import_busybox("busybox");
+    let cid = s
+        .ok(&["create", "--network", "none", "busybox", "true"])
+        .trim()
+        .to_string();
+    let (_, err) = code(&s, &["rmi", "busybox"], 1);
+    assert_eq!(
+        err,
+        format!(
+            "Error response from daemon: conflict: unable to remove repository reference \
+             \"busybox\" (must force) - container {} is using its referenced image {}\n",
+            &cid[..12],
+            short(&img)
+        )
+    );
+    let (_, err) = code(&s, &["rmi", short(&img)], 1);
+    assert_eq!(
+        err,
+        format!(
+            "Error response from daemon: conflict: unable to delete {} (must be forced) - \
+             image is being used by stopped container {}\n",
+            short(&img),
+            &cid[..12]
+        )
+    );
+    assert_eq!(s.ok(&["images", "-q"]), format!("{}\n", short(&img)));
+
+    // A second tag is only a name: it goes without -f.
+    s.ok(&["tag", "busybox", "other:1"]);
+    assert_eq!(s.ok(&["rmi", "other:1"]), "Untagged: other:1\n");
+
+    // -f removes it all the same; the container keeps its layers and still goes cleanly.
+    let out = s.ok(&["rmi", "-f", "busybox"]);
+    assert!(out.starts_with("Untagged: busybox:latest\n"), "{out}");
+    assert!(out.ends_with(&format!("Deleted: {img}\n")), "{out}");
+    assert_eq!(s.ok(&["images", "-q"]), "");
+    s.ok(&["rm", &cid]);
+}
