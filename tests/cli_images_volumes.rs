@@ -42,7 +42,12 @@ fn names(s: &Strata, args: &[&str]) -> Vec<String> {
 /// Runs and expects exit code `code`; returns (stdout, stderr).
 fn code(s: &Strata, args: &[&str], code: i32) -> (String, String) {
     let out = s.run_cmd(s.command(args));
-    assert_eq!(out.status.code(), Some(code), "{}", s.report("exit code", args, &out));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        s.report("exit code", args, &out)
+    );
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -76,7 +81,13 @@ fn images_filters_select_as_docker() {
     // Without filters the dangling image is listed too, as `<none>`; -a shows the same.
     assert_eq!(
         names(&s, &[]),
-        ["app:v2", "<none>:<none>", "app:v1", "user/app:v1", "base:v1"]
+        [
+            "app:v2",
+            "<none>:<none>",
+            "app:v1",
+            "user/app:v1",
+            "base:v1"
+        ]
     );
     assert_eq!(names(&s, &["-a"]), names(&s, &[]));
     // reference: path.Match globs against `name:tag` and `name`; repeated = OR.
@@ -172,4 +183,164 @@ fn rmi_refuses_an_image_a_container_uses() {
     assert!(out.ends_with(&format!("Deleted: {img}\n")), "{out}");
     assert_eq!(s.ok(&["images", "-q"]), "");
     s.ok(&["rm", &cid]);
+}
+
+/// `volume ls -q ARGS…` as a sorted list.
+fn volumes(s: &Strata, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["volume", "ls", "-q"];
+    all.extend_from_slice(args);
+    let mut v: Vec<String> = s.ok(&all).lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn volume_ls_filters_and_formats_and_prune_keeps_used_volumes() {
+    let s = Strata::new();
+    s.import_busybox("busybox");
+    s.ok(&[
+        "volume", "create", "--label", "env=prod", "--label", "team", "data",
+    ]);
+    s.ok(&["volume", "create", "cache"]);
+    let anon = s.ok(&["volume", "create"]).trim().to_string();
+    let cid = s
+        .ok(&[
+            "create",
+            "--network",
+            "none",
+            "-v",
+            "data:/d",
+            "busybox",
+            "true",
+        ])
+        .trim()
+        .to_string();
+    let mut every = vec![anon.clone(), "cache".to_string(), "data".to_string()];
+    every.sort();
+    assert_eq!(volumes(&s, &[]), every);
+    assert_eq!(volumes(&s, &["-f", "driver=local"]), every);
+    assert_eq!(
+        volumes(&s, &["-f", "dangling=true"]),
+        volumes(&s, &["-f", "name=ach", "-f", &format!("name={anon}")])
+    );
+    assert_eq!(volumes(&s, &["-f", "dangling=false"]), ["data"]);
+    assert_eq!(volumes(&s, &["-f", "name=ach"]), ["cache"]);
+    assert_eq!(volumes(&s, &["-f", "label=env=prod"]), ["data"]);
+    assert_eq!(
+        volumes(&s, &["-f", "label=team", "-f", "label=env"]),
+        ["data"]
+    );
+    assert!(volumes(&s, &["-f", "label=env=dev"]).is_empty());
+    assert_eq!(
+        volumes(&s, &["-f", "label=com.docker.volume.anonymous"]),
+        [anon.as_str()]
+    );
+    let err = s.fails(&["volume", "ls", "-f", "bogus=1"]);
+    assert!(err.contains("invalid filter 'bogus'"), "{err}");
+
+    assert_eq!(
+        s.ok(&["volume", "ls", "-f", "name=data"]),
+        "DRIVER    VOLUME NAME\nlocal     data\n"
+    );
+    assert_eq!(
+        s.ok(&[
+            "volume",
+            "ls",
+            "-f",
+            "name=data",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Labels}} {{.Scope}} {{.Links}} {{.Size}}"
+        ]),
+        "data local env=prod,team= local N/A N/A\n"
+    );
+    let table = s.ok(&[
+        "volume",
+        "ls",
+        "-f",
+        "name=cache",
+        "--format",
+        "table {{.Name}}\t{{.Scope}}",
+    ]);
+    assert_eq!(table, "VOLUME NAME   SCOPE\ncache         local\n");
+    let line = s.ok(&["volume", "ls", "-f", "name=data", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(v["Name"], "data");
+    assert_eq!(v["Driver"], "local");
+    assert!(
+        v["Mountpoint"].as_str().unwrap().ends_with("/data/_data"),
+        "{v}"
+    );
+    let err = s.fails(&["volume", "ls", "--format", "{{.Nope}}"]);
+    assert!(err.contains("Nope"), "{err}");
+
+    let v: serde_json::Value = serde_json::from_str(&s.ok(&["volume", "inspect", "data"])).unwrap();
+    let keys: Vec<&str> = v[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "CreatedAt",
+            "Driver",
+            "Labels",
+            "Mountpoint",
+            "Name",
+            "Options",
+            "Scope"
+        ]
+    );
+    assert_eq!(
+        v[0]["Labels"],
+        serde_json::json!({"env": "prod", "team": ""})
+    );
+    assert_eq!(v[0]["Driver"], "local");
+    assert_eq!(v[0]["Scope"], "local");
+    assert_eq!(
+        s.ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Name}}={{.Labels.env}}",
+            "data",
+            "cache"
+        ]),
+        "data=prod\ncache=<no value>\n"
+    );
+    assert_eq!(
+        s.ok(&["volume", "inspect", "-f", "{{json .Labels}}", &anon]),
+        "{\"com.docker.volume.anonymous\":\"\"}\n"
+    );
+    let (out, err) = code(&s, &["volume", "inspect", "nosuch"], 1);
+    assert_eq!(out, "[]\n");
+    assert_eq!(
+        err,
+        "Error response from daemon: get nosuch: no such volume\n"
+    );
+
+    // Without -a only anonymous volumes go; a volume a container uses never does.
+    let cache_dir = s.root.join("volumes-v1/cache/_data");
+    std::fs::write(cache_dir.join("f"), vec![0u8; 1500]).unwrap();
+    let (_, err) = code(&s, &["volume", "prune"], 0);
+    assert!(err.contains("anonymous local volumes"), "{err}");
+    assert_eq!(volumes(&s, &[]), every);
+    assert_eq!(
+        s.ok(&["volume", "prune", "-f"]),
+        format!("Deleted Volumes:\n{anon}\n\nTotal reclaimed space: 0B\n")
+    );
+    assert_eq!(
+        s.ok(&["volume", "prune", "-f", "-a"]),
+        "Deleted Volumes:\ncache\n\nTotal reclaimed space: 1.5kB\n"
+    );
+    assert_eq!(
+        s.ok(&["volume", "prune", "-f", "-a"]),
+        "Total reclaimed space: 0B\n"
+    );
+    s.ok(&["rm", &cid]);
+    assert_eq!(
+        s.ok(&["volume", "prune", "-af"]),
+        "Deleted Volumes:\ndata\n\nTotal reclaimed space: 0B\n"
+    );
 }

@@ -45,6 +45,7 @@ pub mod rootfs;
 pub mod stats_view;
 pub mod store;
 pub mod tree;
+pub mod volume_filter;
 pub mod volume_store;
 pub mod volumes;
 
