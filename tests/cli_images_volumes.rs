@@ -344,3 +344,97 @@ fn volume_ls_filters_and_formats_and_prune_keeps_used_volumes() {
         "Deleted Volumes:\ndata\n\nTotal reclaimed space: 0B\n"
     );
 }
+
+#[test]
+fn inspect_finds_each_type_and_names_what_it_cannot() {
+    let s = Strata::new();
+    s.import_busybox("busybox");
+    let cid = s
+        .ok(&[
+            "create",
+            "--name",
+            "web",
+            "--network",
+            "none",
+            "busybox",
+            "true",
+        ])
+        .trim()
+        .to_string();
+    s.ok(&["volume", "create", "shared"]);
+    s.ok(&["network", "create", "shared"]);
+    let one = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["inspect"];
+        all.extend_from_slice(args);
+        let v: serde_json::Value = serde_json::from_str(&s.ok(&all)).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+        v[0].clone()
+    };
+    assert_eq!(one(&["web"])["Id"], cid.as_str());
+    assert!(one(&["busybox"])["RepoTags"].is_array());
+    // Without --type: container, image, volume, then network.
+    assert!(one(&["shared"])["Mountpoint"].is_string());
+    assert_eq!(one(&["--type", "network", "shared"])["Driver"], "bridge");
+    assert_eq!(one(&["--type", "volume", "shared"])["Scope"], "local");
+    assert_eq!(
+        s.ok(&["inspect", "-f", "{{.Name}}", "--type", "container", "web"]),
+        "/web\n"
+    );
+
+    let (out, err) = code(&s, &["inspect", "nosuch"], 1);
+    assert_eq!(out, "[]\n");
+    assert_eq!(err, "Error: No such object: nosuch\n");
+    let (out, err) = code(&s, &["inspect", "web", "nosuch", "busybox"], 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "{out}");
+    assert_eq!(err, "Error: No such object: nosuch\n");
+    for (args, want) in [
+        (
+            &["inspect", "--type", "volume", "busybox"][..],
+            "Error response from daemon: get busybox: no such volume\n",
+        ),
+        (
+            &["inspect", "--type", "network", "busybox"],
+            "Error response from daemon: network busybox not found\n",
+        ),
+        (
+            &["container", "inspect", "busybox"],
+            "Error response from daemon: No such container: busybox\n",
+        ),
+        (
+            &["image", "inspect", "web"],
+            "Error response from daemon: No such image: web:latest\n",
+        ),
+    ] {
+        let (out, err) = code(&s, args, 1);
+        assert_eq!((out.as_str(), err.as_str()), ("[]\n", want), "{args:?}");
+    }
+    let err = s.fails(&["inspect", "--type", "bogus", "web"]);
+    assert!(
+        err.contains("\"bogus\" is not a valid value for --type"),
+        "{err}"
+    );
+
+    // -s: SizeRw is what the container wrote (its upperdir), SizeRootFs that plus the image.
+    assert!(one(&["web"]).get("SizeRw").is_none());
+    let upper = s.root.join("containers").join(&cid).join("upper");
+    std::fs::write(upper.join("written"), vec![7u8; 1234]).unwrap();
+    let image_size = one(&["busybox"])["Size"].as_u64().unwrap();
+    let v = one(&["-s", "web"]);
+    assert_eq!(v["SizeRw"], 1234);
+    assert_eq!(v["SizeRootFs"].as_u64().unwrap(), 1234 + image_size);
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let at = keys.iter().position(|k| *k == "HostConfig").unwrap();
+    assert_eq!(keys[at + 1..at + 3], ["SizeRw", "SizeRootFs"]);
+
+    assert_eq!(
+        s.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Driver}} {{.Scope}}",
+            "shared"
+        ]),
+        "shared bridge local\n"
+    );
+}

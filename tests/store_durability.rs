@@ -132,7 +132,9 @@ fn sigkill_during_load_leaves_a_usable_store_and_prune_reclaims_the_rest() {
 
     // The store works, the half-loaded image is absent, only tmp/ holds the remains.
     assert_eq!(s.ok(&["images", "-q"]), "");
-    assert!(s.fails(&["inspect", "big:crash"]).contains("No such image"));
+    assert!(s
+        .fails(&["image", "inspect", "big:crash"])
+        .contains("No such image"));
     assert!(!s.root.join("oci/blobs/sha256").join(layer.hex()).exists());
     let leftovers = fs::read_dir(s.root.join("tmp")).unwrap().count();
     assert!(leftovers >= 1, "{}", s.listing());
