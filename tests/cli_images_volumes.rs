@@ -438,3 +438,107 @@ fn inspect_finds_each_type_and_names_what_it_cannot() {
         "shared bridge local\n"
     );
 }
+
+#[test]
+fn history_and_system_df_take_formats() {
+    let s = Strata::new();
+    let id = import(&s, "h", 1_700_000_000, &[], "hist:1");
+    let line = s.ok(&["history", "--format", "json", "hist:1"]);
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "Comment",
+            "CreatedAt",
+            "CreatedBy",
+            "CreatedSince",
+            "ID",
+            "Size"
+        ]
+    );
+    assert_eq!(v["ID"], short(&id));
+    assert_eq!(v["CreatedAt"], "2023-11-14T22:13:20Z");
+    assert!(v["CreatedSince"].as_str().unwrap().ends_with(" ago"), "{v}");
+    assert!(
+        v["Comment"].as_str().unwrap().starts_with("Imported from "),
+        "{v}"
+    );
+    assert_eq!(
+        s.ok(&["history", "--format", "{{.ID}}|{{.CreatedAt}}", "hist:1"]),
+        format!("{}|2023-11-14T22:13:20Z\n", short(&id))
+    );
+    assert_eq!(
+        s.ok(&["history", "--no-trunc", "--format", "{{.ID}}", "hist:1"]),
+        format!("{id}\n")
+    );
+    // -H=false: raw bytes and the RFC 3339 time in the CREATED column.
+    let raw = s.ok(&[
+        "history",
+        "-H=false",
+        "--format",
+        "table {{.CreatedSince}}\t{{.Size}}",
+        "hist:1",
+    ]);
+    let rows: Vec<&str> = raw.lines().collect();
+    assert_eq!(rows[0], "CREATED                SIZE");
+    assert!(rows[1].starts_with("2023-11-14T22:13:20Z   "), "{raw}");
+    assert!(
+        rows[1]
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .is_ok(),
+        "{raw}"
+    );
+    assert_eq!(
+        s.ok(&["history", "-q", "--format", "{{.Size}}", "hist:1"]),
+        format!("{}\n", short(&id))
+    );
+    let err = s.fails(&["history", "--format", "{{.Nope}}", "hist:1"]);
+    assert!(err.contains("Nope"), "{err}");
+
+    // system df: Docker's rows and fields.
+    s.ok(&["volume", "create", "vol"]);
+    std::fs::write(s.root.join("volumes-v1/vol/_data/f"), vec![1u8; 2000]).unwrap();
+    s.ok(&["create", "--network", "none", "hist:1", "true"]);
+    let types = s.ok(&["system", "df", "--format", "{{.Type}}"]);
+    assert_eq!(
+        types,
+        "Images\nContainers\nLocal Volumes\nBuild Cache\nTemporary files\n"
+    );
+    let table = s.ok(&[
+        "system",
+        "df",
+        "--format",
+        "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+    ]);
+    assert_eq!(table, s.ok(&["system", "df"]));
+    let lines: Vec<serde_json::Value> = s
+        .ok(&["system", "df", "--format", "json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let volumes = &lines[2];
+    assert_eq!(volumes["Type"], "Local Volumes");
+    assert_eq!(volumes["TotalCount"], "1");
+    assert_eq!(volumes["Active"], "0");
+    assert_eq!(volumes["Size"], "2kB");
+    assert_eq!(volumes["Reclaimable"], "2kB (100%)");
+    assert_eq!(lines[1]["TotalCount"], "1");
+    assert_eq!(lines[1]["Active"], "0");
+    let verbose = s.ok(&["system", "df", "-v"]);
+    for section in [
+        "Images space usage:",
+        "Containers space usage:",
+        "Local Volumes space usage:",
+        "Build cache usage: ",
+    ] {
+        assert!(verbose.contains(section), "{verbose}");
+    }
+    assert!(
+        verbose.contains("VOLUME NAME   LINKS     SIZE\nvol           0         2kB\n"),
+        "{verbose}"
+    );
+}

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::format::{human_size, print, render_inspect, render_rows, to_docker_json};
 use super::Settings;
-use crate::container::volume_filter::{volumes_in_use, VolumeFilters, DRIVER};
+use crate::container::volume_filter::{volume_users, VolumeFilters, DRIVER};
 use crate::container::volume_store::{Volume, VolumeError, Volumes};
 use crate::container::Containers;
 use crate::store::Store;
@@ -231,7 +231,7 @@ impl<'a> InUse<'a> {
         let containers = Containers::new(root);
         let list = containers.list().context("cannot list the containers")?;
         Ok(InUse {
-            names: volumes_in_use(&list),
+            names: volume_users(&list).into_keys().collect(),
             containers,
             vols,
         })

@@ -29,6 +29,7 @@ pub mod commit;
 pub mod cp;
 pub mod create;
 pub mod diff;
+pub mod disk_usage;
 pub mod error;
 pub mod events;
 pub mod export;

@@ -2,7 +2,7 @@
 //! use (what `dangling` and `volume prune` ask). The same key given twice matches either value,
 //! except `label`, where every value must match; different keys must all match.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::record::{Container, MountSpec};
 use super::volume_store::{anonymous_name, Volume};
@@ -54,17 +54,17 @@ impl VolumeFilters {
     }
 }
 
-/// The volumes `containers` mount: named ones by name, anonymous ones by the name they get
-/// for that container and target.
-pub fn volumes_in_use(containers: &[Container]) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+/// The volumes `containers` mount, each with the IDs of the containers mounting it: named
+/// ones by name, anonymous ones by the name they get for that container and target.
+pub fn volume_users(containers: &[Container]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for c in containers {
         for m in &c.config.mounts {
             if let MountSpec::Volume { name, target, .. } = m {
-                out.insert(
-                    name.clone()
-                        .unwrap_or_else(|| anonymous_name(&c.id, target)),
-                );
+                let name = name
+                    .clone()
+                    .unwrap_or_else(|| anonymous_name(&c.id, target));
+                out.entry(name).or_default().insert(c.id.clone());
             }
         }
     }
