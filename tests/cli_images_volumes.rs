@@ -542,3 +542,102 @@ fn history_and_system_df_take_formats() {
         "{verbose}"
     );
 }
+
+#[test]
+fn info_and_version_report_like_docker() {
+    let s = Strata::new();
+    s.import_busybox("busybox");
+    s.ok(&["create", "--network", "none", "busybox", "true"]);
+    assert_eq!(
+        s.ok(&[
+            "info",
+            "--format",
+            "{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}} \
+             {{.Images}} {{.Driver}} {{.OSType}} {{.LoggingDriver}} {{.CgroupDriver}}"
+        ]),
+        "1 0 0 1 1 overlayfs linux json-file cgroupfs\n"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&s.ok(&["info", "--format", "{{json .}}"])).unwrap();
+    assert_eq!(v["DockerRootDir"], s.root.to_str().unwrap());
+    assert_eq!(v["ServerVersion"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["ClientInfo"]["Version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["KernelVersion"], common::tool("uname", &["-r"]).trim());
+    assert_eq!(v["Architecture"], common::tool("uname", &["-m"]).trim());
+    assert_eq!(v["Name"], common::tool("uname", &["-n"]).trim());
+    // cgroup v2 has cgroup.controllers at the root of its one hierarchy.
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    assert_eq!(v["CgroupVersion"], if v2 { "2" } else { "1" });
+    assert!(v["NCPU"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["MemTotal"].as_u64().unwrap() > 0, "{v}");
+    let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    if let Some(pretty) = os_release
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+    {
+        assert_eq!(v["OperatingSystem"], pretty.trim_matches('"'));
+    }
+    let id = v["ID"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "{id}");
+    assert_eq!(
+        s.ok(&["system", "info", "-f", "{{.ID}}"]),
+        format!("{id}\n")
+    );
+    let text = s.ok(&["info"]);
+    for want in [
+        "Server:\n Containers: 1\n  Running: 0\n  Paused: 0\n  Stopped: 1\n Images: 1\n",
+        " Storage Driver: overlayfs\n",
+        &format!(" Docker Root Dir: {}\n", s.root.display()),
+        &format!(" ID: {id}\n"),
+        " OSType: linux\n",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+    let err = s.fails(&["info", "--format", "{{.Nope}}"]);
+    assert!(err.contains("Nope"), "{err}");
+
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        s.ok(&[
+            "version",
+            "--format",
+            "{{.Client.Version}} {{.Server.Version}}"
+        ]),
+        format!("{version} {version}\n")
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&s.ok(&["version", "--format", "json"])).unwrap();
+    assert_eq!(v["Client"]["Os"], "linux");
+    assert_eq!(v["Server"]["Components"][0]["Name"], "Engine");
+    // The commit of the checkout strata was built from, when it was built from one.
+    let head = std::process::Command::new("git")
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "rev-parse",
+            "--short=7",
+            "HEAD",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if std::env::var_os("STRATA_GIT_COMMIT").is_none() {
+        assert_eq!(
+            v["Server"]["GitCommit"],
+            head.as_deref().unwrap_or("unknown")
+        );
+    }
+    assert_eq!(v["Client"]["GitCommit"], v["Server"]["GitCommit"]);
+    let text = s.ok(&["version"]);
+    assert!(
+        text.starts_with(&format!("Client:\n Version:           {version}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "\nServer: strata\n Engine:\n  Version:          {version}\n"
+        )),
+        "{text}"
+    );
+}

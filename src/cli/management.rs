@@ -144,6 +144,7 @@ impl Command {
         match self {
             Command::Container(c) => c.into_command(),
             Command::Image(c) => c.into_command(),
+            Command::System(super::system::SystemCommand::Info(a)) => Command::Info(a),
             other => other,
         }
     }

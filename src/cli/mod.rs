@@ -46,6 +46,7 @@ mod wait;
 mod history;
 mod images;
 mod import;
+mod info;
 mod inspect;
 mod inspect_container;
 mod load;
@@ -58,6 +59,7 @@ mod rootless;
 mod save;
 mod system;
 mod tag;
+mod version;
 mod volume;
 
 use std::process::ExitCode;
@@ -97,6 +99,8 @@ fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Inspect(a) => inspect::run(&settings, a),
         Command::History(a) => history::run(&settings, a),
         Command::System(a) => system::run(&settings, a),
+        Command::Info(a) => info::run(&settings, a),
+        Command::Version(a) => version::run(a),
         Command::Builder(a) => builder::run(&settings, a),
         Command::Login(a) => login::run(a),
         Command::Logout(a) => logout::run(a),

@@ -18,6 +18,8 @@ use crate::store::Store;
 pub enum SystemCommand {
     /// Show disk usage of the store.
     Df(DfArgs),
+    /// Show system-wide information (as `strata info`).
+    Info(super::info::InfoArgs),
     /// Remove untagged images, unreferenced blobs, unused snapshots and temp files.
     ///
     /// Refuses to run while another strata process uses the store; temp files are only ever
@@ -56,6 +58,8 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
     let store = Store::open(&settings.root)?;
     match cmd {
         SystemCommand::Df(a) => print(&df(settings, &store, &a)?),
+        // `Command::flatten` turns it into `Command::Info` before anything runs.
+        SystemCommand::Info(a) => return super::info::run(settings, a),
         SystemCommand::Prune { all, force } => {
             if !force && !confirm(all)? {
                 return Ok(ExitCode::SUCCESS);

@@ -34,6 +34,7 @@ pub mod error;
 pub mod events;
 pub mod export;
 pub mod filter;
+pub mod host_info;
 pub mod lifecycle;
 pub mod liveness;
 pub mod logfile;
