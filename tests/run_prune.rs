@@ -25,7 +25,8 @@ fn prune_keeps_the_images_and_snapshots_of_existing_containers() {
         ],
         0,
     );
-    e.s.ok(&["rmi", "mine"]);
+    // Docker refuses to untag an image a container uses without -f; forced, it goes.
+    e.s.ok(&["rmi", "-f", "mine"]);
     e.s.ok(&["system", "prune", "-a", "-f"]);
     e.s.ok(&["builder", "prune", "--all"]);
     let snapshots = std::fs::read_dir(e.s.root.join("snapshots-v1"))

@@ -149,7 +149,7 @@ fn lookup_by_short_and_full_id_and_errors_name_the_reference() {
         serde_json::json!(["example.com:5000/team/app:1.0"])
     );
 
-    let err = s.fails(&["inspect", "nothere:1"]);
+    let err = s.fails(&["image", "inspect", "nothere:1"]);
     assert!(err.contains("No such image: nothere:1"), "{err}");
     let err = s.fails(&["tag", "busybox", "BAD/Name"]);
     assert!(err.contains("BAD/Name"), "{err}");

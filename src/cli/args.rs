@@ -70,9 +70,13 @@ pub enum Command {
     Inspect(super::inspect::InspectArgs),
     /// Show an image's history.
     History(super::history::HistoryArgs),
-    /// Disk usage and garbage collection.
+    /// Disk usage, garbage collection and system information.
     #[command(subcommand)]
     System(super::system::SystemCommand),
+    /// Show system-wide information (as `system info`).
+    Info(super::info::InfoArgs),
+    /// Show strata's version (Docker's client/server report).
+    Version(super::version::VersionArgs),
     /// Build cache management (`builder prune`).
     #[command(subcommand)]
     Builder(super::builder::BuilderCommand),

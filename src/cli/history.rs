@@ -1,13 +1,16 @@
-//! `strata history`: IMAGE CREATED CREATED BY SIZE COMMENT, newest first, as docker prints it.
+//! `strata history`: IMAGE CREATED CREATED BY SIZE COMMENT, newest first, as docker prints it,
+//! or `--format` (`table`, `json`, a Go template over Docker's fields).
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
 
-use super::format::{ellipsis, human_size, print, render_table, since};
+use serde_json::{json, Value};
+
+use super::format::{ellipsis, human_size, print, render_rows, since};
 use super::Settings;
-use crate::store::time::now_unix;
+use crate::store::time::{format_rfc3339, now_unix, parse_rfc3339};
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -21,6 +24,10 @@ pub struct HistoryArgs {
     /// Print sizes and dates in a human readable format.
     #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set)]
     pub human: bool,
+    /// `table`, `json`, or a Go template of `{{.ID}}`, `{{.CreatedSince}}`, `{{.CreatedAt}}`,
+    /// `{{.CreatedBy}}`, `{{.Size}}`, `{{.Comment}}`.
+    #[arg(long)]
+    pub format: Option<String>,
     pub reference: String,
 }
 
@@ -69,23 +76,47 @@ pub fn run(settings: &Settings, args: HistoryArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let now = now_unix();
-    let rows: Vec<Vec<String>> = entries
+    let rows: Vec<Value> = entries
         .iter()
         .enumerate()
         .map(|(i, e)| {
             let by = e.created_by.replace('\t', " ");
-            let by = if args.no_trunc { by } else { ellipsis(&by, 45) };
-            let (created, size) = if args.human {
-                (since(e.created.as_deref(), now), human_size(e.size))
-            } else {
-                (e.created.clone().unwrap_or_default(), e.size.to_string())
-            };
-            vec![id_for(i), created, by, size, e.comment.clone()]
+            let created_at = e
+                .created
+                .as_deref()
+                .and_then(parse_rfc3339)
+                .map(format_rfc3339)
+                .unwrap_or_else(|| e.created.clone().unwrap_or_default());
+            json!({
+                "Comment": e.comment,
+                "CreatedAt": created_at,
+                "CreatedBy": if args.no_trunc { by } else { ellipsis(&by, 45) },
+                "CreatedSince": if args.human {
+                    since(e.created.as_deref(), now)
+                } else {
+                    created_at.clone()
+                },
+                "ID": id_for(i),
+                "Size": if args.human { human_size(e.size) } else { e.size.to_string() },
+            })
         })
         .collect();
-    print(&render_table(
-        &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-        &rows,
-    ));
+    let format = match args.format.as_deref() {
+        None | Some("table") => {
+            "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+        }
+        Some(f) => f,
+    };
+    print(&render_rows(format, &rows, HEADERS)?);
     Ok(ExitCode::SUCCESS)
 }
+
+/// Docker's column titles for `history --format 'table …'`.
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "IMAGE"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("CreatedBy", "CREATED BY"),
+    ("Size", "SIZE"),
+    ("Comment", "COMMENT"),
+];

@@ -1,5 +1,6 @@
 //! `strata images`: the REPOSITORY TAG IMAGE ID CREATED SIZE table, `-q`, `--digests`,
-//! `--format json` (one object per line, as `docker images --format json`) or a Go template.
+//! `--format json` (one object per line, as `docker images --format json`) or a Go template,
+//! `--filter` (see `store::image_filter`).
 
 use std::process::ExitCode;
 
@@ -9,11 +10,20 @@ use clap::Args;
 use super::format::{human_size, print, render_rows, render_table, since};
 use super::Settings;
 use crate::reference::Reference;
+use crate::store::image_filter::{Candidate, ImageFilters};
 use crate::store::time::{format_go_utc, now_unix, parse_rfc3339};
 use crate::store::{Image, Store};
 
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
+    /// Show all images. Docker hides intermediate images without it; strata records no
+    /// parent images, so every image is listed either way.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// `dangling=true|false`, `reference=PATTERN`, `label=KEY[=VALUE]`, `before=IMAGE`,
+    /// `since=IMAGE`, `until=TIMESTAMP`.
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
     /// Only show image IDs.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -26,7 +36,7 @@ pub struct ImagesArgs {
     /// `table`, `json`, or a Go template (`'{{.Repository}}:{{.Tag}}'`, `'table {{.ID}}'`).
     #[arg(long)]
     pub format: Option<String>,
-    /// Only images matching this repository (and tag).
+    /// Only images matching this repository (and tag); globs as in `reference=`.
     pub reference: Option<String>,
 }
 
@@ -50,31 +60,36 @@ struct Row<'a> {
 
 pub fn run(settings: &Settings, args: ImagesArgs) -> Result<ExitCode> {
     let store = Store::open(&settings.root)?;
+    let now = now_unix();
+    let mut filters = ImageFilters::parse(&args.filter, now)?;
+    if let Some(r) = &args.reference {
+        filters.add_reference(r)?;
+    }
+    let bounds = filters.bounds(|r| {
+        store
+            .resolve(r)
+            .map(|img| img.config.created.as_deref().and_then(parse_rfc3339))
+    })?;
     let mut images = store.images()?;
     // Newest first, as docker does.
-    images.sort_by_key(|i| std::cmp::Reverse(i.config.created.as_deref().and_then(parse_rfc3339)));
-    let filter = match &args.reference {
-        Some(f) => Some(Filter::parse(f)?),
-        None => None,
-    };
+    images.sort_by_key(|i| std::cmp::Reverse(created(i)));
     let mut rows = Vec::new();
     for img in &images {
-        if img.tags.is_empty() {
-            if filter.is_none() {
-                rows.push(Row {
-                    image: img,
-                    tag: None,
-                });
-            }
-            continue;
-        }
-        for t in &img.tags {
-            if filter.as_ref().is_none_or(|f| f.matches(t)) {
-                rows.push(Row {
-                    image: img,
-                    tag: Some(t),
-                });
-            }
+        let candidate = Candidate {
+            tags: &img.tags,
+            created: created(img),
+            labels: img.config.config.labels.as_ref(),
+        };
+        match filters.rows(&candidate, &bounds) {
+            None => {}
+            Some(tags) if tags.is_empty() => rows.push(Row {
+                image: img,
+                tag: None,
+            }),
+            Some(tags) => rows.extend(tags.into_iter().map(|t| Row {
+                image: img,
+                tag: Some(t),
+            })),
         }
     }
     let id = |img: &Image| {
@@ -93,7 +108,6 @@ pub fn run(settings: &Settings, args: ImagesArgs) -> Result<ExitCode> {
         print(&out);
         return Ok(ExitCode::SUCCESS);
     }
-    let now = now_unix();
     let repo = |r: &Row| r.tag.map_or("<none>".into(), |t| t.familiar());
     let tag = |r: &Row| r.tag.and_then(|t| t.tag()).unwrap_or("<none>").to_string();
     let digest = |r: &Row| {
@@ -157,23 +171,6 @@ pub fn run(settings: &Settings, args: ImagesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `images REPO[:TAG]`: the repository must match; the tag only when given.
-struct Filter {
-    reference: Reference,
-    tag_given: bool,
-}
-
-impl Filter {
-    fn parse(s: &str) -> Result<Self> {
-        let reference = Reference::parse_name_only(s)
-            .map_err(|e| anyhow::anyhow!("invalid filter {s:?}: {e}"))?;
-        Ok(Filter {
-            tag_given: reference.tag().is_some(),
-            reference,
-        })
-    }
-    fn matches(&self, t: &Reference) -> bool {
-        t.repository() == self.reference.repository()
-            && (!self.tag_given || t.tag() == self.reference.tag())
-    }
+fn created(img: &Image) -> Option<i64> {
+    img.config.created.as_deref().and_then(parse_rfc3339)
 }

@@ -1,45 +1,98 @@
-//! `strata inspect`: a JSON array shaped like `docker inspect`: a container by name or id
-//! first (as Docker looks), else an image.
+//! `strata inspect`: a JSON array shaped like `docker inspect`. Without `--type` a name is
+//! looked up as Docker's CLI looks it up: a container, else an image, else a volume, else a
+//! network; `-s` adds a container's `SizeRw`/`SizeRootFs`.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use serde_json::{json, Value};
 
 use super::format::{print, render_inspect, to_docker_json};
 use super::Settings;
-use crate::container::Containers;
-use crate::store::{Image, Store};
+use crate::container::volume_store::{dir_size, Volumes};
+use crate::container::{Container, Containers};
+use crate::network::Networks;
+use crate::reference::Reference;
+use crate::store::{Image, Store, StoreError};
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// A Go template applied to each object (`'{{.State.Status}}'`, `'{{json .Config}}'`).
     #[arg(short = 'f', long)]
     pub format: Option<String>,
+    /// Only objects of this type: container, image, volume or network.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// Add the sizes of containers' files (`SizeRw`, `SizeRootFs`).
+    #[arg(short = 's', long)]
+    pub size: bool,
     #[arg(required = true)]
     pub references: Vec<String>,
 }
 
+/// The object types `--type` takes, in the order a name is looked up without it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Container,
+    Image,
+    Volume,
+    Network,
+}
+
+const LOOKUP_ORDER: [Kind; 4] = [Kind::Container, Kind::Image, Kind::Volume, Kind::Network];
+
+impl Kind {
+    fn parse(s: &str) -> Result<Kind> {
+        Ok(match s {
+            "container" => Kind::Container,
+            "image" => Kind::Image,
+            "volume" => Kind::Volume,
+            "network" => Kind::Network,
+            other => bail!("{other:?} is not a valid value for --type"),
+        })
+    }
+}
+
+/// Why one object was not shown: not there (the lookup may go on to the next type), or
+/// another failure, with the message Docker's daemon would give.
+enum Miss {
+    NotFound(String),
+    Failed(String),
+}
+
 pub fn run(settings: &Settings, args: InspectArgs) -> Result<ExitCode> {
+    let kind = args.kind.as_deref().map(Kind::parse).transpose()?;
     let store = Store::open(&settings.root)?;
-    let cs = Containers::new(&settings.root);
+    let lookup = Lookup {
+        root: &settings.root,
+        store: &store,
+        containers: Containers::new(&settings.root),
+        size: args.size,
+    };
     let mut out = Vec::new();
-    let mut failed = false;
+    let mut errors = Vec::new();
     for r in &args.references {
-        if let Ok(c) = cs.find(r).and_then(|c| cs.get_reconciled(&c.id)) {
-            out.push(crate::engine::container_inspect::container_json(
-                &settings.root,
-                &c,
-            ));
-            continue;
-        }
-        match store.resolve(r) {
-            Ok(img) => out.push(inspect_json(&img)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                failed = true;
+        let found = match kind {
+            Some(k) => lookup.find(k, r),
+            None => {
+                let mut found = Err(Miss::NotFound(format!("Error: No such object: {r}")));
+                for k in LOOKUP_ORDER {
+                    match lookup.find(k, r) {
+                        Err(Miss::NotFound(_)) => continue,
+                        other => {
+                            found = other;
+                            break;
+                        }
+                    }
+                }
+                found
             }
+        };
+        match found {
+            Ok(v) => out.push(v),
+            Err(Miss::NotFound(m) | Miss::Failed(m)) => errors.push(m),
         }
     }
     match &args.format {
@@ -49,11 +102,105 @@ pub fn run(settings: &Settings, args: InspectArgs) -> Result<ExitCode> {
             print("\n");
         }
     }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
+    // As docker: what was found is printed, then every failure, and the exit code is 1.
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    Ok(if errors.is_empty() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
+}
+
+struct Lookup<'a> {
+    root: &'a Path,
+    store: &'a Store,
+    containers: Containers,
+    size: bool,
+}
+
+impl Lookup<'_> {
+    fn find(&self, kind: Kind, r: &str) -> Result<Value, Miss> {
+        let daemon = |m: String| format!("Error response from daemon: {m}");
+        match kind {
+            Kind::Container => {
+                let c = self
+                    .containers
+                    .find(r)
+                    .and_then(|c| self.containers.get_reconciled(&c.id))
+                    .map_err(|e| match e {
+                        crate::container::ContainerError::NotFound(_) => {
+                            Miss::NotFound(daemon(format!("No such container: {r}")))
+                        }
+                        other => Miss::Failed(daemon(other.to_string())),
+                    })?;
+                let mut v = crate::engine::container_inspect::container_json(self.root, &c);
+                if self.size {
+                    v = with_sizes(v, &self.containers, self.store, &c);
+                }
+                Ok(v)
+            }
+            Kind::Image => match self.store.resolve(r) {
+                Ok(img) => Ok(inspect_json(&img)),
+                // Docker's daemon names a missing tag in full: `No such image: x:latest`.
+                Err(StoreError::NoSuchImage(_)) => {
+                    let name = Reference::parse(r)
+                        .ok()
+                        .map_or(r.to_string(), |p| p.familiar_string());
+                    Err(Miss::NotFound(daemon(format!("No such image: {name}"))))
+                }
+                Err(e) => Err(Miss::Failed(daemon(e.to_string()))),
+            },
+            Kind::Volume => match Volumes::new(self.root).get(r) {
+                Ok(v) => Ok(super::volume::inspect_json(&v)),
+                Err(e @ crate::container::volume_store::VolumeError::NotFound(_)) => {
+                    Err(Miss::NotFound(super::volume::not_found_message(&e)))
+                }
+                Err(e) => Err(Miss::Failed(daemon(e.to_string()))),
+            },
+            Kind::Network => {
+                let networks = Networks::new(self.root);
+                match networks.find(r) {
+                    Ok(n) => super::network::inspect_json(&networks, &self.containers, &n)
+                        .map_err(|e| Miss::Failed(daemon(super::render_error(&e)))),
+                    Err(e @ crate::network::NetworkError::NotFound(_)) => {
+                        Err(Miss::NotFound(daemon(e.to_string())))
+                    }
+                    Err(e) => Err(Miss::Failed(daemon(e.to_string()))),
+                }
+            }
+        }
+    }
+}
+
+/// `v` with Docker's `SizeRw` (the bytes of the container's own writes, its upperdir) and
+/// `SizeRootFs` (that plus its image's layers), placed after `HostConfig` as Docker places
+/// them.
+fn with_sizes(v: Value, cs: &Containers, store: &Store, c: &Container) -> Value {
+    let rw = dir_size(&cs.upperdir(&c.id));
+    let image: u64 = c
+        .layers
+        .iter()
+        .filter_map(|l| store.blob_size(&l.digest).ok())
+        .sum();
+    let Value::Object(map) = v else { return v };
+    let mut out = serde_json::Map::new();
+    let mut placed = false;
+    for (k, val) in map {
+        let after = k == "HostConfig";
+        out.insert(k, val);
+        if after {
+            out.insert("SizeRw".into(), json!(rw));
+            out.insert("SizeRootFs".into(), json!(rw + image));
+            placed = true;
+        }
+    }
+    if !placed {
+        out.insert("SizeRw".into(), json!(rw));
+        out.insert("SizeRootFs".into(), json!(rw + image));
+    }
+    Value::Object(out)
 }
 
 /// The `docker image inspect` object for one image.

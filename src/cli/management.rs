@@ -102,7 +102,11 @@ impl ContainerCommand {
             ContainerCommand::Kill(a) => Command::Kill(a),
             ContainerCommand::Restart(a) => Command::Restart(a),
             ContainerCommand::Rm(a) => Command::Rm(a),
-            ContainerCommand::Inspect(a) => Command::Inspect(a),
+            // The object commands' inspect looks only at their own type, as Docker's does.
+            ContainerCommand::Inspect(mut a) => {
+                a.kind = Some("container".into());
+                Command::Inspect(a)
+            }
             ContainerCommand::Logs(a) => Command::Logs(a),
             ContainerCommand::Exec(a) => Command::Exec(a),
             ContainerCommand::Wait(a) => Command::Wait(a),
@@ -130,7 +134,10 @@ impl ImageCommand {
         match self {
             ImageCommand::Ls(a) => Command::Images(a),
             ImageCommand::Rm(a) => Command::Rmi(a),
-            ImageCommand::Inspect(a) => Command::Inspect(a),
+            ImageCommand::Inspect(mut a) => {
+                a.kind = Some("image".into());
+                Command::Inspect(a)
+            }
             ImageCommand::Build(a) => Command::Build(a),
             ImageCommand::Pull(a) => Command::Pull(a),
             ImageCommand::Push(a) => Command::Push(a),
@@ -155,6 +162,7 @@ impl Command {
             Command::Container(c) => c.into_command(),
             Command::Image(ImageCommand::Prune(a)) => Command::Image(ImageCommand::Prune(a)),
             Command::Image(c) => c.into_command(),
+            Command::System(super::system::SystemCommand::Info(a)) => Command::Info(a),
             other => other,
         }
     }

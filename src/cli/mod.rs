@@ -50,6 +50,7 @@ mod history;
 mod image_prune;
 mod images;
 mod import;
+mod info;
 mod inspect;
 mod load;
 mod login;
@@ -61,6 +62,7 @@ mod rootless;
 mod save;
 mod system;
 mod tag;
+mod version;
 mod volume;
 
 use std::process::ExitCode;
@@ -125,6 +127,8 @@ fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
         Command::Inspect(a) => inspect::run(&settings, a),
         Command::History(a) => history::run(&settings, a),
         Command::System(a) => system::run(&settings, a),
+        Command::Info(a) => info::run(&settings, a),
+        Command::Version(a) => version::run(a),
         Command::Builder(a) => builder::run(&settings, a),
         Command::Login(a) => login::run(a),
         Command::Logout(a) => logout::run(a),

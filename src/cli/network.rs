@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::format::{print, render_rows, to_docker_json};
+use super::format::{print, render_inspect, render_rows, to_docker_json};
 use super::Settings;
 use crate::container::{net, Containers};
 use crate::network::{CreateRequest, Network, Networks};
@@ -19,8 +19,8 @@ pub enum NetworkCommand {
     /// List networks.
     #[command(alias = "list")]
     Ls(LsArgs),
-    /// Show networks as JSON.
-    Inspect(NamesArgs),
+    /// Show networks as JSON (`-f` a Go template).
+    Inspect(InspectArgs),
     /// Remove networks.
     #[command(alias = "remove")]
     Rm(NamesArgs),
@@ -64,6 +64,15 @@ pub struct LsArgs {
     /// Full IDs.
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A Go template applied to each network (`'{{.IPAM.Config}}'`).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -133,8 +142,13 @@ pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
                     }
                 }
             }
-            print(&to_docker_json(&out));
-            print("\n");
+            match &a.format {
+                Some(f) => print(&render_inspect(f, &out)?),
+                None => {
+                    print(&to_docker_json(&out));
+                    print("\n");
+                }
+            }
             if failed {
                 return Ok(ExitCode::FAILURE);
             }
@@ -262,7 +276,7 @@ fn render_ls(all: &[Network], a: &LsArgs) -> Result<String> {
 }
 
 /// The `docker network inspect` object of one network.
-fn inspect_json(networks: &Networks, cs: &Containers, n: &Network) -> Result<Value> {
+pub fn inspect_json(networks: &Networks, cs: &Containers, n: &Network) -> Result<Value> {
     let mut containers = serde_json::Map::new();
     for (ip, id) in networks.leases(&n.id)? {
         let Ok(c) = cs.load(&id) else { continue };

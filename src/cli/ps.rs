@@ -131,7 +131,7 @@ const HEADERS: &[(&str, &str)] = &[
 ];
 
 /// One container as `docker ps --format` sees it (Docker's field names and value formats).
-fn row(c: &Container, now: i64, trunc: bool, size: Option<String>) -> serde_json::Value {
+pub(super) fn row(c: &Container, now: i64, trunc: bool, size: Option<String>) -> serde_json::Value {
     let command = if trunc {
         ellipsis(&command(c), 20)
     } else {

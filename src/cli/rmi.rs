@@ -1,19 +1,21 @@
 //! `strata rmi`: untags, and removes an image from the index with its last tag, printing
-//! Docker's `Untagged:` / `Deleted:` lines. Blobs are reclaimed by `system prune`.
+//! Docker's `Untagged:` / `Deleted:` lines; an image a container uses is refused as Docker
+//! refuses it (see `store::image_delete`). Blobs are reclaimed by `system prune`.
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 
 use super::format::print;
 use super::Settings;
 use crate::store::image::RemoveEvent;
+use crate::store::image_delete::ImageUser;
 use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct RmiArgs {
-    /// Remove the image even if it is tagged in several repositories.
+    /// Remove the image even if it is tagged several times or a stopped container uses it.
     #[arg(short = 'f', long)]
     pub force: bool,
     #[arg(required = true)]
@@ -22,9 +24,19 @@ pub struct RmiArgs {
 
 pub fn run(settings: &Settings, args: RmiArgs) -> Result<ExitCode> {
     let store = Store::open(&settings.root)?;
+    let users: Vec<ImageUser> = crate::container::Containers::new(&settings.root)
+        .list()
+        .context("cannot list the containers")?
+        .into_iter()
+        .map(|c| ImageUser {
+            running: c.is_running(),
+            container: c.id,
+            image: c.image_id,
+        })
+        .collect();
     let mut failed = false;
     for r in &args.references {
-        match store.remove_image(r, args.force) {
+        match store.remove_image(r, args.force, &users) {
             Ok(events) => {
                 let mut out = String::new();
                 for e in events {
@@ -39,7 +51,10 @@ pub fn run(settings: &Settings, args: RmiArgs) -> Result<ExitCode> {
             }
             Err(e) => {
                 // Like docker: report each failure and go on with the other references.
-                eprintln!("error: {}", super::render_error(&e.into()));
+                eprintln!(
+                    "Error response from daemon: {}",
+                    super::render_error(&e.into())
+                );
                 failed = true;
             }
         }

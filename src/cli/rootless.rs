@@ -56,6 +56,8 @@ pub fn needs_userns(cmd: &Command) -> bool {
         | Command::Rename(_)
         | Command::Diff(_) => false,
         Command::Events(_) | Command::Attach(_) | Command::Update(_) => false,
+        // Read-only reports; `info` tells a rootless user apart by its own uid.
+        Command::Info(_) | Command::Version(_) => false,
         // `main` flattens management forms first; were one to arrive, an image command may
         // build or import (user namespace), a container command never.
         Command::Container(_) => false,

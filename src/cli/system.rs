@@ -2,19 +2,24 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
-use clap::Subcommand;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
 
-use super::format::{human_size, print, render_table};
+use super::format::{human_size, print, render_rows, render_table, since};
 use super::Settings;
+use crate::container::disk_usage::{container_sizes, usage_row, volume_sizes};
 use crate::store::gc::{PruneOptions, UsageRow};
 use crate::store::image::RemoveEvent;
+use crate::store::time::now_unix;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Show disk usage of the store.
-    Df,
+    Df(DfArgs),
+    /// Show system-wide information (as `strata info`).
+    Info(super::info::InfoArgs),
     /// Remove untagged images, unreferenced blobs, unused snapshots and temp files.
     ///
     /// Refuses to run while another strata process uses the store; temp files are only ever
@@ -29,33 +34,32 @@ pub enum SystemCommand {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct DfArgs {
+    /// `table`, `json`, or a Go template of `{{.Type}}`, `{{.TotalCount}}`, `{{.Active}}`,
+    /// `{{.Size}}`, `{{.Reclaimable}}`.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Show each image, container and volume.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+/// Docker's column titles for `system df --format 'table …'`.
+const DF_HEADERS: &[(&str, &str)] = &[
+    ("Type", "TYPE"),
+    ("TotalCount", "TOTAL"),
+    ("Active", "ACTIVE"),
+    ("Size", "SIZE"),
+    ("Reclaimable", "RECLAIMABLE"),
+];
+
 pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
     let store = Store::open(&settings.root)?;
     match cmd {
-        SystemCommand::Df => {
-            let du = store.disk_usage()?;
-            let row = |name: &str, r: &UsageRow| {
-                let pct = (r.reclaimable * 100)
-                    .checked_div(r.size)
-                    .map(|p| format!(" ({p}%)"))
-                    .unwrap_or_default();
-                vec![
-                    name.to_string(),
-                    r.total.to_string(),
-                    r.active.to_string(),
-                    human_size(r.size),
-                    format!("{}{pct}", human_size(r.reclaimable)),
-                ]
-            };
-            print(&render_table(
-                &["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
-                &[
-                    row("Images", &du.images),
-                    row("Build Cache", &du.snapshots),
-                    row("Temporary files", &du.tmp),
-                ],
-            ));
-        }
+        SystemCommand::Df(a) => print(&df(settings, &store, &a)?),
+        // `Command::flatten` turns it into `Command::Info` before anything runs.
+        SystemCommand::Info(a) => return super::info::run(settings, a),
         SystemCommand::Prune { all, force } => {
             if !force && !confirm(all)? {
                 return Ok(ExitCode::SUCCESS);
@@ -116,6 +120,182 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `system df`: one row per kind of object (Docker's Images, Containers, Local Volumes, Build
+/// Cache, and strata's temporary files); `-v` lists each image, container and volume.
+fn df(settings: &Settings, store: &Store, a: &DfArgs) -> Result<String> {
+    let du = store.disk_usage()?;
+    let containers = container_sizes(&settings.root).context("cannot list the containers")?;
+    let records: Vec<_> = containers.iter().map(|c| c.container.clone()).collect();
+    let volumes = volume_sizes(&settings.root, &records)?;
+    let rows = [
+        ("Images", du.images.clone()),
+        (
+            "Containers",
+            usage_row(
+                containers
+                    .iter()
+                    .map(|c| (c.size_rw, c.container.is_running())),
+            ),
+        ),
+        (
+            "Local Volumes",
+            usage_row(volumes.iter().map(|v| (v.size, v.links > 0))),
+        ),
+        ("Build Cache", du.snapshots.clone()),
+        ("Temporary files", du.tmp.clone()),
+    ];
+    let objects: Vec<Value> = rows.iter().map(|(t, r)| df_row(t, r)).collect();
+    let format = match a.format.as_deref() {
+        None | Some("table") if a.verbose => {
+            return df_verbose(store, &containers, &volumes, &du.snapshots)
+        }
+        None | Some("table") => {
+            "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
+        }
+        Some(f) => f,
+    };
+    Ok(render_rows(format, &objects, DF_HEADERS)?)
+}
+
+/// One row of `system df` with Docker's field names (all strings, as Docker formats them).
+fn df_row(kind: &str, r: &UsageRow) -> Value {
+    let pct = (r.reclaimable * 100)
+        .checked_div(r.size)
+        .map(|p| format!(" ({p}%)"))
+        .unwrap_or_default();
+    json!({
+        "Active": r.active.to_string(),
+        "Reclaimable": format!("{}{pct}", human_size(r.reclaimable)),
+        "Size": human_size(r.size),
+        "TotalCount": r.total.to_string(),
+        "Type": kind,
+    })
+}
+
+/// `system df -v`: Docker's per-object tables (the build cache as its total only: strata's
+/// cache entries are unpacked layers, not BuildKit records).
+fn df_verbose(
+    store: &Store,
+    containers: &[crate::container::disk_usage::ContainerSize],
+    volumes: &[crate::container::disk_usage::VolumeSize],
+    build_cache: &UsageRow,
+) -> Result<String> {
+    let now = now_unix();
+    let images = store.images()?;
+    // A blob is shared when more than one image lists it.
+    let mut uses: std::collections::HashMap<String, usize> = Default::default();
+    for img in &images {
+        for l in img.layers() {
+            *uses.entry(l.digest().to_string()).or_default() += 1;
+        }
+    }
+    let mut image_rows = Vec::new();
+    for img in &images {
+        let shared: u64 = img
+            .layers()
+            .iter()
+            .filter(|l| uses.get(&l.digest().to_string()).copied().unwrap_or(0) > 1)
+            .map(|l| l.size())
+            .sum();
+        let users = containers
+            .iter()
+            .filter(|c| c.container.image_id == img.id)
+            .count();
+        let names: Vec<(String, String)> = if img.tags.is_empty() {
+            vec![("<none>".into(), "<none>".into())]
+        } else {
+            img.tags
+                .iter()
+                .map(|t| (t.familiar(), t.tag().unwrap_or("<none>").to_string()))
+                .collect()
+        };
+        for (repo, tag) in names {
+            image_rows.push(vec![
+                repo,
+                tag,
+                img.id.short(),
+                since(img.config.created.as_deref(), now),
+                human_size(img.size()),
+                human_size(shared),
+                human_size(img.size() - shared),
+                users.to_string(),
+            ]);
+        }
+    }
+    let container_rows: Vec<Vec<String>> = containers
+        .iter()
+        .map(|c| {
+            let row = super::ps::row(&c.container, now, true, None);
+            let volumes = c
+                .container
+                .config
+                .mounts
+                .iter()
+                .filter(|m| matches!(m, crate::container::MountSpec::Volume { .. }))
+                .count();
+            let cell = |k: &str| row[k].as_str().unwrap_or_default().to_string();
+            vec![
+                cell("ID"),
+                cell("Image"),
+                cell("Command"),
+                volumes.to_string(),
+                human_size(c.size_rw),
+                cell("RunningFor"),
+                cell("Status"),
+                cell("Names"),
+            ]
+        })
+        .collect();
+    let volume_rows: Vec<Vec<String>> = volumes
+        .iter()
+        .map(|v| {
+            vec![
+                v.volume.name.clone(),
+                v.links.to_string(),
+                human_size(v.size),
+            ]
+        })
+        .collect();
+    let mut out = String::from("Images space usage:\n\n");
+    out.push_str(&render_table(
+        &[
+            "REPOSITORY",
+            "TAG",
+            "IMAGE ID",
+            "CREATED",
+            "SIZE",
+            "SHARED SIZE",
+            "UNIQUE SIZE",
+            "CONTAINERS",
+        ],
+        &image_rows,
+    ));
+    out.push_str("\nContainers space usage:\n\n");
+    out.push_str(&render_table(
+        &[
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "LOCAL VOLUMES",
+            "SIZE",
+            "CREATED",
+            "STATUS",
+            "NAMES",
+        ],
+        &container_rows,
+    ));
+    out.push_str("\nLocal Volumes space usage:\n\n");
+    out.push_str(&render_table(
+        &["VOLUME NAME", "LINKS", "SIZE"],
+        &volume_rows,
+    ));
+    out.push_str(&format!(
+        "\nBuild cache usage: {}\n",
+        human_size(build_cache.size)
+    ));
+    Ok(out)
 }
 
 fn confirm(all: bool) -> Result<bool> {

@@ -1,32 +1,44 @@
-//! `strata volume create|ls|inspect|rm`: named volumes.
+//! `strata volume create|ls|inspect|rm|prune`: named and anonymous volumes as Docker's CLI
+//! shows them. Filtering is `container::volume_filter`; the volumes are `Volumes`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use serde_json::{json, Value};
 
-use super::format::{print, render_table, to_docker_json};
+use super::format::{human_size, print, render_inspect, render_rows, to_docker_json};
 use super::Settings;
-use crate::container::volume_store::{Volume, Volumes};
+use crate::container::volume_filter::{volume_users, VolumeFilters, DRIVER};
+use crate::container::volume_store::{Volume, VolumeError, Volumes};
 use crate::container::Containers;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum VolumeCommand {
-    /// Create a volume (a random name when none is given).
+    /// Create a volume (a random name, and anonymous, when none is given).
     Create(CreateArgs),
     /// List volumes.
     #[command(alias = "list")]
     Ls(LsArgs),
-    /// Show volumes as JSON.
-    Inspect(NamesArgs),
+    /// Show volumes as JSON (`-f` a Go template).
+    Inspect(InspectArgs),
     /// Remove volumes not used by any container.
     #[command(alias = "remove")]
     Rm(NamesArgs),
+    /// Remove anonymous volumes (all with `-a`) not used by any container.
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
+    /// The volume driver; strata has only `local`.
+    #[arg(short = 'd', long, default_value = DRIVER)]
+    pub driver: String,
+    /// Set metadata on the volume.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
     pub name: Option<String>,
 }
 
@@ -35,6 +47,21 @@ pub struct LsArgs {
     /// Only names.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// `dangling=true|false`, `name=…`, `driver=local`, `label=KEY[=VALUE]`.
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+    /// `table`, `json`, or a Go template of `{{.Name}}`, `{{.Driver}}`, `{{.Mountpoint}}`…
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A Go template applied to each volume (`'{{.Mountpoint}}'`).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -43,44 +70,87 @@ pub struct NamesArgs {
     pub names: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all unused volumes, not only anonymous ones.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+/// Docker's column titles for `volume ls --format 'table …'`.
+const HEADERS: &[(&str, &str)] = &[
+    ("Driver", "DRIVER"),
+    ("Name", "VOLUME NAME"),
+    ("Labels", "LABELS"),
+    ("Mountpoint", "MOUNTPOINT"),
+    ("Scope", "SCOPE"),
+    ("Links", "LINKS"),
+    ("Size", "SIZE"),
+    ("Group", "GROUP"),
+    ("Availability", "AVAILABILITY"),
+    ("Status", "STATUS"),
+];
+
 pub fn run(settings: &Settings, cmd: VolumeCommand) -> Result<ExitCode> {
     let store = Store::open(&settings.root)?;
     let vols = Volumes::new(store.root());
     match cmd {
         VolumeCommand::Create(a) => {
-            let v = vols.create(a.name.as_deref())?;
+            if a.driver != DRIVER {
+                bail!(
+                    "create {}: volume driver {:?} is not supported, only local",
+                    a.name.unwrap_or_default(),
+                    a.driver
+                );
+            }
+            let v = vols.create_with_labels(a.name.as_deref(), labels_map(&a.labels))?;
             print(&format!("{}\n", v.name));
         }
         VolumeCommand::Ls(a) => {
-            let all = vols.list()?;
+            let filters = VolumeFilters::parse(&a.filter)?;
+            let in_use = InUse::new(&settings.root, &vols)?;
+            let all: Vec<Volume> = vols
+                .list()?
+                .into_iter()
+                .filter(|v| filters.matches(v, in_use.check(v)))
+                .collect();
             if a.quiet {
                 print(
                     &all.iter()
                         .map(|v| format!("{}\n", v.name))
                         .collect::<String>(),
                 );
-            } else {
-                let rows: Vec<Vec<String>> = all
-                    .iter()
-                    .map(|v| vec!["local".to_string(), v.name.clone()])
-                    .collect();
-                print(&render_table(&["DRIVER", "VOLUME NAME"], &rows));
+                return Ok(ExitCode::SUCCESS);
             }
+            let format = match a.format.as_deref() {
+                None | Some("table") => "table {{.Driver}}\t{{.Name}}",
+                Some(f) => f,
+            };
+            let rows: Vec<Value> = all.iter().map(ls_row).collect();
+            print(&render_rows(format, &rows, HEADERS)?);
         }
         VolumeCommand::Inspect(a) => {
             let mut out = Vec::new();
             let mut failed = false;
             for n in &a.names {
                 match vols.get(n) {
-                    Ok(v) => out.push(docker_view(&v)),
+                    Ok(v) => out.push(inspect_json(&v)),
                     Err(e) => {
-                        eprintln!("error: {e}");
+                        eprintln!("{}", not_found_message(&e));
                         failed = true;
                     }
                 }
             }
-            print(&to_docker_json(&out));
-            print("\n");
+            match &a.format {
+                Some(f) => print(&render_inspect(f, &out)?),
+                None => {
+                    print(&to_docker_json(&out));
+                    print("\n");
+                }
+            }
             if failed {
                 return Ok(ExitCode::from(1));
             }
@@ -102,18 +172,120 @@ pub fn run(settings: &Settings, cmd: VolumeCommand) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        VolumeCommand::Prune(a) => {
+            let what = if a.all {
+                "all local volumes"
+            } else {
+                "anonymous local volumes"
+            };
+            if !a.force
+                && !super::ctr_common::confirm(&format!(
+                    "WARNING! This will remove {what} not used by at least one container."
+                ))?
+            {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let in_use = InUse::new(&settings.root, &vols)?;
+            let (removed, reclaimed) =
+                vols.prune(&|v| (a.all || v.anonymous) && !in_use.check(v))?;
+            let mut out = String::new();
+            if !removed.is_empty() {
+                out.push_str("Deleted Volumes:\n");
+                for n in &removed {
+                    out.push_str(n);
+                    out.push('\n');
+                }
+                out.push('\n');
+            }
+            out.push_str(&format!(
+                "Total reclaimed space: {}\n",
+                human_size(reclaimed)
+            ));
+            print(&out);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn docker_view(v: &Volume) -> serde_json::Value {
-    serde_json::json!({
+/// `--label KEY=VALUE` (or `KEY`, an empty value) as a map, as Docker reads them.
+fn labels_map(labels: &[String]) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect()
+}
+
+/// Which volumes existing containers use: by their records (named, and anonymous by
+/// container and target) and by the users recorded beside each volume.
+struct InUse<'a> {
+    names: BTreeSet<String>,
+    containers: Containers,
+    vols: &'a Volumes,
+}
+
+impl<'a> InUse<'a> {
+    fn new(root: &std::path::Path, vols: &'a Volumes) -> Result<Self> {
+        let containers = Containers::new(root);
+        let list = containers.list().context("cannot list the containers")?;
+        Ok(InUse {
+            names: volume_users(&list).into_keys().collect(),
+            containers,
+            vols,
+        })
+    }
+
+    fn check(&self, v: &Volume) -> bool {
+        self.names.contains(&v.name)
+            || self
+                .vols
+                .users(&v.name, &|id| self.containers.dir(id).is_dir())
+                .is_ok_and(|u| !u.is_empty())
+    }
+}
+
+/// A row of `volume ls` with Docker's field names, for `--format`.
+fn ls_row(v: &Volume) -> Value {
+    let labels: Vec<String> = v
+        .docker_labels()
+        .iter()
+        .map(|(k, val)| format!("{k}={val}"))
+        .collect();
+    json!({
+        "Availability": "N/A",
+        "Driver": DRIVER,
+        "Group": "N/A",
+        "Labels": labels.join(","),
+        "Links": "N/A",
+        "Mountpoint": v.mountpoint,
+        "Name": v.name,
+        "Scope": "local",
+        "Size": "N/A",
+        "Status": "N/A",
+    })
+}
+
+/// The `docker volume inspect` object of one volume.
+pub fn inspect_json(v: &Volume) -> Value {
+    json!({
         "CreatedAt": v.created_at,
-        "Driver": "local",
-        "Labels": {},
+        "Driver": DRIVER,
+        "Labels": v.docker_labels(),
         "Mountpoint": v.mountpoint,
         "Name": v.name,
         "Options": {},
         "Scope": "local",
     })
+}
+
+/// What Docker's daemon answers for a volume it cannot get.
+pub fn not_found_message(e: &VolumeError) -> String {
+    match e {
+        VolumeError::NotFound(name) => {
+            format!("Error response from daemon: get {name}: no such volume")
+        }
+        other => format!("Error response from daemon: {other}"),
+    }
 }

@@ -7,13 +7,14 @@
 //! volumes-v1/
 //!   lock                 flock held while volumes are created, referenced or removed
 //!   <name>/
-//!     volume.json        the `Volume` record (name, creation time, anonymous or not)
+//!     volume.json        the `Volume` record (name, creation time, anonymous or not, labels)
 //!     _data/             the contents, bind-mounted into containers
 //!     users/<id>         one empty file per container that mounts the volume
 //! ```
 //! A volume is made complete under a temp name and renamed into place, so a crash never
 //! leaves a half-created one.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,9 @@ use crate::store::time::{format_rfc3339, now_unix};
 use crate::util::atomic::write_atomic;
 
 pub const VOLUMES_DIR: &str = "volumes-v1";
+
+/// The label Docker puts on an anonymous volume.
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 
 /// Why a volume operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -73,12 +77,28 @@ fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Volum
 pub struct Volume {
     pub name: String,
     pub created_at: String,
-    /// Made for one container (an image `VOLUME` or `-v /path`), removed by `rm -v`.
+    /// Made for one container (an image `VOLUME` or `-v /path`), removed by `rm -v`, or by
+    /// `volume create` without a name, as Docker marks those.
     #[serde(default)]
     pub anonymous: bool,
+    /// `volume create --label`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     /// Filled in when read: `_data`'s path.
     #[serde(default)]
     pub mountpoint: PathBuf,
+}
+
+impl Volume {
+    /// The labels as Docker shows them: the user's, and `com.docker.volume.anonymous` on an
+    /// anonymous volume.
+    pub fn docker_labels(&self) -> BTreeMap<String, String> {
+        let mut l = self.labels.clone();
+        if self.anonymous {
+            l.insert(ANONYMOUS_LABEL.to_string(), String::new());
+        }
+        l
+    }
 }
 
 /// Docker's rule for volume names, the same as for containers and networks.
@@ -120,18 +140,37 @@ impl Volumes {
         self.vol_dir(name).join("_data")
     }
 
-    /// `volume create [NAME]`: makes the volume (a random name when `None`); an existing
-    /// volume of that name is returned as it is, as Docker does.
+    /// `volume create [NAME]`: makes the volume (a random name, and anonymous as Docker marks
+    /// it, when `None`); an existing volume of that name is returned as it is, as Docker does.
     pub fn create(&self, name: Option<&str>) -> Result<Volume, VolumeError> {
+        self.create_with_labels(name, BTreeMap::new())
+    }
+
+    /// `volume create --label …`: `create` with the volume's labels (kept only when the
+    /// volume is new).
+    pub fn create_with_labels(
+        &self,
+        name: Option<&str>,
+        labels: BTreeMap<String, String>,
+    ) -> Result<Volume, VolumeError> {
         let _l = self.lock()?;
-        let name = match name {
-            Some(n) => n.to_string(),
-            None => random_name(),
+        let (name, anonymous) = match name {
+            Some(n) => (n.to_string(), false),
+            None => (random_name(), true),
         };
-        self.create_locked(&name, false)
+        self.create_labelled(&name, anonymous, labels)
     }
 
     fn create_locked(&self, name: &str, anonymous: bool) -> Result<Volume, VolumeError> {
+        self.create_labelled(name, anonymous, BTreeMap::new())
+    }
+
+    fn create_labelled(
+        &self,
+        name: &str,
+        anonymous: bool,
+        labels: BTreeMap<String, String>,
+    ) -> Result<Volume, VolumeError> {
         if !valid_name(name) {
             return Err(VolumeError::BadName(name.to_string()));
         }
@@ -147,6 +186,7 @@ impl Volumes {
                 name: name.to_string(),
                 created_at: format_rfc3339(now_unix()),
                 anonymous,
+                labels,
                 mountpoint: PathBuf::new(),
             };
             let rec = tmp.join("volume.json");
@@ -238,6 +278,27 @@ impl Volumes {
             });
         }
         self.remove_locked(name)
+    }
+
+    /// `volume prune`: removes every volume `remove` picks (it is asked under the volumes'
+    /// lock, so no container starts using a volume meanwhile). Returns the names removed and
+    /// the bytes their contents took.
+    pub fn prune(
+        &self,
+        remove: &dyn Fn(&Volume) -> bool,
+    ) -> Result<(Vec<String>, u64), VolumeError> {
+        let _l = self.lock()?;
+        let mut names = Vec::new();
+        let mut reclaimed = 0;
+        for v in self.list()? {
+            if remove(&v) {
+                let size = dir_size(&v.mountpoint);
+                self.remove_locked(&v.name)?;
+                names.push(v.name);
+                reclaimed += size;
+            }
+        }
+        Ok((names, reclaimed))
     }
 
     fn remove_locked(&self, name: &str) -> Result<(), VolumeError> {
@@ -345,6 +406,28 @@ fn fill(rootfs: &ContainerFs, target: &Path, data: &Path) -> Result<(), cp::CpEr
     )?;
     super::tree::copy_metadata(data, &entry.md)?;
     Ok(())
+}
+
+/// Bytes in the regular files (and symlinks) under `dir`, each inode once, as Docker's
+/// `directory.Size` counts them; what cannot be read counts nothing.
+pub fn dir_size(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    for e in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let Ok(md) = e.metadata() else { continue };
+        if md.is_dir() {
+            continue;
+        }
+        if md.nlink() > 1 && !seen.insert((md.dev(), md.ino())) {
+            continue;
+        }
+        total += md.len();
+    }
+    total
 }
 
 fn random_name() -> String {

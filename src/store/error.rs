@@ -54,8 +54,8 @@ pub enum StoreError {
     NoSuchImage(String),
     #[error("{0}: ambiguous image ID prefix, it matches several images")]
     AmbiguousId(String),
-    #[error("conflict: unable to delete {} (must be forced) - {reason}", .id.short())]
-    Conflict { id: Digest, reason: String },
+    #[error(transparent)]
+    Conflict(#[from] super::image_delete::DeleteConflict),
     #[error(transparent)]
     Reference(#[from] ReferenceError),
 }

@@ -5,6 +5,7 @@ use oci_spec::image::{Descriptor, ImageManifest, MediaType};
 
 use super::config::ImageConfig;
 use super::error::StoreError;
+use super::image_delete::{self, ImageUser};
 use super::index::IndexFile;
 use super::layout::Store;
 use super::{digest_of, oci_digest};
@@ -193,53 +194,55 @@ impl Store {
         self.image(&img.manifest_digest)
     }
 
-    /// `rmi`: untags a reference, or removes an image by ID (refusing, unless `force`, when the
-    /// ID is tagged in several repositories). The manifest leaves the index with its last tag;
-    /// its blobs stay until `system prune`.
-    pub fn remove_image(&self, s: &str, force: bool) -> Result<Vec<RemoveEvent>, StoreError> {
+    /// `rmi`: untags a reference, or removes an image by ID, as `image_delete::plan` decides
+    /// with the containers `users` (every container may be given). The manifest leaves the
+    /// index with its last tag unless a container keeps it (it stays, untagged); its blobs stay
+    /// until `system prune`.
+    pub fn remove_image(
+        &self,
+        s: &str,
+        force: bool,
+        users: &[ImageUser],
+    ) -> Result<Vec<RemoveEvent>, StoreError> {
         let parsed = Reference::parse(s).ok();
         self.update_index(|idx| {
             let manifest = resolve_in(idx, s, |m| self.config_digest_of(m))?;
             let id = self
                 .config_digest_of(&manifest)
                 .ok_or(StoreError::MissingBlob(manifest))?;
-            let mut events = Vec::new();
-            let by_tag = parsed
+            let entry = idx
+                .entries()
+                .into_iter()
+                .find(|e| e.manifest == manifest)
+                .ok_or(StoreError::MissingBlob(manifest))?;
+            let tags = idx.tags_of(&manifest);
+            let named = parsed
                 .as_ref()
                 .filter(|r| idx.lookup(r).is_some_and(|e| e.manifest == manifest));
-            match by_tag {
-                Some(r) => {
-                    idx.remove_tag(r);
-                    events.push(RemoveEvent::Untagged(r.clone()));
-                    if !idx.contains(&manifest) {
-                        events.push(RemoveEvent::Untagged(r.with_digest(manifest)));
-                        events.push(RemoveEvent::Deleted(id));
-                    }
+            let plan = image_delete::plan(named, s, &tags, &id, users, force)?;
+            let mut events = Vec::new();
+            for t in &plan.untag {
+                idx.remove_tag(t);
+                events.push(RemoveEvent::Untagged(t.clone()));
+            }
+            if !plan.delete {
+                if !idx.contains(&manifest) {
+                    idx.add_untagged(&entry.descriptor);
                 }
-                None => {
-                    let tags = idx.tags_of(&manifest);
-                    let mut repos: Vec<String> = tags.iter().map(|t| t.repository()).collect();
-                    repos.dedup();
-                    if repos.len() > 1 && !force {
-                        return Err(StoreError::Conflict {
-                            id,
-                            reason: "image is referenced in multiple repositories".into(),
-                        });
-                    }
-                    for t in idx.remove_manifest(&manifest) {
-                        events.push(RemoveEvent::Untagged(t));
-                    }
-                    let mut seen = Vec::new();
-                    for t in &tags {
-                        let rd = t.with_digest(manifest);
-                        if !seen.contains(&rd) {
-                            seen.push(rd.clone());
-                            events.push(RemoveEvent::Untagged(rd));
-                        }
-                    }
-                    events.push(RemoveEvent::Deleted(id));
+                return Ok(events);
+            }
+            for t in idx.remove_manifest(&manifest) {
+                events.push(RemoveEvent::Untagged(t));
+            }
+            let mut seen = Vec::new();
+            for t in &tags {
+                let rd = t.with_digest(manifest);
+                if !seen.contains(&rd) {
+                    seen.push(rd.clone());
+                    events.push(RemoveEvent::Untagged(rd));
                 }
             }
+            events.push(RemoveEvent::Deleted(id));
             Ok(events)
         })
     }

@@ -10,6 +10,8 @@ pub mod error;
 pub mod events;
 pub mod gc;
 pub mod image;
+pub mod image_delete;
+pub mod image_filter;
 pub mod index;
 pub mod layout;
 pub mod lock;
