@@ -134,7 +134,35 @@ fn container_ps_and_image_json_have_dockers_shape() {
     let images: Value =
         serde_json::from_str(e.s.ok(&["images", "--format", "json"]).trim()).unwrap();
     assert_shape("images_format_json.json", &images);
+    let volume: Value = serde_json::from_str(&e.s.ok(&["volume", "inspect", "data"])).unwrap();
+    assert_shape("volume_inspect.json", &volume[0]);
+    let volumes: Value =
+        serde_json::from_str(e.s.ok(&["volume", "ls", "--format", "json"]).trim()).unwrap();
+    assert_shape("volume_ls_format_json.json", &volumes);
     e.code(&["rm", "-f", "web"], 0);
+
+    e.code(&["network", "create", "app"], 0);
+    e.code(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "api",
+            "--network",
+            "app",
+            "busybox",
+            "sleep",
+            "100",
+        ],
+        0,
+    );
+    let network: Value = serde_json::from_str(&e.s.ok(&["network", "inspect", "app"])).unwrap();
+    assert_shape("network_inspect.json", &network[0]);
+    let networks =
+        e.s.ok(&["network", "ls", "--filter", "name=app", "--format", "json"]);
+    let networks: Value = serde_json::from_str(networks.trim()).unwrap();
+    assert_shape("network_ls_format_json.json", &networks);
+    e.code(&["rm", "-f", "api"], 0);
 }
 
 #[test]

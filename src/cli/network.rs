@@ -226,6 +226,7 @@ fn field(n: &Network, name: &str, trunc: bool) -> String {
         "Name" => n.name.clone(),
         "Driver" => n.driver.clone(),
         "Scope" => "local".into(),
+        "IPv4" => "true".into(),
         "IPv6" => "false".into(),
         "Internal" => n.internal.to_string(),
         "CreatedAt" => n.created.clone(),
@@ -243,7 +244,7 @@ fn field(n: &Network, name: &str, trunc: bool) -> String {
 fn row(n: &Network, trunc: bool) -> Value {
     json!({
         "CreatedAt": n.created, "Driver": n.driver, "ID": field(n, "ID", trunc),
-        "IPv6": "false", "Internal": n.internal.to_string(),
+        "IPv4": "true", "IPv6": "false", "Internal": n.internal.to_string(),
         "Labels": field(n, "Labels", trunc), "Name": n.name, "Scope": "local",
     })
 }
@@ -253,6 +254,7 @@ const HEADERS: &[(&str, &str)] = &[
     ("Name", "NAME"),
     ("Driver", "DRIVER"),
     ("Scope", "SCOPE"),
+    ("IPv4", "IPV4"),
     ("IPv6", "IPV6"),
     ("Internal", "INTERNAL"),
     ("Labels", "LABELS"),

@@ -272,10 +272,11 @@ pub fn inspect_json(v: &Volume) -> Value {
     json!({
         "CreatedAt": v.created_at,
         "Driver": DRIVER,
-        "Labels": v.docker_labels(),
+        // Docker 28 prints null, not {}, for a volume made without labels or options.
+        "Labels": if v.labels.is_empty() { Value::Null } else { json!(v.docker_labels()) },
         "Mountpoint": v.mountpoint,
         "Name": v.name,
-        "Options": {},
+        "Options": Value::Null,
         "Scope": "local",
     })
 }
