@@ -48,9 +48,10 @@ pub fn run(settings: &Settings, args: EventsArgs) -> Result<ExitCode> {
     let mut failed = None;
     let mut out = std::io::stdout();
     let mut emit = |e: &Event| -> bool {
+        // Attributes is a map in Docker's message: a key one event lacks prints `<no value>`.
         let line = match &template {
             None => e.docker_line(),
-            Some(t) => match serde_json::to_value(e).map(|v| t.render_strict(&v)) {
+            Some(t) => match serde_json::to_value(e).map(|v| t.render(&v)) {
                 Ok(Ok(s)) => s,
                 Ok(Err(err)) => {
                     failed = Some(anyhow::Error::new(err));

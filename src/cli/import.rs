@@ -119,6 +119,7 @@ pub fn run(settings: &Settings, args: ImportArgs) -> Result<ExitCode> {
     Snapshots::new(&settings.root)
         .ensure_chain(vec![(layer.1, open)])
         .context("cannot unpack the layer into the snapshot store")?;
+    crate::store::events::image_event(&settings.root, "import", &img.id.to_string(), "");
     print(&format!("{}\n", img.id));
     Ok(ExitCode::SUCCESS)
 }

@@ -43,6 +43,7 @@ pub fn run(settings: &Settings, args: LoadArgs) -> Result<ExitCode> {
         archive::load(&store, &mut input).with_context(|| format!("cannot load {name}"))?;
     let mut out = String::new();
     for img in &loaded {
+        crate::store::events::image_event(store.root(), "load", &img.id.to_string(), "");
         if img.tags.is_empty() {
             out.push_str(&format!("Loaded image ID: {}\n", img.id));
         }

@@ -64,6 +64,12 @@ pub fn run(settings: &Settings, args: PullArgs) -> Result<ExitCode> {
     let client = registry_client(reference.domain(), &args.insecure)?;
     let image = distribution::pull(&store, &client, &reference, &platform)
         .with_context(|| format!("pulling {}", reference.familiar_string()))?;
+    crate::store::events::image_event(
+        store.root(),
+        "pull",
+        &reference.familiar_string(),
+        &reference.familiar_string(),
+    );
     println!("Digest: {}", image.manifest_digest);
     let status = if before == Some(image.manifest_digest) {
         "Image is up to date for"

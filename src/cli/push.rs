@@ -40,6 +40,12 @@ pub(super) fn push_one(store: &Store, reference: &Reference, insecure: &[String]
         (None, Some(d)) => d.to_string(),
         (None, None) => "latest".into(),
     };
+    crate::store::events::image_event(
+        store.root(),
+        "push",
+        &reference.familiar_string(),
+        &reference.familiar_string(),
+    );
     println!("{name}: digest: {} size: {}", pushed.digest, pushed.size);
     Ok(())
 }

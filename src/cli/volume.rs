@@ -273,7 +273,7 @@ pub fn inspect_json(v: &Volume) -> Value {
         "CreatedAt": v.created_at,
         "Driver": DRIVER,
         // Docker 28 prints null, not {}, for a volume made without labels or options.
-        "Labels": if v.labels.is_empty() { Value::Null } else { json!(v.docker_labels()) },
+        "Labels": Some(v.docker_labels()).filter(|l| !l.is_empty()).map_or(Value::Null, |l| json!(l)),
         "Mountpoint": v.mountpoint,
         "Name": v.name,
         "Options": Value::Null,

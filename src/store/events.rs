@@ -650,6 +650,17 @@ fn parse_line(line: &[u8]) -> Option<Event> {
         .find_map(|i| serde_json::from_slice(&line[i..]).ok())
 }
 
+/// Records an image event (`pull`, `push`, `tag`, `untag`, `delete`, `load`, `import`,
+/// `save`) with Docker's `name` attribute; best effort, as every event.
+pub fn image_event(store_root: &Path, action: &str, id: &str, name: &str) {
+    let mut attrs = BTreeMap::new();
+    if !name.is_empty() {
+        attrs.insert("name".to_string(), name.to_string());
+    }
+    let ev = Event::now(EventType::Image, action, id.to_string(), attrs);
+    let _ = EventLog::new(store_root).append(&ev);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

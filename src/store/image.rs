@@ -191,7 +191,14 @@ impl Store {
     pub fn tag(&self, src: &str, dst: &Reference) -> Result<Image, StoreError> {
         let img = self.resolve(src)?;
         self.add_manifest(&img.descriptor(), std::slice::from_ref(dst))?;
-        self.image(&img.manifest_digest)
+        let img = self.image(&img.manifest_digest)?;
+        super::events::image_event(
+            self.root(),
+            "tag",
+            &img.id.to_string(),
+            &dst.familiar_string(),
+        );
+        Ok(img)
     }
 
     /// `rmi`: untags a reference, or removes an image by ID, as `image_delete::plan` decides
@@ -205,7 +212,7 @@ impl Store {
         users: &[ImageUser],
     ) -> Result<Vec<RemoveEvent>, StoreError> {
         let parsed = Reference::parse(s).ok();
-        self.update_index(|idx| {
+        let removed = self.update_index(|idx| {
             let manifest = resolve_in(idx, s, |m| self.config_digest_of(m))?;
             let id = self
                 .config_digest_of(&manifest)
@@ -244,7 +251,30 @@ impl Store {
             }
             events.push(RemoveEvent::Deleted(id));
             Ok(events)
-        })
+        })?;
+        self.record_removal(&removed);
+        Ok(removed)
+    }
+
+    /// Docker's `untag` and `delete` events for what `rmi` (or a prune) removed.
+    pub fn record_removal(&self, removed: &[RemoveEvent]) {
+        let id = removed.iter().find_map(|e| match e {
+            RemoveEvent::Deleted(id) => Some(id.to_string()),
+            RemoveEvent::Untagged(_) => None,
+        });
+        for e in removed {
+            match e {
+                RemoveEvent::Untagged(t) => super::events::image_event(
+                    self.root(),
+                    "untag",
+                    id.as_deref().unwrap_or_default(),
+                    &t.familiar_string(),
+                ),
+                RemoveEvent::Deleted(d) => {
+                    super::events::image_event(self.root(), "delete", &d.to_string(), "")
+                }
+            }
+        }
     }
 }
 

@@ -22,3 +22,9 @@ docker image inspect -f '{{.Id}}' busybox | grep -q '^sha256:' || fail "image in
 expect_eq "$(docker ps -a --filter name=one --format '{{.Label "tier"}}')" web
 docker container prune -f >/dev/null
 expect_eq "$(docker ps -aq)" ""
+
+# Image events: tag, untag.
+docker tag busybox evt:1
+docker rmi evt:1 >/dev/null
+sleep 1.1
+expect_eq "$(docker events --since 1m --until 0s --filter type=image --filter event=tag --filter event=untag --format '{{.Action}} {{.Actor.Attributes.name}}' | tr '\n' ';')" "tag evt:1;untag evt:1;"
