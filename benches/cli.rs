@@ -18,14 +18,15 @@
 //! `cargo bench --bench cli` times 30 runs of each; `cargo test --benches` runs 3 as a smoke
 //! test (`STRATA_BENCH_RUNS` overrides them; `STRATA_BIN` runs another strata binary).
 
+#[path = "shared/busybox.rs"]
+mod busybox;
 #[path = "shared/dockerd.rs"]
 mod dockerd;
 
 use std::time::Duration;
 
-use dockerd::{
-    busybox_rootfs, header, iterations, start_peer, time_rows, time_runs, Cleanup, Engine,
-};
+use busybox::busybox_rootfs;
+use dockerd::{header, iterations, start_peer, time_rows, time_runs, Cleanup, Engine};
 
 const CONTAINERS: usize = 200;
 const PREFIX: &str = "clibench-";

@@ -20,6 +20,8 @@
 //! and 1 s as a smoke test (`STRATA_BENCH_RUNS` and `STRATA_BENCH_WRK_SECS` override them;
 //! `STRATA_BIN` runs another strata binary).
 
+#[path = "shared/busybox.rs"]
+mod busybox;
 #[path = "shared/dockerd.rs"]
 mod dockerd;
 
@@ -31,9 +33,10 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use busybox::busybox_rootfs;
 use dockerd::{
-    bench_mode, busybox_rootfs, env_or, header, iterations, output, quiet, row, start_peer,
-    time_rows, time_runs, timed, Cleanup, Engine,
+    bench_mode, env_or, header, iterations, output, quiet, row, start_peer, time_rows, time_runs,
+    timed, Cleanup, Engine,
 };
 
 const STRATA_PORT: u16 = 28080;

@@ -1,6 +1,6 @@
 //! What the benches that stand strata next to dockerd share (`net`, `cli`): the bench's own
-//! Debian dockerd under a temporary directory, with the host put back when it stops; the busybox
-//! root both engines import; each engine's CLI; timing; and the strata-vs-dockerd table.
+//! Debian dockerd under a temporary directory, with the host put back when it stops; each
+//! engine's CLI and busybox image; timing; and the strata-vs-dockerd table.
 //!
 //! The dockerd has a config file, data root, exec root and socket of its own and the `--bip`
 //! its bench gives, so its `docker0` stays out of the usual ranges. When it stops, the FORWARD
@@ -10,7 +10,6 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::symlink;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -73,22 +72,6 @@ pub fn timed(mut cmd: Command) -> Duration {
 pub fn time_runs(n: usize, cmd: impl Fn() -> Command) -> Vec<Duration> {
     timed(cmd());
     (0..n).map(|_| timed(cmd())).collect()
-}
-
-/// A minimal busybox root from Debian's busybox-static: the applets, root's passwd and group
-/// entries, and empty /etc, /tmp, /root, /proc, /sys and /dev.
-pub fn busybox_rootfs(dir: &Path) {
-    fs::create_dir_all(dir.join("bin")).unwrap();
-    fs::copy("/bin/busybox", dir.join("bin/busybox")).expect("/bin/busybox (busybox-static)");
-    let list = output(Command::new("/bin/busybox").arg("--list"));
-    for applet in list.lines().filter(|a| *a != "busybox") {
-        let _ = symlink("busybox", dir.join("bin").join(applet));
-    }
-    for d in ["etc", "tmp", "root", "proc", "sys", "dev"] {
-        fs::create_dir_all(dir.join(d)).unwrap();
-    }
-    fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    fs::write(dir.join("etc/group"), "root:x:0:\n").unwrap();
 }
 
 /// One side of the comparison: its CLI (up to the subcommand) and the busybox image's name in
