@@ -6,11 +6,15 @@
 //!
 //! `cargo bench --bench run` times 30 runs each; `cargo test --benches` runs 3 as a smoke test.
 
+#[path = "shared/busybox.rs"]
+mod busybox;
+
 use std::fs;
-use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use busybox::busybox_rootfs;
 
 const STRATA: &str = env!("CARGO_BIN_EXE_strata");
 
@@ -35,23 +39,6 @@ fn check(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A minimal busybox root from Debian's busybox-static.
-fn busybox_rootfs(dir: &Path) {
-    fs::create_dir_all(dir.join("bin")).unwrap();
-    fs::copy("/bin/busybox", dir.join("bin/busybox")).expect("/bin/busybox (busybox-static)");
-    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-    for applet in String::from_utf8_lossy(&list.stdout).lines() {
-        if applet != "busybox" {
-            let _ = symlink("busybox", dir.join("bin").join(applet));
-        }
-    }
-    for d in ["etc", "tmp", "root", "proc", "sys", "dev"] {
-        fs::create_dir_all(dir.join(d)).unwrap();
-    }
-    fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    fs::write(dir.join("etc/group"), "root:x:0:\n").unwrap();
 }
 
 /// Wall time of each of `n` runs of `make()` (after one untimed warm-up run).
