@@ -124,7 +124,9 @@ impl Containers {
             } else {
                 crate::util::atomic::rename_durable(&tmp, &dest)
             }
-            .map_err(ContainerError::io("rename into place", &dest))
+            .map_err(ContainerError::io("rename into place", &dest))?;
+            self.link_name(&c.name, &c.id);
+            Ok(())
         })();
         if made.is_err() {
             let _ = fs::remove_dir_all(&tmp);
@@ -211,6 +213,16 @@ impl Containers {
         if is_id(query) && self.dir(query).is_dir() {
             return self.get_reconciled(query);
         }
+        // The name index spares reading every record; a stale entry is checked and ignored.
+        if let Ok(id) = fs::read_link(self.names_dir().join(query)) {
+            if let Some(id) = id.to_str().filter(|id| is_id(id)) {
+                if let Ok(c) = self.get_reconciled(id) {
+                    if c.name == query {
+                        return Ok(c);
+                    }
+                }
+            }
+        }
         let all = self.list()?;
         if let Some(c) = all.iter().find(|c| c.name == query) {
             return Ok(c.clone());
@@ -248,6 +260,8 @@ impl Containers {
         }
         let old = c.name.clone();
         let c = self.update(&c.id, |c| c.name = new_name.to_string())?;
+        self.unlink_name(&old, &c.id);
+        self.link_name(new_name, &c.id);
         super::events::emit(
             self.store_root(),
             &c,
@@ -257,11 +271,34 @@ impl Containers {
         Ok(c)
     }
 
+    /// `<root>/container-names-v1/NAME` → ID links: a hint for `find`, never the authority.
+    fn names_dir(&self) -> PathBuf {
+        self.store_root().join("container-names-v1")
+    }
+
+    fn link_name(&self, name: &str, id: &str) {
+        let dir = self.names_dir();
+        let _ = fs::create_dir_all(&dir);
+        let link = dir.join(name);
+        let _ = fs::remove_file(&link);
+        let _ = std::os::unix::fs::symlink(id, &link);
+    }
+
+    fn unlink_name(&self, name: &str, id: &str) {
+        let link = self.names_dir().join(name);
+        if fs::read_link(&link).is_ok_and(|t| t.as_os_str() == id) {
+            let _ = fs::remove_file(&link);
+        }
+    }
+
     /// Removes the container's directory: renamed away first (so it vanishes from `list` at
     /// once), then deleted. The caller makes sure it no longer runs.
     pub fn remove(&self, id: &str) -> Result<(), ContainerError> {
         let _all = self.lock_all()?;
         let dir = self.dir(id);
+        if let Ok(c) = self.load(id) {
+            self.unlink_name(&c.name, id);
+        }
         let trash = self.dir.join(format!("{TRASH_PREFIX}{id}"));
         let _ = fs::remove_dir_all(&trash);
         match fs::rename(&dir, &trash) {
