@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::ctr_common::confirm;
-use super::format::{human_size, print};
+use super::format::{deleted_section, human_size, print};
 use super::Settings;
 use crate::container::{lifecycle, Containers, Status};
 use crate::store::events::{now_ns, parse_time};
@@ -65,15 +65,7 @@ pub fn run(settings: &Settings, args: ContainerPruneArgs) -> Result<ExitCode> {
             removed.push(c.id);
         }
     }
-    let mut out = String::new();
-    if !removed.is_empty() {
-        out.push_str("Deleted Containers:\n");
-        for id in &removed {
-            out.push_str(id);
-            out.push('\n');
-        }
-        out.push('\n');
-    }
+    let mut out = deleted_section("Containers", &removed);
     out.push_str(&format!(
         "Total reclaimed space: {}\n",
         human_size(reclaimed)

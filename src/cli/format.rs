@@ -148,6 +148,33 @@ pub fn ellipsis(s: &str, max: usize) -> String {
     out
 }
 
+/// A prune's report section as Docker prints it: `Deleted Containers:`, one item per line, a
+/// blank line; nothing when nothing went.
+pub fn deleted_section<S: AsRef<str>>(title: &str, items: &[S]) -> String {
+    if items.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("Deleted {title}:\n");
+    for i in items {
+        out.push_str(i.as_ref());
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}
+
+/// `untagged: busybox:latest` / `deleted: sha256:…` lines of an image removal.
+pub fn removal_lines(events: &[crate::store::image::RemoveEvent]) -> Vec<String> {
+    use crate::store::image::RemoveEvent;
+    events
+        .iter()
+        .map(|e| match e {
+            RemoveEvent::Untagged(t) => format!("untagged: {}", t.familiar_string()),
+            RemoveEvent::Deleted(id) => format!("deleted: {id}"),
+        })
+        .collect()
+}
+
 /// Writes to stdout, ignoring a closed pipe (`strata images | head`).
 pub fn print(s: &str) {
     let mut out = std::io::stdout().lock();

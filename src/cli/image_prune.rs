@@ -7,10 +7,9 @@ use anyhow::Result;
 use clap::Args;
 
 use super::ctr_common::{confirm, container_images};
-use super::format::{human_size, print};
+use super::format::{deleted_section, human_size, print, removal_lines};
 use super::Settings;
 use crate::store::gc::PruneOptions;
-use crate::store::image::RemoveEvent;
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -37,19 +36,7 @@ pub fn run(settings: &Settings, args: ImagePruneArgs) -> Result<ExitCode> {
         all_images: args.all,
         keep_manifests: container_images(&settings.root)?,
     })?;
-    let mut out = String::new();
-    if !report.images.is_empty() {
-        out.push_str("Deleted Images:\n");
-        for e in &report.images {
-            match e {
-                RemoveEvent::Untagged(t) => {
-                    out.push_str(&format!("untagged: {}\n", t.familiar_string()))
-                }
-                RemoveEvent::Deleted(id) => out.push_str(&format!("deleted: {id}\n")),
-            }
-        }
-        out.push('\n');
-    }
+    let mut out = deleted_section("Images", &removal_lines(&report.images));
     out.push_str(&format!(
         "Total reclaimed space: {}\n",
         human_size(report.reclaimed)

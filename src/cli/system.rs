@@ -6,11 +6,12 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::format::{human_size, print, render_rows, render_table, since};
+use super::format::{
+    deleted_section, human_size, print, removal_lines, render_rows, render_table, since,
+};
 use super::Settings;
 use crate::container::disk_usage::{container_sizes, usage_row, volume_sizes};
 use crate::store::gc::{PruneOptions, UsageRow};
-use crate::store::image::RemoveEvent;
 use crate::store::time::now_unix;
 use crate::store::Store;
 
@@ -72,15 +73,7 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
             let repaired = crate::container::net::repair(&settings.root, &cs)?;
             let networks = crate::container::net::prune_networks(&settings.root)?;
             let rules = crate::container::net::prune_rules(&settings.root)?;
-            let mut out = String::new();
-            if !networks.is_empty() {
-                out.push_str("Deleted Networks:\n");
-                for n in &networks {
-                    out.push_str(n);
-                    out.push('\n');
-                }
-                out.push('\n');
-            }
+            let mut out = deleted_section("Networks", &networks);
             let fixed = repaired.torn_down.len() + repaired.leases + repaired.namespaces + rules;
             if fixed > 0 {
                 out.push_str(&format!(
@@ -92,26 +85,8 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
                     rules
                 ));
             }
-            if !report.images.is_empty() {
-                out.push_str("Deleted Images:\n");
-                for e in &report.images {
-                    match e {
-                        RemoveEvent::Untagged(t) => {
-                            out.push_str(&format!("untagged: {}\n", t.familiar_string()))
-                        }
-                        RemoveEvent::Deleted(id) => out.push_str(&format!("deleted: {id}\n")),
-                    }
-                }
-                out.push('\n');
-            }
-            if !report.snapshots.is_empty() {
-                out.push_str("Deleted build cache objects:\n");
-                for s in &report.snapshots {
-                    out.push_str(s);
-                    out.push('\n');
-                }
-                out.push('\n');
-            }
+            out.push_str(&deleted_section("Images", &removal_lines(&report.images)));
+            out.push_str(&deleted_section("build cache objects", &report.snapshots));
             out.push_str(&format!(
                 "Total reclaimed space: {}\n",
                 human_size(report.reclaimed)

@@ -188,15 +188,7 @@ pub fn run(settings: &Settings, cmd: VolumeCommand) -> Result<ExitCode> {
             let in_use = InUse::new(&settings.root, &vols)?;
             let (removed, reclaimed) =
                 vols.prune(&|v| (a.all || v.anonymous) && !in_use.check(v))?;
-            let mut out = String::new();
-            if !removed.is_empty() {
-                out.push_str("Deleted Volumes:\n");
-                for n in &removed {
-                    out.push_str(n);
-                    out.push('\n');
-                }
-                out.push('\n');
-            }
+            let mut out = super::format::deleted_section("Volumes", &removed);
             out.push_str(&format!(
                 "Total reclaimed space: {}\n",
                 human_size(reclaimed)

@@ -10,8 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::time::format_rfc3339;
-
 /// Which descriptor a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,7 +62,8 @@ impl LogSink {
         let entry = Entry {
             log: String::from_utf8_lossy(line).into_owned(),
             stream,
-            time: now_rfc3339_nano(),
+            // Docker's fixed nine fractional digits.
+            time: super::create::now_precise(),
         };
         let mut buf = serde_json::to_vec(&entry).map_err(io::Error::other)?;
         buf.push(b'\n');
@@ -182,15 +181,6 @@ pub fn select<'a>(entries: &'a [Entry], q: &Query) -> Vec<&'a Entry> {
         chosen.drain(..skip);
     }
     chosen
-}
-
-/// Now as `2026-12-07T00:21:13.123456789Z` (Docker's fixed nine digits).
-pub fn now_rfc3339_nano() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let s = format_rfc3339(d.as_secs() as i64);
-    format!("{}.{:09}Z", &s[..19], d.subsec_nanos())
 }
 
 /// Unix nanoseconds of an RFC 3339 time with an optional fraction.

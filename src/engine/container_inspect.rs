@@ -17,29 +17,6 @@ use crate::snapshot::Snapshots;
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-/// Docker's masked and read-only paths for a container that is not privileged.
-const MASKED_PATHS: &[&str] = &[
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/interrupts",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
-const READONLY_PATHS: &[&str] = &[
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
-
 pub fn container_json(root: &Path, c: &Container) -> Value {
     let cs = Containers::new(root);
     let s = &c.state;
@@ -220,8 +197,8 @@ fn host_config(c: &Container) -> Value {
         "CpuPercent": 0,
         "IOMaximumIOps": 0,
         "IOMaximumBandwidth": 0,
-        "MaskedPaths": MASKED_PATHS,
-        "ReadonlyPaths": READONLY_PATHS,
+        "MaskedPaths": crate::sandbox::devices::MASKED_PATHS,
+        "ReadonlyPaths": crate::sandbox::devices::READONLY_PATHS,
     });
     if let (Value::Object(hc), Value::Object(r)) = (&mut hc, resources) {
         hc.extend(r);

@@ -1,6 +1,7 @@
 //! A build context that arrives as bytes: which compression wraps it, whether it is a tar at
 //! all, and extraction that never writes outside its destination. Blocking I/O throughout.
 
+use crate::util::read_full::read_full;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Cursor, Read};
@@ -98,20 +99,6 @@ fn octal(field: &[u8]) -> Option<i64> {
         .find(|s| !s.is_empty())?;
     let text = std::str::from_utf8(digits).ok()?;
     i64::from_str_radix(text, 8).ok()
-}
-
-/// Reads until `buf` is full or the stream ends; returns how much was read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Wraps `reader` in the decoder its magic bytes call for (multi-member gzip and bzip2, and
