@@ -163,6 +163,7 @@ impl Command {
             Command::Image(ImageCommand::Prune(a)) => Command::Image(ImageCommand::Prune(a)),
             Command::Image(c) => c.into_command(),
             Command::System(super::system::SystemCommand::Info(a)) => Command::Info(a),
+            Command::System(super::system::SystemCommand::Events(a)) => Command::Events(a),
             other => other,
         }
     }

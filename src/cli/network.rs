@@ -121,6 +121,7 @@ pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
                 internal: a.internal,
                 labels: a.labels,
             })?;
+            network_event(root, "create", &n.id, &n.name, None);
             print(&format!("{}\n", n.id));
         }
         NetworkCommand::Ls(a) => {
@@ -156,12 +157,14 @@ pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
         NetworkCommand::Rm(a) => {
             let mut failed = false;
             for q in &a.names {
-                match networks
-                    .find(q)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|n| Ok(net::remove_network(root, &n)?))
-                {
-                    Ok(()) => print(&format!("{q}\n")),
+                match networks.find(q).map_err(anyhow::Error::from).and_then(|n| {
+                    net::remove_network(root, &n)?;
+                    Ok(n)
+                }) {
+                    Ok(n) => {
+                        network_event(root, "destroy", &n.id, &n.name, None);
+                        print(&format!("{q}\n"));
+                    }
                     Err(e) => {
                         eprintln!("Error response from daemon: {e}");
                         failed = true;
@@ -193,10 +196,16 @@ pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
                 &a.aliases,
                 a.ip.as_deref(),
             )?;
+            if let (Ok(n), Ok(c)) = (networks.find(&a.network), cs.find(&a.container)) {
+                network_event(root, "connect", &n.id, &n.name, Some(&c.id));
+            }
         }
         NetworkCommand::Disconnect(a) => {
             let _ = a.force;
             net::disconnect(root, &cs, &a.network, &a.container)?;
+            if let (Ok(n), Ok(c)) = (networks.find(&a.network), cs.find(&a.container)) {
+                network_event(root, "disconnect", &n.id, &n.name, Some(&c.id));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -328,4 +337,25 @@ pub fn inspect_json(networks: &Networks, cs: &Containers, n: &Network) -> Result
 /// A stable endpoint id: Docker's is random per connection; strata derives one from the pair.
 pub fn endpoint_id(container: &str, network: &str) -> String {
     crate::digest::Digest::of(format!("{container}\n{network}").as_bytes()).hex()
+}
+
+/// Docker's network events: the network's name and type, and the container for (dis)connect.
+fn network_event(
+    root: &std::path::Path,
+    action: &str,
+    id: &str,
+    name: &str,
+    container: Option<&str>,
+) {
+    let mut attrs = vec![("name", name.to_string()), ("type", "bridge".to_string())];
+    if let Some(c) = container {
+        attrs.push(("container", c.to_string()));
+    }
+    crate::store::events::record(
+        root,
+        crate::store::events::EventType::Network,
+        action,
+        id,
+        &attrs,
+    );
 }

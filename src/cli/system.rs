@@ -21,6 +21,8 @@ pub enum SystemCommand {
     Df(DfArgs),
     /// Show system-wide information (as `strata info`).
     Info(super::info::InfoArgs),
+    /// Show the store's events (as `strata events`).
+    Events(super::events::EventsArgs),
     /// Remove untagged images, unreferenced blobs, unused snapshots and temp files.
     ///
     /// Refuses to run while another strata process uses the store; temp files are only ever
@@ -61,6 +63,7 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
         SystemCommand::Df(a) => print(&df(settings, &store, &a)?),
         // `Command::flatten` turns it into `Command::Info` before anything runs.
         SystemCommand::Info(a) => return super::info::run(settings, a),
+        SystemCommand::Events(a) => return super::events::run(settings, a),
         SystemCommand::Prune { all, force } => {
             if !force && !confirm(all)? {
                 return Ok(ExitCode::SUCCESS);

@@ -107,6 +107,7 @@ pub fn run(settings: &Settings, cmd: VolumeCommand) -> Result<ExitCode> {
                 );
             }
             let v = vols.create_with_labels(a.name.as_deref(), labels_map(&a.labels))?;
+            volume_event(store.root(), "create", &v.name);
             print(&format!("{}\n", v.name));
         }
         VolumeCommand::Ls(a) => {
@@ -161,7 +162,10 @@ pub fn run(settings: &Settings, cmd: VolumeCommand) -> Result<ExitCode> {
             let mut failed = false;
             for n in &a.names {
                 match vols.remove(n, &exists) {
-                    Ok(()) => print(&format!("{n}\n")),
+                    Ok(()) => {
+                        volume_event(store.root(), "destroy", n);
+                        print(&format!("{n}\n"));
+                    }
                     Err(e) => {
                         eprintln!("error: {e}");
                         failed = true;
@@ -281,4 +285,16 @@ pub fn not_found_message(e: &VolumeError) -> String {
         }
         other => format!("Error response from daemon: {other}"),
     }
+}
+
+/// Docker's volume events: the volume's name as the actor, its driver as an attribute.
+fn volume_event(root: &std::path::Path, action: &str, name: &str) {
+    let attrs = [("driver", DRIVER.to_string())];
+    crate::store::events::record(
+        root,
+        crate::store::events::EventType::Volume,
+        action,
+        name,
+        &attrs,
+    );
 }

@@ -653,11 +653,28 @@ fn parse_line(line: &[u8]) -> Option<Event> {
 /// Records an image event (`pull`, `push`, `tag`, `untag`, `delete`, `load`, `import`,
 /// `save`) with Docker's `name` attribute; best effort, as every event.
 pub fn image_event(store_root: &Path, action: &str, id: &str, name: &str) {
-    let mut attrs = BTreeMap::new();
-    if !name.is_empty() {
-        attrs.insert("name".to_string(), name.to_string());
-    }
-    let ev = Event::now(EventType::Image, action, id.to_string(), attrs);
+    let name = [("name", name.to_string())];
+    let attrs = if name[0].1.is_empty() {
+        &[][..]
+    } else {
+        &name[..]
+    };
+    record(store_root, EventType::Image, action, id, attrs);
+}
+
+/// Records one event; best effort: an event that cannot be written never fails the operation.
+pub fn record(
+    store_root: &Path,
+    kind: EventType,
+    action: &str,
+    id: &str,
+    attrs: &[(&str, String)],
+) {
+    let attrs = attrs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let ev = Event::now(kind, action, id.to_string(), attrs);
     let _ = EventLog::new(store_root).append(&ev);
 }
 

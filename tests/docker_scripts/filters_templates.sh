@@ -28,3 +28,11 @@ docker tag busybox evt:1
 docker rmi evt:1 >/dev/null
 sleep 1.1
 expect_eq "$(docker events --since 1m --until 0s --filter type=image --filter event=tag --filter event=untag --format '{{.Action}} {{.Actor.Attributes.name}}' | tr '\n' ';')" "tag evt:1;untag evt:1;"
+
+# Network and volume events.
+docker network create evnet >/dev/null
+docker network rm evnet >/dev/null
+docker volume create evvol >/dev/null
+docker volume rm evvol >/dev/null
+sleep 1.1
+expect_eq "$(docker events --since 1m --until 0s --filter type=network --filter type=volume --format '{{.Type}} {{.Action}}' | tr '\n' ';')" "network create;network destroy;volume create;volume destroy;"

@@ -32,7 +32,7 @@ eventually 5 sh -c '[ "$(docker inspect -f "{{.State.Running}}" app2)" = false ]
 expect_eq "$(docker wait app2)" 143
 
 sleep 1.1
-actions=$(docker events --since 1m --until 0s --filter "container=$id" --format '{{.Action}}' | tr '\n' ' ')
+actions=$(docker system events --since 1m --until 0s --filter "container=$id" --format '{{.Action}}' | tr '\n' ' ')
 expect_contains "$actions" "create start pause unpause"
 expect_contains "$actions" "rename"
 expect_contains "$actions" "restart"
