@@ -457,3 +457,16 @@ fn exec_with_a_terminal_gets_one_of_the_containers_devpts() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("the input device is not a TTY"));
 }
+
+#[test]
+fn internal_commands_never_show_in_help_or_suggestions() {
+    let e = Env::new();
+    let (_, err) = e.code(&["contianer", "ls"], 125);
+    assert!(err.contains("'container'"), "{err}");
+    assert!(!err.contains("supervise"), "{err}");
+    let (_, err) = e.code(&["container-superv"], 125);
+    assert!(!err.contains("container-supervise"), "{err}");
+    let (help, _) = e.code(&["--help"], 0);
+    assert!(!help.contains("supervise"), "{help}");
+    assert!(help.contains("attach") && help.contains("events"), "{help}");
+}
