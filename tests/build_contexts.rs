@@ -350,3 +350,29 @@ fn git_repository_at_a_ref_and_subdir() {
         "{left:?}"
     );
 }
+
+#[test]
+fn host_network_and_insecure_runs_need_an_entitlement() {
+    let s = Strata::new();
+    s.import_busybox("busybox");
+    for (flag, entitlement) in [
+        ("--network=host", "network.host"),
+        ("--security=insecure", "security.insecure"),
+    ] {
+        let df = format!("FROM busybox\nRUN {flag} true\n");
+        let out = with_stdin(&s, &["build", "-t", "ent", "-"], df.as_bytes());
+        assert_eq!(out.status.code(), Some(1), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Dockerfile:2:"), "{err}");
+        assert!(err.contains(&format!("--allow {entitlement}")), "{err}");
+        assert!(s.ok(&["images", "-q", "ent"]).is_empty());
+    }
+    let df = b"FROM busybox\nRUN --network=host true\n";
+    ok_stdin(
+        &s,
+        &["build", "-q", "--allow", "network.host", "-t", "ent", "-"],
+        df,
+    );
+    let err = s.fails(&["build", "--allow", "everything", "-"]);
+    assert!(err.contains("network.host or security.insecure"), "{err}");
+}

@@ -37,6 +37,8 @@ fn build(u: &User, tag: &str, meta: &str) -> (Value, String) {
         tag,
         "--metadata-file",
         meta,
+        "--allow",
+        "network.host",
         "ctx",
     ];
     let progress = u.ok(&args);

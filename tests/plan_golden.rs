@@ -42,6 +42,8 @@ fn options(dir: &Path) -> PlanOptions {
         target,
         target_platform: platform.clone(),
         build_platform: Platform::parse("linux/amd64").unwrap(),
+        // The goldens plan every RUN flag; entitlements are tested with the build command.
+        entitlements: vec!["network.host".into(), "security.insecure".into()],
     }
 }
 

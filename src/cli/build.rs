@@ -107,6 +107,10 @@ pub struct BuildArgsCli {
     /// `type=local,src=DIR`, or a bare REF; repeatable.
     #[arg(long = "cache-from", value_name = "type=…")]
     pub cache_from: Vec<String>,
+    /// Grant an entitlement RUN may ask for: `network.host` (`RUN --network=host`) or
+    /// `security.insecure` (`RUN --security=insecure`); repeatable.
+    #[arg(long = "allow", value_name = "ENTITLEMENT")]
+    pub allow: Vec<String>,
     /// Print the build graph with every node's cache key as JSON, and build nothing.
     #[arg(long)]
     pub dump_plan: bool,
@@ -168,7 +172,13 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     let push = args.push || output.pushes();
     let caches = super::cache_args::CacheFlags::parse(&args.cache_to, &args.cache_from)?;
     let mode = super::progress::ProgressMode::chosen(args.progress.as_deref())?;
+    for a in &args.allow {
+        if !matches!(a.as_str(), "network.host" | "security.insecure") {
+            bail!("invalid --allow {a:?}: expected network.host or security.insecure");
+        }
+    }
     let opts = PlanOptions {
+        entitlements: args.allow.clone(),
         build_args,
         target: args.target.clone(),
         target_platform,

@@ -165,6 +165,9 @@ pub struct PlanOptions {
     pub target: Option<String>,
     pub target_platform: Platform,
     pub build_platform: Platform,
+    /// `--allow network.host` / `security.insecure`: what RUN may ask for beyond Docker's
+    /// default sandbox (BuildKit's entitlements).
+    pub entitlements: Vec<String>,
 }
 
 impl Default for PlanOptions {
@@ -174,6 +177,7 @@ impl Default for PlanOptions {
             target: None,
             target_platform: Platform::host(),
             build_platform: Platform::host(),
+            entitlements: Vec::new(),
         }
     }
 }

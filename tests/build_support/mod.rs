@@ -60,6 +60,9 @@ impl Bench {
             tag.into(),
             "--metadata-file".into(),
             meta.display().to_string(),
+            // The tests' RUN steps reach their loopback servers with `--network=host`.
+            "--allow".into(),
+            "network.host".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         args.push(self.ctx.display().to_string());

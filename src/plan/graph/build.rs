@@ -396,6 +396,9 @@ impl Builder<'_> {
             }
             _ => {}
         }
+        if let Instruction::Run(r) = &resolved.instruction {
+            entitled(r, &self.opts.entitlements).map_err(PlanError::Invalid)?;
+        }
         let (op, inputs) = convert(&resolved.instruction, &mut st.cfg, &st.scope, prepared)
             .map_err(PlanError::Invalid)?;
         let here = (stage.index, st.drafts.len());
@@ -534,4 +537,27 @@ fn store_trigger(text: &str, from: Span, image: &str) -> Result<Trigger, PlanErr
         text: display_text(text, '\\'),
         relocate: Some(from),
     })
+}
+
+/// BuildKit's entitlements: `RUN --network=host` needs `--allow network.host` and
+/// `RUN --security=insecure` needs `--allow security.insecure`, or the plan fails at the flag.
+fn entitled(r: &crate::syntax::ast::Run, allowed: &[String]) -> Result<(), Diagnostic> {
+    let flags = [
+        (&r.network, "host", "network.host"),
+        (&r.security, "insecure", "security.insecure"),
+    ];
+    for (flag, value, entitlement) in flags {
+        if let Some(w) = flag.as_ref().filter(|w| w.text == value) {
+            if !allowed.iter().any(|a| a == entitlement) {
+                return Err(Diagnostic::error(
+                    w.span,
+                    format!(
+                        "{entitlement} is not allowed: RUN asks for {value}; \
+                         build with --allow {entitlement} to grant it"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }

@@ -15,6 +15,7 @@ pub(super) fn opts(args: &[&str], target: Option<&str>) -> PlanOptions {
         target: target.map(str::to_owned),
         target_platform: p.clone(),
         build_platform: p,
+        entitlements: vec!["network.host".into(), "security.insecure".into()],
     }
 }
 
