@@ -470,3 +470,41 @@ fn internal_commands_never_show_in_help_or_suggestions() {
     assert!(!help.contains("supervise"), "{help}");
     assert!(help.contains("attach") && help.contains("events"), "{help}");
 }
+
+#[test]
+fn descriptors_of_the_caller_never_reach_the_container() {
+    let e = Env::new();
+    let dir = e.s.scratch("hostdir");
+    std::fs::write(dir.join("secret"), "host\n").unwrap();
+    e.code(&["run", "-d", "--name", "fd", "busybox", "sleep", "100"], 0);
+    e.eventually(10, "running", || {
+        inspect(&e, "fd", "{{.State.Running}}") == "true"
+    });
+    let strata = e.s.command(&["exec", "fd", "ls", "/proc/self/fd/"]);
+    let mut line = vec![strata.get_program().to_string_lossy().into_owned()];
+    line.extend(strata.get_args().map(|a| a.to_string_lossy().into_owned()));
+    for sub in [line.clone(), {
+        let mut run = line.clone();
+        let at = run.iter().position(|a| a == "exec").unwrap();
+        run.splice(
+            at..at + 2,
+            ["run".to_string(), "--rm".into(), "busybox".into()],
+        );
+        run
+    }] {
+        let script = format!("exec 7<{}; exec {}", dir.display(), sub.join(" "));
+        let mut cmd = std::process::Command::new("bash");
+        cmd.args(["-c", &script]);
+        for (k, v) in strata.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let fds = String::from_utf8_lossy(&out.stdout);
+        let fds: Vec<&str> = fds.split_whitespace().collect();
+        // 0-2, and the one `ls` opened to read the directory.
+        assert_eq!(fds, ["0", "1", "2", "3"], "{script}");
+    }
+}

@@ -158,6 +158,9 @@ fn joiner(
     if let Err(e) = join(&sys, namespaces) {
         return fail("join namespaces", e.to_string());
     }
+    // Nothing the caller had open reaches the container (a directory of the host's would be
+    // a way out of its root), only stdio and our report pipe.
+    super::cleanup::close_fds_except(&[report.as_raw_fd()]);
     let user = match user::lookup(Path::new("/"), &spec.user) {
         Ok(u) => u,
         Err(e) => return fail("user", e.to_string()),
