@@ -25,6 +25,25 @@ fn monitor_pid(e: &Env, name: &str) -> i32 {
     v["state"]["monitor"]["pid"].as_i64().expect("a monitor") as i32
 }
 
+/// strata with `args` as words for a shell line (program first).
+fn strata_line(e: &Env, args: &[&str]) -> Vec<String> {
+    let c = e.s.command(args);
+    let mut line = vec![c.get_program().to_string_lossy().into_owned()];
+    line.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
+    line
+}
+
+/// `program` with the harness's environment for strata (STRATA_DNS…), to run a strata line.
+fn with_strata_env(e: &Env, program: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    for (k, v) in e.s.command(&["version"]).get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd
+}
+
 #[test]
 fn create_then_start_attached_gives_output_and_exit_code() {
     let e = Env::new();
@@ -341,23 +360,9 @@ fn attach_sends_input_and_returns_the_exit_code_or_detaches() {
     e.eventually(10, "running", || {
         inspect(&e, "at2", "{{.State.Running}}") == "true"
     });
-    let strata = e.s.command(&["attach", "at2"]);
-    let line = format!(
-        "{} {}",
-        strata.get_program().to_string_lossy(),
-        strata
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let mut script = std::process::Command::new("script");
+    let line = strata_line(&e, &["attach", "at2"]).join(" ");
+    let mut script = with_strata_env(&e, "script");
     script.args(["-qec", &line, "/dev/null"]);
-    for (k, v) in strata.get_envs() {
-        if let Some(v) = v {
-            script.env(k, v);
-        }
-    }
     script
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -480,9 +485,7 @@ fn descriptors_of_the_caller_never_reach_the_container() {
     e.eventually(10, "running", || {
         inspect(&e, "fd", "{{.State.Running}}") == "true"
     });
-    let strata = e.s.command(&["exec", "fd", "ls", "/proc/self/fd/"]);
-    let mut line = vec![strata.get_program().to_string_lossy().into_owned()];
-    line.extend(strata.get_args().map(|a| a.to_string_lossy().into_owned()));
+    let line = strata_line(&e, &["exec", "fd", "ls", "/proc/self/fd/"]);
     for sub in [line.clone(), {
         let mut run = line.clone();
         let at = run.iter().position(|a| a == "exec").unwrap();
@@ -493,14 +496,10 @@ fn descriptors_of_the_caller_never_reach_the_container() {
         run
     }] {
         let script = format!("exec 7<{}; exec {}", dir.display(), sub.join(" "));
-        let mut cmd = std::process::Command::new("bash");
-        cmd.args(["-c", &script]);
-        for (k, v) in strata.get_envs() {
-            if let Some(v) = v {
-                cmd.env(k, v);
-            }
-        }
-        let out = cmd.output().unwrap();
+        let out = with_strata_env(&e, "bash")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{out:?}");
         let fds = String::from_utf8_lossy(&out.stdout);
         let fds: Vec<&str> = fds.split_whitespace().collect();
