@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use common::{tool, Strata};
 use strata::container::store::new_id;
 use strata::container::{Container, Containers, LayerRef, RunConfig, State};
-use strata::sandbox::NetworkMode;
 use strata::store::Store;
 
 /// A store with busybox and one stopped container `box1`; returns it and its upperdir.
@@ -41,24 +40,8 @@ fn setup() -> (Strata, Container, PathBuf) {
         created: "2026-01-01T00:00:00Z".into(),
         config: RunConfig {
             argv: vec!["sh".into(), "-c".into(), "edit".into()],
-            env: vec![],
-            cwd: "/".into(),
-            user: String::new(),
             hostname: id[..12].into(),
-            network: NetworkMode::None,
-            net: Default::default(),
-            readonly_root: false,
-            mounts: vec![],
-            stop_signal: "SIGTERM".into(),
-            tty: false,
-            interactive: false,
-            auto_remove: false,
-            init: false,
-            restart: Default::default(),
-            labels: Default::default(),
-            entrypoint_len: 0,
-            exposed: Vec::new(),
-            image_volumes: Vec::new(),
+            ..Default::default()
         },
         state: State::default(),
     };

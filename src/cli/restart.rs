@@ -5,29 +5,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::Args;
 
 use super::ctr_common::{fail, start_detached};
 use super::Settings;
 use crate::container::{lifecycle, Containers};
 use crate::store::Store;
 
-#[derive(Debug, Args)]
-pub struct RestartArgs {
-    /// Seconds to wait before killing the container.
-    #[arg(
-        short = 't',
-        long = "time",
-        visible_alias = "timeout",
-        default_value_t = 10
-    )]
-    pub time: u64,
-    /// The signal to stop with instead of the container's StopSignal.
-    #[arg(short = 's', long = "signal")]
-    pub signal: Option<String>,
-    #[arg(required = true)]
-    pub containers: Vec<String>,
-}
+/// The same flags as `stop`: `restart` is a stop, then a start.
+pub type RestartArgs = super::stop::StopArgs;
 
 pub fn run(settings: &Settings, args: RestartArgs) -> Result<ExitCode> {
     let cs = Containers::new(&settings.root);

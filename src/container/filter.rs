@@ -146,7 +146,6 @@ mod tests {
     use super::*;
     use crate::container::record::{Endpoint, NetConfig, RunConfig, State, SCHEMA};
     use crate::digest::Digest;
-    use crate::sandbox::NetworkMode;
 
     fn ctr(name: &str, created: &str, status: Status, code: Option<i32>) -> Container {
         Container {
@@ -160,11 +159,7 @@ mod tests {
             created: created.into(),
             config: RunConfig {
                 argv: vec!["sh".into()],
-                env: vec![],
-                cwd: "/".into(),
-                user: String::new(),
                 hostname: "h".into(),
-                network: NetworkMode::None,
                 net: NetConfig {
                     mode: "app".into(),
                     endpoints: vec![Endpoint {
@@ -177,22 +172,12 @@ mod tests {
                     }],
                     ..Default::default()
                 },
-                readonly_root: false,
                 mounts: vec![MountSpec::Volume {
                     name: Some("data".into()),
                     target: "/data".into(),
                     readonly: false,
                 }],
-                stop_signal: "SIGTERM".into(),
-                tty: false,
-                interactive: false,
-                auto_remove: false,
-                init: false,
-                restart: Default::default(),
-                labels: Default::default(),
-                entrypoint_len: 0,
-                exposed: Vec::new(),
-                image_volumes: Vec::new(),
+                ..Default::default()
             },
             state: State {
                 status,

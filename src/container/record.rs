@@ -87,6 +87,33 @@ pub struct RunConfig {
     pub image_volumes: Vec<String>,
 }
 
+/// Docker's defaults for a container that sets nothing: `/`, root, no network, SIGTERM.
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            argv: Vec::new(),
+            env: Vec::new(),
+            cwd: "/".into(),
+            user: String::new(),
+            hostname: String::new(),
+            network: NetworkMode::None,
+            net: NetConfig::default(),
+            readonly_root: false,
+            mounts: Vec::new(),
+            stop_signal: "SIGTERM".into(),
+            tty: false,
+            interactive: false,
+            auto_remove: false,
+            init: false,
+            restart: Default::default(),
+            labels: Default::default(),
+            entrypoint_len: 0,
+            exposed: Vec::new(),
+            image_volumes: Vec::new(),
+        }
+    }
+}
+
 /// A container's networking as asked for at creation.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NetConfig {
@@ -322,12 +349,7 @@ mod tests {
             config: RunConfig {
                 argv: vec!["sh".into()],
                 env: vec!["A=1".into()],
-                cwd: "/".into(),
-                user: String::new(),
                 hostname: "abababababab".into(),
-                network: NetworkMode::None,
-                net: NetConfig::default(),
-                readonly_root: false,
                 mounts: vec![
                     MountSpec::Volume {
                         name: None,
@@ -339,16 +361,7 @@ mod tests {
                         size_bytes: Some(1),
                     },
                 ],
-                stop_signal: "SIGTERM".into(),
-                tty: false,
-                interactive: false,
-                auto_remove: false,
-                init: false,
-                restart: Default::default(),
-                labels: Default::default(),
-                entrypoint_len: 0,
-                exposed: Vec::new(),
-                image_volumes: Vec::new(),
+                ..Default::default()
             },
             state: State::default(),
         }
