@@ -91,6 +91,14 @@ impl Filters {
     }
 }
 
+/// Docker's `label=KEY` (has it) or `label=KEY=VALUE` (has it with that value).
+pub fn has_label(c: &Container, spec: &str) -> bool {
+    match spec.split_once('=') {
+        Some((k, want)) => c.config.labels.get(k).is_some_and(|have| have == want),
+        None => c.config.labels.contains_key(spec),
+    }
+}
+
 fn matches_one(
     c: &Container,
     key: &str,
@@ -100,10 +108,7 @@ fn matches_one(
     match key {
         "id" => c.id.starts_with(v),
         "name" => c.name.contains(v.trim_start_matches('/')),
-        "label" => match v.split_once('=') {
-            Some((k, want)) => c.config.labels.get(k).is_some_and(|have| have == want),
-            None => c.config.labels.contains_key(v),
-        },
+        "label" => has_label(c, v),
         "status" => c.docker_status() == v,
         "restart-policy" => c.config.restart.name == v,
         "exited" => {

@@ -41,6 +41,7 @@ pub mod logfile;
 pub mod mount_spec;
 pub mod names;
 pub mod net;
+pub mod prune;
 pub mod record;
 pub mod restart;
 pub mod rootfs;
