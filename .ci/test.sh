@@ -10,9 +10,12 @@ cd "$(dirname "$0")/.."
 # bcrypt entries for the registry's auth; aardvark-dns, iptables: container networks (names,
 # port forwarding); netavark: the alternative bridge backend; iproute2, curl: tests look at
 # links and reach published ports from the host; wrk: the network bench's load generator; git,
-# xz-utils: build contexts from a git daemon on loopback and from .tar.xz archives.
+# xz-utils: build contexts from a git daemon on loopback and from .tar.xz archives; gcc,
+# libc6-dev: the sandbox-escape probe, built static; util-linux (setpriv), bsdutils (script):
+# a caller with inheritable capabilities, and a terminal without -t.
 pkgs=(busybox-static skopeo umoci docker-registry slirp4netns uidmap zstd apache2-utils
-  aardvark-dns iptables netavark iproute2 curl wrk git xz-utils)
+  aardvark-dns iptables netavark iproute2 curl wrk git xz-utils gcc libc6-dev util-linux
+  bsdutils)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -27,6 +27,8 @@ pub struct ExecArgs {
     pub workdir: Option<String>,
     #[arg(short = 'u', long)]
     pub user: Option<String>,
+    #[command(flatten)]
+    pub security: super::security_args::ExecSecurityArgs,
     pub container: String,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -86,6 +88,10 @@ pub fn run(settings: &Settings, args: ExecArgs) -> Result<ExitCode> {
         user: args.user.clone().unwrap_or_else(|| c.config.user.clone()),
         stdio: [None, None, None],
         tty: args.tty,
+        security: match args.security.apply(&c.config.security) {
+            Ok(s) => s,
+            Err(e) => return Ok(fail(125, &e)),
+        },
     };
     let null = std::fs::File::open("/dev/null")?;
     if !args.interactive {

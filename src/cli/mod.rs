@@ -38,6 +38,7 @@ mod rename;
 mod restart;
 mod rm;
 mod run;
+mod security_args;
 mod start;
 mod stats;
 mod stop;

@@ -103,6 +103,8 @@ pub struct RunArgs {
     /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
     #[arg(long, value_name = "POLICY", default_value = "no", value_parser = parse_restart)]
     pub restart: RestartPolicy,
+    #[command(flatten)]
+    pub security: super::security_args::SecurityArgs,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -192,6 +194,7 @@ pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
         init: args.init,
         restart: args.restart,
         labels,
+        security: args.security.resolve()?,
     };
     Ok(container::create(store, &image, &args.image, opts, |k| {
         std::env::var(k).ok()

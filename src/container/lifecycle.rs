@@ -42,6 +42,7 @@ pub fn spec(store: &Store, c: &Container, io: RunIo) -> Result<Spec, ContainerEr
     spec.stdout = io.stdout;
     spec.stderr = io.stderr;
     spec.tty = c.config.tty;
+    spec.security = c.config.security.clone();
     Ok(spec)
 }
 

@@ -85,6 +85,9 @@ pub struct RunConfig {
     pub exposed: Vec<String>,
     #[serde(default)]
     pub image_volumes: Vec<String>,
+    /// Capabilities, seccomp, privileged mode and devices, as `run` was given them.
+    #[serde(default)]
+    pub security: crate::sandbox::security::Security,
 }
 
 /// Docker's defaults for a container that sets nothing: `/`, root, no network, SIGTERM.
@@ -110,6 +113,7 @@ impl Default for RunConfig {
             entrypoint_len: 0,
             exposed: Vec::new(),
             image_volumes: Vec::new(),
+            security: Default::default(),
         }
     }
 }

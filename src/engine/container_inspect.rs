@@ -209,6 +209,9 @@ fn host_config(c: &Container) -> Value {
     if c.config.init {
         hc["Init"] = json!(true);
     }
+    for (key, value) in super::inspect_security::fields(&c.config.security) {
+        hc[key] = value;
+    }
     hc
 }
 

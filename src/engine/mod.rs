@@ -5,3 +5,4 @@
 pub mod container_inspect;
 pub mod context_source;
 pub mod context_tar;
+pub mod inspect_security;

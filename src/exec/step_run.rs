@@ -104,6 +104,12 @@ pub fn run(
         Some("host") => NetworkMode::Host,
         _ => NetworkMode::Default,
     };
+    // `--security=insecure` (allowed only with `--allow security.insecure`) is BuildKit's
+    // privileged RUN: every capability, no seccomp filter, devices and `/proc` unmasked.
+    if op.security.as_deref() == Some("insecure") {
+        spec.security.privileged = true;
+        spec.security.caps = crate::sandbox::security::Security::all_caps();
+    }
     spec.mounts.extend(mounts.mounts.iter().cloned());
     spec.env
         .extend(mounts.env.iter().map(|(k, v)| format!("{k}={v}")));

@@ -15,24 +15,9 @@ pub const DEV_SYMLINKS: &[(&str, &str)] = &[
     ("/dev/core", "/proc/kcore"),
 ];
 
-/// Docker's default capability set for containers and RUN steps; every other capability is
-/// dropped from the bounding set before the command starts.
-pub const DEFAULT_CAPS: &[u32] = &[
-    0,  // CAP_CHOWN
-    1,  // CAP_DAC_OVERRIDE
-    3,  // CAP_FOWNER
-    4,  // CAP_FSETID
-    5,  // CAP_KILL
-    6,  // CAP_SETGID
-    7,  // CAP_SETUID
-    8,  // CAP_SETPCAP
-    10, // CAP_NET_BIND_SERVICE
-    13, // CAP_NET_RAW
-    18, // CAP_SYS_CHROOT
-    27, // CAP_MKNOD
-    29, // CAP_AUDIT_WRITE
-    31, // CAP_SETFCAP
-];
+/// Docker's default capability set for containers and RUN steps (the seccomp module's table,
+/// which also gates syscalls on it); every other capability is dropped from the bounding set.
+pub const DEFAULT_CAPS: &[u32] = &super::seccomp::DOCKER_DEFAULT_CAPS;
 
 /// Paths hidden from the command, as Docker does: `/dev/null` over files, an empty
 /// read-only tmpfs over directories. Missing ones are skipped.

@@ -18,6 +18,7 @@ use super::console;
 use super::mount_plan::MountOp;
 use super::mounts;
 use super::report::{send, Report};
+use super::security::Privileges;
 use super::spec::{ExitStatus, Spec, DEFAULT_PATH};
 use super::syscalls::{RealSyscalls, Syscalls};
 use super::user;
@@ -70,6 +71,8 @@ pub struct InitArgs<'a> {
     pub own_netns: bool,
     /// False in a user namespace with a self-written single-id map.
     pub setgroups: bool,
+    /// The spec's seccomp programs, compiled before the fork.
+    pub seccomp: &'a [Vec<libc::sock_filter>],
     pub report: BorrowedFd<'a>,
 }
 
@@ -297,11 +300,19 @@ fn main_process(
         if !ok {
             return fail(format!("controlling terminal: {}", Errno::last()), 126);
         }
+    } else if let Err(e) = sys.setsid() {
+        // Out of the caller's session, a terminal inherited on stdio is not ours to control.
+        return fail(format!("setsid: {e}"), 126);
     }
     if let Err(e) = sys.chdir(&args.spec.cwd) {
         return fail(format!("chdir {}: {e}", args.spec.cwd.display()), 126);
     }
-    if let Err(e) = user::switch_to(sys, user, args.setgroups) {
+    let privs = Privileges {
+        caps: &args.spec.security.caps,
+        no_new_privs: args.spec.security.no_new_privileges,
+        seccomp: args.seccomp,
+    };
+    if let Err(e) = user::switch_to(sys, user, args.setgroups, &privs) {
         return fail(e.to_string(), 126);
     }
     let mut denied = false;

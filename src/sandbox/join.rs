@@ -17,6 +17,7 @@ use nix::unistd::{fork, ForkResult};
 use super::error::{SandboxError, StepError};
 use super::init::{block_for_sigwait, exec_candidates, FORWARDED, NOT_FOUND_IN_PATH, NO_SUCH_FILE};
 use super::report::{self, send, Report};
+use super::security::{Privileges, Security};
 use super::spec::ExitStatus;
 use super::syscalls::{RealSyscalls, Syscalls};
 use super::user;
@@ -42,6 +43,8 @@ pub struct JoinSpec {
     pub stdio: [Option<RawFd>; 3],
     /// Make stdin (a pty slave) the controlling terminal of a new session.
     pub tty: bool,
+    /// The container's (or, for `exec --privileged`, a wider) set of privileges.
+    pub security: Security,
 }
 
 /// The open namespace files of a running sandbox's PID 1, in `JOIN_ORDER`.
@@ -77,6 +80,7 @@ pub fn exec_in(
     if spec.argv.is_empty() {
         return Err(SandboxError::InvalidSpec("argv is empty".into()));
     }
+    let seccomp = spec.security.filters()?;
     let namespaces = open_namespaces(init_pid)?;
     let (report_r, report_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| SandboxError::Sys {
@@ -86,7 +90,7 @@ pub fn exec_in(
     // SAFETY: the child only runs `joiner` and `_exit`s (as in `launch`).
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let code = joiner(spec, &namespaces, report_w.as_fd());
+            let code = joiner(spec, &seccomp, &namespaces, report_w.as_fd());
             // SAFETY: leave without running the caller's destructors in this copy.
             unsafe { libc::_exit(code) }
         }
@@ -133,6 +137,7 @@ pub fn exec_in(
 /// and wait for it, forwarding signals; exits with its code (128+N for signal N).
 fn joiner(
     spec: &JoinSpec,
+    seccomp: &[Vec<libc::sock_filter>],
     namespaces: &[(OwnedFd, CloneFlags)],
     report: std::os::fd::BorrowedFd<'_>,
 ) -> i32 {
@@ -188,6 +193,7 @@ fn joiner(
             let code = run_command(
                 &sys,
                 spec,
+                seccomp,
                 &user,
                 &argv,
                 &env,
@@ -246,6 +252,7 @@ fn joiner(
 fn run_command(
     sys: &RealSyscalls,
     spec: &JoinSpec,
+    seccomp: &[Vec<libc::sock_filter>],
     user: &crate::util::passwd::ExecUser,
     argv: &[CString],
     env: &[CString],
@@ -268,11 +275,19 @@ fn run_command(
         if !ok {
             return fail(format!("controlling terminal: {}", Errno::last()), 126);
         }
+    } else if let Err(e) = sys.setsid() {
+        // Out of the caller's session, a terminal inherited on stdio is not ours to control.
+        return fail(format!("setsid: {e}"), 126);
     }
     if let Err(e) = sys.chdir(&spec.cwd) {
         return fail(format!("chdir {}: {e}", spec.cwd.display()), 126);
     }
-    if let Err(e) = user::switch_to(sys, user, true) {
+    let privs = Privileges {
+        caps: &spec.security.caps,
+        no_new_privs: spec.security.no_new_privileges,
+        seccomp,
+    };
+    if let Err(e) = user::switch_to(sys, user, true, &privs) {
         return fail(e.to_string(), 126);
     }
     let mut denied = false;

@@ -165,6 +165,7 @@ pub fn run_observed(
             rootless: in_userns,
         },
     )?;
+    let seccomp = spec.security.filters()?;
     let stdio = [
         open_stdio(&spec.stdin, "stdin")?,
         open_stdio(&spec.stdout, "stdout")?,
@@ -204,6 +205,7 @@ pub fn run_observed(
             new_root: &new_root,
             own_netns,
             setgroups: true,
+            seccomp: &seccomp,
             report: report_w.as_fd(),
         },
     };

@@ -4,6 +4,7 @@
 //! `mounts` carries them out through the `syscalls::Syscalls` seam (`recording` is its fake);
 //! `launch` forks the helper that unshares the namespaces, `init` is the namespace's PID 1.
 
+pub mod capset;
 pub mod cgroup;
 pub mod cleanup;
 pub mod console;
@@ -19,6 +20,8 @@ pub mod network;
 pub mod recording;
 pub mod report;
 pub mod rootless;
+pub mod seccomp;
+pub mod security;
 pub mod spec;
 pub mod syscalls;
 pub mod user;

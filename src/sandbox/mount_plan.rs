@@ -78,9 +78,11 @@ pub enum MountOp {
         target: PathBuf,
         recursive: bool,
     },
-    /// Make an existing bind read-only (a bind mount ignores `MS_RDONLY` on creation).
-    RemountReadonly {
+    /// Add `nodev` (and `MS_RDONLY` when `readonly`) to an existing mount, keeping its other
+    /// flags (a bind mount ignores flags on creation; a user namespace locks some).
+    Restrict {
         target: PathBuf,
+        readonly: bool,
     },
     /// Hide a path if it exists: `/dev/null` over a file, a read-only tmpfs over a directory.
     Mask {
@@ -103,6 +105,15 @@ pub enum MountOp {
 pub fn plan(spec: &Spec, input: &PlanInput) -> Result<Vec<MountOp>, SandboxError> {
     let mut ops = vec![MountOp::MakeRprivate];
     ops.push(root_op(&spec.rootfs, input.rootless)?);
+    let privileged = spec.security.privileged;
+    // A device node made with `mknod` (CAP_MKNOD is in the default set) must not open: every
+    // writable filesystem is `nodev`; the nodes the sandbox itself binds are mounts of their own.
+    if !privileged {
+        ops.push(MountOp::Restrict {
+            target: "/".into(),
+            readonly: false,
+        });
+    }
 
     let nosuid_dev_exec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let mut p = Planner {
@@ -116,13 +127,18 @@ pub fn plan(spec: &Spec, input: &PlanInput) -> Result<Vec<MountOp>, SandboxError
         "tmpfs",
         "/dev",
         "tmpfs",
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     );
     for dev in DEVICES {
         let path = PathBuf::from("/dev").join(dev);
         p.ensure_file(&path);
         p.bind(&path, &path, false);
+    }
+    for dev in &spec.security.devices {
+        let target = checked_target(&dev.container)?;
+        p.ensure_file(&target);
+        p.bind(&dev.host, &target, false);
     }
     p.ensure_dir("/dev/pts");
     p.mount(
@@ -159,11 +175,13 @@ pub fn plan(spec: &Spec, input: &PlanInput) -> Result<Vec<MountOp>, SandboxError
             None,
         );
     }
-    for path in MASKED_PATHS {
-        p.ops.push(MountOp::Mask { path: path.into() });
-    }
-    for path in READONLY_PATHS {
-        p.ops.push(MountOp::ReadonlyPath { path: path.into() });
+    if !privileged {
+        for path in MASKED_PATHS {
+            p.ops.push(MountOp::Mask { path: path.into() });
+        }
+        for path in READONLY_PATHS {
+            p.ops.push(MountOp::ReadonlyPath { path: path.into() });
+        }
     }
     for name in ["hosts", "resolv.conf", "hostname"] {
         let target = PathBuf::from("/etc").join(name);
@@ -190,8 +208,11 @@ pub fn plan(spec: &Spec, input: &PlanInput) -> Result<Vec<MountOp>, SandboxError
                     on_rootfs,
                 });
                 p.bind(source, &target, true);
-                if *readonly {
-                    p.ops.push(MountOp::RemountReadonly { target });
+                if *readonly || !privileged {
+                    p.ops.push(MountOp::Restrict {
+                        target,
+                        readonly: *readonly,
+                    });
                 }
             }
             Mount::Tmpfs { size_bytes, .. } => {

@@ -53,6 +53,7 @@ fn bind(source: &str, target: &str, recursive: bool) -> MountOp {
 fn system_ops() -> Vec<MountOp> {
     let nsde = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let mut ops = vec![
+        restrict("/", false),
         dir("/proc", true),
         mount("proc", "/proc", "proc", nsde, None),
         dir("/dev", true),
@@ -60,7 +61,7 @@ fn system_ops() -> Vec<MountOp> {
             "tmpfs",
             "/dev",
             "tmpfs",
-            MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME,
             Some("mode=755,size=65536k"),
         ),
     ];
@@ -165,7 +166,7 @@ fn overlay_root_with_binds_tmpfs_and_readonly_root() {
             on_rootfs: true,
         },
         bind("/host/src", "/src", true),
-        MountOp::RemountReadonly { target: p("/src") },
+        restrict("/src", true),
         dir("/tmp", true),
         mount(
             "tmpfs",
@@ -180,10 +181,58 @@ fn overlay_root_with_binds_tmpfs_and_readonly_root() {
             on_rootfs: false,
         },
         bind("/host/cache", "/tmp/cache", true),
+        restrict("/tmp/cache", false),
         MountOp::PivotRoot,
         MountOp::RemountRootReadonly,
     ]);
     assert_eq!(plan(&spec, &input()).unwrap(), want);
+}
+
+fn restrict(target: &str, readonly: bool) -> MountOp {
+    MountOp::Restrict {
+        target: p(target),
+        readonly,
+    }
+}
+
+#[test]
+fn devices_are_bound_and_a_privileged_plan_keeps_dev_nodes_and_proc_open() {
+    let mut spec = Spec::new(vec!["true".into()], RootFs::Dir(p("/rootfs")));
+    spec.security.devices = vec![
+        crate::sandbox::security::Device {
+            host: p("/dev/fuse"),
+            container: p("/dev/fuse"),
+            permissions: "rwm".into(),
+        },
+        crate::sandbox::security::Device {
+            host: p("/dev/sda"),
+            container: p("/dev/xvda"),
+            permissions: "r".into(),
+        },
+    ];
+    spec.mounts = vec![Mount::Bind {
+        source: p("/host/v"),
+        target: p("/v"),
+        readonly: false,
+    }];
+    let ops = plan(&spec, &input()).unwrap();
+    let at = |op: &MountOp| ops.iter().position(|o| o == op).unwrap();
+    let fuse = at(&bind("/dev/fuse", "/dev/fuse", false));
+    assert!(fuse > at(&bind("/dev/tty", "/dev/tty", false)));
+    assert!(at(&bind("/dev/sda", "/dev/xvda", false)) > fuse);
+    assert!(ops.contains(&restrict("/", false)));
+    assert!(ops.contains(&restrict("/v", false)));
+
+    spec.security.privileged = true;
+    let ops = plan(&spec, &input()).unwrap();
+    assert!(!ops.iter().any(|o| matches!(
+        o,
+        MountOp::Restrict {
+            readonly: false,
+            ..
+        } | MountOp::Mask { .. }
+            | MountOp::ReadonlyPath { .. }
+    )));
 }
 
 #[test]
@@ -320,8 +369,12 @@ fn applying_records_created_mountpoints_and_follows_symlinks_inside_the_root() {
         .iter()
         .position(|c| matches!(c, Call::Mount { target, flags, .. } if target == &p("/state/root/opt/conf/app.ini") && flags.contains(MsFlags::MS_BIND) && !flags.contains(MsFlags::MS_REMOUNT)))
         .unwrap();
-    // The remount repeats the mount's own flags (the fake says nosuid).
-    let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID;
+    // The remount repeats the mount's own flags (the fake says nosuid) and adds nodev.
+    let ro = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | MsFlags::MS_NOSUID
+        | MsFlags::MS_NODEV;
     assert!(matches!(&calls[bind_at + 1], Call::Mount { flags, .. } if *flags == ro));
     // The tail is the pivot_root dance.
     let n = calls.len();

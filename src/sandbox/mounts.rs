@@ -110,13 +110,15 @@ pub fn apply(
                 sys.mount(Some(source), &host, None, flags, None)
                     .map_err(|e| StepError::new("bind mount on", target, e))?
             }
-            MountOp::RemountReadonly { target } => {
+            MountOp::Restrict { target, readonly } => {
                 let host = resolve_in_root(sys, &root, target)?;
                 let keep = sys
                     .mount_flags(&host)
                     .map_err(|e| StepError::new("statvfs", target, e))?;
-                sys.mount(None, &host, None, ro_remount() | keep, None)
-                    .map_err(|e| StepError::new("remount read-only", target, e))?
+                let mut flags = keep | MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NODEV;
+                flags.set(MsFlags::MS_RDONLY, *readonly);
+                sys.mount(None, &host, None, flags, None)
+                    .map_err(|e| StepError::new("remount nodev", target, e))?
             }
             MountOp::Mask { path } => {
                 let host = resolve_in_root(sys, &root, path)?;

@@ -43,6 +43,13 @@ pub enum Call {
     Setresgid(u32),
     Setresuid(u32),
     DropBoundingCaps(Vec<u32>),
+    ClearAmbientCaps,
+    SetCaps(Vec<u32>),
+    JoinNewSessionKeyring,
+    Setsid,
+    SetNoNewPrivs,
+    /// How many filter programs were installed.
+    InstallSeccomp(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -228,5 +235,29 @@ impl Syscalls for Recording {
 
     fn drop_bounding_caps(&self, keep: &[u32]) -> nix::Result<()> {
         self.record(Call::DropBoundingCaps(keep.to_vec()))
+    }
+
+    fn clear_ambient_caps(&self) -> nix::Result<()> {
+        self.record(Call::ClearAmbientCaps)
+    }
+
+    fn set_caps(&self, caps: &[u32]) -> nix::Result<()> {
+        self.record(Call::SetCaps(caps.to_vec()))
+    }
+
+    fn join_new_session_keyring(&self) -> nix::Result<()> {
+        self.record(Call::JoinNewSessionKeyring)
+    }
+
+    fn setsid(&self) -> nix::Result<()> {
+        self.record(Call::Setsid)
+    }
+
+    fn set_no_new_privs(&self) -> nix::Result<()> {
+        self.record(Call::SetNoNewPrivs)
+    }
+
+    fn install_seccomp(&self, programs: &[Vec<libc::sock_filter>]) -> nix::Result<()> {
+        self.record(Call::InstallSeccomp(programs.len()))
     }
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::security::Security;
+
 /// The `PATH` used to find `argv[0]` when the spec's environment has none (Docker's default).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -48,6 +50,9 @@ pub struct Spec {
     /// cgroup, for `pause`, `stats` and `top`).
     #[serde(default)]
     pub cgroup_procs: Vec<PathBuf>,
+    /// Capabilities, seccomp, no_new_privs, privileged mode and devices (Docker's defaults).
+    #[serde(default)]
+    pub security: Security,
 }
 
 impl Spec {
@@ -70,6 +75,7 @@ impl Spec {
             stderr: Stdio::Inherit,
             tty: false,
             cgroup_procs: Vec::new(),
+            security: Security::default(),
         }
     }
 }

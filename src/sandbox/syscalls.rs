@@ -62,6 +62,17 @@ pub trait Syscalls {
     fn setresuid(&self, uid: u32) -> nix::Result<()>;
     /// Drops every capability not in `keep` from the bounding set.
     fn drop_bounding_caps(&self, keep: &[u32]) -> nix::Result<()>;
+    /// Empties the ambient set, so nothing the caller had survives an `execve`.
+    fn clear_ambient_caps(&self) -> nix::Result<()>;
+    /// Sets the permitted and effective sets to `caps` and the inheritable set to nothing.
+    fn set_caps(&self, caps: &[u32]) -> nix::Result<()>;
+    /// Joins a new anonymous session keyring: no key of the caller's session is reachable.
+    fn join_new_session_keyring(&self) -> nix::Result<()>;
+    /// Starts a new session: no controlling terminal, so `TIOCSTI` cannot reach the caller's.
+    fn setsid(&self) -> nix::Result<()>;
+    fn set_no_new_privs(&self) -> nix::Result<()>;
+    /// Installs seccomp filters, in order; needs `CAP_SYS_ADMIN` or no_new_privs.
+    fn install_seccomp(&self, programs: &[Vec<libc::sock_filter>]) -> nix::Result<()>;
 }
 
 /// The real thing, through nix and (where nix has no wrapper) libc.
@@ -291,5 +302,58 @@ impl Syscalls for RealSyscalls {
             }
         }
         Ok(())
+    }
+
+    fn clear_ambient_caps(&self) -> nix::Result<()> {
+        // SAFETY: integer arguments only.
+        let ret = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        };
+        // Kernels before 4.3 have no ambient set, hence nothing to clear.
+        match Errno::result(ret) {
+            Ok(_) | Err(Errno::EINVAL) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn set_caps(&self, caps: &[u32]) -> nix::Result<()> {
+        super::capset::set(caps)
+    }
+
+    fn join_new_session_keyring(&self) -> nix::Result<()> {
+        const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+        // SAFETY: a null name asks for a new anonymous keyring; no other pointer is passed.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_JOIN_SESSION_KEYRING,
+                std::ptr::null::<libc::c_char>(),
+            )
+        };
+        // A kernel built without keys has nothing to share either.
+        match Errno::result(ret) {
+            Ok(_) | Err(Errno::ENOSYS) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn setsid(&self) -> nix::Result<()> {
+        nix::unistd::setsid().map(drop)
+    }
+
+    fn set_no_new_privs(&self) -> nix::Result<()> {
+        // SAFETY: integer arguments only.
+        Errno::result(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(drop)
+    }
+
+    fn install_seccomp(&self, programs: &[Vec<libc::sock_filter>]) -> nix::Result<()> {
+        super::seccomp::install(programs)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
     }
 }

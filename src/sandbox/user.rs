@@ -1,10 +1,11 @@
 //! Becoming the spec's user: resolve it from the root's own passwd/group files, then drop
-//! privileges in the one order that works (capabilities, groups, gid, uid last).
+//! privileges in the one order that works: keyring and capability bounds first, groups and gid,
+//! the seccomp filter while `CAP_SYS_ADMIN` still allows loading it, uid, then the final sets.
 
 use std::path::Path;
 
-use super::devices::DEFAULT_CAPS;
 use super::error::StepError;
+use super::security::Privileges;
 use super::syscalls::Syscalls;
 use crate::util::passwd::{parse_group, parse_passwd, resolve_user, ExecUser, UserError};
 
@@ -20,20 +21,45 @@ pub fn lookup(root: &Path, spec_user: &str) -> Result<ExecUser, UserError> {
     )
 }
 
-/// Drops to `user`. `setgroups` and `setgid` need privilege, so `setuid` comes last.
-/// `setgroups: false` skips the supplementary groups (a user namespace that denies them).
-pub fn switch_to(sys: &impl Syscalls, user: &ExecUser, setgroups: bool) -> Result<(), StepError> {
+/// Drops to `user` with `privs`. `setgroups` and `setresgid` need privilege, so they come
+/// before `setresuid`; the filter is installed before the capability sets shrink, since
+/// without no_new_privs only `CAP_SYS_ADMIN` may install one (and the filter allows the calls
+/// that follow it). `setgroups: false` skips the supplementary groups (a user namespace that
+/// denies them).
+pub fn switch_to(
+    sys: &impl Syscalls,
+    user: &ExecUser,
+    setgroups: bool,
+    privs: &Privileges<'_>,
+) -> Result<(), StepError> {
     let here = Path::new("/");
-    sys.drop_bounding_caps(DEFAULT_CAPS)
+    sys.join_new_session_keyring()
+        .map_err(|e| StepError::new("join a new session keyring", here, e))?;
+    sys.drop_bounding_caps(privs.caps)
         .map_err(|e| StepError::new("drop capabilities", here, e))?;
+    sys.clear_ambient_caps()
+        .map_err(|e| StepError::new("clear ambient capabilities", here, e))?;
     if setgroups {
         sys.setgroups(&user.additional_gids)
             .map_err(|e| StepError::new("setgroups", here, e))?;
     }
     sys.setresgid(user.gid)
         .map_err(|e| StepError::new("setresgid", here, e))?;
+    if privs.no_new_privs {
+        sys.set_no_new_privs()
+            .map_err(|e| StepError::new("set no_new_privs", here, e))?;
+    }
+    if !privs.seccomp.is_empty() {
+        sys.install_seccomp(privs.seccomp)
+            .map_err(|e| StepError::new("install the seccomp filter", here, e))?;
+    }
     sys.setresuid(user.uid)
         .map_err(|e| StepError::new("setresuid", here, e))?;
+    // Root keeps exactly its set; any other uid has none left after `setresuid`, and an
+    // `execve` without file capabilities gives it none either.
+    let caps: &[u32] = if user.uid == 0 { privs.caps } else { &[] };
+    sys.set_caps(caps)
+        .map_err(|e| StepError::new("set capabilities", here, e))?;
     Ok(())
 }
 
@@ -49,7 +75,14 @@ pub fn environment(env: &[String], user: &ExecUser) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::devices::DEFAULT_CAPS;
     use crate::sandbox::recording::{Call, Recording};
+
+    const DEFAULT: Privileges<'static> = Privileges {
+        caps: DEFAULT_CAPS,
+        no_new_privs: false,
+        seccomp: &[],
+    };
 
     #[test]
     fn privileges_drop_in_order() {
@@ -60,16 +93,50 @@ mod tests {
             additional_gids: vec![27, 100],
             home: "/home/app".into(),
         };
-        switch_to(&sys, &user, true).unwrap();
+        let filter = vec![vec![libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: 0x7fff_0000,
+        }]];
+        let privs = Privileges {
+            no_new_privs: true,
+            seccomp: &filter,
+            ..DEFAULT
+        };
+        switch_to(&sys, &user, true, &privs).unwrap();
         assert_eq!(
             sys.calls(),
             vec![
+                Call::JoinNewSessionKeyring,
                 Call::DropBoundingCaps(DEFAULT_CAPS.to_vec()),
+                Call::ClearAmbientCaps,
                 Call::Setgroups(vec![27, 100]),
                 Call::Setresgid(1000),
+                Call::SetNoNewPrivs,
+                Call::InstallSeccomp(1),
                 Call::Setresuid(1000),
+                Call::SetCaps(vec![]),
             ]
         );
+    }
+
+    #[test]
+    fn root_keeps_exactly_its_set_and_no_filter_means_no_install() {
+        let sys = Recording::new();
+        let user = ExecUser {
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            home: "/root".into(),
+        };
+        switch_to(&sys, &user, false, &DEFAULT).unwrap();
+        let calls = sys.calls();
+        assert_eq!(calls.last(), Some(&Call::SetCaps(DEFAULT_CAPS.to_vec())));
+        assert!(!calls.iter().any(|c| matches!(
+            c,
+            Call::InstallSeccomp(_) | Call::SetNoNewPrivs | Call::Setgroups(_)
+        )));
     }
 
     #[test]
@@ -81,7 +148,7 @@ mod tests {
             additional_gids: vec![],
             home: "/".into(),
         };
-        let err = switch_to(&sys, &user, true).unwrap_err();
+        let err = switch_to(&sys, &user, true, &DEFAULT).unwrap_err();
         assert_eq!(err.step, "setresgid");
         assert!(!sys.calls().contains(&Call::Setresuid(5)));
     }

@@ -1,0 +1,36 @@
+//! Seccomp for containers: Docker's profile format and default profile, compiled to BPF
+//! with seccompiler and installed with the raw `seccomp(2)` call.
+//!
+//! Use: `Profile::docker_default()` or `Profile::from_json(text)` (or
+//! `Profile::unconfined()`); `compile(&profile, &caps)` in the parent, before fork, with
+//! the container's capability numbers (`cap_number`); then `install(&programs)` in the
+//! child, after `PR_SET_NO_NEW_PRIVS` or while it still holds `CAP_SYS_ADMIN`, just
+//! before exec.
+//!
+//! Where this differs from Docker (libseccomp via runc):
+//! - only the native ABI is filtered; i386/arm32 and x32 calls kill the process, where
+//!   Docker filters them too (`archMap` sub-architectures);
+//! - arguments the kernel reads as 32-bit are compared on their low 32 bits (see
+//!   `plan::INT_ARGS`), libseccomp compares all 64;
+//! - one syscall given several actions by overlapping rules gets the most restrictive
+//!   one (see `compile`); Docker's default profile has no such overlap.
+
+mod apply;
+mod caps;
+mod compile;
+mod default_profile;
+mod error;
+mod plan;
+mod profile;
+mod profile_json;
+mod syscall_table;
+
+#[cfg(test)]
+mod kernel_tests;
+
+pub use apply::install;
+pub use caps::{cap_name, cap_number, CAP_LAST_CAP, DOCKER_DEFAULT_CAPS};
+pub use compile::{compile, Program};
+pub use error::SeccompError;
+pub use profile::{Action, ArchMap, ArgCmp, CmpOp, Condition, KernelVersion, Profile, SyscallRule};
+pub use syscall_table::syscall_number;
