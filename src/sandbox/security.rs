@@ -67,6 +67,9 @@ impl Security {
     /// The seccomp programs to install, compiled for this capability set; none when
     /// unconfined or privileged.
     pub fn filters(&self) -> Result<Vec<Vec<libc::sock_filter>>, SandboxError> {
+        if bench_unhardened() {
+            return Ok(Vec::new());
+        }
         let profile = match (&self.seccomp, self.privileged) {
             (_, true) | (SeccompPolicy::Unconfined, _) => return Ok(Vec::new()),
             (SeccompPolicy::Default, _) => Profile::docker_default(),
@@ -76,6 +79,12 @@ impl Security {
         seccomp::compile(&profile, &self.caps)
             .map_err(|e| SandboxError::InvalidSpec(format!("seccomp profile: {e}")))
     }
+}
+
+/// `STRATA_BENCH_UNHARDENED=1`: no seccomp filter and no per-sandbox cgroup, for
+/// `benches/hardening.rs` to measure what they cost. Never set outside that bench.
+pub fn bench_unhardened() -> bool {
+    std::env::var_os("STRATA_BENCH_UNHARDENED").is_some_and(|v| v == "1")
 }
 
 /// What the forked side applies when dropping privileges (borrowed, computed before the fork).
