@@ -81,6 +81,13 @@ pub fn run(
     let spec = net.and_then(|up| {
         let mut spec = spec(&store, &c, io)?;
         spec.cgroup_procs = super::cgroups::prepare(&c.id);
+        crate::sandbox::device_rules::restrict(&spec.cgroup_procs, &c.config.security).map_err(
+            |source| ContainerError::Io {
+                op: "restricting devices in the cgroup of",
+                path: c.id.clone().into(),
+                source,
+            },
+        )?;
         spec.network = up.mode.clone();
         spec.etc = up.etc.clone();
         spec.forwards = up.forwards.clone();

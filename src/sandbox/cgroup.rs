@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 /// The v1 controllers a container gets its own directory in. cpuset is left out: a new cpuset
 /// cgroup is unusable until `cpuset.cpus` and `cpuset.mems` are copied into it.
-pub const V1_CONTROLLERS: &[&str] = &["freezer", "memory", "cpu", "cpuacct", "pids", "blkio"];
+pub const V1_CONTROLLERS: &[&str] = &[
+    "freezer", "memory", "cpu", "cpuacct", "pids", "blkio", "devices",
+];
 
 /// The v2 controllers enabled for children in each ancestor's `cgroup.subtree_control`.
 const V2_CONTROLLERS: &[&str] = &["cpu", "memory", "pids", "io"];
@@ -223,6 +225,14 @@ impl Cgroup {
         out.sort();
         out.dedup();
         out
+    }
+
+    /// This cgroup's directory in a v1 `controller`'s hierarchy (`None` on v2 or when absent).
+    pub fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        (!self.v2)
+            .then(|| self.dirs.get(controller))
+            .flatten()
+            .map(PathBuf::as_path)
     }
 
     /// The path of a control file of `controller`, or `None` when that controller is absent.

@@ -8,6 +8,7 @@ pub mod capset;
 pub mod cgroup;
 pub mod cleanup;
 pub mod console;
+pub mod device_rules;
 pub mod devices;
 pub mod error;
 pub mod idmap;
