@@ -274,6 +274,9 @@ fn exec_privileged_and_exec_cap_flags_change_only_the_exec() {
     assert_eq!(caps_of(&r, "CapEff"), 0, "{r}");
     let r = s.ok(&["exec", id, "/probe", "caps"]);
     assert_eq!(caps_of(&r, "CapEff"), DOCKER_CAPS, "{r}");
+    // The exec'd command is in the container's cgroups (its limits and devices rules).
+    let r = s.ok(&["exec", id, "cat", "/proc/self/cgroup"]);
+    assert!(r.contains(&format!("/strata/{id}")), "{r}");
     s.ok(&["rm", "-f", id]);
 }
 

@@ -81,6 +81,8 @@ pub fn exec_in(
         return Err(SandboxError::InvalidSpec("argv is empty".into()));
     }
     let seccomp = spec.security.filters()?;
+    // The command counts against the container's limits and obeys its devices cgroup.
+    let cgroups = super::cgroup_of::of_process(init_pid);
     let namespaces = open_namespaces(init_pid)?;
     let (report_r, report_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|source| SandboxError::Sys {
@@ -90,7 +92,7 @@ pub fn exec_in(
     // SAFETY: the child only runs `joiner` and `_exit`s (as in `launch`).
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let code = joiner(spec, &seccomp, &namespaces, report_w.as_fd());
+            let code = joiner(spec, &seccomp, &cgroups, &namespaces, report_w.as_fd());
             // SAFETY: leave without running the caller's destructors in this copy.
             unsafe { libc::_exit(code) }
         }
@@ -138,6 +140,7 @@ pub fn exec_in(
 fn joiner(
     spec: &JoinSpec,
     seccomp: &[Vec<libc::sock_filter>],
+    cgroups: &[PathBuf],
     namespaces: &[(OwnedFd, CloneFlags)],
     report: std::os::fd::BorrowedFd<'_>,
 ) -> i32 {
@@ -157,6 +160,14 @@ fn joiner(
             if unsafe { libc::dup2(*fd, target as RawFd) } < 0 {
                 return fail("set up stdio", Errno::last().to_string());
             }
+        }
+    }
+    for procs in cgroups {
+        if let Err(e) = std::fs::write(procs, std::process::id().to_string()) {
+            return fail(
+                "join the container's cgroup",
+                format!("{}: {e}", procs.display()),
+            );
         }
     }
     let sys = RealSyscalls;

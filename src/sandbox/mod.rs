@@ -6,6 +6,7 @@
 
 pub mod capset;
 pub mod cgroup;
+pub mod cgroup_of;
 pub mod cleanup;
 pub mod console;
 pub mod device_rules;
