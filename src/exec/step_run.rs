@@ -134,7 +134,13 @@ pub fn run(
     let outcome = std::thread::scope(|s| {
         s.spawn(|| pump(out_r, LogStream::Stdout, rc, &tail));
         s.spawn(|| pump(err_r, LogStream::Stderr, rc, &tail));
-        let r = run_observed_in(&spec, &canceller, &mut |_| {}, scratch);
+        // Once the command runs, the sandbox has bound its secrets: they leave the host.
+        let r = run_observed_in(
+            &spec,
+            &canceller,
+            &mut |_| mounts.sandbox_started(),
+            scratch,
+        );
         // Our copies of the write ends go, so the readers see EOF once the process is gone.
         drop(out_w);
         drop(err_w);
