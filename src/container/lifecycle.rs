@@ -93,9 +93,12 @@ pub fn run(
         spec.forwards = up.forwards.clone();
         Ok((spec, up))
     });
+    // The sandbox's state goes in a temp dir this process owns for the run: a killed monitor
+    // leaves it for the next strata to reclaim, never in $TMPDIR.
+    let state = spec.and_then(|s| Ok((s, store.temp_dir_named("run-")?)));
     drop(store);
     let mut started = false;
-    let result = spec.and_then(|(spec, _ports_held)| {
+    let result = state.and_then(|((spec, _ports_held), state)| {
         let mut on_started = |pid: i32| {
             started = true;
             if let Ok(c) = cs.update(id, |c| c.state.pid = ProcRef::of(pid)) {
@@ -103,7 +106,7 @@ pub fn run(
                 on_start(&c);
             }
         };
-        let r = sandbox::run_observed(&spec, cancel, &mut on_started);
+        let r = sandbox::run_observed_in(&spec, cancel, &mut on_started, state.path());
         match r {
             Ok(o) => Ok(exit_code(o.status)),
             // PID 1 was killed (`stop` after its timeout, `rm -f`): the helper exits with

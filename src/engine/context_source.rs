@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tempfile::TempDir;
+use crate::util::owned_tmp::OwnedDir;
 use ureq::tls::{RootCerts, TlsConfig};
 
 use super::context_tar::{extract_if_tar, Contents, TarError};
@@ -44,7 +44,7 @@ pub struct Materialized {
     /// context is then the empty `dir`.
     pub dockerfile: Option<Vec<u8>>,
     /// Owns `dir` when it was made here; removed on drop.
-    _temp: Option<TempDir>,
+    _temp: Option<OwnedDir>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,14 +173,11 @@ pub fn materialize(
     }
 }
 
-fn temp_dir(tmp_parent: &Path) -> Result<TempDir, ContextError> {
-    tempfile::Builder::new()
-        .prefix("context-")
-        .tempdir_in(tmp_parent)
-        .map_err(|source| ContextError::TempDir {
-            dir: tmp_parent.to_path_buf(),
-            source,
-        })
+fn temp_dir(tmp_parent: &Path) -> Result<OwnedDir, ContextError> {
+    OwnedDir::new_in(tmp_parent, "context-").map_err(|source| ContextError::TempDir {
+        dir: tmp_parent.to_path_buf(),
+        source,
+    })
 }
 
 /// Extracts a (compressed) tar stream into a new temp dir, or keeps any other bytes as the

@@ -16,7 +16,6 @@ use super::mounts::Secrets;
 use super::remote_cache::{
     cache_records, inline_document, CacheRecord, ImportedCache, InputMemo, INLINE_FIELD,
 };
-use super::rootfs::reap_stale_mounts;
 use super::slots::Slots;
 use super::state::StepState;
 use super::step_copy::{ContextInputs, MemoFetch};
@@ -87,7 +86,6 @@ pub fn build(
     graph: &BuildGraph,
     opts: &BuildOptions<'_>,
 ) -> Result<BuildOutcome, ExecError> {
-    reap_stale_mounts(store);
     let needs_context = graph.nodes.iter().any(reads_context);
     let entries = if needs_context {
         opts.progress.event(Event::Phase {

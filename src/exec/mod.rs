@@ -11,6 +11,7 @@ pub mod mounts;
 pub mod output;
 pub mod remote_cache;
 pub mod rootfs;
+mod secret_file;
 mod slots;
 pub mod state;
 mod step_copy;

@@ -1,9 +1,10 @@
 //! Filesystems for steps, made from snapshots: a read-only merged view of a chain (the source of
 //! `COPY --from`) and a writable overlay over a parent chain with a fresh upperdir (COPY, WORKDIR
 //! and RUN write there). Mounts live in strata's mount namespace (the host's, or the one a
-//! rootless strata made with its user namespace) under `<store>/tmp/`, in
-//! directories named with strata's pid, and are detached when their guard drops; mounts left by
-//! a killed strata are found by that pid and detached by the next build.
+//! rootless strata made with its user namespace) under `<store>/tmp/`, in owned temp
+//! directories, and are detached when their guard drops; mounts left by a killed strata are
+//! detached by the next one to open the store, which finds the directory's owner gone
+//! (`util::owned_tmp`).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -16,22 +17,13 @@ use crate::sandbox::mount_plan::MOUNT_DATA_MAX;
 use crate::sandbox::syscalls::{RealSyscalls, Syscalls};
 use crate::snapshot::{lowerdir_option, Snapshots};
 use crate::store::Store;
+use crate::util::owned_tmp::OwnedDir;
 
-const TMP: &str = "tmp";
-
-fn tmp_root(store: &Store) -> Result<PathBuf, StepError> {
-    let dir = store.root().join(TMP);
-    std::fs::create_dir_all(&dir).map_err(StepError::io("create", &dir))?;
-    Ok(dir)
-}
-
-/// A temp directory under the store named `<what>-<pid>-…`, removed on drop.
-pub fn step_dir(store: &Store, what: &str) -> Result<tempfile::TempDir, StepError> {
-    let root = tmp_root(store)?;
-    tempfile::Builder::new()
-        .prefix(&format!("{what}-{}-", std::process::id()))
-        .tempdir_in(&root)
-        .map_err(StepError::io("create temp dir in", &root))
+/// An owned temp directory under the store named `<what>-…`, removed on drop.
+pub fn step_dir(store: &Store, what: &str) -> Result<OwnedDir, StepError> {
+    let root = store.tmp_dir();
+    std::fs::create_dir_all(&root).map_err(StepError::io("create", &root))?;
+    OwnedDir::new_in(&root, &format!("{what}-")).map_err(StepError::io("create temp dir in", &root))
 }
 
 /// The snapshot dirs of a state's layers, unpacking missing ones; `lowerdir=` order.
@@ -156,95 +148,4 @@ pub fn mount_view(
     let (m, _) = mount_writable(dir, lowers)?;
     let view = m.path().to_path_buf();
     Ok((Some(m), view))
-}
-
-/// Detaches mounts under `<store>/tmp/` whose directory names a pid that is no longer running
-/// (left by a strata that was killed), and removes their directories.
-pub fn reap_stale_mounts(store: &Store) {
-    let tmp = store.root().join(TMP);
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return;
-    };
-    let mut stale: Vec<PathBuf> = Vec::new();
-    for line in info.lines() {
-        let Some(mp) = line.split(' ').nth(4) else {
-            continue;
-        };
-        let mp = PathBuf::from(unescape_mountinfo(mp));
-        let Ok(rel) = mp.strip_prefix(&tmp) else {
-            continue;
-        };
-        let Some(first) = rel.components().next() else {
-            continue;
-        };
-        if let Some(pid) = owner_pid(&first.as_os_str().to_string_lossy()) {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                stale.push(mp);
-            }
-        }
-    }
-    // Deepest first, so nested mounts go before the ones they sit on.
-    stale.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    for mp in &stale {
-        let _ = umount2(mp, MntFlags::MNT_DETACH);
-    }
-    if let Ok(rd) = std::fs::read_dir(&tmp) {
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = owner_pid(&name) {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-    }
-}
-
-/// The pid in a step directory name `<what>-<pid>-<random>`.
-pub fn owner_pid(name: &str) -> Option<u32> {
-    let mut parts = name.splitn(3, '-');
-    let what = parts.next()?;
-    if !matches!(what, "step" | "view" | "run") {
-        return None;
-    }
-    parts.next()?.parse().ok()
-}
-
-/// mountinfo escapes space, tab, newline and backslash as octal.
-fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn step_dirs_name_their_owner() {
-        assert_eq!(owner_pid("step-123-abc"), Some(123));
-        assert_eq!(owner_pid("view-9-x"), Some(9));
-        assert_eq!(owner_pid("snapshot-abc-1"), None);
-        assert_eq!(owner_pid("step-x-1"), None);
-    }
-
-    #[test]
-    fn mountinfo_octal_escapes() {
-        assert_eq!(unescape_mountinfo(r"/a\040b\134c"), "/a b\\c");
-        assert_eq!(unescape_mountinfo("/plain"), "/plain");
-    }
 }

@@ -29,6 +29,7 @@ use crate::plan::graph::{CopyOp, CopySource, InputDigest};
 use crate::plan::inputs::{content_paths, copy_input_digest};
 use crate::snapshot::Change;
 use crate::syntax::dockerignore::PatternMatcher;
+use crate::util::owned_tmp::OwnedDir;
 use std::sync::Arc;
 
 /// The walked build context, shared by every step of a build.
@@ -362,13 +363,14 @@ impl Executor<'_> {
         })
     }
 
-    /// A read-only view of `src`'s layers: its temp dir, its mount, and the path to read.
+    /// A read-only view of `src`'s layers: its mount, its temp dir, and the path to read (in
+    /// that order, so the mount is detached before its directory is removed).
     fn source_view(
         &self,
         src: &StepState,
-    ) -> Result<(tempfile::TempDir, Option<OverlayMount>, PathBuf), StepError> {
+    ) -> Result<(Option<OverlayMount>, OwnedDir, PathBuf), StepError> {
         let dir = step_dir(self.store, "view")?;
         let (m, path) = mount_view(dir.path(), &self.lowerdirs(src)?)?;
-        Ok((dir, m, path))
+        Ok((m, dir, path))
     }
 }

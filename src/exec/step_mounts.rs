@@ -1,7 +1,7 @@
 //! RUN `--mount`s turned into sandbox mounts: bind mounts of the context or of another stage's
 //! or image's files (with the input digest their key needs), persistent cache directories,
-//! tmpfs, and secrets (a file on a tmpfs outside the store, or an env variable). Everything
-//! here lives only as long as the step: guards unmount and delete on drop.
+//! tmpfs, and secrets (a file the sandbox binds, see `secret_file`, or an env variable).
+//! Everything here lives only as long as the step: guards unmount and delete on drop.
 
 use std::any::Any;
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::error::StepError;
 use super::remote_cache::input_memo_key;
 use super::rootfs::{mount_view, mount_writable, step_dir};
+use super::secret_file::SecretFile;
 use super::step_copy::{self, CopyFrom};
 use super::steps::Executor;
 use crate::digest::CacheKey;
@@ -31,7 +32,18 @@ pub struct PreparedMounts {
     pub mounts: Vec<Mount>,
     /// Secrets exposed as environment variables (never logged, never keyed).
     pub env: Vec<(String, String)>,
+    secrets: Vec<SecretFile>,
     _guards: Vec<Box<dyn Any + Send>>,
+}
+
+impl PreparedMounts {
+    /// The sandbox has made its mounts (its command runs): the secrets' files leave the host,
+    /// living on only in the sandbox's mount namespace.
+    pub fn sandbox_started(&self) {
+        for s in &self.secrets {
+            s.withdraw();
+        }
+    }
 }
 
 fn absolute(target: &str, workdir: &str) -> PathBuf {
@@ -242,13 +254,19 @@ impl Executor<'_> {
                             .target
                             .clone()
                             .unwrap_or_else(|| format!("/run/secrets/{}", s.id));
-                        let (file, guard) = secret_file(value.as_bytes(), s.mode, s.uid, s.gid)?;
-                        out._guards.push(Box::new(guard));
+                        let file = SecretFile::write(
+                            &self.store.tmp_dir(),
+                            value.as_bytes(),
+                            s.mode,
+                            s.uid,
+                            s.gid,
+                        )?;
                         out.mounts.push(Mount::Bind {
-                            source: file,
+                            source: file.path().to_path_buf(),
                             target: absolute(&target, &op.workdir),
                             readonly: true,
                         });
+                        out.secrets.push(file);
                     }
                 }
                 RunMount::Ssh(_) => {
@@ -260,27 +278,4 @@ impl Executor<'_> {
         }
         Ok(out)
     }
-}
-
-/// Writes a secret to a file on a tmpfs (`/dev/shm`), never on the store's disk.
-fn secret_file(
-    value: &[u8],
-    mode: u32,
-    uid: u32,
-    gid: u32,
-) -> Result<(PathBuf, tempfile::TempDir), StepError> {
-    use std::os::unix::fs::PermissionsExt;
-    let base = Path::new("/dev/shm");
-    let dir = tempfile::Builder::new()
-        .prefix("strata-secret-")
-        .tempdir_in(base)
-        .map_err(StepError::io("create a secret dir in", base))?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))
-        .map_err(StepError::io("chmod", dir.path()))?;
-    let file = dir.path().join("secret");
-    std::fs::write(&file, value).map_err(StepError::io("write", &file))?;
-    std::os::unix::fs::chown(&file, Some(uid), Some(gid)).map_err(StepError::io("chown", &file))?;
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o7777))
-        .map_err(StepError::io("chmod", &file))?;
-    Ok((file, dir))
 }

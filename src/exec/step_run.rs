@@ -13,7 +13,7 @@ use super::interrupt::Interrupt;
 use super::step_mounts::PreparedMounts;
 use crate::plan::graph::{Command, ExecOp, HeredocData};
 use crate::sandbox::{
-    run_cancellable, Canceller, ExitStatus, Mount, NetworkMode, RootFs, Spec, Stdio,
+    run_observed_in, Canceller, ExitStatus, Mount, NetworkMode, RootFs, Spec, Stdio,
 };
 
 /// Lines of output kept for the error message of a failing RUN.
@@ -59,7 +59,8 @@ pub struct RunContext<'a> {
     pub interrupt: &'a Interrupt,
 }
 
-/// Runs the op over `lowers` + `upper`/`work` (the upperdir receives its changes).
+/// Runs the op over `lowers` + `upper`/`work` (the upperdir receives its changes). `scratch`
+/// is the step's owned temp directory, which also holds the sandbox's state.
 pub fn run(
     op: &ExecOp,
     lowers: Vec<PathBuf>,
@@ -139,7 +140,13 @@ pub fn run(
     let outcome = std::thread::scope(|s| {
         s.spawn(|| pump(out_r, LogStream::Stdout, rc, &tail));
         s.spawn(|| pump(err_r, LogStream::Stderr, rc, &tail));
-        let r = run_cancellable(&spec, &canceller);
+        // Once the command runs, the sandbox has bound its secrets: they leave the host.
+        let r = run_observed_in(
+            &spec,
+            &canceller,
+            &mut |_| mounts.sandbox_started(),
+            scratch,
+        );
         // Our copies of the write ends go, so the readers see EOF once the process is gone.
         drop(out_w);
         drop(err_w);

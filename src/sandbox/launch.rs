@@ -135,6 +135,19 @@ pub fn run_observed(
     cancel: &Canceller,
     on_start: &mut dyn FnMut(i32),
 ) -> Result<Outcome, SandboxError> {
+    run_observed_in(spec, cancel, on_start, &std::env::temp_dir())
+}
+
+/// Runs like `run_observed`, keeping the run's state (the root's mountpoint, the files bound
+/// on `/etc/hosts` & co, slirp4netns's socket) in a new directory under `state_parent`
+/// rather than `$TMPDIR`. strata passes a directory it owns in its store's temp area, so what
+/// a killed run leaves there is reclaimed with it (`util::owned_tmp`).
+pub fn run_observed_in(
+    spec: &Spec,
+    cancel: &Canceller,
+    on_start: &mut dyn FnMut(i32),
+    state_parent: &Path,
+) -> Result<Outcome, SandboxError> {
     validate(spec)?;
     // The overlay is mounted `volatile`, which marks its workdir; the kernel refuses to mount
     // a marked workdir again until the mark is removed. A run over the same upper and work
@@ -149,9 +162,9 @@ pub fn run_observed(
     let in_userns = rootless || crate::util::userns::in_user_namespace();
     let state = tempfile::Builder::new()
         .prefix("strata-sandbox-")
-        .tempdir()
+        .tempdir_in(state_parent)
         .map_err(|source| SandboxError::State {
-            path: std::env::temp_dir(),
+            path: state_parent.to_path_buf(),
             source,
         })?;
     let new_root = state.path().join("root");

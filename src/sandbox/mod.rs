@@ -30,5 +30,5 @@ pub mod user;
 pub mod userns;
 
 pub use error::SandboxError;
-pub use launch::{run, run_cancellable, run_observed, Canceller};
+pub use launch::{run, run_cancellable, run_observed, run_observed_in, Canceller};
 pub use spec::{ExitStatus, Forward, Mount, NetworkMode, Outcome, RootFs, Spec, Stdio};

@@ -1,6 +1,7 @@
 //! Unpacked layers on disk, one directory per layer keyed by its chain ID
 //! (`<root>/snapshots-v1/<chainID-hex>`), each holding that one layer's content as an overlayfs
-//! lowerdir. A snapshot appears atomically: it is unpacked under `<root>/tmp/` and renamed.
+//! lowerdir. A snapshot appears atomically: it is unpacked into an owned temp dir under
+//! `<root>/tmp/` (reclaimed by the next strata if this one is killed) and renamed.
 
 use std::ffi::OsString;
 use std::io::{self, Read};
@@ -14,6 +15,7 @@ use super::unpack::{decompress, unpack_layer_deferring, UnpackError, UnpackOptio
 use crate::digest::chain_ids;
 use crate::digest::Digest;
 use crate::util::hashing::HashingReader;
+use crate::util::owned_tmp::OwnedDir;
 
 /// The versioned directory name under the store root.
 pub const SNAPSHOTS_DIR: &str = "snapshots-v1";
@@ -97,10 +99,8 @@ impl Snapshots {
     pub fn remove(&self, chain_id: &Digest) -> Result<(), SnapshotError> {
         let dir = self.dir(chain_id);
         let tmp = self.tmp_root()?;
-        let grave = tempfile::Builder::new()
-            .prefix("rm-snapshot-")
-            .tempdir_in(&tmp)
-            .map_err(io_err("create temp dir in", &tmp))?;
+        let grave =
+            OwnedDir::new_in(&tmp, "rm-snapshot-").map_err(io_err("create temp dir in", &tmp))?;
         let dest = grave.path().join("s");
         match std::fs::rename(&dir, &dest) {
             Ok(()) => {}
@@ -180,9 +180,7 @@ impl Snapshots {
         let parent = self.root.join(SNAPSHOTS_DIR);
         std::fs::create_dir_all(&parent).map_err(io_err("create", &parent))?;
         let tmp_root = self.tmp_root()?;
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!("snapshot-{}-", &chain_id.hex()[..12]))
-            .tempdir_in(&tmp_root)
+        let tmp = OwnedDir::new_in(&tmp_root, &format!("snapshot-{}-", &chain_id.hex()[..12]))
             .map_err(io_err("create temp dir in", &tmp_root))?;
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
             .map_err(io_err("chmod", tmp.path()))?;
@@ -247,7 +245,7 @@ impl Snapshots {
         sync_fs(tmp.path()).map_err(io_err("sync", tmp.path()))?;
         match std::fs::rename(tmp.path(), &dir) {
             Ok(()) => {
-                let _ = tmp.keep();
+                tmp.moved();
                 Ok(dir)
             }
             // Someone else made it first; theirs is as good as ours, which `tmp` drops.
@@ -267,7 +265,7 @@ impl Snapshots {
 struct PendingLinks {
     chain_id: Digest,
     diff_id: Digest,
-    tmp: tempfile::TempDir,
+    tmp: OwnedDir,
     /// Hard links into lower layers still to make.
     links: Vec<DeferredLink>,
 }

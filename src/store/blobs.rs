@@ -1,30 +1,30 @@
 //! Content-addressed blobs under `oci/blobs/sha256/`: streamed into `tmp/` while hashing, then
 //! verified (or the computed digest adopted), fsynced and renamed into place. A writer that fails
-//! or is dropped leaves nothing but its temp file, which is removed on drop when it can be.
+//! or is dropped removes its temp file; one killed leaves it to the next strata's sweep (the temp
+//! file is an owned one, see `util::owned_tmp`).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-
-use tempfile::NamedTempFile;
 
 use super::error::StoreError;
 use super::layout::Store;
 use crate::digest::Digest;
 use crate::util::atomic::sync_dir;
 use crate::util::hashing::{HashingReader, HashingWriter};
+use crate::util::owned_tmp::OwnedFile;
 
 /// Streams one blob into the store. `Write` the content, then `commit` (or `finish` to decide
 /// later).
 pub struct BlobWriter {
-    inner: HashingWriter<BufWriter<NamedTempFile>>,
+    inner: HashingWriter<BufWriter<OwnedFile>>,
     blobs_dir: PathBuf,
 }
 
 /// A fully written and fsynced temp file whose digest is known but which is not in the store
 /// yet. Dropping it deletes the temp file.
 pub struct PendingBlob {
-    tmp: NamedTempFile,
+    tmp: OwnedFile,
     digest: Digest,
     size: u64,
     blobs_dir: PathBuf,
@@ -41,10 +41,7 @@ impl Store {
 
     /// A writer streaming into a temp file under `tmp/`.
     pub fn blob_writer(&self) -> Result<BlobWriter, StoreError> {
-        let tmp = tempfile::Builder::new()
-            .prefix("blob-")
-            .tempfile_in(self.tmp_dir())
-            .map_err(StoreError::io("cannot create temp file in", self.tmp_dir()))?;
+        let tmp = self.temp_file("blob-")?;
         Ok(BlobWriter {
             inner: HashingWriter::new(BufWriter::with_capacity(256 * 1024, tmp)),
             blobs_dir: self.blobs_dir(),
@@ -175,7 +172,7 @@ impl PendingBlob {
         }
         self.tmp
             .persist(&dest)
-            .map_err(|e| StoreError::io("cannot move blob to", &dest)(e.error))?;
+            .map_err(|(e, _)| StoreError::io("cannot move blob to", &dest)(e))?;
         sync_dir(&self.blobs_dir).map_err(StoreError::io("cannot fsync", &self.blobs_dir))?;
         Ok((self.digest, self.size))
     }
@@ -187,6 +184,47 @@ mod tests {
 
     fn tmp_entries(s: &Store) -> usize {
         fs::read_dir(s.tmp_dir()).unwrap().count()
+    }
+
+    #[test]
+    fn a_writer_owns_its_temp_file_and_a_dead_ones_is_reclaimed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let mut w = s.blob_writer().unwrap();
+        w.write_all(b"partial").unwrap();
+        // Another process opening the store meanwhile leaves the live writer's file alone.
+        let other = Store::open(dir.path()).unwrap();
+        assert_eq!(tmp_entries(&other), 2, "the temp file and its lock");
+        assert_eq!(w.commit(None).unwrap().1, 7);
+        assert_eq!(tmp_entries(&s), 0);
+
+        // What a killed writer leaves: its temp file and a lock file nobody holds.
+        fs::write(s.tmp_dir().join("blob-dead"), vec![0u8; 4096]).unwrap();
+        fs::write(s.tmp_dir().join("blob-dead.lock"), "").unwrap();
+        let r = s.reclaim_tmp().unwrap();
+        assert_eq!(r.reclaimed, vec!["blob-dead"]);
+        assert_eq!(r.bytes, 4096);
+        assert_eq!(tmp_entries(&s), 0);
+    }
+
+    #[test]
+    fn an_unleased_leftover_goes_only_when_no_other_process_has_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::open(dir.path()).unwrap();
+        fs::write(first.tmp_dir().join("blob-legacy"), "old").unwrap();
+        fs::write(first.tmp_dir().join("partial-ab"), "resume me").unwrap();
+        // `first` holds gc.lock shared, as another process would.
+        let second = Store::open(dir.path()).unwrap();
+        assert_eq!(tmp_entries(&second), 2);
+        drop(first);
+        let r = second.reclaim_tmp().unwrap();
+        assert_eq!(r.reclaimed, vec!["blob-legacy"]);
+        assert_eq!(r.unleased, vec!["partial-ab"]);
+        // Its shared lock is back: a prune elsewhere is still refused.
+        let gc = dir.path().join(super::super::layout::GC_LOCK);
+        assert!(super::super::lock::FileLock::try_acquire(&gc, true)
+            .unwrap()
+            .is_none());
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! Safety against live processes: every process using the store holds `gc.lock` shared for as
 //! long as its `Store` is open; prune turns its own hold exclusive without waiting, and refuses
 //! (`StoreError::Busy`) when any other strata process is running. So while prune runs, nothing
-//! else writes: every entry of `tmp/` is garbage from a dead process, and a blob the index does
-//! not reach cannot be one a writer is about to name. Nothing is deleted at start-up.
+//! else writes: a blob the index does not reach cannot be one a writer is about to name. In
+//! `tmp/` prune takes every item not owned by a live process (a container's monitor holds no
+//! gc lock but owns its run's temp dir), unleased ones included. What killed processes left in
+//! `tmp/` is reclaimed without prune too, by the next `Store::open` (`util::owned_tmp`).
 
 use std::collections::HashSet;
 use std::fs;
@@ -20,6 +22,7 @@ use super::image::RemoveEvent;
 use super::index::IndexFile;
 use super::layout::Store;
 use crate::digest::{chain_ids, Digest};
+use crate::util::owned_tmp::{self, Found, Orphans};
 
 /// What prune removes besides unreferenced blobs, snapshots and temp files.
 #[derive(Debug, Clone, Default)]
@@ -55,7 +58,8 @@ pub struct DiskUsage {
     pub images: UsageRow,
     /// Unpacked layers in snapshots-v1: active when an image uses the chain.
     pub snapshots: UsageRow,
-    /// Entries of tmp/ (all reclaimable by prune once no strata process runs).
+    /// Items of tmp/ (their lock files not counted); all counted reclaimable, as prune takes
+    /// every one whose owner is gone.
     pub tmp: UsageRow,
 }
 
@@ -121,10 +125,14 @@ impl Store {
             }
         }
 
-        for entry in read_dir_or_empty(&self.tmp_dir())? {
-            report.reclaimed += remove_any(&entry.path())?;
-            report.tmp_entries += 1;
+        let swept = owned_tmp::sweep(&self.tmp_dir(), Orphans::Reclaim { except: &[] });
+        if let Some((name, why)) = swept.failed.first() {
+            return Err(StoreError::io("cannot remove", self.tmp_dir().join(name))(
+                std::io::Error::other(why.clone()),
+            ));
         }
+        report.reclaimed += swept.bytes;
+        report.tmp_entries = swept.reclaimed.len();
         Ok(report)
     }
 
@@ -170,8 +178,16 @@ impl Store {
                 du.snapshots.reclaimable += size;
             }
         }
-        for entry in read_dir_or_empty(&self.tmp_dir())? {
-            let size = tree_size(&entry.path());
+        let names = read_dir_or_empty(&self.tmp_dir())?
+            .into_iter()
+            .filter_map(|e| e.file_name().into_string().ok());
+        for found in owned_tmp::group(names) {
+            let (Found::Leased(name) | Found::Unleased(name)) = found;
+            let path = self.tmp_dir().join(name);
+            if fs::symlink_metadata(&path).is_err() {
+                continue;
+            }
+            let size = tree_size(&path);
             du.tmp.total += 1;
             du.tmp.size += size;
             du.tmp.reclaimable += size;

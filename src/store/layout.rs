@@ -8,7 +8,8 @@
 //!                   reads the store as it is
 //!   snapshots-v1/   unpacked layers (owned by `snapshot`)
 //!   chunks-v1/      per layer blob, where its compressed gzip chunks are (`snapshot::chunk_store`)
-//!   tmp/            temp files and dirs; whatever is here when no strata process runs is garbage
+//!   tmp/            temp files and dirs, each owned through a lock (`util::owned_tmp`): an
+//!                   item whose owner died is reclaimed by the next `Store::open`
 //!   lock            flock serialising index.json updates
 //!   gc.lock         flock: shared by every process using the store, exclusive for prune
 //! ```
@@ -20,6 +21,7 @@ use super::error::StoreError;
 use super::index::IndexFile;
 use super::lock::FileLock;
 use crate::util::atomic::write_atomic;
+use crate::util::owned_tmp::{self, Orphans, OwnedDir, OwnedFile, SweepReport};
 
 pub const OCI_DIR: &str = "oci";
 pub const TMP_DIR: &str = "tmp";
@@ -27,6 +29,9 @@ pub const SNAPSHOTS_DIR: &str = "snapshots-v1";
 pub const CHUNKS_DIR: &str = "chunks-v1";
 pub const INDEX_LOCK: &str = "lock";
 pub const GC_LOCK: &str = "gc.lock";
+/// Names in tmp/ kept on purpose rather than left behind: a failed pull's partial blob waits
+/// there for the next pull to resume from (`system prune` removes it).
+pub const KEPT_TMP_PREFIXES: &[&str] = &["partial-"];
 const OCI_LAYOUT: &str = "oci-layout";
 const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
@@ -39,7 +44,8 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the store at `root`, creating the layout when it is missing.
+    /// Opens the store at `root`, creating the layout when it is missing, and reclaims what
+    /// killed strata processes left in tmp/ (see [`Store::reclaim_tmp`]).
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         let oci = root.join(OCI_DIR);
         for dir in [
@@ -67,7 +73,36 @@ impl Store {
                 IndexFile::default().write(&store.index_path())?;
             }
         }
+        store.reclaim_tmp()?;
         Ok(store)
+    }
+
+    /// Removes the temp items of dead owners from tmp/, detaching what they left mounted. An
+    /// unleased leftover (an older strata's temp file) is taken only when no other process has
+    /// the store open, proven by getting `gc.lock` exclusively for a moment. When tmp/ is empty
+    /// this costs one directory listing.
+    pub fn reclaim_tmp(&self) -> Result<SweepReport, StoreError> {
+        let tmp = self.tmp_dir();
+        let mut report = owned_tmp::sweep(&tmp, Orphans::Keep);
+        if report.orphans(KEPT_TMP_PREFIXES) > 0 {
+            let alone = self.gc_lock.try_make_exclusive()?;
+            if alone {
+                let more = owned_tmp::sweep(
+                    &tmp,
+                    Orphans::Reclaim {
+                        except: KEPT_TMP_PREFIXES,
+                    },
+                );
+                report.reclaimed.extend(more.reclaimed);
+                report.bytes += more.bytes;
+                report.unleased = more.unleased;
+                report.failed.extend(more.failed);
+            }
+            // Shared again (after a failed try no lock is held at all): this waits out a
+            // prune that got in meanwhile, before this process writes anything.
+            self.gc_lock.make_shared()?;
+        }
+        Ok(report)
     }
 
     pub fn root(&self) -> &Path {
@@ -93,12 +128,21 @@ impl Store {
         self.root.join(SNAPSHOTS_DIR)
     }
 
-    /// A fresh directory under `tmp/`, removed on drop.
-    pub fn temp_dir(&self) -> Result<tempfile::TempDir, StoreError> {
-        tempfile::Builder::new()
-            .prefix("dir-")
-            .tempdir_in(self.tmp_dir())
+    /// A fresh directory under `tmp/`, owned by this process and removed on drop.
+    pub fn temp_dir(&self) -> Result<OwnedDir, StoreError> {
+        self.temp_dir_named("dir-")
+    }
+
+    /// A fresh directory `tmp/<prefix><random>`, owned by this process and removed on drop.
+    pub fn temp_dir_named(&self, prefix: &str) -> Result<OwnedDir, StoreError> {
+        OwnedDir::new_in(&self.tmp_dir(), prefix)
             .map_err(StoreError::io("cannot create temp dir in", self.tmp_dir()))
+    }
+
+    /// A fresh file `tmp/<prefix><random>`, owned by this process and removed on drop.
+    pub fn temp_file(&self, prefix: &str) -> Result<OwnedFile, StoreError> {
+        OwnedFile::new_in(&self.tmp_dir(), prefix)
+            .map_err(StoreError::io("cannot create temp file in", self.tmp_dir()))
     }
 
     pub(crate) fn lock_index(&self) -> Result<FileLock, StoreError> {

@@ -65,6 +65,23 @@ impl FileLock {
         }
     }
 
+    /// Turns the lock shared again (after `try_make_exclusive`, whatever it returned), waiting
+    /// while another process holds it exclusively.
+    pub fn make_shared(&self) -> Result<(), StoreError> {
+        loop {
+            match self._lock.relock(FlockArg::LockShared) {
+                Ok(()) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    return Err(StoreError::Lock {
+                        path: self.path.clone(),
+                        source: e,
+                    })
+                }
+            }
+        }
+    }
+
     /// Turns a held lock exclusive without blocking; `false` when another process holds it.
     /// flock drops the old lock before taking the new one, so after `false` no lock is held.
     pub fn try_make_exclusive(&self) -> Result<bool, StoreError> {

@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod hashing;
+pub mod owned_tmp;
 pub mod passwd;
 pub mod read_full;
 pub mod safe_path;
