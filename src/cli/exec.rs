@@ -86,6 +86,7 @@ pub fn run(settings: &Settings, args: ExecArgs) -> Result<ExitCode> {
         user: args.user.clone().unwrap_or_else(|| c.config.user.clone()),
         stdio: [None, None, None],
         tty: args.tty,
+        rlimits: c.config.resources.rlimits(),
     };
     let null = std::fs::File::open("/dev/null")?;
     if !args.interactive {

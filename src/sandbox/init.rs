@@ -301,6 +301,9 @@ fn main_process(
     if let Err(e) = sys.chdir(&args.spec.cwd) {
         return fail(format!("chdir {}: {e}", args.spec.cwd.display()), 126);
     }
+    if let Err(e) = super::rlimits::apply(&args.spec.rlimits) {
+        return fail(e.to_string(), 126);
+    }
     if let Err(e) = user::switch_to(sys, user, args.setgroups) {
         return fail(e.to_string(), 126);
     }

@@ -42,6 +42,8 @@ pub struct JoinSpec {
     pub stdio: [Option<RawFd>; 3],
     /// Make stdin (a pty slave) the controlling terminal of a new session.
     pub tty: bool,
+    /// The sandbox's own `Spec::rlimits`, so the process has the limits its main one has.
+    pub rlimits: Vec<super::rlimits::Rlimit>,
 }
 
 /// The open namespace files of a running sandbox's PID 1, in `JOIN_ORDER`.
@@ -271,6 +273,9 @@ fn run_command(
     }
     if let Err(e) = sys.chdir(&spec.cwd) {
         return fail(format!("chdir {}: {e}", spec.cwd.display()), 126);
+    }
+    if let Err(e) = super::rlimits::apply(&spec.rlimits) {
+        return fail(e.to_string(), 126);
     }
     if let Err(e) = user::switch_to(sys, user, true) {
         return fail(e.to_string(), 126);

@@ -18,6 +18,7 @@ pub mod mounts;
 pub mod network;
 pub mod recording;
 pub mod report;
+pub mod rlimits;
 pub mod rootless;
 pub mod spec;
 pub mod syscalls;
