@@ -33,6 +33,8 @@ pub struct CreateOptions {
     pub restart: super::restart::RestartPolicy,
     /// `--label` values (`K=V`, or `K` for an empty value), in order.
     pub labels: Vec<String>,
+    /// Resource limits, already checked and defaulted (`resources::check_create`).
+    pub resources: super::resources::Resources,
 }
 
 /// Creates the container `image` (named by the user as `image_name`) with `opts`; bare
@@ -126,6 +128,7 @@ fn build(
             .as_ref()
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default(),
+        resources: opts.resources,
     };
     check_mounts(&config.mounts)?;
     let diff_ids = image.config.diff_ids()?;

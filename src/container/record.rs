@@ -85,6 +85,10 @@ pub struct RunConfig {
     pub exposed: Vec<String>,
     #[serde(default)]
     pub image_volumes: Vec<String>,
+    /// `--memory`, `--cpus`, `--pids-limit`, `--ulimit`, `--shm-size` and the rest, as the
+    /// daemon records them (defaults applied); `update` changes the cgroup ones.
+    #[serde(default)]
+    pub resources: super::resources::Resources,
 }
 
 /// Docker's defaults for a container that sets nothing: `/`, root, no network, SIGTERM.
@@ -110,6 +114,7 @@ impl Default for RunConfig {
             entrypoint_len: 0,
             exposed: Vec::new(),
             image_volumes: Vec::new(),
+            resources: Default::default(),
         }
     }
 }
@@ -277,6 +282,9 @@ pub struct State {
     /// Frozen by `pause` (its cgroup's freezer).
     #[serde(default)]
     pub paused: bool,
+    /// The OOM killer killed a process of the last run (its cgroup's `oom_kill` count).
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 /// Exit code recorded when the process owning a running container vanished (it was killed):
