@@ -103,6 +103,8 @@ pub struct RunArgs {
     /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
     #[arg(long, value_name = "POLICY", default_value = "no", value_parser = parse_restart)]
     pub restart: RestartPolicy,
+    #[command(flatten)]
+    pub resources: super::resource_args::ResourceArgs,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -141,6 +143,7 @@ pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
     if args.rm && !args.restart.is_none() {
         anyhow::bail!("Conflicting options: --restart and --rm");
     }
+    let resources = args.resources.resolve()?;
     let cwd = std::env::current_dir().context("current directory")?;
     let mut mounts = Vec::new();
     for v in &args.volume {
@@ -192,6 +195,7 @@ pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
         init: args.init,
         restart: args.restart,
         labels,
+        resources,
     };
     Ok(container::create(store, &image, &args.image, opts, |k| {
         std::env::var(k).ok()
