@@ -13,6 +13,7 @@ pub mod remote_cache;
 pub mod rootfs;
 mod slots;
 pub mod state;
+mod step_cgroup;
 mod step_copy;
 mod step_mounts;
 pub mod step_run;

@@ -1,0 +1,45 @@
+//! A RUN step's own cgroup, `strata/build-<random>` in every controller: made before the
+//! step's sandbox starts (its helper joins it first, so every process of the step is in it)
+//! and removed when the step ends, however it ends. Without root or cgroups the step runs
+//! without one, as before.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use crate::sandbox::cgroup::{Cgroup, Layout};
+
+/// Owns the cgroup; dropping it removes it.
+pub struct StepCgroup(Option<Cgroup>);
+
+impl StepCgroup {
+    pub fn create() -> StepCgroup {
+        // Read once per process: a build makes one cgroup per RUN.
+        static LAYOUT: OnceLock<Option<Layout>> = OnceLock::new();
+        if !nix::unistd::geteuid().is_root() {
+            return StepCgroup(None);
+        }
+        let layout = LAYOUT.get_or_init(|| Layout::detect().ok());
+        let name = format!("strata/build-{}", &crate::util::random_id()[..16]);
+        StepCgroup(layout.as_ref().and_then(|l| Cgroup::create(l, &name).ok()))
+    }
+
+    /// The `cgroup.procs` files the sandbox joins (`Spec::cgroup_procs`).
+    pub fn procs(&self) -> Vec<PathBuf> {
+        self.0.as_ref().map_or_else(Vec::new, |cg| {
+            cg.paths()
+                .into_iter()
+                .map(|p| p.join("cgroup.procs"))
+                .collect()
+        })
+    }
+}
+
+impl Drop for StepCgroup {
+    fn drop(&mut self) {
+        if let Some(cg) = &self.0 {
+            // The sandbox's PID 1 killed everything before it ended, so this only waits for
+            // exiting processes; a failure leaves an empty cgroup, never a failed build.
+            let _ = cg.remove();
+        }
+    }
+}
