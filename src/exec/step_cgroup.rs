@@ -1,7 +1,7 @@
-//! A RUN step's own cgroup, `strata/build-<random>` in every controller: made before the
-//! step's sandbox starts (its helper joins it first, so every process of the step is in it)
-//! and removed when the step ends, however it ends. Without root or cgroups the step runs
-//! without one, as before.
+//! A RUN step's own cgroup, `strata/build-<random>` (on v1 in the `pids` hierarchy only, see
+//! `STEP_CONTROLLERS_V1`): made before the step's sandbox starts (its helper joins it first,
+//! so every process of the step is in it) and removed when the step ends, however it ends.
+//! Without root or cgroups the step runs without one, as before.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -18,7 +18,7 @@ impl StepCgroup {
         if !nix::unistd::geteuid().is_root() {
             return StepCgroup(None);
         }
-        let layout = LAYOUT.get_or_init(|| Layout::detect().ok());
+        let layout = LAYOUT.get_or_init(|| Layout::detect().ok().map(step_layout));
         let name = format!("strata/build-{}", &crate::util::random_id()[..16]);
         StepCgroup(layout.as_ref().and_then(|l| Cgroup::create(l, &name).ok()))
     }
@@ -31,6 +31,22 @@ impl StepCgroup {
                 .map(|p| p.join("cgroup.procs"))
                 .collect()
         })
+    }
+}
+
+/// The v1 hierarchies a step gets a cgroup in: `pids` holds every process of the step, and a
+/// RUN has no limit to set. Each more hierarchy costs a directory made and removed per step,
+/// and a `cpu` group of its own changes how the scheduler weighs the step against the host's
+/// other work (builds were measurably slower on a busy host with all six).
+const STEP_CONTROLLERS_V1: &[&str] = &["pids"];
+
+fn step_layout(layout: Layout) -> Layout {
+    match layout {
+        Layout::V1 { mut controllers } => {
+            controllers.retain(|c, _| STEP_CONTROLLERS_V1.contains(&c.as_str()));
+            Layout::V1 { controllers }
+        }
+        v2 => v2,
     }
 }
 
