@@ -140,7 +140,7 @@ pub fn parse(f: &Flags<'_>) -> Result<Resources, ResourceError> {
         memory: flag("-m, --memory", f.memory, ram_in_bytes)?.unwrap_or(0),
         memory_swap: flag("--memory-swap", f.memory_swap, mem_swap_bytes)?.unwrap_or(0),
         nano_cpus: flag("--cpus", f.cpus, parse_cpus)?.unwrap_or(0),
-        cpu_shares: flag("-c, --cpu-shares", f.cpu_shares, parse_int64)?.unwrap_or(0),
+        cpu_shares: flag("--cpu-shares", f.cpu_shares, parse_int64)?.unwrap_or(0),
         pids_limit: flag("--pids-limit", f.pids_limit, parse_int64)?,
         ulimits,
         shm_size: flag("--shm-size", f.shm_size, ram_in_bytes)?.unwrap_or(0),
@@ -596,7 +596,7 @@ mod tests {
                     cpu_shares: Some("lots"),
                     ..Default::default()
                 },
-                "invalid argument \"lots\" for \"-c, --cpu-shares\" flag: strconv.ParseInt: parsing \"lots\": invalid syntax",
+                "invalid argument \"lots\" for \"--cpu-shares\" flag: strconv.ParseInt: parsing \"lots\": invalid syntax",
             ),
             (
                 Flags {
