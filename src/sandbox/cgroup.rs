@@ -733,6 +733,45 @@ mod tests {
         assert!(online_cpus() >= 1);
     }
 
+    /// `set` refuses a write to a controller that is not mounted before writing anything.
+    #[test]
+    fn set_needs_every_controller() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cpu = tmp.path().join("cpu");
+        let layout = Layout::V1 {
+            controllers: [("cpu".to_string(), cpu.clone())].into(),
+        };
+        let cg = Cgroup::create(&layout, "strata/x").unwrap();
+        let shares = cpu.join("strata/x/cpu.shares");
+        std::fs::write(&shares, "1024").unwrap();
+        let w = |controller, file: &'static str, value: &str| Write {
+            controller,
+            file,
+            value: value.into(),
+        };
+        let both = [
+            w("cpu", "cpu.shares", "512"),
+            w("memory", "memory.limit_in_bytes", "1"),
+        ];
+        let err = cg.set(&both).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                CgroupError::NoController {
+                    controller: "memory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&shares).unwrap(), "1024");
+        cg.set(&both[..1]).unwrap();
+        assert_eq!(std::fs::read_to_string(&shares).unwrap(), "512");
+        // A v1 file that is absent (no swap accounting) is refused the same way.
+        let err = cg.set(&[w("cpu", "cpu.cfs_quota_us", "1")]).unwrap_err();
+        assert!(matches!(err, CgroupError::NoController { .. }), "{err}");
+    }
+
     /// Kills the child and removes the cgroup even when an assertion fails first.
     struct Guard(std::process::Child, Cgroup);
 
