@@ -92,6 +92,7 @@ pub fn run(settings: &Settings, args: ExecArgs) -> Result<ExitCode> {
             Ok(s) => s,
             Err(e) => return Ok(fail(125, &e)),
         },
+        rlimits: c.config.resources.rlimits(),
     };
     let null = std::fs::File::open("/dev/null")?;
     if !args.interactive {

@@ -35,6 +35,7 @@ mod pause;
 mod port;
 mod ps;
 mod rename;
+mod resource_args;
 mod restart;
 mod rm;
 mod run;

@@ -105,6 +105,8 @@ pub struct RunArgs {
     pub restart: RestartPolicy,
     #[command(flatten)]
     pub security: super::security_args::SecurityArgs,
+    #[command(flatten)]
+    pub resources: super::resource_args::ResourceArgs,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -143,6 +145,7 @@ pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
     if args.rm && !args.restart.is_none() {
         anyhow::bail!("Conflicting options: --restart and --rm");
     }
+    let resources = args.resources.resolve()?;
     let cwd = std::env::current_dir().context("current directory")?;
     let mut mounts = Vec::new();
     for v in &args.volume {
@@ -195,6 +198,7 @@ pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
         restart: args.restart,
         labels,
         security: args.security.resolve()?,
+        resources,
     };
     Ok(container::create(store, &image, &args.image, opts, |k| {
         std::env::var(k).ok()

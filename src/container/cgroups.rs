@@ -1,11 +1,13 @@
-//! A container's own cgroup, `strata/<id>` in every controller: made when it starts (the
-//! sandbox joins it before the command runs), removed when it ends. `pause`, `stats` and
-//! `top` read and drive it.
+//! A container's own cgroup, `strata/<id>` in every controller: made with its limits when it
+//! starts (the sandbox joins it before the command runs), read for OOM kills and removed when
+//! it ends. `update` changes its limits; `pause`, `stats` and `top` read and drive it.
 
 use std::path::PathBuf;
 
+use super::cgroup_limits;
 use super::error::ContainerError;
 use super::record::{Container, Status};
+use super::resources::{self, Resources};
 use super::stats_view::{self, Ident, NetBytes, Sample, StatsRow};
 use super::store::Containers;
 use crate::sandbox::cgroup::{self, Cgroup, Layout};
@@ -14,21 +16,64 @@ fn rel(id: &str) -> String {
     format!("strata/{id}")
 }
 
-/// The `cgroup.procs` files for a container about to start; none when cgroups cannot be
-/// managed here (not root), and the container runs without pause and stats.
-pub fn prepare(id: &str) -> Vec<PathBuf> {
+/// Makes the cgroup of a container about to start and sets its limits; returns its
+/// `cgroup.procs` files. Without root (or without cgroups here) a container that asks for no
+/// limit runs without a cgroup, so without pause and stats; one that asks for limits fails.
+pub fn prepare(id: &str, limits: &Resources) -> Result<Vec<PathBuf>, ContainerError> {
+    let wanted = limits.limits_cgroup();
+    if !wanted && crate::sandbox::security::bench_unhardened() {
+        return Ok(Vec::new());
+    }
     if !nix::unistd::geteuid().is_root() {
-        return Vec::new();
+        if wanted {
+            return Err(ContainerError::Limits {
+                id: id.to_string(),
+                detail: "resource limits need root (strata cannot manage cgroups here)".into(),
+            });
+        }
+        return Ok(Vec::new());
     }
+    let err = |e| ContainerError::Cgroup {
+        id: id.to_string(),
+        source: Box::new(e),
+    };
     let made = Layout::detect().and_then(|l| Cgroup::create(&l, &rel(id)));
-    match made {
-        Ok(cg) => cg
-            .paths()
-            .into_iter()
-            .map(|p| p.join("cgroup.procs"))
-            .collect(),
-        Err(_) => Vec::new(),
+    let cg = match made {
+        Ok(cg) => cg,
+        Err(e) if wanted => return Err(err(e)),
+        Err(_) => return Ok(Vec::new()),
+    };
+    if wanted {
+        cg.set(&limit_writes(&cg, limits, None)).map_err(err)?;
     }
+    Ok(cg
+        .paths()
+        .into_iter()
+        .map(|p| p.join("cgroup.procs"))
+        .collect())
+}
+
+/// The writes that put `limits` in force in `cg`, whose memory limit is `current` now.
+fn limit_writes(cg: &Cgroup, limits: &Resources, current: Option<u64>) -> Vec<cgroup::Write> {
+    let swap = if cg.is_v2() {
+        cg.has_file("memory", "memory.swap.max")
+    } else {
+        cg.has_file("memory", "memory.memsw.limit_in_bytes")
+    };
+    let target = cgroup_limits::Target {
+        v2: cg.is_v2(),
+        swap,
+        current_memory: current,
+    };
+    cgroup_limits::writes(limits, target)
+}
+
+/// Whether the OOM killer killed a process of the container (read before `remove`).
+pub fn oom_killed(id: &str) -> bool {
+    Layout::detect()
+        .and_then(|l| Cgroup::open(&l, &rel(id)))
+        .and_then(|cg| cg.oom_kills())
+        .is_ok_and(|n| n > 0)
 }
 
 /// Removes the container's cgroup once nothing runs in it (also after a killed monitor left
@@ -37,6 +82,31 @@ pub fn remove(id: &str) {
     if let Ok(cg) = Layout::detect().and_then(|l| Cgroup::open(&l, &rel(id))) {
         let _ = cg.remove();
     }
+}
+
+/// `update`: merges `new` into the container's limits as Docker does, writes them into the
+/// cgroup of a running container, then records them. Returns the warnings to print.
+pub fn update_limits(
+    cs: &Containers,
+    c: &Container,
+    new: &Resources,
+    host: &resources::Host,
+) -> Result<Vec<String>, ContainerError> {
+    let fail = |detail: String| ContainerError::Update {
+        id: c.id.clone(),
+        detail,
+    };
+    let (merged, warnings) =
+        resources::merge_update(&c.config.resources, new, host).map_err(|e| fail(e.to_string()))?;
+    let c = cs.get_reconciled(&c.id)?;
+    if c.state.status == Status::Running && merged.limits_cgroup() {
+        let cg = open(&c)?;
+        let current = cg.memory_limit().map_err(|e| fail(e.to_string()))?;
+        cg.set(&limit_writes(&cg, &merged, current))
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    cs.update(&c.id, |c| c.config.resources = merged.clone())?;
+    Ok(warnings)
 }
 
 fn open(c: &Container) -> Result<Cgroup, ContainerError> {

@@ -34,6 +34,8 @@ pub struct CreateOptions {
     /// `--label` values (`K=V`, or `K` for an empty value), in order.
     pub labels: Vec<String>,
     pub security: crate::sandbox::security::Security,
+    /// Resource limits, already checked and defaulted (`resources::check_create`).
+    pub resources: super::resources::Resources,
 }
 
 /// Creates the container `image` (named by the user as `image_name`) with `opts`; bare
@@ -128,6 +130,7 @@ fn build(
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default(),
         security: opts.security,
+        resources: opts.resources,
     };
     check_mounts(&config.mounts)?;
     let diff_ids = image.config.diff_ids()?;

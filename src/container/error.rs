@@ -89,6 +89,11 @@ pub enum ContainerError {
     KillPaused { id: String },
     #[error("Container {id} is paused, unpause the container before exec")]
     ExecPaused { id: String },
+    #[error("resource limits of container {id}: {detail}")]
+    Limits { id: String, detail: String },
+    /// An `update` refused or failed, in Docker's words.
+    #[error("Cannot update container {id}: {detail}")]
+    Update { id: String, detail: String },
     #[error("top of container {id}: {detail}")]
     Top { id: String, detail: String },
 }

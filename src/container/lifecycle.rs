@@ -43,6 +43,8 @@ pub fn spec(store: &Store, c: &Container, io: RunIo) -> Result<Spec, ContainerEr
     spec.stderr = io.stderr;
     spec.tty = c.config.tty;
     spec.security = c.config.security.clone();
+    spec.rlimits = c.config.resources.rlimits();
+    spec.shm_size = c.config.resources.shm_bytes();
     Ok(spec)
 }
 
@@ -73,6 +75,7 @@ pub fn run(
         c.state.error = None;
         c.state.started_at = Some(now_precise());
         c.state.finished_at = None;
+        c.state.oom_killed = false;
         cs.save(&c)?;
         c
     };
@@ -80,7 +83,7 @@ pub fn run(
     let net = super::net::up(&root, &cs, &c);
     let spec = net.and_then(|up| {
         let mut spec = spec(&store, &c, io)?;
-        spec.cgroup_procs = super::cgroups::prepare(&c.id);
+        spec.cgroup_procs = super::cgroups::prepare(&c.id, &c.config.resources)?;
         crate::sandbox::device_rules::restrict(&spec.cgroup_procs, &c.config.security).map_err(
             |source| ContainerError::Io {
                 op: "restricting devices in the cgroup of",
@@ -119,6 +122,7 @@ pub fn run(
         }
     });
     let net_down = super::net::down(&root, &cs, id);
+    let oom_killed = super::cgroups::oom_killed(id);
     super::cgroups::remove(id);
     if !c.config.auto_remove {
         // The overlay is volatile (no sync of the whole upper filesystem at unmount); the
@@ -143,6 +147,7 @@ pub fn run(
         c.state.monitor = None;
         c.state.pid = None;
         c.state.paused = false;
+        c.state.oom_killed = oom_killed;
         c.state.finished_at = Some(now_precise());
         match code {
             Ok(code) => {

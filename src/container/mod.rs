@@ -23,6 +23,7 @@
 //! `volume_store` holds named and anonymous volumes.
 
 pub mod access;
+pub mod cgroup_limits;
 pub mod cgroups;
 pub mod command;
 pub mod commit;
@@ -43,6 +44,7 @@ pub mod names;
 pub mod net;
 pub mod prune;
 pub mod record;
+pub mod resources;
 pub mod restart;
 pub mod rootfs;
 pub mod stats_view;

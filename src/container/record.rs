@@ -88,6 +88,10 @@ pub struct RunConfig {
     /// Capabilities, seccomp, privileged mode and devices, as `run` was given them.
     #[serde(default)]
     pub security: crate::sandbox::security::Security,
+    /// `--memory`, `--cpus`, `--pids-limit`, `--ulimit`, `--shm-size` and the rest, as the
+    /// daemon records them (defaults applied); `update` changes the cgroup ones.
+    #[serde(default)]
+    pub resources: super::resources::Resources,
 }
 
 /// Docker's defaults for a container that sets nothing: `/`, root, no network, SIGTERM.
@@ -114,6 +118,7 @@ impl Default for RunConfig {
             exposed: Vec::new(),
             image_volumes: Vec::new(),
             security: Default::default(),
+            resources: Default::default(),
         }
     }
 }
@@ -281,6 +286,9 @@ pub struct State {
     /// Frozen by `pause` (its cgroup's freezer).
     #[serde(default)]
     pub paused: bool,
+    /// The OOM killer killed a process of the last run (its cgroup's `oom_kill` count).
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 /// Exit code recorded when the process owning a running container vanished (it was killed):

@@ -1,7 +1,7 @@
 //! The `docker container inspect` object of a container, in Docker 28's shape and key order
 //! (see `testdata/docker28/container_inspect.json`): shared by `strata inspect` and the Engine
-//! API's `GET /containers/{id}/json`. Settings strata does not have (seccomp, AppArmor,
-//! resource limits) show Docker's values for "none".
+//! API's `GET /containers/{id}/json`. Settings strata does not have (seccomp, AppArmor, the
+//! block-I/O and cpuset limits) show Docker's values for "none".
 
 use std::path::Path;
 
@@ -37,7 +37,7 @@ pub fn container_json(root: &Path, c: &Container) -> Value {
             "Running": running,
             "Paused": s.paused && running,
             "Restarting": s.restarting,
-            "OOMKilled": false,
+            "OOMKilled": s.oom_killed,
             "Dead": false,
             "Pid": s.pid.map_or(0, |p| p.pid),
             "ExitCode": s.exit_code.unwrap_or(0),
@@ -163,14 +163,20 @@ fn host_config(c: &Container) -> Value {
         "UTSMode": "",
         "UsernsMode": "",
     });
+    let r = &c.config.resources;
+    let ulimits: Vec<Value> = r
+        .ulimits
+        .iter()
+        .map(|u| json!({"Name": u.name.name(), "Hard": u.hard, "Soft": u.soft}))
+        .collect();
     // Two literals: one would exceed the json! macro's recursion limit.
     let resources = json!({
-        "ShmSize": 67108864,
+        "ShmSize": r.shm_bytes(),
         "Runtime": "strata",
         "Isolation": "",
-        "CpuShares": 0,
-        "Memory": 0,
-        "NanoCpus": 0,
+        "CpuShares": r.cpu_shares,
+        "Memory": r.memory,
+        "NanoCpus": r.nano_cpus,
         "CgroupParent": "",
         "BlkioWeight": 0,
         "BlkioWeightDevice": [],
@@ -188,11 +194,11 @@ fn host_config(c: &Container) -> Value {
         "DeviceCgroupRules": Value::Null,
         "DeviceRequests": Value::Null,
         "MemoryReservation": 0,
-        "MemorySwap": 0,
+        "MemorySwap": r.memory_swap,
         "MemorySwappiness": Value::Null,
         "OomKillDisable": Value::Null,
-        "PidsLimit": Value::Null,
-        "Ulimits": [],
+        "PidsLimit": r.pids_limit,
+        "Ulimits": ulimits,
         "CpuCount": 0,
         "CpuPercent": 0,
         "IOMaximumIOps": 0,

@@ -14,6 +14,7 @@ pub mod rootfs;
 mod secret_file;
 mod slots;
 pub mod state;
+mod step_cgroup;
 mod step_copy;
 mod step_mounts;
 pub mod step_run;

@@ -133,6 +133,9 @@ pub fn run(
         nix::unistd::pipe().map_err(|e| StepError::io("pipe", &upper)(e.into()))?;
     spec.stdout = Stdio::Fd(out_w.as_raw_fd());
     spec.stderr = Stdio::Fd(err_w.as_raw_fd());
+    // Removed when this returns, whichever way.
+    let cgroup = super::step_cgroup::StepCgroup::create();
+    spec.cgroup_procs = cgroup.procs();
     let tail = Mutex::new(VecDeque::new());
     let canceller = Canceller::new();
     rc.interrupt.register(&canceller);

@@ -161,6 +161,15 @@ pub struct CgroupStats {
     pub blkio_write_bytes: u64,
 }
 
+/// One control-file write that sets a limit: `value` into `file` of `controller` (ignored on
+/// v2, where every controller's files share one directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub controller: &'static str,
+    pub file: &'static str,
+    pub value: String,
+}
+
 /// One container's cgroup, `rel` below each hierarchy's root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cgroup {
@@ -337,6 +346,58 @@ impl Cgroup {
             remove_tree(dir)?;
         }
         Ok(())
+    }
+
+    /// Whether this cgroup is in the unified (v2) hierarchy.
+    pub fn is_v2(&self) -> bool {
+        self.v2
+    }
+
+    /// Whether `controller` has the control file `name` here (v1 `memory.memsw.*` exists only
+    /// with swap accounting, v2 `memory.swap.max` only with swap support).
+    pub fn has_file(&self, controller: &str, name: &str) -> bool {
+        self.file(controller, name).is_some_and(|p| p.exists())
+    }
+
+    /// Makes each write in order. A controller that is not there (not mounted on v1, not
+    /// enabled for this subtree on v2) is `NoController`, before anything is written.
+    pub fn set(&self, writes: &[Write]) -> Result<(), CgroupError> {
+        let mut paths = Vec::with_capacity(writes.len());
+        for w in writes {
+            match self.file(w.controller, w.file) {
+                Some(path) if path.exists() => paths.push(path),
+                other => {
+                    let path = other.unwrap_or_else(|| PathBuf::from(&self.rel).join(w.file));
+                    let controller = w.controller;
+                    return Err(CgroupError::NoController { path, controller });
+                }
+            }
+        }
+        for (path, w) in paths.iter().zip(writes) {
+            write(path, &w.value)?;
+        }
+        Ok(())
+    }
+
+    /// The memory limit now in force; `None` when unlimited or without a memory controller.
+    pub fn memory_limit(&self) -> Result<Option<u64>, CgroupError> {
+        let file = if self.v2 {
+            "memory.max"
+        } else {
+            "memory.limit_in_bytes"
+        };
+        Ok(parse_limit(&self.text("memory", file)?))
+    }
+
+    /// How many processes the OOM killer killed in this cgroup (v1 `memory.oom_control`, v2
+    /// `memory.events`, both `oom_kill N`); 0 without a memory controller.
+    pub fn oom_kills(&self) -> Result<u64, CgroupError> {
+        let file = if self.v2 {
+            "memory.events"
+        } else {
+            "memory.oom_control"
+        };
+        Ok(keyed(&self.text("memory", file)?, "oom_kill").unwrap_or(0))
     }
 
     /// The cgroup's resource usage from whichever controllers are present.
@@ -643,6 +704,16 @@ mod tests {
             (v2_cpu, "usage_usec", Some(1234567)),
             ("populated 1\nfrozen 0\n", "frozen", Some(0)),
             ("populated 1\n", "frozen", None),
+            (
+                "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+                "oom_kill",
+                Some(2),
+            ),
+            (
+                "low 0\nhigh 0\nmax 9\noom 3\noom_kill 1\n",
+                "oom_kill",
+                Some(1),
+            ),
         ];
         for (text, key, want) in cases {
             assert_eq!(keyed(text, key), want, "{key}");
@@ -670,6 +741,45 @@ mod tests {
         assert_eq!(parse_proc_stat_cpu("intr 5\n", 100), None);
         assert!(system_cpu_ns().unwrap() > 0);
         assert!(online_cpus() >= 1);
+    }
+
+    /// `set` refuses a write to a controller that is not mounted before writing anything.
+    #[test]
+    fn set_needs_every_controller() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cpu = tmp.path().join("cpu");
+        let layout = Layout::V1 {
+            controllers: [("cpu".to_string(), cpu.clone())].into(),
+        };
+        let cg = Cgroup::create(&layout, "strata/x").unwrap();
+        let shares = cpu.join("strata/x/cpu.shares");
+        std::fs::write(&shares, "1024").unwrap();
+        let w = |controller, file: &'static str, value: &str| Write {
+            controller,
+            file,
+            value: value.into(),
+        };
+        let both = [
+            w("cpu", "cpu.shares", "512"),
+            w("memory", "memory.limit_in_bytes", "1"),
+        ];
+        let err = cg.set(&both).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                CgroupError::NoController {
+                    controller: "memory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&shares).unwrap(), "1024");
+        cg.set(&both[..1]).unwrap();
+        assert_eq!(std::fs::read_to_string(&shares).unwrap(), "512");
+        // A v1 file that is absent (no swap accounting) is refused the same way.
+        let err = cg.set(&[w("cpu", "cpu.cfs_quota_us", "1")]).unwrap_err();
+        assert!(matches!(err, CgroupError::NoController { .. }), "{err}");
     }
 
     /// Kills the child and removes the cgroup even when an assertion fails first.

@@ -307,6 +307,9 @@ fn main_process(
     if let Err(e) = sys.chdir(&args.spec.cwd) {
         return fail(format!("chdir {}: {e}", args.spec.cwd.display()), 126);
     }
+    if let Err(e) = super::rlimits::apply(&args.spec.rlimits) {
+        return fail(e.to_string(), 126);
+    }
     let privs = Privileges {
         caps: &args.spec.security.caps,
         no_new_privs: args.spec.security.no_new_privileges,

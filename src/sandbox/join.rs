@@ -45,6 +45,8 @@ pub struct JoinSpec {
     pub tty: bool,
     /// The container's (or, for `exec --privileged`, a wider) set of privileges.
     pub security: Security,
+    /// The sandbox's own `Spec::rlimits`, so the process has the limits its main one has.
+    pub rlimits: Vec<super::rlimits::Rlimit>,
 }
 
 /// The open namespace files of a running sandbox's PID 1, in `JOIN_ORDER`.
@@ -292,6 +294,9 @@ fn run_command(
     }
     if let Err(e) = sys.chdir(&spec.cwd) {
         return fail(format!("chdir {}: {e}", spec.cwd.display()), 126);
+    }
+    if let Err(e) = super::rlimits::apply(&spec.rlimits) {
+        return fail(e.to_string(), 126);
     }
     let privs = Privileges {
         caps: &spec.security.caps,

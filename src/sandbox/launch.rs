@@ -351,15 +351,6 @@ fn attach_outside(
         !crate::util::userns::setgroups_allowed()
     };
     let go = if setgroups_denied { b's' } else { b'g' };
-    // The helper joins before it forks PID 1, so everything in the sandbox is counted there.
-    for procs in &spec.cgroup_procs {
-        std::fs::write(procs, helper.as_raw().to_string()).map_err(|source| {
-            SandboxError::State {
-                path: procs.clone(),
-                source,
-            }
-        })?;
-    }
     let mut slirp = None;
     if spec.network == NetworkMode::Default && !cancel.is_cancelled() {
         slirp = Some(start_slirp(
@@ -515,6 +506,11 @@ fn helper_main(a: &HelperArgs<'_>) -> i32 {
     }
     // SAFETY: closing our copy of the sync pipe; nothing uses it after this.
     unsafe { libc::close(a.sync.as_raw_fd()) };
+    // Before PID 1 is forked, so everything in the sandbox is counted in the cgroups.
+    if let Err(detail) = join_cgroups(&a.init.spec.cgroup_procs) {
+        send_failed(report, "join cgroup", detail);
+        return 1;
+    }
     let init_args = InitArgs {
         setgroups: go[0] == b'g',
         ..a.init
@@ -563,6 +559,20 @@ fn helper_main(a: &HelperArgs<'_>) -> i32 {
 }
 
 /// Whether the helper died before PID 1 set its parent-death signal (its pipe end closed).
+/// Moves the helper into each cgroup (`cgroup.procs` files). It is single-threaded, so on v1
+/// it writes `0` (itself) to the sibling `tasks`: moving one's own thread skips the kernel's
+/// global threadgroup lock, whose RCU wait made the caller's write of the pid to
+/// `cgroup.procs` cost ~2 ms per hierarchy on a busy host. v2 has no `tasks`; `cgroup.procs`
+/// takes `0` too.
+fn join_cgroups(procs: &[PathBuf]) -> Result<(), String> {
+    for path in procs {
+        let tasks = path.with_file_name("tasks");
+        let file = if tasks.exists() { &tasks } else { path };
+        std::fs::write(file, "0").map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    Ok(())
+}
+
 fn helper_gone(alive_r: &OwnedFd) -> bool {
     let mut fds = [PollFd::new(alive_r.as_fd(), PollFlags::POLLIN)];
     matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)

@@ -21,6 +21,7 @@ pub mod mounts;
 pub mod network;
 pub mod recording;
 pub mod report;
+pub mod rlimits;
 pub mod rootless;
 pub mod seccomp;
 pub mod security;

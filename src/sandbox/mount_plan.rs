@@ -149,13 +149,9 @@ pub fn plan(spec: &Spec, input: &PlanInput) -> Result<Vec<MountOp>, SandboxError
         Some("newinstance,ptmxmode=0666,mode=0620"),
     );
     p.ensure_dir("/dev/shm");
-    p.mount(
-        "shm",
-        "/dev/shm",
-        "tmpfs",
-        nosuid_dev_exec,
-        Some("mode=1777,size=65536k"),
-    );
+    // In bytes, as Docker writes it (`--shm-size`, 64 MiB by default).
+    let shm = format!("mode=1777,size={}", spec.shm_size);
+    p.mount("shm", "/dev/shm", "tmpfs", nosuid_dev_exec, Some(&shm));
     for (link, to) in DEV_SYMLINKS {
         p.ops.push(MountOp::Symlink {
             link: link.into(),

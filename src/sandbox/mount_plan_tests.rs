@@ -85,7 +85,7 @@ fn system_ops() -> Vec<MountOp> {
             "/dev/shm",
             "tmpfs",
             nsde,
-            Some("mode=1777,size=65536k"),
+            Some("mode=1777,size=67108864"),
         ),
     ]);
     for (link, to) in [
@@ -483,4 +483,22 @@ fn masks_skip_missing_paths_and_pick_by_kind() {
             },
         ]
     );
+}
+
+#[test]
+fn shm_size_is_the_dev_shm_tmpfs_size_in_bytes() {
+    let cases = [
+        (64u64 << 20, "mode=1777,size=67108864"),
+        (1 << 20, "mode=1777,size=1048576"),
+    ];
+    for (size, want) in cases {
+        let mut spec = Spec::new(vec!["true".into()], RootFs::Dir(p("/rootfs")));
+        spec.shm_size = size;
+        let ops = plan(&spec, &input()).unwrap();
+        let data = ops.iter().find_map(|op| match op {
+            MountOp::Mount { target, data, .. } if target == &p("/dev/shm") => data.clone(),
+            _ => None,
+        });
+        assert_eq!(data.as_deref(), Some(want), "{size}");
+    }
 }

@@ -53,6 +53,19 @@ pub struct Spec {
     /// Capabilities, seccomp, no_new_privs, privileged mode and devices (Docker's defaults).
     #[serde(default)]
     pub security: Security,
+    /// `setrlimit`s of the command (Docker's `--ulimit`), set before it becomes the user.
+    #[serde(default)]
+    pub rlimits: Vec<super::rlimits::Rlimit>,
+    /// The size of the `/dev/shm` tmpfs (Docker's `--shm-size`, 64 MiB unless given).
+    #[serde(default = "default_shm_size")]
+    pub shm_size: u64,
+}
+
+/// Docker's `/dev/shm` size when `--shm-size` is not given.
+pub const DEFAULT_SHM_SIZE: u64 = 64 << 20;
+
+fn default_shm_size() -> u64 {
+    DEFAULT_SHM_SIZE
 }
 
 impl Spec {
@@ -76,6 +89,8 @@ impl Spec {
             tty: false,
             cgroup_procs: Vec::new(),
             security: Security::default(),
+            rlimits: Vec::new(),
+            shm_size: DEFAULT_SHM_SIZE,
         }
     }
 }
