@@ -80,7 +80,8 @@ fn expand(env: &[String], words: bool, escape: char, word: &str) -> Result<ExitC
         }
     }
     let fail = |e: crate::syntax::expand::ExpandError| {
-        anyhow::anyhow!("{word:?}, column {}: {e}", e.offset() + 1)
+        let shown = crate::syntax::abbreviate(word, 64);
+        anyhow::anyhow!("{shown:?}, column {}: {e}", e.offset() + 1)
     };
     if words {
         for w in process_words(word, escape, &vars).map_err(fail)? {

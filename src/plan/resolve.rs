@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use crate::plan::scope::{ScopeError, StageScope};
 use crate::syntax::expand::{process_word, ExpandError, Vars};
-use crate::syntax::{Diagnostic, Instruction, KeyValue, Span, Word};
+use crate::syntax::{abbreviate, Diagnostic, Instruction, KeyValue, Span, Word};
 
 /// An expanded instruction and the variable names its words used but found unset.
 #[derive(Debug, Clone)]
@@ -25,7 +25,8 @@ pub fn expand_diagnostic(word: &Word, err: &ExpandError) -> Diagnostic {
         column: word.span.column + err.offset() as u32,
         ..word.span
     };
-    Diagnostic::error(span, format!("cannot expand {:?}: {err}", word.text))
+    let shown = abbreviate(&word.text, 64);
+    Diagnostic::error(span, format!("cannot expand {shown:?}: {err}"))
 }
 
 struct Expander<'v, V: Vars + ?Sized> {

@@ -108,7 +108,15 @@ pub enum ExpandError {
         pattern: String,
         reason: String,
     },
+    /// `${…}` inside `${…}` more than [`MAX_NESTING`] deep.
+    #[error("bad substitution: ${{…}} nested more than {limit} deep")]
+    TooDeep { offset: usize, limit: usize },
 }
+
+/// How deep `${…}` words may nest. The lexer recurses once per level; BuildKit's Go stack grows
+/// on demand, ours does not, so a word of thousands of nested `${a:-${a:-…}}` must be refused
+/// rather than overflow. Real Dockerfiles nest two or three levels.
+pub const MAX_NESTING: usize = 128;
 
 impl ExpandError {
     /// Character offset in the word where the faulty construct starts.
@@ -121,7 +129,8 @@ impl ExpandError {
             | Self::BadSubstitution { offset }
             | Self::UnsupportedModifier { offset, .. }
             | Self::Required { offset, .. }
-            | Self::InvalidPattern { offset, .. } => *offset,
+            | Self::InvalidPattern { offset, .. }
+            | Self::TooDeep { offset, .. } => *offset,
         }
     }
 
@@ -134,7 +143,8 @@ impl ExpandError {
             | Self::BadSubstitution { offset }
             | Self::UnsupportedModifier { offset, .. }
             | Self::Required { offset, .. }
-            | Self::InvalidPattern { offset, .. } => offset,
+            | Self::InvalidPattern { offset, .. }
+            | Self::TooDeep { offset, .. } => offset,
         }
     }
 

@@ -19,6 +19,6 @@ pub use ast::{
     Instruction, KeyValue, Node, Run, ShellOrExec, Span, Spanned, Word,
 };
 pub use dump::dump;
-pub use error::{render, Diagnostic, DiagnosticRecord, Severity, SyntaxError};
+pub use error::{abbreviate, render, Diagnostic, DiagnosticRecord, Severity, SyntaxError};
 pub use instructions::{lower, lower_node};
 pub use lower::parse;
