@@ -46,8 +46,14 @@ pub fn run(_settings: &Settings, cmd: DebugCommand) -> Result<ExitCode> {
 /// Prints the BuildKit dump; on a syntax error prints the located error and fails.
 fn parse(file: &Path) -> Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let source = String::from_utf8_lossy(&bytes);
     let name = file.display().to_string();
+    let source = match crate::syntax::source::decode_or_render(&name, bytes) {
+        Ok(s) => s,
+        Err(rendered) => {
+            eprint!("{rendered}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     match crate::syntax::parse(&source) {
         Ok(df) => {
             for w in &df.warnings {

@@ -13,6 +13,7 @@ mod instructions;
 mod json_form;
 mod lines;
 mod lower;
+pub mod source;
 
 pub use ast::{
     ArgDecl, ArgForm, CopyArgs, Directive, Dockerfile, HealthOptions, Healthcheck, Heredoc,
