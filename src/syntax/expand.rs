@@ -188,6 +188,15 @@ pub fn process_words<V: Vars + ?Sized>(
     run(word, mode, env, true).map(|(_, w)| w)
 }
 
+/// [`process_words`], with the variables it used (the `value` is the unsplit text).
+pub fn process_words_tracked<V: Vars + ?Sized>(
+    word: &str,
+    escape: char,
+    env: &V,
+) -> Result<(Expanded, Vec<String>), ExpandError> {
+    run(word, Mode::normal(escape), env, true)
+}
+
 /// Expansion of a COPY/ADD heredoc body whose delimiter is unquoted, as BuildKit does it:
 /// `$` expansions and `\` escapes are processed (`\$` → `$`, `\\` → `\`, `\x` → `x`), quotes are
 /// ordinary characters. BuildKit uses `\` here whatever the `# escape=` directive says, so
