@@ -44,6 +44,7 @@ pub mod net;
 pub mod prune;
 pub mod record;
 pub mod restart;
+pub mod rootdir;
 pub mod rootfs;
 pub mod stats_view;
 pub mod store;
