@@ -664,7 +664,8 @@ fn archives_with_escaping_paths_are_refused_at_load_naming_the_entry() {
     };
 
     // Inside a layer: (layer entries, what the error names).
-    let layers: &[(&[(&str, tar::EntryType, &str, &[u8])], &[&str])] = &[
+    type Entry<'a> = (&'a str, tar::EntryType, &'a str, &'a [u8]);
+    let layers: &[(&[Entry], &[&str])] = &[
         (
             &[
                 ("ok", F, "", b"x"),

@@ -65,7 +65,8 @@ mod tests {
     #[test]
     fn locates_the_first_invalid_byte() {
         // (bytes, (offset, byte, line, column))
-        let cases: &[(&[u8], (usize, u8, u32, u32))] = &[
+        type Where = (usize, u8, u32, u32);
+        let cases: &[(&[u8], Where)] = &[
             (b"\xff", (0, 0xff, 1, 1)),
             (b"FROM a\nRUN \xc3(", (11, 0xc3, 2, 5)),
             (

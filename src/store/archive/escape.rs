@@ -114,21 +114,39 @@ mod tests {
         use tar::EntryType::{Directory as D, Link as H, Regular as F, Symlink as S};
         // (entries, the refused entry and reason, or None)
         #[rustfmt::skip]
-        let cases: &[(&[(&str, tar::EntryType, &str)], Option<(&str, &str)>)] = &[
+        type Entry<'a> = (&'a str, tar::EntryType, &'a str);
+        type Refused<'a> = Option<(&'a str, &'a str)>;
+        let cases: &[(&[Entry], Refused)] = &[
             (&[("a/", D, ""), ("a/b", F, ""), ("./c", F, "")], None),
             (&[("etc/mtab", S, "/proc/mounts")], None),
             (&[("a/b/l", S, "../../c")], None),
             (&[("a/l", S, "../x/../y")], None),
             (&[("h", H, "a/b")], None),
             (&[("../x", F, "")], Some(("../x", "\"..\" in path"))),
-            (&[("a/../../x", F, "")], Some(("a/../../x", "\"..\" in path"))),
-            (&[("/etc/passwd", F, "")], Some(("/etc/passwd", "absolute path"))),
-            (&[("ok", F, ""), ("h", H, "/etc/shadow")],
-             Some(("h", "hard link target \"/etc/shadow\": absolute path"))),
-            (&[("h", H, "../x")], Some(("h", "hard link target \"../x\": \"..\" in path"))),
-            (&[("a/l", S, "../../etc")],
-             Some(("a/l", "symlink target \"../../etc\" climbs above the root"))),
-            (&[("l", S, "..")], Some(("l", "symlink target \"..\" climbs above the root"))),
+            (
+                &[("a/../../x", F, "")],
+                Some(("a/../../x", "\"..\" in path")),
+            ),
+            (
+                &[("/etc/passwd", F, "")],
+                Some(("/etc/passwd", "absolute path")),
+            ),
+            (
+                &[("ok", F, ""), ("h", H, "/etc/shadow")],
+                Some(("h", "hard link target \"/etc/shadow\": absolute path")),
+            ),
+            (
+                &[("h", H, "../x")],
+                Some(("h", "hard link target \"../x\": \"..\" in path")),
+            ),
+            (
+                &[("a/l", S, "../../etc")],
+                Some(("a/l", "symlink target \"../../etc\" climbs above the root")),
+            ),
+            (
+                &[("l", S, "..")],
+                Some(("l", "symlink target \"..\" climbs above the root")),
+            ),
         ];
         for (entries, want) in cases {
             let tar = tar_of(entries);
