@@ -218,7 +218,7 @@ impl Entries {
             source,
         };
         let (_, mut r) = decoded(self.open(store, path)?).map_err(io_err)?;
-        match check_layer(&mut r).map_err(io_err)? {
+        match check_layer(&mut r) {
             None => Ok(()),
             Some(e) => Err(ArchiveError::LayerEscape {
                 layer: path.to_string(),

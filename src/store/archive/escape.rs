@@ -42,12 +42,13 @@ pub(super) fn climbs_out(link: &[u8], target: &[u8]) -> bool {
     false
 }
 
-/// The first entry of a layer tar (already decompressed) that climbs out, if any. A tar that
-/// cannot be read is left to the digest checks and the unpacker.
-pub fn check_layer(tar: &mut dyn Read) -> Result<Option<Escape>, std::io::Error> {
+/// The first entry of a layer tar (already decompressed) that climbs out, if any. Where the
+/// tar stops making sense the check stops too: what was read is clean, and the unpacker, which
+/// reads the same entries in the same order, fails at that same point before going further.
+pub fn check_layer(tar: &mut dyn Read) -> Option<Escape> {
     let mut ar = tar::Archive::new(tar);
-    for entry in ar.entries()? {
-        let entry = entry?;
+    for entry in ar.entries().ok()? {
+        let entry = entry.ok()?;
         let kind = entry.header().entry_type();
         if matches!(
             kind,
@@ -57,10 +58,10 @@ pub fn check_layer(tar: &mut dyn Read) -> Result<Option<Escape>, std::io::Error>
         }
         let raw = entry.path_bytes().into_owned();
         let escape = |reason: String| {
-            Ok(Some(Escape {
+            Some(Escape {
                 entry: String::from_utf8_lossy(&raw).into_owned(),
                 reason,
-            }))
+            })
         };
         if let Err(r) = check_name(&raw) {
             return escape(r);
@@ -81,7 +82,7 @@ pub fn check_layer(tar: &mut dyn Read) -> Result<Option<Escape>, std::io::Error>
             _ => {}
         }
     }
-    Ok(None)
+    None
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -150,9 +151,11 @@ mod tests {
         ];
         for (entries, want) in cases {
             let tar = tar_of(entries);
-            let got = check_layer(&mut &tar[..]).unwrap();
+            let got = check_layer(&mut &tar[..]);
             let got = got.as_ref().map(|e| (e.entry.as_str(), e.reason.as_str()));
             assert_eq!(got, *want, "{entries:?}");
         }
+        // Not a tar at all: nothing to refuse here (the unpacker reports it).
+        assert_eq!(check_layer(&mut &[0x5au8; 2048][..]), None);
     }
 }
