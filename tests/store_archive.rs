@@ -571,3 +571,163 @@ fn docker_25_layout_with_oci_index_and_manifest_json_loads_with_its_tags() {
         "manifest kept as is"
     );
 }
+
+/// A tar of (name, kind, link target, data) entries with names written raw into the header
+/// (the tar crate refuses to write `..` itself).
+fn raw_tar(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind, target, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(*kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+        gnu.linkname[..target.len()].copy_from_slice(target.as_bytes());
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// A docker-archive and an oci-archive of one image with `layer` as its only layer.
+fn archives_with_layer(layer: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    use strata::digest::Digest;
+    use tar::EntryType::Regular as F;
+    let diff_id = Digest::of(layer);
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id.to_string()]},
+    })
+    .to_string();
+    let config_id = Digest::of(config.as_bytes());
+    let manifest_json = serde_json::json!([{
+        "Config": format!("{}.json", config_id.hex()),
+        "RepoTags": ["evil:1"],
+        "Layers": ["layer.tar"],
+    }])
+    .to_string();
+    let docker = raw_tar(&[
+        (
+            &format!("{}.json", config_id.hex()),
+            F,
+            "",
+            config.as_bytes(),
+        ),
+        ("layer.tar", F, "", layer),
+        ("manifest.json", F, "", manifest_json.as_bytes()),
+    ]);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_id.to_string(), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": diff_id.to_string(), "size": layer.len()}],
+    })
+    .to_string();
+    let manifest_id = Digest::of(manifest.as_bytes());
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "digest": manifest_id.to_string(), "size": manifest.len(),
+                       "annotations": {"org.opencontainers.image.ref.name": "evil"}}],
+    })
+    .to_string();
+    let blob = |d: &Digest| format!("blobs/sha256/{}", d.hex());
+    let oci = raw_tar(&[
+        ("oci-layout", F, "", br#"{"imageLayoutVersion":"1.0.0"}"#),
+        (&blob(&config_id), F, "", config.as_bytes()),
+        (&blob(&diff_id), F, "", layer),
+        (&blob(&manifest_id), F, "", manifest.as_bytes()),
+        ("index.json", F, "", index.as_bytes()),
+    ]);
+    (docker, oci)
+}
+
+#[test]
+fn archives_with_escaping_paths_are_refused_at_load_naming_the_entry() {
+    use tar::EntryType::{Directory as D, Link as H, Regular as F, Symlink as S};
+    let t = Strata::new();
+    let dir = t.scratch("in");
+    let blobs = || fs::read_dir(t.root.join("oci/blobs/sha256")).map_or(0, |d| d.count());
+    let refused = |name: &str, archive: &[u8], wants: &[&str]| {
+        let path = dir.join(name);
+        fs::write(&path, archive).unwrap();
+        let err = t.fails(&["load", "-i", path.to_str().unwrap()]);
+        for w in wants {
+            assert!(err.contains(w), "{name}: {w}: {err}");
+        }
+        // Refused before anything was stored.
+        assert_eq!(t.ok(&["images", "-q"]), "", "{name}");
+        assert_eq!(blobs(), 0, "{name}: {}", t.listing());
+    };
+
+    // Inside a layer: (layer entries, what the error names).
+    type Entry<'a> = (&'a str, tar::EntryType, &'a str, &'a [u8]);
+    let layers: &[(&[Entry], &[&str])] = &[
+        (
+            &[
+                ("ok", F, "", b"x"),
+                ("../../../../tmp/evil", F, "", b"evil"),
+            ],
+            &[
+                "\"../../../../tmp/evil\"",
+                "outside the image's root",
+                "\"..\" in path",
+            ],
+        ),
+        (
+            &[("/etc/evil", F, "", b"evil")],
+            &["\"/etc/evil\"", "absolute path"],
+        ),
+        (
+            &[("h", H, "../../etc/shadow", b"")],
+            &["\"h\"", "hard link target"],
+        ),
+        (&[("h", H, "/etc/shadow", b"")], &["\"h\"", "absolute path"]),
+        (
+            &[("a/", D, "", b""), ("a/l", S, "../../../etc", b"")],
+            &[
+                "\"a/l\"",
+                "symlink target \"../../../etc\" climbs above the root",
+            ],
+        ),
+    ];
+    for (i, (entries, wants)) in layers.iter().enumerate() {
+        let (docker, oci) = archives_with_layer(&raw_tar(entries));
+        refused(&format!("docker{i}.tar"), &docker, wants);
+        refused(&format!("oci{i}.tar"), &oci, wants);
+    }
+
+    // The archive's own entries: a name that climbs out, a link that leaves it.
+    let (docker, _) = archives_with_layer(&raw_tar(&[("ok", F, "", b"x")]));
+    let mut outer = docker[..docker.len() - 1024].to_vec();
+    outer.extend(raw_tar(&[("../escape.json", F, "", b"{}")]));
+    refused(
+        "outer-dotdot.tar",
+        &outer,
+        &["\"../escape.json\" in the archive"],
+    );
+    let linked = raw_tar(&[("manifest.json", S, "/etc/passwd", b"")]);
+    refused(
+        "outer-symlink.tar",
+        &linked,
+        &["symlink target \"/etc/passwd\" leaves the archive"],
+    );
+    let linked = raw_tar(&[("x/manifest.json", H, "../../etc/passwd", b"")]);
+    refused("outer-hardlink.tar", &linked, &["hard link target"]);
+
+    // The same layers without the escape load.
+    let (docker, oci) = archives_with_layer(&raw_tar(&[
+        ("a/", D, "", b""),
+        ("a/l", S, "../etc", b""),
+        ("etc/mtab", S, "/proc/mounts", b""),
+        ("h", H, "a/l", b""),
+    ]));
+    for (name, archive) in [("docker-ok.tar", docker), ("oci-ok.tar", oci)] {
+        let path = dir.join(name);
+        fs::write(&path, archive).unwrap();
+        t.ok(&["load", "-i", path.to_str().unwrap()]);
+    }
+}

@@ -386,16 +386,17 @@ fn resolve_context(settings: &Settings, args: &BuildArgsCli) -> Result<BuildCont
     let mut stdin = std::io::stdin().lock();
     let mut dir = context_source::materialize(&arg, &mut stdin, &tmp)?;
     if file_from_stdin {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stdin, &mut text)
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut stdin, &mut bytes)
             .context("reading the Dockerfile from stdin")?;
+        let text = dockerfile_text("Dockerfile", bytes)?;
         return Ok(BuildContext {
             dir,
             dockerfile: (None, "Dockerfile".into(), text),
         });
     }
     if let Some(bytes) = dir.dockerfile.take() {
-        let text = String::from_utf8(bytes).context("the Dockerfile is not UTF-8")?;
+        let text = dockerfile_text("Dockerfile", bytes)?;
         return Ok(BuildContext {
             dir,
             dockerfile: (None, "Dockerfile".into(), text),
@@ -419,12 +420,18 @@ fn resolve_context(settings: &Settings, args: &BuildArgsCli) -> Result<BuildCont
             .as_ref()
             .map_or("Dockerfile".into(), |f| f.display().to_string())
     };
-    let text = std::fs::read_to_string(&path)
+    let bytes = std::fs::read(&path)
         .with_context(|| format!("cannot read the Dockerfile {}", path.display()))?;
+    let text = dockerfile_text(&shown, bytes)?;
     Ok(BuildContext {
         dir,
         dockerfile: (Some(path), shown, text),
     })
+}
+
+/// The Dockerfile as text; not UTF-8 is a located error naming the first bad byte.
+fn dockerfile_text(shown: &str, bytes: Vec<u8>) -> Result<String> {
+    crate::syntax::source::decode_or_render(shown, bytes).map_err(|r| anyhow!("{}", r.trim_end()))
 }
 
 /// Base images come from the store: their Env, User, WorkingDir, Shell and OnBuild feed the

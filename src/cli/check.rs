@@ -47,8 +47,13 @@ pub fn run(_settings: &Settings, args: CheckArgs) -> Result<ExitCode> {
     };
     let bytes = std::fs::read(&path)
         .with_context(|| format!("cannot read the Dockerfile {}", path.display()))?;
-    let source = String::from_utf8(bytes)
-        .map_err(|e| anyhow!("{}: the Dockerfile is not valid UTF-8: {e}", path.display()))?;
+    let source = match crate::syntax::source::decode_or_render(&shown, bytes) {
+        Ok(s) => s,
+        Err(rendered) => {
+            eprint!("{rendered}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     let build_args = BuildArgs::from_flags(args.build_args.iter().map(String::as_str))
         .map_err(|e| anyhow!("{e}"))?
         .resolve_from_process_env();

@@ -46,8 +46,14 @@ pub fn run(_settings: &Settings, cmd: DebugCommand) -> Result<ExitCode> {
 /// Prints the BuildKit dump; on a syntax error prints the located error and fails.
 fn parse(file: &Path) -> Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let source = String::from_utf8_lossy(&bytes);
     let name = file.display().to_string();
+    let source = match crate::syntax::source::decode_or_render(&name, bytes) {
+        Ok(s) => s,
+        Err(rendered) => {
+            eprint!("{rendered}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     match crate::syntax::parse(&source) {
         Ok(df) => {
             for w in &df.warnings {
@@ -80,7 +86,8 @@ fn expand(env: &[String], words: bool, escape: char, word: &str) -> Result<ExitC
         }
     }
     let fail = |e: crate::syntax::expand::ExpandError| {
-        anyhow::anyhow!("{word:?}, column {}: {e}", e.offset() + 1)
+        let shown = crate::syntax::abbreviate(word, 64);
+        anyhow::anyhow!("{shown:?}, column {}: {e}", e.offset() + 1)
     };
     if words {
         for w in process_words(word, escape, &vars).map_err(fail)? {

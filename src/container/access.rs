@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use super::error::ContainerError;
 use super::record::{Container, MountSpec};
+use super::rootdir::RootDir;
 use super::rootfs::lowerdirs;
 use super::store::Containers;
 use super::tree::ContainerFs;
@@ -60,9 +61,24 @@ pub fn mount_sources(store: &Store, c: &Container) -> Vec<(PathBuf, PathBuf)> {
 pub fn cp_fs(store: &Store, c: &Container) -> Result<ContainerFs, ContainerError> {
     if c.is_running() {
         if let Some(pid) = c.state.pid.filter(|p| p.alive()) {
-            return Ok(ContainerFs::Live {
-                root: PathBuf::from(format!("/proc/{}/root", pid.pid)),
-            });
+            // Opened once: every path is then resolved inside it (see `rootdir`).
+            let root = PathBuf::from(format!("/proc/{}/root", pid.pid));
+            match RootDir::open(&root) {
+                Ok(dir) => {
+                    return Ok(ContainerFs::Live {
+                        root: std::sync::Arc::new(dir),
+                    })
+                }
+                // It stopped meanwhile: its layers are what it leaves.
+                Err(_) if !pid.alive() => {}
+                Err(source) => {
+                    return Err(ContainerError::Io {
+                        op: "open",
+                        path: root,
+                        source,
+                    })
+                }
+            }
         }
     }
     let (upper, lowers) = layers(store, c)?;

@@ -8,7 +8,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use super::tree::{copy_metadata, io_err, set_times, ContainerFs, Entry, TreeError};
+use super::rootdir::{Made, Slot};
+use super::tree::{io_err, ContainerFs, Entry, TreeError};
 
 /// Why a copy failed.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +114,9 @@ pub fn copy(
     copy_entry(src_fs, &entry, dst_fs, &target, owner)
 }
 
-/// Copies one entry (recursively for a directory) to `rel` in `dst_fs`.
+/// Copies one entry (recursively for a directory) to `rel` in `dst_fs`. Each entry is made with
+/// `*at` calls in its parent directory as [`ContainerFs::prepare_write`] opened it, and its
+/// data read from a descriptor [`ContainerFs::open_file`] opened: no path is looked up twice.
 fn copy_entry(
     src_fs: &ContainerFs,
     src: &Entry,
@@ -128,19 +131,21 @@ fn copy_entry(
         if existing.is_some() && !existing_dir {
             return Err(CpError::DirOntoFile(shown(rel)));
         }
-        let real = if existing_dir {
+        let made = if existing_dir {
             None
         } else {
-            let real = dst_fs.prepare_write(rel)?;
-            std::fs::create_dir(&real).map_err(io_err("create directory", &real))?;
-            dst_fs.seal_new_dir(rel, &real)?;
-            Some(real)
+            let slot = dst_fs.prepare_write(rel)?;
+            let dir = slot
+                .mkdir()
+                .map_err(io_err("create directory", slot.shown()))?;
+            dst_fs.seal_new_dir(rel, &dir, slot.shown())?;
+            Some((slot, Made::Open(dir)))
         };
         for (name, child) in src_fs.children(src)? {
             copy_entry(src_fs, &child, dst_fs, &rel.join(&name), owner)?;
         }
-        if let Some(real) = real {
-            finish(&real, &src.md, owner)?;
+        if let Some((slot, made)) = made {
+            finish(&slot, &made, &src.md, owner)?;
         }
         return Ok(());
     }
@@ -150,41 +155,35 @@ fn copy_entry(
     if ft.is_socket() {
         return Ok(());
     }
-    let real = dst_fs.prepare_write(rel)?;
-    if ft.is_symlink() {
-        let target = std::fs::read_link(&src.path).map_err(io_err("read link", &src.path))?;
-        std::os::unix::fs::symlink(&target, &real).map_err(io_err("create symlink", &real))?;
+    let slot = dst_fs.prepare_write(rel)?;
+    let made = if ft.is_symlink() {
+        let target = src_fs.read_link(src)?;
+        slot.symlink(&target)
+            .map_err(io_err("create symlink", slot.shown()))?;
+        Made::Link
     } else if ft.is_file() {
-        std::fs::copy(&src.path, &real).map_err(io_err("copy to", &real))?;
+        let mut from = src_fs.open_file(src)?;
+        let mut to = slot.create_file().map_err(io_err("create", slot.shown()))?;
+        std::io::copy(&mut from, &mut to).map_err(io_err("copy to", slot.shown()))?;
+        Made::Open(to)
     } else {
-        let kind = src.md.mode() & libc::S_IFMT;
-        let mode = nix::sys::stat::Mode::from_bits_truncate(src.md.mode() & 0o7777);
-        let sflag = nix::sys::stat::SFlag::from_bits_truncate(kind);
-        nix::sys::stat::mknod(&real, sflag, mode, src.md.rdev())
-            .map_err(|e| io_err("create node", &real)(e.into()))?;
-    }
-    finish(&real, &src.md, owner)
+        let kind = nix::sys::stat::SFlag::from_bits_truncate(src.md.mode() & libc::S_IFMT);
+        let node = slot
+            .mknod(kind, src.md.rdev())
+            .map_err(io_err("create node", slot.shown()))?;
+        Made::Node(node)
+    };
+    finish(&slot, &made, &src.md, owner)
 }
 
-/// Mode, owner and times of a created entry, after its contents.
-fn finish(real: &Path, md: &std::fs::Metadata, owner: Owner) -> Result<(), CpError> {
-    if md.file_type().is_symlink() {
-        let (uid, gid) = match owner {
-            Owner::Keep => (md.uid(), md.gid()),
-            Owner::Set(u, g) => (u, g),
-        };
-        std::os::unix::fs::lchown(real, Some(uid), Some(gid)).map_err(io_err("chown", real))?;
-        set_times(real, md)?;
-        return Ok(());
-    }
-    copy_metadata(real, md)?;
-    if let Owner::Set(u, g) = owner {
-        std::os::unix::fs::lchown(real, Some(u), Some(g)).map_err(io_err("chown", real))?;
-        // chown clears set-id bits; put the mode back.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(real, std::fs::Permissions::from_mode(md.mode() & 0o7777))
-            .map_err(io_err("chmod", real))?;
-    }
+/// Owner, mode and times of a created entry, after its contents.
+fn finish(slot: &Slot, made: &Made, md: &std::fs::Metadata, owner: Owner) -> Result<(), CpError> {
+    let (uid, gid) = match owner {
+        Owner::Keep => (md.uid(), md.gid()),
+        Owner::Set(u, g) => (u, g),
+    };
+    slot.finish(made, md, uid, gid)
+        .map_err(io_err("set owner, mode and times of", slot.shown()))?;
     Ok(())
 }
 
@@ -216,7 +215,8 @@ pub fn host_path(p: &Path) -> std::io::Result<(ContainerFs, PathBuf)> {
         s.push(p.as_os_str());
         PathBuf::from(s)
     };
-    Ok((ContainerFs::Live { root: "/".into() }, abs))
+    let host = ContainerFs::live(Path::new("/")).map_err(std::io::Error::other)?;
+    Ok((host, abs))
 }
 
 #[cfg(test)]

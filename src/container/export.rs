@@ -31,7 +31,7 @@ pub(crate) fn write_tree(
 ) -> Result<(), TreeError> {
     for (name, e) in fs.children(dir)? {
         let child = rel.join(&name);
-        if append_entry(b, &e, &child)? {
+        if append_entry(fs, b, &e, &child)? {
             *n += 1;
         }
         if e.md.is_dir() {
@@ -43,6 +43,7 @@ pub(crate) fn write_tree(
 
 /// Appends one entry (not its children) at archive path `name`; false when skipped (sockets).
 pub(crate) fn append_entry(
+    fs: &ContainerFs,
     b: &mut tar::Builder<&mut dyn Write>,
     e: &Entry,
     name: &Path,
@@ -57,11 +58,14 @@ pub(crate) fn append_entry(
     h.set_mode(md.mode() & 0o7777);
     let werr = |e: io::Error| io_err("write archive entry", name)(e);
     if ft.is_symlink() {
-        let target = std::fs::read_link(&e.path).map_err(io_err("read link", &e.path))?;
+        let target = fs.read_link(e)?;
         h.set_size(0);
         b.append_link(&mut h, name, &target).map_err(werr)?;
     } else if ft.is_file() {
-        let f = std::fs::File::open(&e.path).map_err(io_err("open", &e.path))?;
+        // The size in the header is the one looked at: a file that grows meanwhile is cut
+        // there, one that shrinks is padded with zeros, so the archive stays whole.
+        let f = io::Read::take(fs.open_file(e)?, md.size());
+        let f = io::Read::take(io::Read::chain(f, io::repeat(0)), md.size());
         b.append_data(&mut h, name, f).map_err(werr)?;
     } else {
         h.set_size(0);
@@ -103,7 +107,7 @@ pub fn archive_path(fs: &ContainerFs, path: &Path, out: &mut dyn Write) -> Resul
         write_tree(fs, &mut b, &entry, Path::new(""), &mut n)?;
     } else {
         let name = rel.file_name().map(Path::new).unwrap_or(Path::new("."));
-        if append_entry(&mut b, &entry, name)? {
+        if append_entry(fs, &mut b, &entry, name)? {
             n += 1;
         }
         if entry.md.is_dir() {

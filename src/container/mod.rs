@@ -46,6 +46,7 @@ pub mod prune;
 pub mod record;
 pub mod resources;
 pub mod restart;
+pub mod rootdir;
 pub mod rootfs;
 pub mod stats_view;
 pub mod store;

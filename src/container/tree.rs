@@ -1,5 +1,7 @@
 //! A container's filesystem as one tree, read and written without mounting anything: a
-//! running container through `/proc/PID/root` of its init, a stopped one by merging its
+//! running container through `/proc/PID/root` of its init, opened once and every path under it
+//! resolved by the kernel inside it ([`RootDir`]: its processes may swap a directory for a
+//! symlink while strata works), a stopped one by merging its
 //! upperdir over the image snapshots in code, with the overlayfs rules of `snapshot::lowers`
 //! (whiteouts, opaque directories) and writes copying parent directories up as the kernel would.
 //!
@@ -13,10 +15,10 @@ use std::collections::{BTreeSet, VecDeque};
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::Metadata;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
+use super::rootdir::{RootDir, Slot};
 use crate::snapshot::lowers::{self, is_whiteout};
 
 /// Linux gives up after 40 link traversals (ELOOP); so do we.
@@ -46,8 +48,9 @@ pub(crate) fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) ->
 /// Where a container's files are.
 #[derive(Debug, Clone)]
 pub enum ContainerFs {
-    /// The root of a running container (`/proc/PID/root`): plain file operations.
-    Live { root: PathBuf },
+    /// A directory taken as `/`, opened once (a running container's `/proc/PID/root`, or the
+    /// host's `/`): every operation is resolved by the kernel inside it.
+    Live { root: std::sync::Arc<RootDir> },
     /// A stopped container: its upperdir over the image snapshots (top first), and the host
     /// directories its volumes and binds put over some of its paths (relative target, host
     /// path), where reads and writes go instead, as they would while it runs.
@@ -73,9 +76,18 @@ pub struct Entry {
 }
 
 impl ContainerFs {
+    /// The tree rooted at `root` (opened now; later changes to what `root` names do not
+    /// matter).
+    pub fn live(root: &Path) -> Result<ContainerFs, TreeError> {
+        let dir = RootDir::open(root).map_err(io_err("open", root))?;
+        Ok(ContainerFs::Live {
+            root: std::sync::Arc::new(dir),
+        })
+    }
+
     fn stack(&self) -> Vec<PathBuf> {
         match self {
-            ContainerFs::Live { root } => vec![root.clone()],
+            ContainerFs::Live { root } => vec![root.path().to_path_buf()],
             ContainerFs::Layered { upper, lowers, .. } => {
                 let mut v = Vec::with_capacity(lowers.len() + 1);
                 v.push(upper.clone());
@@ -88,7 +100,13 @@ impl ContainerFs {
     /// The root directory of the tree.
     pub fn root(&self) -> Result<Entry, TreeError> {
         let stack = self.stack();
-        let md = std::fs::metadata(&stack[0]).map_err(io_err("stat", &stack[0]))?;
+        let md = match self {
+            ContainerFs::Live { root } => root
+                .lstat(Path::new(""))
+                .and_then(|m| m.ok_or_else(|| io::ErrorKind::NotFound.into())),
+            ContainerFs::Layered { .. } => std::fs::metadata(&stack[0]),
+        }
+        .map_err(io_err("stat", &stack[0]))?;
         Ok(Entry {
             path: stack[0].clone(),
             md,
@@ -122,6 +140,17 @@ impl ContainerFs {
                 path: host.clone(),
                 md,
                 dirs: vec![host.clone()],
+                rel,
+                live: true,
+            }));
+        }
+        if let ContainerFs::Live { root } = self {
+            let shown = root.shown(&rel);
+            let md = root.lstat(&rel).map_err(io_err("lstat", &shown))?;
+            return Ok(md.map(|md| Entry {
+                dirs: vec![shown.clone()],
+                path: shown,
+                md,
                 rel,
                 live: true,
             }));
@@ -175,7 +204,15 @@ impl ContainerFs {
     /// The visible entries of directory `dir`, sorted by name.
     pub fn children(&self, dir: &Entry) -> Result<Vec<(OsString, Entry)>, TreeError> {
         let mut names = BTreeSet::new();
-        for d in &dir.dirs {
+        if let ContainerFs::Live { root } = self {
+            let listed = root.read_dir(&dir.rel);
+            names.extend(listed.map_err(io_err("read directory", &dir.path))?);
+        }
+        for d in dir
+            .dirs
+            .iter()
+            .filter(|_| !matches!(self, ContainerFs::Live { .. }))
+        {
             for e in std::fs::read_dir(d).map_err(io_err("read directory", d))? {
                 let e = e.map_err(io_err("read directory", d))?;
                 names.insert(e.file_name());
@@ -221,8 +258,7 @@ impl ContainerFs {
                             path: path.to_path_buf(),
                         });
                     }
-                    let target =
-                        std::fs::read_link(&e.path).map_err(io_err("read link", &e.path))?;
+                    let target = self.read_link(&e)?;
                     if target.is_absolute() {
                         stack.clear();
                     }
@@ -238,11 +274,33 @@ impl ContainerFs {
         Ok(stack.iter().collect())
     }
 
-    /// Makes `rel` ready to be created or replaced and returns the real path to write it at:
-    /// for a stopped container the parent directories are copied up into the upperdir (mode,
-    /// owner, times) and a whiteout at `rel` is removed; an existing non-directory at the
-    /// returned path is removed. The parent must be a directory in the container.
-    pub fn prepare_write(&self, rel: &Path) -> Result<PathBuf, TreeError> {
+    /// The target of the symlink `e`.
+    pub fn read_link(&self, e: &Entry) -> Result<PathBuf, TreeError> {
+        match self {
+            ContainerFs::Live { root } => root.read_link(&e.rel),
+            ContainerFs::Layered { .. } => std::fs::read_link(&e.path),
+        }
+        .map_err(io_err("read link", &e.path))
+    }
+
+    /// The regular file `e`, open for reading (never through a symlink put in its place).
+    pub fn open_file(&self, e: &Entry) -> Result<std::fs::File, TreeError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        match self {
+            ContainerFs::Live { root } => root.open_file(&e.rel),
+            ContainerFs::Layered { .. } => std::fs::File::options()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(&e.path),
+        }
+        .map_err(io_err("open", &e.path))
+    }
+
+    /// Makes `rel` ready to be created or replaced and returns where to make it: for a stopped
+    /// container the parent directories are copied up into the upperdir (mode, owner, times)
+    /// and a whiteout at `rel` is removed; an existing non-directory there is removed. The
+    /// parent must be a directory in the container.
+    pub fn prepare_write(&self, rel: &Path) -> Result<Slot, TreeError> {
         let parent = rel.parent().unwrap_or(Path::new(""));
         match self.lstat(parent)? {
             Some(e) if e.md.is_dir() => {}
@@ -252,10 +310,11 @@ impl ContainerFs {
                 })
             }
         }
-        let out = match self {
-            ContainerFs::Live { root } => root.join(rel),
+        let slot = match self {
+            ContainerFs::Live { root } => root.slot(rel).map_err(io_err("open", &root.shown(rel))),
             ContainerFs::Layered { .. } if self.under_mount(rel).is_some() => {
-                self.under_mount(rel).expect("checked")
+                let out = self.under_mount(rel).expect("checked");
+                Slot::at_path(&out).map_err(io_err("open", &out))
             }
             ContainerFs::Layered { upper, .. } => {
                 let mut prefix = PathBuf::new();
@@ -264,29 +323,30 @@ impl ContainerFs {
                     prefix.push(name);
                     self.copy_up_dir(upper, &prefix)?;
                 }
-                upper.join(rel)
+                let out = upper.join(rel);
+                Slot::at_path(&out).map_err(io_err("open", &out))
             }
-        };
-        match std::fs::symlink_metadata(&out) {
-            Ok(md) if !md.is_dir() => {
-                std::fs::remove_file(&out).map_err(io_err("remove", &out))?;
-            }
-            _ => {}
-        }
-        Ok(out)
+        }?;
+        slot.clear().map_err(io_err("remove", slot.shown()))?;
+        Ok(slot)
     }
 
     /// Whether a directory just created at `rel` must be marked opaque: on a stopped container
     /// it must not show what the image had at that path (something hidden by a whiteout).
-    pub fn seal_new_dir(&self, rel: &Path, real: &Path) -> Result<(), TreeError> {
+    pub fn seal_new_dir(
+        &self,
+        rel: &Path,
+        dir: &std::fs::File,
+        shown: &Path,
+    ) -> Result<(), TreeError> {
         if let ContainerFs::Layered { lowers, .. } = self {
             if self.under_mount(rel).is_some() {
                 return Ok(());
             }
-            let below = lowers::lookup(lowers, rel).map_err(io_err("look up", real))?;
+            let below = lowers::lookup(lowers, rel).map_err(io_err("look up", shown))?;
             if below.is_some() {
-                lsetxattr(real, "trusted.overlay.opaque", b"y")
-                    .map_err(io_err("mark opaque", real))?;
+                fsetxattr(dir, "trusted.overlay.opaque", b"y")
+                    .map_err(io_err("mark opaque", shown))?;
             }
         }
         Ok(())
@@ -340,13 +400,13 @@ pub(crate) fn set_times(dst: &Path, md: &Metadata) -> Result<(), TreeError> {
     .map_err(|e| io_err("set times of", dst)(io::Error::from(e)))
 }
 
-fn lsetxattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
-    let c = CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
+fn fsetxattr(f: &std::fs::File, name: &str, value: &[u8]) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
     let n = CString::new(name).map_err(io::Error::other)?;
-    // SAFETY: valid NUL-terminated strings and a buffer of `value.len()` bytes.
+    // SAFETY: an open descriptor, a NUL-terminated name and a buffer of `value.len()` bytes.
     let rc = unsafe {
-        libc::lsetxattr(
-            c.as_ptr(),
+        libc::fsetxattr(
+            f.as_raw_fd(),
             n.as_ptr(),
             value.as_ptr().cast(),
             value.len(),
@@ -442,10 +502,13 @@ mod tests {
     fn prepare_write_copies_parents_up_and_clears_whiteouts() {
         let (t, fs) = layered();
         let p = fs.prepare_write(Path::new("usr/lib/f")).unwrap();
-        assert_eq!(p, t.path().join("upper/usr/lib/f"));
+        assert_eq!(p.shown(), t.path().join("upper/usr/lib/f"));
         assert!(t.path().join("upper/usr/lib").is_dir());
         let p = fs.prepare_write(Path::new("etc/gone")).unwrap();
-        assert!(std::fs::symlink_metadata(&p).is_err(), "whiteout removed");
+        assert!(
+            std::fs::symlink_metadata(p.shown()).is_err(),
+            "whiteout removed"
+        );
         assert!(matches!(
             fs.prepare_write(Path::new("etc/passwd/x")),
             Err(TreeError::NotADirectory { .. })

@@ -391,9 +391,7 @@ fn fill(rootfs: &ContainerFs, target: &Path, data: &Path) -> Result<(), cp::CpEr
     if !entry.md.is_dir() {
         return Ok(());
     }
-    let dst = ContainerFs::Live {
-        root: data.to_path_buf(),
-    };
+    let dst = ContainerFs::live(data)?;
     let mut src = target.as_os_str().to_owned();
     src.push("/.");
     cp::copy(

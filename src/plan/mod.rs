@@ -1,6 +1,7 @@
 //! Stages → build graph with cache keys; the build context walker and hasher.
 
 pub mod check;
+pub mod config_values;
 pub mod context;
 pub mod copy;
 pub mod graph;

@@ -8,9 +8,10 @@
 
 use std::collections::BTreeSet;
 
+use crate::plan::config_values::{check_stop_signal, exposed_ports};
 use crate::plan::scope::{ScopeError, StageScope};
-use crate::syntax::expand::{process_word, ExpandError, Vars};
-use crate::syntax::{Diagnostic, Instruction, KeyValue, Span, Word};
+use crate::syntax::expand::{process_word, process_words_tracked, ExpandError, Vars};
+use crate::syntax::{abbreviate, Diagnostic, Instruction, KeyValue, Span, Word};
 
 /// An expanded instruction and the variable names its words used but found unset.
 #[derive(Debug, Clone)]
@@ -25,7 +26,8 @@ pub fn expand_diagnostic(word: &Word, err: &ExpandError) -> Diagnostic {
         column: word.span.column + err.offset() as u32,
         ..word.span
     };
-    Diagnostic::error(span, format!("cannot expand {:?}: {err}", word.text))
+    let shown = abbreviate(&word.text, 64);
+    Diagnostic::error(span, format!("cannot expand {shown:?}: {err}"))
 }
 
 struct Expander<'v, V: Vars + ?Sized> {
@@ -43,6 +45,18 @@ impl<V: Vars + ?Sized> Expander<'_, V> {
             text: out.value,
             span: w.span,
         })
+    }
+
+    /// ProcessWords: one word in, the words its expansion splits into out, each with the
+    /// span of the word it came from.
+    fn split(&mut self, w: &Word) -> Result<Vec<Word>, Diagnostic> {
+        let (out, words) = process_words_tracked(&w.text, self.escape, self.vars)
+            .map_err(|e| expand_diagnostic(w, &e))?;
+        self.unmatched.extend(out.unmatched);
+        Ok(words
+            .into_iter()
+            .map(|text| Word { text, span: w.span })
+            .collect())
     }
 
     fn opt(&mut self, w: &Option<Word>) -> Result<Option<Word>, Diagnostic> {
@@ -130,11 +144,15 @@ pub fn resolve_in_stage(
         }
         Instruction::Label(kvs) => Instruction::Label(ex.pairs(kvs)?),
         Instruction::Env(kvs) => Instruction::Env(ex.pairs(kvs)?),
-        Instruction::Expose(ws) => Instruction::Expose(ex.all(ws)?),
+        Instruction::Expose(ws) => Instruction::Expose(expose(&mut ex, ws)?),
         Instruction::Volume(ws) => Instruction::Volume(ex.all(ws)?),
         Instruction::User(w) => Instruction::User(ex.word(w)?),
         Instruction::Workdir(w) => Instruction::Workdir(ex.word(w)?),
-        Instruction::StopSignal(w) => Instruction::StopSignal(ex.word(w)?),
+        Instruction::StopSignal(w) => {
+            let w = ex.word(w)?;
+            check_stop_signal(&w.text).map_err(|e| Diagnostic::error(w.span, e.to_string()))?;
+            Instruction::StopSignal(w)
+        }
         other => other.clone(),
     };
     let mut unmatched = ex.unmatched;
@@ -159,6 +177,26 @@ pub fn resolve_in_stage(
         instruction,
         unmatched,
     })
+}
+
+/// EXPOSE as BuildKit reads it: each word expanded and split (ProcessWords), then each port
+/// spec checked and turned into the `ExposedPorts` keys it stands for.
+fn expose<V: Vars + ?Sized>(
+    ex: &mut Expander<'_, V>,
+    words: &[Word],
+) -> Result<Vec<Word>, Diagnostic> {
+    let mut out = Vec::new();
+    for w in words {
+        for spec in ex.split(w)? {
+            let keys = exposed_ports(&spec.text)
+                .map_err(|e| Diagnostic::error(spec.span, e.to_string()))?;
+            out.extend(keys.into_iter().map(|text| Word {
+                text,
+                span: spec.span,
+            }));
+        }
+    }
+    Ok(out)
 }
 
 /// Locates a scope error on the word it came from.
@@ -301,6 +339,58 @@ mod tests {
             r.unmatched.into_iter().collect::<Vec<_>>(),
             vec!["BASE", "TAG"]
         );
+    }
+
+    #[test]
+    fn expose_and_stopsignal_are_checked_after_expansion() {
+        let got = resolve_all(
+            "FROM x\nARG PORTS=\"80 53/UDP\"\nEXPOSE $PORTS 8000-8002/tcp $NONE\nSTOPSIGNAL ${S:-rtmin+3}\n",
+            &[],
+        );
+        assert_eq!(got[1], "80/tcp,53/udp,8000/tcp,8001/tcp,8002/tcp");
+        assert_eq!(got[2], "rtmin+3");
+        // (Dockerfile, build args, line, column, message)
+        let cases: &[(&str, &[&str], u32, u32, &str)] = &[
+            (
+                "FROM x\nEXPOSE 80 $P\n",
+                &["P=70000"],
+                2,
+                11,
+                "invalid containerPort: 70000",
+            ),
+            ("FROM x\nEXPOSE 80/icmp\n", &[], 2, 8, "invalid proto: icmp"),
+            (
+                "FROM x\nEXPOSE 9-8\n",
+                &[],
+                2,
+                8,
+                "invalid containerPort: 9-8",
+            ),
+            (
+                "FROM x\nSTOPSIGNAL $S\n",
+                &["S=SIGNOPE"],
+                2,
+                12,
+                "invalid signal: SIGNOPE",
+            ),
+            ("FROM x\nSTOPSIGNAL 0\n", &[], 2, 12, "invalid signal: 0"),
+        ];
+        for (src, args, line, column, msg) in cases {
+            let (ins, _) = lower(&parse(src).unwrap());
+            let (global, _) = scope(args);
+            let mut st = StageScope::new(&global, Vec::<String>::new());
+            // Build args reach a stage through ARG; declare the ones the cases use.
+            for a in args.iter() {
+                let name = a.split('=').next().unwrap();
+                st.declare_arg(name, None).unwrap();
+            }
+            let d = resolve_in_stage(&ins[1].node, &mut st).unwrap_err();
+            assert_eq!(
+                (d.span.line, d.span.column, d.message.as_str()),
+                (*line, *column, *msg),
+                "{src}"
+            );
+        }
     }
 
     #[test]

@@ -28,6 +28,13 @@ pub enum SyntaxError {
     UnterminatedHeredoc { name: String, span: Span },
     #[error("{message}")]
     Grammar { message: String, span: Span },
+    /// A construct nested deeper than the front end follows (see `expand::MAX_NESTING`).
+    #[error("{what} nested more than {limit} deep")]
+    TooDeep {
+        what: String,
+        limit: usize,
+        span: Span,
+    },
 }
 
 impl SyntaxError {
@@ -41,7 +48,8 @@ impl SyntaxError {
             | SyntaxError::MissingEquals { span, .. }
             | SyntaxError::JsonNotStrings { span }
             | SyntaxError::UnterminatedHeredoc { span, .. }
-            | SyntaxError::Grammar { span, .. } => *span,
+            | SyntaxError::Grammar { span, .. }
+            | SyntaxError::TooDeep { span, .. } => *span,
         }
     }
 
@@ -114,6 +122,15 @@ pub struct DiagnosticRecord {
     pub message: String,
 }
 
+/// `text` cut to its first `max` characters with an ellipsis, for quoting input in a message:
+/// a 50 KB word would bury the one line that says what is wrong with it.
+pub fn abbreviate(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => text.into(),
+        Some((cut, _)) => format!("{}…", &text[..cut]).into(),
+    }
+}
+
 /// `FILE:LINE:COL: severity: message`, the source line, and a caret under the column.
 pub fn render(file_name: &str, source: &str, diag: &Diagnostic) -> String {
     let span = diag.span;
@@ -141,6 +158,13 @@ pub fn render(file_name: &str, source: &str, diag: &Diagnostic) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn abbreviates() {
+        assert_eq!(abbreviate("abc", 3), "abc");
+        assert_eq!(abbreviate("abcd", 3), "abc…");
+        assert_eq!(abbreviate("éééé", 2), "éé…");
+    }
 
     #[test]
     fn render_points_at_column() {

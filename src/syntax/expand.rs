@@ -108,7 +108,15 @@ pub enum ExpandError {
         pattern: String,
         reason: String,
     },
+    /// `${…}` inside `${…}` more than [`MAX_NESTING`] deep.
+    #[error("bad substitution: ${{…}} nested more than {limit} deep")]
+    TooDeep { offset: usize, limit: usize },
 }
+
+/// How deep `${…}` words may nest. The lexer recurses once per level; BuildKit's Go stack grows
+/// on demand, ours does not, so a word of thousands of nested `${a:-${a:-…}}` must be refused
+/// rather than overflow. Real Dockerfiles nest two or three levels.
+pub const MAX_NESTING: usize = 128;
 
 impl ExpandError {
     /// Character offset in the word where the faulty construct starts.
@@ -121,7 +129,8 @@ impl ExpandError {
             | Self::BadSubstitution { offset }
             | Self::UnsupportedModifier { offset, .. }
             | Self::Required { offset, .. }
-            | Self::InvalidPattern { offset, .. } => *offset,
+            | Self::InvalidPattern { offset, .. }
+            | Self::TooDeep { offset, .. } => *offset,
         }
     }
 
@@ -134,7 +143,8 @@ impl ExpandError {
             | Self::BadSubstitution { offset }
             | Self::UnsupportedModifier { offset, .. }
             | Self::Required { offset, .. }
-            | Self::InvalidPattern { offset, .. } => offset,
+            | Self::InvalidPattern { offset, .. }
+            | Self::TooDeep { offset, .. } => offset,
         }
     }
 
@@ -176,6 +186,15 @@ pub fn process_words<V: Vars + ?Sized>(
         return Ok(word.split_whitespace().map(str::to_owned).collect());
     }
     run(word, mode, env, true).map(|(_, w)| w)
+}
+
+/// [`process_words`], with the variables it used (the `value` is the unsplit text).
+pub fn process_words_tracked<V: Vars + ?Sized>(
+    word: &str,
+    escape: char,
+    env: &V,
+) -> Result<(Expanded, Vec<String>), ExpandError> {
+    run(word, Mode::normal(escape), env, true)
 }
 
 /// Expansion of a COPY/ADD heredoc body whose delimiter is unquoted, as BuildKit does it:

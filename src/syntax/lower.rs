@@ -9,9 +9,10 @@ use pest::Parser;
 
 use super::ast::{ArgForm, Directive, Dockerfile, Heredoc, Node, Span, Word};
 use super::error::{Diagnostic, SyntaxError};
+use super::expand::MAX_NESTING;
 use super::grammar::{DockerfileGrammar, Rule};
 use super::heredoc::read_body;
-use super::json_form::decode_string;
+use super::json_form::{decode_string, is_json_array};
 use super::lines::LineIndex;
 
 /// BuildKit reads lines through a 64 KiB scanner buffer.
@@ -227,27 +228,33 @@ impl<'a> Logical<'a> {
 struct Ctx<'a, 'b> {
     logical: &'b Logical<'a>,
     idx: &'b LineIndex<'a>,
+    /// Where the parsed text starts in the logical line (an ONBUILD's instruction is parsed on
+    /// its own).
+    base: usize,
 }
 
 impl Ctx<'_, '_> {
     fn word(&self, p: &Pair<'_, Rule>, text: String) -> Word {
         Word {
             text,
-            span: self
-                .logical
-                .span(self.idx, p.as_span().start(), p.as_span().end()),
+            span: self.span(p),
         }
     }
 
     fn span(&self, p: &Pair<'_, Rule>) -> Span {
+        self.span_at(p.as_span().start(), p.as_span().end())
+    }
+
+    /// The span of `start..end`, positions in the parsed text.
+    fn span_at(&self, start: usize, end: usize) -> Span {
         self.logical
-            .span(self.idx, p.as_span().start(), p.as_span().end())
+            .span(self.idx, self.base + start, self.base + end)
     }
 
     fn empty_word_at(&self, pos: usize) -> Word {
         Word {
             text: String::new(),
-            span: self.logical.span(self.idx, pos, pos),
+            span: self.span_at(pos, pos),
         }
     }
 }
@@ -257,25 +264,47 @@ fn parse_logical(
     escape: char,
     idx: &LineIndex<'_>,
 ) -> Result<Node, SyntaxError> {
-    let rule = if escape == '`' {
-        Rule::line_backtick
+    let (line_rule, sub_rule) = if escape == '`' {
+        (Rule::line_backtick, Rule::sub_backtick)
     } else {
-        Rule::line_backslash
+        (Rule::line_backslash, Rule::sub_backslash)
     };
-    let start = logical.to_source(0);
     // BuildKit trims the joined line before splitting it; the trimmed text is a prefix, so
     // positions in it are positions in the logical line.
     let text = logical.text.trim_end_matches(char::is_whitespace);
-    let top = DockerfileGrammar::parse(rule, text)
-        .map_err(|e| grammar_error(&e, idx, start))?
-        .next()
-        .and_then(|p| p.into_inner().find(|p| p.as_rule() != Rule::EOI))
-        .ok_or_else(|| SyntaxError::Grammar {
-            message: "syntax error: empty instruction".into(),
-            span: idx.span(start, start),
-        })?;
-    let ctx = Ctx { logical, idx };
-    build_node(&ctx, top)
+    // `ONBUILD ONBUILD …` is a chain, parsed one link at a time (the grammar does not recurse)
+    // and nested afterwards; its length is bounded so that the nodes' own recursive walks
+    // (lowering, dump, drop) stay shallow.
+    let mut chain: Vec<Node> = Vec::new();
+    let (mut rule, mut base) = (line_rule, 0);
+    let mut node = loop {
+        let start = logical.to_source(base);
+        let top = DockerfileGrammar::parse(rule, &text[base..])
+            .map_err(|e| grammar_error(&e, idx, start))?
+            .next()
+            .and_then(|p| p.into_inner().find(|p| p.as_rule() != Rule::EOI))
+            .ok_or_else(|| SyntaxError::Grammar {
+                message: "syntax error: empty instruction".into(),
+                span: idx.span(start, start),
+            })?;
+        let ctx = Ctx { logical, idx, base };
+        let (node, rest) = build_node(&ctx, top)?;
+        let Some(rest) = rest else { break node };
+        if chain.len() >= MAX_NESTING {
+            return Err(SyntaxError::TooDeep {
+                what: "ONBUILD".into(),
+                limit: MAX_NESTING,
+                span: node.keyword.span,
+            });
+        }
+        chain.push(node);
+        (rule, base) = (sub_rule, base + rest);
+    };
+    while let Some(mut parent) = chain.pop() {
+        parent.nested = Some(Box::new(node));
+        node = parent;
+    }
+    Ok(node)
 }
 
 /// Text of a pair without its `elide`/`quote` children (escape characters and flag quotes that
@@ -296,7 +325,12 @@ fn unelided(p: &Pair<'_, Rule>) -> String {
     out
 }
 
-fn build_node(ctx: &Ctx<'_, '_>, form: Pair<'_, Rule>) -> Result<Node, SyntaxError> {
+/// One instruction's node, and for an ONBUILD the position (in the parsed text) of the
+/// instruction it carries, which the caller parses next.
+fn build_node(
+    ctx: &Ctx<'_, '_>,
+    form: Pair<'_, Rule>,
+) -> Result<(Node, Option<usize>), SyntaxError> {
     let form_rule = form.as_rule();
     let span = ctx.span(&form);
     let mut node = Node {
@@ -341,9 +375,19 @@ fn build_node(ctx: &Ctx<'_, '_>, form: Pair<'_, Rule>) -> Result<Node, SyntaxErr
                     node.args.push(ctx.word(&s, decode_string(s.as_str())));
                 }
             }
-            Rule::json_mixed => {
+            Rule::json_other if is_json_array(p.as_str()) => {
                 return Err(SyntaxError::JsonNotStrings { span: ctx.span(&p) });
             }
+            // Not JSON: what the form takes instead, the whole text or its split words.
+            Rule::json_other if form_rule == Rule::form_list => {
+                let base = p.as_span().start();
+                for (s, e) in split_runs(p.as_str()) {
+                    let span = ctx.span_at(base + s, base + e);
+                    let text = p.as_str()[s..e].to_string();
+                    node.args.push(Word { text, span });
+                }
+            }
+            Rule::json_other => node.args.push(ctx.word(&p, p.as_str().to_string())),
             Rule::kv_legacy => {
                 node.form = ArgForm::KeyValueLegacy;
                 let mut inner = p.into_inner();
@@ -394,21 +438,32 @@ fn build_node(ctx: &Ctx<'_, '_>, form: Pair<'_, Rule>) -> Result<Node, SyntaxErr
                     });
                 }
             }
-            Rule::form_split
-            | Rule::form_list
-            | Rule::form_exec
-            | Rule::form_text
-            | Rule::form_words
-            | Rule::form_kv
-            | Rule::form_health
-            | Rule::form_onbuild
-            | Rule::form_other => {
-                node.nested = Some(Box::new(build_node(ctx, p)?));
-            }
+            Rule::onbuild_rest => return Ok((node, Some(p.as_span().start()))),
             _ => {}
         }
     }
-    Ok(node)
+    Ok((node, None))
+}
+
+/// The byte ranges of `split_word`s: runs between BuildKit's keyword separators.
+fn split_runs(text: &str) -> Vec<(usize, usize)> {
+    let sep = |c: char| matches!(c, ' ' | '\t' | '\u{0B}' | '\u{0C}' | '\r');
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (sep(c), start) {
+            (true, Some(s)) => {
+                out.push((s, i));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, text.len()));
+    }
+    out
 }
 
 /// The node whose heredocs a line may carry: RUN/COPY/ADD not in JSON form, directly or under
@@ -433,7 +488,11 @@ fn find_heredocs(logical: &Logical<'_>, idx: &LineIndex<'_>) -> Vec<Heredoc> {
     let Some(line) = pairs.next() else {
         return Vec::new();
     };
-    let ctx = Ctx { logical, idx };
+    let ctx = Ctx {
+        logical,
+        idx,
+        base: 0,
+    };
     line.into_inner()
         .filter(|p| p.as_rule() == Rule::heredoc)
         .map(|p| {

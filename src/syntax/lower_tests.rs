@@ -548,3 +548,108 @@ fn errors_are_located() {
         );
     }
 }
+
+/// Runs `f` on a thread with Rust's default 2 MiB stack: a grammar or driver that recursed once
+/// per level of the input would overflow it (and abort the test binary) before 8,000 levels.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+/// `text` cut into physical lines of at most 50,000 bytes joined by continuations, so that a
+/// logical line longer than BuildKit's 64 KiB line limit can be written.
+fn continued(text: &str) -> String {
+    let chunks: Vec<String> = text
+        .as_bytes()
+        .chunks(50_000)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    chunks.join("\\\n")
+}
+
+#[test]
+fn deep_nesting_neither_recurses_nor_overflows() {
+    use crate::syntax::expand::MAX_NESTING;
+    // An ONBUILD chain: up to the limit it parses (lowering then refuses the chain, as BuildKit
+    // does); past it, the first ONBUILD too many is the located error. The dump is unchanged.
+    let chain = |n: usize| format!("FROM a\n{}RUN x\n", "ONBUILD ".repeat(n));
+    let n = MAX_NESTING;
+    let dumped = on_small_stack(move || dump_of(&chain(n)));
+    let want = format!(
+        "(from \"a\")\n{}(run \"x\"){}\n",
+        "(onbuild ".repeat(n),
+        ")".repeat(n)
+    );
+    assert_eq!(dumped, want);
+    for levels in [MAX_NESTING + 1, 8_000, 100_000] {
+        let src = continued(&chain(levels));
+        let err = on_small_stack(move || parse(&src).unwrap_err());
+        assert_eq!(
+            err.to_string(),
+            "ONBUILD nested more than 128 deep",
+            "{levels}"
+        );
+        assert_eq!(
+            (err.span().line, err.span().column),
+            (2, 8 * MAX_NESTING as u32 + 1),
+            "{levels}"
+        );
+    }
+
+    // Nested JSON arrays: valid JSON that is not all strings is BuildKit's error up to Go's
+    // depth limit (10,000); deeper, Go's decoder refuses it and the line is shell-form text.
+    for (levels, json_error) in [(8_000, true), (100_000, false)] {
+        for kw in ["RUN", "CMD", "COPY", "HEALTHCHECK CMD"] {
+            let text = format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+            let src = format!("FROM a\n{kw} {}\n", continued(&text));
+            let got = on_small_stack(move || parse(&src).map(|df| df.nodes[1].clone()));
+            match got {
+                Err(SyntaxError::JsonNotStrings { span }) if json_error => {
+                    assert_eq!((span.line, span.column), (2, kw.len() as u32 + 2));
+                }
+                Ok(node) if !json_error => {
+                    // HEALTHCHECK's first argument is its type.
+                    let want = if kw.starts_with("HEALTH") { 2 } else { 1 };
+                    assert_eq!(node.args.len(), want, "{kw} x{levels}");
+                    assert_eq!(node.args[want - 1].text.len(), 2 * levels, "{kw} x{levels}");
+                }
+                other => panic!("{kw} x{levels}: {:?}", other.map(|n| n.keyword)),
+            }
+        }
+    }
+
+    // Objects (8,000 deep with the arrays), and a `${…}` tower in ENV: the parser takes words
+    // whole, so neither recurses.
+    let objects = format!("{}1{}", "[{\"k\":".repeat(4_000), "}]".repeat(4_000));
+    let src = format!("FROM a\nCMD {}\n", continued(&objects));
+    let got = on_small_stack(move || parse(&src).map(|_| ()));
+    assert!(
+        matches!(got, Err(SyntaxError::JsonNotStrings { .. })),
+        "{got:?}"
+    );
+    let word = format!("{}x{}", "${a:-".repeat(100_000), "}".repeat(100_000));
+    let src = format!("FROM a\nENV A={}\n", continued(&word));
+    let df = on_small_stack(move || parse(&src).unwrap());
+    assert_eq!(df.nodes[1].args[1].text.len(), word.len());
+}
+
+#[test]
+fn not_json_falls_back_to_the_form() {
+    // (line, dump): text that opens with `[` but is not a JSON array.
+    let cases: &[(&str, &str)] = &[
+        ("RUN [ -f x ] && y", "(run \"[ -f x ] && y\")\n"),
+        ("CMD [1 2]", "(cmd \"[1 2]\")\n"),
+        ("CMD [\"a\"] x", "(cmd \"[\\\"a\\\"] x\")\n"),
+        ("COPY [a b] c", "(copy \"[a\" \"b]\" \"c\")\n"),
+        ("VOLUME [\t/a", "(volume \"[\" \"/a\")\n"),
+        ("HEALTHCHECK CMD [x", "(healthcheck \"CMD\" \"[x\")\n"),
+        ("ONBUILD RUN [x y]", "(onbuild (run \"[x y]\"))\n"),
+    ];
+    for (line, want) in cases {
+        assert_eq!(dump_of(line), *want, "{line}");
+    }
+}

@@ -13,12 +13,13 @@ mod instructions;
 mod json_form;
 mod lines;
 mod lower;
+pub mod source;
 
 pub use ast::{
     ArgDecl, ArgForm, CopyArgs, Directive, Dockerfile, HealthOptions, Healthcheck, Heredoc,
     Instruction, KeyValue, Node, Run, ShellOrExec, Span, Spanned, Word,
 };
 pub use dump::dump;
-pub use error::{render, Diagnostic, DiagnosticRecord, Severity, SyntaxError};
+pub use error::{abbreviate, render, Diagnostic, DiagnosticRecord, Severity, SyntaxError};
 pub use instructions::{lower, lower_node};
 pub use lower::parse;

@@ -69,6 +69,12 @@ fn parse_tags(tags: &[String]) -> Result<Vec<Reference>, ArchiveError> {
 
 pub(super) fn load(store: &Store, entries: &mut Entries) -> Result<Vec<LoadedImage>, ArchiveError> {
     let manifest = parse_manifest(entries, store)?;
+    // Every layer of every image first, so a refused one leaves nothing behind.
+    for entry in &manifest {
+        for path in &entry.layers {
+            entries.check_layer(store, path)?;
+        }
+    }
     let mut loaded = Vec::new();
     for entry in manifest {
         let config_bytes = entries.read_all(store, &entry.config)?;

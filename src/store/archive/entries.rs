@@ -9,6 +9,7 @@ use crate::digest::Digest;
 
 use super::super::blobs::PendingBlob;
 use super::super::layout::Store;
+use super::escape::{check_layer, check_name, climbs_out};
 use super::{decoded, ArchiveError, Compressed};
 
 /// Files up to this size are kept in memory (manifests, configs, index.json, small layers).
@@ -69,7 +70,15 @@ impl Entries {
         let mut ar = tar::Archive::new(input);
         for entry in ar.entries().map_err(ArchiveError::Read)? {
             let mut entry = entry.map_err(ArchiveError::Read)?;
-            let path = normalise(&String::from_utf8_lossy(&entry.path_bytes()));
+            let raw = entry.path_bytes().into_owned();
+            let escape = |reason: String| ArchiveError::Escape {
+                entry: String::from_utf8_lossy(&raw).into_owned(),
+                reason,
+            };
+            // Refused outright rather than normalised: no tool writes such names, so they can
+            // only mean to confuse what a name refers to.
+            check_name(&raw).map_err(escape)?;
+            let path = normalise(&String::from_utf8_lossy(&raw));
             let read_err = |source| ArchiveError::ReadEntry {
                 path: path.clone(),
                 source,
@@ -77,10 +86,18 @@ impl Entries {
             match entry.header().entry_type() {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {}
                 tar::EntryType::Symlink | tar::EntryType::Link => {
-                    let target = entry
-                        .link_name_bytes()
-                        .map(|t| String::from_utf8_lossy(&t).into_owned())
-                        .unwrap_or_default();
+                    let raw_target = entry.link_name_bytes().map(|t| t.into_owned());
+                    let raw_target = raw_target.unwrap_or_default();
+                    let shown = String::from_utf8_lossy(&raw_target).into_owned();
+                    if entry.header().entry_type() == tar::EntryType::Link {
+                        check_name(&raw_target)
+                            .map_err(|r| escape(format!("hard link target {shown:?}: {r}")))?;
+                    } else if raw_target.starts_with(b"/") || climbs_out(&raw, &raw_target) {
+                        return Err(escape(format!(
+                            "symlink target {shown:?} leaves the archive"
+                        )));
+                    }
+                    let target = shown;
                     let resolved = if entry.header().entry_type() == tar::EntryType::Link {
                         normalise(&target)
                     } else {
@@ -191,6 +208,24 @@ impl Entries {
         let mut h = crate::util::hashing::HashingReader::new(&mut r);
         io::copy(&mut h, &mut io::sink()).map_err(io_err)?;
         Ok((kind, h.finish().0))
+    }
+
+    /// Refuses the layer file at `path` if one of its tar entries would land outside the
+    /// image's root (see [`super::escape`]).
+    pub fn check_layer(&self, store: &Store, path: &str) -> Result<(), ArchiveError> {
+        let io_err = |source| ArchiveError::ReadEntry {
+            path: path.to_string(),
+            source,
+        };
+        let (_, mut r) = decoded(self.open(store, path)?).map_err(io_err)?;
+        match check_layer(&mut r) {
+            None => Ok(()),
+            Some(e) => Err(ArchiveError::LayerEscape {
+                layer: path.to_string(),
+                entry: e.entry,
+                reason: e.reason,
+            }),
+        }
     }
 
     /// Moves a file into the store's blobs (once; later calls return the same digest).

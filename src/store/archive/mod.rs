@@ -9,6 +9,7 @@
 
 mod docker;
 mod entries;
+pub mod escape;
 mod oci;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -46,6 +47,16 @@ pub enum ArchiveError {
         path: String,
         expected: Digest,
         actual: Digest,
+    },
+    #[error("{entry:?} in the archive would land outside it: {reason}")]
+    Escape { entry: String, reason: String },
+    #[error(
+        "layer {layer}: tar entry {entry:?} would be written outside the image's root: {reason}"
+    )]
+    LayerEscape {
+        layer: String,
+        entry: String,
+        reason: String,
     },
     #[error("invalid reference {name:?} in {path}")]
     BadReference {

@@ -106,6 +106,14 @@ pub(super) fn load(store: &Store, entries: &mut Entries) -> Result<Vec<LoadedIma
         }
     }
 
+    // Every layer of every image first, so a refused one leaves nothing behind.
+    for (desc, _) in &images {
+        let (manifest_digest, bytes) = read_blob(entries, store, desc)?;
+        let manifest: ImageManifest = parse_json(&bytes, &blob_path(&manifest_digest))?;
+        for layer in manifest.layers() {
+            entries.check_layer(store, &blob_path(&digest_of(layer.digest())?))?;
+        }
+    }
     let mut loaded = Vec::new();
     for (desc, names) in &images {
         let (manifest_digest, bytes) = read_blob(entries, store, desc)?;

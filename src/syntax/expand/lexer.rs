@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::pattern;
-use super::{ExpandError, Expanded, Vars};
+use super::{ExpandError, Expanded, Vars, MAX_NESTING};
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Mode {
@@ -39,6 +39,7 @@ pub(super) fn run<V: Vars + ?Sized>(
         pos: 0,
         mode,
         raw_escapes: false,
+        depth: 0,
         env,
         matched: BTreeSet::new(),
         unmatched: BTreeSet::new(),
@@ -154,6 +155,8 @@ struct Lexer<'a, V: Vars + ?Sized> {
     /// Keep escape characters in the output: set while reading `#`/`%`/`/` patterns so the
     /// pattern compiler can tell `\*` from `*`.
     raw_escapes: bool,
+    /// How many `${` are open around the current position.
+    depth: usize,
     env: &'a V,
     matched: BTreeSet<String>,
     unmatched: BTreeSet<String>,
@@ -353,6 +356,20 @@ impl<'a, V: Vars + ?Sized> Lexer<'a, V> {
         }
 
         self.next();
+        if self.depth >= MAX_NESTING {
+            return Err(ExpandError::TooDeep {
+                offset: start,
+                limit: MAX_NESTING,
+            });
+        }
+        self.depth += 1;
+        let r = self.braced(start);
+        self.depth -= 1;
+        r
+    }
+
+    /// The rest of a `${…}` after its `${` (at byte `start`).
+    fn braced(&mut self, start: usize) -> Result<String, ExpandError> {
         match self.peek() {
             None => return Err(ExpandError::MissingBrace { offset: start }),
             Some('{' | '}' | ':') => return Err(ExpandError::BadSubstitution { offset: start }),

@@ -304,3 +304,62 @@ fn var_sources() {
     assert_eq!(process_word("$a", '\\', &pairs[..]).unwrap().value, "");
     assert_eq!(process_word("x$A", '\\', &NoVars).unwrap().value, "x");
 }
+
+/// `n` nested `${a<op>…}` around `x`.
+fn nested(open: &str, n: usize) -> String {
+    format!("{}x{}", open.repeat(n), "}".repeat(n))
+}
+
+/// Runs `f` on a thread with Rust's default 2 MiB stack: a lexer that recursed once per level
+/// without a bound would overflow it (and abort the test binary) long before 8,000 levels.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+#[test]
+fn nesting_is_bounded() {
+    // (opening of each level, levels, expected value or the char offset of the refused `${`)
+    let cases: &[(&str, usize, Result<&str, usize>)] = &[
+        ("${a:-", 1, Ok("x")),
+        ("${a:-", MAX_NESTING, Ok("x")),
+        ("${a:-", MAX_NESTING + 1, Err(5 * MAX_NESTING)),
+        ("${a:-", 8_000, Err(5 * MAX_NESTING)),
+        ("${a:-", 100_000, Err(5 * MAX_NESTING)),
+        ("${PWD:+", 8_000, Err(7 * MAX_NESTING)),
+        ("${a#", 8_000, Err(4 * MAX_NESTING)),
+        ("${a/", 8_000, Err(4 * MAX_NESTING)),
+        ("\"${a:-", 8_000, Err(6 * MAX_NESTING + 1)),
+    ];
+    for &(open, n, want) in cases {
+        let input = nested(open, n);
+        let got = on_small_stack(move || word(&input));
+        match want {
+            Ok(v) => assert_eq!(got.as_deref(), Ok(v), "{open} x{n}"),
+            Err(at) => assert_eq!(
+                got,
+                Err(ExpandError::TooDeep {
+                    offset: at,
+                    limit: MAX_NESTING
+                }),
+                "{open} x{n}"
+            ),
+        }
+    }
+    // Every entry point is bounded, not only ProcessWord.
+    let deep = nested("${a:-", 100_000);
+    on_small_stack(move || {
+        assert!(process_words(&deep, '\\', &NoVars).is_err());
+        assert!(expand_heredoc_body(&deep, &NoVars).is_err());
+        assert_eq!(expand_for_display(&deep, '\\', &NoVars), deep);
+    });
+    let e = word(&nested("${a:-", MAX_NESTING + 1)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "bad substitution: ${…} nested more than 128 deep"
+    );
+}
