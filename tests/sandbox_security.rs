@@ -399,35 +399,21 @@ fn device_flag_adds_exactly_that_node() {
         open_both,
     ]);
     assert_eq!(r, "read-ok\nwrite-ok\n");
-    let mut c = s.command(&[
-        "run",
-        "--rm",
-        "--device",
-        "/dev/fuse:/dev/f:r",
-        "busybox",
-        "sh",
-        "-c",
-        open_both,
-    ]);
-    c.stdin(Stdio::null());
-    let out = s.run_cmd(c);
-    assert!(!out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "read-ok\n");
+    let failing_stdout = |flag: &str, value: &str| {
+        let out =
+            s.run_cmd(s.command(&["run", "--rm", flag, value, "busybox", "sh", "-c", open_both]));
+        assert!(
+            !out.status.success(),
+            "{flag} {value} opened /dev/f for writing"
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        failing_stdout("--device", "/dev/fuse:/dev/f:r"),
+        "read-ok\n"
+    );
     // A host node bound in as a volume does not open at all.
-    let mut c = s.command(&[
-        "run",
-        "--rm",
-        "-v",
-        "/dev/fuse:/dev/f",
-        "busybox",
-        "sh",
-        "-c",
-        open_both,
-    ]);
-    c.stdin(Stdio::null());
-    let out = s.run_cmd(c);
-    assert!(!out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(failing_stdout("-v", "/dev/fuse:/dev/f"), "");
     let err = s.fails(&[
         "run",
         "--rm",

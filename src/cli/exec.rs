@@ -28,7 +28,7 @@ pub struct ExecArgs {
     #[arg(short = 'u', long)]
     pub user: Option<String>,
     #[command(flatten)]
-    pub security: super::security_args::ExecSecurityArgs,
+    pub security: super::security_args::CapArgs,
     pub container: String,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -88,9 +88,9 @@ pub fn run(settings: &Settings, args: ExecArgs) -> Result<ExitCode> {
         user: args.user.clone().unwrap_or_else(|| c.config.user.clone()),
         stdio: [None, None, None],
         tty: args.tty,
-        security: match args.security.apply(&c.config.security) {
+        security: match args.security.flags().for_exec(&c.config.security) {
             Ok(s) => s,
-            Err(e) => return Ok(fail(125, &e)),
+            Err(e) => return Ok(fail(125, &e.into())),
         },
         rlimits: c.config.resources.rlimits(),
     };

@@ -197,7 +197,7 @@ pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
         init: args.init,
         restart: args.restart,
         labels,
-        security: args.security.resolve()?,
+        security: args.security.flags().resolve()?,
         resources,
     };
     Ok(container::create(store, &image, &args.image, opts, |k| {

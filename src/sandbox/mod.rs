@@ -25,6 +25,7 @@ pub mod rlimits;
 pub mod rootless;
 pub mod seccomp;
 pub mod security;
+pub mod security_flags;
 pub mod spec;
 pub mod syscalls;
 pub mod user;
