@@ -18,7 +18,6 @@ use super::console;
 use super::mount_plan::MountOp;
 use super::mounts;
 use super::report::{send, Report};
-use super::security::Privileges;
 use super::spec::{ExitStatus, Spec, DEFAULT_PATH};
 use super::syscalls::{RealSyscalls, Syscalls};
 use super::user;
@@ -310,11 +309,7 @@ fn main_process(
     if let Err(e) = super::rlimits::apply(&args.spec.rlimits) {
         return fail(e.to_string(), 126);
     }
-    let privs = Privileges {
-        caps: &args.spec.security.caps,
-        no_new_privs: args.spec.security.no_new_privileges,
-        seccomp: args.seccomp,
-    };
+    let privs = args.spec.security.privileges(args.seccomp);
     if let Err(e) = user::switch_to(sys, user, args.setgroups, &privs) {
         return fail(e.to_string(), 126);
     }

@@ -17,7 +17,7 @@ use nix::unistd::{fork, ForkResult};
 use super::error::{SandboxError, StepError};
 use super::init::{block_for_sigwait, exec_candidates, FORWARDED, NOT_FOUND_IN_PATH, NO_SUCH_FILE};
 use super::report::{self, send, Report};
-use super::security::{Privileges, Security};
+use super::security::Security;
 use super::spec::ExitStatus;
 use super::syscalls::{RealSyscalls, Syscalls};
 use super::user;
@@ -298,11 +298,7 @@ fn run_command(
     if let Err(e) = super::rlimits::apply(&spec.rlimits) {
         return fail(e.to_string(), 126);
     }
-    let privs = Privileges {
-        caps: &spec.security.caps,
-        no_new_privs: spec.security.no_new_privileges,
-        seccomp,
-    };
+    let privs = spec.security.privileges(seccomp);
     if let Err(e) = user::switch_to(sys, user, true, &privs) {
         return fail(e.to_string(), 126);
     }

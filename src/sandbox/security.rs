@@ -81,6 +81,17 @@ impl Security {
     }
 }
 
+impl Security {
+    /// What the forked side applies, with the programs `filters` compiled before the fork.
+    pub fn privileges<'a>(&'a self, seccomp: &'a [Vec<libc::sock_filter>]) -> Privileges<'a> {
+        Privileges {
+            caps: &self.caps,
+            no_new_privs: self.no_new_privileges,
+            seccomp,
+        }
+    }
+}
+
 /// `STRATA_BENCH_UNHARDENED=1`: no seccomp filter and no per-sandbox cgroup, for
 /// `benches/hardening.rs` to measure what they cost. Never set outside that bench.
 pub fn bench_unhardened() -> bool {
