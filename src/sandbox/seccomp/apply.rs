@@ -7,7 +7,7 @@
 
 use std::io;
 
-use super::compile::Program;
+use super::layout::Program;
 
 /// Installs `programs` in order on the calling thread (no `SECCOMP_FILTER_FLAG_TSYNC`:
 /// strata calls this in a single-threaded forked child). Safe to call between fork and

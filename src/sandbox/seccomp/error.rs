@@ -21,7 +21,9 @@ pub enum SeccompError {
     #[error("seccomp filtering is not supported on the {0} architecture")]
     UnsupportedArch(&'static str),
 
-    /// seccompiler refused the filter we built (e.g. more than 4096 BPF instructions).
-    #[error("cannot build the seccomp BPF program: {0}")]
-    Backend(#[source] seccompiler::BackendError),
+    /// The profile needs a longer BPF program than the kernel accepts.
+    #[error(
+        "the seccomp profile compiles to {len} BPF instructions; the kernel takes at most {max}"
+    )]
+    TooLong { len: usize, max: usize },
 }

@@ -1,5 +1,6 @@
-//! Seccomp for containers: Docker's profile format and default profile, compiled to BPF
-//! with seccompiler and installed with the raw `seccomp(2)` call.
+//! Seccomp for containers: Docker's profile format and default profile, compiled to one
+//! BPF program (a binary search over syscall numbers, see `layout`) and installed with the
+//! raw `seccomp(2)` call.
 //!
 //! Use: `Profile::docker_default()` or `Profile::from_json(text)` (or
 //! `Profile::unconfined()`); `compile(&profile, &caps)` in the parent, before fork, with
@@ -13,24 +14,30 @@
 //! - arguments the kernel reads as 32-bit are compared on their low 32 bits (see
 //!   `plan::INT_ARGS`), libseccomp compares all 64;
 //! - one syscall given several actions by overlapping rules gets the most restrictive
-//!   one (see `compile`); Docker's default profile has no such overlap.
+//!   one (see `layout`); Docker's default profile has no such overlap.
 
 mod apply;
 mod caps;
 mod compile;
 mod default_profile;
 mod error;
+mod layout;
 mod plan;
 mod profile;
 mod profile_json;
 mod syscall_table;
 
 #[cfg(test)]
+mod bpf_eval;
+#[cfg(test)]
 mod kernel_tests;
+#[cfg(test)]
+mod oracle_tests;
 
 pub use apply::install;
 pub use caps::{cap_name, cap_number, CAP_LAST_CAP, DOCKER_DEFAULT_CAPS};
-pub use compile::{compile, Program};
+pub use compile::compile;
 pub use error::SeccompError;
+pub use layout::Program;
 pub use profile::{Action, ArchMap, ArgCmp, CmpOp, Condition, KernelVersion, Profile, SyscallRule};
 pub use syscall_table::syscall_number;
