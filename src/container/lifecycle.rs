@@ -48,6 +48,20 @@ pub fn spec(store: &Store, c: &Container, io: RunIo) -> Result<Spec, ContainerEr
     Ok(spec)
 }
 
+/// Makes the container's cgroup with its limits and device rules; returns its
+/// `cgroup.procs` files for the sandbox to join.
+fn cgroup(c: &Container) -> Result<Vec<std::path::PathBuf>, ContainerError> {
+    let procs = super::cgroups::prepare(&c.id, &c.config.resources)?;
+    crate::sandbox::device_rules::restrict(&procs, &c.config.security).map_err(|source| {
+        ContainerError::Io {
+            op: "restricting devices in the cgroup of",
+            path: c.id.clone().into(),
+            source,
+        }
+    })?;
+    Ok(procs)
+}
+
 /// Runs container `id` in this process until it exits; returns its exit code (128+N when
 /// killed by signal N). `on_start` is called once the command has been executed. A container
 /// that could not start is left `created` with the error recorded (and removed if `--rm`).
@@ -82,15 +96,20 @@ pub fn run(
     let root = store.root().to_path_buf();
     let net = super::net::up(&root, &cs, &c);
     let spec = net.and_then(|up| {
-        let mut spec = spec(&store, &c, io)?;
-        spec.cgroup_procs = super::cgroups::prepare(&c.id, &c.config.resources)?;
-        crate::sandbox::device_rules::restrict(&spec.cgroup_procs, &c.config.security).map_err(
-            |source| ContainerError::Io {
-                op: "restricting devices in the cgroup of",
-                path: c.id.clone().into(),
-                source,
-            },
-        )?;
+        // Making the cgroup in every v1 hierarchy takes about a millisecond of mkdirs and
+        // writes, most of it waiting in the kernel: it overlaps the rootfs preparation.
+        let (spec, procs) = std::thread::scope(|scope| {
+            let cgroup = scope.spawn(|| cgroup(&c));
+            let spec = spec(&store, &c, io);
+            (
+                spec,
+                cgroup
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            )
+        });
+        let mut spec = spec?;
+        spec.cgroup_procs = procs?;
         spec.network = up.mode.clone();
         spec.etc = up.etc.clone();
         spec.forwards = up.forwards.clone();
