@@ -140,9 +140,21 @@ pub fn run(
             }),
         }
     });
-    let net_down = super::net::down(&root, &cs, id);
     let oom_killed = super::cgroups::oom_killed(id);
-    super::cgroups::remove(id);
+    // The rmdirs in every hierarchy overlap the rest of the teardown; they are done before
+    // the record says stopped (a `start` then makes the cgroup afresh), or, for `--rm`,
+    // before this returns.
+    let cgroup_removal = {
+        let id = id.to_string();
+        std::thread::spawn(move || super::cgroups::remove(&id))
+    };
+    let mut cgroup_removal = Some(cgroup_removal);
+    let mut await_cgroup_removal = || {
+        if let Some(thread) = cgroup_removal.take() {
+            let _ = thread.join();
+        }
+    };
+    let net_down = super::net::down(&root, &cs, id);
     if !c.config.auto_remove {
         // The overlay is volatile (no sync of the whole upper filesystem at unmount); the
         // container's own writes are made durable here instead, once, when it stops.
@@ -161,6 +173,9 @@ pub fn run(
     if let (Ok(code), true) = (code, started) {
         let now = cs.load(id).unwrap_or_else(|_| c.clone());
         super::events::emit(&root, &now, "die", &[("exitCode", code.to_string())]);
+    }
+    if !c.config.auto_remove {
+        await_cgroup_removal();
     }
     let _ = cs.update(id, |c| {
         c.state.monitor = None;
@@ -189,6 +204,7 @@ pub fn run(
             super::events::emit(&root, &c, "destroy", &[]);
         }
     }
+    await_cgroup_removal();
     result
 }
 
