@@ -381,6 +381,9 @@ pub fn remove(
         }
         kill_and_wait(&cs, &c.id)?;
     }
+    // Its monitor removes the cgroup when the container ends, unless the monitor was
+    // killed first.
+    super::cgroups::remove(&c.id);
     super::net::down(store.root(), &cs, &c.id)?;
     volumes::release(store, &c, volumes_too)?;
     super::net::release(store.root(), &c)?;
