@@ -5,6 +5,7 @@
 mod common;
 mod run_support;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use run_support::Env;
@@ -169,9 +170,84 @@ fn a_killed_supervisor_leaves_a_manageable_container() {
     e.eventually(5, "orphan reported exited", || {
         e.state_of("orphan") == Some(("exited".into(), Some(137)))
     });
+    let id =
+        e.s.ok(&["inspect", "-f", "{{.Id}}", "orphan"])
+            .trim()
+            .to_string();
+    assert!(
+        !cgroup_dirs(&id).is_empty(),
+        "the dead monitor left its cgroup"
+    );
     e.s.ok(&["stop", "orphan"]);
     e.s.ok(&["rm", "orphan"]);
     assert!(e.container_dirs().is_empty());
+    assert_eq!(
+        cgroup_dirs(&id),
+        Vec::<PathBuf>::new(),
+        "rm removes the cgroup"
+    );
+}
+
+/// The container's cgroup directories in every hierarchy that has one.
+fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = hierarchies
+        .flatten()
+        .map(|h| h.path().join("strata").join(id))
+        .filter(|d| d.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn system_prune_reclaims_the_cgroup_of_a_container_whose_store_is_gone() {
+    let gone = Env::new();
+    gone.code(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "lost",
+            "--network",
+            "none",
+            "busybox",
+            "sleep",
+            "60",
+        ],
+        0,
+    );
+    let id = gone
+        .s
+        .ok(&["inspect", "-f", "{{.Id}}", "lost"])
+        .trim()
+        .to_string();
+    let pid = monitor_pid(&gone, "lost");
+    // SAFETY: kill with plain integers, on the supervisor this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    gone.eventually(5, "lost reported exited", || {
+        gone.state_of("lost") == Some(("exited".into(), Some(137)))
+    });
+    std::fs::remove_dir_all(&gone.s.root).unwrap();
+    let dirs = cgroup_dirs(&id);
+    assert!(!dirs.is_empty(), "the dead monitor left its cgroup");
+
+    // A cgroup just made may be a starting container's: prune leaves it until it is old.
+    let other = Env::new();
+    other.s.ok(&["system", "prune", "-f"]);
+    assert_eq!(cgroup_dirs(&id), dirs);
+    let old = std::process::Command::new("touch")
+        .args(["-d", "1 hour ago"])
+        .args(&dirs)
+        .status()
+        .unwrap();
+    assert!(old.success());
+    let out = other.s.ok(&["system", "prune", "-f"]);
+    // Other tests' orphans may go too.
+    assert!(out.contains(" cgroup(s)"), "{out}");
+    assert_eq!(cgroup_dirs(&id), Vec::<PathBuf>::new());
 }
 
 #[test]

@@ -57,6 +57,9 @@ const DF_HEADERS: &[(&str, &str)] = &[
     ("Reclaimable", "RECLAIMABLE"),
 ];
 
+/// An empty container cgroup younger than this may belong to a container that is starting.
+const ORPHAN_CGROUP_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
     let store = Store::open(&settings.root)?;
     match cmd {
@@ -76,16 +79,20 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
             let repaired = crate::container::net::repair(&settings.root, &cs)?;
             let networks = crate::container::net::prune_networks(&settings.root)?;
             let rules = crate::container::net::prune_rules(&settings.root)?;
+            let cgroups = crate::container::cgroups::reclaim_orphans(ORPHAN_CGROUP_AGE);
             let mut out = deleted_section("Networks", &networks);
-            let fixed = repaired.torn_down.len() + repaired.leases + repaired.namespaces + rules;
+            let fixed =
+                repaired.torn_down.len() + repaired.leases + repaired.namespaces + rules + cgroups;
             if fixed > 0 {
                 out.push_str(&format!(
                     "Repaired after a crash: {} container network(s) torn down, {} address \
-                     lease(s), {} network namespace(s), {} firewall rule(s) or bridge(s)\n\n",
+                     lease(s), {} network namespace(s), {} firewall rule(s) or bridge(s), {} \
+                     cgroup(s)\n\n",
                     repaired.torn_down.len(),
                     repaired.leases,
                     repaired.namespaces,
-                    rules
+                    rules,
+                    cgroups
                 ));
             }
             out.push_str(&deleted_section("Images", &removal_lines(&report.images)));

@@ -84,6 +84,48 @@ pub fn remove(id: &str) {
     }
 }
 
+/// `system prune`: removes container cgroups (`strata/<64 hex>`) that no process is in and
+/// that are older than `min_age`, left by a monitor killed before its container was removed,
+/// perhaps with a store that no longer exists. The age spares a container that is starting
+/// (its cgroup is made just before the sandbox joins it). Returns how many went.
+pub fn reclaim_orphans(min_age: std::time::Duration) -> usize {
+    let Ok(layout) = Layout::detect() else {
+        return 0;
+    };
+    let Ok(parent) = Cgroup::open(&layout, "strata") else {
+        return 0;
+    };
+    let Some(listing) = parent
+        .paths()
+        .first()
+        .and_then(|d| std::fs::read_dir(d).ok())
+    else {
+        return 0;
+    };
+    let mut reclaimed = 0;
+    for entry in listing.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let old_enough = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= min_age));
+        if !is_container_id(&name) || !old_enough {
+            continue;
+        }
+        let Ok(cg) = Cgroup::open(&layout, &rel(&name)) else {
+            continue;
+        };
+        if cg.pids().is_ok_and(|pids| pids.is_empty()) && cg.remove().is_ok() {
+            reclaimed += 1;
+        }
+    }
+    reclaimed
+}
+
+fn is_container_id(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// `update`: merges `new` into the container's limits as Docker does, writes them into the
 /// cgroup of a running container, then records them. Returns the warnings to print.
 pub fn update_limits(
