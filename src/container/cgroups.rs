@@ -95,21 +95,28 @@ pub fn reclaim_orphans(min_age: std::time::Duration) -> usize {
     let Ok(parent) = Cgroup::open(&layout, "strata") else {
         return 0;
     };
-    let Some(listing) = parent
-        .paths()
-        .first()
-        .and_then(|d| std::fs::read_dir(d).ok())
-    else {
-        return 0;
-    };
+    // Every hierarchy is listed: a removal cut short may have left only some of them.
+    // name → whether its directory is old enough in every hierarchy it is in.
+    let mut found: std::collections::BTreeMap<String, bool> = Default::default();
+    for dir in parent.paths() {
+        let Ok(listing) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in listing.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !is_container_id(&name) {
+                continue;
+            }
+            let old_enough = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= min_age));
+            *found.entry(name).or_insert(true) &= old_enough;
+        }
+    }
     let mut reclaimed = 0;
-    for entry in listing.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let old_enough = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= min_age));
-        if !is_container_id(&name) || !old_enough {
+    for (name, old_enough) in found {
+        if !old_enough {
             continue;
         }
         let Ok(cg) = Cgroup::open(&layout, &rel(&name)) else {
