@@ -51,6 +51,11 @@ pub fn spec(store: &Store, c: &Container, io: RunIo) -> Result<Spec, ContainerEr
 /// Makes the container's cgroup with its limits and device rules; returns its
 /// `cgroup.procs` files for the sandbox to join.
 fn cgroup(c: &Container) -> Result<Vec<std::path::PathBuf>, ContainerError> {
+    // Parsed once per process: done here, the launch finds it parsed.
+    use crate::sandbox::security::{bench_unhardened, SeccompPolicy};
+    if c.config.security.seccomp == SeccompPolicy::Default && !bench_unhardened() {
+        let _ = crate::sandbox::seccomp::Profile::docker_default();
+    }
     let procs = super::cgroups::prepare(&c.id, &c.config.resources)?;
     crate::sandbox::device_rules::restrict(&procs, &c.config.security).map_err(|source| {
         ContainerError::Io {
