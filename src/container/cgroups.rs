@@ -16,10 +16,11 @@ fn rel(id: &str) -> String {
     format!("strata/{id}")
 }
 
-/// Makes the cgroup of a container about to start and sets its limits; returns its
-/// `cgroup.procs` files. Without root (or without cgroups here) a container that asks for no
-/// limit runs without a cgroup, so without pause and stats; one that asks for limits fails.
-pub fn prepare(id: &str, limits: &Resources) -> Result<Vec<PathBuf>, ContainerError> {
+/// The `cgroup.procs` files of the cgroup a container about to start is to join, without
+/// making it (`make` does, meanwhile). Without root (or without cgroups here) a container
+/// that asks for no limit runs without a cgroup, so without pause and stats: none; one that
+/// asks for limits fails.
+pub fn planned(id: &str, limits: &Resources) -> Result<Vec<PathBuf>, ContainerError> {
     let wanted = limits.limits_cgroup();
     if !wanted && crate::sandbox::security::bench_unhardened() {
         return Ok(Vec::new());
@@ -33,24 +34,41 @@ pub fn prepare(id: &str, limits: &Resources) -> Result<Vec<PathBuf>, ContainerEr
         }
         return Ok(Vec::new());
     }
-    let err = |e| ContainerError::Cgroup {
-        id: id.to_string(),
-        source: Box::new(e),
-    };
-    let made = Layout::detect().and_then(|l| Cgroup::create(&l, &rel(id)));
-    let cg = match made {
+    match Layout::detect().and_then(|l| Cgroup::at(&l, &rel(id))) {
+        Ok(cg) => Ok(procs_files(&cg)),
+        Err(e) if wanted => Err(cgroup_err(id, e)),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// Makes the cgroup `planned` named and sets its limits. `Ok(false)`: it could not be made
+/// and the container, asking for no limit, runs without it.
+pub fn make(id: &str, limits: &Resources) -> Result<bool, ContainerError> {
+    let wanted = limits.limits_cgroup();
+    let cg = match Layout::detect().and_then(|l| Cgroup::create(&l, &rel(id))) {
         Ok(cg) => cg,
-        Err(e) if wanted => return Err(err(e)),
-        Err(_) => return Ok(Vec::new()),
+        Err(e) if wanted => return Err(cgroup_err(id, e)),
+        Err(_) => return Ok(false),
     };
     if wanted {
-        cg.set(&limit_writes(&cg, limits, None)).map_err(err)?;
+        cg.set(&limit_writes(&cg, limits, None))
+            .map_err(|e| cgroup_err(id, e))?;
     }
-    Ok(cg
-        .paths()
+    Ok(true)
+}
+
+fn procs_files(cg: &Cgroup) -> Vec<PathBuf> {
+    cg.paths()
         .into_iter()
         .map(|p| p.join("cgroup.procs"))
-        .collect())
+        .collect()
+}
+
+fn cgroup_err(id: &str, e: cgroup::CgroupError) -> ContainerError {
+    ContainerError::Cgroup {
+        id: id.to_string(),
+        source: Box::new(e),
+    }
 }
 
 /// The writes that put `limits` in force in `cg`, whose memory limit is `current` now.

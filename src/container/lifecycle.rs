@@ -48,23 +48,25 @@ pub fn spec(store: &Store, c: &Container, io: RunIo) -> Result<Spec, ContainerEr
     Ok(spec)
 }
 
-/// Makes the container's cgroup with its limits and device rules; returns its
-/// `cgroup.procs` files for the sandbox to join.
-fn cgroup(c: &Container) -> Result<Vec<std::path::PathBuf>, ContainerError> {
-    // Parsed once per process: done here, the launch finds it parsed.
-    use crate::sandbox::security::{bench_unhardened, SeccompPolicy};
-    if c.config.security.seccomp == SeccompPolicy::Default && !bench_unhardened() {
-        let _ = crate::sandbox::seccomp::Profile::docker_default();
+/// Makes the container's cgroup with its limits and device rules (on the thread `run`
+/// starts); `Ok(false)` when it could not be made and is optional.
+fn make_cgroup(
+    id: &str,
+    resources: &super::resources::Resources,
+    security: &crate::sandbox::security::Security,
+    procs: &[std::path::PathBuf],
+) -> Result<bool, ContainerError> {
+    if !super::cgroups::make(id, resources)? {
+        return Ok(false);
     }
-    let procs = super::cgroups::prepare(&c.id, &c.config.resources)?;
-    crate::sandbox::device_rules::restrict(&procs, &c.config.security).map_err(|source| {
+    crate::sandbox::device_rules::restrict(procs, security).map_err(|source| {
         ContainerError::Io {
             op: "restricting devices in the cgroup of",
-            path: c.id.clone().into(),
+            path: id.into(),
             source,
         }
     })?;
-    Ok(procs)
+    Ok(true)
 }
 
 /// Runs container `id` in this process until it exits; returns its exit code (128+N when
@@ -99,22 +101,26 @@ pub fn run(
         c
     };
     let root = store.root().to_path_buf();
-    let net = super::net::up(&root, &cs, &c);
-    let spec = net.and_then(|up| {
-        // Making the cgroup in every v1 hierarchy takes about a millisecond of mkdirs and
-        // writes, most of it waiting in the kernel: it overlaps the rootfs preparation.
-        let (spec, procs) = std::thread::scope(|scope| {
-            let cgroup = scope.spawn(|| cgroup(&c));
-            let spec = spec(&store, &c, io);
-            (
-                spec,
-                cgroup
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            )
-        });
-        let mut spec = spec?;
-        spec.cgroup_procs = procs?;
+    // Making the cgroup in every v1 hierarchy is most of a millisecond of mkdirs and writes
+    // in the kernel: a thread does it while the network, the rootfs and the sandbox's
+    // namespaces are prepared, and the sandbox waits for it only before forking PID 1.
+    let procs = super::cgroups::planned(&c.id, &c.config.resources);
+    let mut making = match &procs {
+        Ok(procs) if !procs.is_empty() => {
+            let (id, procs) = (c.id.clone(), procs.clone());
+            let (resources, security) = (c.config.resources.clone(), c.config.security.clone());
+            Some(std::thread::spawn(move || {
+                make_cgroup(&id, &resources, &security, &procs)
+            }))
+        }
+        _ => None,
+    };
+    let net = procs.and_then(|procs| Ok((procs, super::net::up(&root, &cs, &c)?)));
+    let spec = net.and_then(|(procs, up)| {
+        let mut spec = spec(&store, &c, io)?;
+        // Compiled (and kept) while the cgroup is made; the launch finds it.
+        let _ = spec.security.filters();
+        spec.cgroup_procs = procs;
         spec.network = up.mode.clone();
         spec.etc = up.etc.clone();
         spec.forwards = up.forwards.clone();
@@ -125,6 +131,7 @@ pub fn run(
     let state = spec.and_then(|s| Ok((s, store.temp_dir_named("run-")?)));
     drop(store);
     let mut started = false;
+    let mut cgroup_failure = None;
     let result = state.and_then(|((spec, _ports_held), state)| {
         let mut on_started = |pid: i32| {
             started = true;
@@ -133,7 +140,29 @@ pub fn run(
                 on_start(&c);
             }
         };
-        let r = sandbox::run_observed_in(&spec, cancel, &mut on_started, state.path());
+        let mut cgroups_ready = || match making.take().map(|t| t.join()) {
+            None => Ok(false),
+            Some(Ok(Ok(made))) => Ok(made),
+            Some(Ok(Err(e))) => {
+                let failed = sandbox::SandboxError::Setup {
+                    step: "make cgroup".to_string(),
+                    detail: e.to_string(),
+                };
+                cgroup_failure = Some(e);
+                Err(failed)
+            }
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+        };
+        let r = sandbox::run_gated(
+            &spec,
+            cancel,
+            &mut on_started,
+            state.path(),
+            &mut cgroups_ready,
+        );
+        if let Some(e) = cgroup_failure.take() {
+            return Err(e);
+        }
         match r {
             Ok(o) => Ok(exit_code(o.status)),
             // PID 1 was killed (`stop` after its timeout, `rm -f`): the helper exits with
@@ -145,6 +174,10 @@ pub fn run(
             }),
         }
     });
+    // Never asked for when the launch failed first: done before the removal starts.
+    if let Some(thread) = making.take() {
+        let _ = thread.join();
+    }
     let oom_killed = super::cgroups::oom_killed(id);
     // The rmdirs in every hierarchy overlap the rest of the teardown; they are done before
     // the record says stopped (a `start` then makes the cgroup afresh), or, for `--rm`,

@@ -92,11 +92,23 @@ pub enum Layout {
 }
 
 impl Layout {
-    /// The host's layout, from `/proc/self/mountinfo`.
+    /// The host's layout, from `/proc/self/mountinfo`, read once per process: the kernel
+    /// formats every mount for each read, and a container's start, exit and removal each
+    /// need the layout.
     pub fn detect() -> Result<Layout, CgroupError> {
+        static FOUND: std::sync::OnceLock<Layout> = std::sync::OnceLock::new();
+        if let Some(layout) = FOUND.get() {
+            return Ok(layout.clone());
+        }
         let path = PathBuf::from("/proc/self/mountinfo");
-        let text = read(&path)?;
-        parse_mountinfo(&text).ok_or(CgroupError::NotMounted { path })
+        // In one read: `read_to_string`'s small first reads make the kernel format the
+        // table again for each.
+        let mut text = String::with_capacity(64 * 1024);
+        std::fs::File::open(&path)
+            .and_then(|mut f| io::Read::read_to_string(&mut f, &mut text))
+            .map_err(io_err("reading", &path))?;
+        let layout = parse_mountinfo(&text).ok_or(CgroupError::NotMounted { path })?;
+        Ok(FOUND.get_or_init(|| layout).clone())
     }
 }
 
@@ -206,7 +218,8 @@ impl Cgroup {
         Ok(cg)
     }
 
-    fn at(layout: &Layout, rel: &str) -> Result<Cgroup, CgroupError> {
+    /// The cgroup `rel` would be, made or not (nothing is read or written).
+    pub fn at(layout: &Layout, rel: &str) -> Result<Cgroup, CgroupError> {
         let clean = rel.trim_matches('/');
         let bad = |c: &str| c.is_empty() || c == "." || c == "..";
         if clean.is_empty() || clean.split('/').any(bad) {

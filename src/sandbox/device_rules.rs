@@ -59,12 +59,24 @@ pub fn stat_node(path: &Path) -> Option<NodeId> {
 
 /// Writes the rules into a v1 devices cgroup directory (before any process joins it).
 pub fn apply_v1(dir: &Path, sec: &Security) -> std::io::Result<()> {
+    use std::io::Write;
     let (deny, allow) = rules(sec, stat_node);
-    for line in deny {
-        std::fs::write(dir.join("devices.deny"), line)?;
-    }
-    for line in allow {
-        std::fs::write(dir.join("devices.allow"), line)?;
+    // The kernel takes one rule per write(2); each file is opened once for all of them.
+    for (file, lines) in [("devices.deny", deny), ("devices.allow", allow)] {
+        if lines.is_empty() {
+            continue;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join(file))?;
+        for line in lines {
+            let n = f.write(line.as_bytes())?;
+            if n != line.len() {
+                return Err(std::io::Error::other(format!(
+                    "{file}: short write of {line:?}"
+                )));
+            }
+        }
     }
     Ok(())
 }

@@ -148,6 +148,24 @@ pub fn run_observed_in(
     on_start: &mut dyn FnMut(i32),
     state_parent: &Path,
 ) -> Result<Outcome, SandboxError> {
+    run_gated(spec, cancel, on_start, state_parent, &mut || Ok(true))
+}
+
+/// Whether the sandbox joins `Spec::cgroup_procs`, asked once its helper process has
+/// unshared its namespaces and before it forks PID 1 (never asked if the launch fails
+/// first). The caller makes the cgroups meanwhile, on another thread: the mkdirs in every
+/// hierarchy overlap the helper's fork and unshare instead of preceding them. `Ok(false)`:
+/// they could not be made and are optional; `Err`: the launch stops with that error.
+pub type CgroupGate<'a> = &'a mut dyn FnMut() -> Result<bool, SandboxError>;
+
+/// Runs like `run_observed_in`, joining the cgroups only once `cgroups_ready` says so.
+pub fn run_gated(
+    spec: &Spec,
+    cancel: &Canceller,
+    on_start: &mut dyn FnMut(i32),
+    state_parent: &Path,
+    cgroups_ready: CgroupGate<'_>,
+) -> Result<Outcome, SandboxError> {
     validate(spec)?;
     // The overlay is mounted `volatile`, which marks its workdir; the kernel refuses to mount
     // a marked workdir again until the mark is removed. A run over the same upper and work
@@ -247,19 +265,18 @@ pub fn run_observed_in(
     report::read_all(report_r, |r| match r {
         Report::Unshared => {
             let api = state.path().join("slirp.sock");
-            let go = match attach_outside(child, spec, rootless, cancel, &api) {
-                Ok((go, s)) => {
-                    slirp = s;
-                    Some(go)
+            let go = attach_outside(child, spec, rootless, cancel, &api).and_then(|(go, s)| {
+                slirp = s;
+                let join = cgroups_ready()?;
+                Ok([go, if join { JOIN_CGROUPS } else { b'-' }])
+            });
+            // Without the go bytes the helper sees end-of-file and gives up.
+            match (sync_w.take(), go) {
+                (Some(w), Ok(go)) => {
+                    let _ = nix::unistd::write(&w, &go);
                 }
-                Err(e) => {
-                    got.failed = Some(e);
-                    None
-                }
-            };
-            // Without a go byte the helper sees end-of-file and gives up.
-            if let (Some(w), Some(go)) = (sync_w.take(), go) {
-                let _ = nix::unistd::write(&w, &[go]);
+                (_, Err(e)) => got.failed = Some(e),
+                (None, Ok(_)) => {}
             }
         }
         Report::Init(pid) => {
@@ -500,14 +517,25 @@ fn helper_main(a: &HelperArgs<'_>) -> i32 {
         return 1;
     }
     send(report, &Report::Unshared);
-    let mut go = [0u8; 1];
-    if !matches!(nix::unistd::read(a.sync, &mut go), Ok(1)) {
-        return 1;
+    // [setgroups allowed (`g`) or denied, cgroups to join (`JOIN_CGROUPS`) or none]
+    let mut go = [0u8; 2];
+    let mut got = 0;
+    while got < go.len() {
+        match nix::unistd::read(a.sync, &mut go[got..]) {
+            Ok(0) => return 1,
+            Ok(n) => got += n,
+            Err(Errno::EINTR) => {}
+            Err(_) => return 1,
+        }
     }
     // SAFETY: closing our copy of the sync pipe; nothing uses it after this.
     unsafe { libc::close(a.sync.as_raw_fd()) };
     // Before PID 1 is forked, so everything in the sandbox is counted in the cgroups.
-    if let Err(detail) = join_cgroups(&a.init.spec.cgroup_procs) {
+    let jr = match go[1] {
+        JOIN_CGROUPS => join_cgroups(&a.init.spec.cgroup_procs),
+        _ => Ok(()),
+    };
+    if let Err(detail) = jr {
         send_failed(report, "join cgroup", detail);
         return 1;
     }
@@ -558,7 +586,9 @@ fn helper_main(a: &HelperArgs<'_>) -> i32 {
     }
 }
 
-/// Whether the helper died before PID 1 set its parent-death signal (its pipe end closed).
+/// The helper's second go byte when it is to join `Spec::cgroup_procs`.
+const JOIN_CGROUPS: u8 = b'c';
+
 /// Moves the helper into each cgroup (`cgroup.procs` files). It is single-threaded, so on v1
 /// it writes `0` (itself) to the sibling `tasks`: moving one's own thread skips the kernel's
 /// global threadgroup lock, whose RCU wait made the caller's write of the pid to
@@ -573,6 +603,7 @@ fn join_cgroups(procs: &[PathBuf]) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the helper died before PID 1 set its parent-death signal (its pipe end closed).
 fn helper_gone(alive_r: &OwnedFd) -> bool {
     let mut fds = [PollFd::new(alive_r.as_fd(), PollFlags::POLLIN)];
     matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)

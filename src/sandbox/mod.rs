@@ -32,5 +32,7 @@ pub mod user;
 pub mod userns;
 
 pub use error::SandboxError;
-pub use launch::{run, run_cancellable, run_observed, run_observed_in, Canceller};
+pub use launch::{
+    run, run_cancellable, run_gated, run_observed, run_observed_in, Canceller, CgroupGate,
+};
 pub use spec::{ExitStatus, Forward, Mount, NetworkMode, Outcome, RootFs, Spec, Stdio};

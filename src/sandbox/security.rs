@@ -66,18 +66,34 @@ impl Security {
 
     /// The seccomp programs to install, compiled for this capability set; none when
     /// unconfined or privileged.
+    ///
+    /// The default profile's programs are kept per capability set for the life of the
+    /// process: a build compiles it once for all its RUN steps, and `run` compiles it while
+    /// the container's cgroup is being made, off the path to the sandbox's fork.
     pub fn filters(&self) -> Result<Vec<Vec<libc::sock_filter>>, SandboxError> {
+        type Compiled = Vec<(Vec<u32>, Vec<Vec<libc::sock_filter>>)>;
+        static DEFAULT_BY_CAPS: std::sync::Mutex<Compiled> = std::sync::Mutex::new(Vec::new());
         if bench_unhardened() {
             return Ok(Vec::new());
         }
-        let profile = match (&self.seccomp, self.privileged) {
-            (_, true) | (SeccompPolicy::Unconfined, _) => return Ok(Vec::new()),
-            (SeccompPolicy::Default, _) => Profile::docker_default(),
-            (SeccompPolicy::Profile(text), _) => Profile::from_json(text)
-                .map_err(|e| SandboxError::InvalidSpec(format!("seccomp profile: {e}")))?,
-        };
-        seccomp::compile(&profile, &self.caps)
-            .map_err(|e| SandboxError::InvalidSpec(format!("seccomp profile: {e}")))
+        let invalid = |e| SandboxError::InvalidSpec(format!("seccomp profile: {e}"));
+        match (&self.seccomp, self.privileged) {
+            (_, true) | (SeccompPolicy::Unconfined, _) => Ok(Vec::new()),
+            (SeccompPolicy::Profile(text), _) => {
+                let profile = Profile::from_json(text).map_err(invalid)?;
+                seccomp::compile(&profile, &self.caps).map_err(invalid)
+            }
+            (SeccompPolicy::Default, _) => {
+                let mut known = DEFAULT_BY_CAPS.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some((_, programs)) = known.iter().find(|(caps, _)| *caps == self.caps) {
+                    return Ok(programs.clone());
+                }
+                let programs =
+                    seccomp::compile(&Profile::docker_default(), &self.caps).map_err(invalid)?;
+                known.push((self.caps.clone(), programs.clone()));
+                Ok(programs)
+            }
+        }
     }
 }
 
