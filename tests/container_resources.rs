@@ -361,3 +361,37 @@ fn a_run_step_has_a_cgroup_of_its_own_removed_after_the_build() {
         assert!(!dir.exists(), "{} outlived the build", dir.display());
     }
 }
+
+/// What a build killed mid-step leaves: an empty `strata/build-…` group. The next build
+/// takes those older than 30 s, and spares a fresh one (another build's, being set up).
+#[test]
+fn a_build_reclaims_the_empty_step_groups_a_killed_build_left() {
+    let e = Env::new();
+    let controller = if v2() { "" } else { "pids" };
+    let stale = cgroup_file("strata/build-5afe5afe5afe0001", controller, "");
+    let fresh = cgroup_file("strata/build-5afe5afe5afe0002", controller, "");
+    for dir in [&stale, &fresh] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let aged = std::process::Command::new("touch")
+        .args(["-d", "1 hour ago"])
+        .arg(&stale)
+        .status()
+        .unwrap();
+    assert!(aged.success());
+    let ctx = e.s.scratch("ctx");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN --network=none true\n",
+    )
+    .unwrap();
+    e.s.ok(&["build", "--no-cache", "-q", &ctx.display().to_string()]);
+    let fresh_left = fresh.exists();
+    let _ = std::fs::remove_dir(&fresh);
+    assert!(
+        !stale.exists(),
+        "{} outlived the next build",
+        stale.display()
+    );
+    assert!(fresh_left, "{} was taken though it is new", fresh.display());
+}

@@ -107,44 +107,9 @@ pub fn remove(id: &str) {
 /// perhaps with a store that no longer exists. The age spares a container that is starting
 /// (its cgroup is made just before the sandbox joins it). Returns how many went.
 pub fn reclaim_orphans(min_age: std::time::Duration) -> usize {
-    let Ok(layout) = Layout::detect() else {
-        return 0;
-    };
-    let Ok(parent) = Cgroup::open(&layout, "strata") else {
-        return 0;
-    };
-    // Every hierarchy is listed: a removal cut short may have left only some of them.
-    // name → whether its directory is old enough in every hierarchy it is in.
-    let mut found: std::collections::BTreeMap<String, bool> = Default::default();
-    for dir in parent.paths() {
-        let Ok(listing) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        for entry in listing.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !is_container_id(&name) {
-                continue;
-            }
-            let old_enough = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= min_age));
-            *found.entry(name).or_insert(true) &= old_enough;
-        }
-    }
-    let mut reclaimed = 0;
-    for (name, old_enough) in found {
-        if !old_enough {
-            continue;
-        }
-        let Ok(cg) = Cgroup::open(&layout, &rel(&name)) else {
-            continue;
-        };
-        if cg.pids().is_ok_and(|pids| pids.is_empty()) && cg.remove().is_ok() {
-            reclaimed += 1;
-        }
-    }
-    reclaimed
+    Layout::detect().map_or(0, |layout| {
+        cgroup::remove_idle_children(&layout, "strata", is_container_id, min_age)
+    })
 }
 
 fn is_container_id(name: &str) -> bool {

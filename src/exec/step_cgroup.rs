@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use crate::sandbox::cgroup::{Cgroup, Layout};
+use crate::sandbox::cgroup::{self, Cgroup, Layout};
 
 /// Owns the cgroup; dropping it removes it.
 pub struct StepCgroup(Option<Cgroup>);
@@ -18,8 +18,13 @@ impl StepCgroup {
         if !nix::unistd::geteuid().is_root() || crate::sandbox::security::bench_unhardened() {
             return StepCgroup(None);
         }
-        let layout = LAYOUT.get_or_init(|| Layout::detect().ok().map(step_layout));
-        let name = format!("strata/build-{}", &crate::util::random_id()[..16]);
+        let layout = LAYOUT.get_or_init(|| {
+            let layout = Layout::detect().ok().map(step_layout)?;
+            // Once per process: the groups of steps a killed strata was running.
+            cgroup::remove_idle_children(&layout, "strata", is_step_group, ORPHAN_AGE);
+            Some(layout)
+        });
+        let name = format!("strata/{STEP_PREFIX}{}", &crate::util::random_id()[..16]);
         StepCgroup(layout.as_ref().and_then(|l| Cgroup::create(l, &name).ok()))
     }
 
@@ -32,6 +37,17 @@ impl StepCgroup {
                 .collect()
         })
     }
+}
+
+const STEP_PREFIX: &str = "build-";
+
+/// How old an empty step group must be for a later build to take it for a killed one's.
+const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn is_step_group(name: &str) -> bool {
+    name.strip_prefix(STEP_PREFIX).is_some_and(|hex| {
+        hex.len() == 16 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
 }
 
 /// The v1 hierarchies a step gets a cgroup in: `pids` holds every process of the step, and a
@@ -56,6 +72,25 @@ impl Drop for StepCgroup {
             // The sandbox's PID 1 killed everything before it ended, so this only waits for
             // exiting processes; a failure leaves an empty cgroup, never a failed build.
             let _ = cg.remove();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_step_group_names_are_taken() {
+        for (name, taken) in [
+            ("build-0123456789abcdef", true),
+            ("build-0123456789abcde", false),
+            ("build-0123456789abcdeg", false),
+            ("build-0123456789ABCDEF", false),
+            ("0123456789abcdef", false),
+            (&"a".repeat(64), false),
+        ] {
+            assert_eq!(is_step_group(name), taken, "{name}");
         }
     }
 }

@@ -79,6 +79,53 @@ fn io_err<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> C
     }
 }
 
+/// Removes the children of `parent` whose names `pick` accepts, that no process is in and
+/// whose directories are older than `min_age` in every hierarchy: what a killed strata left.
+/// The age spares one being set up (made just before its processes join it). Every
+/// hierarchy is listed, since a removal cut short may have left only some of them. Returns
+/// how many went.
+pub fn remove_idle_children(
+    layout: &Layout,
+    parent: &str,
+    pick: impl Fn(&str) -> bool,
+    min_age: std::time::Duration,
+) -> usize {
+    let Ok(parent_cg) = Cgroup::open(layout, parent) else {
+        return 0;
+    };
+    // name → whether its directory is old enough in every hierarchy it is in.
+    let mut found: BTreeMap<String, bool> = BTreeMap::new();
+    for dir in parent_cg.paths() {
+        let Ok(listing) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in listing.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !pick(&name) {
+                continue;
+            }
+            let old_enough = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= min_age));
+            *found.entry(name).or_insert(true) &= old_enough;
+        }
+    }
+    let mut removed = 0;
+    for (name, old_enough) in found {
+        if !old_enough {
+            continue;
+        }
+        let Ok(cg) = Cgroup::open(layout, &format!("{parent}/{name}")) else {
+            continue;
+        };
+        if cg.pids().is_ok_and(|pids| pids.is_empty()) && cg.remove().is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// Which cgroup hierarchies the host has mounted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
