@@ -286,3 +286,43 @@ fn detached_rm_and_failed_start() {
     assert_eq!(e.state_of("broken"), Some(("created".into(), Some(127))));
     e.s.ok(&["rm", "broken"]);
 }
+
+/// systemd's stop signal is SIGRTMIN+3: an image's `STOPSIGNAL SIGRTMIN+3` reaches the
+/// command on `stop` (no SIGKILL after the timeout), and so does `kill -s RTMAX-2`, through
+/// the sandbox's PID 1. busybox's `trap` takes the numbers: 37 and 62.
+#[test]
+fn realtime_signals_reach_the_command_from_stop_and_kill() {
+    let e = Env::new();
+    e.image_with("rt", &["STOPSIGNAL SIGRTMIN+3", r#"CMD ["sh"]"#]);
+    let script = "trap 'echo got-37; exit 7' 37; trap 'echo got-62; exit 8' 62; echo ready; \
+                  while true; do sleep 0.05; done";
+    for name in ["by-stop", "by-kill"] {
+        e.code(
+            &[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--network",
+                "none",
+                "rt",
+                "sh",
+                "-c",
+                script,
+            ],
+            0,
+        );
+        e.eventually(10, "ready", || e.s.ok(&["logs", name]).contains("ready"));
+    }
+    e.s.ok(&["stop", "-t", "20", "by-stop"]);
+    assert_eq!(e.state_of("by-stop"), Some(("exited".into(), Some(7))));
+    assert!(e.s.ok(&["logs", "by-stop"]).contains("got-37"));
+
+    e.s.ok(&["kill", "-s", "RTMAX-2", "by-kill"]);
+    e.eventually(10, "exit", || {
+        e.state_of("by-kill").is_some_and(|(s, _)| s == "exited")
+    });
+    assert_eq!(e.state_of("by-kill"), Some(("exited".into(), Some(8))));
+    assert!(e.s.ok(&["logs", "by-kill"]).contains("got-62"));
+    e.code(&["kill", "-s", "RTMIN+16", "by-kill"], 1);
+}

@@ -4,8 +4,6 @@
 
 use std::path::Path;
 
-use nix::sys::signal::Signal;
-
 use super::error::ContainerError;
 use super::record::MountSpec;
 use crate::sandbox::spec::DEFAULT_PATH;
@@ -118,19 +116,10 @@ pub fn user(image: &RuntimeConfig, flag: Option<&str>) -> String {
         .to_string()
 }
 
-/// A signal as `StopSignal` or `kill -s` name it: `SIGTERM`, `TERM`, `term`, `15`.
-pub fn parse_signal(s: &str) -> Result<Signal, ContainerError> {
-    let bad = || ContainerError::BadSignal(s.to_string());
-    if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| bad());
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    name.parse::<Signal>().map_err(|_| bad())
+/// A signal as `StopSignal` or `kill -s` name it: `SIGTERM`, `TERM`, `term`, `15`,
+/// `SIGRTMIN+3`; its number.
+pub fn parse_signal(s: &str) -> Result<i32, ContainerError> {
+    crate::util::signal::parse(s).ok_or_else(|| ContainerError::BadSignal(s.to_string()))
 }
 
 /// The image's stop signal (validated), or SIGTERM.
@@ -281,10 +270,11 @@ mod tests {
         assert_eq!(user(&c, None), "nobody");
         assert_eq!(user(&c, Some("1:2")), "1:2");
         for (name, sig) in [
-            ("SIGTERM", Signal::SIGTERM),
-            ("quit", Signal::SIGQUIT),
-            ("USR1", Signal::SIGUSR1),
-            ("9", Signal::SIGKILL),
+            ("SIGTERM", libc::SIGTERM),
+            ("quit", libc::SIGQUIT),
+            ("USR1", libc::SIGUSR1),
+            ("9", libc::SIGKILL),
+            ("SIGRTMIN+3", 37),
         ] {
             assert_eq!(parse_signal(name).unwrap(), sig, "{name}");
         }

@@ -262,9 +262,10 @@ fn sync_fs(dir: &Path) {
 }
 
 /// Sends `sig` to the container's PID 1 (which forwards it to the command), if it runs.
-fn signal(c: &Container, sig: Signal) -> bool {
+fn signal(c: &Container, sig: i32) -> bool {
     let sent = match c.state.pid {
-        Some(p) if p.alive() => kill(Pid::from_raw(p.pid), sig).is_ok(),
+        // SAFETY: a plain kill(2); nix's `Signal` has no realtime signals.
+        Some(p) if p.alive() => (unsafe { libc::kill(p.pid, sig) } == 0),
         _ => false,
     };
     // A frozen process handles the signal (or dies of it) once thawed, as Docker's `stop` of
@@ -339,7 +340,7 @@ fn stop_inner(
         store.root(),
         &current,
         "kill",
-        &[("signal", (sig as i32).to_string())],
+        &[("signal", sig.to_string())],
     );
     if signal(&current, sig)
         && wait_stopped(&cs, &current.id, timeout.saturating_sub(start.elapsed()))?
@@ -363,7 +364,7 @@ fn kill_and_wait(cs: &Containers, id: &str) -> Result<(), ContainerError> {
         return Ok(());
     }
     super::events::emit(cs.store_root(), &c, "kill", &[("signal", "9".into())]);
-    if !signal(&c, Signal::SIGKILL) {
+    if !signal(&c, libc::SIGKILL) {
         if let Some(m) = c.state.monitor.filter(|m| m.alive()) {
             let _ = kill(Pid::from_raw(m.pid), Signal::SIGKILL);
         }
@@ -394,12 +395,7 @@ pub fn send_signal(store: &Store, c: &Container, sig: &str) -> Result<(), Contai
     if c.state.status != Status::Running || !signal(&c, sig) {
         return Err(ContainerError::NotRunning { id: c.id.clone() });
     }
-    super::events::emit(
-        store.root(),
-        &c,
-        "kill",
-        &[("signal", (sig as i32).to_string())],
-    );
+    super::events::emit(store.root(), &c, "kill", &[("signal", sig.to_string())]);
     Ok(())
 }
 

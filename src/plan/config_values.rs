@@ -91,13 +91,6 @@ fn port_range(text: &str) -> Option<(u32, u32)> {
     (start <= end).then_some((start, end))
 }
 
-/// Linux's signal names as moby/sys/signal knows them, without `SIG`.
-const SIGNALS: &[&str] = &[
-    "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT", "KILL",
-    "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM", "TRAP", "TSTP",
-    "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ",
-];
-
 /// STOPSIGNAL as BuildKit checks it: a non-zero integer (Go's `Atoi`: an optional sign, then
 /// decimal digits), or a name with or without `SIG` in any case: `TERM`, `sigkill`, `RTMIN+3`,
 /// `SIGRTMAX-2`.
@@ -113,21 +106,10 @@ pub fn check_stop_signal(signal: &str) -> Result<(), ValueError> {
             Ok(_) => Ok(()),
         };
     }
-    let upper = signal.to_uppercase();
-    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    let realtime = |prefix: &str, sign: char| match name.strip_prefix(prefix) {
-        Some("") => true,
-        Some(rest) => rest
-            .strip_prefix(sign)
-            .and_then(|n| n.parse::<u8>().ok().filter(|_| !n.starts_with(['0', '+'])))
-            .is_some_and(|n| (1..=if sign == '+' { 15 } else { 14 }).contains(&n)),
-        None => false,
-    };
-    if SIGNALS.contains(&name) || realtime("RTMIN", '+') || realtime("RTMAX", '-') {
-        Ok(())
-    } else {
-        Err(bad())
-    }
+    // BuildKit's names are Docker's (`kill -s`); its `to_uppercase` and ours agree on them.
+    crate::util::signal::by_name(signal)
+        .map(|_| ())
+        .ok_or_else(bad)
 }
 
 #[cfg(test)]

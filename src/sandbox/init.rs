@@ -8,9 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::sys::signal::{
-    kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
-};
+use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
@@ -39,27 +37,6 @@ pub const FORWARDED: [Signal; 7] = [
 pub const NOT_FOUND_IN_PATH: &str = "executable file not found in $PATH";
 /// What the main process reports when a path `argv[0]` does not exist (exit code 127).
 pub const NO_SUCH_FILE: &str = "no such file or directory";
-
-extern "C" fn ignore_signal(_: libc::c_int) {}
-
-/// Blocks SIGCHLD and the forwarded signals and gives them a no-op handler, so `sigwait`
-/// gets them (a PID 1 with default handlers would never see SIGTERM at all).
-pub fn block_for_sigwait() -> SigSet {
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGCHLD);
-    let action = SigAction::new(
-        SigHandler::Handler(ignore_signal),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for sig in FORWARDED.iter().chain([&Signal::SIGCHLD]) {
-        set.add(*sig);
-        // SAFETY: the handler does nothing, so it is trivially async-signal-safe.
-        let _ = unsafe { sigaction(*sig, &action) };
-    }
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
-    set
-}
 
 /// Everything PID 1 needs, prepared by the caller before forking.
 #[derive(Clone, Copy)]
@@ -129,7 +106,7 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
     } else {
         None
     };
-    let waitset = block_for_sigwait();
+    let waitset = super::signals::block_for_sigwait();
     // Closed by the main process's exec (close-on-exec) or exit: then it has started.
     let Ok((exec_r, exec_w)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
         return fail("exec pipe", Errno::last().to_string());
@@ -150,7 +127,7 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
         // SAFETY: single-threaded (a forked child), so fork is sound.
         Some(c) => match unsafe { fork() } {
             Ok(ForkResult::Child) => {
-                reset_signals();
+                super::signals::reset();
                 let code = console::relay(&c.master);
                 // SAFETY: leaving the forked child without running the parent's destructors.
                 unsafe { libc::_exit(code) }
@@ -187,33 +164,32 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
 }
 
 fn reap_until_main_exits(
-    waitset: &SigSet,
+    waitset: &super::signals::WaitSet,
     main_pid: Pid,
     console: Option<&console::Console>,
 ) -> ExitStatus {
+    use super::signals::Reaped;
     loop {
-        let Ok(sig) = waitset.wait() else { continue };
-        if let (Signal::SIGWINCH, Some(c)) = (sig, console) {
+        let Some(sig) = waitset.wait() else { continue };
+        if let (libc::SIGWINCH, Some(c)) = (sig, console) {
             // The outer terminal was resized: the inner one follows, and the kernel signals
             // its foreground process group.
             console::copy_size(0, std::os::fd::AsRawFd::as_raw_fd(&c.master));
             continue;
         }
-        if sig != Signal::SIGCHLD {
-            let _ = kill(main_pid, sig);
+        if sig != libc::SIGCHLD {
+            // SAFETY: a plain kill(2) of our child.
+            unsafe { libc::kill(main_pid.as_raw(), sig) };
             continue;
         }
         let mut main_status = None;
         loop {
-            match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid == main_pid => {
-                    main_status = Some(ExitStatus::Exited(code))
+            match super::signals::reap(-1) {
+                Reaped::Ended(pid, status) if pid == main_pid.as_raw() => {
+                    main_status = Some(status)
                 }
-                Ok(WaitStatus::Signaled(pid, s, _)) if pid == main_pid => {
-                    main_status = Some(ExitStatus::Signaled(s as i32))
-                }
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => {}
+                Reaped::Ended(..) => {}
+                Reaped::StillAlive | Reaped::None => break,
             }
         }
         if let Some(s) = main_status {
@@ -284,7 +260,7 @@ fn main_process(
     p: &Prepared,
     console: Option<&console::Console>,
 ) -> i32 {
-    reset_signals();
+    super::signals::reset();
     let fail = |detail: String, code: i32| {
         send(args.report, &Report::ExecFailed { detail });
         code
@@ -331,16 +307,6 @@ fn main_process(
     } else {
         fail(NOT_FOUND_IN_PATH.into(), 127)
     }
-}
-
-/// Undoes what this process inherited: Rust ignores SIGPIPE, we blocked and caught others.
-pub(crate) fn reset_signals() {
-    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for sig in Signal::iterator().filter(|s| !matches!(s, Signal::SIGKILL | Signal::SIGSTOP)) {
-        // SAFETY: installing SIG_DFL has no handler-safety requirements.
-        let _ = unsafe { sigaction(sig, &dfl) };
-    }
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
 #[cfg(test)]

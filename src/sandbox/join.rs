@@ -11,13 +11,14 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::signal::kill;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
 
 use super::error::{SandboxError, StepError};
-use super::init::{block_for_sigwait, exec_candidates, FORWARDED, NOT_FOUND_IN_PATH, NO_SUCH_FILE};
+use super::init::{exec_candidates, NOT_FOUND_IN_PATH, NO_SUCH_FILE};
 use super::report::{self, send, Report};
 use super::security::Security;
+use super::signals::{self, block_for_sigwait};
 use super::spec::ExitStatus;
 use super::syscalls::{RealSyscalls, Syscalls};
 use super::user;
@@ -226,7 +227,7 @@ fn joiner(
         // SAFETY: single-threaded forked child.
         Some(c) => match unsafe { fork() } {
             Ok(ForkResult::Child) => {
-                super::init::reset_signals();
+                signals::reset();
                 let code = super::console::relay(&c.master);
                 // SAFETY: leaving a forked child.
                 unsafe { libc::_exit(code) }
@@ -237,18 +238,19 @@ fn joiner(
         None => None,
     };
     let code = loop {
-        let Ok(sig) = waitset.wait() else { continue };
-        if let (nix::sys::signal::Signal::SIGWINCH, Some(c)) = (sig, &console) {
+        let Some(sig) = waitset.wait() else { continue };
+        if let (libc::SIGWINCH, Some(c)) = (sig, &console) {
             super::console::copy_size(0, c.master.as_raw_fd());
             continue;
         }
-        if FORWARDED.contains(&sig) {
-            let _ = kill(pid, sig);
+        if signals::forwarded(sig) {
+            // SAFETY: a plain kill(2) of our child.
+            unsafe { libc::kill(pid.as_raw(), sig) };
             continue;
         }
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => break code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+        match signals::reap(pid.as_raw()) {
+            signals::Reaped::Ended(_, ExitStatus::Exited(code)) => break code,
+            signals::Reaped::Ended(_, ExitStatus::Signaled(sig)) => break 128 + sig,
             _ => {}
         }
     };
@@ -273,7 +275,7 @@ fn run_command(
     report: std::os::fd::BorrowedFd<'_>,
     console: Option<&super::console::Console>,
 ) -> i32 {
-    super::init::reset_signals();
+    signals::reset();
     let fail = |detail: String, code: i32| {
         send(report, &Report::ExecFailed { detail });
         code

@@ -13,17 +13,18 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use super::cleanup::{close_fds_except, remove_created_mountpoints};
 use super::error::SandboxError;
-use super::init::{block_for_sigwait, init_main, InitArgs, FORWARDED};
+use super::init::{init_main, InitArgs};
 use super::mount_plan::{self, PlanInput};
 use super::network::{hosts_file, resolv_conf, start_slirp, Slirp};
 use super::report::{self, send, Report};
 use super::rootless::write_id_maps;
+use super::signals::{self, block_for_sigwait};
 use super::spec::{ExitStatus, NetworkMode, Outcome, RootFs, Spec, Stdio};
 use super::syscalls::{RealSyscalls, Syscalls};
 
@@ -573,9 +574,10 @@ fn helper_main(a: &HelperArgs<'_>) -> i32 {
     // SAFETY: the helper sends nothing more; PID 1 has its own copy.
     unsafe { libc::close(report.as_raw_fd()) };
     loop {
-        let Ok(sig) = waitset.wait() else { continue };
-        if FORWARDED.contains(&sig) {
-            let _ = kill(init, sig);
+        let Some(sig) = waitset.wait() else { continue };
+        if signals::forwarded(sig) {
+            // SAFETY: a plain kill(2) of our child.
+            unsafe { libc::kill(init.as_raw(), sig) };
             continue;
         }
         match waitpid(init, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {

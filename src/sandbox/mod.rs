@@ -26,6 +26,7 @@ pub mod rootless;
 pub mod seccomp;
 pub mod security;
 pub mod security_flags;
+pub mod signals;
 pub mod spec;
 pub mod syscalls;
 pub mod user;

@@ -7,6 +7,7 @@ pub mod owned_tmp;
 pub mod passwd;
 pub mod read_full;
 pub mod safe_path;
+pub mod signal;
 pub mod tar_fields;
 pub mod userns;
 
