@@ -237,6 +237,21 @@ struct Helpers {
     dir: tempfile::TempDir,
 }
 
+/// Writes a script from another process: a write descriptor open in this one would be
+/// inherited by a child another test forks meanwhile, and executing the script before that
+/// child reaches its own exec fails with ETXTBSY (a flaky "Text file busy").
+fn write_executable(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut sh = std::process::Command::new("sh")
+        .args(["-c", r#"cat > "$1" && chmod 755 "$1""#, "sh"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    sh.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    assert!(sh.wait().unwrap().success(), "writing {}", path.display());
+}
+
 impl Helpers {
     fn new() -> Helpers {
         let dir = tempfile::tempdir().unwrap();
@@ -261,8 +276,7 @@ esac
         let broken = "#!/bin/sh\necho 'keychain is locked' >&2\nexit 2\n";
         for (name, text) in [("test", script), ("broken", broken)] {
             let p = dir.path().join(format!("docker-credential-{name}"));
-            fs::write(&p, text).unwrap();
-            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+            write_executable(&p, text);
         }
         Helpers { dir }
     }
