@@ -79,11 +79,11 @@ pub fn image_or_pull(
                 crate::engine::registry::registry_client(reference.domain(), &[], &mut |w| {
                     on_event(CreateEvent::PullWarning(w))
                 })
-                .map_err(Error::Registry)?;
+                .map_err(|e| Error::Registry(Box::new(e)))?;
             distribution::pull(store, &client, &reference, &Platform::host()).map_err(|source| {
                 Error::Pull {
                     reference: reference.familiar_string(),
-                    source,
+                    source: Box::new(source),
                 }
             })
         }

@@ -36,10 +36,10 @@ pub enum Error {
     Pull {
         reference: String,
         #[source]
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
     #[error(transparent)]
-    Registry(RegistryError),
+    Registry(Box<RegistryError>),
     /// The monitor of a detached container reported that it could not start it (`code` is
     /// the exit code a `run` gives for it: 125, or 126/127 for a command that cannot run).
     #[error("{message}")]

@@ -312,7 +312,8 @@ mod tests {
     #[test]
     fn ready_answers_parse() {
         let lost = "the container's supervisor ended before the container started";
-        let cases: &[(&str, std::result::Result<(), (i32, &str)>)] = &[
+        type Answer<'a> = std::result::Result<(), (i32, &'a str)>;
+        let cases: &[(&str, Answer)] = &[
             ("ok", Ok(())),
             ("err 127 exec: not found", Err((127, "exec: not found"))),
             ("err 125", Err((125, ""))),
