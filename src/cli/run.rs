@@ -154,6 +154,7 @@ pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
 /// The flags as the engine's request: `-v`/`--mount` parsed against our working directory,
 /// env and label files read, limits parsed (the engine checks them against the host).
 pub fn create_request(args: RunArgs) -> Result<CreateRequest> {
+    engine::create::check_auto_remove(args.rm, &args.restart)?;
     let resources = args.resources.parse()?;
     let cwd = std::env::current_dir().context("current directory")?;
     let mut mounts = Vec::new();

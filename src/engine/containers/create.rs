@@ -5,6 +5,7 @@
 use super::error::{Error, Result};
 use super::request::CreateRequest;
 use crate::container::resources::{self, Host};
+use crate::container::restart::RestartPolicy;
 use crate::container::{self, Container};
 use crate::distribution;
 use crate::plan::platform::Platform;
@@ -40,9 +41,7 @@ pub fn create(
     host_env: impl Fn(&str) -> Option<String>,
     on_event: &mut dyn FnMut(CreateEvent),
 ) -> Result<Created> {
-    if req.auto_remove && !req.restart.is_none() {
-        return Err(Error::RestartWithAutoRemove);
-    }
+    check_auto_remove(req.auto_remove, &req.restart)?;
     let mut resources = req.resources.clone();
     let warnings = resources::check_create(&mut resources, &Host::detect())?;
     for w in &warnings {
@@ -57,6 +56,15 @@ pub fn create(
         container,
         warnings,
     })
+}
+
+/// A container removed when it exits cannot be restarted: refused before anything else
+/// (the CLI checks it first too, as the docker CLI does, before it reads any file).
+pub fn check_auto_remove(auto_remove: bool, restart: &RestartPolicy) -> Result<()> {
+    if auto_remove && !restart.is_none() {
+        return Err(Error::RestartWithAutoRemove);
+    }
+    Ok(())
 }
 
 /// The image `name` names in the store, pulled for the host platform when missing.
