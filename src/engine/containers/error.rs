@@ -108,13 +108,57 @@ impl Error {
         }
     }
 
-    /// Whether the container (or image) asked for does not exist: the API answers 404.
+    /// Whether the container (or image) asked for does not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            Error::Container(ContainerError::NotFound(_))
-                | Error::Store(StoreError::NoSuchImage(_))
-        )
+        self.kind() == ErrorKind::NotFound
+    }
+
+    /// What kind of failure this is, for a front door that answers by kind (the API's
+    /// 404/409/400/500).
+    pub fn kind(&self) -> ErrorKind {
+        use ContainerError as C;
+        match self {
+            Error::Container(C::NotFound(_)) | Error::Store(StoreError::NoSuchImage(_)) => {
+                ErrorKind::NotFound
+            }
+            Error::Container(
+                C::NameInUse { .. }
+                | C::AlreadyRunning { .. }
+                | C::IsRunning { .. }
+                | C::NotRunning { .. }
+                | C::Paused { .. }
+                | C::NotPaused { .. }
+                | C::KillPaused { .. }
+                | C::ExecPaused { .. }
+                | C::Ambiguous(_),
+            )
+            | Error::AlreadyRunningAttach { .. }
+            | Error::ExecNotRunning { .. }
+            | Error::AttachStopped { .. }
+            | Error::AttachPaused { .. }
+            | Error::UpdateAutoRemove { .. } => ErrorKind::Conflict,
+            Error::Container(
+                C::NoCommand
+                | C::BadWorkdir(_)
+                | C::BadSignal(_)
+                | C::BadName(_)
+                | C::BadMount { .. }
+                | C::MissingBindSource(_)
+                | C::Filter(_)
+                | C::NetworkMode(_),
+            )
+            | Error::Resources(_)
+            | Error::Security(_)
+            | Error::RestartWithAutoRemove
+            | Error::BadImageName { .. }
+            | Error::DetachKeys { .. }
+            | Error::UpdateNothing
+            | Error::LogTime { .. }
+            | Error::LogTail { .. }
+            | Error::WaitCondition(_)
+            | Error::PortSpec { .. } => ErrorKind::InvalidRequest,
+            _ => ErrorKind::Other,
+        }
     }
 
     pub(crate) fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
@@ -129,6 +173,19 @@ impl Error {
             source: std::io::Error::from(e),
         }
     }
+}
+
+/// A failure's kind, as a front door tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The container or image named does not exist.
+    NotFound,
+    /// The container's state or name forbids it now (running, stopped, paused, taken).
+    Conflict,
+    /// The request itself is wrong (a bad value, conflicting options).
+    InvalidRequest,
+    /// Anything else: the host, the store, a registry.
+    Other,
 }
 
 /// What the container operations return.
@@ -177,6 +234,39 @@ mod tests {
         ];
         for (e, want) in cases {
             assert_eq!(one_line(&e), want);
+        }
+    }
+
+    #[test]
+    fn errors_have_a_kind() {
+        let cases: Vec<(Error, ErrorKind)> = vec![
+            (
+                Error::Container(ContainerError::NotFound("x".into())),
+                ErrorKind::NotFound,
+            ),
+            (
+                Error::Store(StoreError::NoSuchImage("x".into())),
+                ErrorKind::NotFound,
+            ),
+            (
+                Error::Container(ContainerError::IsRunning { id: "a".into() }),
+                ErrorKind::Conflict,
+            ),
+            (
+                Error::ExecNotRunning {
+                    short_id: "a".into(),
+                },
+                ErrorKind::Conflict,
+            ),
+            (Error::RestartWithAutoRemove, ErrorKind::InvalidRequest),
+            (Error::WaitCondition("x".into()), ErrorKind::InvalidRequest),
+            (
+                Error::io("pipe")(std::io::Error::other("x")),
+                ErrorKind::Other,
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.kind(), want, "{e}");
         }
     }
 

@@ -35,5 +35,5 @@ pub mod update;
 pub mod wait;
 
 pub use create::{create, CreateEvent, Created};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use request::{CreateRequest, NetworkRequest};

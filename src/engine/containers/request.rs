@@ -4,8 +4,6 @@
 //! or merged with the image. The CLI fills it from flags, the API from the request body; the
 //! engine turns it into the container record (`create::create`).
 
-use std::collections::BTreeMap;
-
 use crate::container::net::NetOptions;
 use crate::container::record::MountSpec;
 use crate::container::resources::Resources;
@@ -119,11 +117,6 @@ impl CreateRequest {
 pub fn label_pair(s: &str) -> (String, String) {
     let (k, v) = s.split_once('=').unwrap_or((s, ""));
     (k.to_string(), v.to_string())
-}
-
-/// The labels as a map, a later key over an earlier one (as the record keeps them).
-pub fn label_map(labels: &[(String, String)]) -> BTreeMap<String, String> {
-    labels.iter().cloned().collect()
 }
 
 #[cfg(test)]
