@@ -36,8 +36,23 @@ pub fn attach(root: &Path, query: &str, want_stdin: bool) -> Result<Attachment> 
     })
 }
 
+/// Attaches to the container `query` names before it is started (the API's attach, then
+/// start): a created or stopped container is accepted, its output then comes from its next
+/// run, until that run ends. A paused one is refused.
+pub fn attach_before_start(root: &Path, query: &str, want_stdin: bool) -> Result<Attachment> {
+    let c = Containers::new(root).find(query)?;
+    if c.state.status == Status::Running && c.state.paused {
+        return Err(Error::AttachPaused { id: c.id });
+    }
+    Ok(Attachment {
+        with_stdin: c.config.interactive && want_stdin,
+        container: c,
+    })
+}
+
 impl Attachment {
-    /// The container's stdin (its FIFO, which its monitor reads), for writing.
+    /// The container's stdin (its FIFO, which its monitor makes afresh at each start, so
+    /// opened once it runs), for writing.
     pub fn stdin(&self, root: &Path) -> Result<File> {
         let path = Containers::new(root).stdin_fifo(&self.container.id);
         std::fs::OpenOptions::new()
@@ -46,7 +61,8 @@ impl Attachment {
             .map_err(Error::io(path.display().to_string()))
     }
 
-    /// Its output from now on, until it stops.
+    /// Its output from now on, until it stops (or, attached before its start, until its next
+    /// run ends).
     pub fn output(&self, root: &Path) -> LogFrames {
         logs::from_now(root, &self.container)
     }

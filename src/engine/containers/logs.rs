@@ -104,10 +104,12 @@ pub fn logs(root: &Path, query: &str, req: &LogsRequest) -> Result<LogFrames> {
         follow: req.follow,
         finished: false,
         stop: None,
+        end: FollowEnd::NotRunning,
     })
 }
 
-/// The frames a running container writes from now on (for `attach`), until it stops.
+/// The frames a container writes from now on (for `attach`), until it stops: a running one
+/// when it stops, one not started yet once it has started and stopped.
 pub fn from_now(root: &Path, c: &Container) -> LogFrames {
     let cs = Containers::new(root);
     let path = cs.log_path(&c.id);
@@ -126,6 +128,45 @@ pub fn from_now(root: &Path, c: &Container) -> LogFrames {
         follow: true,
         finished: false,
         stop: None,
+        end: FollowEnd::NextExit {
+            seen_running: c.state.status == Status::Running,
+            finished_at: c.state.finished_at.clone(),
+        },
+    }
+}
+
+/// When a follow is over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FollowEnd {
+    /// As soon as the container does not run (`logs -f`).
+    NotRunning,
+    /// Once a run ended: it was seen running and no longer is, or its end time changed from
+    /// the one the follow began with (a run too short to be seen).
+    NextExit {
+        seen_running: bool,
+        finished_at: Option<String>,
+    },
+}
+
+impl FollowEnd {
+    /// Whether the container, as it is `now` (`None`: gone), ends the follow; notes a run
+    /// seen.
+    fn over(&mut self, now: Option<&Container>) -> bool {
+        let Some(c) = now else { return true };
+        let running = c.state.status == Status::Running;
+        match self {
+            FollowEnd::NotRunning => !running,
+            FollowEnd::NextExit {
+                seen_running,
+                finished_at,
+            } => {
+                if running {
+                    *seen_running = true;
+                    return false;
+                }
+                *seen_running || c.state.finished_at != *finished_at
+            }
+        }
     }
 }
 
@@ -153,6 +194,7 @@ pub struct LogFrames {
     follow: bool,
     finished: bool,
     stop: Option<Box<dyn FnMut() -> bool + Send>>,
+    end: FollowEnd,
 }
 
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
@@ -165,9 +207,11 @@ impl LogFrames {
     }
 
     fn stopped(&mut self) -> bool {
-        self.stop.as_mut().is_some_and(|s| s())
-            || !matches!(self.cs.get_reconciled(&self.container.id),
-                Ok(c) if c.state.status == Status::Running)
+        if self.stop.as_mut().is_some_and(|s| s()) {
+            return true;
+        }
+        let now = self.cs.get_reconciled(&self.container.id).ok();
+        self.end.over(now.as_ref())
     }
 
     /// Reads the records written since the last look into `pending`; returns whether the
@@ -314,6 +358,71 @@ mod tests {
                 .map(|e| LogFrame::of(e).bytes[0] as char)
                 .collect();
             assert_eq!(got, want, "{req:?}");
+        }
+    }
+
+    #[test]
+    fn a_follow_ends_as_docker_s_does() {
+        use Status::*;
+        let ctr = |status: Status, finished: Option<&str>| {
+            let mut c = crate::container::Container {
+                schema: crate::container::record::SCHEMA,
+                id: "a".repeat(64),
+                name: "c".into(),
+                image: "img".into(),
+                image_id: crate::digest::Digest::of(b"img"),
+                manifest_digest: crate::digest::Digest::of(b"m"),
+                layers: vec![],
+                created: "2026-01-01T00:00:00Z".into(),
+                config: Default::default(),
+                state: Default::default(),
+            };
+            c.state.status = status;
+            c.state.finished_at = finished.map(String::from);
+            c
+        };
+        let next_exit = |seen_running: bool, finished: Option<&str>| FollowEnd::NextExit {
+            seen_running,
+            finished_at: finished.map(String::from),
+        };
+        const T1: Option<&str> = Some("2026-01-01T00:00:01Z");
+        const T2: Option<&str> = Some("2026-01-01T00:00:02Z");
+        // (how it ends, the container at each poll (None: gone), over at each poll)
+        type Polls<'a> = &'a [(Option<(Status, Option<&'a str>)>, bool)];
+        let cases: Vec<(FollowEnd, Polls)> = vec![
+            (
+                FollowEnd::NotRunning,
+                &[(Some((Running, None)), false), (Some((Exited, T1)), true)],
+            ),
+            (FollowEnd::NotRunning, &[(Some((Created, None)), true)]),
+            (FollowEnd::NotRunning, &[(None, true)]),
+            // Attached to a running container: over when it stops.
+            (
+                next_exit(true, T1),
+                &[(Some((Running, T1)), false), (Some((Exited, T1)), true)],
+            ),
+            // Attached before its start: over only once it has run.
+            (
+                next_exit(false, None),
+                &[
+                    (Some((Created, None)), false),
+                    (Some((Running, None)), false),
+                    (Some((Exited, T1)), true),
+                ],
+            ),
+            // A run too short to be seen still ends it.
+            (
+                next_exit(false, T1),
+                &[(Some((Exited, T1)), false), (Some((Exited, T2)), true)],
+            ),
+            (next_exit(false, None), &[(None, true)]),
+        ];
+        for (mut end, polls) in cases {
+            let start = end.clone();
+            for (now, want) in polls {
+                let now = now.map(|(s, f)| ctr(s, f));
+                assert_eq!(end.over(now.as_ref()), *want, "{start:?} at {now:?}");
+            }
         }
     }
 
