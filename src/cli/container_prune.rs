@@ -9,7 +9,7 @@ use clap::Args;
 use super::ctr_common::confirm;
 use super::format::{deleted_section, human_size, print};
 use super::Settings;
-use crate::container::prune::{prune, PruneFilters};
+use crate::engine::containers::remove::{prune, prune_filters};
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -23,16 +23,16 @@ pub struct ContainerPruneArgs {
 }
 
 pub fn run(settings: &Settings, args: ContainerPruneArgs) -> Result<ExitCode> {
-    let filters = PruneFilters::parse(&args.filter)?;
+    let filters = prune_filters(&args.filter)?;
     if !args.force && !confirm("WARNING! This will remove all stopped containers.")? {
         return Ok(ExitCode::SUCCESS);
     }
     let store = Store::open(&settings.root)?;
-    let (removed, reclaimed) = prune(&store, &filters)?;
-    let mut out = deleted_section("Containers", &removed);
+    let report = prune(&store, &filters)?;
+    let mut out = deleted_section("Containers", &report.removed);
     out.push_str(&format!(
         "Total reclaimed space: {}\n",
-        human_size(reclaimed)
+        human_size(report.space_reclaimed)
     ));
     print(&out);
     Ok(ExitCode::SUCCESS)

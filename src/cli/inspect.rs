@@ -11,8 +11,9 @@ use serde_json::{json, Value};
 
 use super::format::{print, render_inspect, to_docker_json};
 use super::Settings;
-use crate::container::volume_store::{dir_size, Volumes};
-use crate::container::{Container, Containers};
+use crate::container::volume_store::Volumes;
+use crate::container::Containers;
+use crate::engine::containers::inspect::inspect as inspect_container;
 use crate::network::Networks;
 use crate::reference::Reference;
 use crate::store::{Image, Store, StoreError};
@@ -125,21 +126,13 @@ impl Lookup<'_> {
         let daemon = |m: String| format!("Error response from daemon: {m}");
         match kind {
             Kind::Container => {
-                let c = self
-                    .containers
-                    .find(r)
-                    .and_then(|c| self.containers.get_reconciled(&c.id))
-                    .map_err(|e| match e {
-                        crate::container::ContainerError::NotFound(_) => {
-                            Miss::NotFound(daemon(format!("No such container: {r}")))
-                        }
-                        other => Miss::Failed(daemon(other.to_string())),
-                    })?;
-                let mut v = crate::engine::container_inspect::container_json(self.root, &c);
-                if self.size {
-                    v = with_sizes(v, &self.containers, self.store, &c);
-                }
-                Ok(v)
+                inspect_container(self.root, self.store, r, self.size).map_err(|e| {
+                    if e.is_not_found() {
+                        Miss::NotFound(daemon(format!("No such container: {r}")))
+                    } else {
+                        Miss::Failed(daemon(e.to_string()))
+                    }
+                })
             }
             Kind::Image => match self.store.resolve(r) {
                 Ok(img) => Ok(inspect_json(&img)),
@@ -172,35 +165,6 @@ impl Lookup<'_> {
             }
         }
     }
-}
-
-/// `v` with Docker's `SizeRw` (the bytes of the container's own writes, its upperdir) and
-/// `SizeRootFs` (that plus its image's layers), placed after `HostConfig` as Docker places
-/// them.
-fn with_sizes(v: Value, cs: &Containers, store: &Store, c: &Container) -> Value {
-    let rw = dir_size(&cs.upperdir(&c.id));
-    let image: u64 = c
-        .layers
-        .iter()
-        .filter_map(|l| store.blob_size(&l.digest).ok())
-        .sum();
-    let Value::Object(map) = v else { return v };
-    let mut out = serde_json::Map::new();
-    let mut placed = false;
-    for (k, val) in map {
-        let after = k == "HostConfig";
-        out.insert(k, val);
-        if after {
-            out.insert("SizeRw".into(), json!(rw));
-            out.insert("SizeRootFs".into(), json!(rw + image));
-            placed = true;
-        }
-    }
-    if !placed {
-        out.insert("SizeRw".into(), json!(rw));
-        out.insert("SizeRootFs".into(), json!(rw + image));
-    }
-    Value::Object(out)
 }
 
 /// The `docker image inspect` object for one image.

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::ctr_common::each_container;
 use super::Settings;
-use crate::container::lifecycle;
+use crate::engine::containers::stop;
 
 #[derive(Debug, Args)]
 pub struct KillArgs {
@@ -20,7 +20,7 @@ pub struct KillArgs {
 }
 
 pub fn run(settings: &Settings, args: KillArgs) -> Result<ExitCode> {
-    each_container(settings, &args.containers, |store, c| {
-        lifecycle::send_signal(store, c, &args.signal)
+    each_container(settings, &args.containers, |store, q| {
+        stop::kill(store, q, &args.signal)
     })
 }

@@ -5,13 +5,14 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use super::Settings;
-use crate::container::logfile::{self, Entry, Query, Stream};
-use crate::container::{Containers, Status};
-use crate::store::events::parse_time;
+use crate::container::logfile::Stream;
+use crate::engine::containers::logs::{
+    logs, now_ns, parse_log_time, parse_tail, LogFrame, LogsRequest,
+};
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -37,67 +38,32 @@ pub struct LogsArgs {
 }
 
 pub fn run(settings: &Settings, args: LogsArgs) -> Result<ExitCode> {
-    let cs = Containers::new(&settings.root);
-    let c = cs.find(&args.container)?;
-    let path = cs.log_path(&c.id);
     let now = now_ns();
-    let time = |flag: &str, v: &Option<String>| -> Result<Option<i128>> {
-        v.as_deref()
-            .map(|s| parse_time(s, now).with_context(|| format!("invalid value for --{flag}")))
-            .transpose()
-    };
-    let tail = match args.tail.as_deref() {
-        None | Some("all") => None,
-        Some(n) => Some(
-            n.parse::<usize>()
-                .with_context(|| format!("invalid --tail {n:?}: expected a number or \"all\""))?,
-        ),
-    };
-    let q = Query {
+    let req = LogsRequest {
         stdout: true,
         stderr: true,
-        since: time("since", &args.since)?,
-        until: time("until", &args.until)?,
-        tail,
-        timestamps: args.timestamps,
-        details: args.details,
+        follow: args.follow,
+        since: parse_log_time("since", args.since.as_deref(), now)?,
+        until: parse_log_time("until", args.until.as_deref(), now)?,
+        tail: parse_tail(args.tail.as_deref())?,
     };
-    let entries = logfile::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    show(&q, logfile::select(&entries, &q));
-    if !args.follow {
-        return Ok(ExitCode::SUCCESS);
+    for frame in logs(&settings.root, &args.container, &req)? {
+        show(&frame, args.timestamps, args.details);
     }
-    logfile::follow(
-        &path,
-        entries.len(),
-        &q,
-        &mut || !matches!(cs.get_reconciled(&c.id), Ok(c) if c.state.status == Status::Running),
-        &mut |e| {
-            show(&q, vec![e]);
-            true
-        },
-    );
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes each record to the stream it came from; a closed pipe ends nothing else.
-pub fn show(q: &Query, entries: Vec<&Entry>) {
-    let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr().lock();
-    for e in entries {
-        let bytes = q.render(e);
-        let _ = match e.stream {
-            Stream::Stdout => out.write_all(&bytes),
-            Stream::Stderr => err.write_all(&bytes),
-        };
-    }
-    let _ = out.flush();
-    let _ = err.flush();
-}
-
-fn now_ns() -> i128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
+/// Writes a frame to the stream it came from; a closed pipe ends nothing else.
+pub fn show(frame: &LogFrame, timestamps: bool, details: bool) {
+    let bytes = frame.render(timestamps, details);
+    let _ = match frame.stream {
+        Stream::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes).and_then(|_| out.flush())
+        }
+        Stream::Stderr => {
+            let mut err = std::io::stderr().lock();
+            err.write_all(&bytes).and_then(|_| err.flush())
+        }
+    };
 }

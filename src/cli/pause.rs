@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::ctr_common::fail;
 use super::Settings;
-use crate::container::{cgroups, Containers};
+use crate::engine::containers::pause as engine;
 
 #[derive(Debug, Args)]
 pub struct PauseArgs {
@@ -17,13 +17,12 @@ pub struct PauseArgs {
 }
 
 pub fn run(settings: &Settings, args: PauseArgs, pause: bool) -> Result<ExitCode> {
-    let cs = Containers::new(&settings.root);
     let mut code = ExitCode::SUCCESS;
     for q in &args.containers {
         let done = if pause {
-            cgroups::pause(&cs, q)
+            engine::pause(&settings.root, q)
         } else {
-            cgroups::unpause(&cs, q)
+            engine::unpause(&settings.root, q)
         };
         match done {
             Ok(_) => println!("{q}"),

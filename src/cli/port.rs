@@ -8,8 +8,7 @@ use clap::Args;
 
 use super::format::print;
 use super::Settings;
-use crate::container::Containers;
-use crate::network::ports;
+use crate::engine::containers::port::{port_bindings, port_lines};
 
 #[derive(Debug, Args)]
 pub struct PortArgs {
@@ -19,18 +18,13 @@ pub struct PortArgs {
 }
 
 pub fn run(settings: &Settings, args: PortArgs) -> Result<ExitCode> {
-    let cs = Containers::new(&settings.root);
-    let c = cs.get_reconciled(&cs.find(&args.container)?.id)?;
-    let bindings = c.published_ports().to_vec();
-    let lines = match &args.port {
-        None => ports::port_lines(&bindings),
-        Some(p) => match ports::port_filter(&bindings, p) {
-            Ok(lines) => lines,
-            Err(e) => {
-                eprintln!("Error: {e} for {}", args.container);
-                return Ok(ExitCode::FAILURE);
-            }
-        },
+    let bindings = port_bindings(&settings.root, &args.container)?;
+    let lines = match port_lines(&args.container, &bindings, args.port.as_deref()) {
+        Ok(lines) => lines,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
     };
     print(&lines.iter().map(|l| format!("{l}\n")).collect::<String>());
     Ok(ExitCode::SUCCESS)

@@ -9,9 +9,8 @@ use serde_json::{json, Value};
 
 use super::format::{ellipsis, human_duration, human_size, print, render_rows};
 use super::Settings;
-use crate::container::filter::Filters;
-use crate::container::record::MountSpec;
-use crate::container::{Container, Containers, Status};
+use crate::container::{Container, Status};
+use crate::engine::containers::list::{self, ContainerSummary, ListRequest};
 use crate::store::time::{format_go_utc, now_unix, parse_rfc3339};
 
 #[derive(Debug, Args)]
@@ -45,59 +44,27 @@ pub struct PsArgs {
 }
 
 pub fn run(settings: &Settings, args: PsArgs) -> Result<ExitCode> {
-    let all = Containers::new(&settings.root).list()?;
-    let filters = Filters::parse(&args.filter)?;
-    // As Docker: a status filter, -n or -l look at every container, not only running ones.
-    let every = args.all
-        || args.latest
-        || args.last.is_some()
-        || !filters.values("status").is_empty()
-        || !filters.values("exited").is_empty();
-    let created_of = |q: &str| {
-        all.iter()
-            .find(|c| c.name == q || c.id.starts_with(q))
-            .map(|c| c.created.clone())
+    let req = ListRequest {
+        all: args.all,
+        filters: args.filter.clone(),
+        last: if args.latest { Some(1) } else { args.last },
+        size: args.size && !args.quiet,
     };
-    let mut list: Vec<&Container> = all
-        .iter()
-        .filter(|c| every || c.state.status == Status::Running)
-        .filter(|c| filters.matches(c, &created_of))
-        .collect();
-    list.reverse();
-    let keep = if args.latest { Some(1) } else { args.last };
-    if let Some(n) = keep {
-        list.truncate(n);
-    }
+    let list = list::list(&settings.root, &req)?;
     let now = now_unix();
     if args.quiet {
         let mut out = String::new();
-        for c in &list {
+        for s in &list {
+            let c = &s.container;
             out.push_str(if args.no_trunc { &c.id } else { c.short_id() });
             out.push('\n');
         }
         print(&out);
         return Ok(ExitCode::SUCCESS);
     }
-    let store = if args.size {
-        Some(crate::store::Store::open(&settings.root)?)
-    } else {
-        None
-    };
-    let size_of = |c: &Container| {
-        store.as_ref().map(|store| {
-            let own = crate::container::diff::upper_size(
-                &Containers::new(&settings.root).upperdir(&c.id),
-            );
-            let image = store
-                .image(&c.manifest_digest)
-                .map(|i| i.size())
-                .unwrap_or(0);
-            format!("{} (virtual {})", human_size(own), human_size(own + image))
-        })
-    };
     let rows: Vec<serde_json::Value> = list
         .iter()
-        .map(|c| row(c, now, !args.no_trunc, size_of(c)))
+        .map(|s| row(&s.container, now, !args.no_trunc, size(s)))
         .collect();
     let format = match args.format.as_deref() {
         None | Some("table") if args.size => {
@@ -130,77 +97,44 @@ const HEADERS: &[(&str, &str)] = &[
     ("Size", "SIZE"),
 ];
 
+/// Docker's SIZE column, when sizes were asked for.
+fn size(s: &ContainerSummary) -> Option<String> {
+    let (own, virt) = (s.size_rw?, s.size_root_fs?);
+    Some(format!(
+        "{} (virtual {})",
+        human_size(own),
+        human_size(virt)
+    ))
+}
+
 /// One container as `docker ps --format` sees it (Docker's field names and value formats).
 pub(super) fn row(c: &Container, now: i64, trunc: bool, size: Option<String>) -> serde_json::Value {
     let command = if trunc {
-        ellipsis(&command(c), 20)
+        ellipsis(&list::command(c), 20)
     } else {
-        command(c)
+        list::command(c)
     };
+    let mounts: Vec<String> = list::mount_names(c)
+        .into_iter()
+        .map(|n| if trunc { ellipsis(&n, 15) } else { n })
+        .collect();
     json!({
         "Command": format!("\"{command}\""),
         "CreatedAt": parse_rfc3339(&c.created).map(format_go_utc).unwrap_or_default(),
         "ID": if trunc { c.short_id().to_string() } else { c.id.clone() },
         "Image": c.image,
         "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-        "LocalVolumes": local_volumes(c).to_string(),
-        "Mounts": mount_names(c, trunc),
+        "LocalVolumes": list::local_volumes(c).to_string(),
+        "Mounts": mounts.join(","),
         "Names": c.name,
-        "Networks": networks(c),
+        "Networks": list::networks(c).join(","),
         "Platform": Value::Null,
-        "Ports": ports(c),
+        "Ports": crate::network::ports::ps_column(c.published_ports(), &[]),
         "RunningFor": ago(&c.created, now),
         "Size": size.unwrap_or_else(|| "0B".into()),
         "State": c.docker_status(),
         "Status": status(c, now),
     })
-}
-
-/// Docker's LocalVolumes: how many volumes (named or anonymous) the container mounts.
-fn local_volumes(c: &Container) -> usize {
-    c.config
-        .mounts
-        .iter()
-        .filter(|m| matches!(m, MountSpec::Volume { .. }))
-        .count()
-}
-
-/// Docker's MOUNTS column: each mount's volume name or bind source, cut to 15 characters
-/// unless `--no-trunc`.
-fn mount_names(c: &Container, trunc: bool) -> String {
-    let names: Vec<String> =
-        c.config
-            .mounts
-            .iter()
-            .filter_map(|m| match m {
-                MountSpec::Volume { name, target, .. } => Some(name.clone().unwrap_or_else(|| {
-                    crate::container::volume_store::anonymous_name(&c.id, target)
-                })),
-                MountSpec::Bind { source, .. } => Some(source.display().to_string()),
-                MountSpec::Tmpfs { .. } => None,
-            })
-            .map(|n| if trunc { ellipsis(&n, 15) } else { n })
-            .collect();
-    names.join(",")
-}
-
-/// The PORTS column: the published ports of a running container, as bound.
-fn ports(c: &Container) -> String {
-    crate::network::ports::ps_column(c.published_ports(), &[])
-}
-
-/// The NETWORKS column: the container's networks, or its network mode.
-fn networks(c: &Container) -> String {
-    let net = &c.config.net;
-    if net.endpoints.is_empty() {
-        return net.mode.clone();
-    }
-    let names: Vec<&str> = net.endpoints.iter().map(|e| e.network.as_str()).collect();
-    names.join(",")
-}
-
-fn command(c: &Container) -> String {
-    c.config.argv.join(" ")
 }
 
 fn ago(t: &str, now: i64) -> String {
@@ -209,7 +143,6 @@ fn ago(t: &str, now: i64) -> String {
         None => "N/A".into(),
     }
 }
-
 /// Docker's STATUS column: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
 fn status(c: &Container, now: i64) -> String {
     let since = |t: &Option<String>| t.as_deref().and_then(parse_rfc3339).map(|t| now - t);

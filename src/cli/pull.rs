@@ -7,9 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::Settings;
-use crate::distribution::{
-    self, credentials, default_plain_http, tls, BasicCredential, ClientConfig, RegistryClient,
-};
+use crate::distribution::{self, RegistryClient};
 use crate::plan::platform::Platform;
 use crate::reference::Reference;
 use crate::store::Store;
@@ -26,30 +24,14 @@ pub struct PullArgs {
     pub reference: String,
 }
 
-/// A client for `registry` with the connection settings strata resolves for it: credentials
-/// from Docker's config file (or its credential helpers; one that fails is a warning, and the
-/// pull goes on anonymously), CAs from certs.d, and plain HTTP only for loopback or
-/// `--insecure-registry` hosts that have no CA configured.
+/// A client for `registry` (see `engine::registry`); a credential helper that fails is a
+/// warning on stderr.
 pub(super) fn registry_client(registry: &str, insecure: &[String]) -> Result<RegistryClient> {
-    let credential = match credentials::lookup(registry) {
-        Ok(c) => c.map(|c| BasicCredential {
-            username: c.username,
-            secret: c.secret,
-        }),
-        Err(e) => {
-            eprintln!("warning: credentials for {registry}: {e}; continuing without them");
-            None
-        }
-    };
-    let extra_ca_files = tls::ca_files(registry);
-    let plain_http = extra_ca_files.is_empty()
-        && (default_plain_http(registry) || tls::plain_http_allowed(registry, insecure));
-    let cfg = ClientConfig {
-        credential,
-        extra_ca_files,
-        plain_http,
-    };
-    Ok(RegistryClient::new(registry, cfg)?)
+    Ok(crate::engine::registry::registry_client(
+        registry,
+        insecure,
+        &mut |w| eprintln!("warning: {w}"),
+    )?)
 }
 
 pub fn run(settings: &Settings, args: PullArgs) -> Result<ExitCode> {

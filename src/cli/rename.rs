@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 
 use super::Settings;
-use crate::container::Containers;
+use crate::engine::containers::rename::rename;
 
 #[derive(Debug, Args)]
 pub struct RenameArgs {
@@ -15,6 +15,6 @@ pub struct RenameArgs {
 }
 
 pub fn run(settings: &Settings, args: RenameArgs) -> Result<ExitCode> {
-    Containers::new(&settings.root).rename(&args.container, &args.new_name)?;
+    rename(&settings.root, &args.container, &args.new_name)?;
     Ok(ExitCode::SUCCESS)
 }

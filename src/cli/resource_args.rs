@@ -1,11 +1,11 @@
 //! The resource-limit flags of `run`/`create` (`ResourceArgs`) and of `update` (`LimitArgs`,
 //! the cgroup ones only, as Docker's `update` has no `--ulimit` or `--shm-size`): held as
-//! typed, then resolved into checked `Resources` (the daemon's checks and defaults).
+//! typed, then parsed into `Resources` (the engine applies the daemon's checks and defaults).
 
 use anyhow::Result;
 use clap::Args;
 
-use crate::container::resources::{self, Flags, Host, Resources};
+use crate::container::resources::{self, Flags, Resources};
 
 /// The limits `update` can change too.
 #[derive(Debug, Clone, Default, Args)]
@@ -76,14 +76,10 @@ impl LimitArgs {
 }
 
 impl ResourceArgs {
-    /// The container's limits: parsed, checked against this host and defaulted as the daemon
-    /// does at create. Its warnings go to stderr, as the docker CLI prints them.
-    pub fn resolve(&self) -> Result<Resources> {
+    /// The container's limits as given, parsed (the engine checks them against the host and
+    /// defaults them as the daemon does at create).
+    pub fn parse(&self) -> Result<Resources> {
         let flags = self.limits.flags(&self.ulimit, self.shm_size.as_deref());
-        let mut r = resources::parse(&flags)?;
-        for w in resources::check_create(&mut r, &Host::detect())? {
-            eprintln!("WARNING: {w}");
-        }
-        Ok(r)
+        Ok(resources::parse(&flags)?)
     }
 }

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::ctr_common::each_container;
 use super::Settings;
-use crate::container::lifecycle;
+use crate::engine::containers::remove::{remove, RemoveRequest};
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
@@ -23,7 +23,9 @@ pub struct RmArgs {
 }
 
 pub fn run(settings: &Settings, args: RmArgs) -> Result<ExitCode> {
-    each_container(settings, &args.containers, |store, c| {
-        lifecycle::remove(store, c, args.force, args.volumes)
-    })
+    let req = RemoveRequest {
+        force: args.force,
+        volumes: args.volumes,
+    };
+    each_container(settings, &args.containers, |store, q| remove(store, q, req))
 }

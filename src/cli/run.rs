@@ -2,24 +2,23 @@
 //! foreground (streams forwarded, its exit code ours) or detached (`-d`, its id printed).
 //! strata's own failures exit 125; a command that cannot be executed 126 or 127.
 
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::ctr_common::{
-    dup_file, fail, forward_signals, image_or_pull, output_to_log, pump, require_tty_input, resize,
-    start_detached, Pty, RawTerminal,
-};
+use super::ctr_common::{fail, require_tty_input, show_create_event};
 use super::Settings;
-use crate::container::logfile::LogSink;
 use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
-use crate::container::net::NetOptions;
 use crate::container::restart::RestartPolicy;
-use crate::container::{self, lifecycle, Container, CreateOptions, RunIo};
-use crate::sandbox::{Canceller, Stdio};
+use crate::container::{self, Container};
+use crate::engine::containers::foreground::run_foreground;
+use crate::engine::containers::request::label_pair;
+use crate::engine::containers::stdio::{forward_signals, resize, Pty, RawTerminal};
+use crate::engine::containers::supervise::spawn_monitor;
+use crate::engine::containers::{self as engine, CreateRequest, NetworkRequest};
+use crate::sandbox::Canceller;
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -129,23 +128,34 @@ pub fn run(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
     };
     if detach {
         drop(store);
-        return Ok(match start_detached(&settings.root, &c.id) {
+        return Ok(match spawn_monitor(&settings.root, &c.id) {
             Ok(()) => {
                 println!("{}", c.id);
                 ExitCode::SUCCESS
             }
-            Err((code, msg)) => fail(code, &anyhow::anyhow!(msg)),
+            Err(e) => fail(e.exit_code(), &e.into()),
         });
     }
     Ok(attached(store, &c))
 }
 
-/// Resolves the flags into a created container.
+/// Creates the container the flags describe, printing the engine's warnings on the way.
 pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
-    if args.rm && !args.restart.is_none() {
-        anyhow::bail!("Conflicting options: --restart and --rm");
-    }
-    let resources = args.resources.resolve()?;
+    let req = create_request(args)?;
+    let created = engine::create(
+        store,
+        req,
+        |k| std::env::var(k).ok(),
+        &mut show_create_event,
+    )?;
+    Ok(created.container)
+}
+
+/// The flags as the engine's request: `-v`/`--mount` parsed against our working directory,
+/// env and label files read, limits parsed (the engine checks them against the host).
+pub fn create_request(args: RunArgs) -> Result<CreateRequest> {
+    engine::create::check_auto_remove(args.rm, &args.restart)?;
+    let resources = args.resources.parse()?;
     let cwd = std::env::current_dir().context("current directory")?;
     let mut mounts = Vec::new();
     for v in &args.volume {
@@ -168,41 +178,39 @@ pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
         labels.extend(container::command::parse_env_file(&text));
     }
     labels.extend(args.label.iter().cloned());
-    let net = NetOptions {
-        network: args.network,
-        ip: args.ip,
-        aliases: args.network_alias,
-        publish: args.publish,
-        publish_all: args.publish_all,
-        dns: args.dns,
-        dns_search: args.dns_search,
-        dns_options: args.dns_option,
-        extra_hosts: args.add_host,
-    };
-    let image = image_or_pull(store, &args.image)?;
-    let opts = CreateOptions {
+    Ok(CreateRequest {
+        image: args.image,
         name: args.name,
-        entrypoint: args.entrypoint,
-        command: args.command,
+        entrypoint: args.entrypoint.map(|e| vec![e]),
+        cmd: args.command,
         env,
         workdir: args.workdir,
         user: args.user,
         hostname: args.hostname,
-        net,
-        readonly_root: args.read_only,
-        mounts,
+        labels: labels.iter().map(|l| label_pair(l)).collect(),
         tty: args.tty,
-        interactive: args.interactive,
-        auto_remove: args.rm,
+        open_stdin: args.interactive,
+        network: NetworkRequest {
+            mode: args.network,
+            ipv4_address: args.ip,
+            aliases: args.network_alias,
+            publish: args.publish,
+            publish_all: args.publish_all,
+            dns: args.dns,
+            dns_search: args.dns_search,
+            dns_options: args.dns_option,
+            extra_hosts: args.add_host,
+        },
+        mounts,
+        readonly_rootfs: args.read_only,
         init: args.init,
+        auto_remove: args.rm,
         restart: args.restart,
-        labels,
-        security: args.security.flags().resolve()?,
+        stop_signal: None,
+        stop_timeout: None,
+        security: args.security.flags(),
         resources,
-    };
-    Ok(container::create(store, &image, &args.image, opts, |k| {
-        std::env::var(k).ok()
-    })?)
+    })
 }
 
 /// Runs a created container in the foreground; its exit code becomes ours.
@@ -212,7 +220,7 @@ pub fn attached(store: Store, c: &Container) -> ExitCode {
     let pty = if c.config.tty {
         match Pty::open() {
             Ok(p) => Some(p),
-            Err(e) => return fail(125, &e),
+            Err(e) => return fail(125, &e.into()),
         }
     } else {
         None
@@ -226,109 +234,13 @@ pub fn attached(store: Store, c: &Container) -> ExitCode {
         }
         _ => fwd.forward(sig),
     });
-    // Docker logs a foreground container too (`docker logs` works after it ran); one that is
-    // removed when it exits has no log to keep, and keeps our descriptors.
-    let sink = if c.config.auto_remove {
-        None
-    } else {
-        let path = container::Containers::new(store.root()).log_path(&c.id);
-        match LogSink::open(&path) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                return fail(
-                    125,
-                    &anyhow::Error::new(e).context(path.display().to_string()),
-                )
-            }
-        }
-    };
-    let mut pumps = Vec::new();
-    let mut keep = Vec::new();
-    let mut _raw = None;
-    let mut _slave: Option<OwnedFd> = None;
-    let io = if let Some(pty) = pty {
-        let fd = pty.slave.as_raw_fd();
-        if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
-            _raw = Some(RawTerminal::enter());
-        }
-        match &sink {
-            Some(sink) => match output_to_log(Some(&pty), sink, true) {
-                Ok((_, _, copiers, _)) => pumps.extend(copiers),
-                Err(e) => return fail(125, &e),
-            },
-            None => {
-                if let Ok(out) = dup_file(&pty.master) {
-                    pumps.push(std::thread::spawn(move || pump(out, std::io::stdout())));
-                }
-            }
-        }
-        if c.config.interactive {
-            if let Ok(input) = dup_file(&pty.master) {
-                // Not joined: it blocks on our stdin until the process exits.
-                std::thread::spawn(move || {
-                    pump(std::fs::File::from(std::io::stdin().as_fd_owned()), input)
-                });
-            }
-        }
-        _slave = Some(pty.slave);
-        drop(pty.master);
-        RunIo {
-            stdin: Stdio::Fd(fd),
-            stdout: Stdio::Fd(fd),
-            stderr: Stdio::Fd(fd),
-        }
-    } else {
-        let stdin = if c.config.interactive {
-            Stdio::Inherit
-        } else {
-            Stdio::Null
-        };
-        match &sink {
-            Some(sink) => match output_to_log(None, sink, true) {
-                Ok((stdout, stderr, copiers, fds)) => {
-                    pumps.extend(copiers);
-                    keep = fds;
-                    RunIo {
-                        stdin,
-                        stdout,
-                        stderr,
-                    }
-                }
-                Err(e) => return fail(125, &e),
-            },
-            None => RunIo {
-                stdin,
-                stdout: Stdio::Inherit,
-                stderr: Stdio::Inherit,
-            },
-        }
-    };
-    let result = lifecycle::run(store, &c.id, io, &cancel, &mut |_| {});
-    drop(keep);
-    drop(_slave);
-    for p in pumps {
-        let _ = p.join();
-    }
-    drop(_raw);
+    let raw = (pty.is_some() && nix::unistd::isatty(std::io::stdin()).unwrap_or(false))
+        .then(RawTerminal::enter);
+    let result = run_foreground(store, c, pty, &cancel);
+    drop(raw);
     match result {
         Ok(code) => ExitCode::from((code & 0xff) as u8),
-        Err(e) => {
-            let code = e.exit_code();
-            fail(code, &e.into())
-        }
-    }
-}
-
-trait StdinOwned {
-    fn as_fd_owned(&self) -> OwnedFd;
-}
-
-impl StdinOwned for std::io::Stdin {
-    fn as_fd_owned(&self) -> OwnedFd {
-        use std::os::fd::AsFd;
-        self.as_fd()
-            .try_clone_to_owned()
-            .unwrap_or_else(|_| OwnedFd::from(std::fs::File::open("/dev/null").expect("/dev/null")))
+        Err(e) => fail(e.exit_code(), &e.into()),
     }
 }
 

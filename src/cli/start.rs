@@ -8,10 +8,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use super::ctr_common::{fail, start_detached};
+use super::ctr_common::fail;
 use super::Settings;
-use crate::container::filter::Filters;
-use crate::container::{Containers, Status};
+use crate::engine::containers::start;
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -33,37 +32,19 @@ pub struct StartArgs {
 }
 
 pub fn run(settings: &Settings, args: StartArgs) -> Result<ExitCode> {
-    let cs = Containers::new(&settings.root);
     if args.attach || args.interactive {
         return attached(settings, &args);
     }
     let names = if args.all {
-        let filters = Filters::parse(&args.filter)?;
-        let all = cs.list()?;
-        let created_of = |q: &str| cs.find(q).ok().map(|c| c.created);
-        all.iter()
-            .filter(|c| c.state.status != Status::Running && filters.matches(c, &created_of))
-            .map(|c| c.name.clone())
-            .collect()
+        start::stopped_matching(&settings.root, &args.filter)?
     } else {
         args.containers.clone()
     };
     let mut code = ExitCode::SUCCESS;
     for q in &names {
-        let c = match cs.find(q) {
-            Ok(c) => c,
-            Err(e) => {
-                code = fail(1, &e.into());
-                continue;
-            }
-        };
-        if c.state.status == Status::Running {
-            println!("{q}");
-            continue;
-        }
-        match start_detached(&settings.root, &c.id) {
-            Ok(()) => println!("{q}"),
-            Err((_, msg)) => code = fail(1, &anyhow::anyhow!(msg)),
+        match start::start(&settings.root, q) {
+            Ok(_) => println!("{q}"),
+            Err(e) => code = fail(1, &e.into()),
         }
     }
     Ok(code)
@@ -78,17 +59,10 @@ fn attached(settings: &Settings, args: &StartArgs) -> Result<ExitCode> {
             &anyhow::anyhow!("you cannot start and attach multiple containers at once"),
         ));
     }
-    let cs = Containers::new(&settings.root);
-    let c = match cs.find(&args.containers[0]) {
+    let c = match start::for_foreground_start(&settings.root, &args.containers[0]) {
         Ok(c) => c,
         Err(e) => return Ok(fail(1, &e.into())),
     };
-    if c.state.status == Status::Running {
-        return Ok(fail(
-            1,
-            &anyhow::anyhow!("container {} is already running; use attach", c.name),
-        ));
-    }
     if let Some(code) =
         super::ctr_common::require_tty_input(args.interactive && c.config.interactive, c.config.tty)
     {

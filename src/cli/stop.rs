@@ -9,18 +9,14 @@ use clap::Args;
 
 use super::ctr_common::each_container;
 use super::Settings;
-use crate::container::lifecycle;
+use crate::engine::containers::stop::{self, StopRequest};
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Seconds to wait before killing the container.
-    #[arg(
-        short = 't',
-        long = "timeout",
-        visible_alias = "time",
-        default_value_t = 10
-    )]
-    pub time: u64,
+    /// (Default: the container's stop timeout, else 10.)
+    #[arg(short = 't', long = "timeout", visible_alias = "time")]
+    pub time: Option<u64>,
     /// The signal to send instead of the container's StopSignal.
     #[arg(short = 's', long = "signal")]
     pub signal: Option<String>,
@@ -28,13 +24,18 @@ pub struct StopArgs {
     pub containers: Vec<String>,
 }
 
+impl StopArgs {
+    pub fn request(&self) -> StopRequest {
+        StopRequest {
+            timeout: self.time.map(Duration::from_secs),
+            signal: self.signal.clone(),
+        }
+    }
+}
+
 pub fn run(settings: &Settings, args: StopArgs) -> Result<ExitCode> {
-    each_container(settings, &args.containers, |store, c| {
-        lifecycle::stop_with(
-            store,
-            c,
-            Duration::from_secs(args.time),
-            args.signal.as_deref(),
-        )
+    let req = args.request();
+    each_container(settings, &args.containers, |store, q| {
+        stop::stop(store, q, &req)
     })
 }

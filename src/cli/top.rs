@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::format::{print, render_table};
 use super::Settings;
-use crate::container::{cgroups, Containers};
+use crate::engine::containers::top::top;
 
 #[derive(Debug, Args)]
 pub struct TopArgs {
@@ -19,9 +19,8 @@ pub struct TopArgs {
 }
 
 pub fn run(settings: &Settings, args: TopArgs) -> Result<ExitCode> {
-    let cs = Containers::new(&settings.root);
-    let (titles, rows) = cgroups::top(&cs, &args.container, &args.ps_args)?;
-    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
-    print(&render_table(&titles, &rows));
+    let report = top(&settings.root, &args.container, &args.ps_args)?;
+    let titles: Vec<&str> = report.titles.iter().map(String::as_str).collect();
+    print(&render_table(&titles, &report.processes));
     Ok(ExitCode::SUCCESS)
 }

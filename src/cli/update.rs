@@ -11,9 +11,9 @@ use clap::Args;
 use super::ctr_common::fail;
 use super::resource_args::LimitArgs;
 use super::Settings;
-use crate::container::resources::Host;
 use crate::container::restart::RestartPolicy;
-use crate::container::{cgroups, Containers};
+use crate::engine::containers::update::{update, UpdateRequest};
+use crate::engine::containers::{self as engine};
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
@@ -32,41 +32,29 @@ fn parse_restart(s: &str) -> Result<RestartPolicy, String> {
 
 pub fn run(settings: &Settings, args: UpdateArgs) -> Result<ExitCode> {
     if args.restart.is_none() && !args.limits.any() {
-        return Ok(fail(
-            1,
-            &anyhow::anyhow!("you must provide one or more flags when using this command"),
-        ));
+        return Ok(fail(1, &engine::Error::UpdateNothing.into()));
     }
-    let limits = match args.limits.parse() {
-        Ok(l) => l,
-        Err(e) => return Ok(fail(125, &e)),
+    let resources = if args.limits.any() {
+        match args.limits.parse() {
+            Ok(l) => Some(l),
+            Err(e) => return Ok(fail(125, &e)),
+        }
+    } else {
+        None
     };
-    let host = Host::detect();
-    let cs = Containers::new(&settings.root);
+    let req = UpdateRequest {
+        restart: args.restart,
+        resources,
+    };
     let mut code = ExitCode::SUCCESS;
     for q in &args.containers {
-        let done = cs.find(q).and_then(|c| {
-            if c.config.auto_remove && args.restart.as_ref().is_some_and(|r| !r.is_none()) {
-                return Err(crate::container::ContainerError::Filter(
-                    "Restart policy cannot be updated because AutoRemove is enabled for the container"
-                        .into(),
-                ));
-            }
-            if args.limits.any() {
-                for w in cgroups::update_limits(&cs, &c, &limits, &host)? {
+        match update(&settings.root, q, &req) {
+            Ok(report) => {
+                for w in &report.warnings {
                     eprintln!("WARNING: {w}");
                 }
+                println!("{q}");
             }
-            let c = cs.update(&c.id, |c| {
-                if let Some(r) = &args.restart {
-                    c.config.restart = r.clone();
-                }
-            })?;
-            crate::container::events::emit(&settings.root, &c, "update", &[]);
-            Ok(())
-        });
-        match done {
-            Ok(()) => println!("{q}"),
             Err(e) => code = fail(1, &e.into()),
         }
     }

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::ctr_common::fail;
 use super::Settings;
-use crate::container::{lifecycle, Containers};
+use crate::engine::containers::wait::{wait, WaitCondition};
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -17,13 +17,12 @@ pub struct WaitArgs {
 }
 
 pub fn run(settings: &Settings, args: WaitArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.root)?;
-    let cs = Containers::new(&settings.root);
-    drop(store);
+    // Opened and closed: the store must exist (and be migrated) before anything waits on it.
+    drop(Store::open(&settings.root)?);
     let mut code = ExitCode::SUCCESS;
     for q in &args.containers {
-        match cs.find(q).and_then(|c| lifecycle::wait(&cs, &c.id)) {
-            Ok(exit) => println!("{exit}"),
+        match wait(&settings.root, q, WaitCondition::NotRunning) {
+            Ok(exit) => println!("{}", exit.status_code),
             Err(e) => code = fail(1, &e.into()),
         }
     }

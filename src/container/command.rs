@@ -13,7 +13,7 @@ use crate::store::config::RuntimeConfig;
 /// empty `--entrypoint ""` clears it); command arguments replace Cmd.
 pub fn argv(
     image: &RuntimeConfig,
-    entrypoint: Option<&str>,
+    entrypoint: Option<&[String]>,
     command: &[String],
 ) -> Result<Vec<String>, ContainerError> {
     let (ep, image_cmd) = entrypoint_and_cmd(image, entrypoint);
@@ -33,11 +33,12 @@ pub fn argv(
 /// the image's Cmd with it) and the image Cmd that goes with it.
 pub fn entrypoint_and_cmd(
     image: &RuntimeConfig,
-    entrypoint: Option<&str>,
+    entrypoint: Option<&[String]>,
 ) -> (Vec<String>, Vec<String>) {
     match entrypoint {
-        Some("") => (Vec::new(), Vec::new()),
-        Some(e) => (vec![e.to_string()], Vec::new()),
+        // Docker's API sends `--entrypoint ""` as `[""]`.
+        Some(e) if e.iter().all(String::is_empty) => (Vec::new(), Vec::new()),
+        Some(e) => (e.to_vec(), Vec::new()),
         None => (
             image.entrypoint.clone().unwrap_or_default(),
             image.cmd.clone().unwrap_or_default(),
@@ -216,7 +217,8 @@ mod tests {
             (cfg(None, None), None, &[], None),
         ];
         for (c, ep, cmd, want) in cases {
-            let got = argv(c, *ep, &s(cmd)).ok();
+            let ep = ep.map(|e| vec![e.to_string()]);
+            let got = argv(c, ep.as_deref(), &s(cmd)).ok();
             assert_eq!(got, want.map(s), "{ep:?} {cmd:?}");
         }
     }

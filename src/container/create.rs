@@ -16,7 +16,8 @@ use crate::store::{digest_of, Store};
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
     pub name: Option<String>,
-    pub entrypoint: Option<String>,
+    /// Replaces the image's ENTRYPOINT (and drops its CMD); empty (or `[""]`) clears both.
+    pub entrypoint: Option<Vec<String>>,
     pub command: Vec<String>,
     /// `--env-file` entries first, then `-e`, in order.
     pub env: Vec<String>,
@@ -31,8 +32,12 @@ pub struct CreateOptions {
     pub auto_remove: bool,
     pub init: bool,
     pub restart: super::restart::RestartPolicy,
-    /// `--label` values (`K=V`, or `K` for an empty value), in order.
-    pub labels: Vec<String>,
+    /// Over the image's STOPSIGNAL.
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits by default before SIGKILL.
+    pub stop_timeout: Option<u64>,
+    /// Labels over the image's, in order (a later key wins).
+    pub labels: Vec<(String, String)>,
     pub security: crate::sandbox::security::Security,
     /// Resource limits, already checked and defaulted (`resources::check_create`).
     pub resources: super::resources::Resources,
@@ -109,7 +114,14 @@ fn build(
         net: net_config,
         readonly_root: opts.readonly_root,
         mounts: command::with_image_volumes(rc, opts.mounts),
-        stop_signal: command::stop_signal(rc)?,
+        stop_signal: match opts.stop_signal.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => {
+                command::parse_signal(s)?;
+                s.to_string()
+            }
+            None => command::stop_signal(rc)?,
+        },
+        stop_timeout: opts.stop_timeout,
         tty: opts.tty,
         interactive: opts.interactive,
         auto_remove: opts.auto_remove,
@@ -178,16 +190,13 @@ fn build(
     }
 }
 
-/// The image's labels, then each `--label` over them.
+/// The image's labels, then each given one over them.
 fn labels(
     image: Option<&std::collections::BTreeMap<String, String>>,
-    given: &[String],
+    given: &[(String, String)],
 ) -> std::collections::BTreeMap<String, String> {
     let mut out = image.cloned().unwrap_or_default();
-    for l in given {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        out.insert(k.to_string(), v.to_string());
-    }
+    out.extend(given.iter().cloned());
     out
 }
 

@@ -63,6 +63,10 @@ pub struct RunConfig {
     pub mounts: Vec<MountSpec>,
     /// A signal name as `StopSignal` takes it (`SIGTERM`, `TERM`, `15`).
     pub stop_signal: String,
+    /// Seconds `stop` waits before SIGKILL when not told (Docker's `StopTimeout`); `None` is
+    /// Docker's 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
     pub tty: bool,
     pub interactive: bool,
     /// `--rm`: the container's state goes when it stops.
@@ -108,6 +112,7 @@ impl Default for RunConfig {
             readonly_root: false,
             mounts: Vec::new(),
             stop_signal: "SIGTERM".into(),
+            stop_timeout: None,
             tty: false,
             interactive: false,
             auto_remove: false,

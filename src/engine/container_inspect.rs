@@ -342,6 +342,9 @@ fn config(c: &Container, ep: &[String], cmd: &[String]) -> Value {
     ) {
         cfg["StopSignal"] = json!(c.config.stop_signal);
     }
+    if let Some(t) = c.config.stop_timeout {
+        cfg["StopTimeout"] = json!(t);
+    }
     cfg
 }
 

@@ -1,0 +1,131 @@
+//! `ps`: the containers a listing selects, newest first, each a typed row (the record, its
+//! sizes when asked for, and the values Docker derives from it); formatting them is the front
+//! door's.
+
+use std::path::Path;
+
+use super::error::Result;
+use crate::container::filter::Filters;
+use crate::container::record::MountSpec;
+use crate::container::volume_store::anonymous_name;
+use crate::container::{Container, Containers, Status};
+use crate::network::ports::PortBinding;
+use crate::store::Store;
+
+/// Which containers to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListRequest {
+    /// Every container, not only running ones.
+    pub all: bool,
+    /// `KEY=VALUE` filters as `ps --filter` takes them; the same key twice matches either.
+    pub filters: Vec<String>,
+    /// Only the N last created (any state).
+    pub last: Option<usize>,
+    /// Compute each container's sizes.
+    pub size: bool,
+}
+
+/// One container of a listing.
+#[derive(Debug, Clone)]
+pub struct ContainerSummary {
+    pub container: Container,
+    /// The bytes of its own writes (Docker's `SizeRw`), when asked for.
+    pub size_rw: Option<u64>,
+    /// Those plus its image's (Docker's `SizeRootFs`, "virtual"), when asked for.
+    pub size_root_fs: Option<u64>,
+}
+
+/// The containers `req` selects, newest first.
+pub fn list(root: &Path, req: &ListRequest) -> Result<Vec<ContainerSummary>> {
+    let cs = Containers::new(root);
+    let all = cs.list()?;
+    let filters = Filters::parse(&req.filters)?;
+    // As Docker: a status filter or a count looks at every container, not only running ones.
+    let every = req.all
+        || req.last.is_some()
+        || !filters.values("status").is_empty()
+        || !filters.values("exited").is_empty();
+    let created_of = |q: &str| {
+        all.iter()
+            .find(|c| c.name == q || c.id.starts_with(q))
+            .map(|c| c.created.clone())
+    };
+    let mut list: Vec<&Container> = all
+        .iter()
+        .filter(|c| every || c.state.status == Status::Running)
+        .filter(|c| filters.matches(c, &created_of))
+        .collect();
+    list.reverse();
+    if let Some(n) = req.last {
+        list.truncate(n);
+    }
+    let store = if req.size {
+        Some(Store::open(root)?)
+    } else {
+        None
+    };
+    Ok(list
+        .into_iter()
+        .map(|c| {
+            let sizes = store.as_ref().map(|store| {
+                let own = crate::container::diff::upper_size(&cs.upperdir(&c.id));
+                let image = store
+                    .image(&c.manifest_digest)
+                    .map(|i| i.size())
+                    .unwrap_or(0);
+                (own, own + image)
+            });
+            ContainerSummary {
+                container: c.clone(),
+                size_rw: sizes.map(|s| s.0),
+                size_root_fs: sizes.map(|s| s.1),
+            }
+        })
+        .collect())
+}
+
+impl ContainerSummary {
+    /// Its published ports, as bound (none when it does not run).
+    pub fn ports(&self) -> &[PortBinding] {
+        self.container.published_ports()
+    }
+}
+
+/// The command a container runs, entrypoint and arguments joined by spaces.
+pub fn command(c: &Container) -> String {
+    c.config.argv.join(" ")
+}
+
+/// How many volumes (named or anonymous) a container mounts (Docker's `LocalVolumes`).
+pub fn local_volumes(c: &Container) -> usize {
+    c.config
+        .mounts
+        .iter()
+        .filter(|m| matches!(m, MountSpec::Volume { .. }))
+        .count()
+}
+
+/// Each mount's volume name or bind source (tmpfs mounts have none).
+pub fn mount_names(c: &Container) -> Vec<String> {
+    c.config
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            MountSpec::Volume { name, target, .. } => Some(
+                name.clone()
+                    .unwrap_or_else(|| anonymous_name(&c.id, target)),
+            ),
+            MountSpec::Bind { source, .. } => Some(source.display().to_string()),
+            MountSpec::Tmpfs { .. } => None,
+        })
+        .collect()
+}
+
+/// A container's networks' names, or its network mode when it has none.
+pub fn networks(c: &Container) -> Vec<String> {
+    let net = &c.config.net;
+    if net.endpoints.is_empty() {
+        return vec![net.mode.clone()];
+    }
+    net.endpoints.iter().map(|e| e.network.clone()).collect()
+}

@@ -1,0 +1,47 @@
+//! `rm` and `container prune`: a container's record, upperdir, log, cgroup and network
+//! leases removed (a running one only with `force`, which kills it first).
+
+use super::error::Result;
+use crate::container::prune::{self, PruneFilters};
+use crate::container::{lifecycle, Container, Containers};
+use crate::store::Store;
+
+/// How to remove a container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemoveRequest {
+    /// Kill a running container first.
+    pub force: bool,
+    /// Remove its anonymous volumes too.
+    pub volumes: bool,
+}
+
+/// Removes the container `query` names; returns the record it had.
+pub fn remove(store: &Store, query: &str, req: RemoveRequest) -> Result<Container> {
+    let c = Containers::new(store.root()).find(query)?;
+    lifecycle::remove(store, &c, req.force, req.volumes)?;
+    Ok(c)
+}
+
+/// What `container prune` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// The IDs of the containers removed.
+    pub removed: Vec<String>,
+    /// The bytes their own writes held.
+    pub space_reclaimed: u64,
+}
+
+/// Parses `prune --filter` values (`until=TIME`, `label=K[=V]`, `label!=K[=V]`) before
+/// anything is asked or removed.
+pub fn prune_filters(specs: &[String]) -> Result<PruneFilters> {
+    Ok(PruneFilters::parse(specs)?)
+}
+
+/// Removes every stopped container `filters` select.
+pub fn prune(store: &Store, filters: &PruneFilters) -> Result<PruneReport> {
+    let (removed, space_reclaimed) = prune::prune(store, filters)?;
+    Ok(PruneReport {
+        removed,
+        space_reclaimed,
+    })
+}

@@ -1,0 +1,97 @@
+//! `stop`, `kill` and `restart`: the container's StopSignal (or the one asked for), then
+//! SIGKILL after the timeout; a signal to PID 1; a stop then a start in the background.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::error::Result;
+use super::supervise::spawn_monitor;
+use crate::container::{events, lifecycle, Container, Containers};
+use crate::store::Store;
+
+/// Docker's default grace period before SIGKILL.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to stop a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StopRequest {
+    /// The grace period before SIGKILL; the container's own (`StopTimeout`), else Docker's
+    /// 10 s, when `None`.
+    pub timeout: Option<Duration>,
+    /// A signal (`SIGINT`, `INT`, `2`) instead of the container's StopSignal.
+    pub signal: Option<String>,
+}
+
+/// The grace period a stop of `c` gets.
+pub fn grace_period(c: &Container, req: &StopRequest) -> Duration {
+    req.timeout.unwrap_or_else(|| {
+        c.config
+            .stop_timeout
+            .map_or(DEFAULT_STOP_TIMEOUT, Duration::from_secs)
+    })
+}
+
+/// Stops the container `query` names; returns it and whether it was running (Docker's API
+/// answers 304 when it was not).
+pub fn stop(store: &Store, query: &str, req: &StopRequest) -> Result<(Container, bool)> {
+    let c = Containers::new(store.root()).find(query)?;
+    let timeout = grace_period(&c, req);
+    let was_running = lifecycle::stop_with(store, &c, timeout, req.signal.as_deref())?;
+    Ok((c, was_running))
+}
+
+/// Sends `signal` (a name or number; Docker's default is `KILL`) to the container `query`
+/// names.
+pub fn kill(store: &Store, query: &str, signal: &str) -> Result<Container> {
+    let c = Containers::new(store.root()).find(query)?;
+    lifecycle::send_signal(store, &c, signal)?;
+    Ok(c)
+}
+
+/// Stops the container `query` names (if it runs), then starts it in the background.
+pub fn restart(root: &Path, query: &str, req: &StopRequest) -> Result<Container> {
+    let c = {
+        let store = Store::open(root)?;
+        stop(&store, query, req)?.0
+    };
+    spawn_monitor(root, &c.id)?;
+    events::emit(root, &c, "restart", &[]);
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grace_period_is_the_request_s_then_the_container_s_then_ten_seconds() {
+        let s = Duration::from_secs;
+        // (asked for, the container's StopTimeout, the grace period)
+        let cases = [
+            (None, None, s(10)),
+            (None, Some(3), s(3)),
+            (Some(s(1)), Some(3), s(1)),
+            (Some(s(0)), None, s(0)),
+        ];
+        for (asked, own, want) in cases {
+            let mut c = crate::container::Container {
+                schema: crate::container::record::SCHEMA,
+                id: "a".repeat(64),
+                name: "c".into(),
+                image: "img".into(),
+                image_id: crate::digest::Digest::of(b"img"),
+                manifest_digest: crate::digest::Digest::of(b"m"),
+                layers: vec![],
+                created: "2026-01-01T00:00:00Z".into(),
+                config: Default::default(),
+                state: Default::default(),
+            };
+            c.config.stop_timeout = own;
+            let req = StopRequest {
+                timeout: asked,
+                signal: None,
+            };
+            assert_eq!(grace_period(&c, &req), want, "{asked:?} {own:?}");
+        }
+    }
+}

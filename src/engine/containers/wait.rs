@@ -1,0 +1,148 @@
+//! `wait`: blocks until a container reaches one of Docker's wait conditions and returns its
+//! exit code. `not-running` (the CLI's) returns at once for a container that does not run;
+//! `next-exit` waits for the end of the next run (of the one under way, if it runs);
+//! `removed` waits until the container is gone (`run --rm`, `rm`).
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::error::{Error, Result};
+use crate::container::{Container, ContainerError, Containers, Status};
+
+/// Docker's `condition` of `POST /containers/{id}/wait`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WaitCondition {
+    #[default]
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl FromStr for WaitCondition {
+    type Err = Error;
+
+    /// The API's spelling; empty is the default, `not-running`.
+    fn from_str(s: &str) -> Result<WaitCondition> {
+        match s {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(Error::WaitCondition(other.to_string())),
+        }
+    }
+}
+
+/// How a wait ended: the exit code of the container's last run, and the error its start
+/// failed with (Docker's `Error.Message`) if it did not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitOutcome {
+    pub status_code: i32,
+    pub error: Option<String>,
+}
+
+const POLL: Duration = Duration::from_millis(20);
+
+/// Waits for the container `query` names (found once, before waiting) to meet `condition`.
+pub fn wait(root: &Path, query: &str, condition: WaitCondition) -> Result<WaitOutcome> {
+    let cs = Containers::new(root);
+    let first = cs.find(query)?;
+    let id = first.id.clone();
+    let mut last = first.clone();
+    loop {
+        match cs.get_reconciled(&id) {
+            Ok(c) if met(condition, &first, &c) => return Ok(outcome(&c)),
+            Ok(c) => last = c,
+            // Gone: what `removed` waits for; for the others the container is no more.
+            Err(ContainerError::NotFound(_)) if condition == WaitCondition::Removed => {
+                return Ok(outcome(&last))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Whether `now` meets `condition`, for a wait that began when the container was `first`.
+fn met(condition: WaitCondition, first: &Container, now: &Container) -> bool {
+    let running = now.state.status == Status::Running;
+    match condition {
+        WaitCondition::NotRunning => !running,
+        // A run ended after the wait began: its end time is not the one the wait saw.
+        WaitCondition::NextExit => !running && now.state.finished_at != first.state.finished_at,
+        WaitCondition::Removed => false,
+    }
+}
+
+fn outcome(c: &Container) -> WaitOutcome {
+    WaitOutcome {
+        status_code: c.state.exit_code.unwrap_or(0),
+        error: c.state.error.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::State;
+
+    #[test]
+    fn conditions_parse_as_the_api_spells_them() {
+        let cases: &[(&str, Option<WaitCondition>)] = &[
+            ("", Some(WaitCondition::NotRunning)),
+            ("not-running", Some(WaitCondition::NotRunning)),
+            ("next-exit", Some(WaitCondition::NextExit)),
+            ("removed", Some(WaitCondition::Removed)),
+            ("Removed", None),
+            ("stopped", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(s.parse::<WaitCondition>().ok(), *want, "{s:?}");
+        }
+    }
+
+    fn with(status: Status, finished: Option<&str>) -> Container {
+        Container {
+            schema: crate::container::record::SCHEMA,
+            id: "a".repeat(64),
+            name: "c".into(),
+            image: "img".into(),
+            image_id: crate::digest::Digest::of(b"img"),
+            manifest_digest: crate::digest::Digest::of(b"m"),
+            layers: vec![],
+            created: "2026-01-01T00:00:00Z".into(),
+            config: Default::default(),
+            state: State {
+                status,
+                finished_at: finished.map(String::from),
+                ..State::default()
+            },
+        }
+    }
+
+    #[test]
+    fn conditions_are_met_as_docker_meets_them() {
+        use Status::*;
+        use WaitCondition::*;
+        let t1 = Some("2026-01-01T00:00:01Z");
+        let t2 = Some("2026-01-01T00:00:02Z");
+        // (condition, at the start, now, met)
+        let cases = [
+            (NotRunning, (Running, None), (Running, None), false),
+            (NotRunning, (Running, None), (Exited, t1), true),
+            (NotRunning, (Created, None), (Created, None), true),
+            (NotRunning, (Exited, t1), (Exited, t1), true),
+            (NextExit, (Exited, t1), (Exited, t1), false),
+            (NextExit, (Exited, t1), (Running, t1), false),
+            (NextExit, (Exited, t1), (Exited, t2), true),
+            (NextExit, (Running, None), (Exited, t1), true),
+            (NextExit, (Created, None), (Created, None), false),
+            (Removed, (Exited, t1), (Exited, t1), false),
+            (Removed, (Running, None), (Exited, t1), false),
+        ];
+        for (cond, (s0, f0), (s1, f1), want) in cases {
+            let got = met(cond, &with(s0, f0), &with(s1, f1));
+            assert_eq!(got, want, "{cond:?} {s0:?}/{f0:?} -> {s1:?}/{f1:?}");
+        }
+    }
+}
