@@ -40,15 +40,19 @@ pub fn summary(img: &Image, tags: &[Reference], share: Option<ImageShare>) -> Im
         .unwrap_or_default()
         .into_iter()
         .collect();
+    // As dockerd: with a reference filter, only the digests of the repositories shown.
+    let mut repo_digests: Vec<String> = Vec::new();
+    for t in tags {
+        let d = t.with_digest(img.manifest_digest).familiar_string();
+        if !repo_digests.contains(&d) {
+            repo_digests.push(d);
+        }
+    }
     ImageSummary {
         id: img.id.to_string(),
         parent_id: String::new(),
         repo_tags: tags.iter().map(|t| t.familiar_string()).collect(),
-        repo_digests: img
-            .repo_digests()
-            .iter()
-            .map(|t| t.familiar_string())
-            .collect(),
+        repo_digests,
         created: created(img).unwrap_or_default(),
         size: i64_of(img.size()),
         shared_size: share.map_or(-1, |s| i64_of(s.shared)),
