@@ -81,14 +81,13 @@ impl From<EngineError> for ApiError {
             | EngineError::Filter(_)
             | EngineError::BadTime { .. }
             | EngineError::BadReference { .. }
-            | EngineError::TagWithDigest(_) => StatusCode::BAD_REQUEST,
-            EngineError::Events(ev) => match ev {
+            | EngineError::TagWithDigest(_)
+            | EngineError::Events(
                 EventError::FilterFormat(_)
                 | EventError::UnknownFilter(_)
                 | EventError::BadTime(_)
-                | EventError::SinceAfterUntil { .. } => StatusCode::BAD_REQUEST,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            },
+                | EventError::SinceAfterUntil { .. },
+            ) => StatusCode::BAD_REQUEST,
             EngineError::Login(VerifyError::Unauthorized { .. }) => StatusCode::UNAUTHORIZED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
