@@ -553,3 +553,42 @@ fn a_stale_socket_file_is_replaced() {
     let svc = Service::start(&s, &["--time", "0"]);
     assert_eq!(svc.curl(&[], "/_ping").body, "OK");
 }
+
+#[test]
+fn socket_activation_serves_the_passed_socket() {
+    let s = Strata::new();
+    let sock = s.scratch("svc").join("activated.sock");
+    // systemd-socket-activate listens, and starts strata with the socket as fd 3 (LISTEN_PID,
+    // LISTEN_FDS) on the first connection, as strata.socket does.
+    let mut c = Command::new("systemd-socket-activate");
+    c.arg("-l")
+        .arg(&sock)
+        .args(["-E", "STRATA_DNS=127.0.0.1", common::STRATA, "--root"])
+        .arg(&s.root)
+        .args([
+            "system",
+            "service",
+            "--time",
+            "0",
+            "unix:///nonexistent/never-bound.sock",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let child = c
+        .spawn()
+        .expect("systemd-socket-activate (Debian's systemd)");
+    let mut svc = Service {
+        child,
+        sock: sock.clone(),
+        docker_config: s.scratch("docker-config"),
+    };
+    svc.wait_for_socket();
+    let v = svc.curl(&[], "/v1.50/version");
+    assert_eq!(v.status, 200, "{v:?}");
+    assert_eq!(v.json()["ApiVersion"], "1.50");
+    assert!(!Path::new("/nonexistent/never-bound.sock").exists());
+    assert_eq!(
+        svc.docker_ok(&["version", "--format", "{{.Server.APIVersion}}"]),
+        "1.50\n"
+    );
+}
