@@ -3,6 +3,7 @@
 //! loopback: every request goes over the test's own socket.
 
 mod common;
+mod registry_tls_support;
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -23,12 +24,17 @@ struct Service {
 
 impl Service {
     fn start(s: &Strata, extra: &[&str]) -> Service {
+        Service::start_with_env(s, extra, &[])
+    }
+
+    fn start_with_env(s: &Strata, extra: &[&str], env: &[(&str, &Path)]) -> Service {
         let dir = s.scratch("svc");
         let sock = dir.join("s.sock");
         let uri = format!("unix://{}", sock.display());
         let mut args = vec!["system", "service", uri.as_str()];
         args.extend_from_slice(extra);
         let mut c = s.command(&args);
+        c.envs(env.iter().copied());
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
         let child = c.spawn().expect("start strata system service");
         let mut svc = Service {
@@ -64,6 +70,10 @@ impl Service {
     }
 
     fn docker(&self, args: &[&str]) -> Output {
+        self.docker_stdin(args, "")
+    }
+
+    fn docker_stdin(&self, args: &[&str], input: &str) -> Output {
         let program = if Path::new("/usr/local/bin/docker").exists() {
             "/usr/local/bin/docker"
         } else {
@@ -76,8 +86,17 @@ impl Service {
             .env_remove("DOCKER_CONTEXT")
             .env_remove("DOCKER_API_VERSION")
             .env("STRATA_DNS", "127.0.0.1")
-            .stdin(Stdio::null())
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                let mut stdin = child.stdin.take().expect("piped stdin");
+                stdin.write_all(input.as_bytes())?;
+                drop(stdin);
+                child.wait_with_output()
+            })
             .expect("run the docker CLI")
     }
 
@@ -590,5 +609,58 @@ fn socket_activation_serves_the_passed_socket() {
     assert_eq!(
         svc.docker_ok(&["version", "--format", "{{.Server.APIVersion}}"]),
         "1.50\n"
+    );
+}
+
+#[test]
+fn docker_login_is_checked_against_the_registry() {
+    let reg = registry_tls_support::TlsRegistry::start();
+    let host = reg.host();
+    let s = Strata::new();
+    // The service (not the docker CLI) talks to the registry: it trusts the CA via certs.d.
+    let certs_d = s.scratch("certs.d");
+    std::fs::create_dir_all(certs_d.join(&host)).unwrap();
+    std::fs::copy(&reg.ca_cert, certs_d.join(&host).join("ca.crt")).unwrap();
+    let svc = Service::start_with_env(&s, &["--time", "0"], &[("STRATA_CERTS_D", &certs_d)]);
+    let user = registry_tls_support::USER;
+    let args = ["login", "-u", user, "--password-stdin", host.as_str()];
+    let out = svc.docker_stdin(&args, &format!("{}\n", registry_tls_support::PASSWORD));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        reg.log()
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Login Succeeded"));
+
+    let out = svc.docker_stdin(&args, "wrong-password\n");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unauthorized"), "{err}");
+    let reply = svc.curl(
+        &[
+            "-X",
+            "POST",
+            "-d",
+            &format!(r#"{{"username":"{user}","password":"no","serveraddress":"{host}"}}"#),
+        ],
+        "/v1.50/auth",
+    );
+    assert_eq!(reply.status, 401, "{reply:?}");
+    let ok = svc.curl(
+        &[
+            "-X",
+            "POST",
+            "-d",
+            &format!(
+                r#"{{"username":"{user}","password":"{}","serveraddress":"{host}"}}"#,
+                registry_tls_support::PASSWORD
+            ),
+        ],
+        "/v1.50/auth",
+    );
+    assert_eq!(
+        ok.json(),
+        serde_json::json!({"Status": "Login Succeeded", "IdentityToken": ""})
     );
 }
