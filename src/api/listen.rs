@@ -23,6 +23,11 @@ pub enum ListenError {
     TcpNeedsTls(String),
     #[error("{0}: unsupported address (expected unix:///PATH)")]
     Scheme(String),
+    #[error(
+        "the socket systemd passed is not a unix socket (a TCP socket needs TLS, which strata \
+         does not implement yet)"
+    )]
+    ActivatedNotUnix,
     #[error("no socket path: XDG_RUNTIME_DIR is not set (give a unix:///PATH)")]
     NoRuntimeDir,
     #[error("{0} is in use by another server")]
@@ -89,7 +94,7 @@ pub fn activation_fds(listen_pid: Option<&str>, listen_fds: Option<&str>, pid: u
 
 /// The socket systemd passed, if this process was socket-activated. The variables are removed
 /// so that children do not take the fds for theirs.
-pub fn activated() -> Option<UnixListener> {
+pub fn activated() -> Result<Option<UnixListener>, ListenError> {
     let pid = std::env::var("LISTEN_PID").ok();
     let fds = std::env::var("LISTEN_FDS").ok();
     let n = activation_fds(pid.as_deref(), fds.as_deref(), std::process::id());
@@ -97,15 +102,20 @@ pub fn activated() -> Option<UnixListener> {
     std::env::remove_var("LISTEN_FDS");
     std::env::remove_var("LISTEN_FDNAMES");
     if n == 0 {
-        return None;
+        return Ok(None);
     }
+    // SAFETY: fd 3 was passed to this process by systemd (LISTEN_PID names us) and stays open.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(LISTEN_FDS_START) };
     let _ = nix::fcntl::fcntl(
-        // SAFETY: fd 3 was passed to this process by systemd (LISTEN_PID names us).
-        unsafe { std::os::fd::BorrowedFd::borrow_raw(LISTEN_FDS_START) },
+        fd,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     );
+    // The unit may say ListenStream=2375: only a unix socket is served (TCP needs TLS).
+    if nix::sys::socket::getsockname::<nix::sys::socket::UnixAddr>(LISTEN_FDS_START).is_err() {
+        return Err(ListenError::ActivatedNotUnix);
+    }
     // SAFETY: as above; nothing else in this process owns fd 3, so the listener may own it.
-    Some(unsafe { UnixListener::from_raw_fd(LISTEN_FDS_START) })
+    Ok(Some(unsafe { UnixListener::from_raw_fd(LISTEN_FDS_START) }))
 }
 
 /// Binds a unix socket at `path`: a stale socket file is removed, a live one refused.

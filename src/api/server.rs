@@ -4,6 +4,7 @@
 //! until its response body is fully sent (an `/events` stream included).
 
 use std::convert::Infallible;
+use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,6 +63,8 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    // Before any other thread exists: `activated` clears the LISTEN_* variables.
+    let passed = activated()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKERS)
         .max_blocking_threads(MAX_BLOCKING)
@@ -70,14 +73,14 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
-    let result = rt.block_on(run(cfg));
+    let result = rt.block_on(run(cfg, passed));
     // An /events follower notices its client is gone within a poll; don't wait longer.
     rt.shutdown_timeout(Duration::from_secs(1));
     result
 }
 
-async fn run(cfg: ServeConfig) -> Result<(), ServeError> {
-    let (std_listener, owned) = match activated() {
+async fn run(cfg: ServeConfig, passed: Option<UnixListener>) -> Result<(), ServeError> {
+    let (std_listener, owned) = match passed {
         Some(l) => (l, None),
         None => match &cfg.listen {
             ListenAddr::Unix(p) => (bind_unix(p)?, Some(p.clone())),
