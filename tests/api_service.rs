@@ -664,3 +664,52 @@ fn docker_login_is_checked_against_the_registry() {
         serde_json::json!({"Status": "Login Succeeded", "IdentityToken": ""})
     );
 }
+
+#[test]
+fn followed_events_arrive_live_and_hold_no_one_up() {
+    use std::io::BufRead as _;
+    let s = Strata::new();
+    let svc = Service::start(&s, &["--time", "0"]);
+    let id = s.import_busybox("busybox");
+    // No `until`: the stream follows the log until the client goes away.
+    let mut follower = Command::new("curl")
+        .args(["-sN", "--max-time", "30", "--unix-socket"])
+        .arg(&svc.sock)
+        .arg("http://strata/v1.50/events?filters=%7B%22type%22%3A%5B%22image%22%5D%7D")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl");
+    let stdout = follower.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Others are served while the stream is open.
+    for _ in 0..5 {
+        assert_eq!(svc.curl(&[], "/_ping").body, "OK");
+    }
+    // Until the follower's request is in, a tag would come before it; retry a few times.
+    let mut got = None;
+    for n in 0..20 {
+        s.ok(&["tag", "busybox", &format!("live:{n}")]);
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+            got = Some(line);
+            break;
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    let line = got.expect("no event arrived on the followed stream");
+    let e: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(e["Type"], "image");
+    assert_eq!(e["Action"], "tag");
+    assert_eq!(e["Actor"]["ID"], id.as_str());
+    assert!(e["timeNano"].as_i64().unwrap() > 0);
+}
