@@ -713,3 +713,46 @@ fn followed_events_arrive_live_and_hold_no_one_up() {
     assert_eq!(e["Actor"]["ID"], id.as_str());
     assert!(e["timeNano"].as_i64().unwrap() > 0);
 }
+
+#[test]
+fn python_sdk_drives_the_images() {
+    let s = Strata::new();
+    let svc = Service::start(&s, &["--time", "0"]);
+    let id = s.import_busybox("busybox");
+    let script = r#"
+import docker
+c = docker.from_env()
+assert c.ping()
+print(c.version()["ApiVersion"], c.info()["Images"])
+print([i.tags for i in c.images.list()])
+img = c.images.get("busybox")
+print(img.id, img.attrs["Config"]["Cmd"], img.history()[0]["Id"] == img.id)
+img.tag("sdk/tagged", "v1")
+print(sorted(c.images.get("sdk/tagged:v1").tags))
+c.images.remove("sdk/tagged:v1")
+try:
+    c.images.get("sdk/tagged:v1")
+except docker.errors.ImageNotFound as e:
+    print("gone:", e.explanation)
+print(c.df()["LayersSize"] > 0, c.images.prune()["SpaceReclaimed"])
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .env("DOCKER_HOST", format!("unix://{}", svc.sock.display()))
+        .env("DOCKER_CONFIG", &svc.docker_config)
+        .output()
+        .expect("python3 with the docker SDK (pip install docker)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout,
+        format!(
+            "1.50 1\n[['busybox:latest']]\n{id} ['sh'] True\n['busybox:latest', \
+             'sdk/tagged:v1']\ngone: No such image: sdk/tagged:v1\nTrue 0\n"
+        )
+    );
+}

@@ -94,9 +94,11 @@ pub async fn get(
             let name = name.to_string();
             let img = blocking(move || engine::images::get(&root, &name)).await?;
             let v = engine::image_inspect::inspect_json(&img);
-            let model: ImageInspect = serde_json::from_value(v)
+            // Checked against bollard's model, but sent as built: the model drops the `null`s
+            // (`"Cmd": null`) that dockerd sends and clients index into.
+            serde_json::from_value::<ImageInspect>(v.clone())
                 .map_err(|e| ApiError::internal(format!("image {}: {e}", img.id)))?;
-            Ok(Json(model).into_response())
+            Ok(Json(v).into_response())
         }
         ImagePath::History(name) => {
             let name = name.to_string();
