@@ -18,8 +18,9 @@ use super::error::ApiError;
 use super::query::{filters, Params};
 use super::State;
 use crate::engine;
+use crate::engine::events::now_ns;
 use crate::engine::events::EventsRequest;
-use crate::store::events::{now_ns, Event};
+use crate::store::events::Event;
 
 /// Lines buffered for a slow reader before the follower waits for it.
 const BUFFERED: usize = 64;
@@ -34,7 +35,7 @@ pub async fn events(
         filters: filters(&p)?,
     };
     // A bad query is a 400 before the stream starts, not a stream cut short.
-    req.query(now_ns()).map_err(ApiError::from)?;
+    let query = req.query(now_ns()).map_err(ApiError::from)?;
     let (tx, rx) = mpsc::channel::<Bytes>(BUFFERED);
     let root = s.root.clone();
     tokio::task::spawn_blocking(move || {
@@ -47,7 +48,7 @@ pub async fn events(
             tx.blocking_send(Bytes::from(line)).is_ok()
         };
         // Once streaming, a failure can only end the stream: the status is already sent.
-        let _ = engine::events::follow(&root, &req, &stop, &mut emit);
+        let _ = engine::events::follow(&root, &query, &stop, &mut emit);
     });
     let mut r = Response::new(Body::new(Lines { rx }));
     r.headers_mut().insert(

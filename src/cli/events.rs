@@ -35,8 +35,7 @@ pub fn run(settings: &Settings, args: EventsArgs) -> Result<ExitCode> {
         until: args.until,
         filters: args.filter,
     };
-    // Checked before anything is printed.
-    req.query(crate::store::events::now_ns())?;
+    let query = req.query(crate::engine::events::now_ns())?;
     let template = args
         .format
         .as_deref()
@@ -62,7 +61,7 @@ pub fn run(settings: &Settings, args: EventsArgs) -> Result<ExitCode> {
         };
         writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
     };
-    crate::engine::events::follow(&settings.root, &req, &|| false, &mut emit)?;
+    crate::engine::events::follow(&settings.root, &query, &|| false, &mut emit)?;
     match failed {
         Some(e) => Err(e),
         None => Ok(ExitCode::SUCCESS),

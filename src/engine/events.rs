@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use super::EngineError;
-use crate::store::events::{now_ns, parse_time, Event, EventLog, Filters, Query};
+pub use crate::store::events::now_ns;
+use crate::store::events::{parse_time, Event, EventLog, Filters, Query};
 
 /// What a user asks of the event log, as typed (times in any form `parse_time` takes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,14 +35,13 @@ impl EventsRequest {
     }
 }
 
-/// Streams the events `req` selects to `emit` (see `EventLog::follow`).
+/// Streams the events `q` selects to `emit` (see `EventLog::follow`).
 pub fn follow(
     root: &Path,
-    req: &EventsRequest,
+    q: &Query,
     stop: &dyn Fn() -> bool,
     emit: &mut dyn FnMut(&Event) -> bool,
 ) -> Result<(), EngineError> {
-    let q = req.query(now_ns())?;
-    EventLog::new(root).follow(&q, stop, emit)?;
+    EventLog::new(root).follow(q, stop, emit)?;
     Ok(())
 }
