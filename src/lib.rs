@@ -24,4 +24,5 @@ pub mod distribution;
 
 pub mod cache;
 
+pub mod api;
 pub mod cli;

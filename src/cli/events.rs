@@ -5,12 +5,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use super::gotemplate::{expand_shorthand, Template};
 use super::Settings;
-use crate::store::events::{now_ns, parse_time, Event, EventLog, Filters, Query};
+use crate::engine::events::EventsRequest;
+use crate::store::events::Event;
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -29,17 +30,12 @@ pub struct EventsArgs {
 }
 
 pub fn run(settings: &Settings, args: EventsArgs) -> Result<ExitCode> {
-    let now = now_ns();
-    let time = |flag: &str, v: &Option<String>| -> Result<Option<i128>> {
-        v.as_deref()
-            .map(|s| parse_time(s, now).with_context(|| format!("invalid value for --{flag}")))
-            .transpose()
+    let req = EventsRequest {
+        since: args.since,
+        until: args.until,
+        filters: args.filter,
     };
-    let q = Query {
-        since: time("since", &args.since)?,
-        until: time("until", &args.until)?,
-        filters: Filters::parse(&args.filter)?,
-    };
+    let query = req.query(crate::engine::events::now_ns())?;
     let template = args
         .format
         .as_deref()
@@ -65,7 +61,7 @@ pub fn run(settings: &Settings, args: EventsArgs) -> Result<ExitCode> {
         };
         writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
     };
-    EventLog::new(&settings.root).follow(&q, &|| false, &mut emit)?;
+    crate::engine::events::follow(&settings.root, &query, &|| false, &mut emit)?;
     match failed {
         Some(e) => Err(e),
         None => Ok(ExitCode::SUCCESS),

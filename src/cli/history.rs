@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 use super::format::{ellipsis, human_size, print, render_rows, since};
 use super::Settings;
 use crate::store::time::{format_rfc3339, now_unix, parse_rfc3339};
-use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
@@ -31,44 +30,12 @@ pub struct HistoryArgs {
     pub reference: String,
 }
 
-/// One history entry, resolved against the layers.
-struct Entry {
-    created: Option<String>,
-    created_by: String,
-    comment: String,
-    size: u64,
-}
-
 pub fn run(settings: &Settings, args: HistoryArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.root)?;
-    let img = store.resolve(&args.reference)?;
-    let layers = img.layers();
-    let mut next_layer = 0;
-    let mut entries: Vec<Entry> = Vec::new();
-    for h in &img.config.history {
-        let size = if h.empty_layer().unwrap_or(false) {
-            0
-        } else {
-            let s = layers.get(next_layer).map_or(0, |l| l.size());
-            next_layer += 1;
-            s
-        };
-        entries.push(Entry {
-            created: h.created().clone(),
-            created_by: h.created_by().clone().unwrap_or_default(),
-            comment: h.comment().clone().unwrap_or_default(),
-            size,
-        });
-    }
-    entries.reverse();
-    let id_for = |i: usize| {
-        if i > 0 {
-            "<missing>".to_string()
-        } else if args.no_trunc {
-            img.id.to_string()
-        } else {
-            img.id.short()
-        }
+    let entries = crate::engine::images::history(&settings.root, &args.reference)?;
+    let id_for = |i: usize| match &entries[i].id {
+        None => "<missing>".to_string(),
+        Some(id) if args.no_trunc => id.to_string(),
+        Some(id) => id.short(),
     };
     if args.quiet {
         let out: String = (0..entries.len()).map(|i| id_for(i) + "\n").collect();

@@ -6,11 +6,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use super::ctr_common::{confirm, container_images};
+use super::ctr_common::confirm;
 use super::format::{deleted_section, human_size, print, removal_lines};
 use super::Settings;
-use crate::store::gc::PruneOptions;
-use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct ImagePruneArgs {
@@ -31,11 +29,7 @@ pub fn run(settings: &Settings, args: ImagePruneArgs) -> Result<ExitCode> {
     if !args.force && !confirm(warning)? {
         return Ok(ExitCode::SUCCESS);
     }
-    let store = Store::open(&settings.root)?;
-    let report = store.prune(PruneOptions {
-        all_images: args.all,
-        keep_manifests: container_images(&settings.root)?,
-    })?;
+    let report = crate::engine::images::prune(&settings.root, args.all)?;
     let mut out = deleted_section("Images", &removal_lines(&report.images));
     out.push_str(&format!(
         "Total reclaimed space: {}\n",

@@ -9,10 +9,10 @@ use clap::Args;
 
 use super::format::{human_size, print, render_rows, render_table, since};
 use super::Settings;
+use crate::engine::images::ListRequest;
 use crate::reference::Reference;
-use crate::store::image_filter::{Candidate, ImageFilters};
 use crate::store::time::{format_go_utc, now_unix, parse_rfc3339};
-use crate::store::{Image, Store};
+use crate::store::Image;
 
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
@@ -59,37 +59,26 @@ struct Row<'a> {
 }
 
 pub fn run(settings: &Settings, args: ImagesArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.root)?;
     let now = now_unix();
-    let mut filters = ImageFilters::parse(&args.filter, now)?;
-    if let Some(r) = &args.reference {
-        filters.add_reference(r)?;
-    }
-    let bounds = filters.bounds(|r| {
-        store
-            .resolve(r)
-            .map(|img| img.config.created.as_deref().and_then(parse_rfc3339))
-    })?;
-    let mut images = store.images()?;
-    // Newest first, as docker does.
-    images.sort_by_key(|i| std::cmp::Reverse(created(i)));
+    let listed = crate::engine::images::list(
+        &settings.root,
+        &ListRequest {
+            filters: args.filter,
+            reference: args.reference,
+        },
+    )?;
     let mut rows = Vec::new();
-    for img in &images {
-        let candidate = Candidate {
-            tags: &img.tags,
-            created: created(img),
-            labels: img.config.config.labels.as_ref(),
-        };
-        match filters.rows(&candidate, &bounds) {
-            None => {}
-            Some(tags) if tags.is_empty() => rows.push(Row {
-                image: img,
+    for l in &listed {
+        if l.tags.is_empty() {
+            rows.push(Row {
+                image: &l.image,
                 tag: None,
-            }),
-            Some(tags) => rows.extend(tags.into_iter().map(|t| Row {
-                image: img,
+            });
+        } else {
+            rows.extend(l.tags.iter().map(|t| Row {
+                image: &l.image,
                 tag: Some(t),
-            })),
+            }));
         }
     }
     let id = |img: &Image| {
@@ -169,8 +158,4 @@ pub fn run(settings: &Settings, args: ImagesArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn created(img: &Image) -> Option<i64> {
-    img.config.created.as_deref().and_then(parse_rfc3339)
 }

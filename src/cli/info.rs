@@ -9,8 +9,7 @@ use serde_json::json;
 
 use super::format::{print, render_rows};
 use super::Settings;
-use crate::container::host_info::{system_info, SystemInfo, VERSION};
-use crate::store::Store;
+use crate::container::host_info::{SystemInfo, VERSION};
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
@@ -20,8 +19,7 @@ pub struct InfoArgs {
 }
 
 pub fn run(settings: &Settings, args: InfoArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.root)?;
-    let info = system_info(&settings.root, &store)?;
+    let info = crate::engine::system::info(&settings.root)?;
     match args.format.as_deref() {
         Some(f) => {
             let mut v = serde_json::to_value(&info)?;

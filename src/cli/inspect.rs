@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::format::{print, render_inspect, to_docker_json};
 use super::Settings;
@@ -16,7 +16,7 @@ use crate::container::Containers;
 use crate::engine::containers::inspect::inspect as inspect_container;
 use crate::network::Networks;
 use crate::reference::Reference;
-use crate::store::{Image, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -135,7 +135,7 @@ impl Lookup<'_> {
                 })
             }
             Kind::Image => match self.store.resolve(r) {
-                Ok(img) => Ok(inspect_json(&img)),
+                Ok(img) => Ok(crate::engine::image_inspect::inspect_json(&img)),
                 // Docker's daemon names a missing tag in full: `No such image: x:latest`.
                 Err(StoreError::NoSuchImage(_)) => {
                     let name = Reference::parse(r)
@@ -165,62 +165,4 @@ impl Lookup<'_> {
             }
         }
     }
-}
-
-/// The `docker image inspect` object for one image.
-pub fn inspect_json(img: &Image) -> Value {
-    let c = &img.config;
-    let rc = &c.config;
-    let opt = |v: &Option<Vec<String>>| v.as_ref().map_or(Value::Null, |v| json!(v));
-    let mut config = json!({
-        "User": rc.user.clone().unwrap_or_default(),
-        "ExposedPorts": rc.exposed_ports.as_ref().map_or(Value::Null, |p| json!(p)),
-        "Env": opt(&rc.env),
-        "Cmd": opt(&rc.cmd),
-        "Entrypoint": opt(&rc.entrypoint),
-        "Volumes": rc.volumes.as_ref().map_or(Value::Null, |v| json!(v)),
-        "WorkingDir": rc.working_dir.clone().unwrap_or_default(),
-        "Labels": rc.labels.as_ref().map_or(Value::Null, |l| json!(l)),
-        "StopSignal": rc.stop_signal.clone().map_or(Value::Null, Value::from),
-        "OnBuild": opt(&rc.on_build),
-        "Shell": opt(&rc.shell),
-        "Healthcheck": rc.healthcheck.as_ref().map_or(Value::Null, |h| json!(h)),
-    });
-    if rc.args_escaped {
-        config["ArgsEscaped"] = json!(true);
-    }
-    let comment = c
-        .history
-        .last()
-        .and_then(|h| h.comment().clone())
-        .unwrap_or_default();
-    let mut v = json!({
-        "Id": img.id.to_string(),
-        "RepoTags": img.tags.iter().map(|t| t.familiar_string()).collect::<Vec<_>>(),
-        "RepoDigests": img.repo_digests().iter().map(|t| t.familiar_string()).collect::<Vec<_>>(),
-        "Parent": "",
-        "Comment": comment,
-        "Created": c.created.clone().unwrap_or_default(),
-        "DockerVersion": "",
-        "Author": c.author.clone().unwrap_or_default(),
-        "Config": config,
-        "Architecture": c.architecture,
-        "Os": c.os,
-        "Size": img.size(),
-        "RootFS": {
-            "Type": c.rootfs.typ(),
-            "Layers": c.rootfs.diff_ids(),
-        },
-        "Metadata": { "LastTagTime": "0001-01-01T00:00:00Z" },
-        "Descriptor": {
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": img.manifest_digest.to_string(),
-            "size": img.manifest_size,
-        },
-    });
-    // Like docker, Variant only when the image has one.
-    if let Some(variant) = &c.variant {
-        v["Variant"] = json!(variant);
-    }
-    v
 }

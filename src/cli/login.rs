@@ -8,8 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::distribution::credentials::{self, Credential, DOCKER_HUB_KEY};
-use crate::distribution::verify::verify_login;
+use crate::distribution::credentials::{self, Credential};
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
@@ -30,19 +29,8 @@ pub struct LoginArgs {
     pub server: Option<String>,
 }
 
-/// The `auths` key and the host to call for a registry argument.
-pub(super) fn server_names(server: Option<&str>) -> (String, String) {
-    let key = credentials::config_key(server.unwrap_or("docker.io"));
-    let host = if key == DOCKER_HUB_KEY {
-        "docker.io".to_string()
-    } else {
-        key.clone()
-    };
-    (key, host)
-}
-
 pub fn run(args: LoginArgs) -> Result<ExitCode> {
-    let (key, host) = server_names(args.server.as_deref());
+    let (key, _) = crate::engine::auth::server_names(args.server.as_deref());
     if args.password_stdin && args.username.is_none() {
         bail!("must provide --username with --password-stdin");
     }
@@ -74,7 +62,7 @@ pub fn run(args: LoginArgs) -> Result<ExitCode> {
         bail!("password is empty");
     }
     let cred = Credential::password(username, password);
-    verify_login(&host, &cred, &args.insecure_registry)?;
+    crate::engine::auth::check_login(args.server.as_deref(), &cred, &args.insecure_registry)?;
     credentials::save(&key, &cred).context("saving the credential")?;
     println!("Login Succeeded");
     Ok(ExitCode::SUCCESS)

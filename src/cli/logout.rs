@@ -14,7 +14,7 @@ pub struct LogoutArgs {
 }
 
 pub fn run(args: LogoutArgs) -> Result<ExitCode> {
-    let (key, _) = super::login::server_names(args.server.as_deref());
+    let (key, _) = crate::engine::auth::server_names(args.server.as_deref());
     if credentials::erase(&key).context("removing the credential")? {
         println!("Removing login credentials for {key}");
     } else {

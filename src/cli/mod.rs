@@ -62,6 +62,7 @@ mod push;
 mod rmi;
 mod rootless;
 mod save;
+mod service;
 mod system;
 mod tag;
 mod version;

@@ -4,14 +4,12 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use super::format::print;
 use super::Settings;
 use crate::store::image::RemoveEvent;
-use crate::store::image_delete::ImageUser;
-use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct RmiArgs {
@@ -23,20 +21,9 @@ pub struct RmiArgs {
 }
 
 pub fn run(settings: &Settings, args: RmiArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.root)?;
-    let users: Vec<ImageUser> = crate::container::Containers::new(&settings.root)
-        .list()
-        .context("cannot list the containers")?
-        .into_iter()
-        .map(|c| ImageUser {
-            running: c.is_running(),
-            container: c.id,
-            image: c.image_id,
-        })
-        .collect();
     let mut failed = false;
     for r in &args.references {
-        match store.remove_image(r, args.force, &users) {
+        match crate::engine::images::remove(&settings.root, r, args.force) {
             Ok(events) => {
                 let mut out = String::new();
                 for e in events {

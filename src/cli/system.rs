@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
@@ -10,7 +10,7 @@ use super::format::{
     deleted_section, human_size, print, removal_lines, render_rows, render_table, since,
 };
 use super::Settings;
-use crate::container::disk_usage::{container_sizes, usage_row, volume_sizes};
+use crate::engine::system::DiskUsage;
 use crate::store::gc::{PruneOptions, UsageRow};
 use crate::store::time::now_unix;
 use crate::store::Store;
@@ -23,6 +23,9 @@ pub enum SystemCommand {
     Info(super::info::InfoArgs),
     /// Show the store's events (as `strata events`).
     Events(super::events::EventsArgs),
+    /// Serve the Docker Engine API on a unix socket, so the docker CLI, docker-compose and
+    /// the Docker SDKs drive strata (`DOCKER_HOST=unix:///run/strata/strata.sock`).
+    Service(super::service::ServiceArgs),
     /// Remove untagged images, unreferenced blobs, unused snapshots and temp files.
     ///
     /// Refuses to run while another strata process uses the store; temp files are only ever
@@ -61,9 +64,9 @@ const DF_HEADERS: &[(&str, &str)] = &[
 const ORPHAN_CGROUP_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
-    let store = Store::open(&settings.root)?;
     match cmd {
-        SystemCommand::Df(a) => print(&df(settings, &store, &a)?),
+        SystemCommand::Df(a) => print(&df(settings, &a)?),
+        SystemCommand::Service(a) => return super::service::run(settings, a),
         // `Command::flatten` turns it into `Command::Info` before anything runs.
         SystemCommand::Info(a) => return super::info::run(settings, a),
         SystemCommand::Events(a) => return super::events::run(settings, a),
@@ -71,9 +74,10 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
             if !force && !confirm(all)? {
                 return Ok(ExitCode::SUCCESS);
             }
+            let store = Store::open(&settings.root)?;
             let report = store.prune(PruneOptions {
                 all_images: all,
-                keep_manifests: super::ctr_common::container_images(&settings.root)?,
+                keep_manifests: crate::engine::system::container_manifests(&settings.root)?,
             })?;
             let cs = crate::container::Containers::new(&settings.root);
             let repaired = crate::container::net::repair(&settings.root, &cs)?;
@@ -109,33 +113,18 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
 
 /// `system df`: one row per kind of object (Docker's Images, Containers, Local Volumes, Build
 /// Cache, and strata's temporary files); `-v` lists each image, container and volume.
-fn df(settings: &Settings, store: &Store, a: &DfArgs) -> Result<String> {
-    let du = store.disk_usage()?;
-    let containers = container_sizes(&settings.root).context("cannot list the containers")?;
-    let records: Vec<_> = containers.iter().map(|c| c.container.clone()).collect();
-    let volumes = volume_sizes(&settings.root, &records)?;
+fn df(settings: &Settings, a: &DfArgs) -> Result<String> {
+    let du = crate::engine::system::disk_usage(&settings.root)?;
     let rows = [
-        ("Images", du.images.clone()),
-        (
-            "Containers",
-            usage_row(
-                containers
-                    .iter()
-                    .map(|c| (c.size_rw, c.container.is_running())),
-            ),
-        ),
-        (
-            "Local Volumes",
-            usage_row(volumes.iter().map(|v| (v.size, v.links > 0))),
-        ),
-        ("Build Cache", du.snapshots.clone()),
-        ("Temporary files", du.tmp.clone()),
+        ("Images", &du.image_usage),
+        ("Containers", &du.container_usage),
+        ("Local Volumes", &du.volume_usage),
+        ("Build Cache", &du.build_cache),
+        ("Temporary files", &du.tmp),
     ];
     let objects: Vec<Value> = rows.iter().map(|(t, r)| df_row(t, r)).collect();
     let format = match a.format.as_deref() {
-        None | Some("table") if a.verbose => {
-            return df_verbose(store, &containers, &volumes, &du.snapshots)
-        }
+        None | Some("table") if a.verbose => return Ok(df_verbose(&du)),
         None | Some("table") => {
             "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
         }
@@ -161,33 +150,12 @@ fn df_row(kind: &str, r: &UsageRow) -> Value {
 
 /// `system df -v`: Docker's per-object tables (the build cache as its total only: strata's
 /// cache entries are unpacked layers, not BuildKit records).
-fn df_verbose(
-    store: &Store,
-    containers: &[crate::container::disk_usage::ContainerSize],
-    volumes: &[crate::container::disk_usage::VolumeSize],
-    build_cache: &UsageRow,
-) -> Result<String> {
+fn df_verbose(du: &DiskUsage) -> String {
+    let (images, containers, volumes) = (&du.images, &du.containers, &du.volumes);
     let now = now_unix();
-    let images = store.images()?;
-    // A blob is shared when more than one image lists it.
-    let mut uses: std::collections::HashMap<String, usize> = Default::default();
-    for img in &images {
-        for l in img.layers() {
-            *uses.entry(l.digest().to_string()).or_default() += 1;
-        }
-    }
     let mut image_rows = Vec::new();
-    for img in &images {
-        let shared: u64 = img
-            .layers()
-            .iter()
-            .filter(|l| uses.get(&l.digest().to_string()).copied().unwrap_or(0) > 1)
-            .map(|l| l.size())
-            .sum();
-        let users = containers
-            .iter()
-            .filter(|c| c.container.image_id == img.id)
-            .count();
+    for (img, share) in images.iter().zip(du.image_shares()) {
+        let (shared, users) = (share.shared, share.containers);
         let names: Vec<(String, String)> = if img.tags.is_empty() {
             vec![("<none>".into(), "<none>".into())]
         } else {
@@ -278,9 +246,9 @@ fn df_verbose(
     ));
     out.push_str(&format!(
         "\nBuild cache usage: {}\n",
-        human_size(build_cache.size)
+        human_size(du.build_cache.size)
     ));
-    Ok(out)
+    out
 }
 
 fn confirm(all: bool) -> Result<bool> {

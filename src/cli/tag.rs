@@ -2,12 +2,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use super::Settings;
-use crate::reference::Reference;
-use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct TagArgs {
@@ -18,15 +16,6 @@ pub struct TagArgs {
 }
 
 pub fn run(settings: &Settings, args: TagArgs) -> Result<ExitCode> {
-    let target = Reference::parse(&args.target)
-        .with_context(|| format!("invalid target reference {:?}", args.target))?;
-    if target.digest().is_some() {
-        anyhow::bail!(
-            "refusing to create a tag with a digest reference: {:?}",
-            args.target
-        );
-    }
-    let store = Store::open(&settings.root)?;
-    store.tag(&args.source, &target)?;
+    crate::engine::images::tag(&settings.root, &args.source, &args.target)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,9 +9,8 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::format::{print, render_rows};
-use crate::container::host_info::{
-    version_json, API_VERSION, BUILD_TIME, GIT_COMMIT, RUSTC_VERSION, VERSION,
-};
+use crate::container::host_info::{BUILD_TIME, GIT_COMMIT, RUSTC_VERSION, VERSION};
+use crate::engine::system::API_VERSION;
 
 #[derive(Debug, Args)]
 pub struct VersionArgs {
@@ -34,7 +33,7 @@ pub fn run(args: VersionArgs) -> Result<ExitCode> {
             "BuildTime": BUILD_TIME.parse::<i64>().map(ansic).unwrap_or_default(),
             "Context": "default",
         },
-        "Server": version_json(),
+        "Server": crate::engine::system::version(),
     });
     match args.format.as_deref() {
         Some(f) => print(&render_rows(f, &[v], &[])?),

@@ -1,10 +1,19 @@
 //! The operations a user asks for, combining the modules below; the CLI and the API are thin
-//! doors over them. So far: the container operations (`containers`), where a build's context
-//! comes from, Docker's view of a container, and the registry client every pull shares.
+//! doors over them: typed requests in, typed results (or a stream of events) out, no clap and
+//! no HTTP types. Everything here is synchronous; the API server runs it on tokio's blocking
+//! pool.
 
+pub mod auth;
 pub mod container_inspect;
 pub mod containers;
 pub mod context_source;
 pub mod context_tar;
+mod error;
+pub mod events;
+pub mod image_inspect;
+pub mod images;
 pub mod inspect_security;
 pub mod registry;
+pub mod system;
+
+pub use error::EngineError;

@@ -1,0 +1,148 @@
+//! Errors as the Engine API sends them: a status and Docker's `{"message": …}` body
+//! (bollard's `ErrorResponse`), mapped from the engine's typed errors.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bollard_stubs::models::ErrorResponse;
+
+use crate::distribution::verify::VerifyError;
+use crate::engine::EngineError;
+use crate::reference::Reference;
+use crate::store::events::EventError;
+use crate::store::StoreError;
+
+/// Docker's reply to any swarm endpoint on a node that is not a manager.
+pub const NOT_SWARM_MANAGER: &str = "This node is not a swarm manager. Use \"docker swarm init\" \
+     or \"docker swarm join\" to connect this node to swarm and try again.";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn not_found_page() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "page not found")
+    }
+
+    pub fn not_swarm_manager() -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, NOT_SWARM_MANAGER)
+    }
+
+    /// A blocking task that panicked or was cancelled.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
+
+/// The whole chain in one line, as the CLI renders it (`outer: cause`), without repeats.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Docker names a missing tag in full: `No such image: x:latest`.
+fn no_such_image(name: &str) -> String {
+    let name = Reference::parse(name)
+        .ok()
+        .map_or(name.to_string(), |r| r.familiar_string());
+    format!("No such image: {name}")
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        let status = match &e {
+            EngineError::Store(StoreError::NoSuchImage(name)) => {
+                return ApiError::new(StatusCode::NOT_FOUND, no_such_image(name))
+            }
+            EngineError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
+            EngineError::Store(StoreError::AmbiguousId(_) | StoreError::Reference(_))
+            | EngineError::Filter(_)
+            | EngineError::BadTime { .. }
+            | EngineError::BadReference { .. }
+            | EngineError::TagWithDigest(_)
+            | EngineError::Events(
+                EventError::FilterFormat(_)
+                | EventError::UnknownFilter(_)
+                | EventError::BadTime(_)
+                | EventError::SinceAfterUntil { .. },
+            ) => StatusCode::BAD_REQUEST,
+            EngineError::Login(VerifyError::Unauthorized { .. }) => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, chain(&e))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorResponse {
+            message: self.message,
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_errors_map_to_docker_statuses() {
+        let cases: Vec<(EngineError, StatusCode, &str)> = vec![
+            (
+                EngineError::Store(StoreError::NoSuchImage("nope".into())),
+                StatusCode::NOT_FOUND,
+                "No such image: nope:latest",
+            ),
+            (
+                EngineError::Store(StoreError::NoSuchImage("sha256:abcd".into())),
+                StatusCode::NOT_FOUND,
+                "No such image: sha256:abcd",
+            ),
+            (
+                EngineError::TagWithDigest("a@sha256:00".into()),
+                StatusCode::BAD_REQUEST,
+                "refusing to create a tag with a digest reference: \"a@sha256:00\"",
+            ),
+            (
+                EngineError::Events(EventError::UnknownFilter("bogus".into())),
+                StatusCode::BAD_REQUEST,
+                "invalid filter 'bogus'",
+            ),
+            (
+                EngineError::Login(VerifyError::Unauthorized {
+                    url: "https://r/v2/".into(),
+                    message: "bad password".into(),
+                }),
+                StatusCode::UNAUTHORIZED,
+                "unauthorized: bad password",
+            ),
+        ];
+        for (err, status, message) in cases {
+            let got = ApiError::from(err);
+            assert_eq!((got.status, got.message.as_str()), (status, message));
+        }
+    }
+}

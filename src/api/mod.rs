@@ -1,0 +1,44 @@
+//! The Docker Engine API front door (`strata system service`): a thin translation of HTTP
+//! requests into `engine/` calls and of their results into Docker's JSON shapes (bollard's
+//! models where the API version we speak matches them).
+//!
+//! Concurrency model: the engine stays synchronous. The server is a small tokio runtime (two
+//! worker threads) that only accepts connections and parses HTTP; every handler runs its
+//! engine call with `tokio::task::spawn_blocking`, so a slow store operation or a slow client
+//! never holds up the others. The store's own locks keep the service and concurrent `strata`
+//! commands consistent: the store stays the only state.
+
+mod error;
+mod events;
+mod images;
+mod listen;
+mod query;
+mod router;
+mod server;
+mod system;
+
+use std::path::PathBuf;
+
+pub use error::ApiError;
+pub use listen::{default_socket, ListenAddr, ListenError};
+pub use server::{serve, ServeConfig, ServeError};
+
+use crate::engine::EngineError;
+
+/// What every handler shares: the store's root.
+#[derive(Debug)]
+pub struct State {
+    pub root: PathBuf,
+}
+
+/// Runs a synchronous engine call on the blocking pool.
+async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, EngineError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("the operation failed: {e}")))?
+        .map_err(ApiError::from)
+}

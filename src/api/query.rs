@@ -1,0 +1,99 @@
+//! Query-string values as Docker's daemon reads them: booleans (`httputils.BoolValue`) and
+//! `filters`, a JSON object of `{"key": ["value", …]}` (or the older `{"key": {"value": true}}`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::error::ApiError;
+
+pub type Params = HashMap<String, String>;
+
+/// True unless absent, empty, `0`, `no`, `false` or `none` (any case).
+pub fn bool_param(params: &Params, key: &str) -> bool {
+    params.get(key).is_some_and(|v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "" | "0" | "no" | "false" | "none"
+        )
+    })
+}
+
+/// The `filters` parameter as `KEY=VALUE` strings, the form the engine's filters take.
+pub fn filters(params: &Params) -> Result<Vec<String>, ApiError> {
+    let Some(raw) = params.get("filters").filter(|s| !s.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Values {
+        List(Vec<String>),
+        Map(BTreeMap<String, bool>),
+    }
+    let parsed: BTreeMap<String, Values> = serde_json::from_str(raw)
+        .map_err(|e| ApiError::bad_request(format!("invalid filter: {e}")))?;
+    let mut out = Vec::new();
+    for (k, values) in parsed {
+        let values: Vec<String> = match values {
+            Values::List(l) => l,
+            Values::Map(m) => m
+                .into_iter()
+                .filter(|(_, on)| *on)
+                .map(|(v, _)| v)
+                .collect(),
+        };
+        out.extend(values.into_iter().map(|v| format!("{k}={v}")));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn booleans() {
+        for (v, want) in [
+            ("1", true),
+            ("true", true),
+            ("True", true),
+            ("yes", true),
+            ("0", false),
+            ("false", false),
+            ("", false),
+            ("none", false),
+        ] {
+            assert_eq!(bool_param(&params(&[("all", v)]), "all"), want, "{v:?}");
+        }
+        assert!(!bool_param(&params(&[]), "all"));
+    }
+
+    #[test]
+    fn filter_forms() {
+        for (raw, want) in [
+            (r#"{"dangling":["true"]}"#, vec!["dangling=true"]),
+            (
+                r#"{"reference":{"a:*":true,"b":false}}"#,
+                vec!["reference=a:*"],
+            ),
+            (
+                r#"{"label":["x=1","y"],"type":["image"]}"#,
+                vec!["label=x=1", "label=y", "type=image"],
+            ),
+            ("{}", vec![]),
+        ] {
+            assert_eq!(
+                filters(&params(&[("filters", raw)])).unwrap(),
+                want,
+                "{raw}"
+            );
+        }
+        let e = filters(&params(&[("filters", "{nope")])).unwrap_err();
+        assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+    }
+}

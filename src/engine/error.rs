@@ -1,0 +1,43 @@
+//! `EngineError`: why an operation of `engine/` failed, one variant per kind of step, so each
+//! front door can render it its own way (a one-line message, or an HTTP status).
+
+use crate::container::host_info::InfoError;
+use crate::container::volume_store::VolumeError;
+use crate::container::ContainerError;
+use crate::distribution::verify::VerifyError;
+use crate::reference::ReferenceError;
+use crate::store::events::EventError;
+use crate::store::image_filter::FilterError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot list the containers")]
+    Containers(#[source] ContainerError),
+    #[error("cannot list the volumes")]
+    Volumes(#[source] VolumeError),
+    #[error(transparent)]
+    Info(#[from] InfoError),
+    #[error(transparent)]
+    Events(#[from] EventError),
+    #[error("invalid value for --{flag}")]
+    BadTime {
+        flag: &'static str,
+        #[source]
+        source: EventError,
+    },
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error("invalid reference format: {value:?}")]
+    BadReference {
+        value: String,
+        #[source]
+        source: ReferenceError,
+    },
+    #[error("refusing to create a tag with a digest reference: {0:?}")]
+    TagWithDigest(String),
+    #[error(transparent)]
+    Login(#[from] VerifyError),
+}
