@@ -266,3 +266,26 @@ impl HttpBody for Tracked {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_in_flight_keeps_the_service_busy_until_its_body_is_gone() {
+        let t = Arc::new(Tracker::default());
+        let guard = t.start();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(t.idle_for(), Duration::ZERO);
+        let second = t.start();
+        drop(guard);
+        assert_eq!(t.idle_for(), Duration::ZERO, "one is still in flight");
+        drop(second);
+        std::thread::sleep(Duration::from_millis(20));
+        let idle = t.idle_for();
+        assert!(
+            idle >= Duration::from_millis(20) && idle < Duration::from_secs(5),
+            "{idle:?}"
+        );
+    }
+}
