@@ -69,7 +69,7 @@ pub fn run(settings: &Settings, cmd: BuilderCommand) -> Result<ExitCode> {
     if all || opts.keep_storage.is_some() {
         opts.extra = cache_mount_dirs(&settings.root);
     }
-    opts.keep_manifests = super::ctr_common::container_images(&settings.root)?;
+    opts.keep_manifests = crate::engine::system::container_manifests(&settings.root)?;
     let store = Store::open(&settings.root)?;
     let r = store.prune_build_cache(&opts)?;
     print(&format!(

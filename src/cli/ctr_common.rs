@@ -2,10 +2,9 @@
 //! docker CLI's `-it` check and confirmation prompt, printing `create`'s events, and applying
 //! one operation to each container named.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::engine::containers::{self as engine, CreateEvent};
 use crate::store::Store;
@@ -35,14 +34,6 @@ pub fn show_create_event(e: CreateEvent) {
         }
         CreateEvent::PullWarning(w) => eprintln!("warning: {w}"),
     }
-}
-
-/// The images of every container in the store: prune keeps them and their snapshots.
-pub fn container_images(root: &Path) -> Result<Vec<crate::digest::Digest>> {
-    let containers = crate::container::Containers::new(root)
-        .list()
-        .context("cannot list the containers")?;
-    Ok(containers.iter().map(|c| c.manifest_digest).collect())
 }
 
 /// Applies `act` to each container the user named, printing the name as Docker does for each
