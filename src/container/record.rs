@@ -346,6 +346,27 @@ impl Container {
     }
 }
 
+/// A container record for unit tests elsewhere: `status`, finished at `finished_at`.
+#[cfg(test)]
+pub fn test_record(status: Status, finished_at: Option<&str>) -> Container {
+    Container {
+        schema: SCHEMA,
+        id: "a".repeat(64),
+        name: "c".into(),
+        image: "img".into(),
+        image_id: Digest::of(b"img"),
+        manifest_digest: Digest::of(b"m"),
+        layers: vec![],
+        created: "2026-01-01T00:00:00Z".into(),
+        config: Default::default(),
+        state: State {
+            status,
+            finished_at: finished_at.map(String::from),
+            ..State::default()
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

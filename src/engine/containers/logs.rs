@@ -364,23 +364,7 @@ mod tests {
     #[test]
     fn a_follow_ends_as_docker_s_does() {
         use Status::*;
-        let ctr = |status: Status, finished: Option<&str>| {
-            let mut c = crate::container::Container {
-                schema: crate::container::record::SCHEMA,
-                id: "a".repeat(64),
-                name: "c".into(),
-                image: "img".into(),
-                image_id: crate::digest::Digest::of(b"img"),
-                manifest_digest: crate::digest::Digest::of(b"m"),
-                layers: vec![],
-                created: "2026-01-01T00:00:00Z".into(),
-                config: Default::default(),
-                state: Default::default(),
-            };
-            c.state.status = status;
-            c.state.finished_at = finished.map(String::from);
-            c
-        };
+        let ctr = crate::container::record::test_record;
         let next_exit = |seen_running: bool, finished: Option<&str>| FollowEnd::NextExit {
             seen_running,
             finished_at: finished.map(String::from),

@@ -74,18 +74,7 @@ mod tests {
             (Some(s(0)), None, s(0)),
         ];
         for (asked, own, want) in cases {
-            let mut c = crate::container::Container {
-                schema: crate::container::record::SCHEMA,
-                id: "a".repeat(64),
-                name: "c".into(),
-                image: "img".into(),
-                image_id: crate::digest::Digest::of(b"img"),
-                manifest_digest: crate::digest::Digest::of(b"m"),
-                layers: vec![],
-                created: "2026-01-01T00:00:00Z".into(),
-                config: Default::default(),
-                state: Default::default(),
-            };
+            let mut c = crate::container::record::test_record(Default::default(), None);
             c.config.stop_timeout = own;
             let req = StopRequest {
                 timeout: asked,

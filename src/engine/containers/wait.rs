@@ -84,7 +84,6 @@ fn outcome(c: &Container) -> WaitOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::State;
 
     #[test]
     fn conditions_parse_as_the_api_spells_them() {
@@ -102,22 +101,7 @@ mod tests {
     }
 
     fn with(status: Status, finished: Option<&str>) -> Container {
-        Container {
-            schema: crate::container::record::SCHEMA,
-            id: "a".repeat(64),
-            name: "c".into(),
-            image: "img".into(),
-            image_id: crate::digest::Digest::of(b"img"),
-            manifest_digest: crate::digest::Digest::of(b"m"),
-            layers: vec![],
-            created: "2026-01-01T00:00:00Z".into(),
-            config: Default::default(),
-            state: State {
-                status,
-                finished_at: finished.map(String::from),
-                ..State::default()
-            },
-        }
+        crate::container::record::test_record(status, finished)
     }
 
     #[test]
