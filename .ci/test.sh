@@ -12,10 +12,12 @@ cd "$(dirname "$0")/.."
 # links and reach published ports from the host; wrk: the network bench's load generator; git,
 # xz-utils: build contexts from a git daemon on loopback and from .tar.xz archives; gcc,
 # libc6-dev: the sandbox-escape probe, built static; util-linux (setpriv), bsdutils (script):
-# a caller with inheritable capabilities, and a terminal without -t.
+# a caller with inheritable capabilities, and a terminal without -t. systemd
+# (systemd-socket-activate): `system service` under socket activation; python3-venv: the
+# Python Docker SDK (PyPI) that drives the service, in a venv of its own.
 pkgs=(busybox-static skopeo umoci docker-registry slirp4netns uidmap zstd apache2-utils
   aardvark-dns iptables netavark iproute2 curl wrk git xz-utils gcc libc6-dev util-linux
-  bsdutils)
+  bsdutils systemd python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -23,6 +25,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# The Engine API's Python client, pinned, first on PATH for the tests' `python3`.
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/strata-test-venv"
+if ! "$venv/bin/python3" -c 'import docker' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q 'docker==7.1.0'
+fi
+export PATH="$venv/bin:$PATH"
 
 # shared/ (conformance data, bench scenarios) sits next to the checkout. A clone made elsewhere
 # (`git clone /work/main /tmp/x`) finds it next to the repository it was cloned from.
