@@ -12,9 +12,13 @@ mod error;
 mod events;
 mod images;
 mod listen;
+mod pull;
+mod push;
 mod query;
+mod registry_auth;
 mod router;
 mod server;
+mod stream;
 mod system;
 
 use std::path::PathBuf;

@@ -5,6 +5,7 @@ use crate::container::host_info::InfoError;
 use crate::container::volume_store::VolumeError;
 use crate::container::ContainerError;
 use crate::distribution::verify::VerifyError;
+use crate::distribution::RegistryError;
 use crate::reference::ReferenceError;
 use crate::store::events::EventError;
 use crate::store::image_filter::FilterError;
@@ -40,4 +41,18 @@ pub enum EngineError {
     TagWithDigest(String),
     #[error(transparent)]
     Login(#[from] VerifyError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("pulling {reference}")]
+    Pull {
+        reference: String,
+        #[source]
+        source: RegistryError,
+    },
+    #[error("pushing {reference}")]
+    Push {
+        reference: String,
+        #[source]
+        source: RegistryError,
+    },
 }

@@ -13,6 +13,8 @@ pub mod events;
 pub mod image_inspect;
 pub mod images;
 pub mod inspect_security;
+pub mod pull;
+pub mod push;
 pub mod registry;
 pub mod system;
 
