@@ -10,6 +10,9 @@ use api_support::Service;
 use common::Strata;
 use registry_support::Registry;
 
+/// The store's temp area (`store::layout::TMP_DIR`).
+const TMP: &str = "tmp";
+
 #[test]
 fn docker_push_then_pull_restores_the_same_image() {
     let s = Strata::new();
@@ -113,4 +116,74 @@ fn push_with_registry_auth_header_and_stream_shape() {
     assert!(aux["Digest"].as_str().unwrap().starts_with("sha256:"));
     assert!(aux["Size"].as_u64().unwrap() > 0);
     assert!(lines.iter().all(|l| l.get("error").is_none()), "{lines:?}");
+}
+
+#[test]
+fn docker_save_then_load_round_trips() {
+    let s = Strata::new();
+    let svc = Service::start(&s, &[]);
+    let id = s.import_busybox("busybox");
+    svc.docker_ok(&["tag", "busybox", "localhost/two:1"]);
+    let tar = s.scratch("out").join("x.tar");
+    let tar = tar.to_str().unwrap();
+    svc.docker_ok(&["save", "-o", tar, "busybox", "localhost/two:1"]);
+    let listing = common::tool("tar", &["-tf", tar]);
+    assert!(listing.contains("manifest.json"), "{listing}");
+
+    svc.docker_ok(&["rmi", "busybox", "localhost/two:1"]);
+    assert!(svc
+        .docker_fails(&["image", "inspect", "busybox"])
+        .contains("No such image"));
+    let loaded = svc.docker_ok(&["load", "-i", tar]);
+    assert!(loaded.contains("Loaded image: busybox:latest"), "{loaded}");
+    assert!(loaded.contains("Loaded image: localhost/two:1"), "{loaded}");
+    let got = svc.docker_ok(&["image", "inspect", "-f", "{{.Id}}", "localhost/two:1"]);
+    assert_eq!(got.trim(), id.trim());
+
+    // The single-image form streams the same kind of archive.
+    let r = svc.curl(&[], "/v1.50/images/busybox/get");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/x-tar"));
+    assert!(r.body.contains("manifest.json"));
+    let missing = svc.curl(&[], "/v1.50/images/get?names=nope");
+    assert_eq!(missing.status, 404, "{missing:?}");
+}
+
+#[test]
+fn load_of_a_truncated_archive_fails_and_loads_nothing() {
+    let s = Strata::new();
+    let svc = Service::start(&s, &[]);
+    s.import_busybox("busybox");
+    let tar = s.scratch("out").join("x.tar");
+    let tar_s = tar.to_str().unwrap();
+    svc.docker_ok(&["save", "-o", tar_s, "busybox"]);
+    svc.docker_ok(&["rmi", "busybox"]);
+    let bytes = std::fs::read(&tar).unwrap();
+    let cut = s.scratch("out").join("cut.tar");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let r = svc.curl(
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Expect:",
+            "--data-binary",
+            &format!("@{}", cut.display()),
+        ],
+        "/v1.50/images/load",
+    );
+    assert_eq!(r.status, 500, "{r:?}");
+    assert!(r.body.contains("reading the archive"), "{r:?}");
+    assert!(svc
+        .docker_fails(&["image", "inspect", "busybox"])
+        .contains("No such image"));
+    let tmp: Vec<_> = std::fs::read_dir(s.root.join(TMP))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        tmp.iter()
+            .all(|n| !n.to_string_lossy().starts_with("api-load-")),
+        "{tmp:?}"
+    );
+    assert_eq!(svc.curl(&[], "/_ping").body, "OK");
 }

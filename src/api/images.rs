@@ -83,7 +83,7 @@ pub async fn list(
     ))
 }
 
-/// `GET /images/{name}/json` and `GET /images/{name}/history`.
+/// `GET /images/{name}/json`, `GET /images/{name}/history` and `GET /images/{name}/get`.
 pub async fn get(
     extract::State(s): Shared,
     extract::Path(rest): extract::Path<String>,
@@ -120,6 +120,7 @@ pub async fn get(
                 .collect();
             Ok(Json(items).into_response())
         }
+        ImagePath::Save(name) => super::archive::save(root, vec![name.to_string()]).await,
         _ => Err(ApiError::not_found_page()),
     }
 }

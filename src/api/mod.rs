@@ -8,6 +8,7 @@
 //! never holds up the others. The store's own locks keep the service and concurrent `strata`
 //! commands consistent: the store stays the only state.
 
+mod archive;
 mod error;
 mod events;
 mod images;

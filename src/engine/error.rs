@@ -7,6 +7,7 @@ use crate::container::ContainerError;
 use crate::distribution::verify::VerifyError;
 use crate::distribution::RegistryError;
 use crate::reference::ReferenceError;
+use crate::store::archive::ArchiveError;
 use crate::store::events::EventError;
 use crate::store::image_filter::FilterError;
 use crate::store::StoreError;
@@ -43,6 +44,8 @@ pub enum EngineError {
     Login(#[from] VerifyError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Archive(ArchiveError),
     #[error("pulling {reference}")]
     Pull {
         reference: String,

@@ -3,6 +3,7 @@
 //! no HTTP types. Everything here is synchronous; the API server runs it on tokio's blocking
 //! pool.
 
+pub mod archive;
 pub mod auth;
 pub mod container_inspect;
 pub mod containers;
