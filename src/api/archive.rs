@@ -139,7 +139,7 @@ pub async fn load(
         .map_err(|e| ApiError::internal(format!("cannot spool the upload: {e}")))?;
     let root = s.root.clone();
     stream::run(move |out| {
-        let read_err = |e| EngineError::Archive(ArchiveError::Read(e));
+        let read_err = |e| EngineError::from(ArchiveError::Read(e));
         file.as_file_mut()
             .seek(SeekFrom::Start(0))
             .map_err(read_err)?;

@@ -42,7 +42,7 @@ pub fn save(
     out: &mut dyn Write,
 ) -> Result<(), EngineError> {
     let store = Store::open(root)?;
-    archive::save(&store, items, format, out).map_err(EngineError::Archive)
+    archive::save(&store, items, format, out).map_err(EngineError::from)
 }
 
 /// Loads a docker or OCI archive (plain, gzip or zstd) into the store, recording a `load`
@@ -50,8 +50,8 @@ pub fn save(
 pub fn load(root: &Path, input: Box<dyn Read + Send>) -> Result<Vec<LoadedImage>, EngineError> {
     let store = Store::open(root)?;
     let mut input =
-        snapshot::decompress(input).map_err(|e| EngineError::Archive(ArchiveError::Read(e)))?;
-    let loaded = archive::load(&store, &mut input).map_err(EngineError::Archive)?;
+        snapshot::decompress(input).map_err(|e| EngineError::from(ArchiveError::Read(e)))?;
+    let loaded = archive::load(&store, &mut input).map_err(EngineError::from)?;
     for img in &loaded {
         crate::store::events::image_event(store.root(), "load", &img.id.to_string(), "");
     }

@@ -42,20 +42,33 @@ pub enum EngineError {
     TagWithDigest(String),
     #[error(transparent)]
     Login(#[from] VerifyError),
+    // Boxed: a registry error is large, and most results never carry one.
     #[error(transparent)]
-    Registry(#[from] RegistryError),
+    Registry(Box<RegistryError>),
     #[error(transparent)]
-    Archive(ArchiveError),
+    Archive(Box<ArchiveError>),
     #[error("pulling {reference}")]
     Pull {
         reference: String,
         #[source]
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
     #[error("pushing {reference}")]
     Push {
         reference: String,
         #[source]
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
+}
+
+impl From<RegistryError> for EngineError {
+    fn from(e: RegistryError) -> EngineError {
+        EngineError::Registry(Box::new(e))
+    }
+}
+
+impl From<ArchiveError> for EngineError {
+    fn from(e: ArchiveError) -> EngineError {
+        EngineError::Archive(Box::new(e))
+    }
 }

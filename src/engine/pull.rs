@@ -87,7 +87,7 @@ pub fn pull(
         pull_with_progress(&store, &client, reference, &platform, &progress).map_err(|source| {
             EngineError::Pull {
                 reference: reference.familiar_string(),
-                source,
+                source: Box::new(source),
             }
         })?;
     let name = reference.familiar_string();

@@ -76,7 +76,7 @@ pub fn push(
         push_with_progress(&store, &client, &local, reference, &progress).map_err(|source| {
             EngineError::Push {
                 reference: reference.familiar_string(),
-                source,
+                source: Box::new(source),
             }
         })?;
     let name = reference.familiar_string();
