@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use bollard_stubs::models::ErrorResponse;
 
 use crate::distribution::verify::VerifyError;
+use crate::distribution::RegistryError;
 use crate::engine::EngineError;
 use crate::reference::Reference;
 use crate::store::events::EventError;
@@ -77,6 +78,18 @@ impl From<EngineError> for ApiError {
                 return ApiError::new(StatusCode::NOT_FOUND, no_such_image(name))
             }
             EngineError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
+            EngineError::Pull { source, .. } => match **source {
+                RegistryError::NameUnknown { .. }
+                | RegistryError::ManifestUnknown { .. }
+                | RegistryError::NotFound { .. } => StatusCode::NOT_FOUND,
+                RegistryError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            EngineError::Push { source, .. }
+                if matches!(**source, RegistryError::Unauthorized { .. }) =>
+            {
+                StatusCode::UNAUTHORIZED
+            }
             EngineError::Store(StoreError::AmbiguousId(_) | StoreError::Reference(_))
             | EngineError::Filter(_)
             | EngineError::BadTime { .. }

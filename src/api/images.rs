@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{self, Query};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::{
@@ -83,7 +83,7 @@ pub async fn list(
     ))
 }
 
-/// `GET /images/{name}/json` and `GET /images/{name}/history`.
+/// `GET /images/{name}/json`, `GET /images/{name}/history` and `GET /images/{name}/get`.
 pub async fn get(
     extract::State(s): Shared,
     extract::Path(rest): extract::Path<String>,
@@ -120,18 +120,25 @@ pub async fn get(
                 .collect();
             Ok(Json(items).into_response())
         }
+        ImagePath::Save(name) => super::archive::save(root, vec![name.to_string()]).await,
         _ => Err(ApiError::not_found_page()),
     }
 }
 
-/// `POST /images/{name}/tag?repo=&tag=`: 201 on success, as dockerd.
+/// `POST /images/{name}/tag?repo=&tag=` (201 on success, as dockerd) and
+/// `POST /images/{name}/push` (`api::push`).
 pub async fn post(
     extract::State(s): Shared,
     extract::Path(rest): extract::Path<String>,
     Query(p): Query<Params>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ImagePath::Tag(name) = image_path(&rest) else {
-        return Err(ApiError::not_found_page());
+    let name = match image_path(&rest) {
+        ImagePath::Tag(name) => name,
+        ImagePath::Push(name) => {
+            return super::push::push(s.root.clone(), name, &p, &headers).await
+        }
+        _ => return Err(ApiError::not_found_page()),
     };
     let repo = p.get("repo").cloned().unwrap_or_default();
     if repo.is_empty() {

@@ -8,13 +8,18 @@
 //! never holds up the others. The store's own locks keep the service and concurrent `strata`
 //! commands consistent: the store stays the only state.
 
+mod archive;
 mod error;
 mod events;
 mod images;
 mod listen;
+mod pull;
+mod push;
 mod query;
+mod registry_auth;
 mod router;
 mod server;
+mod stream;
 mod system;
 
 use std::path::PathBuf;

@@ -8,7 +8,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 
 use super::error::ApiError;
-use super::{events, images, system, State};
+use super::{archive, events, images, pull, system, State};
 use crate::engine::system::{API_VERSION, MIN_API};
 
 /// An API version `MAJOR.MINOR`, ordered numerically (`1.9` < `1.24`).
@@ -70,6 +70,9 @@ pub enum ImagePath<'a> {
     Inspect(&'a str),
     History(&'a str),
     Tag(&'a str),
+    Push(&'a str),
+    /// `GET /images/{name}/get`: the image's archive.
+    Save(&'a str),
     /// No known suffix: the whole rest names the image (`DELETE /images/{name}`).
     Image(&'a str),
 }
@@ -81,6 +84,8 @@ pub fn image_path(rest: &str) -> ImagePath<'_> {
         Some((name, "json")) if !name.is_empty() => ImagePath::Inspect(name),
         Some((name, "history")) if !name.is_empty() => ImagePath::History(name),
         Some((name, "tag")) if !name.is_empty() => ImagePath::Tag(name),
+        Some((name, "push")) if !name.is_empty() => ImagePath::Push(name),
+        Some((name, "get")) if !name.is_empty() => ImagePath::Save(name),
         _ => ImagePath::Image(rest),
     }
 }
@@ -100,6 +105,9 @@ pub fn routes(state: Arc<State>) -> Router {
         .route("/plugins", get(system::plugins))
         .route("/images/json", get(images::list))
         .route("/images/prune", post(images::prune))
+        .route("/images/create", post(pull::create))
+        .route("/images/get", get(archive::get_many))
+        .route("/images/load", post(archive::load))
         .route(
             "/images/{*rest}",
             get(images::get).post(images::post).delete(images::delete),
@@ -169,6 +177,8 @@ mod tests {
             ("localhost:5000/a/b:1/json", Inspect("localhost:5000/a/b:1")),
             ("a/b/history", History("a/b")),
             ("busybox:1/tag", Tag("busybox:1")),
+            ("localhost:5000/a/push", Push("localhost:5000/a")),
+            ("a/b:1/get", Save("a/b:1")),
             ("localhost:5000/a/b:1", Image("localhost:5000/a/b:1")),
             ("sha256:abcd", Image("sha256:abcd")),
             ("json", Image("json")),

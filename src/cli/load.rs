@@ -10,9 +10,7 @@ use clap::Args;
 
 use super::format::print;
 use super::Settings;
-use crate::snapshot;
-use crate::store::archive;
-use crate::store::Store;
+use crate::engine;
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
@@ -37,19 +35,12 @@ pub fn run(settings: &Settings, args: LoadArgs) -> Result<ExitCode> {
             ("stdin".into(), Box::new(io::stdin()))
         }
     };
-    let store = Store::open(&settings.root)?;
-    let mut input = snapshot::decompress(input).with_context(|| format!("cannot read {name}"))?;
-    let loaded =
-        archive::load(&store, &mut input).with_context(|| format!("cannot load {name}"))?;
+    let loaded = engine::archive::load(&settings.root, input)
+        .with_context(|| format!("cannot load {name}"))?;
     let mut out = String::new();
-    for img in &loaded {
-        crate::store::events::image_event(store.root(), "load", &img.id.to_string(), "");
-        if img.tags.is_empty() {
-            out.push_str(&format!("Loaded image ID: {}\n", img.id));
-        }
-        for t in &img.tags {
-            out.push_str(&format!("Loaded image: {}\n", t.familiar_string()));
-        }
+    for line in engine::archive::load_lines(&loaded) {
+        out.push_str(&line);
+        out.push('\n');
     }
     print(&out);
     Ok(ExitCode::SUCCESS)

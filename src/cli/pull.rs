@@ -7,10 +7,11 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::Settings;
-use crate::distribution::{self, RegistryClient};
+use crate::distribution::RegistryClient;
+use crate::engine;
+use crate::engine::pull::{PullEvent, PullRequest};
 use crate::plan::platform::Platform;
 use crate::reference::Reference;
-use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
@@ -37,26 +38,24 @@ pub(super) fn registry_client(registry: &str, insecure: &[String]) -> Result<Reg
 pub fn run(settings: &Settings, args: PullArgs) -> Result<ExitCode> {
     let reference = Reference::parse(&args.reference)
         .with_context(|| format!("invalid reference {:?}", args.reference))?;
-    let platform = match &args.platform {
-        Some(p) => Platform::parse(p)?,
-        None => Platform::host(),
+    let platform = args.platform.as_deref().map(Platform::parse).transpose()?;
+    let req = PullRequest {
+        reference: reference.clone(),
+        platform,
+        insecure: args.insecure,
+        credential: None,
     };
-    let store = Store::open(&settings.root)?;
-    let before = store.read_index()?.lookup(&reference).map(|e| e.manifest);
-    let client = registry_client(reference.domain(), &args.insecure)?;
-    let image = distribution::pull(&store, &client, &reference, &platform)
-        .with_context(|| format!("pulling {}", reference.familiar_string()))?;
-    crate::store::events::image_event(
-        store.root(),
-        "pull",
-        &reference.familiar_string(),
-        &reference.familiar_string(),
-    );
-    println!("Digest: {}", image.manifest_digest);
-    let status = if before == Some(image.manifest_digest) {
-        "Image is up to date for"
-    } else {
+    let on = |e: PullEvent| {
+        if let PullEvent::Warning(w) = e {
+            eprintln!("warning: {w}");
+        }
+    };
+    let pulled = engine::pull::pull(&settings.root, &req, &on)?;
+    println!("Digest: {}", pulled.image.manifest_digest);
+    let status = if pulled.changed {
         "Downloaded newer image for"
+    } else {
+        "Image is up to date for"
     };
     println!("Status: {status} {}", reference.familiar_string());
     println!("{reference}");

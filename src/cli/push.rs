@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::pull::registry_client;
 use super::Settings;
-use crate::distribution;
+use crate::engine;
+use crate::engine::push::{pushed_name, PushEvent, PushRequest};
 use crate::reference::Reference;
 use crate::store::Store;
 
@@ -32,20 +32,22 @@ pub fn run(settings: &Settings, args: PushArgs) -> Result<ExitCode> {
 /// Pushes the stored image `reference` to its registry and prints Docker's summary line
 /// (`strata push`, `strata build --push`).
 pub(super) fn push_one(store: &Store, reference: &Reference, insecure: &[String]) -> Result<()> {
-    let client = registry_client(reference.domain(), insecure)?;
-    let pushed = distribution::push(store, &client, &reference.to_string(), reference)
-        .with_context(|| format!("pushing {}", reference.familiar_string()))?;
-    let name = match (reference.tag(), reference.digest()) {
-        (Some(t), _) => t.to_string(),
-        (None, Some(d)) => d.to_string(),
-        (None, None) => "latest".into(),
+    let req = PushRequest {
+        reference: reference.clone(),
+        insecure: insecure.to_vec(),
+        credential: None,
     };
-    crate::store::events::image_event(
-        store.root(),
-        "push",
-        &reference.familiar_string(),
-        &reference.familiar_string(),
+    let on = |e: PushEvent| {
+        if let PushEvent::Warning(w) = e {
+            eprintln!("warning: {w}");
+        }
+    };
+    let pushed = engine::push::push(store.root(), &req, &on)?;
+    println!(
+        "{}: digest: {} size: {}",
+        pushed_name(reference),
+        pushed.digest,
+        pushed.size
     );
-    println!("{name}: digest: {} size: {}", pushed.digest, pushed.size);
     Ok(())
 }

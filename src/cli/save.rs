@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::Settings;
-use crate::reference::Reference;
+use crate::engine;
 use crate::store::archive::{self, SaveFormat, SaveItem};
 use crate::store::Store;
 
@@ -32,25 +32,8 @@ pub fn run(settings: &Settings, args: SaveArgs) -> Result<ExitCode> {
         "oci" | "oci-archive" => SaveFormat::Oci,
         other => bail!("unknown --format {other:?}: use docker or oci"),
     };
+    let items = engine::archive::save_items(&settings.root, &args.references)?;
     let store = Store::open(&settings.root)?;
-    let mut items: Vec<SaveItem> = Vec::new();
-    for r in &args.references {
-        let image = store.resolve(r)?;
-        // Named by a tag: record that name; named by ID: no name, as docker does.
-        let tag = Reference::parse(r)
-            .ok()
-            .filter(|t| t.digest().is_none() && image.tags.contains(t));
-        match items
-            .iter_mut()
-            .find(|i| i.image.manifest_digest == image.manifest_digest)
-        {
-            Some(item) => item.tags.extend(tag.filter(|t| !item.tags.contains(t))),
-            None => items.push(SaveItem {
-                image,
-                tags: tag.into_iter().collect(),
-            }),
-        }
-    }
     match &args.output {
         Some(path) => save_to_file(&store, &items, format, path)?,
         None => {

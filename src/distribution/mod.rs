@@ -3,7 +3,7 @@
 //! pull and push flows.
 
 pub mod auth;
-mod base64;
+pub(crate) mod base64;
 pub mod client;
 pub mod credentials;
 pub mod error;

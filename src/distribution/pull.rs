@@ -51,12 +51,34 @@ pub struct IndexChoice {
     pub platform: Option<Platform>,
 }
 
+/// What a pull reports as it goes (the API streams these as Docker's progress lines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobProgress {
+    /// The manifest is resolved: these are its blobs, and whether each is already stored.
+    Resolved(Vec<(BlobRef, bool)>),
+    /// A missing blob's download starts.
+    Downloading(Digest),
+    /// A missing blob is downloaded, verified and stored.
+    Stored(Digest),
+}
+
 /// Pulls `reference` for `platform` into `store` and tags it (unless it names a digest only).
 pub fn pull(
     store: &Store,
     client: &RegistryClient,
     reference: &Reference,
     platform: &Platform,
+) -> Result<Image, RegistryError> {
+    pull_with_progress(store, client, reference, platform, &|_| {})
+}
+
+/// `pull`, reporting each step to `progress` (called from the download threads too).
+pub fn pull_with_progress(
+    store: &Store,
+    client: &RegistryClient,
+    reference: &Reference,
+    platform: &Platform,
+    progress: &(dyn Fn(BlobProgress) + Sync),
 ) -> Result<Image, RegistryError> {
     let repo = reference.path();
     let target = match reference.digest() {
@@ -88,6 +110,12 @@ pub fn pull(
         .iter()
         .filter(|b| !store.has_blob(&b.digest))
         .collect();
+    progress(BlobProgress::Resolved(
+        blobs
+            .iter()
+            .map(|b| (b.clone(), !missing.contains(&b)))
+            .collect(),
+    ));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(PARALLEL)
         .build()
@@ -95,7 +123,12 @@ pub fn pull(
     pool.install(|| {
         missing
             .par_iter()
-            .map(|b| fetch_blob(store, client, repo, b))
+            .map(|b| {
+                progress(BlobProgress::Downloading(b.digest));
+                fetch_blob(store, client, repo, b)?;
+                progress(BlobProgress::Stored(b.digest));
+                Ok(())
+            })
             .collect::<Result<Vec<()>, RegistryError>>()
     })?;
 

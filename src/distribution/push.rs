@@ -39,12 +39,34 @@ enum Outcome {
     Uploaded,
 }
 
+/// What a push reports per blob (the config blob first, then the layers in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushProgress {
+    /// The blobs of the manifest, config first.
+    Resolved(Vec<Digest>),
+    Pushing(Digest),
+    /// Uploaded or mounted from another repository.
+    Pushed(Digest),
+    Existed(Digest),
+}
+
 /// Pushes the image `local_ref` (a reference or ID in the store) as `remote_ref`.
 pub fn push(
     store: &Store,
     client: &RegistryClient,
     local_ref: &str,
     remote_ref: &Reference,
+) -> Result<Pushed, RegistryError> {
+    push_with_progress(store, client, local_ref, remote_ref, &|_| {})
+}
+
+/// `push`, reporting each blob to `progress` (called from the upload threads too).
+pub fn push_with_progress(
+    store: &Store,
+    client: &RegistryClient,
+    local_ref: &str,
+    remote_ref: &Reference,
+    progress: &(dyn Fn(PushProgress) + Sync),
 ) -> Result<Pushed, RegistryError> {
     let image = store.resolve(local_ref)?;
     let bytes = store.read_blob(&image.manifest_digest)?;
@@ -56,6 +78,9 @@ pub fn push(
     })?;
     let repo = remote_ref.path();
     let known = known_blobs::load(store);
+    progress(PushProgress::Resolved(
+        blobs.iter().map(|b| b.digest).collect(),
+    ));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(PARALLEL)
         .build()
@@ -63,7 +88,15 @@ pub fn push(
     let outcomes = pool.install(|| {
         blobs
             .par_iter()
-            .map(|b| push_blob(store, client, &known, repo, b))
+            .map(|b| {
+                progress(PushProgress::Pushing(b.digest));
+                let o = push_blob(store, client, &known, repo, b)?;
+                progress(match o {
+                    Outcome::Existing => PushProgress::Existed(b.digest),
+                    _ => PushProgress::Pushed(b.digest),
+                });
+                Ok(o)
+            })
             .collect::<Result<Vec<Outcome>, RegistryError>>()
     })?;
 

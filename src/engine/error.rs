@@ -5,7 +5,9 @@ use crate::container::host_info::InfoError;
 use crate::container::volume_store::VolumeError;
 use crate::container::ContainerError;
 use crate::distribution::verify::VerifyError;
+use crate::distribution::RegistryError;
 use crate::reference::ReferenceError;
+use crate::store::archive::ArchiveError;
 use crate::store::events::EventError;
 use crate::store::image_filter::FilterError;
 use crate::store::StoreError;
@@ -40,4 +42,33 @@ pub enum EngineError {
     TagWithDigest(String),
     #[error(transparent)]
     Login(#[from] VerifyError),
+    // Boxed: a registry error is large, and most results never carry one.
+    #[error(transparent)]
+    Registry(Box<RegistryError>),
+    #[error(transparent)]
+    Archive(Box<ArchiveError>),
+    #[error("pulling {reference}")]
+    Pull {
+        reference: String,
+        #[source]
+        source: Box<RegistryError>,
+    },
+    #[error("pushing {reference}")]
+    Push {
+        reference: String,
+        #[source]
+        source: Box<RegistryError>,
+    },
+}
+
+impl From<RegistryError> for EngineError {
+    fn from(e: RegistryError) -> EngineError {
+        EngineError::Registry(Box::new(e))
+    }
+}
+
+impl From<ArchiveError> for EngineError {
+    fn from(e: ArchiveError) -> EngineError {
+        EngineError::Archive(Box::new(e))
+    }
 }

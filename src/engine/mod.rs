@@ -3,6 +3,7 @@
 //! no HTTP types. Everything here is synchronous; the API server runs it on tokio's blocking
 //! pool.
 
+pub mod archive;
 pub mod auth;
 pub mod container_inspect;
 pub mod containers;
@@ -13,6 +14,8 @@ pub mod events;
 pub mod image_inspect;
 pub mod images;
 pub mod inspect_security;
+pub mod pull;
+pub mod push;
 pub mod registry;
 pub mod system;
 

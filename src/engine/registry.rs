@@ -37,3 +37,21 @@ pub fn registry_client(
     };
     RegistryClient::new(registry, cfg)
 }
+
+/// A client for `registry` that authenticates with `credential` (one given with an API
+/// request) instead of Docker's config file.
+pub fn registry_client_as(
+    registry: &str,
+    insecure: &[String],
+    credential: &BasicCredential,
+) -> Result<RegistryClient, RegistryError> {
+    let extra_ca_files = tls::ca_files(registry);
+    let plain_http = extra_ca_files.is_empty()
+        && (default_plain_http(registry) || tls::plain_http_allowed(registry, insecure));
+    let cfg = ClientConfig {
+        credential: Some(credential.clone()),
+        extra_ca_files,
+        plain_http,
+    };
+    RegistryClient::new(registry, cfg)
+}

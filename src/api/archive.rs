@@ -1,0 +1,155 @@
+//! `GET /images/{name}/get`, `GET /images/get?names=…` (a docker-archive tar, streamed as it
+//! is written) and `POST /images/load?quiet=` (the tar body spooled to a temp file in the
+//! store first, so an upload cut short loads nothing).
+
+use std::convert::Infallible;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{self, Query};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use http_body_util::BodyExt;
+use hyper::body::Frame;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::error::ApiError;
+use super::{blocking, stream, State};
+use crate::engine;
+use crate::engine::EngineError;
+use crate::store::archive::{ArchiveError, SaveFormat};
+use crate::store::{Store, StoreError};
+
+/// Chunks buffered for a slow reader before the writer thread waits for it.
+const BUFFERED: usize = 16;
+
+/// `GET /images/get?names=a&names=b`.
+pub async fn get_many(
+    extract::State(s): extract::State<Arc<State>>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let names: Vec<String> = pairs
+        .into_iter()
+        .filter(|(k, _)| k == "names")
+        .map(|(_, v)| v)
+        .collect();
+    save(s.root.clone(), names).await
+}
+
+/// Streams the archive of `names`; a missing image is a 404 before the first byte.
+pub async fn save(root: PathBuf, names: Vec<String>) -> Result<Response, ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::bad_request("no images to save: give names="));
+    }
+    let r = root.clone();
+    let items = blocking(move || engine::archive::save_items(&r, &names)).await?;
+    let (tx, rx) = mpsc::channel::<Bytes>(BUFFERED);
+    tokio::task::spawn_blocking(move || {
+        let mut w = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter { tx });
+        // Once streaming, a failure can only cut the body short, which the client sees.
+        if engine::archive::save(&root, &items, SaveFormat::Docker, &mut w).is_ok() {
+            let _ = w.flush();
+        }
+    });
+    let mut resp = Response::new(Body::new(Chunks { rx }));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    Ok(resp)
+}
+
+/// A writer whose bytes become body chunks.
+struct ChannelWriter {
+    tx: mpsc::Sender<Bytes>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .blocking_send(Bytes::copy_from_slice(buf))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client gone"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct Chunks {
+    rx: mpsc::Receiver<Bytes>,
+}
+
+impl HttpBody for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.rx.poll_recv(cx).map(|c| c.map(|c| Ok(Frame::data(c))))
+    }
+}
+
+/// `POST /images/load?quiet=`: the body is spooled to a temp file in the store's temp area
+/// (removed whatever happens), then loaded; the reply is Docker's `{"stream": …}` lines.
+pub async fn load(
+    extract::State(s): extract::State<Arc<State>>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let root = s.root.clone();
+    let spool = blocking(move || {
+        let store = Store::open(&root)?;
+        let tmp = tempfile::Builder::new()
+            .prefix("api-load-")
+            .tempfile_in(store.tmp_dir())
+            .map_err(StoreError::io("cannot create a temp file", store.tmp_dir()))?;
+        Ok(tmp)
+    })
+    .await?;
+    let (tx, mut rx) = mpsc::channel::<Bytes>(BUFFERED);
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let mut file = spool;
+        while let Some(chunk) = rx.blocking_recv() {
+            file.write_all(&chunk)?;
+        }
+        Ok(file)
+    });
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if tx.send(data).await.is_err() {
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let mut file = writer
+        .await
+        .map_err(|e| ApiError::internal(format!("the upload failed: {e}")))?
+        .map_err(|e| ApiError::internal(format!("cannot spool the upload: {e}")))?;
+    let root = s.root.clone();
+    stream::run(move |out| {
+        let read_err = |e| EngineError::from(ArchiveError::Read(e));
+        file.as_file_mut()
+            .seek(SeekFrom::Start(0))
+            .map_err(read_err)?;
+        let input = file.reopen().map_err(read_err)?;
+        let loaded = engine::archive::load(&root, Box::new(input))?;
+        drop(file);
+        for line in engine::archive::load_lines(&loaded) {
+            out.send(json!({ "stream": format!("{line}\n") }));
+        }
+        Ok(())
+    })
+    .await
+}
