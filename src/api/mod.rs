@@ -8,6 +8,8 @@
 //! never holds up the others. The store's own locks keep the service and concurrent `strata`
 //! commands consistent: the store stays the only state.
 
+mod containers;
+mod containers_create;
 mod error;
 mod events;
 mod images;

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 
 use super::error::ApiError;
-use super::{events, images, system, State};
+use super::{containers as c, containers_create, events, images, system, State};
 use crate::engine::system::{API_VERSION, MIN_API};
 
 /// An API version `MAJOR.MINOR`, ordered numerically (`1.9` < `1.24`).
@@ -98,6 +98,20 @@ pub fn routes(state: Arc<State>) -> Router {
         .route("/events", get(events::events))
         .route("/auth", post(system::auth))
         .route("/plugins", get(system::plugins))
+        .route("/containers/json", get(c::list))
+        .route("/containers/create", post(containers_create::create))
+        .route("/containers/prune", post(c::prune))
+        .route("/containers/{id}/json", get(c::inspect))
+        .route("/containers/{id}/start", post(c::start))
+        .route("/containers/{id}/stop", post(c::stop))
+        .route("/containers/{id}/kill", post(c::kill))
+        .route("/containers/{id}/restart", post(c::restart))
+        .route("/containers/{id}/wait", post(c::wait))
+        .route("/containers/{id}/rename", post(c::rename))
+        .route("/containers/{id}/pause", post(c::pause))
+        .route("/containers/{id}/unpause", post(c::unpause))
+        .route("/containers/{id}/top", get(c::top))
+        .route("/containers/{id}", delete(c::remove))
         .route("/images/json", get(images::list))
         .route("/images/prune", post(images::prune))
         .route(
