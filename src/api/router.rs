@@ -8,7 +8,7 @@ use axum::routing::{any, delete, get, post};
 use axum::Router;
 
 use super::error::ApiError;
-use super::{containers as c, containers_create, events, images, system, State};
+use super::{containers as c, containers_create, events, hijack, images, logs, system, State};
 use crate::engine::system::{API_VERSION, MIN_API};
 
 /// An API version `MAJOR.MINOR`, ordered numerically (`1.9` < `1.24`).
@@ -111,6 +111,8 @@ pub fn routes(state: Arc<State>) -> Router {
         .route("/containers/{id}/pause", post(c::pause))
         .route("/containers/{id}/unpause", post(c::unpause))
         .route("/containers/{id}/top", get(c::top))
+        .route("/containers/{id}/logs", get(logs::logs))
+        .route("/containers/{id}/attach", post(hijack::attach))
         .route("/containers/{id}", delete(c::remove))
         .route("/images/json", get(images::list))
         .route("/images/prune", post(images::prune))

@@ -1,0 +1,204 @@
+//! The Engine API service under test: `strata system service` as a child process on a
+//! socket of the test's own, the docker CLI and curl pointed at it. Shared by the `api_*`
+//! tests (each uses only some of it).
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::Strata;
+
+/// The service as a child process, killed when the test ends.
+pub struct Service {
+    pub child: Child,
+    pub sock: PathBuf,
+    /// Where the docker CLI keeps its config: never the host's.
+    pub docker_config: PathBuf,
+}
+
+impl Service {
+    pub fn start(s: &Strata, extra: &[&str]) -> Service {
+        Service::start_with_env(s, extra, &[])
+    }
+
+    pub fn start_with_env(s: &Strata, extra: &[&str], env: &[(&str, &Path)]) -> Service {
+        let dir = s.scratch("svc");
+        let sock = dir.join("s.sock");
+        let uri = format!("unix://{}", sock.display());
+        let mut args = vec!["system", "service", uri.as_str()];
+        args.extend_from_slice(extra);
+        let mut c = s.command(&args);
+        c.envs(env.iter().copied());
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = c.spawn().expect("start strata system service");
+        let mut svc = Service {
+            child,
+            sock,
+            docker_config: s.scratch("docker-config"),
+        };
+        svc.wait_for_socket();
+        svc
+    }
+
+    pub fn wait_for_socket(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if UnixStream::connect(&self.sock).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the service exited early ({status}):\n{}", self.output());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no socket at {} after 20 s", self.sock.display());
+    }
+
+    /// What the service printed (only once it has exited).
+    pub fn output(&mut self) -> String {
+        let mut out = String::new();
+        if let Some(e) = self.child.stderr.as_mut() {
+            let _ = e.read_to_string(&mut out);
+        }
+        out
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_stdin(args, "")
+    }
+
+    pub fn docker_stdin(&self, args: &[&str], input: &str) -> Output {
+        let program = if Path::new("/usr/local/bin/docker").exists() {
+            "/usr/local/bin/docker"
+        } else {
+            "docker"
+        };
+        Command::new(program)
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_API_VERSION")
+            .env("STRATA_DNS", "127.0.0.1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                let mut stdin = child.stdin.take().expect("piped stdin");
+                stdin.write_all(input.as_bytes())?;
+                drop(stdin);
+                child.wait_with_output()
+            })
+            .expect("run the docker CLI")
+    }
+
+    /// `docker ARGS`, asserting success; its stdout.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {} failed: {}\n--- stdout\n{}\n--- stderr\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `docker ARGS`, asserting failure; its stderr.
+    pub fn docker_fails(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            !out.status.success(),
+            "docker {} succeeded:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    pub fn curl(&self, extra: &[&str], path: &str) -> Reply {
+        curl(&self.sock, extra, path)
+    }
+}
+
+impl Drop for Service {
+    pub fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP reply as curl saw it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// Header names as sent (their case matters to nobody, but we check Docker's).
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+pub fn curl(sock: &Path, extra: &[&str], path: &str) -> Reply {
+    let url = format!("http://strata{path}");
+    let out = Command::new("curl")
+        .args(["-s", "-i", "--max-time", "20", "--unix-socket"])
+        .arg(sock)
+        .args(extra)
+        .arg(&url)
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl {url} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_reply(&String::from_utf8_lossy(&out.stdout))
+}
+
+pub fn parse_reply(raw: &str) -> Reply {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {raw:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
