@@ -130,7 +130,7 @@ impl Service {
 }
 
 impl Drop for Service {
-    pub fn drop(&mut self) {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
