@@ -255,7 +255,6 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
             pids_limit: h.pids_limit.filter(|p| *p != 0),
             ulimits,
             shm_size: h.shm_size,
-            ..Resources::default()
         },
     })
 }
