@@ -6,14 +6,12 @@ mod api_support;
 mod common;
 mod registry_tls_support;
 
-use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use api_support::{curl, parse_reply, unix_now, Reply, Service};
+use api_support::{unix_now, Service};
 use common::Strata;
 
 #[test]
