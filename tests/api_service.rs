@@ -11,15 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use api_support::Service;
+use api_support::{unix_now, Service};
 use common::Strata;
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 #[test]
 fn docker_cli_version_and_info() {

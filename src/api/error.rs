@@ -7,6 +7,7 @@ use bollard_stubs::models::ErrorResponse;
 
 use crate::distribution::verify::VerifyError;
 use crate::distribution::RegistryError;
+use crate::engine::containers::{Error as ContainersError, ErrorKind};
 use crate::engine::EngineError;
 use crate::reference::Reference;
 use crate::store::events::EventError;
@@ -64,11 +65,26 @@ fn chain(err: &dyn std::error::Error) -> String {
 }
 
 /// Docker names a missing tag in full: `No such image: x:latest`.
-fn no_such_image(name: &str) -> String {
+pub(super) fn no_such_image(name: &str) -> String {
     let name = Reference::parse(name)
         .ok()
         .map_or(name.to_string(), |r| r.familiar_string());
     format!("No such image: {name}")
+}
+
+impl From<ContainersError> for ApiError {
+    fn from(e: ContainersError) -> ApiError {
+        if let ContainersError::Store(StoreError::NoSuchImage(name)) = &e {
+            return ApiError::new(StatusCode::NOT_FOUND, no_such_image(name));
+        }
+        let status = match e.kind() {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::Other => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, chain(&e))
+    }
 }
 
 impl From<EngineError> for ApiError {

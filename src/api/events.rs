@@ -59,8 +59,8 @@ pub async fn events(
 }
 
 /// A body of the lines a follower thread sends; it ends when the thread is done.
-struct Lines {
-    rx: mpsc::Receiver<Bytes>,
+pub(super) struct Lines {
+    pub(super) rx: mpsc::Receiver<Bytes>,
 }
 
 impl HttpBody for Lines {

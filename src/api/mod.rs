@@ -9,10 +9,14 @@
 //! commands consistent: the store stays the only state.
 
 mod archive;
+mod containers;
+mod containers_create;
 mod error;
 mod events;
+mod hijack;
 mod images;
 mod listen;
+mod logs;
 mod pull;
 mod push;
 mod query;

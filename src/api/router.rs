@@ -4,11 +4,13 @@
 
 use std::sync::Arc;
 
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 
 use super::error::ApiError;
-use super::{archive, events, images, pull, system, State};
+use super::{
+    archive, containers as c, containers_create, events, hijack, images, logs, pull, system, State,
+};
 use crate::engine::system::{API_VERSION, MIN_API};
 
 /// An API version `MAJOR.MINOR`, ordered numerically (`1.9` < `1.24`).
@@ -103,6 +105,22 @@ pub fn routes(state: Arc<State>) -> Router {
         .route("/events", get(events::events))
         .route("/auth", post(system::auth))
         .route("/plugins", get(system::plugins))
+        .route("/containers/json", get(c::list))
+        .route("/containers/create", post(containers_create::create))
+        .route("/containers/prune", post(c::prune))
+        .route("/containers/{id}/json", get(c::inspect))
+        .route("/containers/{id}/start", post(c::start))
+        .route("/containers/{id}/stop", post(c::stop))
+        .route("/containers/{id}/kill", post(c::kill))
+        .route("/containers/{id}/restart", post(c::restart))
+        .route("/containers/{id}/wait", post(c::wait))
+        .route("/containers/{id}/rename", post(c::rename))
+        .route("/containers/{id}/pause", post(c::pause))
+        .route("/containers/{id}/unpause", post(c::unpause))
+        .route("/containers/{id}/top", get(c::top))
+        .route("/containers/{id}/logs", get(logs::logs))
+        .route("/containers/{id}/attach", post(hijack::attach))
+        .route("/containers/{id}", delete(c::remove))
         .route("/images/json", get(images::list))
         .route("/images/prune", post(images::prune))
         .route("/images/create", post(pull::create))

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::format::{ellipsis, human_duration, human_size, print, render_rows};
 use super::Settings;
-use crate::container::{Container, Status};
+use crate::container::Container;
 use crate::engine::containers::list::{self, ContainerSummary, ListRequest};
 use crate::store::time::{format_go_utc, now_unix, parse_rfc3339};
 
@@ -133,7 +133,7 @@ pub(super) fn row(c: &Container, now: i64, trunc: bool, size: Option<String>) ->
         "RunningFor": ago(&c.created, now),
         "Size": size.unwrap_or_else(|| "0B".into()),
         "State": c.docker_status(),
-        "Status": status(c, now),
+        "Status": list::status_text(c, now),
     })
 }
 
@@ -141,27 +141,5 @@ fn ago(t: &str, now: i64) -> String {
     match parse_rfc3339(t) {
         Some(t) => format!("{} ago", human_duration(now - t)),
         None => "N/A".into(),
-    }
-}
-/// Docker's STATUS column: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
-fn status(c: &Container, now: i64) -> String {
-    let since = |t: &Option<String>| t.as_deref().and_then(parse_rfc3339).map(|t| now - t);
-    match c.state.status {
-        Status::Running => format!(
-            "Up {}{}",
-            human_duration(since(&c.state.started_at).unwrap_or(0)),
-            if c.state.paused { " (Paused)" } else { "" }
-        ),
-        Status::Exited if c.state.restarting => format!(
-            "Restarting ({}) {} ago",
-            c.state.exit_code.unwrap_or(0),
-            human_duration(since(&c.state.finished_at).unwrap_or(0))
-        ),
-        Status::Exited => format!(
-            "Exited ({}) {} ago",
-            c.state.exit_code.unwrap_or(0),
-            human_duration(since(&c.state.finished_at).unwrap_or(0))
-        ),
-        Status::Created => "Created".into(),
     }
 }

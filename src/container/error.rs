@@ -31,7 +31,7 @@ pub enum ContainerError {
     NotFound(String),
     #[error("{0}: ambiguous container ID prefix, it matches several containers")]
     Ambiguous(String),
-    #[error("Conflict. The container name {name:?} is already in use by container {id}. You have to remove (or rename) that container to be able to reuse that name.")]
+    #[error("Conflict. The container name \"/{}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.", name.trim_start_matches('/'))]
     NameInUse { name: String, id: String },
     #[error("invalid container name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
     BadName(String),
@@ -49,8 +49,8 @@ pub enum ContainerError {
     },
     #[error("container {id} is already running")]
     AlreadyRunning { id: String },
-    #[error("You cannot remove a running container {id}. Stop the container before attempting removal or force remove")]
-    IsRunning { id: String },
+    #[error("cannot remove container \"/{}\": container is running: stop the container before removing or force remove", name.trim_start_matches('/'))]
+    IsRunning { id: String, name: String },
     #[error("container {id}: {source}")]
     Sandbox {
         id: String,

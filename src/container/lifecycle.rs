@@ -411,7 +411,10 @@ pub fn remove(
     let c = cs.get_reconciled(&c.id)?;
     if c.state.status == Status::Running {
         if !force {
-            return Err(ContainerError::IsRunning { id: c.id.clone() });
+            return Err(ContainerError::IsRunning {
+                id: c.id.clone(),
+                name: c.name.clone(),
+            });
         }
         kill_and_wait(&cs, &c.id)?;
     }

@@ -104,6 +104,26 @@ pub fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
+/// go-units `HumanDuration`: `Less than a second`, `About a minute`, `3 hours`, `2 weeks`.
+pub fn human_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let minutes = secs / 60;
+    let hours = ((secs as f64) / 3600.0 + 0.5) as i64;
+    match () {
+        _ if secs < 1 => "Less than a second".into(),
+        _ if secs == 1 => "1 second".into(),
+        _ if secs < 60 => format!("{secs} seconds"),
+        _ if minutes == 1 => "About a minute".into(),
+        _ if minutes < 60 => format!("{minutes} minutes"),
+        _ if hours == 1 => "About an hour".into(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", secs / 3600 / 24 / 365),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
-//! The `strata system service` under test: the real binary on a unix socket in a temp store,
-//! the real docker CLI pointed at it, and curl for the raw replies.
+//! The Engine API service under test: `strata system service` as a child process on a
+//! socket of the test's own, the docker CLI and curl pointed at it. Shared by the `api_*`
+//! tests (each uses only some of it).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -193,4 +194,11 @@ pub fn parse_reply(raw: &str) -> Reply {
         headers,
         body: body.to_string(),
     }
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }

@@ -249,7 +249,10 @@ mod tests {
                 ErrorKind::NotFound,
             ),
             (
-                Error::Container(ContainerError::IsRunning { id: "a".into() }),
+                Error::Container(ContainerError::IsRunning {
+                    id: "a".into(),
+                    name: "c".into(),
+                }),
                 ErrorKind::Conflict,
             ),
             (

@@ -10,6 +10,7 @@ use crate::container::record::MountSpec;
 use crate::container::volume_store::anonymous_name;
 use crate::container::{Container, Containers, Status};
 use crate::network::ports::PortBinding;
+use crate::store::time::{human_duration, parse_rfc3339};
 use crate::store::Store;
 
 /// Which containers to list.
@@ -128,4 +129,27 @@ pub fn networks(c: &Container) -> Vec<String> {
         return vec![net.mode.clone()];
     }
     net.endpoints.iter().map(|e| e.network.clone()).collect()
+}
+
+/// Docker's STATUS column: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
+pub fn status_text(c: &Container, now: i64) -> String {
+    let since = |t: &Option<String>| t.as_deref().and_then(parse_rfc3339).map(|t| now - t);
+    match c.state.status {
+        Status::Running => format!(
+            "Up {}{}",
+            human_duration(since(&c.state.started_at).unwrap_or(0)),
+            if c.state.paused { " (Paused)" } else { "" }
+        ),
+        Status::Exited if c.state.restarting => format!(
+            "Restarting ({}) {} ago",
+            c.state.exit_code.unwrap_or(0),
+            human_duration(since(&c.state.finished_at).unwrap_or(0))
+        ),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            c.state.exit_code.unwrap_or(0),
+            human_duration(since(&c.state.finished_at).unwrap_or(0))
+        ),
+        Status::Created => "Created".into(),
+    }
 }

@@ -200,6 +200,11 @@ pub struct LogFrames {
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
 
 impl LogFrames {
+    /// The container whose log this is (as found when the read began).
+    pub fn container(&self) -> &Container {
+        &self.container
+    }
+
     /// Also ends a follow as soon as `stop()` says so (a client that detached).
     pub fn until(mut self, stop: impl FnMut() -> bool + Send + 'static) -> LogFrames {
         self.stop = Some(Box::new(stop));

@@ -45,21 +45,45 @@ const POLL: Duration = Duration::from_millis(20);
 
 /// Waits for the container `query` names (found once, before waiting) to meet `condition`.
 pub fn wait(root: &Path, query: &str, condition: WaitCondition) -> Result<WaitOutcome> {
+    begin(root, query)?.until(condition, || true)
+}
+
+/// A wait that has found its container: the API answers with its headers at this point
+/// (the docker CLI starts the container only once they arrive), and with the outcome later.
+pub struct Waiter {
+    cs: Containers,
+    first: Container,
+}
+
+/// Finds the container `query` names, as it is when the wait begins.
+pub fn begin(root: &Path, query: &str) -> Result<Waiter> {
     let cs = Containers::new(root);
     let first = cs.find(query)?;
-    let id = first.id.clone();
-    let mut last = first.clone();
-    loop {
-        match cs.get_reconciled(&id) {
-            Ok(c) if met(condition, &first, &c) => return Ok(outcome(&c)),
-            Ok(c) => last = c,
-            // Gone: what `removed` waits for; for the others the container is no more.
-            Err(ContainerError::NotFound(_)) if condition == WaitCondition::Removed => {
-                return Ok(outcome(&last))
+    Ok(Waiter { cs, first })
+}
+
+impl Waiter {
+    /// Polls until the container meets `condition`, or `wanted` says the waiter is gone
+    /// (then the outcome is the container as last seen).
+    pub fn until(self, condition: WaitCondition, wanted: impl Fn() -> bool) -> Result<WaitOutcome> {
+        let Waiter { cs, first } = self;
+        let id = first.id.clone();
+        let mut last = first.clone();
+        loop {
+            match cs.get_reconciled(&id) {
+                Ok(c) if met(condition, &first, &c) => return Ok(outcome(&c)),
+                Ok(c) => last = c,
+                // Gone: what `removed` waits for; for the others the container is no more.
+                Err(ContainerError::NotFound(_)) if condition == WaitCondition::Removed => {
+                    return Ok(outcome(&last))
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
+            if !wanted() {
+                return Ok(outcome(&last));
+            }
+            std::thread::sleep(POLL);
         }
-        std::thread::sleep(POLL);
     }
 }
 

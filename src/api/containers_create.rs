@@ -1,0 +1,285 @@
+//! `POST /containers/create?name=`: Docker's body (`Config` fields at the top level,
+//! `HostConfig`, `NetworkingConfig`) parsed strictly (a wrong type names its field) and
+//! translated into the engine's `CreateRequest`. Unknown fields are ignored, as dockerd does.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use axum::body::Bytes;
+use axum::extract::{self, Query};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bollard_stubs::models::ContainerCreateResponse;
+use serde::Deserialize;
+
+use super::containers::{cblocking, Shared};
+use super::error::ApiError;
+use super::query::Params;
+use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
+use crate::container::resources::{parse_ulimit, Resources};
+use crate::container::restart::RestartPolicy;
+use crate::engine::containers::{self as ec, CreateRequest, NetworkRequest};
+use crate::sandbox::security_flags::SecurityFlags;
+use crate::store::Store;
+
+/// The parts of Docker's create body strata honours.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Body {
+    image: Option<String>,
+    cmd: Option<Vec<String>>,
+    entrypoint: Option<Vec<String>>,
+    env: Option<Vec<String>>,
+    working_dir: Option<String>,
+    user: Option<String>,
+    hostname: Option<String>,
+    labels: Option<BTreeMap<String, String>>,
+    tty: bool,
+    open_stdin: bool,
+    stop_signal: Option<String>,
+    stop_timeout: Option<i64>,
+    exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    host_config: Option<HostConfig>,
+    networking_config: Option<NetworkingConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct HostConfig {
+    binds: Option<Vec<String>>,
+    mounts: Option<Vec<MountObj>>,
+    port_bindings: Option<BTreeMap<String, Option<Vec<PortBindingObj>>>>,
+    publish_all_ports: bool,
+    network_mode: Option<String>,
+    restart_policy: Option<RestartObj>,
+    auto_remove: bool,
+    privileged: bool,
+    cap_add: Option<Vec<String>>,
+    cap_drop: Option<Vec<String>>,
+    memory: i64,
+    memory_swap: i64,
+    nano_cpus: i64,
+    cpu_shares: i64,
+    pids_limit: Option<i64>,
+    ulimits: Option<Vec<UlimitObj>>,
+    shm_size: i64,
+    tmpfs: Option<BTreeMap<String, String>>,
+    extra_hosts: Option<Vec<String>>,
+    dns: Option<Vec<String>>,
+    dns_search: Option<Vec<String>>,
+    dns_options: Option<Vec<String>>,
+    readonly_rootfs: bool,
+    init: Option<bool>,
+    security_opt: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct MountObj {
+    #[serde(rename = "Type")]
+    kind: String,
+    source: String,
+    target: String,
+    read_only: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct PortBindingObj {
+    host_ip: String,
+    host_port: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct RestartObj {
+    name: String,
+    maximum_retry_count: i64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct UlimitObj {
+    name: String,
+    soft: i64,
+    hard: i64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct NetworkingConfig {
+    endpoints_config: Option<BTreeMap<String, Option<Endpoint>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct Endpoint {
+    aliases: Option<Vec<String>>,
+}
+
+/// The body parsed; a JSON or type error names the field at fault.
+pub fn parse_body(raw: &[u8]) -> Result<Body, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(raw);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        if path.is_empty() || path == "." {
+            ApiError::bad_request(format!("invalid JSON: {}", e.inner()))
+        } else {
+            ApiError::bad_request(format!("invalid JSON for field {path}: {}", e.inner()))
+        }
+    })
+}
+
+/// `80/tcp` + `[{HostIp, HostPort}]` → `-p` specs.
+fn publish_specs(port: &str, bindings: &[PortBindingObj]) -> Vec<String> {
+    if bindings.is_empty() {
+        return vec![port.to_string()];
+    }
+    bindings
+        .iter()
+        .map(|b| match (b.host_ip.as_str(), b.host_port.as_str()) {
+            ("", "") => port.to_string(),
+            ("", hp) => format!("{hp}:{port}"),
+            (ip, hp) => format!("{ip}:{hp}:{port}"),
+        })
+        .collect()
+}
+
+/// The body as the engine's request (`name` from the query string).
+pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, ApiError> {
+    let bad = |field: &str, e: String| ApiError::bad_request(format!("{field}: {e}"));
+    let image = body.image.filter(|i| !i.is_empty()).ok_or_else(|| {
+        ApiError::bad_request("config cannot be empty in order to create a container")
+    })?;
+    let h = body.host_config.unwrap_or_default();
+    let cwd = Path::new("/");
+    let mut mounts = Vec::new();
+    for b in h.binds.unwrap_or_default() {
+        mounts
+            .push(parse_volume_flag(&b, cwd).map_err(|e| bad("HostConfig.Binds", e.to_string()))?);
+    }
+    for m in h.mounts.unwrap_or_default() {
+        let mut spec = format!("type={},target={}", m.kind, m.target);
+        if !m.source.is_empty() {
+            spec.push_str(&format!(",source={}", m.source));
+        }
+        if m.read_only {
+            spec.push_str(",readonly");
+        }
+        mounts.push(
+            parse_mount_flag(&spec, cwd).map_err(|e| bad("HostConfig.Mounts", e.to_string()))?,
+        );
+    }
+    for target in h.tmpfs.unwrap_or_default().keys() {
+        let spec = format!("type=tmpfs,target={target}");
+        mounts.push(
+            parse_mount_flag(&spec, cwd).map_err(|e| bad("HostConfig.Tmpfs", e.to_string()))?,
+        );
+    }
+    let mut publish = Vec::new();
+    for (port, bindings) in h.port_bindings.unwrap_or_default() {
+        publish.extend(publish_specs(&port, &bindings.unwrap_or_default()));
+    }
+    let _ = body.exposed_ports;
+    let restart = match h.restart_policy {
+        Some(r) if !r.name.is_empty() && r.name != "no" => {
+            let s = if r.name == "on-failure" && r.maximum_retry_count > 0 {
+                format!("on-failure:{}", r.maximum_retry_count)
+            } else {
+                r.name
+            };
+            RestartPolicy::parse(&s).map_err(|e| bad("HostConfig.RestartPolicy", e.to_string()))?
+        }
+        _ => RestartPolicy::default(),
+    };
+    let mut ulimits = Vec::new();
+    for u in h.ulimits.unwrap_or_default() {
+        let s = format!("{}={}:{}", u.name, u.soft, u.hard);
+        ulimits.push(parse_ulimit(&s).map_err(|e| bad("HostConfig.Ulimits", e))?);
+    }
+    let aliases = body
+        .networking_config
+        .and_then(|n| n.endpoints_config)
+        .unwrap_or_default()
+        .into_values()
+        .flatten()
+        .flat_map(|e| e.aliases.unwrap_or_default())
+        .collect();
+    let stop_timeout = match body.stop_timeout {
+        Some(t) if t >= 0 => Some(t as u64),
+        _ => None,
+    };
+    Ok(CreateRequest {
+        image,
+        name: name.filter(|n| !n.is_empty()),
+        entrypoint: body.entrypoint,
+        cmd: body.cmd.unwrap_or_default(),
+        env: body.env.unwrap_or_default(),
+        workdir: body.working_dir.filter(|s| !s.is_empty()),
+        user: body.user.filter(|s| !s.is_empty()),
+        hostname: body.hostname.filter(|s| !s.is_empty()),
+        labels: body.labels.unwrap_or_default().into_iter().collect(),
+        tty: body.tty,
+        open_stdin: body.open_stdin,
+        network: NetworkRequest {
+            mode: h.network_mode.filter(|m| !m.is_empty() && m != "default"),
+            aliases,
+            publish,
+            publish_all: h.publish_all_ports,
+            dns: h.dns.unwrap_or_default(),
+            dns_search: h.dns_search.unwrap_or_default(),
+            dns_options: h.dns_options.unwrap_or_default(),
+            extra_hosts: h.extra_hosts.unwrap_or_default(),
+            ..NetworkRequest::default()
+        },
+        mounts,
+        readonly_rootfs: h.readonly_rootfs,
+        init: h.init.unwrap_or(false),
+        auto_remove: h.auto_remove,
+        restart,
+        stop_signal: body.stop_signal.filter(|s| !s.is_empty()),
+        stop_timeout,
+        security: SecurityFlags {
+            cap_add: h.cap_add.unwrap_or_default(),
+            cap_drop: h.cap_drop.unwrap_or_default(),
+            privileged: h.privileged,
+            security_opt: h.security_opt.unwrap_or_default(),
+            ..SecurityFlags::default()
+        },
+        resources: Resources {
+            memory: h.memory,
+            memory_swap: h.memory_swap,
+            nano_cpus: h.nano_cpus,
+            cpu_shares: h.cpu_shares,
+            pids_limit: h.pids_limit.filter(|p| *p != 0),
+            ulimits,
+            shm_size: h.shm_size,
+        },
+    })
+}
+
+/// `POST /containers/create?name=` → 201 `{"Id", "Warnings"}`.
+pub async fn create(
+    extract::State(s): Shared,
+    Query(p): Query<Params>,
+    raw: Bytes,
+) -> Result<Response, ApiError> {
+    let req = to_request(parse_body(&raw)?, p.get("name").cloned())?;
+    let root = s.root.clone();
+    let created = cblocking(move || {
+        // The API never pulls on create: the client pulls on a 404, as with dockerd.
+        let store = Store::open(&root)?;
+        store.resolve(&req.image)?;
+        ec::create(&store, req, |_| None, &mut |_| {})
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ContainerCreateResponse {
+            id: created.container.id,
+            warnings: created.warnings,
+        }),
+    )
+        .into_response())
+}
