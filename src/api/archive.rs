@@ -2,22 +2,19 @@
 //! is written) and `POST /images/load?quiet=` (the tar body spooled to a temp file in the
 //! store first, so an upload cut short loads nothing).
 
-use std::convert::Infallible;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::{Body, Bytes};
 use axum::extract::{self, Query};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use http_body_util::BodyExt;
-use hyper::body::Frame;
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::channel_body::ChannelBody;
 use super::error::ApiError;
 use super::{blocking, stream, State};
 use crate::engine;
@@ -56,7 +53,7 @@ pub async fn save(root: PathBuf, names: Vec<String>) -> Result<Response, ApiErro
             let _ = w.flush();
         }
     });
-    let mut resp = Response::new(Body::new(Chunks { rx }));
+    let mut resp = Response::new(Body::new(ChannelBody { rx }));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-tar"),
@@ -79,22 +76,6 @@ impl Write for ChannelWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-struct Chunks {
-    rx: mpsc::Receiver<Bytes>,
-}
-
-impl HttpBody for Chunks {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.rx.poll_recv(cx).map(|c| c.map(|c| Ok(Frame::data(c))))
     }
 }
 

@@ -2,18 +2,15 @@
 //! (Docker's `EventMessage`, which `store::events::Event` is field for field). The log is
 //! followed on a blocking thread that stops when the client goes away.
 
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::{Body, Bytes};
 use axum::extract::{self, Query};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
-use hyper::body::Frame;
 use tokio::sync::mpsc;
 
+use super::channel_body::ChannelBody;
 use super::error::ApiError;
 use super::query::{filters, Params};
 use super::State;
@@ -50,29 +47,10 @@ pub async fn events(
         // Once streaming, a failure can only end the stream: the status is already sent.
         let _ = engine::events::follow(&root, &query, &stop, &mut emit);
     });
-    let mut r = Response::new(Body::new(Lines { rx }));
+    let mut r = Response::new(Body::new(ChannelBody { rx }));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     Ok(r)
-}
-
-/// A body of the lines a follower thread sends; it ends when the thread is done.
-pub(super) struct Lines {
-    pub(super) rx: mpsc::Receiver<Bytes>,
-}
-
-impl HttpBody for Lines {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|line| line.map(|l| Ok(Frame::data(l))))
-    }
 }

@@ -9,9 +9,9 @@ use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use tokio::sync::mpsc;
 
+use super::channel_body::ChannelBody;
 use super::containers::{cblocking, Shared};
 use super::error::ApiError;
-use super::events::Lines;
 use super::query::{bool_param, Params};
 use crate::container::logfile::Stream;
 use crate::engine::containers::logs::{self, now_ns, LogFrame, LogsRequest};
@@ -47,7 +47,7 @@ pub fn encode(f: &LogFrame, tty: bool, timestamps: bool) -> Bytes {
 
 /// A streamed response body fed by `rx`, with Docker's content type for the framing.
 pub fn stream_response(rx: mpsc::Receiver<Bytes>, tty: bool) -> Response {
-    let mut r = Response::new(Body::new(Lines { rx }));
+    let mut r = Response::new(Body::new(ChannelBody { rx }));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(if tty { RAW } else { MULTIPLEXED }),

@@ -9,6 +9,7 @@
 //! commands consistent: the store stays the only state.
 
 mod archive;
+mod channel_body;
 mod containers;
 mod containers_create;
 mod error;
