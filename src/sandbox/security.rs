@@ -88,8 +88,7 @@ impl Security {
                 if let Some((_, programs)) = known.iter().find(|(caps, _)| *caps == self.caps) {
                     return Ok(programs.clone());
                 }
-                let programs =
-                    seccomp::compile(&Profile::docker_default(), &self.caps).map_err(invalid)?;
+                let programs = seccomp::compile_default(&self.caps).map_err(invalid)?;
                 known.push((self.caps.clone(), programs.clone()));
                 Ok(programs)
             }

@@ -14,6 +14,14 @@ pub fn compile(profile: &Profile, caps: &[u32]) -> Result<Vec<Program>, SeccompE
     compile_for(profile, caps, &native_target()?)
 }
 
+/// Docker's default profile for `caps`, from the runtime cache when this binary compiled it
+/// before on this kernel (`disk_cache`).
+pub fn compile_default(caps: &[u32]) -> Result<Vec<Program>, SeccompError> {
+    super::disk_cache::load_or_compile(caps, &kernel_release(), || {
+        compile(&Profile::docker_default(), caps)
+    })
+}
+
 pub(super) fn compile_for(
     profile: &Profile,
     caps: &[u32],

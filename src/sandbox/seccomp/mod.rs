@@ -20,6 +20,7 @@ mod apply;
 mod caps;
 mod compile;
 mod default_profile;
+mod disk_cache;
 mod error;
 mod layout;
 mod plan;
@@ -36,7 +37,7 @@ mod oracle_tests;
 
 pub use apply::install;
 pub use caps::{cap_name, cap_number, CAP_LAST_CAP, DOCKER_DEFAULT_CAPS};
-pub use compile::compile;
+pub use compile::{compile, compile_default};
 pub use error::SeccompError;
 pub use layout::Program;
 pub use profile::{Action, ArchMap, ArgCmp, CmpOp, Condition, KernelVersion, Profile, SyscallRule};
