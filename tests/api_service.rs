@@ -369,7 +369,13 @@ fn exits_when_idle_and_removes_its_socket() {
 fn tcp_without_tls_is_refused() {
     let s = Strata::new();
     let err = s.fails(&["system", "service", "tcp://127.0.0.1:2375"]);
-    assert!(err.contains("needs TLS"), "{err}");
+    assert!(
+        err.contains("tcp://127.0.0.1:2375") && err.contains("needs mutual TLS"),
+        "{err}"
+    );
+    // Half the TLS flags is no TLS.
+    let err = s.fails(&["system", "service", "--tlsverify", "tcp://127.0.0.1:2375"]);
+    assert!(err.contains("--tlscacert FILE"), "{err}");
 }
 
 #[test]

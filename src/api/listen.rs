@@ -17,16 +17,13 @@ const SOCKET_GROUPS: &[&str] = &["docker", "strata"];
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
     #[error(
-        "{0}: the Engine API over tcp:// needs TLS (--tlsverify --tlscacert --tlscert --tlskey), \
-         which strata does not implement yet; listen on a unix:// socket instead"
+        "{0}: the Engine API over tcp:// needs mutual TLS: give --tlsverify --tlscacert FILE \
+         --tlscert FILE --tlskey FILE, or listen on a unix:// socket"
     )]
     TcpNeedsTls(String),
     #[error("{0}: unsupported address (expected unix:///PATH)")]
     Scheme(String),
-    #[error(
-        "the socket systemd passed is not a unix socket (a TCP socket needs TLS, which strata \
-         does not implement yet)"
-    )]
+    #[error("the socket systemd passed is not a unix socket (activation is for unix sockets)")]
     ActivatedNotUnix,
     #[error("no socket path: XDG_RUNTIME_DIR is not set (give a unix:///PATH)")]
     NoRuntimeDir,

@@ -26,12 +26,14 @@ mod router;
 mod server;
 mod stream;
 mod system;
+mod tls;
 
 use std::path::PathBuf;
 
 pub use error::ApiError;
 pub use listen::{default_socket, ListenAddr, ListenError};
 pub use server::{serve, ServeConfig, ServeError};
+pub use tls::TlsFiles;
 
 use crate::engine::EngineError;
 

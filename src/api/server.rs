@@ -22,9 +22,11 @@ use tower::ServiceExt;
 
 use super::listen::{activated, bind_unix, ListenAddr, ListenError};
 use super::router::{check_version, routes, split_version};
+use super::tls::{self, TlsError, TlsFiles};
 use super::State;
 use crate::container::host_info::VERSION;
 use crate::engine::system::API_VERSION;
+use tokio_rustls::TlsAcceptor;
 
 /// Threads that parse HTTP; engine calls run on the blocking pool.
 const WORKERS: usize = 2;
@@ -37,6 +39,8 @@ const IDLE_TICK: Duration = Duration::from_millis(200);
 pub struct ServeConfig {
     pub root: PathBuf,
     pub listen: ListenAddr,
+    /// Mutual TLS for a `tcp://` address (required there, unused on a unix socket).
+    pub tls: Option<TlsFiles>,
     /// Exit after this long with no request in flight (`None`: never).
     pub idle: Option<Duration>,
 }
@@ -47,6 +51,14 @@ pub enum ServeError {
     Listen(#[from] ListenError),
     #[error("cannot start the server's runtime")]
     Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot listen on tcp://{addr}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot accept connections on {path}")]
     Socket {
         path: String,
@@ -79,13 +91,34 @@ pub fn serve(cfg: ServeConfig) -> Result<(), ServeError> {
     result
 }
 
-async fn run(cfg: ServeConfig, passed: Option<UnixListener>) -> Result<(), ServeError> {
+/// Where connections come from: a unix socket, or TCP wrapped in TLS.
+enum Listener {
+    Unix(tokio::net::UnixListener),
+    Tls(tokio::net::TcpListener, TlsAcceptor),
+}
+
+/// How long a TCP client may take over its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn listener(
+    cfg: &ServeConfig,
+    passed: Option<UnixListener>,
+) -> Result<(Listener, String, Option<PathBuf>), ServeError> {
     let (std_listener, owned) = match passed {
         Some(l) => (l, None),
         None => match &cfg.listen {
             ListenAddr::Unix(p) => (bind_unix(p)?, Some(p.clone())),
             ListenAddr::Tcp(hp) => {
-                return Err(ListenError::TcpNeedsTls(format!("tcp://{hp}")).into())
+                let files = (cfg.tls.as_ref())
+                    .ok_or_else(|| ListenError::TcpNeedsTls(format!("tcp://{hp}")))?;
+                let acceptor = tls::acceptor(files)?;
+                let addr = tls::with_default_port(hp);
+                let tcp = tokio::net::TcpListener::bind(&addr).await;
+                let tcp = tcp.map_err(|source| ServeError::Bind {
+                    addr: addr.clone(),
+                    source,
+                })?;
+                return Ok((Listener::Tls(tcp, acceptor), format!("tcp://{addr}"), None));
             }
         },
     };
@@ -100,6 +133,11 @@ async fn run(cfg: ServeConfig, passed: Option<UnixListener>) -> Result<(), Serve
     };
     std_listener.set_nonblocking(true).map_err(socket_err)?;
     let listener = tokio::net::UnixListener::from_std(std_listener).map_err(socket_err)?;
+    Ok((Listener::Unix(listener), name, owned))
+}
+
+async fn run(cfg: ServeConfig, passed: Option<UnixListener>) -> Result<(), ServeError> {
+    let (listener, _name, owned) = self::listener(&cfg, passed).await?;
     let router = routes(Arc::new(State {
         root: cfg.root.clone(),
     }));
@@ -107,14 +145,34 @@ async fn run(cfg: ServeConfig, passed: Option<UnixListener>) -> Result<(), Serve
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(ServeError::Runtime)?;
     loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+        let accepted = async {
+            match &listener {
+                Listener::Unix(l) => {
+                    let (stream, _) = l.accept().await?;
                     tracker.touch();
                     tokio::spawn(connection(stream, router.clone(), tracker.clone()));
                 }
+                Listener::Tls(l, acceptor) => {
+                    let (stream, _) = l.accept().await?;
+                    tracker.touch();
+                    let (acceptor, router, tracker) =
+                        (acceptor.clone(), router.clone(), tracker.clone());
+                    // The handshake on the connection's own task: a slow client delays
+                    // nobody else.
+                    tokio::spawn(async move {
+                        let shake = acceptor.accept(stream);
+                        if let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, shake).await {
+                            connection(tls, router, tracker).await;
+                        }
+                    });
+                }
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        tokio::select! {
+            r = accepted => if r.is_err() {
                 // Out of fds and the like: pass, and let the clients retry.
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                tokio::time::sleep(Duration::from_millis(50)).await;
             },
             () = idle(&tracker, cfg.idle) => break,
             _ = tokio::signal::ctrl_c() => break,
@@ -128,7 +186,10 @@ async fn run(cfg: ServeConfig, passed: Option<UnixListener>) -> Result<(), Serve
 }
 
 /// Serves one client's requests, one at a time as HTTP/1.1 does.
-async fn connection(stream: tokio::net::UnixStream, router: Router, tracker: Arc<Tracker>) {
+async fn connection<S>(stream: S, router: Router, tracker: Arc<Tracker>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let (router, tracker) = (router.clone(), tracker.clone());
         async move { Ok::<_, Infallible>(handle(req, router, tracker).await) }

@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use super::Settings;
-use crate::api::{default_socket, serve, ListenAddr, ServeConfig};
+use crate::api::{default_socket, serve, ListenAddr, ListenError, ServeConfig, TlsFiles};
 
 #[derive(Debug, Args)]
 pub struct ServiceArgs {
@@ -21,7 +21,7 @@ pub struct ServiceArgs {
         default_value_t = 5
     )]
     pub time: u64,
-    /// Require TLS client certificates (for tcp://; not implemented yet).
+    /// Serve tcp:// over TLS and require client certificates signed by --tlscacert.
     #[arg(long)]
     pub tlsverify: bool,
     /// CA certificate clients must be signed by (with --tlsverify).
@@ -52,19 +52,33 @@ fn resolve(settings: &Settings, args: &ServiceArgs) -> Result<ServeConfig> {
                 .as_deref(),
         )?),
     };
-    if let ListenAddr::Tcp(hp) = &listen {
-        if args.tlsverify
-            && args.tlscacert.is_some()
-            && args.tlscert.is_some()
-            && args.tlskey.is_some()
-        {
-            bail!("tcp://{hp}: TLS for the Engine API is not implemented yet; listen on a unix:// socket");
+    // As dockerd: tcp:// only with mutual TLS, all three files given.
+    let tls = match (
+        &listen,
+        args.tlsverify,
+        &args.tlscacert,
+        &args.tlscert,
+        &args.tlskey,
+    ) {
+        (ListenAddr::Tcp(_), true, Some(ca), Some(cert), Some(key)) => Some(TlsFiles {
+            ca: ca.clone(),
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (ListenAddr::Tcp(hp), ..) => {
+            return Err(ListenError::TcpNeedsTls(format!("tcp://{hp}")).into())
         }
-        return Err(crate::api::ListenError::TcpNeedsTls(format!("tcp://{hp}")).into());
-    }
+        (ListenAddr::Unix(_), false, None, None, None) => None,
+        (ListenAddr::Unix(p), ..) => bail!(
+            "--tlsverify, --tlscacert, --tlscert and --tlskey are for tcp:// addresses; {} is a \
+             unix socket",
+            p.display()
+        ),
+    };
     Ok(ServeConfig {
         root: settings.root.clone(),
         listen,
+        tls,
         idle: (args.time > 0).then(|| Duration::from_secs(args.time)),
     })
 }

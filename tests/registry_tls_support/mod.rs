@@ -30,7 +30,7 @@ fn run(cmd: &mut Command) {
     );
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -38,15 +38,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A CA and a server certificate for 127.0.0.1 (IP SAN) signed by it, as PEM files in `dir`.
-fn make_certs(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
+const EC: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
+/// A CA and a server certificate for 127.0.0.1 (IP SAN) signed by it, as PEM files in `dir`:
+/// `ca.crt`, `ca.key`, `server.crt`, `server.key`.
+pub fn make_certs(dir: &Path) {
+    let ec = EC;
     run(Command::new("openssl")
         .current_dir(dir)
         .args(["req", "-x509"])
@@ -72,6 +75,27 @@ fn make_certs(dir: &Path) {
         .args(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt"])
         .args(["-CAkey", "ca.key", "-CAcreateserial", "-days", "2"])
         .args(["-out", "server.crt", "-extfile", "server.ext"]));
+}
+
+/// A client certificate (`client.crt`, `client.key`) signed by the CA `make_certs` made in `dir`.
+pub fn make_client_cert(dir: &Path) {
+    run(Command::new("openssl")
+        .current_dir(dir)
+        .arg("req")
+        .args(EC)
+        .args(["-keyout", "client.key", "-out", "client.csr"])
+        .args(["-subj", "/CN=strata test client"]));
+    fs::write(
+        dir.join("client.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    run(Command::new("openssl")
+        .current_dir(dir)
+        .args(["x509", "-req", "-in", "client.csr", "-CA", "ca.crt"])
+        .args(["-CAkey", "ca.key", "-CAcreateserial", "-days", "2"])
+        .args(["-out", "client.crt", "-extfile", "client.ext"]));
 }
 
 impl TlsRegistry {
