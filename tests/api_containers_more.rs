@@ -260,7 +260,10 @@ fn export_diff_commit_and_import() {
     let got = svc.docker_ok(&["run", "--rm", "--network", "none", "ctrmisc-imported:1"]);
     assert_eq!(got, "added\n");
     let images = s.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
-    assert!(images.lines().any(|l| l == "ctrmisc-imported:1"), "{images}");
+    assert!(
+        images.lines().any(|l| l == "ctrmisc-imported:1"),
+        "{images}"
+    );
     svc.docker_ok(&["rm", "exm1"]);
 }
 

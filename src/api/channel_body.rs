@@ -84,7 +84,9 @@ pub fn pump(body: Body) -> BodyReader {
                     Ok(d) => Ok(d),
                     Err(_) => continue,
                 },
-                Err(e) => Err(std::io::Error::other(format!("reading the request body: {e}"))),
+                Err(e) => Err(std::io::Error::other(format!(
+                    "reading the request body: {e}"
+                ))),
             };
             let failed = item.is_err();
             if tx.send(item).await.is_err() || failed {

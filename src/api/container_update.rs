@@ -107,10 +107,13 @@ mod tests {
         assert_eq!(r.restart, None);
         let res = r.resources.unwrap();
         assert_eq!((res.memory, res.memory_swap), (67108864, -1));
-        let b: Body = json_body(br#"{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":3}}"#)
-            .unwrap();
+        let b: Body =
+            json_body(br#"{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":3}}"#).unwrap();
         let r = to_request(b).unwrap();
-        assert_eq!(r.restart, Some(RestartPolicy::parse("on-failure:3").unwrap()));
+        assert_eq!(
+            r.restart,
+            Some(RestartPolicy::parse("on-failure:3").unwrap())
+        );
         assert!(r.resources.is_none());
         let e = json_body::<Body>(br#"{"Memory":"lots"}"#).unwrap_err();
         assert!(e.message.contains("Memory"), "{}", e.message);

@@ -155,7 +155,10 @@ pub async fn stats(
         let mut prev: Option<Reading> = None;
         loop {
             let cur = src.read();
-            if tx.blocking_send(line(&stats_object(&src, &cur, prev.as_ref()))).is_err() {
+            if tx
+                .blocking_send(line(&stats_object(&src, &cur, prev.as_ref())))
+                .is_err()
+            {
                 return;
             }
             prev = Some(cur);

@@ -50,9 +50,7 @@ pub fn run(settings: &Settings, args: CpArgs) -> Result<ExitCode> {
                 name,
                 path,
                 &mut std::io::stdin().lock(),
-                archive::PutOptions {
-                    copy_uid_gid: true,
-                },
+                archive::PutOptions { copy_uid_gid: true },
             );
             if let Err(EngineErr::ExtractNotDir(_)) = put {
                 anyhow::bail!("destination \"{name}:{path}\" must be a directory");

@@ -89,7 +89,18 @@ fn apply_overrides(cfg: &mut RuntimeConfig, over: &RuntimeConfig) {
     macro_rules! replace {
         ($($f:ident),*) => { $( if o.$f.is_some() { cfg.$f = o.$f; } )* };
     }
-    replace!(user, exposed_ports, entrypoint, cmd, volumes, working_dir, stop_signal, healthcheck, on_build, shell);
+    replace!(
+        user,
+        exposed_ports,
+        entrypoint,
+        cmd,
+        volumes,
+        working_dir,
+        stop_signal,
+        healthcheck,
+        on_build,
+        shell
+    );
     if let Some(env) = over.env.as_ref() {
         let mine = cfg.env.get_or_insert_with(Vec::new);
         for e in env {
@@ -99,7 +110,9 @@ fn apply_overrides(cfg: &mut RuntimeConfig, over: &RuntimeConfig) {
         }
     }
     if let Some(labels) = over.labels.as_ref() {
-        cfg.labels.get_or_insert_with(Default::default).extend(labels.clone());
+        cfg.labels
+            .get_or_insert_with(Default::default)
+            .extend(labels.clone());
     }
 }
 

@@ -223,7 +223,9 @@ fn write_layer(
 fn source_date_epoch() -> Result<Option<i64>, ImportError> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.is_empty() => Ok(Some(
-            v.trim().parse().map_err(|_| ImportError::Epoch(v.clone()))?,
+            v.trim()
+                .parse()
+                .map_err(|_| ImportError::Epoch(v.clone()))?,
         )),
         _ => Ok(None),
     }
