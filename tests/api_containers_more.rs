@@ -26,6 +26,19 @@ fn run_sleeping(svc: &Service, name: &str, extra: &[&str]) {
     svc.docker_ok(&args);
 }
 
+/// What a container of `image` running `cmd` prints: run detached, waited for, its logs read
+/// and removed (a foreground `docker run` of a short-lived container can lose its output under
+/// load, an issue of the attach endpoint, not of what these tests check).
+fn output_of(svc: &Service, name: &str, image: &str, cmd: &[&str]) -> String {
+    let mut args = vec!["run", "-d", "--network", "none", "--name", name, image];
+    args.extend_from_slice(cmd);
+    svc.docker_ok(&args);
+    assert_eq!(svc.docker_ok(&["wait", name]).trim(), "0");
+    let out = svc.docker_ok(&["logs", name]);
+    svc.docker_ok(&["rm", name]);
+    out
+}
+
 fn p(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
@@ -141,6 +154,8 @@ fn archive_uploads_never_leave_the_rootfs() {
                 "PUT",
                 "-H",
                 "Content-Type: application/x-tar",
+                "-H",
+                "Expect:",
                 "--data-binary",
                 &format!("@{}", file.display()),
             ],
@@ -229,16 +244,16 @@ fn export_diff_commit_and_import() {
         "ctrmisc-committed:1",
     ]);
     assert!(id.trim().starts_with("sha256:"), "{id}");
-    let got = svc.docker_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
+    let got = output_of(
+        &svc,
+        "exm1-run",
         "ctrmisc-committed:1",
-        "sh",
-        "-c",
-        "cat /added-exm1; echo $FROM_COMMIT; test -e /etc/group || echo no-group",
-    ]);
+        &[
+            "sh",
+            "-c",
+            "cat /added-exm1; echo $FROM_COMMIT; test -e /etc/group || echo no-group",
+        ],
+    );
     assert_eq!(got, "added\nyes\nno-group\n");
     let images = s.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(
@@ -257,7 +272,7 @@ fn export_diff_commit_and_import() {
         "ctrmisc-imported:1",
     ]);
     assert!(id.trim().starts_with("sha256:"), "{id}");
-    let got = svc.docker_ok(&["run", "--rm", "--network", "none", "ctrmisc-imported:1"]);
+    let got = output_of(&svc, "exm1-imp", "ctrmisc-imported:1", &[]);
     assert_eq!(got, "added\n");
     let images = s.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(
@@ -361,4 +376,100 @@ fn malformed_bodies_are_docker_400s() {
     let r = post("/commit?container=nosuch-badjs", "");
     assert_eq!(r.status, 404, "{r:?}");
     svc.docker_ok(&["rm", "badjs1"]);
+}
+
+/// Serves `body` once over HTTP on a loopback port of its own; returns the URL.
+fn serve_once(body: Vec<u8>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let Ok((conn, _)) = listener.accept() else {
+            return;
+        };
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+            line.clear();
+        }
+        let mut conn = conn;
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = conn.write_all(head.as_bytes());
+        let _ = conn.write_all(&body);
+    });
+    format!("http://127.0.0.1:{port}/rootfs.tar")
+}
+
+#[test]
+fn import_from_the_body_and_from_a_loopback_url() {
+    let (s, svc) = service();
+    let rootfs = s.scratch("busybox-rootfs");
+    let tarball = s.scratch("tars").join("rootfs.tar");
+    tool("tar", &["-cf", p(&tarball), "-C", p(&rootfs), "."]);
+
+    // The body, with curl: Docker's stream ends with the image ID as a status.
+    let r = svc.curl(
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/x-tar",
+            // No `100 Continue` interim reply: the test reads one response.
+            "-H",
+            "Expect:",
+            "--data-binary",
+            &format!("@{}", tarball.display()),
+        ],
+        "/images/create?fromSrc=-&repo=ctrmisc-body&tag=1&changes=CMD%20%5B%22echo%22%2C%22body%22%5D&message=by%20curl",
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let last: serde_json::Value =
+        serde_json::from_str(r.body.lines().last().unwrap_or_default()).unwrap();
+    assert!(
+        last["status"].as_str().unwrap().starts_with("sha256:"),
+        "{r:?}"
+    );
+    let got = output_of(&svc, "imp-body", "ctrmisc-body:1", &[]);
+    assert_eq!(got, "body\n");
+    let history = svc.docker_ok(&["history", "--format", "{{.Comment}}", "ctrmisc-body:1"]);
+    assert_eq!(history.trim(), "by curl");
+
+    // A URL on loopback.
+    let url = serve_once(fs::read(&tarball).unwrap());
+    let r = svc.curl(
+        &["-X", "POST"],
+        &format!("/images/create?fromSrc={url}&repo=ctrmisc-url&tag=1"),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let got = output_of(&svc, "imp-url", "ctrmisc-url:1", &["echo", "from the url"]);
+    assert_eq!(got, "from the url\n");
+    // Anything further is refused before a byte is sent.
+    let r = svc.curl(
+        &["-X", "POST"],
+        "/images/create?fromSrc=http://192.0.2.1/x.tar&repo=ctrmisc-far",
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+
+    // A truncated upload imports nothing.
+    let data = fs::read(&tarball).unwrap();
+    let cut = s.scratch("tars").join("cut.tar");
+    fs::write(&cut, &data[..data.len() / 2 + 100]).unwrap();
+    let r = svc.curl(
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Expect:",
+            "--data-binary",
+            &format!("@{}", cut.display()),
+        ],
+        "/images/create?fromSrc=-&repo=ctrmisc-cut",
+    );
+    assert!(r.status >= 400, "{r:?}");
+    let images = s.ok(&["images", "--format", "{{.Repository}}"]);
+    assert!(!images.contains("ctrmisc-cut"), "{images}");
+    assert!(!images.contains("ctrmisc-far"), "{images}");
 }

@@ -1,6 +1,7 @@
 //! `POST /images/create?fromSrc=-&repo=&tag=&changes=&message=&platform=`: the request body, a
-//! rootfs tarball, imported as a one-layer image while it arrives; the reply is Docker's
-//! stream ending in `{"status": "<image ID>"}`. An upload cut short imports nothing.
+//! rootfs tarball, imported as a one-layer image while it arrives (or, with `fromSrc=URL`, a
+//! tarball fetched from a loopback host); the reply is Docker's stream ending in
+//! `{"status": "<image ID>"}`. An upload cut short imports nothing.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -20,18 +21,23 @@ pub async fn import_body(
     changes: Vec<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    if p.get("fromSrc").map(String::as_str) != Some("-") {
-        return Err(ApiError::bad_request(
-            "strata imports only from the request body (fromSrc=-)",
-        ));
-    }
+    let from = p.get("fromSrc").cloned().unwrap_or_default();
+    let (source, source_name) = if from == "-" {
+        (ImportSource::Tar(Box::new(pump(body))), "-".to_string())
+    } else if from.starts_with("http://") || from.starts_with("https://") {
+        (ImportSource::Url(from.clone()), from)
+    } else {
+        return Err(ApiError::bad_request(format!(
+            "fromSrc must be - (the request body) or an http(s) URL, not {from:?}"
+        )));
+    };
     let platform = match p.get("platform").filter(|v| !v.is_empty()) {
         Some(v) => Some(Platform::parse(v).map_err(|e| ApiError::bad_request(e.to_string()))?),
         None => None,
     };
     let req = ImportRequest {
-        source: ImportSource::Tar(Box::new(pump(body))),
-        source_name: "-".into(),
+        source,
+        source_name,
         reference: reference(&p),
         changes,
         message: p.get("message").filter(|m| !m.is_empty()).cloned(),

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, HistoryBuilder};
 
+use super::context_source::{download, is_loopback, ContextError};
 use crate::digest::Digest;
 use crate::plan::platform::Platform;
 use crate::reference::{Reference, ReferenceError};
@@ -30,6 +31,8 @@ pub enum ImportSource {
     Dir(PathBuf),
     /// A tar stream, maybe compressed.
     Tar(Box<dyn Read + Send>),
+    /// A tarball at an http(s) URL on a loopback host (strata fetches nothing from further).
+    Url(String),
 }
 
 /// What to import and how.
@@ -89,6 +92,10 @@ pub enum ImportError {
     Snapshot(#[source] SnapshotError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("importing from {0}: strata imports URLs on loopback hosts only")]
+    RemoteUrl(String),
+    #[error(transparent)]
+    Download(Box<ContextError>),
 }
 
 impl ImportError {
@@ -99,6 +106,7 @@ impl ImportError {
             ImportError::BadReference { .. }
                 | ImportError::DigestReference(_)
                 | ImportError::Change(_)
+                | ImportError::RemoteUrl(_)
         )
     }
 }
@@ -149,20 +157,13 @@ pub fn import(root: &Path, req: ImportRequest) -> Result<Image, ImportError> {
     let name = &req.source_name;
     let layer = match req.source {
         ImportSource::Dir(dir) => write_layer(&store, &dir, &opts)?,
-        ImportSource::Tar(input) => {
-            let read = |source| ImportError::Read {
-                name: name.clone(),
-                source,
-            };
-            let mut tar = snapshot::decompress(input).map_err(read)?;
-            let dir = store.temp_dir()?;
-            let rootfs = dir.path().join("rootfs");
-            std::fs::create_dir(&rootfs).map_err(read)?;
-            snapshot::unpack_layer(&mut tar, &rootfs).map_err(|source| ImportError::Unpack {
-                name: name.clone(),
-                source,
-            })?;
-            write_layer(&store, &rootfs, &opts)?
+        ImportSource::Tar(input) => tar_layer(&store, input, name, &opts)?,
+        ImportSource::Url(url) => {
+            if !is_loopback(&url) {
+                return Err(ImportError::RemoteUrl(url));
+            }
+            let body = download(&url).map_err(|e| ImportError::Download(Box::new(e)))?;
+            tar_layer(&store, Box::new(body), name, &opts)?
         }
     };
 
@@ -192,6 +193,28 @@ pub fn import(root: &Path, req: ImportRequest) -> Result<Image, ImportError> {
         .map_err(ImportError::Snapshot)?;
     crate::store::events::image_event(root, "import", &img.id.to_string(), "");
     Ok(img)
+}
+
+/// Unpacks the tarball `input` into a temp dir of the store and writes that as a layer blob.
+fn tar_layer(
+    store: &Store,
+    input: Box<dyn Read + Send>,
+    name: &str,
+    opts: &LayerOptions,
+) -> Result<(Descriptor, Digest, Digest), ImportError> {
+    let read = |source| ImportError::Read {
+        name: name.to_string(),
+        source,
+    };
+    let mut tar = snapshot::decompress(input).map_err(read)?;
+    let dir = store.temp_dir()?;
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir(&rootfs).map_err(read)?;
+    snapshot::unpack_layer(&mut tar, &rootfs).map_err(|source| ImportError::Unpack {
+        name: name.to_string(),
+        source,
+    })?;
+    write_layer(store, &rootfs, opts)
 }
 
 /// Writes `dir` as a layer blob; returns its descriptor, diff ID and blob digest.
