@@ -14,7 +14,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::channel_body::ChannelBody;
+use super::channel_body::{ChannelBody, ChannelWriter};
 use super::error::ApiError;
 use super::{blocking, stream, State};
 use crate::engine;
@@ -59,24 +59,6 @@ pub async fn save(root: PathBuf, names: Vec<String>) -> Result<Response, ApiErro
         HeaderValue::from_static("application/x-tar"),
     );
     Ok(resp)
-}
-
-/// A writer whose bytes become body chunks.
-struct ChannelWriter {
-    tx: mpsc::Sender<Bytes>,
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.tx
-            .blocking_send(Bytes::copy_from_slice(buf))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client gone"))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// `POST /images/load?quiet=`: the body is spooled to a temp file in the store's temp area

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::containers::{cblocking, Shared};
 use super::error::ApiError;
-use super::query::Params;
+use super::query::{json_body, Params};
 use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
 use crate::container::resources::{parse_ulimit, Resources};
 use crate::container::restart::RestartPolicy;
@@ -120,15 +120,7 @@ struct Endpoint {
 
 /// The body parsed; a JSON or type error names the field at fault.
 pub fn parse_body(raw: &[u8]) -> Result<Body, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(raw);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        if path.is_empty() || path == "." {
-            ApiError::bad_request(format!("invalid JSON: {}", e.inner()))
-        } else {
-            ApiError::bad_request(format!("invalid JSON for field {path}: {}", e.inner()))
-        }
-    })
+    json_body(raw)
 }
 
 /// `80/tcp` + `[{HostIp, HostPort}]` → `-p` specs.

@@ -117,6 +117,7 @@ impl From<EngineError> for ApiError {
                 | EventError::BadTime(_)
                 | EventError::SinceAfterUntil { .. },
             ) => StatusCode::BAD_REQUEST,
+            EngineError::Import(e) if e.is_invalid_request() => StatusCode::BAD_REQUEST,
             EngineError::Login(VerifyError::Unauthorized { .. }) => StatusCode::UNAUTHORIZED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

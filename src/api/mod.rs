@@ -10,12 +10,16 @@
 
 mod archive;
 mod channel_body;
+mod commit;
+mod container_files;
+mod container_update;
 mod containers;
 mod containers_create;
 mod error;
 mod events;
 mod hijack;
 mod images;
+mod import;
 mod listen;
 mod logs;
 mod pull;
@@ -24,6 +28,7 @@ mod query;
 mod registry_auth;
 mod router;
 mod server;
+mod stats;
 mod stream;
 mod system;
 mod tls;

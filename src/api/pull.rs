@@ -1,8 +1,9 @@
-//! `POST /images/create?fromImage=&tag=&platform=`: a pull, streamed as Docker's progress
+//! `POST /images/create?fromImage=&tag=&platform=`: a pull (or, with `fromSrc`, an import), streamed as Docker's progress
 //! messages. A missing repository or tag is found before the first message, so it is a 404.
 
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{self, Query};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -10,7 +11,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::query::Params;
-use super::{registry_auth, stream, State};
+use super::{import, registry_auth, stream, State};
 use crate::engine;
 use crate::engine::pull::{PullEvent, PullRequest};
 use crate::plan::platform::Platform;
@@ -27,15 +28,24 @@ pub fn reference(from: &str, tag: Option<&str>) -> Result<Reference, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid reference format: {e}")))
 }
 
+/// `fromImage` pulls; `fromSrc` imports (see `import`).
 pub async fn create(
     extract::State(s): extract::State<Arc<State>>,
-    Query(p): Query<Params>,
+    Query(pairs): Query<Vec<(String, String)>>,
     headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, ApiError> {
+    let changes: Vec<String> = pairs
+        .iter()
+        .filter(|(k, v)| k == "changes" && !v.trim().is_empty())
+        .map(|(_, v)| v.clone())
+        .collect();
+    let p: Params = pairs.into_iter().collect();
+    if p.get("fromSrc").is_some_and(|v| !v.is_empty()) {
+        return import::import_body(s.root.clone(), p, changes, body).await;
+    }
     let Some(from) = p.get("fromImage").filter(|v| !v.is_empty()) else {
-        return Err(ApiError::bad_request(
-            "strata supports only fromImage (pulling an image)",
-        ));
+        return Err(ApiError::bad_request("fromImage or fromSrc is required"));
     };
     let reference = reference(from, p.get("tag").map(String::as_str))?;
     let platform = match p.get("platform").filter(|v| !v.is_empty()) {

@@ -45,6 +45,30 @@ pub fn filters(params: &Params) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
+/// `repo` and `tag` as one reference (`None` for an untagged image), as `/commit` and
+/// `/images/create?fromSrc=` take them.
+pub fn repo_tag(p: &Params) -> Option<String> {
+    let repo = p.get("repo").filter(|r| !r.is_empty())?;
+    Some(match p.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => repo.clone(),
+    })
+}
+
+/// A JSON request body parsed strictly, as dockerd answers a bad one: 400 `invalid JSON: …`,
+/// naming the field at fault when the error is in one.
+pub fn json_body<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(raw);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        if path.is_empty() || path == "." {
+            ApiError::bad_request(format!("invalid JSON: {}", e.inner()))
+        } else {
+            ApiError::bad_request(format!("invalid JSON for field {path}: {}", e.inner()))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

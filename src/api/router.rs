@@ -9,7 +9,8 @@ use axum::Router;
 
 use super::error::ApiError;
 use super::{
-    archive, containers as c, containers_create, events, hijack, images, logs, pull, system, State,
+    archive, commit, container_files as files, container_update, containers as c,
+    containers_create, events, hijack, images, logs, pull, stats, system, State,
 };
 use crate::engine::system::{API_VERSION, MIN_API};
 
@@ -120,7 +121,18 @@ pub fn routes(state: Arc<State>) -> Router {
         .route("/containers/{id}/top", get(c::top))
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}/attach", post(hijack::attach))
+        .route("/containers/{id}/update", post(container_update::update))
+        .route("/containers/{id}/stats", get(stats::stats))
+        .route("/containers/{id}/changes", get(files::changes))
+        .route("/containers/{id}/export", get(files::export))
+        .route(
+            "/containers/{id}/archive",
+            get(files::get_archive)
+                .head(files::head_archive)
+                .put(files::put_archive),
+        )
         .route("/containers/{id}", delete(c::remove))
+        .route("/commit", post(commit::commit))
         .route("/images/json", get(images::list))
         .route("/images/prune", post(images::prune))
         .route("/images/create", post(pull::create))

@@ -1,19 +1,14 @@
 //! `strata commit CONTAINER [REPOSITORY[:TAG]]`: the container's changes as a new image; prints
 //! its ID.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use super::format::print;
 use super::Settings;
-use crate::container::access::layers;
-use crate::container::commit::{commit, CommitOptions, SANDBOX_MOUNTPOINTS};
-use crate::container::Containers;
-use crate::reference::Reference;
-use crate::store::Store;
+use crate::engine::containers::commit::{commit, CommitRequest};
 
 #[derive(Debug, Args)]
 pub struct CommitArgs {
@@ -33,34 +28,17 @@ pub struct CommitArgs {
 }
 
 pub fn run(settings: &Settings, args: CommitArgs) -> Result<ExitCode> {
-    let tags = match &args.reference {
-        Some(r) => {
-            let t = Reference::parse(r).with_context(|| format!("invalid reference {r:?}"))?;
-            if t.digest().is_some() {
-                anyhow::bail!("refusing to create a tag with a digest reference: {r:?}");
-            }
-            vec![t]
-        }
-        None => Vec::new(),
-    };
-    let store = Store::open(&settings.root)?;
-    let c = Containers::new(store.root()).find(&args.container)?;
-    let (upper, lowers) = layers(&store, &c)?;
-    let opts = CommitOptions {
-        tags,
+    let req = CommitRequest {
+        container: args.container,
+        reference: args.reference,
         author: args.author,
         message: args.message,
         changes: args.changes,
-        created_by: c.config.argv.join(" "),
-        mountpoints: SANDBOX_MOUNTPOINTS
-            .iter()
-            .map(PathBuf::from)
-            .chain(c.config.mounts.iter().map(|m| m.target().clone()))
-            .collect(),
-        layer: Default::default(),
+        overrides: None,
+        // As before the API existed: the CLI reads a running container's files unfrozen.
+        pause: false,
     };
-    let img = commit(&store, &c.manifest_digest, &upper, &lowers, &opts)
-        .with_context(|| format!("committing container {}", c.short_id()))?;
+    let img = commit(&settings.root, &req)?;
     print(&format!("{}\n", img.id));
     Ok(ExitCode::SUCCESS)
 }

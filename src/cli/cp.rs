@@ -12,8 +12,9 @@ use clap::Args;
 use super::Settings;
 use crate::container::access::cp_fs;
 use crate::container::cp::{copy, host_path, split_container_arg, Owner};
-use crate::container::export::archive_path;
 use crate::container::Containers;
+use crate::engine::containers::archive::{self, in_root};
+use crate::engine::containers::Error as EngineErr;
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -37,34 +38,24 @@ pub fn run(settings: &Settings, args: CpArgs) -> Result<ExitCode> {
     let containers = Containers::new(store.root());
     match (src, dst) {
         (Some((name, path)), None) if args.dest == "-" => {
-            let c = containers.find(name)?;
-            let cfs = cp_fs(&store, &c)?;
+            let (_, write) = archive::get(&settings.root, name, path)?;
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::new(stdout.lock());
-            archive_path(&cfs, &in_root(path), &mut w)?;
+            write(&mut w)?;
             w.flush().context("writing the archive")?;
         }
         (None, Some((name, path))) if args.source == "-" => {
-            let c = containers.find(name)?;
-            let cfs = cp_fs(&store, &c)?;
-            let dest = in_root(path);
-            let rel = cfs.resolve(&dest, true)?;
-            if !cfs.lstat(&rel)?.is_some_and(|e| e.md.is_dir()) {
+            let put = archive::put(
+                &settings.root,
+                name,
+                path,
+                &mut std::io::stdin().lock(),
+                archive::PutOptions { copy_uid_gid: true },
+            );
+            if let Err(EngineErr::ExtractNotDir(_)) = put {
                 anyhow::bail!("destination \"{name}:{path}\" must be a directory");
             }
-            // Unpacked on the host first (the tar crate refuses `..` and links out of the
-            // directory), then copied in with the container-side path rules.
-            let tmp = store.temp_dir()?;
-            let mut ar = tar::Archive::new(std::io::stdin().lock());
-            ar.set_preserve_permissions(true);
-            ar.set_preserve_ownerships(true);
-            ar.set_preserve_mtime(true);
-            ar.unpack(tmp.path())
-                .context("unpacking the archive from stdin")?;
-            let (host, _) = host_path(Path::new("/")).context("current directory")?;
-            let mut src = tmp.path().as_os_str().to_owned();
-            src.push("/.");
-            copy(&host, Path::new(&src), &cfs, &dest, false, Owner::Keep)?;
+            put.context("unpacking the archive from stdin")?;
         }
         (Some((name, path)), None) => {
             let c = containers.find(name)?;
@@ -101,12 +92,4 @@ pub fn run(settings: &Settings, args: CpArgs) -> Result<ExitCode> {
         ),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A container path is taken from the container's `/` (a relative one too, as Docker does
-/// for its working directory `/`).
-fn in_root(path: &str) -> std::path::PathBuf {
-    let mut s = String::from("/");
-    s.push_str(path);
-    s.into()
 }

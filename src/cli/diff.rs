@@ -8,9 +8,7 @@ use clap::Args;
 
 use super::format::print;
 use super::Settings;
-use crate::container::{diff, Containers};
-use crate::sandbox::RootFs;
-use crate::store::Store;
+use crate::engine::containers::changes::changes;
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -18,15 +16,7 @@ pub struct DiffArgs {
 }
 
 pub fn run(settings: &Settings, args: DiffArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.root)?;
-    let cs = Containers::new(&settings.root);
-    let c = cs.find(&args.container)?;
-    let lowers = match crate::container::rootfs(&store, &c)? {
-        RootFs::Overlay { lowerdirs, .. } => lowerdirs,
-        RootFs::Dir(_) => Vec::new(),
-    };
-    let changes = diff::changes(&cs.upperdir(&c.id), &lowers)?;
-    let text: String = changes
+    let text: String = changes(&settings.root, &args.container)?
         .iter()
         .map(|c| format!("{} {}\n", c.kind, c.path))
         .collect();

@@ -8,10 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::Settings;
-use crate::container::access::layered_fs;
-use crate::container::export::export;
-use crate::container::Containers;
-use crate::store::Store;
+use crate::engine::containers::export::export;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -23,9 +20,7 @@ pub struct ExportArgs {
 }
 
 pub fn run(settings: &Settings, args: ExportArgs) -> Result<ExitCode> {
-    let store = Store::open(&settings.root)?;
-    let c = Containers::new(store.root()).find(&args.container)?;
-    let fs = layered_fs(&store, &c)?;
+    let write = export(&settings.root, &args.container)?;
     match &args.output {
         Some(path) => {
             // Written beside the target and renamed, so a failed export leaves no partial file.
@@ -39,7 +34,7 @@ pub fn run(settings: &Settings, args: ExportArgs) -> Result<ExitCode> {
                 .with_context(|| format!("cannot create a file in {}", dir.display()))?;
             {
                 let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-                export(&fs, &mut w)?;
+                write(&mut w)?;
                 w.flush().context("writing the export")?;
             }
             tmp.as_file().sync_all().context("syncing the export")?;
@@ -54,7 +49,7 @@ pub fn run(settings: &Settings, args: ExportArgs) -> Result<ExitCode> {
                 );
             }
             let mut w = std::io::BufWriter::new(stdout.lock());
-            export(&fs, &mut w)?;
+            write(&mut w)?;
             w.flush().context("writing the export")?;
         }
     }

@@ -13,7 +13,8 @@ use super::format::{print, render_rows};
 use super::Settings;
 use crate::container::record::Status;
 use crate::container::stats_view::{self, Sample, StatsRow};
-use crate::container::{cgroups, Container, Containers};
+use crate::container::{cgroups, Containers};
+use crate::engine::containers::stats::StatsSource;
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
@@ -33,18 +34,19 @@ pub struct StatsArgs {
 }
 
 pub fn run(settings: &Settings, args: StatsArgs) -> Result<ExitCode> {
-    let cs = Containers::new(&settings.root);
-    // (as named on the command line, the container)
-    let chosen: Vec<(String, Container)> = if args.containers.is_empty() {
-        cs.list()?
+    let root = &settings.root;
+    // (as named on the command line, where its readings come from)
+    let mut chosen: Vec<(String, StatsSource)> = if args.containers.is_empty() {
+        Containers::new(root)
+            .list()?
             .into_iter()
             .filter(|c| args.all || c.state.status == Status::Running)
-            .map(|c| (c.short_id().to_string(), c))
+            .map(|c| (c.short_id().to_string(), StatsSource::of(root, c)))
             .collect()
     } else {
         let mut v = Vec::new();
         for q in &args.containers {
-            v.push((q.clone(), cs.find(q)?));
+            v.push((q.clone(), StatsSource::open(root, q)?));
         }
         v
     };
@@ -53,9 +55,9 @@ pub fn run(settings: &Settings, args: StatsArgs) -> Result<ExitCode> {
         Some(f) => f.to_string(),
     };
     let mut prev: HashMap<String, Sample> = HashMap::new();
-    for (_, c) in &chosen {
-        if let Ok(s) = cgroups::sample(c) {
-            prev.insert(c.id.clone(), s);
+    for (_, src) in &mut chosen {
+        if let Some(s) = src.read().sample {
+            prev.insert(src.container.id.clone(), s);
         }
     }
     loop {
@@ -66,13 +68,11 @@ pub fn run(settings: &Settings, args: StatsArgs) -> Result<ExitCode> {
             1000
         }));
         let mut rows = Vec::new();
-        for (shown, c) in &chosen {
-            let c = cs.get_reconciled(&c.id).unwrap_or_else(|_| c.clone());
-            let cur = (c.state.status == Status::Running)
-                .then(|| cgroups::sample(&c).ok())
-                .flatten();
+        for (shown, src) in &mut chosen {
+            let cur = src.read().sample;
+            let c = &src.container;
             let row = match (prev.get(&c.id), &cur) {
-                (Some(p), Some(s)) => cgroups::stats_row(&c, shown, p, s, !args.no_trunc),
+                (Some(p), Some(s)) => cgroups::stats_row(c, shown, p, s, !args.no_trunc),
                 _ => StatsRow::invalid(
                     &stats_view::Ident {
                         container: shown,

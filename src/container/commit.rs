@@ -13,6 +13,7 @@ use crate::snapshot::chunk_store::ChunkStore;
 use crate::snapshot::diff::upperdir_changes_against;
 use crate::snapshot::{write_changes_layer_reusing, Change, LayerError, LayerOptions};
 use crate::store::changes::{apply_change, ChangeError};
+use crate::store::config::RuntimeConfig;
 use crate::store::image::layer_descriptor;
 use crate::store::time::{format_rfc3339, now_unix};
 use crate::store::{Image, ImageConfig, Store, StoreError};
@@ -77,6 +78,42 @@ pub struct CommitOptions {
     /// these in its init layer, which commit skips).
     pub mountpoints: Vec<PathBuf>,
     pub layer: LayerOptions,
+    /// Config fields set before the changes (the Engine API's commit body): each one given
+    /// replaces the image's, except `Env` and `Labels`, merged by key as Docker merges them.
+    pub overrides: Option<RuntimeConfig>,
+}
+
+/// Sets the fields `over` gives on `cfg`.
+fn apply_overrides(cfg: &mut RuntimeConfig, over: &RuntimeConfig) {
+    let o = over.clone();
+    macro_rules! replace {
+        ($($f:ident),*) => { $( if o.$f.is_some() { cfg.$f = o.$f; } )* };
+    }
+    replace!(
+        user,
+        exposed_ports,
+        entrypoint,
+        cmd,
+        volumes,
+        working_dir,
+        stop_signal,
+        healthcheck,
+        on_build,
+        shell
+    );
+    if let Some(env) = over.env.as_ref() {
+        let mine = cfg.env.get_or_insert_with(Vec::new);
+        for e in env {
+            let key = e.split_once('=').map_or(e.as_str(), |(k, _)| k);
+            mine.retain(|m| m.split_once('=').map_or(m.as_str(), |(k, _)| k) != key);
+            mine.push(e.clone());
+        }
+    }
+    if let Some(labels) = over.labels.as_ref() {
+        cfg.labels
+            .get_or_insert_with(Default::default)
+            .extend(labels.clone());
+    }
 }
 
 /// Leaves out the `Added` entries at `mountpoints` that are an empty file or directory.
@@ -132,6 +169,9 @@ pub fn commit(
         &store.read_blob(&config_digest)?,
         &format!("config {config_digest}"),
     )?;
+    if let Some(over) = &opts.overrides {
+        apply_overrides(&mut config.config, over);
+    }
     for change in &opts.changes {
         apply_change(&mut config.config, change).map_err(|source| CommitError::Change {
             change: change.clone(),

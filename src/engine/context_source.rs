@@ -205,7 +205,7 @@ fn unpack(
 
 /// The body of a 2xx answer to GET `url`. Proxies come from the environment, except for
 /// loopback hosts, which a proxy cannot reach for us.
-fn download(url: &str) -> Result<impl Read + 'static, ContextError> {
+pub(crate) fn download(url: &str) -> Result<impl Read + 'static, ContextError> {
     let fail = |reason: String| ContextError::Download {
         url: url.to_string(),
         reason,
@@ -239,7 +239,7 @@ fn download(url: &str) -> Result<impl Read + 'static, ContextError> {
 }
 
 /// Whether `url` names `localhost` or a loopback address.
-fn is_loopback(url: &str) -> bool {
+pub(crate) fn is_loopback(url: &str) -> bool {
     let Ok(uri) = url.parse::<ureq::http::Uri>() else {
         return false;
     };

@@ -1,6 +1,7 @@
 //! `EngineError`: why an operation of `engine/` failed, one variant per kind of step, so each
 //! front door can render it its own way (a one-line message, or an HTTP status).
 
+use super::import::ImportError;
 use crate::container::host_info::InfoError;
 use crate::container::volume_store::VolumeError;
 use crate::container::ContainerError;
@@ -47,6 +48,8 @@ pub enum EngineError {
     Registry(Box<RegistryError>),
     #[error(transparent)]
     Archive(Box<ArchiveError>),
+    #[error(transparent)]
+    Import(Box<ImportError>),
     #[error("pulling {reference}")]
     Pull {
         reference: String,
@@ -64,6 +67,12 @@ pub enum EngineError {
 impl From<RegistryError> for EngineError {
     fn from(e: RegistryError) -> EngineError {
         EngineError::Registry(Box::new(e))
+    }
+}
+
+impl From<ImportError> for EngineError {
+    fn from(e: ImportError) -> EngineError {
+        EngineError::Import(Box::new(e))
     }
 }
 

@@ -13,6 +13,7 @@ mod error;
 pub mod events;
 pub mod image_inspect;
 pub mod images;
+pub mod import;
 pub mod inspect_security;
 pub mod pull;
 pub mod push;

@@ -3,7 +3,10 @@
 //! where Docker has them); the causes stay chained as `source`, so a front door that renders
 //! the chain (`outer: cause`) prints the same line as before.
 
+use crate::container::commit::CommitError;
+use crate::container::cp::CpError;
 use crate::container::resources::ResourceError;
+use crate::container::tree::TreeError;
 use crate::container::ContainerError;
 use crate::distribution::error::RegistryError;
 use crate::network::ports::PortError;
@@ -86,6 +89,30 @@ pub enum Error {
         #[source]
         source: PortError,
     },
+    #[error("Could not find the file {path} in container {container}")]
+    FileNotFound { path: String, container: String },
+    #[error("extraction point is not a directory")]
+    ExtractNotDir(String),
+    #[error("invalid archive entry {0:?}: it leads outside the destination")]
+    ArchiveEscape(String),
+    #[error(transparent)]
+    Tree(TreeError),
+    #[error(transparent)]
+    Cp(#[from] CpError),
+    #[error("committing container {id}")]
+    Commit {
+        id: String,
+        #[source]
+        source: Box<CommitError>,
+    },
+    #[error("invalid reference format: {value:?}")]
+    BadReference {
+        value: String,
+        #[source]
+        source: ReferenceError,
+    },
+    #[error("refusing to create a tag with a digest reference: {0:?}")]
+    TagWithDigest(String),
     /// A step on a file or descriptor (`op` says which: `pipe`, `dup`, `opening a pty`, a
     /// path).
     #[error("{op}")]
@@ -118,9 +145,10 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         use ContainerError as C;
         match self {
-            Error::Container(C::NotFound(_)) | Error::Store(StoreError::NoSuchImage(_)) => {
-                ErrorKind::NotFound
-            }
+            Error::Container(C::NotFound(_))
+            | Error::Store(StoreError::NoSuchImage(_))
+            | Error::FileNotFound { .. }
+            | Error::Cp(CpError::NotFound(_)) => ErrorKind::NotFound,
             Error::Container(
                 C::NameInUse { .. }
                 | C::AlreadyRunning { .. }
@@ -156,7 +184,20 @@ impl Error {
             | Error::LogTime { .. }
             | Error::LogTail { .. }
             | Error::WaitCondition(_)
-            | Error::PortSpec { .. } => ErrorKind::InvalidRequest,
+            | Error::PortSpec { .. }
+            | Error::ExtractNotDir(_)
+            | Error::ArchiveEscape(_)
+            | Error::BadReference { .. }
+            | Error::TagWithDigest(_)
+            | Error::Cp(
+                CpError::NotADirectory(_)
+                | CpError::DestDirMissing(_)
+                | CpError::DirOntoFile(_)
+                | CpError::FileOntoDir(_),
+            ) => ErrorKind::InvalidRequest,
+            Error::Commit { source, .. } if matches!(**source, CommitError::Change { .. }) => {
+                ErrorKind::InvalidRequest
+            }
             _ => ErrorKind::Other,
         }
     }

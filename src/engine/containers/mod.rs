@@ -13,10 +13,14 @@
 //!
 //! A container is named by a *query*: its name, its ID, or a unique prefix of its ID.
 
+pub mod archive;
 pub mod attach;
+pub mod changes;
+pub mod commit;
 pub mod create;
 pub mod error;
 pub mod exec;
+pub mod export;
 pub mod foreground;
 pub mod inspect;
 pub mod list;
@@ -27,6 +31,7 @@ pub mod remove;
 pub mod rename;
 pub mod request;
 pub mod start;
+pub mod stats;
 pub mod stdio;
 pub mod stop;
 pub mod supervise;
