@@ -37,7 +37,7 @@ pub async fn attach(
     // container only once it has the reply.
     let (att, frames) = cblocking(move || {
         let att = attach::attach_before_start(&root, &id, want_stdin)?;
-        let frames = att.output(&root);
+        let frames = att.output(&root)?;
         Ok((att, frames))
     })
     .await?;
