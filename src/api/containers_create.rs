@@ -119,8 +119,8 @@ struct Endpoint {
     aliases: Option<Vec<String>>,
 }
 
-/// The body parsed; a JSON or type error names the field at fault.
-pub fn parse_body(raw: &[u8]) -> Result<Body, ApiError> {
+/// A JSON body parsed; a JSON or type error names the field at fault.
+pub fn parse_body<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(raw);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -1,11 +1,10 @@
-//! `POST /containers/{id}/attach?stream=1&stdout=&stderr=&stdin=`: the connection hijack
-//! `docker run` and `docker attach` use. The reply is `101 Switching Protocols` (`Upgrade:
-//! tcp`); the connection then carries the container's output (multiplexed, or raw with a
-//! TTY) one way and, with `stdin=1` on a container made with `OpenStdin`, the client's input
-//! the other. The output ends when the container's run ends; a client half-close ends only
-//! the input (the container sees EOF on its stdin).
+//! Connection hijacks: `POST /containers/{id}/attach` (`docker run`, `docker attach`) and the
+//! session `exec.rs` serves for `POST /exec/{id}/start`. The reply is `101 Switching
+//! Protocols` (`Upgrade: tcp`); the connection then carries output (multiplexed, or raw with a
+//! TTY) one way and the client's input the other. The output ends when its channel closes; a
+//! client half-close ends only the input (the process sees EOF on its stdin).
 
-use std::io::Write as _;
+use std::io::Write;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{self, Query, Request};
@@ -22,8 +21,86 @@ use super::query::{bool_param, Params};
 use crate::container::logfile::Stream;
 use crate::engine::containers::attach;
 
-const BUFFERED: usize = 64;
+pub const BUFFERED: usize = 64;
 
+/// Opens, on the blocking pool, where the client's input goes (`None`: nowhere after all).
+pub type InputSink = Box<dyn FnOnce() -> Option<Box<dyn Write + Send>> + Send>;
+
+/// Whether the client asked to hijack the connection (`Upgrade: tcp`); an old client reads
+/// the reply body as the stream instead.
+pub fn wants_upgrade(req: &Request) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"))
+}
+
+/// Serves the hijacked connection of `req` once it is upgraded: `output` to the client until
+/// the channel closes (then the connection is shut), the client's input into `input` until it
+/// half-closes. Returns the `101` reply to send.
+pub fn hijack(
+    req: &mut Request,
+    mut output: mpsc::Receiver<Bytes>,
+    input: Option<InputSink>,
+    tty: bool,
+) -> Response {
+    let on_upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let (mut reader, mut writer) = tokio::io::split(TokioIo::new(upgraded));
+        let input = input.map(|open| {
+            tokio::spawn(async move {
+                let (itx, irx) = std::sync::mpsc::channel::<Vec<u8>>();
+                let feeder = tokio::task::spawn_blocking(move || {
+                    let Some(mut sink) = open() else { return };
+                    for chunk in irx {
+                        if sink.write_all(&chunk).is_err() {
+                            return;
+                        }
+                    }
+                    // The client half-closed: dropping the sink ends the process's input.
+                });
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    match reader.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if itx.send(buf[..n].to_vec()).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                drop(itx);
+                let _ = feeder.await;
+            })
+        });
+        while let Some(chunk) = output.recv().await {
+            if writer.write_all(&chunk).await.is_err() {
+                break;
+            }
+            let _ = writer.flush().await;
+        }
+        let _ = writer.shutdown().await;
+        if let Some(i) = input {
+            i.abort();
+        }
+    });
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(if tty { RAW } else { MULTIPLEXED }),
+    );
+    r
+}
+
+/// `POST /containers/{id}/attach?stream=1&stdout=&stderr=&stdin=`. With `stdin=1` on a
+/// container made with `OpenStdin`, the client's input goes to the container's stdin.
 pub async fn attach(
     extract::State(s): Shared,
     extract::Path(id): extract::Path<String>,
@@ -33,8 +110,8 @@ pub async fn attach(
     let want_stdin = bool_param(&p, "stdin");
     let (stdout, stderr) = (bool_param(&p, "stdout"), bool_param(&p, "stderr"));
     let root = s.root.clone();
-    // Found, and its output taken from now on, before the reply: the client starts the
-    // container only once it has the reply.
+    // Found, and its log opened, before the reply: the client starts the container only
+    // once it has the reply, and a `--rm` one may be gone by the time we read.
     let (att, frames) = cblocking(move || {
         let att = attach::attach_before_start(&root, &id, want_stdin)?;
         let frames = att.output(&root)?;
@@ -55,71 +132,17 @@ pub async fn attach(
             }
         }
     });
-    let upgrade = req
-        .headers()
-        .get(header::UPGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"));
-    if !upgrade {
-        // An old client that reads the reply body as the stream.
+    if !wants_upgrade(&req) {
         return Ok(stream_response(rx, tty));
     }
-    let on_upgrade = hyper::upgrade::on(&mut req);
     let root = s.root.clone();
-    tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let (mut reader, mut writer) = tokio::io::split(TokioIo::new(upgraded));
-        let input = att.with_stdin.then(|| {
-            tokio::spawn(async move {
-                // The FIFO opens once the container runs: on the blocking pool.
-                let (itx, irx) = std::sync::mpsc::channel::<Vec<u8>>();
-                let feeder = tokio::task::spawn_blocking(move || {
-                    let Ok(mut fifo) = att.stdin(&root) else {
-                        return;
-                    };
-                    for chunk in irx {
-                        if fifo.write_all(&chunk).is_err() {
-                            return;
-                        }
-                    }
-                    // The client half-closed: the container's stdin ends here.
-                });
-                let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    match reader.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if itx.send(buf[..n].to_vec()).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-                drop(itx);
-                let _ = feeder.await;
-            })
-        });
-        let mut rx = rx;
-        while let Some(chunk) = rx.recv().await {
-            if writer.write_all(&chunk).await.is_err() {
-                break;
-            }
-            let _ = writer.flush().await;
-        }
-        let _ = writer.shutdown().await;
-        if let Some(i) = input {
-            i.abort();
-        }
+    let input: Option<InputSink> = att.with_stdin.then(|| {
+        Box::new(move || {
+            // The FIFO opens once the container runs.
+            att.stdin(&root)
+                .ok()
+                .map(|f| Box::new(f) as Box<dyn Write + Send>)
+        }) as InputSink
     });
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = r.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(if tty { RAW } else { MULTIPLEXED }),
-    );
-    Ok(r)
+    Ok(hijack(&mut req, rx, input, tty))
 }

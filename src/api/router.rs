@@ -9,7 +9,8 @@ use axum::Router;
 
 use super::error::ApiError;
 use super::{
-    archive, containers as c, containers_create, events, hijack, images, logs, pull, system, State,
+    archive, containers as c, containers_create, events, exec, hijack, images, logs, pull, system,
+    State,
 };
 use crate::engine::system::{API_VERSION, MIN_API};
 
@@ -120,6 +121,11 @@ pub fn routes(state: Arc<State>) -> Router {
         .route("/containers/{id}/top", get(c::top))
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}/attach", post(hijack::attach))
+        .route("/containers/{id}/resize", post(exec::resize_container))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
         .route("/containers/{id}", delete(c::remove))
         .route("/images/json", get(images::list))
         .route("/images/prune", post(images::prune))

@@ -50,11 +50,18 @@ pub enum Error {
     },
     #[error("container {name} is already running; use attach")]
     AlreadyRunningAttach { name: String },
-    #[error("container {short_id} is not running")]
-    ExecNotRunning { short_id: String },
+    /// Docker's words, with the full ID.
+    #[error("container {id} is not running")]
+    ExecNotRunning { id: String },
     /// The command of an `exec` failed to start or run (`exit_code`: 126/127 as Docker).
     #[error(transparent)]
     Exec(SandboxError),
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
+    #[error("Error: Exec command {0} is already running")]
+    ExecRunning(String),
+    #[error("No exec command specified")]
+    ExecNoCommand,
     #[error("You cannot attach to a stopped container, start it first")]
     AttachStopped { id: String },
     #[error("You cannot attach to a paused container, unpause it first")]
@@ -118,9 +125,9 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         use ContainerError as C;
         match self {
-            Error::Container(C::NotFound(_)) | Error::Store(StoreError::NoSuchImage(_)) => {
-                ErrorKind::NotFound
-            }
+            Error::Container(C::NotFound(_))
+            | Error::Store(StoreError::NoSuchImage(_))
+            | Error::NoSuchExec(_) => ErrorKind::NotFound,
             Error::Container(
                 C::NameInUse { .. }
                 | C::AlreadyRunning { .. }
@@ -134,6 +141,7 @@ impl Error {
             )
             | Error::AlreadyRunningAttach { .. }
             | Error::ExecNotRunning { .. }
+            | Error::ExecRunning(_)
             | Error::AttachStopped { .. }
             | Error::AttachPaused { .. }
             | Error::UpdateAutoRemove { .. } => ErrorKind::Conflict,
@@ -152,6 +160,7 @@ impl Error {
             | Error::RestartWithAutoRemove
             | Error::BadImageName { .. }
             | Error::DetachKeys { .. }
+            | Error::ExecNoCommand
             | Error::UpdateNothing
             | Error::LogTime { .. }
             | Error::LogTail { .. }
@@ -256,9 +265,7 @@ mod tests {
                 ErrorKind::Conflict,
             ),
             (
-                Error::ExecNotRunning {
-                    short_id: "a".into(),
-                },
+                Error::ExecNotRunning { id: "a".into() },
                 ErrorKind::Conflict,
             ),
             (Error::RestartWithAutoRemove, ErrorKind::InvalidRequest),

@@ -17,6 +17,7 @@ pub mod attach;
 pub mod create;
 pub mod error;
 pub mod exec;
+pub mod exec_instance;
 pub mod foreground;
 pub mod inspect;
 pub mod list;
