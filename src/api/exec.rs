@@ -5,6 +5,9 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{self, Query, Request};
@@ -106,15 +109,15 @@ pub async fn start(
         return Ok(StatusCode::OK.into_response());
     }
     let (tx, rx) = mpsc::channel::<Bytes>(BUFFERED);
-    for (file, stream) in [
+    let outputs: Vec<(File, Stream)> = [
         (streams.stdout, Stream::Stdout),
         (streams.stderr, Stream::Stderr),
-    ] {
-        if let Some(f) = file {
-            let tx = tx.clone();
-            tokio::task::spawn_blocking(move || copy_out(f, stream, tty, &tx));
-        }
-    }
+    ]
+    .into_iter()
+    .filter_map(|(f, s)| Some((f?, s)))
+    .collect();
+    let out_tx = tx.clone();
+    tokio::task::spawn_blocking(move || copy_out(outputs, tty, &out_tx));
     tokio::task::spawn_blocking(move || {
         let (_, message) = launch.run();
         // Docker's words for a command that could not start go to its stdout.
@@ -139,18 +142,40 @@ fn frame(stream: Stream, bytes: &[u8], tty: bool) -> Bytes {
     }
 }
 
-/// Copies one of the process's streams to the client, as it comes (a terminal's reads end in
-/// EIO once the process has ended).
-fn copy_out(mut from: File, stream: Stream, tty: bool, tx: &mpsc::Sender<Bytes>) {
+/// Copies the process's streams to the client as they come, from one thread so that what it
+/// wrote to stdout before stderr arrives first (a terminal's reads end in EIO once the
+/// process has ended).
+fn copy_out(mut outputs: Vec<(File, Stream)>, tty: bool, tx: &mpsc::Sender<Bytes>) {
     let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                if tx.blocking_send(frame(stream, &buf[..n], tty)).is_err() {
-                    return;
+    while !outputs.is_empty() {
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd> = outputs
+                .iter()
+                .map(|(f, _)| PollFd::new(f.as_fd(), PollFlags::POLLIN))
+                .collect();
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => fds.iter().map(|p| p.any().unwrap_or(true)).collect(),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return,
+            }
+        };
+        let mut ended = Vec::new();
+        // In order: stdout first.
+        for (i, (f, stream)) in outputs.iter_mut().enumerate() {
+            if !ready[i] {
+                continue;
+            }
+            match f.read(&mut buf) {
+                Ok(0) | Err(_) => ended.push(i),
+                Ok(n) => {
+                    if tx.blocking_send(frame(*stream, &buf[..n], tty)).is_err() {
+                        return;
+                    }
                 }
             }
+        }
+        for i in ended.into_iter().rev() {
+            outputs.remove(i);
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -315,7 +316,13 @@ pub fn resize_container(root: &Path, query: &str, h: u16, w: u16) -> Result<()> 
 /// The terminal on `pid`'s stdin gets the size; `pid` (the sandbox's init or an exec's
 /// joiner) passes it on to the terminal inside on SIGWINCH.
 fn resize_process(pid: i32, h: u16, w: u16) {
-    if let Ok(f) = File::open(format!("/proc/{pid}/fd/0")) {
+    // O_NOCTTY: a service that leads its session (systemd starts it so) would otherwise take
+    // the terminal as its own and get its SIGHUP when the process ends.
+    let terminal = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(format!("/proc/{pid}/fd/0"));
+    if let Ok(f) = terminal {
         set_size(&f, h, w);
     }
     let _ = nix::sys::signal::kill(
