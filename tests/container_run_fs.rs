@@ -55,7 +55,7 @@ impl Bench {
             stderr: Stdio::Inherit,
         };
         let store = Store::open(&self.s.root).unwrap();
-        let code = run(store, &c.id, io, &Canceller::new(), &mut |_| {}).unwrap();
+        let code = run(store, &c.id, io, &Canceller::new(), &mut |_| {}, &mut || {}).unwrap();
         let stdout = fs::read_to_string(&out).unwrap_or_default();
         (c.id, code, stdout)
     }

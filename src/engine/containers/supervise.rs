@@ -181,15 +181,33 @@ fn monitor(root: &Path, id: &str, tell: &mut dyn FnMut(String)) -> Result<i32> {
         stdout,
         stderr,
     };
-    let result = lifecycle::run(store, id, io, &cancel, &mut |_| tell("ok".into()));
-    // Our copies of the write ends (or the pty slave) go, so the copiers see end of file.
-    drop(keep);
-    // The slave goes; the master stays open in the copier until it reads EIO, so the slave
-    // never saw a hang-up while the container ran.
-    drop(pty.map(|p| p.slave));
-    for c in copiers {
-        let _ = c.join();
-    }
+    // Once the container has ended, and before its record says so: whoever follows its log
+    // until it stops (`attach`, `logs -f`; for a `--rm` one, until it is gone) then reads all
+    // of its output.
+    let mut drain = Some(move || {
+        // Our copies of the write ends (or the pty slave) go, so the copiers see end of file.
+        drop(keep);
+        // The slave goes; the master stays open in the copier until it reads EIO, so the
+        // slave never saw a hang-up while the container ran.
+        drop(pty.map(|p| p.slave));
+        for c in copiers {
+            let _ = c.join();
+        }
+    });
+    let mut ended = || {
+        if let Some(d) = drain.take() {
+            d()
+        }
+    };
+    let result = lifecycle::run(
+        store,
+        id,
+        io,
+        &cancel,
+        &mut |_| tell("ok".into()),
+        &mut ended,
+    );
+    ended();
     Ok(result?)
 }
 
