@@ -247,6 +247,24 @@ fn exec_with_the_docker_cli() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(after["ExitCode"], 8, "{after}");
+    let again = svc.curl(
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            "{}",
+        ],
+        &format!("/exec/{exec_id}/start"),
+    );
+    assert_eq!(
+        (again.status, again.json()["message"].as_str().unwrap()),
+        (
+            409,
+            format!("Error: Exec command {exec_id} has already run").as_str()
+        )
+    );
     assert!(after["Pid"].as_i64().unwrap() > 0, "{after}");
     assert_eq!(
         after["ContainerID"],

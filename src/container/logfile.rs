@@ -296,6 +296,35 @@ pub fn read(path: &Path) -> io::Result<Vec<Entry>> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_tail_reads_whole_records_and_outlives_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.json");
+        let rec = |s: &str| format!(r#"{{"log":"{s}\n","stream":"stdout","time":"t"}}"#);
+        std::fs::write(&path, format!("{}\n", rec("old"))).unwrap();
+        let mut tail = Tail::open_at_end(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let whole = format!("{}\n", rec("a"));
+        let (head, rest) = whole.split_at(10);
+        // (bytes appended, the records read after them)
+        let steps: &[(&str, &[&str])] = &[("", &[]), (head, &[]), (rest, &["a\n"])];
+        for (bytes, want) in steps {
+            f.write_all(bytes.as_bytes()).unwrap();
+            let got: Vec<String> = tail.read_new().into_iter().map(|e| e.log).collect();
+            assert_eq!(got, *want, "after {bytes:?}");
+        }
+        // Unlinked (a `--rm` container removed) and then written: still read.
+        std::fs::remove_file(&path).unwrap();
+        f.write_all(format!("{}\n", rec("last")).as_bytes())
+            .unwrap();
+        let got: Vec<String> = tail.read_new().into_iter().map(|e| e.log).collect();
+        assert_eq!(got, ["last\n"]);
+        assert!(Tail::open(&path).unwrap().is_none());
+    }
+
     fn entry(log: &str, stream: Stream, time: &str) -> Entry {
         Entry {
             log: log.into(),

@@ -60,6 +60,8 @@ pub enum Error {
     NoSuchExec(String),
     #[error("Error: Exec command {0} is already running")]
     ExecRunning(String),
+    #[error("Error: Exec command {0} has already run")]
+    ExecRan(String),
     #[error("No exec command specified")]
     ExecNoCommand,
     #[error("You cannot attach to a stopped container, start it first")]
@@ -142,6 +144,7 @@ impl Error {
             | Error::AlreadyRunningAttach { .. }
             | Error::ExecNotRunning { .. }
             | Error::ExecRunning(_)
+            | Error::ExecRan(_)
             | Error::AttachStopped { .. }
             | Error::AttachPaused { .. }
             | Error::UpdateAutoRemove { .. } => ErrorKind::Conflict,

@@ -149,10 +149,26 @@ pub struct Launch {
 /// its streams (`attach`: false for a detached start, whose output is discarded).
 pub fn launch(root: &Path, id: &str, attach: bool) -> Result<(Launch, ExecStreams)> {
     let e = find(root, id)?;
-    if e.running {
-        return Err(Error::ExecRunning(e.id));
-    }
     let mut prepared = exec::prepare(root, &e.container_id, &request(&e.config), |_| None)?;
+    // An exec runs once: the first start to make its marker runs it, two at once included.
+    let cs = Containers::new(root);
+    let marker = dir(&cs, &e.container_id).join(format!("{id}.started"));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&marker)
+    {
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            let now = find(root, id)?;
+            return Err(if now.exit_code.is_some() {
+                Error::ExecRan(now.id)
+            } else {
+                Error::ExecRunning(now.id)
+            });
+        }
+        Err(err) => return Err(Error::io(format!("creating {}", marker.display()))(err)),
+    }
     let c = &e.config;
     let mut child_ends = Vec::new();
     let mut streams = ExecStreams {
