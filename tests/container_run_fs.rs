@@ -55,7 +55,7 @@ impl Bench {
             stderr: Stdio::Inherit,
         };
         let store = Store::open(&self.s.root).unwrap();
-        let code = run(store, &c.id, io, &Canceller::new(), &mut |_| {}).unwrap();
+        let code = run(store, &c.id, io, &Canceller::new(), &mut |_| {}, &mut || {}).unwrap();
         let stdout = fs::read_to_string(&out).unwrap_or_default();
         (c.id, code, stdout)
     }
@@ -165,9 +165,16 @@ fn cp_into_and_out_of_a_running_container() {
     let handle = {
         let cancel = cancel.clone();
         std::thread::spawn(move || {
-            run(store, &id, io, &cancel, &mut |_| {
-                let _ = tx.send(());
-            })
+            run(
+                store,
+                &id,
+                io,
+                &cancel,
+                &mut |_| {
+                    let _ = tx.send(());
+                },
+                &mut || {},
+            )
         })
     };
     rx.recv_timeout(std::time::Duration::from_secs(20))

@@ -37,6 +37,7 @@ pub struct Body {
     labels: Option<BTreeMap<String, String>>,
     tty: bool,
     open_stdin: bool,
+    stdin_once: bool,
     stop_signal: Option<String>,
     stop_timeout: Option<i64>,
     exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
@@ -214,6 +215,7 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         labels: body.labels.unwrap_or_default().into_iter().collect(),
         tty: body.tty,
         open_stdin: body.open_stdin,
+        stdin_once: body.stdin_once,
         network: NetworkRequest {
             mode: h.network_mode.filter(|m| !m.is_empty() && m != "default"),
             aliases,

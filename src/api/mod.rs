@@ -17,6 +17,7 @@ mod containers;
 mod containers_create;
 mod error;
 mod events;
+mod exec;
 mod hijack;
 mod images;
 mod import;

@@ -10,7 +10,7 @@ use axum::Router;
 use super::error::ApiError;
 use super::{
     archive, commit, container_files as files, container_update, containers as c,
-    containers_create, events, hijack, images, logs, pull, stats, system, State,
+    containers_create, events, exec, hijack, images, logs, pull, stats, system, State,
 };
 use crate::engine::system::{API_VERSION, MIN_API};
 
@@ -131,6 +131,11 @@ pub fn routes(state: Arc<State>) -> Router {
                 .head(files::head_archive)
                 .put(files::put_archive),
         )
+        .route("/containers/{id}/resize", post(exec::resize_container))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
         .route("/containers/{id}", delete(c::remove))
         .route("/commit", post(commit::commit))
         .route("/images/json", get(images::list))

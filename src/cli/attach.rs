@@ -40,7 +40,7 @@ pub fn run(settings: &Settings, args: AttachArgs) -> Result<ExitCode> {
     if let Some(code) = require_tty_input(a.with_stdin, c.config.tty) {
         return Ok(code);
     }
-    let output = a.output(&settings.root);
+    let output = a.output(&settings.root)?;
     let detached = Arc::new(AtomicBool::new(false));
     let _raw = (a.with_stdin && c.config.tty).then(RawTerminal::enter);
     if a.with_stdin {

@@ -190,6 +190,8 @@ pub fn create_request(args: RunArgs) -> Result<CreateRequest> {
         labels: labels.iter().map(|l| label_pair(l)).collect(),
         tty: args.tty,
         open_stdin: args.interactive,
+        // As Docker's CLI: a client attached to the input for the whole run closes it.
+        stdin_once: args.interactive && !args.detach,
         network: NetworkRequest {
             mode: args.network,
             ipv4_address: args.ip,

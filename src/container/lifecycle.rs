@@ -81,6 +81,7 @@ pub fn run(
     io: RunIo,
     cancel: &Canceller,
     on_start: &mut dyn FnMut(&Container),
+    ended: &mut dyn FnMut(),
 ) -> Result<i32, ContainerError> {
     let cs = Containers::new(store.root());
     let c = {
@@ -174,6 +175,7 @@ pub fn run(
             }),
         }
     });
+    ended();
     // Never asked for when the launch failed first: done before the removal starts.
     if let Some(thread) = making.take() {
         let _ = thread.join();

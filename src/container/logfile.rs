@@ -234,6 +234,55 @@ pub fn follow(
     }
 }
 
+/// A log read through one open descriptor, record by record as they are appended. The
+/// descriptor keeps the file readable after it is unlinked: the last records of a `--rm`
+/// container are still there once its directory is gone.
+pub struct Tail {
+    file: File,
+    /// The start of a record whose newline has not been written yet.
+    partial: Vec<u8>,
+}
+
+impl Tail {
+    /// From the start of the log at `path`; `None` when there is none.
+    pub fn open(path: &Path) -> io::Result<Option<Tail>> {
+        match File::open(path) {
+            Ok(file) => Ok(Some(Tail {
+                file,
+                partial: Vec::new(),
+            })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// From the end of the log at `path`, made empty if the container has none yet (its
+    /// writer appends to the same file).
+    pub fn open_at_end(path: &Path) -> io::Result<Tail> {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)?;
+        io::Seek::seek(&mut file, io::SeekFrom::End(0))?;
+        Ok(Tail {
+            file,
+            partial: Vec::new(),
+        })
+    }
+
+    /// The whole records appended since the last call.
+    pub fn read_new(&mut self) -> Vec<Entry> {
+        let _ = self.file.read_to_end(&mut self.partial);
+        let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') else {
+            return Vec::new();
+        };
+        let rest = self.partial.split_off(end + 1);
+        let done = std::mem::replace(&mut self.partial, rest);
+        parse(&done)
+    }
+}
+
 /// Reads and parses the whole log at `path` (an absent log is empty).
 pub fn read(path: &Path) -> io::Result<Vec<Entry>> {
     match std::fs::read(path) {
@@ -246,6 +295,35 @@ pub fn read(path: &Path) -> io::Result<Vec<Entry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tail_reads_whole_records_and_outlives_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.json");
+        let rec = |s: &str| format!(r#"{{"log":"{s}\n","stream":"stdout","time":"t"}}"#);
+        std::fs::write(&path, format!("{}\n", rec("old"))).unwrap();
+        let mut tail = Tail::open_at_end(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let whole = format!("{}\n", rec("a"));
+        let (head, rest) = whole.split_at(10);
+        // (bytes appended, the records read after them)
+        let steps: &[(&str, &[&str])] = &[("", &[]), (head, &[]), (rest, &["a\n"])];
+        for (bytes, want) in steps {
+            f.write_all(bytes.as_bytes()).unwrap();
+            let got: Vec<String> = tail.read_new().into_iter().map(|e| e.log).collect();
+            assert_eq!(got, *want, "after {bytes:?}");
+        }
+        // Unlinked (a `--rm` container removed) and then written: still read.
+        std::fs::remove_file(&path).unwrap();
+        f.write_all(format!("{}\n", rec("last")).as_bytes())
+            .unwrap();
+        let got: Vec<String> = tail.read_new().into_iter().map(|e| e.log).collect();
+        assert_eq!(got, ["last\n"]);
+        assert!(Tail::open(&path).unwrap().is_none());
+    }
 
     fn entry(log: &str, stream: Stream, time: &str) -> Entry {
         Entry {

@@ -69,6 +69,10 @@ pub struct RunConfig {
     pub stop_timeout: Option<u64>,
     pub tty: bool,
     pub interactive: bool,
+    /// Docker's `StdinOnce`: the container's stdin ends when the first attached client's
+    /// input ends (`docker run -i` sets it), rather than staying open for the next one.
+    #[serde(default)]
+    pub stdin_once: bool,
     /// `--rm`: the container's state goes when it stops.
     pub auto_remove: bool,
     /// `--init`: a minimal init reaps zombies and forwards signals (the sandbox's PID 1
@@ -115,6 +119,7 @@ impl Default for RunConfig {
             stop_timeout: None,
             tty: false,
             interactive: false,
+            stdin_once: false,
             auto_remove: false,
             init: false,
             restart: Default::default(),

@@ -322,7 +322,7 @@ fn config(c: &Container, ep: &[String], cmd: &[String]) -> Value {
     let rest = json!({
         "Tty": c.config.tty,
         "OpenStdin": c.config.interactive,
-        "StdinOnce": false,
+        "StdinOnce": c.config.stdin_once,
         "Env": c.config.env,
         "Cmd": null_if_empty(cmd),
         "Image": c.image,

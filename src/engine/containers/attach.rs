@@ -4,8 +4,12 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use nix::fcntl::OFlag;
 
 use super::error::{Error, Result};
 use super::logs::{self, LogFrames};
@@ -13,6 +17,8 @@ use crate::container::{Container, Containers, Status};
 
 /// Docker's default detach sequence.
 pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
+
+const STDIN_POLL: Duration = Duration::from_millis(10);
 
 /// A client attached to a running container.
 pub struct Attachment {
@@ -51,19 +57,43 @@ pub fn attach_before_start(root: &Path, query: &str, want_stdin: bool) -> Result
 }
 
 impl Attachment {
-    /// The container's stdin (its FIFO, which its monitor makes afresh at each start, so
-    /// opened once it runs), for writing.
+    /// The container's stdin (its FIFO, which its monitor makes afresh at each start), for
+    /// writing. Attached before the start, this waits until the container runs and its
+    /// monitor reads the FIFO; a run that ends first is `AttachStopped`.
     pub fn stdin(&self, root: &Path) -> Result<File> {
-        let path = Containers::new(root).stdin_fifo(&self.container.id);
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(Error::io(path.display().to_string()))
+        let cs = Containers::new(root);
+        let id = &self.container.id;
+        let path = cs.stdin_fifo(id);
+        loop {
+            let now = cs.get_reconciled(id)?;
+            if now.state.status == Status::Running {
+                // Non-blocking: with no reader (the monitor has not opened it yet, or is
+                // gone) this fails at once instead of hanging.
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&path)
+                {
+                    Ok(f) => {
+                        nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()))
+                            .map_err(Error::errno("fcntl"))?;
+                        return Ok(f);
+                    }
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::ENXIO)
+                            || e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(path.display().to_string())(e)),
+                }
+            } else if now.state.finished_at != self.container.state.finished_at {
+                return Err(Error::AttachStopped { id: id.clone() });
+            }
+            std::thread::sleep(STDIN_POLL);
+        }
     }
 
     /// Its output from now on, until it stops (or, attached before its start, until its next
     /// run ends).
-    pub fn output(&self, root: &Path) -> LogFrames {
+    pub fn output(&self, root: &Path) -> Result<LogFrames> {
         logs::from_now(root, &self.container)
     }
 }

@@ -53,11 +53,20 @@ pub enum Error {
     },
     #[error("container {name} is already running; use attach")]
     AlreadyRunningAttach { name: String },
-    #[error("container {short_id} is not running")]
-    ExecNotRunning { short_id: String },
+    /// Docker's words, with the full ID.
+    #[error("container {id} is not running")]
+    ExecNotRunning { id: String },
     /// The command of an `exec` failed to start or run (`exit_code`: 126/127 as Docker).
     #[error(transparent)]
     Exec(SandboxError),
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
+    #[error("Error: Exec command {0} is already running")]
+    ExecRunning(String),
+    #[error("Error: Exec command {0} has already run")]
+    ExecRan(String),
+    #[error("No exec command specified")]
+    ExecNoCommand,
     #[error("You cannot attach to a stopped container, start it first")]
     AttachStopped { id: String },
     #[error("You cannot attach to a paused container, unpause it first")]
@@ -148,6 +157,7 @@ impl Error {
             Error::Container(C::NotFound(_))
             | Error::Store(StoreError::NoSuchImage(_))
             | Error::FileNotFound { .. }
+            | Error::NoSuchExec(_)
             | Error::Cp(CpError::NotFound(_)) => ErrorKind::NotFound,
             Error::Container(
                 C::NameInUse { .. }
@@ -162,6 +172,8 @@ impl Error {
             )
             | Error::AlreadyRunningAttach { .. }
             | Error::ExecNotRunning { .. }
+            | Error::ExecRunning(_)
+            | Error::ExecRan(_)
             | Error::AttachStopped { .. }
             | Error::AttachPaused { .. }
             | Error::UpdateAutoRemove { .. } => ErrorKind::Conflict,
@@ -180,6 +192,7 @@ impl Error {
             | Error::RestartWithAutoRemove
             | Error::BadImageName { .. }
             | Error::DetachKeys { .. }
+            | Error::ExecNoCommand
             | Error::UpdateNothing
             | Error::LogTime { .. }
             | Error::LogTail { .. }
@@ -297,9 +310,7 @@ mod tests {
                 ErrorKind::Conflict,
             ),
             (
-                Error::ExecNotRunning {
-                    short_id: "a".into(),
-                },
+                Error::ExecNotRunning { id: "a".into() },
                 ErrorKind::Conflict,
             ),
             (Error::RestartWithAutoRemove, ErrorKind::InvalidRequest),

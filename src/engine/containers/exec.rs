@@ -53,11 +53,7 @@ pub fn prepare(
     }
     let init_pid = match (c.state.status, c.state.pid) {
         (Status::Running, Some(p)) if p.alive() => p.pid,
-        _ => {
-            return Err(Error::ExecNotRunning {
-                short_id: c.short_id().to_string(),
-            })
-        }
+        _ => return Err(Error::ExecNotRunning { id: c.id.clone() }),
     };
     let cwd = req.workdir.clone().unwrap_or_else(|| c.config.cwd.clone());
     if !cwd.starts_with('/') {

@@ -82,7 +82,7 @@ pub fn run_foreground(
             },
         }
     };
-    let result = lifecycle::run(store, &c.id, io, cancel, &mut |_| {});
+    let result = lifecycle::run(store, &c.id, io, cancel, &mut |_| {}, &mut || {});
     drop(keep);
     drop(_slave);
     for p in pumps {

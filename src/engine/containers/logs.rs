@@ -88,7 +88,9 @@ pub fn logs(root: &Path, query: &str, req: &LogsRequest) -> Result<LogFrames> {
     let cs = Containers::new(root);
     let c = cs.find(query)?;
     let path = cs.log_path(&c.id);
-    let entries = logfile::read(&path).map_err(Error::io(format!("reading {}", path.display())))?;
+    let mut tail =
+        logfile::Tail::open(&path).map_err(Error::io(format!("reading {}", path.display())))?;
+    let entries = tail.as_mut().map(|t| t.read_new()).unwrap_or_default();
     let q = query_of(req);
     let pending = logfile::select(&entries, &q)
         .into_iter()
@@ -99,7 +101,7 @@ pub fn logs(root: &Path, query: &str, req: &LogsRequest) -> Result<LogFrames> {
         container: c,
         path,
         query: q,
-        seen: entries.len(),
+        tail,
         pending,
         follow: req.follow,
         finished: false,
@@ -109,12 +111,14 @@ pub fn logs(root: &Path, query: &str, req: &LogsRequest) -> Result<LogFrames> {
 }
 
 /// The frames a container writes from now on (for `attach`), until it stops: a running one
-/// when it stops, one not started yet once it has started and stopped.
-pub fn from_now(root: &Path, c: &Container) -> LogFrames {
+/// when it stops, one not started yet once it has started and stopped. The log is opened
+/// here, so the frames of a `--rm` container removed as soon as it stopped still come.
+pub fn from_now(root: &Path, c: &Container) -> Result<LogFrames> {
     let cs = Containers::new(root);
     let path = cs.log_path(&c.id);
-    let seen = logfile::read(&path).map(|e| e.len()).unwrap_or(0);
-    LogFrames {
+    let tail = logfile::Tail::open_at_end(&path)
+        .map_err(Error::io(format!("opening {}", path.display())))?;
+    Ok(LogFrames {
         cs,
         container: c.clone(),
         path,
@@ -123,7 +127,7 @@ pub fn from_now(root: &Path, c: &Container) -> LogFrames {
             stderr: true,
             ..LogsRequest::default()
         }),
-        seen,
+        tail: Some(tail),
         pending: VecDeque::new(),
         follow: true,
         finished: false,
@@ -132,7 +136,7 @@ pub fn from_now(root: &Path, c: &Container) -> LogFrames {
             seen_running: c.state.status == Status::Running,
             finished_at: c.state.finished_at.clone(),
         },
-    }
+    })
 }
 
 /// When a follow is over.
@@ -188,8 +192,8 @@ pub struct LogFrames {
     container: Container,
     path: PathBuf,
     query: Query,
-    /// Records of the log already looked at.
-    seen: usize,
+    /// The log, open; `None` until the container has one.
+    tail: Option<logfile::Tail>,
     pending: VecDeque<LogFrame>,
     follow: bool,
     finished: bool,
@@ -223,13 +227,15 @@ impl LogFrames {
     /// follow is over (the container stopped before this read, or `until` passed).
     fn poll(&mut self) -> bool {
         let finished = self.stopped();
-        let entries = logfile::read(&self.path).unwrap_or_default();
-        for e in entries.iter().skip(self.seen) {
+        if self.tail.is_none() {
+            self.tail = logfile::Tail::open(&self.path).ok().flatten();
+        }
+        let entries = self.tail.as_mut().map(|t| t.read_new()).unwrap_or_default();
+        for e in &entries {
             if self.query.wants(e) {
                 self.pending.push_back(LogFrame::of(e));
             }
         }
-        self.seen = self.seen.max(entries.len());
         let past_until = self.query.until.is_some_and(|u| u <= now_ns());
         finished || past_until
     }

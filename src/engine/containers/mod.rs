@@ -21,6 +21,7 @@ pub mod create;
 pub mod error;
 pub mod exec;
 pub mod export;
+pub mod exec_instance;
 pub mod foreground;
 pub mod inspect;
 pub mod list;

@@ -33,6 +33,8 @@ pub struct CreateRequest {
     pub labels: Vec<(String, String)>,
     pub tty: bool,
     pub open_stdin: bool,
+    /// Docker's `StdinOnce` (see the container record's `stdin_once`).
+    pub stdin_once: bool,
     pub network: NetworkRequest,
     /// Binds, volumes and tmpfs mounts (`-v`, `--mount`, Docker's `Binds` and `Mounts`).
     pub mounts: Vec<MountSpec>,
@@ -101,6 +103,7 @@ impl CreateRequest {
             mounts: self.mounts,
             tty: self.tty,
             interactive: self.open_stdin,
+            stdin_once: self.stdin_once,
             auto_remove: self.auto_remove,
             init: self.init,
             restart: self.restart,

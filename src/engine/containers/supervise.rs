@@ -149,7 +149,8 @@ fn monitor(root: &Path, id: &str, tell: &mut dyn FnMut(String)) -> Result<i32> {
     // end of file when an attached client leaves.
     let mut stdin_pipe = None;
     if c.config.interactive {
-        let fifo = stdin_fifo(&cs, id)?;
+        let once = c.config.stdin_once;
+        let fifo = stdin_fifo(&cs, id, once)?;
         let (to, read_end) = match &pty {
             Some(p) => (
                 File::from(p.master.try_clone().map_err(Error::io("dup"))?),
@@ -161,8 +162,13 @@ fn monitor(root: &Path, id: &str, tell: &mut dyn FnMut(String)) -> Result<i32> {
                 (File::from(w), Some(r))
             }
         };
-        // Not joined: it blocks reading the FIFO for the life of this process.
-        std::thread::spawn(move || pump(fifo, to));
+        // Not joined: it blocks reading the FIFO for the life of this process (or, with
+        // `stdin_once`, until the first client's input ends: the container's then ends too).
+        std::thread::spawn(move || {
+            if let Ok(fifo) = fifo.open() {
+                pump(fifo, to)
+            }
+        });
         stdin_pipe = read_end;
     }
     let stdin = match (&pty, &stdin_pipe) {
@@ -175,30 +181,67 @@ fn monitor(root: &Path, id: &str, tell: &mut dyn FnMut(String)) -> Result<i32> {
         stdout,
         stderr,
     };
-    let result = lifecycle::run(store, id, io, &cancel, &mut |_| tell("ok".into()));
-    // Our copies of the write ends (or the pty slave) go, so the copiers see end of file.
-    drop(keep);
-    // The slave goes; the master stays open in the copier until it reads EIO, so the slave
-    // never saw a hang-up while the container ran.
-    drop(pty.map(|p| p.slave));
-    for c in copiers {
-        let _ = c.join();
-    }
+    // Once the container has ended, and before its record says so: whoever follows its log
+    // until it stops (`attach`, `logs -f`; for a `--rm` one, until it is gone) then reads all
+    // of its output.
+    let mut drain = Some(move || {
+        // Our copies of the write ends (or the pty slave) go, so the copiers see end of file.
+        drop(keep);
+        // The slave goes; the master stays open in the copier until it reads EIO, so the
+        // slave never saw a hang-up while the container ran.
+        drop(pty.map(|p| p.slave));
+        for c in copiers {
+            let _ = c.join();
+        }
+    });
+    let mut ended = || {
+        if let Some(d) = drain.take() {
+            d()
+        }
+    };
+    let result = lifecycle::run(
+        store,
+        id,
+        io,
+        &cancel,
+        &mut |_| tell("ok".into()),
+        &mut ended,
+    );
+    ended();
     Ok(result?)
 }
 
-/// The container's stdin FIFO (`attach` writes to it), made afresh and opened for reading and
-/// writing so it never reads end of file.
-fn stdin_fifo(cs: &Containers, id: &str) -> Result<File> {
+/// The container's stdin FIFO (`attach` writes to it), made afresh. Opened for reading and
+/// writing so it never reads end of file; with `once` it is opened for reading only, by the
+/// copier (the open waits for the first writer), and reads end of file when that one leaves.
+fn stdin_fifo(cs: &Containers, id: &str, once: bool) -> Result<StdinFifo> {
     let path = cs.stdin_fifo(id);
     let _ = std::fs::remove_file(&path);
     nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
         .map_err(Error::errno(format!("mkfifo {}", path.display())))?;
+    if once {
+        return Ok(StdinFifo::Once(path));
+    }
     std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(&path)
+        .map(StdinFifo::Open)
         .map_err(Error::io(format!("opening {}", path.display())))
+}
+
+enum StdinFifo {
+    Open(File),
+    Once(std::path::PathBuf),
+}
+
+impl StdinFifo {
+    fn open(self) -> std::io::Result<File> {
+        match self {
+            StdinFifo::Open(f) => Ok(f),
+            StdinFifo::Once(path) => File::open(path),
+        }
+    }
 }
 
 /// The keeper: runs the container in a monitor process, and again after each exit for as long

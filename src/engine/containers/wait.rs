@@ -3,12 +3,13 @@
 //! `next-exit` waits for the end of the next run (of the one under way, if it runs);
 //! `removed` waits until the container is gone (`run --rm`, `rm`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use super::error::{Error, Result};
 use crate::container::{Container, ContainerError, Containers, Status};
+use crate::store::events;
 
 /// Docker's `condition` of `POST /containers/{id}/wait`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -52,30 +53,53 @@ pub fn wait(root: &Path, query: &str, condition: WaitCondition) -> Result<WaitOu
 /// (the docker CLI starts the container only once they arrive), and with the outcome later.
 pub struct Waiter {
     cs: Containers,
+    root: PathBuf,
     first: Container,
+    /// Unix nanoseconds when the wait began.
+    began: i128,
 }
 
 /// Finds the container `query` names, as it is when the wait begins.
 pub fn begin(root: &Path, query: &str) -> Result<Waiter> {
     let cs = Containers::new(root);
     let first = cs.find(query)?;
-    Ok(Waiter { cs, first })
+    Ok(Waiter {
+        cs,
+        root: root.to_path_buf(),
+        first,
+        began: events::now_ns(),
+    })
 }
 
 impl Waiter {
     /// Polls until the container meets `condition`, or `wanted` says the waiter is gone
     /// (then the outcome is the container as last seen).
     pub fn until(self, condition: WaitCondition, wanted: impl Fn() -> bool) -> Result<WaitOutcome> {
-        let Waiter { cs, first } = self;
+        let Waiter {
+            cs,
+            root,
+            first,
+            began,
+        } = self;
         let id = first.id.clone();
         let mut last = first.clone();
         loop {
             match cs.get_reconciled(&id) {
                 Ok(c) if met(condition, &first, &c) => return Ok(outcome(&c)),
                 Ok(c) => last = c,
-                // Gone: what `removed` waits for; for the others the container is no more.
-                Err(ContainerError::NotFound(_)) if condition == WaitCondition::Removed => {
-                    return Ok(outcome(&last))
+                // Gone. A `--rm` container is removed right after its run ends, often
+                // between two polls: its exit code is then in its `die` event.
+                Err(ContainerError::NotFound(_)) => {
+                    if let Some(code) = died_since(&root, &id, began) {
+                        return Ok(WaitOutcome {
+                            status_code: code,
+                            error: None,
+                        });
+                    }
+                    if condition == WaitCondition::Removed {
+                        return Ok(outcome(&last));
+                    }
+                    return Err(ContainerError::NotFound(id).into());
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -96,6 +120,19 @@ fn met(condition: WaitCondition, first: &Container, now: &Container) -> bool {
         WaitCondition::NextExit => !running && now.state.finished_at != first.state.finished_at,
         WaitCondition::Removed => false,
     }
+}
+
+/// The exit code in the last `die` event of container `id` at or after `since`.
+fn died_since(root: &Path, id: &str, since: i128) -> Option<i32> {
+    let q = events::Query {
+        since: Some(since),
+        ..events::Query::default()
+    };
+    let log = events::EventLog::new(root).read(&q).ok()?;
+    log.iter()
+        .rev()
+        .find(|e| e.actor.id == id && e.action == "die")
+        .and_then(|e| e.actor.attributes.get("exitCode")?.parse().ok())
 }
 
 fn outcome(c: &Container) -> WaitOutcome {
