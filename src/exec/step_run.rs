@@ -175,9 +175,14 @@ pub fn run(
         } else {
             format!("\n  last output:\n    {}", lines.join("\n    "))
         };
+        let exit_code = match outcome.status {
+            ExitStatus::Exited(c) => Some(c),
+            ExitStatus::Signaled(_) => None,
+        };
         return Err(StepError::RunFailed {
             command: argv.join(" "),
             status,
+            exit_code,
             tail,
         });
     }
