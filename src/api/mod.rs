@@ -9,6 +9,8 @@
 //! commands consistent: the store stays the only state.
 
 mod archive;
+mod build;
+mod build_progress;
 mod channel_body;
 mod containers;
 mod containers_create;
@@ -26,6 +28,7 @@ mod router;
 mod server;
 mod stream;
 mod system;
+mod upload;
 
 use std::path::PathBuf;
 

@@ -9,7 +9,7 @@ use axum::Router;
 
 use super::error::ApiError;
 use super::{
-    archive, containers as c, containers_create, events, hijack, images, logs, pull, system, State,
+    archive, build, containers as c, containers_create, events, hijack, images, logs, pull, system, State,
 };
 use crate::engine::system::{API_VERSION, MIN_API};
 
@@ -105,6 +105,8 @@ pub fn routes(state: Arc<State>) -> Router {
         .route("/events", get(events::events))
         .route("/auth", post(system::auth))
         .route("/plugins", get(system::plugins))
+        .route("/build", post(build::build))
+        .route("/build/prune", post(build::prune))
         .route("/containers/json", get(c::list))
         .route("/containers/create", post(containers_create::create))
         .route("/containers/prune", post(c::prune))
