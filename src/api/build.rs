@@ -75,12 +75,11 @@ impl BuildParams {
                 t.familiar_string()
             )));
         }
-        let mut build_args: Vec<(String, Option<String>)> = json_param::<
-            HashMap<String, Option<String>>,
-        >(&params, "buildargs")?
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+        let mut build_args: Vec<(String, Option<String>)> =
+            json_param::<HashMap<String, Option<String>>>(&params, "buildargs")?
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
         build_args.sort();
         let mut labels: Vec<(String, String)> =
             json_param::<HashMap<String, String>>(&params, "labels")?
@@ -94,7 +93,14 @@ impl BuildParams {
         };
         let remote = params.get("remote").filter(|v| !v.is_empty()).cloned();
         let cache_from = json_param::<Vec<String>>(&params, "cachefrom")?.unwrap_or_default();
-        for key in ["shmsize", "memory", "memswap", "cpushares", "cpuquota", "cpuperiod"] {
+        for key in [
+            "shmsize",
+            "memory",
+            "memswap",
+            "cpushares",
+            "cpuquota",
+            "cpuperiod",
+        ] {
             if let Some(v) = params.get(key).filter(|v| !v.is_empty()) {
                 v.parse::<i64>().map_err(|_| {
                     ApiError::bad_request(format!("invalid {key} value {v:?}: not a number"))
@@ -142,34 +148,14 @@ fn remote_arg(remote: &str) -> Result<ContextArg, ApiError> {
     )))
 }
 
-/// Whether an I/O error anywhere in `e`'s chain is an early end of data.
-fn ended_early(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::UnexpectedEof {
-                return true;
-            }
-        }
-        cur = e.source();
-    }
-    false
-}
-
-/// A context that could not be unpacked: a truncated archive is Go's `unexpected EOF`, as
+/// A context that could not be unpacked; a truncated archive is Go's `unexpected EOF`, as
 /// dockerd answers it.
 fn context_error(e: ContextError) -> ApiError {
-    let truncated = match &e {
-        ContextError::Unpack {
-            source: TarError::Read(io),
-            ..
-        } => ended_early(io),
-        _ => false,
-    } || ended_early(&e);
-    if truncated {
-        return ApiError::internal(format!("unexpected EOF: {}", chain(&e)));
-    }
     match e {
+        ContextError::Unpack {
+            source: TarError::Truncated(_),
+            ..
+        } => ApiError::internal("unexpected EOF"),
         ContextError::Download { .. } | ContextError::Git { .. } => {
             ApiError::bad_request(chain(&e))
         }
@@ -183,9 +169,7 @@ fn dockerfile(ctx: &Materialized, name: &str) -> Result<Dockerfile, ApiError> {
     if let Some(bytes) = &ctx.dockerfile {
         return dockerfile_text(name, None, bytes.clone());
     }
-    let missing = || {
-        ApiError::internal(format!("Cannot locate specified Dockerfile: {name}"))
-    };
+    let missing = || ApiError::internal(format!("Cannot locate specified Dockerfile: {name}"));
     let mut candidates = vec![name.to_string()];
     if name == "Dockerfile" {
         candidates.push("dockerfile".into());
@@ -202,7 +186,11 @@ fn dockerfile(ctx: &Materialized, name: &str) -> Result<Dockerfile, ApiError> {
     Err(missing())
 }
 
-fn dockerfile_text(name: &str, path: Option<PathBuf>, bytes: Vec<u8>) -> Result<Dockerfile, ApiError> {
+fn dockerfile_text(
+    name: &str,
+    path: Option<PathBuf>,
+    bytes: Vec<u8>,
+) -> Result<Dockerfile, ApiError> {
     let text = crate::syntax::source::decode_or_render(name, bytes)
         .map_err(|r| ApiError::bad_request(r.trim_end().to_string()))?;
     Ok(Dockerfile {
@@ -356,9 +344,8 @@ pub async fn prune(
         let (k, v) = f.split_once('=').unwrap_or((&f, ""));
         match k {
             "until" | "unused-for" | "unused_for" => {
-                req.until = Some(
-                    parse_duration(v).map_err(|e| ApiError::bad_request(e.to_string()))?,
-                )
+                req.until =
+                    Some(parse_duration(v).map_err(|e| ApiError::bad_request(e.to_string()))?)
             }
             // Every strata cache record is of the one kind these name.
             "type" | "inuse" | "shared" | "private" => {}
@@ -383,7 +370,9 @@ mod tests {
     use super::*;
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        q.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -432,8 +421,14 @@ mod tests {
 
     #[test]
     fn remotes() {
-        assert!(matches!(remote_arg("https://h/c.tar.gz"), Ok(ContextArg::Url(_))));
-        assert!(matches!(remote_arg("https://h/r.git#main"), Ok(ContextArg::Git(_))));
+        assert!(matches!(
+            remote_arg("https://h/c.tar.gz"),
+            Ok(ContextArg::Url(_))
+        ));
+        assert!(matches!(
+            remote_arg("https://h/r.git#main"),
+            Ok(ContextArg::Git(_))
+        ));
         assert!(remote_arg("/etc").is_err());
         assert!(remote_arg("ctx.tar").is_err());
     }

@@ -67,6 +67,11 @@ impl<'a> Classic<'a> {
     pub fn built(&self, image: &Image, tags: &[String]) {
         let id = image.id.to_string();
         let _ = self.out.send(json!({ "aux": { "ID": id } }));
+        if self.quiet {
+            // What the docker CLI prints for `-q`: the daemon's output, only the ID.
+            let _ = self.out.send(stream(format!("{id}\n")));
+            return;
+        }
         let short = image.id.short();
         self.send(stream(format!("Successfully built {short}\n")));
         for t in tags {

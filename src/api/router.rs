@@ -9,7 +9,8 @@ use axum::Router;
 
 use super::error::ApiError;
 use super::{
-    archive, build, containers as c, containers_create, events, hijack, images, logs, pull, system, State,
+    archive, build, containers as c, containers_create, events, hijack, images, logs, pull, system,
+    State,
 };
 use crate::engine::system::{API_VERSION, MIN_API};
 

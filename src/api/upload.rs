@@ -9,8 +9,8 @@ use axum::body::{Body, Bytes};
 use http_body_util::BodyExt;
 use tokio::sync::mpsc;
 
-use super::error::ApiError;
 use super::blocking;
+use super::error::ApiError;
 use crate::store::{Store, StoreError};
 use crate::util::owned_tmp::OwnedFile;
 
@@ -66,8 +66,7 @@ pub async fn spool(root: PathBuf, body: Body, prefix: &'static str) -> Result<Ow
     if let Some(e) = failed {
         return Err(e);
     }
-    let file =
-        written.map_err(|e| ApiError::internal(format!("cannot spool the upload: {e}")))?;
+    let file = written.map_err(|e| ApiError::internal(format!("cannot spool the upload: {e}")))?;
     let mut handle = file.as_file();
     handle
         .seek(SeekFrom::Start(0))

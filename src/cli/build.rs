@@ -183,11 +183,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     };
     let req = BuildRequest {
         context_dir: ctx.dir.dir.clone(),
-        dockerfile: Some(Dockerfile {
-            path,
-            shown,
-            text,
-        }),
+        dockerfile: Some(Dockerfile { path, shown, text }),
         tags,
         build_args,
         target: args.target.clone(),
