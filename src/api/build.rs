@@ -20,7 +20,9 @@ use super::query::{bool_param, filters, Params};
 use super::{blocking, registry_auth, stream, upload, State};
 use crate::cache::CacheFrom;
 use crate::engine::build::prune::{parse_duration, BuildPruneRequest};
-use crate::engine::build::{self, BuildError, BuildHooks, BuildRequest, Dockerfile, PullPolicy};
+use crate::engine::build::{
+    self, BuildError, BuildHooks, BuildRequest, Dockerfile, PullPolicy, RunDefaults,
+};
 use crate::engine::context_source::{self, ContextArg, ContextError, Materialized};
 use crate::engine::context_tar::TarError;
 use crate::exec::{ExecError, StepError};
@@ -43,6 +45,7 @@ pub struct BuildParams {
     pub platform: Option<Platform>,
     pub cache_from: Vec<String>,
     pub remote: Option<String>,
+    pub run_defaults: RunDefaults,
 }
 
 fn json_param<T: serde::de::DeserializeOwned>(
@@ -93,28 +96,37 @@ impl BuildParams {
         };
         let remote = params.get("remote").filter(|v| !v.is_empty()).cloned();
         let cache_from = json_param::<Vec<String>>(&params, "cachefrom")?.unwrap_or_default();
-        for key in [
-            "shmsize",
-            "memory",
-            "memswap",
-            "cpushares",
-            "cpuquota",
-            "cpuperiod",
-        ] {
+        for key in ["memory", "memswap", "cpushares", "cpuquota", "cpuperiod"] {
             if let Some(v) = params.get(key).filter(|v| !v.is_empty()) {
                 v.parse::<i64>().map_err(|_| {
                     ApiError::bad_request(format!("invalid {key} value {v:?}: not a number"))
                 })?;
             }
         }
-        if let Some(mode) = params.get("networkmode") {
-            if !matches!(mode.as_str(), "" | "default" | "bridge") {
-                return Err(ApiError::bad_request(format!(
-                    "network mode {mode:?} is not supported by this builder: RUN steps use \
-                     their own network (Dockerfile `RUN --network` chooses another)"
-                )));
-            }
+        let shm_size = match params.get("shmsize").filter(|v| !v.is_empty()) {
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!("invalid shmsize value {v:?}: not a number"))
+            })?),
+            None => None,
         }
+        .filter(|n| *n > 0);
+        let network = match params.get("networkmode").map(String::as_str) {
+            None | Some("" | "default" | "bridge") => None,
+            Some(m @ ("host" | "none")) => Some(m.to_string()),
+            Some(mode) => {
+                return Err(ApiError::bad_request(format!(
+                    "network mode {mode:?} is not supported by this builder: RUN steps take \
+                     default, bridge, host or none"
+                )))
+            }
+        };
+        let extra_hosts = pairs
+            .iter()
+            .filter(|(k, _)| k == "extrahosts")
+            .flat_map(|(_, v)| v.split(','))
+            .filter(|h| !h.trim().is_empty())
+            .map(extra_host)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(BuildParams {
             dockerfile: params
                 .get("dockerfile")
@@ -131,7 +143,30 @@ impl BuildParams {
             platform,
             cache_from,
             remote,
+            run_defaults: RunDefaults {
+                network,
+                extra_hosts,
+                shm_size,
+            },
         })
+    }
+}
+
+/// `name:address` (or `name=address`, as newer clients write it) for `/etc/hosts`.
+fn extra_host(h: &str) -> Result<(String, String), ApiError> {
+    let h = h.trim();
+    let split = if h.contains('=') {
+        h.split_once('=')
+    } else {
+        h.split_once(':')
+    };
+    match split {
+        Some((name, addr)) if !name.is_empty() && addr.parse::<std::net::IpAddr>().is_ok() => {
+            Ok((name.to_string(), addr.to_string()))
+        }
+        _ => Err(ApiError::bad_request(format!(
+            "invalid IP address in add-host: {h:?}"
+        ))),
     }
 }
 
@@ -280,6 +315,7 @@ pub async fn build(
                 reference: r.clone(),
             })
             .collect(),
+        run_defaults: p.run_defaults.clone(),
         ..Default::default()
     };
     let tags: Vec<String> = p.tags.iter().map(|t| t.familiar_string()).collect();
@@ -401,6 +437,25 @@ mod tests {
         assert_eq!(p.cache_from, ["c:1"]);
         assert_eq!(p.dockerfile, "sub/Dockerfile.x");
         assert_eq!(BuildParams::parse(&[]).unwrap().dockerfile, "Dockerfile");
+        let p = BuildParams::parse(&pairs(&[
+            ("networkmode", "host"),
+            ("extrahosts", "a:10.0.0.1,b=::1"),
+            ("extrahosts", "c:10.0.0.3"),
+            ("shmsize", "1048576"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            p.run_defaults,
+            RunDefaults {
+                network: Some("host".into()),
+                extra_hosts: vec![
+                    ("a".into(), "10.0.0.1".into()),
+                    ("b".into(), "::1".into()),
+                    ("c".into(), "10.0.0.3".into())
+                ],
+                shm_size: Some(1 << 20),
+            }
+        );
     }
 
     #[test]
@@ -412,6 +467,8 @@ mod tests {
             (("cachefrom", "x"), "invalid cachefrom value"),
             (("shmsize", "big"), "invalid shmsize value"),
             (("networkmode", "container:x"), "not supported"),
+            (("extrahosts", "nohost"), "invalid IP address"),
+            (("extrahosts", "h:not-ip"), "invalid IP address"),
         ] {
             let e = BuildParams::parse(&pairs(&[q])).unwrap_err();
             assert_eq!(e.status, StatusCode::BAD_REQUEST, "{q:?}");

@@ -211,6 +211,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             .map(|s| parse_cache_from(s).map_err(|e| anyhow!("--cache-from {e}")))
             .collect::<Result<_>>()?,
         entitlements: args.allow.clone(),
+        run_defaults: Default::default(),
     };
     let store = Store::open(&settings.root)?;
     if args.dump_plan {

@@ -20,6 +20,7 @@ use crate::distribution::{BasicCredential, RegistryClient, RegistryError};
 use crate::exec::copy::HttpFetcher;
 use crate::exec::events::Progress;
 use crate::exec::mounts::Secrets;
+pub use crate::exec::step_run::RunDefaults;
 use crate::exec::{BuildOptions, BuildOutcome, Interrupt};
 use crate::plan::graph::{plan, BuildGraph, PlanOptions};
 use crate::plan::platform::Platform;
@@ -81,6 +82,8 @@ pub struct BuildRequest {
     pub cache_from: Vec<CacheFrom>,
     /// `network.host`, `security.insecure`: what RUN may ask for.
     pub entitlements: Vec<String>,
+    /// The network, extra hosts and `/dev/shm` size of every RUN without its own.
+    pub run_defaults: RunDefaults,
 }
 
 /// Something a build reports outside its steps.
@@ -192,6 +195,7 @@ pub fn build(
         explain: req.explain,
         imported_cache: imported.as_ref(),
         inline_cache: req.cache_to.contains(&CacheTo::Inline),
+        run_defaults: req.run_defaults.clone(),
     };
     let mut result = crate::exec::build(store, &graph, &opts);
     if let Err(e) = &result {
