@@ -215,6 +215,45 @@ fn docker_build_without_buildkit_env_and_a_failing_run() {
         "{out}"
     );
 
+    // The classic builder's RUN settings: network, extra hosts, /dev/shm size.
+    let opts = s.scratch("apibuild-opts");
+    fs::write(
+        opts.join("Dockerfile"),
+        "FROM busybox\n\
+         RUN grep -c : /proc/net/dev > /ifs; grep apihost /etc/hosts > /hosts; \
+         df -k /dev/shm | tail -1 | awk '{print $2}' > /shm\n",
+    )
+    .unwrap();
+    ok(
+        &s,
+        &svc,
+        &[("DOCKER_BUILDKIT", "0")],
+        &[
+            "build",
+            "--network",
+            "none",
+            "--add-host",
+            "apihost:10.1.2.3",
+            "--shm-size",
+            "32m",
+            "-t",
+            "apibuild-opts",
+            opts.to_str().unwrap(),
+        ],
+    );
+    let ran = s.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "apibuild-opts",
+        "cat",
+        "/ifs",
+        "/hosts",
+        "/shm",
+    ]);
+    assert_eq!(ran, "1\n10.1.2.3\tapihost\n32768\n");
+
     let bad = s.scratch("apibuild-bad");
     fs::write(
         bad.join("Dockerfile"),
