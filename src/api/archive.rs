@@ -2,7 +2,7 @@
 //! is written) and `POST /images/load?quiet=` (the tar body spooled to a temp file in the
 //! store first, so an upload cut short loads nothing).
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -10,17 +10,15 @@ use axum::body::{Body, Bytes};
 use axum::extract::{self, Query};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
-use http_body_util::BodyExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::channel_body::{ChannelBody, ChannelWriter};
 use super::error::ApiError;
-use super::{blocking, stream, State};
+use super::{blocking, stream, upload, State};
 use crate::engine;
 use crate::engine::EngineError;
 use crate::store::archive::{ArchiveError, SaveFormat};
-use crate::store::{Store, StoreError};
 
 /// Chunks buffered for a slow reader before the writer thread waits for it.
 const BUFFERED: usize = 16;
@@ -67,46 +65,11 @@ pub async fn load(
     extract::State(s): extract::State<Arc<State>>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let root = s.root.clone();
-    let spool = blocking(move || {
-        let store = Store::open(&root)?;
-        let tmp = tempfile::Builder::new()
-            .prefix("api-load-")
-            .tempfile_in(store.tmp_dir())
-            .map_err(StoreError::io("cannot create a temp file", store.tmp_dir()))?;
-        Ok(tmp)
-    })
-    .await?;
-    let (tx, mut rx) = mpsc::channel::<Bytes>(BUFFERED);
-    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-        let mut file = spool;
-        while let Some(chunk) = rx.blocking_recv() {
-            file.write_all(&chunk)?;
-        }
-        Ok(file)
-    });
-    let mut body = body;
-    while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            if tx.send(data).await.is_err() {
-                break;
-            }
-        }
-    }
-    drop(tx);
-    let mut file = writer
-        .await
-        .map_err(|e| ApiError::internal(format!("the upload failed: {e}")))?
-        .map_err(|e| ApiError::internal(format!("cannot spool the upload: {e}")))?;
+    let file = upload::spool(s.root.clone(), body, "api-load-").await?;
     let root = s.root.clone();
     stream::run(move |out| {
         let read_err = |e| EngineError::from(ArchiveError::Read(e));
-        file.as_file_mut()
-            .seek(SeekFrom::Start(0))
-            .map_err(read_err)?;
-        let input = file.reopen().map_err(read_err)?;
+        let input = file.as_file().try_clone().map_err(read_err)?;
         let loaded = engine::archive::load(&root, Box::new(input))?;
         drop(file);
         for line in engine::archive::load_lines(&loaded) {

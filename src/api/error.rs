@@ -7,6 +7,7 @@ use bollard_stubs::models::ErrorResponse;
 
 use crate::distribution::verify::VerifyError;
 use crate::distribution::RegistryError;
+use crate::engine::build::BuildError;
 use crate::engine::containers::{Error as ContainersError, ErrorKind};
 use crate::engine::EngineError;
 use crate::reference::Reference;
@@ -51,7 +52,7 @@ impl ApiError {
 }
 
 /// The whole chain in one line, as the CLI renders it (`outer: cause`), without repeats.
-fn chain(err: &dyn std::error::Error) -> String {
+pub(super) fn chain(err: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&dyn std::error::Error> = Some(err);
     while let Some(e) = cur {
@@ -119,6 +120,19 @@ impl From<EngineError> for ApiError {
             ) => StatusCode::BAD_REQUEST,
             EngineError::Import(e) if e.is_invalid_request() => StatusCode::BAD_REQUEST,
             EngineError::Login(VerifyError::Unauthorized { .. }) => StatusCode::UNAUTHORIZED,
+            EngineError::Build(b) => match &**b {
+                BuildError::Plan(_) | BuildError::BadBase { .. } | BuildError::BadPlatform(_) => {
+                    StatusCode::BAD_REQUEST
+                }
+                BuildError::Pull { source, .. } => match **source {
+                    RegistryError::NameUnknown { .. }
+                    | RegistryError::ManifestUnknown { .. }
+                    | RegistryError::NotFound { .. } => StatusCode::NOT_FOUND,
+                    RegistryError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                },
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, chain(&e))

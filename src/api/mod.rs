@@ -9,6 +9,8 @@
 //! commands consistent: the store stays the only state.
 
 mod archive;
+mod build;
+mod build_progress;
 mod channel_body;
 mod commit;
 mod container_files;
@@ -33,6 +35,7 @@ mod stats;
 mod stream;
 mod system;
 mod tls;
+mod upload;
 
 use std::path::PathBuf;
 

@@ -9,7 +9,7 @@ use axum::Router;
 
 use super::error::ApiError;
 use super::{
-    archive, commit, container_files as files, container_update, containers as c,
+    archive, build, commit, container_files as files, container_update, containers as c,
     containers_create, events, exec, hijack, images, logs, pull, stats, system, State,
 };
 use crate::engine::system::{API_VERSION, MIN_API};
@@ -106,6 +106,8 @@ pub fn routes(state: Arc<State>) -> Router {
         .route("/events", get(events::events))
         .route("/auth", post(system::auth))
         .route("/plugins", get(system::plugins))
+        .route("/build", post(build::build))
+        .route("/build/prune", post(build::prune))
         .route("/containers/json", get(c::list))
         .route("/containers/create", post(containers_create::create))
         .route("/containers/prune", post(c::prune))

@@ -6,6 +6,7 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes, HttpBody};
@@ -13,10 +14,11 @@ use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use hyper::body::Frame;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::error::ApiError;
 use crate::engine::EngineError;
+use crate::exec::Interrupt;
 
 /// Messages buffered for a slow reader before the engine thread waits for it.
 const BUFFERED: usize = 64;
@@ -58,10 +60,27 @@ pub async fn run<F>(op: F) -> Result<Response, ApiError>
 where
     F: FnOnce(&Sender) -> Result<(), EngineError> + Send + 'static,
 {
+    run_cancellable(move |out, _| op(out)).await
+}
+
+/// As [`run`], and the `Interrupt` given to `op` is triggered once the response body is
+/// dropped: a client that hangs up stops the operation even while it sends nothing.
+pub async fn run_cancellable<F>(op: F) -> Result<Response, ApiError>
+where
+    F: FnOnce(&Sender, &Interrupt) -> Result<(), EngineError> + Send + 'static,
+{
     let (tx, mut rx) = mpsc::channel::<Item>(BUFFERED);
+    let interrupt = Arc::new(Interrupt::new());
+    let (gone_tx, gone_rx) = oneshot::channel::<()>();
+    let watched = interrupt.clone();
+    tokio::spawn(async move {
+        // Nothing is ever sent: the body's end of the channel only ever drops.
+        let _ = gone_rx.await;
+        watched.trigger();
+    });
     tokio::task::spawn_blocking(move || {
         let sender = Sender { tx };
-        if let Err(e) = op(&sender) {
+        if let Err(e) = op(&sender, &interrupt) {
             let _ = sender.tx.blocking_send(Item::Failed(ApiError::from(e)));
         }
     });
@@ -70,7 +89,11 @@ where
         Some(Item::Message(v)) => Some(v),
         None => None,
     };
-    let mut r = Response::new(Body::new(Lines { first, rx }));
+    let mut r = Response::new(Body::new(Lines {
+        first,
+        rx,
+        _gone: gone_tx,
+    }));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -82,6 +105,8 @@ where
 struct Lines {
     first: Option<Value>,
     rx: mpsc::Receiver<Item>,
+    /// Dropped with the body, which tells the operation's watcher the client is gone.
+    _gone: oneshot::Sender<()>,
 }
 
 fn line(v: &Value) -> Frame<Bytes> {

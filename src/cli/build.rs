@@ -12,19 +12,18 @@ use clap::Args;
 use super::args::CompressionArg;
 use super::build_output::{parse_output, source_date_epoch, write_output, Output};
 use super::Settings;
-use crate::engine::context_source;
-use crate::exec::copy::HttpFetcher;
-use crate::exec::mounts::{parse_secret_flag, Secrets};
-use crate::exec::{build, BuildOptions};
-use crate::plan::graph::{
-    dump::dump_plan, plan, BaseImage, BuildGraph, CopySource, ImageResolver, Op, PlanOptions,
+use crate::cache::{parse_cache_from, parse_cache_to};
+use crate::engine::build::{
+    self as engine_build, BuildHooks, BuildNotice, BuildRequest, Dockerfile, PullPolicy,
 };
+use crate::engine::context_source;
+use crate::exec::mounts::{parse_secret_flag, Secrets};
+use crate::plan::graph::dump::dump_plan;
 use crate::plan::platform::Platform;
 use crate::plan::scope::BuildArgs;
 use crate::reference::Reference;
 use crate::snapshot::LayerOptions;
 use crate::store::Store;
-use crate::syntax::render;
 
 #[derive(Debug, Args)]
 pub struct BuildArgsCli {
@@ -122,13 +121,13 @@ pub struct BuildArgsCli {
 
 pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     let ctx = resolve_context(settings, &args)?;
-    let (path, shown, source) = ctx.dockerfile;
+    let (path, shown, text) = ctx.dockerfile;
     let build_args = BuildArgs::from_flags(args.build_args.iter().map(String::as_str))
         .map_err(|e| anyhow!("{e}"))?
         .resolve_from_process_env();
-    let target_platform = match &args.platform {
-        Some(p) => Platform::parse(p).map_err(|e| anyhow!("--platform: {e}"))?,
-        None => Platform::host(),
+    let platform = match &args.platform {
+        Some(p) => Some(Platform::parse(p).map_err(|e| anyhow!("--platform: {e}"))?),
+        None => None,
     };
     let output = match &args.output {
         Some(o) => parse_output(o).map_err(|e| anyhow!("invalid --output {o:?}: {e}"))?,
@@ -170,35 +169,53 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             .collect::<Result<Vec<_>>>()?,
     );
     let push = args.push || output.pushes();
-    let caches = super::cache_args::CacheFlags::parse(&args.cache_to, &args.cache_from)?;
     let mode = super::progress::ProgressMode::chosen(args.progress.as_deref())?;
     for a in &args.allow {
         if !matches!(a.as_str(), "network.host" | "security.insecure") {
             bail!("invalid --allow {a:?}: expected network.host or security.insecure");
         }
     }
-    let opts = PlanOptions {
-        entitlements: args.allow.clone(),
+    let pull = match args.pull.as_deref() {
+        None | Some("missing") => PullPolicy::Missing,
+        Some("always") | Some("true") => PullPolicy::Always,
+        Some("never") | Some("false") => PullPolicy::Never,
+        Some(other) => bail!("invalid --pull {other:?}: expected always, missing or never"),
+    };
+    let req = BuildRequest {
+        context_dir: ctx.dir.dir.clone(),
+        dockerfile: Some(Dockerfile { path, shown, text }),
+        tags,
         build_args,
         target: args.target.clone(),
-        target_platform,
-        build_platform: Platform::host(),
+        platform,
+        no_cache: args.no_cache,
+        no_cache_stages: args.no_cache_filter.clone(),
+        labels,
+        layer: LayerOptions {
+            compression: args.compression.with_level(args.compression_level),
+            source_date_epoch: epoch,
+        },
+        secrets: Some(secrets),
+        pull,
+        insecure: args.insecure.clone(),
+        auths: Default::default(),
+        explain: args.explain,
+        cache_to: args
+            .cache_to
+            .iter()
+            .map(|s| parse_cache_to(s).map_err(|e| anyhow!("--cache-to {e}")))
+            .collect::<Result<_>>()?,
+        cache_from: args
+            .cache_from
+            .iter()
+            .map(|s| parse_cache_from(s).map_err(|e| anyhow!("--cache-from {e}")))
+            .collect::<Result<_>>()?,
+        entitlements: args.allow.clone(),
+        run_defaults: Default::default(),
     };
     let store = Store::open(&settings.root)?;
-    let plan_now = || match plan(&source, &opts, &StoreImages(&store)) {
-        Ok(g) => Ok(g),
-        Err(e) => match e.diagnostic() {
-            Some(d) => Err(anyhow!("{}", render(&shown, &source, &d).trim_end())),
-            None => Err(anyhow!("{e}")),
-        },
-    };
-    let mut graph = plan_now()?;
-    if !args.dump_plan && pull_bases(&store, &graph, &args)? {
-        // The pulled images' Env, User, Shell and ONBUILD feed the plan.
-        graph = plan_now()?;
-    }
     if args.dump_plan {
-        println!("{}", dump_plan(&graph));
+        println!("{}", dump_plan(&engine_build::plan_graph(&store, &req)?));
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -207,58 +224,30 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     } else {
         super::progress::renderer(mode, Box::new(std::io::stderr()))
     };
-    let fetcher = HttpFetcher::new();
-    let imported = caches.import(&store, &args.insecure);
-    let mut bopts = BuildOptions {
-        dockerfile_name: shown,
-        dockerfile_path: path.clone(),
-        context_dir: ctx.dir.dir.clone(),
-        tags,
-        no_cache: args.no_cache,
-        no_cache_stages: args.no_cache_filter.clone(),
-        labels,
-        layer: LayerOptions {
-            compression: args.compression.with_level(args.compression_level),
-            source_date_epoch: epoch,
-        },
-        fetch: Some(&fetcher),
-        secrets: Some(&secrets),
-        interrupt: Some(super::signals::build_interrupt()),
-        progress: renderer.as_progress(),
-        explain: args.explain,
-        imported_cache: imported.as_ref(),
-        inline_cache: caches.inline(),
+    let notice = |n: BuildNotice| match n {
+        BuildNotice::Pulling(name) => eprintln!("pulling {name}"),
+        BuildNotice::Info(m) => eprintln!("{m}"),
+        BuildNotice::Warning(w) => eprintln!("warning: {w}"),
     };
-    let mut result = build(&store, &graph, &bopts);
-    if let Err(e) = &result {
-        if e.is_cache_fetch() && bopts.imported_cache.is_some() {
-            // A cache that failed in mid-build costs a rebuild, not the build.
-            eprintln!("warning: {e}; building again without the imported cache");
-            bopts.imported_cache = None;
-            if let Some(i) = bopts.interrupt {
-                i.reset();
-            }
-            result = build(&store, &graph, &bopts);
-        }
-    }
+    let hooks = BuildHooks {
+        progress: renderer.as_progress(),
+        notice: &notice,
+        interrupt: Some(super::signals::build_interrupt()),
+    };
+    let result = engine_build::build(&store, &req, &hooks, &mut |_| {});
     renderer.finish();
     let outcome = match result {
-        Err(crate::exec::ExecError::Interrupted) => {
+        Err(e) if e.is_interrupted() => {
             eprintln!("error: build interrupted; nothing was written for unfinished steps");
             return Ok(ExitCode::from(130));
         }
         r => r?,
     };
-    caches.export(&store, &outcome, imported.as_ref(), &args.insecure);
-    if let Some(imp) = &imported {
-        let (blobs, bytes) = imp.fetched();
-        eprintln!("cache: downloaded {blobs} blob(s), {bytes} bytes");
-    }
     let image = &outcome.image;
     if args.explain {
         super::explain::print(&outcome.explained, &mut std::io::stderr());
     }
-    write_output(&store, image, &output, &bopts.tags, epoch)?;
+    write_output(&store, image, &output, &req.tags, epoch)?;
     if let Some(f) = &args.iidfile {
         std::fs::write(f, image.id.to_string())
             .with_context(|| format!("cannot write --iidfile {}", f.display()))?;
@@ -268,7 +257,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             "containerimage.digest": image.manifest_digest.to_string(),
             "containerimage.config.digest": image.id.to_string(),
             "containerimage.descriptor": image.descriptor(),
-            "image.name": bopts.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","),
+            "image.name": req.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","),
             "strata.steps": outcome.steps,
         });
         let mut meta = meta;
@@ -280,10 +269,10 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             .with_context(|| format!("cannot write --metadata-file {}", f.display()))?;
     }
     if push {
-        if bopts.tags.is_empty() {
+        if req.tags.is_empty() {
             bail!("--push needs at least one -t NAME to push to");
         }
-        for t in &bopts.tags {
+        for t in &req.tags {
             super::push::push_one(&store, t, &args.insecure)?;
         }
     }
@@ -291,58 +280,6 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         println!("{}", image.id);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Pulls the images the graph builds on (FROM, `COPY --from=image`, `--mount from=image`) that
-/// the store lacks, or all of them with `--pull`. Returns whether anything was pulled.
-fn pull_bases(store: &Store, graph: &BuildGraph, args: &BuildArgsCli) -> Result<bool> {
-    let always = match args.pull.as_deref() {
-        None | Some("missing") => false,
-        Some("always") | Some("true") => true,
-        Some("never") | Some("false") => return Ok(false),
-        Some(other) => bail!("invalid --pull {other:?}: expected always, missing or never"),
-    };
-    let mut wanted: Vec<(String, String)> = Vec::new();
-    for n in &graph.nodes {
-        let mut add = |image: &str, platform: &str| {
-            let key = (image.to_string(), platform.to_string());
-            if !wanted.contains(&key) && (always || store.resolve(image).is_err()) {
-                wanted.push(key);
-            }
-        };
-        let platform = graph
-            .stages
-            .iter()
-            .find(|s| s.index == n.stage)
-            .map(|s| s.platform.clone())
-            .unwrap_or_default();
-        match &n.op {
-            Op::Base { image, platform } => add(image, platform),
-            Op::Copy(c) => {
-                if let CopySource::Image(image) = &c.from {
-                    add(image, &platform)
-                }
-            }
-            Op::Exec(e) => {
-                for m in &e.mounts {
-                    if let Some(CopySource::Image(image)) = &m.source {
-                        add(image, &platform)
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    for (image, platform) in &wanted {
-        let reference = Reference::parse(image)
-            .map_err(|e| anyhow!("invalid image reference {image:?}: {e}"))?;
-        let platform = Platform::parse(platform).map_err(|e| anyhow!("{e}"))?;
-        let client = super::pull::registry_client(reference.domain(), &args.insecure)?;
-        eprintln!("pulling {}", reference.familiar_string());
-        crate::distribution::pull(store, &client, &reference, &platform)
-            .with_context(|| format!("pulling {}", reference.familiar_string()))?;
-    }
-    Ok(!wanted.is_empty())
 }
 
 /// The Dockerfile's name in messages: as the user wrote it, or `Dockerfile` for the default in
@@ -432,22 +369,4 @@ fn resolve_context(settings: &Settings, args: &BuildArgsCli) -> Result<BuildCont
 /// The Dockerfile as text; not UTF-8 is a located error naming the first bad byte.
 fn dockerfile_text(shown: &str, bytes: Vec<u8>) -> Result<String> {
     crate::syntax::source::decode_or_render(shown, bytes).map_err(|r| anyhow!("{}", r.trim_end()))
-}
-
-/// Base images come from the store: their Env, User, WorkingDir, Shell and OnBuild feed the
-/// plan. An image that is not there plans with empty defaults; the executor reports it missing.
-struct StoreImages<'a>(&'a Store);
-
-impl ImageResolver for StoreImages<'_> {
-    fn resolve(&self, reference: &str, _platform: &Platform) -> Option<BaseImage> {
-        let image = self.0.resolve(reference).ok()?;
-        let c = &image.config.config;
-        Some(BaseImage {
-            env: c.env.clone().unwrap_or_default(),
-            user: c.user.clone().unwrap_or_default(),
-            working_dir: c.working_dir.clone().unwrap_or_default(),
-            shell: c.shell.clone().unwrap_or_default(),
-            onbuild: c.on_build.clone().unwrap_or_default(),
-        })
-    }
 }

@@ -11,7 +11,6 @@ mod progress;
 mod build;
 mod build_output;
 mod builder;
-mod cache_args;
 mod check;
 mod commit;
 mod cp;

@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::Settings;
-use crate::distribution::RegistryClient;
 use crate::engine;
 use crate::engine::pull::{PullEvent, PullRequest};
 use crate::plan::platform::Platform;
@@ -23,16 +22,6 @@ pub struct PullArgs {
     pub insecure: Vec<String>,
     /// `[HOST[:PORT]/]NAME[:TAG|@DIGEST]`.
     pub reference: String,
-}
-
-/// A client for `registry` (see `engine::registry`); a credential helper that fails is a
-/// warning on stderr.
-pub(super) fn registry_client(registry: &str, insecure: &[String]) -> Result<RegistryClient> {
-    Ok(crate::engine::registry::registry_client(
-        registry,
-        insecure,
-        &mut |w| eprintln!("warning: {w}"),
-    )?)
 }
 
 pub fn run(settings: &Settings, args: PullArgs) -> Result<ExitCode> {

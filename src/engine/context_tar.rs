@@ -38,6 +38,9 @@ pub enum Contents {
 pub enum TarError {
     #[error("reading: {0}")]
     Read(#[source] io::Error),
+    /// The input ended inside the archive (Go's and so Docker's `unexpected EOF`).
+    #[error("unexpected EOF: the archive is truncated")]
+    Truncated(#[source] Box<TarError>),
     #[error("tar entry {entry:?} refused: {reason}")]
     Refused { entry: String, reason: String },
     #[error("tar entry {entry:?}: {op} {path:?}: {source}")]
@@ -139,6 +142,38 @@ pub fn extract_if_tar(reader: impl Read, dest: &Path) -> Result<Contents, TarErr
 /// way in passes a symlink or a non-directory are refused; symlinks themselves are stored as
 /// they are, wherever they point. Devices and FIFOs are skipped: a context only holds files.
 pub fn extract_tar(reader: impl Read, dest: &Path) -> Result<(), TarError> {
+    let ended = std::cell::Cell::new(false);
+    let watched = EndWatch {
+        inner: reader,
+        ended: &ended,
+    };
+    match extract_entries(watched, dest) {
+        // The data ran out under an entry (the tar crate says only "failed to write entire
+        // file", or fails to read a header): the archive was cut short.
+        Err(e) if ended.get() && !matches!(e, TarError::Refused { .. }) => {
+            Err(TarError::Truncated(Box::new(e)))
+        }
+        r => r,
+    }
+}
+
+/// A reader that remembers whether it reached the end of its input.
+struct EndWatch<'a, R> {
+    inner: R,
+    ended: &'a std::cell::Cell<bool>,
+}
+
+impl<R: Read> Read for EndWatch<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.ended.set(true);
+        }
+        Ok(n)
+    }
+}
+
+fn extract_entries(reader: impl Read, dest: &Path) -> Result<(), TarError> {
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);

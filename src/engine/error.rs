@@ -56,6 +56,9 @@ pub enum EngineError {
         #[source]
         source: Box<RegistryError>,
     },
+    // Boxed: an executor error is large.
+    #[error(transparent)]
+    Build(Box<super::build::BuildError>),
     #[error("pushing {reference}")]
     Push {
         reference: String,
@@ -79,5 +82,11 @@ impl From<ImportError> for EngineError {
 impl From<ArchiveError> for EngineError {
     fn from(e: ArchiveError) -> EngineError {
         EngineError::Archive(Box::new(e))
+    }
+}
+
+impl From<super::build::BuildError> for EngineError {
+    fn from(e: super::build::BuildError) -> EngineError {
+        EngineError::Build(Box::new(e))
     }
 }

@@ -56,6 +56,8 @@ pub struct BuildOptions<'a> {
     pub imported_cache: Option<&'a ImportedCache>,
     /// `--cache-to type=inline`: the output steps' entries go into the image config.
     pub inline_cache: bool,
+    /// The network, hosts and `/dev/shm` every RUN gets by default.
+    pub run_defaults: super::step_run::RunDefaults,
 }
 
 /// One step as the build saw it (for `--metadata-file` and tests).
@@ -150,6 +152,7 @@ pub fn build(
         interrupt,
         failed: AtomicBool::new(false),
         imported: opts.imported_cache,
+        run_defaults: &opts.run_defaults,
         seen: Mutex::new(Default::default()),
     };
     let errors: Mutex<Vec<(usize, StepError)>> = Mutex::new(Vec::new());

@@ -79,6 +79,9 @@ pub enum StepError {
     RunFailed {
         command: String,
         status: String,
+        /// The exit code, when the process exited rather than died of a signal (Docker's
+        /// classic builder reports it as the error's code).
+        exit_code: Option<i32>,
         /// The last lines of output, pre-formatted (empty when there was none).
         tail: String,
     },

@@ -57,6 +57,19 @@ pub struct RunContext<'a> {
     pub step: usize,
     pub progress: &'a dyn Progress,
     pub interrupt: &'a Interrupt,
+    pub defaults: &'a RunDefaults,
+}
+
+/// What every RUN of a build gets unless its own flags say otherwise: the classic builder's
+/// `networkmode`, `extrahosts` and `shmsize`. Like Docker's, they are not in the cache key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunDefaults {
+    /// `host` or `none`; `None`: the sandbox's own network.
+    pub network: Option<String>,
+    /// `(name, address)` lines added to `/etc/hosts`.
+    pub extra_hosts: Vec<(String, String)>,
+    /// The size of `/dev/shm` in bytes; `None`: Docker's 64 MiB.
+    pub shm_size: Option<u64>,
 }
 
 /// Runs the op over `lowers` + `upper`/`work` (the upperdir receives its changes). `scratch`
@@ -100,11 +113,25 @@ pub fn run(
         op.user.clone()
     };
     spec.hostname = "buildkitsandbox".into();
-    spec.network = match op.network.as_deref() {
+    spec.network = match op.network.as_deref().or(rc.defaults.network.as_deref()) {
         Some("none") => NetworkMode::None,
         Some("host") => NetworkMode::Host,
         _ => NetworkMode::Default,
     };
+    if let Some(size) = rc.defaults.shm_size {
+        spec.shm_size = size;
+    }
+    if !rc.defaults.extra_hosts.is_empty() {
+        let mut hosts = crate::sandbox::network::hosts_file(&spec.hostname);
+        for (name, addr) in &rc.defaults.extra_hosts {
+            hosts.push_str(&format!("{addr}\t{name}\n"));
+        }
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        spec.etc = Some(crate::sandbox::spec::EtcFiles {
+            hosts,
+            resolv_conf: crate::sandbox::network::resolv_conf(&spec.network, &host_resolv),
+        });
+    }
     // `--security=insecure` (allowed only with `--allow security.insecure`) is BuildKit's
     // privileged RUN: every capability, no seccomp filter, devices and `/proc` unmasked.
     if op.security.as_deref() == Some("insecure") {
@@ -175,9 +202,14 @@ pub fn run(
         } else {
             format!("\n  last output:\n    {}", lines.join("\n    "))
         };
+        let exit_code = match outcome.status {
+            ExitStatus::Exited(c) => Some(c),
+            ExitStatus::Signaled(_) => None,
+        };
         return Err(StepError::RunFailed {
             command: argv.join(" "),
             status,
+            exit_code,
             tail,
         });
     }

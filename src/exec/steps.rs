@@ -47,6 +47,7 @@ pub struct Executor<'a> {
     pub failed: AtomicBool,
     /// Entries from `--cache-from`, consulted after the local index.
     pub imported: Option<&'a ImportedCache>,
+    pub run_defaults: &'a super::step_run::RunDefaults,
     /// Every entry this build hit or recorded, for `--cache-to`.
     pub seen: Mutex<Seen>,
 }
@@ -253,6 +254,7 @@ impl Executor<'_> {
                     step: node.id,
                     progress: self.progress,
                     interrupt: self.interrupt,
+                    defaults: self.run_defaults,
                 };
                 let (argv, _) = step_run::argv(op);
                 let created_by = run_created_by(&argv, &node.meta.history_args);

@@ -40,6 +40,9 @@ pub struct BuildPruneReport {
     pub snapshots: usize,
     pub extra: usize,
     pub reclaimed: u64,
+    /// The name of each removed item (a cache key, a snapshot, a cache mount), as Docker's
+    /// `CachesDeleted` lists record IDs.
+    pub deleted: Vec<String>,
 }
 
 /// One candidate, as [`choose`] sees it.
@@ -174,6 +177,12 @@ impl Store {
         for (i, what) in whats.iter().enumerate() {
             if !chosen.contains(&i) {
                 continue;
+            }
+            let path = match what {
+                What::Entry { path, .. } | What::Snapshot(path) | What::Extra(path) => path,
+            };
+            if let Some(name) = path.file_name() {
+                report.deleted.push(name.to_string_lossy().into_owned());
             }
             match what {
                 What::Entry { path, blob } => {

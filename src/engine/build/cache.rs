@@ -1,0 +1,146 @@
+//! `--cache-to` / `--cache-from` (and the API's `cachefrom`): imports caches before the build
+//! and exports after it. A cache that cannot be read or written is a notice, never a failed
+//! build.
+
+use super::{BuildNotice, Clients};
+use crate::cache::{self, ArtifactConfig, CacheFrom, CacheTo, Exported};
+use crate::exec::remote_cache::ImportedCache;
+use crate::exec::BuildOutcome;
+use crate::reference::Reference;
+use crate::store::Store;
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// Imports every cache in `from` that can be read; `None` when none was asked for.
+pub(super) fn import(store: &Store, from: &[CacheFrom], c: &Clients) -> Option<ImportedCache> {
+    if from.is_empty() {
+        return None;
+    }
+    let mut imported = ImportedCache::new();
+    for from in from {
+        let (what, result) = match from {
+            CacheFrom::Registry { reference } => {
+                (reference.clone(), import_ref(store, reference, c))
+            }
+            CacheFrom::Local { dir } => (
+                dir.display().to_string(),
+                cache::import_local(dir).map_err(Failure::from),
+            ),
+        };
+        let result = result.and_then(|imp| {
+            if !imp.mounts.is_empty() {
+                let n = cache::restore_cache_mounts(store, imp.source.as_ref(), &imp.mounts)?;
+                if n > 0 {
+                    (c.notice)(BuildNotice::Info(format!(
+                        "cache: restored {n} cache mount(s) from {what}"
+                    )));
+                }
+            }
+            Ok(imp)
+        });
+        match result {
+            Ok(imp) => {
+                (c.notice)(BuildNotice::Info(format!(
+                    "cache: {} entries from {what}",
+                    imp.doc.entries.len()
+                )));
+                imported.add(imp.source, imp.doc);
+            }
+            Err(e) => (c.notice)(BuildNotice::Warning(format!(
+                "--cache-from {what}: {}; building without it",
+                chain(e.as_ref())
+            ))),
+        }
+    }
+    Some(imported)
+}
+
+/// Runs every non-inline `--cache-to`.
+pub(super) fn export(
+    store: &Store,
+    to: &[CacheTo],
+    outcome: &BuildOutcome,
+    imported: Option<&ImportedCache>,
+    c: &Clients,
+) {
+    for to in to {
+        let (what, result) = match to {
+            CacheTo::Inline => continue,
+            CacheTo::Registry {
+                reference,
+                mode,
+                cache_mounts,
+            } => (
+                reference.clone(),
+                artifact(store, outcome, *mode, *cache_mounts).and_then(|a| {
+                    let r = parse_ref(reference)?;
+                    let client = c.client(r.domain())?;
+                    Ok(cache::export_registry(store, &client, &r, &a, imported)?)
+                }),
+            ),
+            CacheTo::Local {
+                dir,
+                mode,
+                cache_mounts,
+            } => (
+                dir.display().to_string(),
+                artifact(store, outcome, *mode, *cache_mounts)
+                    .and_then(|a| Ok(cache::export_local(store, dir, &a, imported)?)),
+            ),
+        };
+        match result {
+            Ok(Exported {
+                entries,
+                blobs,
+                written,
+            }) => (c.notice)(BuildNotice::Info(format!(
+                "cache: exported {entries} entries to {what} ({blobs} blobs, {written} written)"
+            ))),
+            Err(e) => (c.notice)(BuildNotice::Warning(format!(
+                "--cache-to {what}: {}; the build result stands",
+                chain(e.as_ref())
+            ))),
+        }
+    }
+}
+
+fn parse_ref(reference: &str) -> Result<Reference, Failure> {
+    Reference::parse(reference).map_err(|e| format!("invalid reference: {e}").into())
+}
+
+fn import_ref(store: &Store, reference: &str, c: &Clients) -> Result<cache::Imported, Failure> {
+    let r = parse_ref(reference)?;
+    let client = c.client(r.domain())?;
+    Ok(cache::import_registry(store, client, &r)?)
+}
+
+fn artifact(
+    store: &Store,
+    outcome: &BuildOutcome,
+    mode: cache::Mode,
+    cache_mounts: bool,
+) -> Result<ArtifactConfig, Failure> {
+    let mounts = if cache_mounts {
+        cache::pack_cache_mounts(store)?
+    } else {
+        Vec::new()
+    };
+    Ok(ArtifactConfig {
+        doc: cache::select(&outcome.cache_records, mode).with_inputs(&outcome.cache_inputs),
+        mounts,
+    })
+}
+
+/// `outer: cause: …`, as anyhow's `{:#}` renders a chain.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}

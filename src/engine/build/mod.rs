@@ -1,0 +1,232 @@
+//! Building an image for both front doors: a typed [`BuildRequest`] in; progress as the
+//! executor's [`Event`]s plus [`BuildNotice`]s (pulls, cache import/export, warnings) out
+//! through callbacks; the [`BuildOutcome`] at the end. Planning, pulling missing bases,
+//! importing and exporting caches and the retry without a broken imported cache all happen
+//! here; rendering, `--output`, `--push` and files like `--iidfile` stay with the CLI.
+//! Synchronous: the API runs it on the blocking pool and stops it through the [`Interrupt`].
+
+mod bases;
+mod cache;
+mod error;
+pub mod prune;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use error::BuildError;
+
+use crate::cache::{CacheFrom, CacheTo};
+use crate::distribution::{BasicCredential, RegistryClient, RegistryError};
+use crate::exec::copy::HttpFetcher;
+use crate::exec::events::Progress;
+use crate::exec::mounts::Secrets;
+pub use crate::exec::step_run::RunDefaults;
+use crate::exec::{BuildOptions, BuildOutcome, Interrupt};
+use crate::plan::graph::{plan, BuildGraph, PlanOptions};
+use crate::plan::platform::Platform;
+use crate::plan::scope::ResolvedBuildArgs;
+use crate::reference::Reference;
+use crate::snapshot::LayerOptions;
+use crate::store::Store;
+use crate::syntax::render;
+
+/// The Dockerfile of a build, read already.
+#[derive(Debug, Clone)]
+pub struct Dockerfile {
+    /// Where it is on disk (for the `<Dockerfile>.dockerignore` rule); `None` for one read
+    /// from stdin or a URL.
+    pub path: Option<PathBuf>,
+    /// Its name in messages (`Dockerfile`, `build/Dockerfile.prod`).
+    pub shown: String,
+    pub text: String,
+}
+
+/// When to pull the images a build stands on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    /// Only those the store lacks.
+    #[default]
+    Missing,
+    /// Every one: a newer image may have been pushed under the same tag.
+    Always,
+    Never,
+}
+
+/// Everything a build needs to know, resolved by a front door.
+#[derive(Default)]
+pub struct BuildRequest {
+    /// The context, as a local directory.
+    pub context_dir: PathBuf,
+    pub dockerfile: Option<Dockerfile>,
+    pub tags: Vec<Reference>,
+    pub build_args: ResolvedBuildArgs,
+    /// The stage to build; `None`: the last one.
+    pub target: Option<String>,
+    /// `None`: the host's.
+    pub platform: Option<Platform>,
+    pub no_cache: bool,
+    /// Stage names (lower-case) or indices whose steps ignore the cache.
+    pub no_cache_stages: Vec<String>,
+    pub labels: Vec<(String, String)>,
+    pub layer: LayerOptions,
+    pub secrets: Option<Secrets>,
+    pub pull: PullPolicy,
+    /// Registries allowed over plain HTTP (beyond loopback).
+    pub insecure: Vec<String>,
+    /// Credentials given with the request, by registry host; others come from Docker's
+    /// config file.
+    pub auths: HashMap<String, BasicCredential>,
+    /// Say why each rebuilt step missed the cache.
+    pub explain: bool,
+    pub cache_to: Vec<CacheTo>,
+    pub cache_from: Vec<CacheFrom>,
+    /// `network.host`, `security.insecure`: what RUN may ask for.
+    pub entitlements: Vec<String>,
+    /// The network, extra hosts and `/dev/shm` size of every RUN without its own.
+    pub run_defaults: RunDefaults,
+}
+
+/// Something a build reports outside its steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildNotice {
+    /// A base image is being pulled.
+    Pulling(String),
+    /// Cache import/export results.
+    Info(String),
+    /// Something went wrong that does not fail the build.
+    Warning(String),
+}
+
+/// Where a build reports, and how it is stopped from outside.
+pub struct BuildHooks<'a> {
+    pub progress: &'a dyn Progress,
+    pub notice: &'a (dyn Fn(BuildNotice) + Sync),
+    pub interrupt: Option<&'a Interrupt>,
+}
+
+/// Registry clients for pulls and caches: the request's credential for a registry when it
+/// carries one, else Docker's config file.
+pub(crate) struct Clients<'a> {
+    pub insecure: &'a [String],
+    pub auths: &'a HashMap<String, BasicCredential>,
+    pub notice: &'a (dyn Fn(BuildNotice) + Sync),
+}
+
+impl Clients<'_> {
+    pub fn client(&self, registry: &str) -> Result<RegistryClient, RegistryError> {
+        match self.auths.get(registry) {
+            Some(c) => super::registry::registry_client_as(registry, self.insecure, c),
+            None => super::registry::registry_client(registry, self.insecure, &mut |w| {
+                (self.notice)(BuildNotice::Warning(w))
+            }),
+        }
+    }
+}
+
+fn plan_options(req: &BuildRequest) -> PlanOptions {
+    PlanOptions {
+        entitlements: req.entitlements.clone(),
+        build_args: req.build_args.clone(),
+        target: req.target.clone(),
+        target_platform: req.platform.clone().unwrap_or_else(Platform::host),
+        build_platform: Platform::host(),
+    }
+}
+
+/// The build graph of `req` as the store stands now (`--dump-plan`); pulls nothing.
+pub fn plan_graph(store: &Store, req: &BuildRequest) -> Result<BuildGraph, BuildError> {
+    let df = dockerfile(req);
+    match plan(&df.text, &plan_options(req), &bases::StoreImages(store)) {
+        Ok(g) => Ok(g),
+        Err(e) => Err(BuildError::Plan(match e.diagnostic() {
+            Some(d) => render(&df.shown, &df.text, &d).trim_end().to_string(),
+            None => e.to_string(),
+        })),
+    }
+}
+
+fn dockerfile(req: &BuildRequest) -> std::borrow::Cow<'_, Dockerfile> {
+    match &req.dockerfile {
+        Some(d) => std::borrow::Cow::Borrowed(d),
+        None => std::borrow::Cow::Owned(Dockerfile {
+            path: Some(req.context_dir.join("Dockerfile")),
+            shown: "Dockerfile".into(),
+            text: String::new(),
+        }),
+    }
+}
+
+/// Plans `req`, pulls the bases its policy asks for, imports caches, runs the graph (once
+/// more without the imported cache if that cache fails mid-build), and exports caches.
+/// `on_plan` sees the final graph before any step runs (the API numbers its steps by it).
+pub fn build(
+    store: &Store,
+    req: &BuildRequest,
+    hooks: &BuildHooks<'_>,
+    on_plan: &mut dyn FnMut(&BuildGraph),
+) -> Result<BuildOutcome, BuildError> {
+    let clients = Clients {
+        insecure: &req.insecure,
+        auths: &req.auths,
+        notice: hooks.notice,
+    };
+    let mut graph = plan_graph(store, req)?;
+    if bases::pull_bases(store, &graph, req.pull, &clients)? {
+        // The pulled images' Env, User, Shell and ONBUILD feed the plan.
+        graph = plan_graph(store, req)?;
+    }
+    on_plan(&graph);
+    let df = dockerfile(req);
+    let fetcher = HttpFetcher::new();
+    let imported = cache::import(store, &req.cache_from, &clients);
+    let mut opts = BuildOptions {
+        dockerfile_name: df.shown.clone(),
+        dockerfile_path: df.path.clone(),
+        context_dir: req.context_dir.clone(),
+        tags: req.tags.clone(),
+        no_cache: req.no_cache,
+        no_cache_stages: req.no_cache_stages.clone(),
+        labels: req.labels.clone(),
+        layer: req.layer.clone(),
+        fetch: Some(&fetcher),
+        secrets: req.secrets.as_ref(),
+        interrupt: hooks.interrupt,
+        progress: hooks.progress,
+        explain: req.explain,
+        imported_cache: imported.as_ref(),
+        inline_cache: req.cache_to.contains(&CacheTo::Inline),
+        run_defaults: req.run_defaults.clone(),
+    };
+    let mut result = crate::exec::build(store, &graph, &opts);
+    if let Err(e) = &result {
+        if e.is_cache_fetch() && opts.imported_cache.is_some() {
+            // A cache that failed in mid-build costs a rebuild, not the build.
+            (hooks.notice)(BuildNotice::Warning(format!(
+                "{e}; building again without the imported cache"
+            )));
+            opts.imported_cache = None;
+            if let Some(i) = opts.interrupt {
+                i.reset();
+            }
+            result = crate::exec::build(store, &graph, &opts);
+        }
+    }
+    let outcome = result?;
+    cache::export(store, &req.cache_to, &outcome, imported.as_ref(), &clients);
+    if let Some(imp) = &imported {
+        let (blobs, bytes) = imp.fetched();
+        (hooks.notice)(BuildNotice::Info(format!(
+            "cache: downloaded {blobs} blob(s), {bytes} bytes"
+        )));
+    }
+    Ok(outcome)
+}
+
+/// The store's temp area, made if missing: where contexts are unpacked.
+pub fn temp_area(root: &Path) -> Result<PathBuf, BuildError> {
+    let store = Store::open(root)?;
+    let tmp = store.tmp_dir();
+    std::fs::create_dir_all(&tmp)
+        .map_err(crate::store::StoreError::io("cannot create", tmp.clone()))?;
+    Ok(tmp)
+}
