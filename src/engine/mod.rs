@@ -14,9 +14,11 @@ pub mod events;
 pub mod image_inspect;
 pub mod images;
 pub mod inspect_security;
+pub mod networks;
 pub mod pull;
 pub mod push;
 pub mod registry;
 pub mod system;
+pub mod volumes;
 
 pub use error::EngineError;
