@@ -9,6 +9,7 @@
 //! commands consistent: the store stays the only state.
 
 mod archive;
+mod body;
 mod channel_body;
 mod containers;
 mod containers_create;
@@ -18,6 +19,7 @@ mod hijack;
 mod images;
 mod listen;
 mod logs;
+mod networks;
 mod pull;
 mod push;
 mod query;
@@ -26,6 +28,7 @@ mod router;
 mod server;
 mod stream;
 mod system;
+mod volumes;
 
 use std::path::PathBuf;
 

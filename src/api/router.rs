@@ -9,7 +9,8 @@ use axum::Router;
 
 use super::error::ApiError;
 use super::{
-    archive, containers as c, containers_create, events, hijack, images, logs, pull, system, State,
+    archive, containers as c, containers_create, events, hijack, images, logs, networks as n, pull,
+    system, volumes as v, State,
 };
 use crate::engine::system::{API_VERSION, MIN_API};
 
@@ -121,6 +122,16 @@ pub fn routes(state: Arc<State>) -> Router {
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}/attach", post(hijack::attach))
         .route("/containers/{id}", delete(c::remove))
+        .route("/volumes", get(v::list))
+        .route("/volumes/create", post(v::create))
+        .route("/volumes/prune", post(v::prune))
+        .route("/volumes/{name}", get(v::inspect).delete(v::remove))
+        .route("/networks", get(n::list))
+        .route("/networks/create", post(n::create))
+        .route("/networks/prune", post(n::prune))
+        .route("/networks/{id}", get(n::inspect).delete(n::remove))
+        .route("/networks/{id}/connect", post(n::connect))
+        .route("/networks/{id}/disconnect", post(n::disconnect))
         .route("/images/json", get(images::list))
         .route("/images/prune", post(images::prune))
         .route("/images/create", post(pull::create))
