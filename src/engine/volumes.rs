@@ -65,6 +65,15 @@ pub fn get(root: &Path, name: &str) -> Result<Volume, EngineError> {
 /// missing volume no error, as with Docker.
 pub fn remove(root: &Path, name: &str, force: bool) -> Result<(), EngineError> {
     let containers = Containers::new(root);
+    // A container that has not started yet has not marked its volumes: its record counts.
+    let list = containers.list().map_err(EngineError::Containers)?;
+    if let Some(ids) = volume_users(&list).remove(name) {
+        return Err(VolumeError::InUse {
+            name: name.to_string(),
+            containers: ids.into_iter().collect(),
+        }
+        .into());
+    }
     let exists = |id: &str| containers.dir(id).is_dir();
     match Volumes::new(root).remove(name, &exists) {
         Ok(()) => {
