@@ -114,12 +114,12 @@ fn compose_up_ps_logs_down() {
     }
     assert!(ps.contains(&format!("127.0.0.1:{port}->80/tcp")), "{ps}");
     // Compose's objects are the store's: the strata CLI sees them.
-    assert_eq!(
-        s.ok(&["volume", "ls", "-q"]),
-        format!("{name}_site\n")
-    );
+    assert_eq!(s.ok(&["volume", "ls", "-q"]), format!("{name}_site\n"));
     let nets = s.ok(&["network", "ls", "--format", "{{.Name}}"]);
-    assert!(nets.lines().any(|l| l == format!("{name}_default")), "{nets}");
+    assert!(
+        nets.lines().any(|l| l == format!("{name}_default")),
+        "{nets}"
+    );
 
     // The client found the web server by its service name, through the project network.
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -130,10 +130,7 @@ fn compose_up_ps_logs_down() {
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert!(
-        logs.contains(&format!("client_1  | served-from-volume")),
-        "{logs}"
-    );
+    assert!(logs.contains("client_1  | served-from-volume"), "{logs}");
     // The published port, from the host.
     let deadline = Instant::now() + Duration::from_secs(20);
     let body = loop {
@@ -148,7 +145,10 @@ fn compose_up_ps_logs_down() {
     let file = s
         .root
         .join(format!("volumes-v1/{name}_site/_data/index.html"));
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "served-from-volume\n");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "served-from-volume\n"
+    );
 
     // A second `up` finds everything as it is (the network's config included).
     let out = p.compose(&["up", "-d"]);

@@ -82,9 +82,7 @@ fn docker_volume_commands() {
     );
     let err = svc.docker_fails(&["volume", "rm", "vn-data"]);
     assert!(
-        err.contains(&format!(
-            "remove vn-data: volume is in use - [{id}]"
-        )),
+        err.contains(&format!("remove vn-data: volume is in use - [{id}]")),
         "{err}"
     );
     let r = svc.curl(&["-X", "DELETE"], "/volumes/vn-data");
@@ -92,7 +90,10 @@ fn docker_volume_commands() {
 
     // Prune takes anonymous volumes only; `-a` every unused one.
     let out = svc.docker_ok(&["volume", "prune", "-f"]);
-    assert!(out.contains(&format!("Deleted Volumes:\n{anon}\n")), "{out}");
+    assert!(
+        out.contains(&format!("Deleted Volumes:\n{anon}\n")),
+        "{out}"
+    );
     let out = svc.docker_ok(&["volume", "prune", "-a", "-f"]);
     assert!(out.contains("Deleted Volumes:\nvn-cli\n"), "{out}");
     assert_eq!(s.ok(&["volume", "ls", "-q"]), "vn-data\n");
@@ -111,15 +112,28 @@ fn docker_volume_commands() {
 fn volume_endpoints_answer_as_dockerd() {
     let (_s, svc) = service();
     fn with(body: &str) -> Vec<&str> {
-        vec!["-H", "Content-Type: application/json", "-X", "POST", "-d", body]
+        vec![
+            "-H",
+            "Content-Type: application/json",
+            "-X",
+            "POST",
+            "-d",
+            body,
+        ]
     }
-    let r = svc.curl(&with(r#"{"Name":"vn-api","Labels":{"a":"1"}}"#), "/volumes/create");
+    let r = svc.curl(
+        &with(r#"{"Name":"vn-api","Labels":{"a":"1"}}"#),
+        "/volumes/create",
+    );
     assert_eq!(r.status, 201, "{r:?}");
     assert_eq!(r.json()["Name"], "vn-api");
     assert_eq!(r.json()["Labels"]["a"], "1");
     // Creating it again returns it as it is.
     let r = svc.curl(&with(r#"{"Name":"vn-api"}"#), "/volumes/create");
-    assert_eq!((r.status, r.json()["Labels"]["a"].as_str()), (201, Some("1")));
+    assert_eq!(
+        (r.status, r.json()["Labels"]["a"].as_str()),
+        (201, Some("1"))
+    );
 
     let r = svc.curl(&[], "/v1.41/volumes");
     assert_eq!(r.status, 200);
@@ -127,9 +141,15 @@ fn volume_endpoints_answer_as_dockerd() {
     assert_eq!(v["Warnings"], serde_json::json!([]));
     assert_eq!(v["Volumes"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(v["Volumes"][0]["Name"], "vn-api");
-    let r = svc.curl(&["-G", "--data-urlencode", r#"filters={"label":["a=2"]}"#], "/volumes");
+    let r = svc.curl(
+        &["-G", "--data-urlencode", r#"filters={"label":["a=2"]}"#],
+        "/volumes",
+    );
     assert_eq!(r.json()["Volumes"], serde_json::json!([]));
-    let r = svc.curl(&["-G", "--data-urlencode", r#"filters={"colour":["red"]}"#], "/volumes");
+    let r = svc.curl(
+        &["-G", "--data-urlencode", r#"filters={"colour":["red"]}"#],
+        "/volumes",
+    );
     assert_eq!(r.status, 400, "{r:?}");
 
     for (body, status, message) in [
@@ -166,9 +186,15 @@ fn volume_endpoints_answer_as_dockerd() {
     assert_eq!(r.json()["VolumesDeleted"], serde_json::json!([]));
     let prune_all = |labels: &str| {
         let f = format!(r#"filters={{"all":["true"],"label":[{labels}]}}"#);
-        svc.curl(&["-X", "POST", "-G", "--data-urlencode", &f], "/volumes/prune")
+        svc.curl(
+            &["-X", "POST", "-G", "--data-urlencode", &f],
+            "/volumes/prune",
+        )
     };
-    assert_eq!(prune_all(r#""a=2""#).json()["VolumesDeleted"], serde_json::json!([]));
+    assert_eq!(
+        prune_all(r#""a=2""#).json()["VolumesDeleted"],
+        serde_json::json!([])
+    );
     let r = prune_all(r#""a=1""#);
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json()["VolumesDeleted"], serde_json::json!(["vn-api"]));
@@ -201,7 +227,14 @@ fn docker_network_commands() {
         "{err}"
     );
     let r = svc.curl(
-        &["-X", "POST", "-H", "Content-Type: application/json", "-d", r#"{"Name":"vn-front"}"#],
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"Name":"vn-front"}"#,
+        ],
         "/networks/create",
     );
     assert_eq!(r.status, 409, "{r:?}");
@@ -213,7 +246,12 @@ fn docker_network_commands() {
     // The strata CLI's network, seen through the API.
     s.ok(&["network", "create", "vn-back"]);
 
-    let ls = svc.docker_ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"]);
+    let ls = svc.docker_ok(&[
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}} {{.Driver}} {{.Scope}}",
+    ]);
     assert_eq!(
         lines(&ls),
         vec![
@@ -240,7 +278,9 @@ fn docker_network_commands() {
     // Connect a container, see it in inspect, disconnect it.
     let c = svc.docker_ok(&["run", "-d", "--name", "vn-box", "busybox", "sleep", "60"]);
     let c = c.trim();
-    svc.docker_ok(&["network", "connect", "--alias", "web1", "vn-front", "vn-box"]);
+    svc.docker_ok(&[
+        "network", "connect", "--alias", "web1", "vn-front", "vn-box",
+    ]);
     let v: serde_json::Value =
         serde_json::from_str(&svc.docker_ok(&["network", "inspect", "vn-front"])).unwrap();
     let n = &v[0];
@@ -251,7 +291,10 @@ fn docker_network_commands() {
     assert_eq!(n["Labels"]["team"], "web");
     assert_eq!(n["Containers"][c]["Name"], "vn-box");
     let ip = n["Containers"][c]["IPv4Address"].as_str().unwrap();
-    assert!(ip.starts_with(&format!("10.231.{third}.")) && ip.ends_with("/24"), "{ip}");
+    assert!(
+        ip.starts_with(&format!("10.231.{third}.")) && ip.ends_with("/24"),
+        "{ip}"
+    );
     let aliases = svc.docker_ok(&[
         "inspect",
         "-f",
@@ -271,7 +314,10 @@ fn docker_network_commands() {
         serde_json::from_str(&svc.docker_ok(&["network", "inspect", "vn-front"])).unwrap();
     assert_eq!(v[0]["Containers"], serde_json::json!({}));
     let err = svc.docker_fails(&["network", "disconnect", "vn-front", "vn-box"]);
-    assert!(err.contains("is not connected to network vn-front"), "{err}");
+    assert!(
+        err.contains("is not connected to network vn-front"),
+        "{err}"
+    );
     svc.docker_ok(&["rm", "-f", "vn-box"]);
 
     // The built-ins stay; Docker's 403 and 404.
@@ -317,7 +363,16 @@ fn network_alias_reaches_a_container() {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let out = svc.docker(&[
-                "run", "--rm", "--network", "vn-app", "busybox", "wget", "-q", "-O", "-", &url,
+                "run",
+                "--rm",
+                "--network",
+                "vn-app",
+                "busybox",
+                "wget",
+                "-q",
+                "-O",
+                "-",
+                &url,
             ]);
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
             if out.status.success() || Instant::now() > deadline {
@@ -334,9 +389,24 @@ fn network_alias_reaches_a_container() {
     assert_eq!(fetch("vn-svc"), "served-by-alias\n");
     // An alias given at connect time resolves too.
     svc.docker_ok(&["network", "create", "vn-side"]);
-    svc.docker_ok(&["network", "connect", "--alias", "vn-side-web", "vn-side", "vn-srv"]);
+    svc.docker_ok(&[
+        "network",
+        "connect",
+        "--alias",
+        "vn-side-web",
+        "vn-side",
+        "vn-srv",
+    ]);
     let out = svc.docker_ok(&[
-        "run", "--rm", "--network", "vn-side", "busybox", "wget", "-q", "-O", "-",
+        "run",
+        "--rm",
+        "--network",
+        "vn-side",
+        "busybox",
+        "wget",
+        "-q",
+        "-O",
+        "-",
         "http://vn-side-web/index.html",
     ]);
     assert_eq!(out, "served-by-alias\n");

@@ -42,7 +42,10 @@ mod tests {
             (&b""[..], "request body is empty"),
             (b"{nope", "invalid JSON: "),
             (br#"{"Name":7}"#, "invalid JSON for field Name: "),
-            (br#"{"Labels":{"a":1}}"#, "invalid JSON for field Labels.a: "),
+            (
+                br#"{"Labels":{"a":1}}"#,
+                "invalid JSON for field Labels.a: ",
+            ),
         ] {
             let e = json_body::<VolumeCreateRequest>(raw, false).unwrap_err();
             assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);

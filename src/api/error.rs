@@ -100,7 +100,10 @@ fn volnet(e: &EngineError) -> Option<ApiError> {
             VolumeError::NotFound(name) => (S::NOT_FOUND, format!("get {name}: no such volume")),
             VolumeError::InUse { name, containers } => (
                 S::CONFLICT,
-                format!("remove {name}: volume is in use - [{}]", containers.join(", ")),
+                format!(
+                    "remove {name}: volume is in use - [{}]",
+                    containers.join(", ")
+                ),
             ),
             VolumeError::BadName(name) => (
                 S::BAD_REQUEST,
@@ -132,7 +135,9 @@ fn volnet(e: &EngineError) -> Option<ApiError> {
                 N::Driver(d) => {
                     return Some(ApiError::new(
                         S::NOT_FOUND,
-                        format!("could not find plugin {d} in v1 plugin registry: plugin not found"),
+                        format!(
+                            "could not find plugin {d} in v1 plugin registry: plugin not found"
+                        ),
                     ))
                 }
                 N::RemoveDefault(_)

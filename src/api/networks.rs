@@ -105,7 +105,11 @@ pub async fn create(extract::State(s): Shared, raw: Bytes) -> Result<Response, A
         return Err(ApiError::bad_request("network name cannot be empty"));
     }
     let ipam = body.ipam.unwrap_or_default();
-    if let Some(d) = ipam.driver.as_deref().filter(|d| !d.is_empty() && *d != "default") {
+    if let Some(d) = ipam
+        .driver
+        .as_deref()
+        .filter(|d| !d.is_empty() && *d != "default")
+    {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("could not find plugin {d} in v1 plugin registry: plugin not found"),

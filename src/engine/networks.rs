@@ -98,7 +98,10 @@ impl Entry {
                 let mut o = n.options.clone();
                 if n.is_default() {
                     o.insert("com.docker.network.bridge.name".into(), n.bridge());
-                    o.insert("com.docker.network.bridge.default_bridge".into(), "true".into());
+                    o.insert(
+                        "com.docker.network.bridge.default_bridge".into(),
+                        "true".into(),
+                    );
                 }
                 o
             }
@@ -339,8 +342,10 @@ pub fn prune(root: &Path, filters: &[String]) -> Result<Vec<String>, EngineError
     for (k, v) in &pairs {
         match k.as_str() {
             "until" => {
-                let ns = parse_time(v, now_ns())
-                    .map_err(|source| EngineError::BadTime { flag: "until", source })?;
+                let ns = parse_time(v, now_ns()).map_err(|source| EngineError::BadTime {
+                    flag: "until",
+                    source,
+                })?;
                 until = Some((ns / 1_000_000_000) as i64);
             }
             "label" => want.push(label_spec(v)),

@@ -27,7 +27,11 @@ pub struct CreateRequest {
 /// `volume create`: an existing volume of that name is returned as it is, as Docker does.
 pub fn create(root: &Path, req: &CreateRequest) -> Result<Volume, EngineError> {
     let name = req.name.clone().unwrap_or_default();
-    if let Some(d) = req.driver.as_deref().filter(|d| !d.is_empty() && *d != DRIVER) {
+    if let Some(d) = req
+        .driver
+        .as_deref()
+        .filter(|d| !d.is_empty() && *d != DRIVER)
+    {
         return Err(EngineError::VolumeDriver {
             name,
             driver: d.to_string(),
@@ -108,10 +112,7 @@ pub fn prune(root: &Path, req: &PruneRequest) -> Result<Pruned, EngineError> {
     let mut unwanted = Vec::new();
     for (k, v) in pairs {
         match k.as_str() {
-            "all" => {
-                all = bool_value("all", &[v.as_str()])?
-                    .unwrap_or(false)
-            }
+            "all" => all = bool_value("all", &[v.as_str()])?.unwrap_or(false),
             "label" => want.push(label_spec(&v)),
             _ => unwanted.push(label_spec(&v)),
         }
