@@ -19,7 +19,7 @@ pub fn json_body<T: DeserializeOwned>(raw: &[u8], empty_ok: bool) -> Result<T, A
     let de = &mut serde_json::Deserializer::from_slice(raw);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        if path.is_empty() || path == "." {
+        if path.is_empty() || path == "." || path == "?" {
             ApiError::bad_request(format!("invalid JSON: {}", e.inner()))
         } else {
             ApiError::bad_request(format!("invalid JSON for field {path}: {}", e.inner()))
