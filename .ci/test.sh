@@ -14,10 +14,11 @@ cd "$(dirname "$0")/.."
 # libc6-dev: the sandbox-escape probe, built static; util-linux (setpriv), bsdutils (script):
 # a caller with inheritable capabilities, and a terminal without -t. systemd
 # (systemd-socket-activate): `system service` under socket activation; python3-venv: the
-# Python Docker SDK (PyPI) that drives the service, in a venv of its own.
+# Python Docker SDK (PyPI) that drives the service, in a venv of its own; docker-compose:
+# Debian's compose 1.29, a real client of the service's volume and network endpoints.
 pkgs=(busybox-static skopeo umoci docker-registry slirp4netns uidmap zstd apache2-utils
   aardvark-dns iptables netavark iproute2 curl wrk git xz-utils gcc libc6-dev util-linux
-  bsdutils systemd python3-venv)
+  bsdutils systemd python3-venv docker-compose)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -5,11 +5,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bollard_stubs::models::ErrorResponse;
 
+use crate::container::volume_store::VolumeError;
+use crate::container::ContainerError;
 use crate::distribution::verify::VerifyError;
 use crate::distribution::RegistryError;
 use crate::engine::build::BuildError;
 use crate::engine::containers::{Error as ContainersError, ErrorKind};
 use crate::engine::EngineError;
+use crate::network::NetworkError;
 use crate::reference::Reference;
 use crate::store::events::EventError;
 use crate::store::StoreError;
@@ -88,8 +91,92 @@ impl From<ContainersError> for ApiError {
     }
 }
 
+/// Volume and network failures in dockerd's words and statuses, where they differ from the
+/// messages the CLI has always printed.
+fn volnet(e: &EngineError) -> Option<ApiError> {
+    use NetworkError as N;
+    use StatusCode as S;
+    let (status, message) = match e {
+        EngineError::Volume(v) => match v {
+            VolumeError::NotFound(name) => (S::NOT_FOUND, format!("get {name}: no such volume")),
+            VolumeError::InUse { name, containers } => (
+                S::CONFLICT,
+                format!(
+                    "remove {name}: volume is in use - [{}]",
+                    containers.join(", ")
+                ),
+            ),
+            VolumeError::BadName(name) => (
+                S::BAD_REQUEST,
+                format!(
+                    "create {name}: \"{name}\" includes invalid characters for a local volume \
+                     name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to \
+                     pass a host directory, use absolute path"
+                ),
+            ),
+            _ => return None,
+        },
+        EngineError::VolumeDriver { driver, .. } => (
+            S::NOT_FOUND,
+            format!("error looking up volume plugin {driver}: plugin \"{driver}\" not found"),
+        ),
+        EngineError::VolumeOptions { .. } | EngineError::NetworkUnsupported(_) => {
+            (S::BAD_REQUEST, e.to_string())
+        }
+        EngineError::Network(n) | EngineError::NetworkContainer(ContainerError::Network(n)) => {
+            let status = match n {
+                N::NotFound(_) => S::NOT_FOUND,
+                N::NameInUse(_) => S::CONFLICT,
+                N::Predefined(name) => {
+                    return Some(ApiError::new(
+                        S::FORBIDDEN,
+                        format!("operation is not permitted on predefined {name} network "),
+                    ))
+                }
+                N::Driver(d) => {
+                    return Some(ApiError::new(
+                        S::NOT_FOUND,
+                        format!(
+                            "could not find plugin {d} in v1 plugin registry: plugin not found"
+                        ),
+                    ))
+                }
+                N::RemoveDefault(_)
+                | N::ActiveEndpoints { .. }
+                | N::SubnetOverlap { .. }
+                | N::PoolExhausted
+                | N::AddressInUse { .. }
+                | N::AddressesExhausted(_) => S::FORBIDDEN,
+                N::InvalidName(_)
+                | N::InvalidSubnet(_)
+                | N::InvalidGateway { .. }
+                | N::GatewayWithoutSubnet
+                | N::Label(_)
+                | N::AddressOutside { .. }
+                | N::StaticIpOnDefault => S::BAD_REQUEST,
+                _ => S::INTERNAL_SERVER_ERROR,
+            };
+            (status, n.to_string())
+        }
+        EngineError::NetworkContainer(c) => {
+            let status = match c {
+                ContainerError::NotFound(_) => S::NOT_FOUND,
+                ContainerError::Ambiguous(_) => S::CONFLICT,
+                ContainerError::NetworkConflict(_) => S::FORBIDDEN,
+                _ => S::INTERNAL_SERVER_ERROR,
+            };
+            (status, chain(c))
+        }
+        _ => return None,
+    };
+    Some(ApiError::new(status, message))
+}
+
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
+        if let Some(a) = volnet(&e) {
+            return a;
+        }
         let status = match &e {
             EngineError::Store(StoreError::NoSuchImage(name)) => {
                 return ApiError::new(StatusCode::NOT_FOUND, no_such_image(name))

@@ -11,6 +11,7 @@
 mod archive;
 mod build;
 mod build_progress;
+mod body;
 mod channel_body;
 mod commit;
 mod container_files;
@@ -25,6 +26,7 @@ mod images;
 mod import;
 mod listen;
 mod logs;
+mod networks;
 mod pull;
 mod push;
 mod query;
@@ -36,6 +38,7 @@ mod stream;
 mod system;
 mod tls;
 mod upload;
+mod volumes;
 
 use std::path::PathBuf;
 

@@ -10,7 +10,8 @@ use axum::Router;
 use super::error::ApiError;
 use super::{
     archive, build, commit, container_files as files, container_update, containers as c,
-    containers_create, events, exec, hijack, images, logs, pull, stats, system, State,
+    containers_create, events, exec, hijack, images, logs, networks as n, pull, stats, system,
+    volumes as v, State,
 };
 use crate::engine::system::{API_VERSION, MIN_API};
 
@@ -140,6 +141,16 @@ pub fn routes(state: Arc<State>) -> Router {
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/containers/{id}", delete(c::remove))
         .route("/commit", post(commit::commit))
+        .route("/volumes", get(v::list))
+        .route("/volumes/create", post(v::create))
+        .route("/volumes/prune", post(v::prune))
+        .route("/volumes/{name}", get(v::inspect).delete(v::remove))
+        .route("/networks", get(n::list))
+        .route("/networks/create", post(n::create))
+        .route("/networks/prune", post(n::prune))
+        .route("/networks/{id}", get(n::inspect).delete(n::remove))
+        .route("/networks/{id}/connect", post(n::connect))
+        .route("/networks/{id}/disconnect", post(n::disconnect))
         .route("/images/json", get(images::list))
         .route("/images/prune", post(images::prune))
         .route("/images/create", post(pull::create))

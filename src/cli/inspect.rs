@@ -12,9 +12,7 @@ use serde_json::Value;
 use super::format::{print, render_inspect, to_docker_json};
 use super::Settings;
 use crate::container::volume_store::Volumes;
-use crate::container::Containers;
 use crate::engine::containers::inspect::inspect as inspect_container;
-use crate::network::Networks;
 use crate::reference::Reference;
 use crate::store::{Store, StoreError};
 
@@ -69,7 +67,6 @@ pub fn run(settings: &Settings, args: InspectArgs) -> Result<ExitCode> {
     let lookup = Lookup {
         root: &settings.root,
         store: &store,
-        containers: Containers::new(&settings.root),
         size: args.size,
     };
     let mut out = Vec::new();
@@ -117,7 +114,6 @@ pub fn run(settings: &Settings, args: InspectArgs) -> Result<ExitCode> {
 struct Lookup<'a> {
     root: &'a Path,
     store: &'a Store,
-    containers: Containers,
     size: bool,
 }
 
@@ -152,17 +148,14 @@ impl Lookup<'_> {
                 }
                 Err(e) => Err(Miss::Failed(daemon(e.to_string()))),
             },
-            Kind::Network => {
-                let networks = Networks::new(self.root);
-                match networks.find(r) {
-                    Ok(n) => super::network::inspect_json(&networks, &self.containers, &n)
-                        .map_err(|e| Miss::Failed(daemon(super::render_error(&e)))),
-                    Err(e @ crate::network::NetworkError::NotFound(_)) => {
-                        Err(Miss::NotFound(daemon(e.to_string())))
-                    }
-                    Err(e) => Err(Miss::Failed(daemon(e.to_string()))),
-                }
-            }
+            Kind::Network => match crate::engine::networks::find(self.root, r) {
+                Ok(n) => super::network::inspect_json(self.root, &n)
+                    .map_err(|e| Miss::Failed(daemon(super::render_error(&e)))),
+                Err(crate::engine::EngineError::Network(
+                    e @ crate::network::NetworkError::NotFound(_),
+                )) => Err(Miss::NotFound(daemon(e.to_string()))),
+                Err(e) => Err(Miss::Failed(daemon(e.to_string()))),
+            },
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `strata network create|ls|inspect|rm|prune|connect|disconnect`: networks as Docker's CLI
-//! shows them. The work is in `network::Networks` and `container::net`.
+//! shows them. The operations are `engine::networks`.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -9,8 +11,7 @@ use serde_json::{json, Value};
 
 use super::format::{print, render_inspect, render_rows, to_docker_json};
 use super::Settings;
-use crate::container::{net, Containers};
-use crate::network::{CreateRequest, Network, Networks};
+use crate::engine::networks::{self, Entry};
 
 #[derive(Debug, Subcommand)]
 pub enum NetworkCommand {
@@ -109,34 +110,35 @@ pub struct DisconnectArgs {
 
 pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
     let root = &settings.root;
-    let networks = Networks::new(root);
-    let cs = Containers::new(root);
     match cmd {
         NetworkCommand::Create(a) => {
-            let n = networks.create(&CreateRequest {
-                name: a.name,
-                driver: Some(a.driver),
-                subnet: a.subnet,
-                gateway: a.gateway,
-                internal: a.internal,
-                labels: a.labels,
-            })?;
-            network_event(root, "create", &n.id, &n.name, None);
+            let n = networks::create(
+                root,
+                &networks::CreateRequest {
+                    name: a.name,
+                    driver: Some(a.driver),
+                    pools: vec![networks::Pool {
+                        subnet: a.subnet,
+                        gateway: a.gateway,
+                        ip_range: None,
+                    }],
+                    internal: a.internal,
+                    labels: labels_map(&a.labels),
+                    ..Default::default()
+                },
+            )?;
             print(&format!("{}\n", n.id));
         }
         NetworkCommand::Ls(a) => {
-            let mut all = networks.list()?;
-            for f in &a.filter {
-                all.retain(|n| matches_filter(n, f));
-            }
+            let all = networks::list(root, &a.filter)?;
             print(&render_ls(&all, &a)?);
         }
         NetworkCommand::Inspect(a) => {
             let mut out = Vec::new();
             let mut failed = false;
             for q in &a.names {
-                match networks.find(q) {
-                    Ok(n) => out.push(inspect_json(&networks, &cs, &n)?),
+                match networks::find(root, q) {
+                    Ok(n) => out.push(inspect_json(root, &n)?),
                     Err(e) => {
                         eprintln!("Error: {e}");
                         failed = true;
@@ -157,14 +159,8 @@ pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
         NetworkCommand::Rm(a) => {
             let mut failed = false;
             for q in &a.names {
-                match networks.find(q).map_err(anyhow::Error::from).and_then(|n| {
-                    net::remove_network(root, &n)?;
-                    Ok(n)
-                }) {
-                    Ok(n) => {
-                        network_event(root, "destroy", &n.id, &n.name, None);
-                        print(&format!("{q}\n"));
-                    }
+                match networks::remove(root, q) {
+                    Ok(_) => print(&format!("{q}\n")),
                     Err(e) => {
                         eprintln!("Error response from daemon: {e}");
                         failed = true;
@@ -181,66 +177,50 @@ pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
             )? {
                 return Ok(ExitCode::SUCCESS);
             }
-            let removed = net::prune_networks(root)?;
+            let removed = networks::prune(root, &[])?;
             if !removed.is_empty() {
                 let names: String = removed.iter().map(|n| format!("{n}\n")).collect();
                 print(&format!("Deleted Networks:\n{names}"));
             }
         }
         NetworkCommand::Connect(a) => {
-            net::connect(
+            networks::connect(
                 root,
-                &cs,
-                &a.network,
-                &a.container,
-                &a.aliases,
-                a.ip.as_deref(),
+                &networks::ConnectRequest {
+                    network: a.network,
+                    container: a.container,
+                    aliases: a.aliases,
+                    ipv4_address: a.ip,
+                },
             )?;
-            if let (Ok(n), Ok(c)) = (networks.find(&a.network), cs.find(&a.container)) {
-                network_event(root, "connect", &n.id, &n.name, Some(&c.id));
-            }
         }
         NetworkCommand::Disconnect(a) => {
             let _ = a.force;
-            net::disconnect(root, &cs, &a.network, &a.container)?;
-            if let (Ok(n), Ok(c)) = (networks.find(&a.network), cs.find(&a.container)) {
-                network_event(root, "disconnect", &n.id, &n.name, Some(&c.id));
-            }
+            networks::disconnect(root, &a.network, &a.container)?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn matches_filter(n: &Network, f: &str) -> bool {
-    let (k, v) = f.split_once('=').unwrap_or((f, ""));
-    match k {
-        "name" => n.name.contains(v),
-        "id" => n.id.starts_with(v),
-        "driver" => n.driver == v,
-        "label" => match v.split_once('=') {
-            Some((lk, lv)) => n.labels.get(lk).is_some_and(|x| x == lv),
-            None => n.labels.contains_key(v),
-        },
-        "type" => (v == "builtin") == n.is_default(),
-        "scope" => v == "local",
-        _ => false,
-    }
+/// `--label KEY=VALUE` (or `KEY`) as a map; a label without a key is refused at create.
+fn labels_map(labels: &[String]) -> BTreeMap<String, String> {
+    crate::engine::volumes::labels_map(labels)
 }
 
 /// `{{.Field}}` of `network ls`, as Docker names them.
-fn field(n: &Network, name: &str, trunc: bool) -> String {
+fn field(n: &Entry, name: &str, trunc: bool) -> String {
     match name {
-        "ID" if trunc => n.short_id().to_string(),
-        "ID" => n.id.clone(),
-        "Name" => n.name.clone(),
-        "Driver" => n.driver.clone(),
+        "ID" if trunc => n.id()[..12].to_string(),
+        "ID" => n.id(),
+        "Name" => n.name().to_string(),
+        "Driver" => n.driver().to_string(),
         "Scope" => "local".into(),
         "IPv4" => "true".into(),
         "IPv6" => "false".into(),
-        "Internal" => n.internal.to_string(),
-        "CreatedAt" => n.created.clone(),
+        "Internal" => n.internal().to_string(),
+        "CreatedAt" => n.created().to_string(),
         "Labels" => n
-            .labels
+            .labels()
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
@@ -250,11 +230,11 @@ fn field(n: &Network, name: &str, trunc: bool) -> String {
 }
 
 /// A row of `network ls` with Docker's field names, for `--format`.
-fn row(n: &Network, trunc: bool) -> Value {
+fn row(n: &Entry, trunc: bool) -> Value {
     json!({
-        "CreatedAt": n.created, "Driver": n.driver, "ID": field(n, "ID", trunc),
-        "IPv4": "true", "IPv6": "false", "Internal": n.internal.to_string(),
-        "Labels": field(n, "Labels", trunc), "Name": n.name, "Scope": "local",
+        "CreatedAt": n.created(), "Driver": n.driver(), "ID": field(n, "ID", trunc),
+        "IPv4": "true", "IPv6": "false", "Internal": n.internal().to_string(),
+        "Labels": field(n, "Labels", trunc), "Name": n.name(), "Scope": "local",
     })
 }
 
@@ -270,7 +250,7 @@ const HEADERS: &[(&str, &str)] = &[
     ("CreatedAt", "CREATED AT"),
 ];
 
-fn render_ls(all: &[Network], a: &LsArgs) -> Result<String> {
+fn render_ls(all: &[Entry], a: &LsArgs) -> Result<String> {
     let trunc = !a.no_trunc;
     if a.quiet {
         return Ok(all
@@ -286,76 +266,52 @@ fn render_ls(all: &[Network], a: &LsArgs) -> Result<String> {
     Ok(render_rows(format, &rows, HEADERS)?)
 }
 
-/// The `docker network inspect` object of one network.
-pub fn inspect_json(networks: &Networks, cs: &Containers, n: &Network) -> Result<Value> {
+/// The `docker network inspect` object of one network. Unlike Docker's, a bridge network's
+/// options always name its Linux bridge, so a user can find it.
+pub fn inspect_json(root: &Path, n: &Entry) -> Result<Value> {
     let mut containers = serde_json::Map::new();
-    for (ip, id) in networks.leases(&n.id)? {
-        let Ok(c) = cs.load(&id) else { continue };
-        let mac = c
-            .config
-            .net
-            .endpoints
-            .iter()
-            .find(|e| e.network_id == n.id)
-            .map(|e| e.mac.clone())
-            .unwrap_or_default();
+    for a in networks::attached(root, n)? {
         containers.insert(
-            id.clone(),
+            a.id.clone(),
             json!({
-                "Name": c.name,
-                "EndpointID": endpoint_id(&id, &n.id),
-                "MacAddress": mac,
-                "IPv4Address": format!("{ip}/{}", n.subnet.prefix_len()),
+                "Name": a.name,
+                "EndpointID": a.endpoint_id,
+                "MacAddress": a.mac,
+                "IPv4Address": a.ipv4,
                 "IPv6Address": "",
             }),
         );
     }
+    let mut options = n.options();
+    if let Entry::Bridge(b) = n {
+        options.insert("com.docker.network.bridge.name".into(), b.bridge());
+    }
+    let config = match n.ipam() {
+        Some((subnet, gateway)) => {
+            json!([{"Subnet": subnet.to_string(), "Gateway": gateway.to_string()}])
+        }
+        None => json!([]),
+    };
     Ok(json!({
-        "Name": n.name,
-        "Id": n.id,
-        "Created": n.created,
+        "Name": n.name(),
+        "Id": n.id(),
+        "Created": n.created(),
         "Scope": "local",
-        "Driver": n.driver,
+        "Driver": n.driver(),
         "EnableIPv4": true,
         "EnableIPv6": false,
         "IPAM": {
             "Driver": "default",
             "Options": {},
-            "Config": [{"Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string()}],
+            "Config": config,
         },
-        "Internal": n.internal,
-        "Attachable": false,
+        "Internal": n.internal(),
+        "Attachable": n.attachable(),
         "Ingress": false,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": false,
         "Containers": containers,
-        "Options": {"com.docker.network.bridge.name": n.bridge()},
-        "Labels": n.labels,
+        "Options": options,
+        "Labels": n.labels(),
     }))
-}
-
-/// A stable endpoint id: Docker's is random per connection; strata derives one from the pair.
-pub fn endpoint_id(container: &str, network: &str) -> String {
-    crate::digest::Digest::of(format!("{container}\n{network}").as_bytes()).hex()
-}
-
-/// Docker's network events: the network's name and type, and the container for (dis)connect.
-fn network_event(
-    root: &std::path::Path,
-    action: &str,
-    id: &str,
-    name: &str,
-    container: Option<&str>,
-) {
-    let mut attrs = vec![("name", name.to_string()), ("type", "bridge".to_string())];
-    if let Some(c) = container {
-        attrs.push(("container", c.to_string()));
-    }
-    crate::store::events::record(
-        root,
-        crate::store::events::EventType::Network,
-        action,
-        id,
-        &attrs,
-    );
 }

@@ -1,18 +1,17 @@
 //! `strata volume create|ls|inspect|rm|prune`: named and anonymous volumes as Docker's CLI
-//! shows them. Filtering is `container::volume_filter`; the volumes are `Volumes`.
+//! shows them. The operations are `engine::volumes`.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use super::format::{human_size, print, render_inspect, render_rows, to_docker_json};
 use super::Settings;
-use crate::container::volume_filter::{volume_users, VolumeFilters, DRIVER};
+use crate::container::volume_filter::DRIVER;
 use crate::container::volume_store::{Volume, VolumeError, Volumes};
-use crate::container::Containers;
+use crate::engine::volumes;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -96,28 +95,22 @@ const HEADERS: &[(&str, &str)] = &[
 
 pub fn run(settings: &Settings, cmd: VolumeCommand) -> Result<ExitCode> {
     let store = Store::open(&settings.root)?;
-    let vols = Volumes::new(store.root());
+    let root = store.root();
     match cmd {
         VolumeCommand::Create(a) => {
-            if a.driver != DRIVER {
-                bail!(
-                    "create {}: volume driver {:?} is not supported, only local",
-                    a.name.unwrap_or_default(),
-                    a.driver
-                );
-            }
-            let v = vols.create_with_labels(a.name.as_deref(), labels_map(&a.labels))?;
-            volume_event(store.root(), "create", &v.name);
+            let v = volumes::create(
+                root,
+                &volumes::CreateRequest {
+                    name: a.name,
+                    driver: Some(a.driver),
+                    labels: volumes::labels_map(&a.labels),
+                    ..Default::default()
+                },
+            )?;
             print(&format!("{}\n", v.name));
         }
         VolumeCommand::Ls(a) => {
-            let filters = VolumeFilters::parse(&a.filter)?;
-            let in_use = InUse::new(&settings.root, &vols)?;
-            let all: Vec<Volume> = vols
-                .list()?
-                .into_iter()
-                .filter(|v| filters.matches(v, in_use.check(v)))
-                .collect();
+            let all = volumes::list(root, &a.filter)?;
             if a.quiet {
                 print(
                     &all.iter()
@@ -137,7 +130,7 @@ pub fn run(settings: &Settings, cmd: VolumeCommand) -> Result<ExitCode> {
             let mut out = Vec::new();
             let mut failed = false;
             for n in &a.names {
-                match vols.get(n) {
+                match Volumes::new(root).get(n) {
                     Ok(v) => out.push(inspect_json(&v)),
                     Err(e) => {
                         eprintln!("{}", not_found_message(&e));
@@ -157,15 +150,10 @@ pub fn run(settings: &Settings, cmd: VolumeCommand) -> Result<ExitCode> {
             }
         }
         VolumeCommand::Rm(a) => {
-            let containers = Containers::new(store.root());
-            let exists = |id: &str| containers.dir(id).is_dir();
             let mut failed = false;
             for n in &a.names {
-                match vols.remove(n, &exists) {
-                    Ok(()) => {
-                        volume_event(store.root(), "destroy", n);
-                        print(&format!("{n}\n"));
-                    }
+                match volumes::remove(root, n, false) {
+                    Ok(()) => print(&format!("{n}\n")),
                     Err(e) => {
                         eprintln!("error: {e}");
                         failed = true;
@@ -189,57 +177,22 @@ pub fn run(settings: &Settings, cmd: VolumeCommand) -> Result<ExitCode> {
             {
                 return Ok(ExitCode::SUCCESS);
             }
-            let in_use = InUse::new(&settings.root, &vols)?;
-            let (removed, reclaimed) =
-                vols.prune(&|v| (a.all || v.anonymous) && !in_use.check(v))?;
-            let mut out = super::format::deleted_section("Volumes", &removed);
+            let pruned = volumes::prune(
+                root,
+                &volumes::PruneRequest {
+                    all: a.all,
+                    filters: Vec::new(),
+                },
+            )?;
+            let mut out = super::format::deleted_section("Volumes", &pruned.names);
             out.push_str(&format!(
                 "Total reclaimed space: {}\n",
-                human_size(reclaimed)
+                human_size(pruned.reclaimed)
             ));
             print(&out);
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `--label KEY=VALUE` (or `KEY`, an empty value) as a map, as Docker reads them.
-fn labels_map(labels: &[String]) -> BTreeMap<String, String> {
-    labels
-        .iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (l.clone(), String::new()),
-        })
-        .collect()
-}
-
-/// Which volumes existing containers use: by their records (named, and anonymous by
-/// container and target) and by the users recorded beside each volume.
-struct InUse<'a> {
-    names: BTreeSet<String>,
-    containers: Containers,
-    vols: &'a Volumes,
-}
-
-impl<'a> InUse<'a> {
-    fn new(root: &std::path::Path, vols: &'a Volumes) -> Result<Self> {
-        let containers = Containers::new(root);
-        let list = containers.list().context("cannot list the containers")?;
-        Ok(InUse {
-            names: volume_users(&list).into_keys().collect(),
-            containers,
-            vols,
-        })
-    }
-
-    fn check(&self, v: &Volume) -> bool {
-        self.names.contains(&v.name)
-            || self
-                .vols
-                .users(&v.name, &|id| self.containers.dir(id).is_dir())
-                .is_ok_and(|u| !u.is_empty())
-    }
 }
 
 /// A row of `volume ls` with Docker's field names, for `--format`.
@@ -285,16 +238,4 @@ pub fn not_found_message(e: &VolumeError) -> String {
         }
         other => format!("Error response from daemon: {other}"),
     }
-}
-
-/// Docker's volume events: the volume's name as the actor, its driver as an attribute.
-fn volume_event(root: &std::path::Path, action: &str, name: &str) {
-    let attrs = [("driver", DRIVER.to_string())];
-    crate::store::events::record(
-        root,
-        crate::store::events::EventType::Volume,
-        action,
-        name,
-        &attrs,
-    );
 }

@@ -7,6 +7,7 @@ use crate::container::volume_store::VolumeError;
 use crate::container::ContainerError;
 use crate::distribution::verify::VerifyError;
 use crate::distribution::RegistryError;
+use crate::network::NetworkError;
 use crate::reference::ReferenceError;
 use crate::store::archive::ArchiveError;
 use crate::store::events::EventError;
@@ -21,6 +22,19 @@ pub enum EngineError {
     Containers(#[source] ContainerError),
     #[error("cannot list the volumes")]
     Volumes(#[source] VolumeError),
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
+    #[error("create {name}: volume driver {driver:?} is not supported, only local")]
+    VolumeDriver { name: String, driver: String },
+    #[error("create {name}: volume option {option:?} is not supported: strata's local volumes are plain directories")]
+    VolumeOptions { name: String, option: String },
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// A container's side of `network connect`/`disconnect`.
+    #[error(transparent)]
+    NetworkContainer(ContainerError),
+    #[error("not supported by strata: {0}")]
+    NetworkUnsupported(String),
     #[error(transparent)]
     Info(#[from] InfoError),
     #[error(transparent)]

@@ -16,9 +16,11 @@ pub mod image_inspect;
 pub mod images;
 pub mod import;
 pub mod inspect_security;
+pub mod networks;
 pub mod pull;
 pub mod push;
 pub mod registry;
 pub mod system;
+pub mod volumes;
 
 pub use error::EngineError;

@@ -272,6 +272,8 @@ mod tests {
             dns: true,
             labels: Default::default(),
             created: String::new(),
+            attachable: false,
+            options: Default::default(),
         };
         let e = Endpoint {
             network: &n,

@@ -317,6 +317,8 @@ mod tests {
             dns,
             labels: Default::default(),
             created: String::new(),
+            attachable: false,
+            options: Default::default(),
         }
     }
 

@@ -32,6 +32,12 @@ pub struct Network {
     pub labels: BTreeMap<String, String>,
     /// RFC 3339.
     pub created: String,
+    /// Docker's flag for swarm services; kept so inspect shows what was asked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attachable: bool,
+    /// The driver options given at create, shown by inspect (none changes the bridge).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 impl Network {
@@ -86,6 +92,8 @@ mod tests {
             dns: true,
             labels: [("a".to_string(), "b".to_string())].into(),
             created: "2026-01-01T00:00:00Z".into(),
+            attachable: false,
+            options: BTreeMap::new(),
         };
         let json = serde_json::to_string(&n).unwrap();
         assert!(json.contains(r#""subnet":"10.89.3.0/24""#), "{json}");

@@ -36,6 +36,9 @@ pub struct CreateRequest {
     pub internal: bool,
     /// `KEY=VALUE` as typed.
     pub labels: Vec<String>,
+    pub attachable: bool,
+    /// Driver options, recorded for inspect.
+    pub options: BTreeMap<String, String>,
 }
 
 /// The networks of one store.
@@ -246,6 +249,8 @@ impl Networks {
             dns: req.name != DEFAULT_NETWORK,
             labels,
             created: now_rfc3339(),
+            attachable: req.attachable,
+            options: req.options.clone(),
         };
         self.claim(&n)?;
         self.save(&n)?;
