@@ -40,9 +40,10 @@ pub struct BuildArgsCli {
     /// The stage to build (default: the last one).
     #[arg(long)]
     pub target: Option<String>,
-    /// The target platform, `os/arch[/variant]` (default: the host's).
-    #[arg(long)]
-    pub platform: Option<String>,
+    /// The target platforms, `os/arch[/variant]`, comma-separated or repeated (default: the
+    /// host's); several build one image per platform under an OCI image index.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT],…")]
+    pub platform: Vec<String>,
     /// Do not use the build cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -126,10 +127,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     let build_args = BuildArgs::from_flags(args.build_args.iter().map(String::as_str))
         .map_err(|e| anyhow!("{e}"))?
         .resolve_from_process_env();
-    let target_platform = match &args.platform {
-        Some(p) => Platform::parse(p).map_err(|e| anyhow!("--platform: {e}"))?,
-        None => Platform::host(),
-    };
+    let platforms = target_platforms(&args.platform)?;
     let output = match &args.output {
         Some(o) => parse_output(o).map_err(|e| anyhow!("invalid --output {o:?}: {e}"))?,
         None => Output::Image {
@@ -177,29 +175,32 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             bail!("invalid --allow {a:?}: expected network.host or security.insecure");
         }
     }
-    let opts = PlanOptions {
-        entitlements: args.allow.clone(),
-        build_args,
-        target: args.target.clone(),
-        target_platform,
-        build_platform: Platform::host(),
-    };
     let store = Store::open(&settings.root)?;
-    let plan_now = || match plan(&source, &opts, &StoreImages(&store)) {
-        Ok(g) => Ok(g),
-        Err(e) => match e.diagnostic() {
-            Some(d) => Err(anyhow!("{}", render(&shown, &source, &d).trim_end())),
-            None => Err(anyhow!("{e}")),
-        },
-    };
-    let mut graph = plan_now()?;
-    if !args.dump_plan && pull_bases(&store, &graph, &args)? {
-        // The pulled images' Env, User, Shell and ONBUILD feed the plan.
-        graph = plan_now()?;
+    let multi = platforms.len() > 1;
+    if multi && !matches!(output, Output::Image { .. }) {
+        bail!("--output {:?} of a multi-platform build is not supported yet: build one --platform at a time", args.output.as_deref().unwrap_or_default());
+    }
+    // Each platform is planned in full before anything runs, so a bad base or a missing
+    // emulator stops the build before any step of any platform.
+    let mut graphs = Vec::new();
+    for platform in &platforms {
+        let opts = PlanOptions {
+            entitlements: args.allow.clone(),
+            build_args: build_args.clone(),
+            target: args.target.clone(),
+            target_platform: platform.clone(),
+            build_platform: Platform::host(),
+        };
+        graphs.push(plan_platform(&store, &opts, &shown, &source, &args)?);
     }
     if args.dump_plan {
-        println!("{}", dump_plan(&graph));
+        for g in &graphs {
+            println!("{}", dump_plan(g));
+        }
         return Ok(ExitCode::SUCCESS);
+    }
+    for g in &graphs {
+        crate::exec::check_emulation(g)?;
     }
 
     let renderer = if args.quiet {
@@ -213,7 +214,8 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         dockerfile_name: shown,
         dockerfile_path: path.clone(),
         context_dir: ctx.dir.dir.clone(),
-        tags,
+        // The platforms' images are named through their index, once all are built.
+        tags: if multi { Vec::new() } else { tags.clone() },
         no_cache: args.no_cache,
         no_cache_stages: args.no_cache_filter.clone(),
         labels,
@@ -229,26 +231,44 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         imported_cache: imported.as_ref(),
         inline_cache: caches.inline(),
     };
-    let mut result = build(&store, &graph, &bopts);
-    if let Err(e) = &result {
-        if e.is_cache_fetch() && bopts.imported_cache.is_some() {
-            // A cache that failed in mid-build costs a rebuild, not the build.
-            eprintln!("warning: {e}; building again without the imported cache");
-            bopts.imported_cache = None;
-            if let Some(i) = bopts.interrupt {
-                i.reset();
+    let mut outcomes = Vec::new();
+    for (graph, platform) in graphs.iter().zip(&platforms) {
+        let mut result = build(&store, graph, &bopts);
+        if let Err(e) = &result {
+            if e.is_cache_fetch() && bopts.imported_cache.is_some() {
+                // A cache that failed in mid-build costs a rebuild, not the build.
+                eprintln!("warning: {e}; building again without the imported cache");
+                bopts.imported_cache = None;
+                if let Some(i) = bopts.interrupt {
+                    i.reset();
+                }
+                result = build(&store, graph, &bopts);
             }
-            result = build(&store, &graph, &bopts);
+        }
+        match result {
+            Err(crate::exec::ExecError::Interrupted) => {
+                renderer.finish();
+                eprintln!("error: build interrupted; nothing was written for unfinished steps");
+                return Ok(ExitCode::from(130));
+            }
+            Err(e) => {
+                renderer.finish();
+                return Err(anyhow::Error::new(e).context(format!("building for {platform}")));
+            }
+            Ok(o) => outcomes.push((o, platform.clone())),
         }
     }
     renderer.finish();
-    let outcome = match result {
-        Err(crate::exec::ExecError::Interrupted) => {
-            eprintln!("error: build interrupted; nothing was written for unfinished steps");
-            return Ok(ExitCode::from(130));
-        }
-        r => r?,
+    let index = if multi {
+        let children: Vec<_> = outcomes
+            .iter()
+            .map(|(o, p)| (o.image.clone(), p.clone()))
+            .collect();
+        Some(store.commit_index(&children, &tags)?)
+    } else {
+        None
     };
+    let (outcome, _) = outcomes.pop().expect("one platform at least");
     caches.export(&store, &outcome, imported.as_ref(), &args.insecure);
     if let Some(imp) = &imported {
         let (blobs, bytes) = imp.fetched();
@@ -258,17 +278,21 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     if args.explain {
         super::explain::print(&outcome.explained, &mut std::io::stderr());
     }
-    write_output(&store, image, &output, &bopts.tags, epoch)?;
+    write_output(&store, image, &output, &tags, epoch)?;
+    // A multi-platform image is known by its index's digest, as with Docker's containerd store.
+    let id = index
+        .as_ref()
+        .map_or(image.id.to_string(), |d| d.digest().to_string());
     if let Some(f) = &args.iidfile {
-        std::fs::write(f, image.id.to_string())
+        std::fs::write(f, &id)
             .with_context(|| format!("cannot write --iidfile {}", f.display()))?;
     }
     if let Some(f) = &args.metadata_file {
         let meta = serde_json::json!({
-            "containerimage.digest": image.manifest_digest.to_string(),
+            "containerimage.digest": index.as_ref().map_or(image.manifest_digest.to_string(), |d| d.digest().to_string()),
             "containerimage.config.digest": image.id.to_string(),
-            "containerimage.descriptor": image.descriptor(),
-            "image.name": bopts.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","),
+            "containerimage.descriptor": index.clone().unwrap_or_else(|| image.descriptor()),
+            "image.name": tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","),
             "strata.steps": outcome.steps,
         });
         let mut meta = meta;
@@ -280,17 +304,64 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             .with_context(|| format!("cannot write --metadata-file {}", f.display()))?;
     }
     if push {
-        if bopts.tags.is_empty() {
+        if tags.is_empty() {
             bail!("--push needs at least one -t NAME to push to");
         }
-        for t in &bopts.tags {
+        for t in &tags {
             super::push::push_one(&store, t, &args.insecure)?;
         }
     }
     if args.quiet && !output.to_stdout() {
-        println!("{}", image.id);
+        println!("{id}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--platform a,b …` (repeatable too): each parsed and normalised, duplicates dropped; none
+/// given is the host's.
+fn target_platforms(flags: &[String]) -> Result<Vec<Platform>> {
+    let mut out: Vec<Platform> = Vec::new();
+    for spec in flags.iter().flat_map(|f| f.split(',')).map(str::trim) {
+        let p = Platform::parse(spec).map_err(|e| anyhow!("--platform: {e}"))?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    if out.is_empty() {
+        out.push(Platform::host());
+    }
+    Ok(out)
+}
+
+/// Plans one platform's graph; when bases had to be pulled first, plans again, since the
+/// pulled images' Env, User, Shell and ONBUILD feed the plan.
+fn plan_platform(
+    store: &Store,
+    opts: &PlanOptions,
+    shown: &str,
+    source: &str,
+    args: &BuildArgsCli,
+) -> Result<BuildGraph> {
+    let pull_always = matches!(args.pull.as_deref(), Some("always" | "true"));
+    let plan_now = |check_platform: bool| {
+        let images = StoreImages {
+            store,
+            check_platform,
+        };
+        match plan(source, opts, &images) {
+            Ok(g) => Ok(g),
+            Err(e) => match e.diagnostic() {
+                Some(d) => Err(anyhow!("{}", render(shown, source, &d).trim_end())),
+                None => Err(anyhow!("{e}")),
+            },
+        }
+    };
+    // With --pull, a local image for another platform is about to be replaced: no error yet.
+    let graph = plan_now(!pull_always)?;
+    if !args.dump_plan && pull_bases(store, &graph, args)? {
+        return plan_now(true);
+    }
+    Ok(graph)
 }
 
 /// Pulls the images the graph builds on (FROM, `COPY --from=image`, `--mount from=image`) that
@@ -306,7 +377,11 @@ fn pull_bases(store: &Store, graph: &BuildGraph, args: &BuildArgsCli) -> Result<
     for n in &graph.nodes {
         let mut add = |image: &str, platform: &str| {
             let key = (image.to_string(), platform.to_string());
-            if !wanted.contains(&key) && (always || store.resolve(image).is_err()) {
+            let missing = || {
+                let p = Platform::parse(platform).ok();
+                store.resolve_platform(image, p.as_ref()).is_err()
+            };
+            if !wanted.contains(&key) && (always || missing()) {
                 wanted.push(key);
             }
         };
@@ -436,11 +511,28 @@ fn dockerfile_text(shown: &str, bytes: Vec<u8>) -> Result<String> {
 
 /// Base images come from the store: their Env, User, WorkingDir, Shell and OnBuild feed the
 /// plan. An image that is not there plans with empty defaults; the executor reports it missing.
-struct StoreImages<'a>(&'a Store);
+/// `check_platform`: an image in the store for other platforms only is an error.
+struct StoreImages<'a> {
+    store: &'a Store,
+    check_platform: bool,
+}
 
 impl ImageResolver for StoreImages<'_> {
-    fn resolve(&self, reference: &str, _platform: &Platform) -> Option<BaseImage> {
-        let image = self.0.resolve(reference).ok()?;
+    fn platform_mismatch(&self, reference: &str, platform: &Platform) -> Option<String> {
+        if !self.check_platform {
+            return None;
+        }
+        match self.store.resolve_platform(reference, Some(platform)) {
+            Err(e @ crate::store::StoreError::PlatformMismatch { .. }) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+
+    fn resolve(&self, reference: &str, platform: &Platform) -> Option<BaseImage> {
+        let image = self
+            .store
+            .resolve_platform(reference, Some(platform))
+            .ok()?;
         let c = &image.config.config;
         Some(BaseImage {
             env: c.env.clone().unwrap_or_default(),

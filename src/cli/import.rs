@@ -11,7 +11,7 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use oci_spec::image::HistoryBuilder;
 
@@ -19,6 +19,7 @@ use super::args::CompressionArg;
 use super::format::print;
 use super::Settings;
 use crate::digest::Digest;
+use crate::plan::platform::Platform;
 use crate::reference::Reference;
 use crate::snapshot::chunk_store::ChunkStore;
 use crate::snapshot::{self, BlobOpener, LayerOptions, Snapshots};
@@ -39,6 +40,10 @@ pub struct ImportArgs {
     /// Commit message for the imported image (the history comment).
     #[arg(short = 'm', long = "message")]
     pub message: Option<String>,
+    /// The platform the rootfs is for, `os/arch[/variant]` (default: the host's): a base for
+    /// building or running a foreign platform under emulation.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
     /// Layer compression.
     #[arg(long, value_enum, default_value_t = CompressionArg::Gzip)]
     pub compression: CompressionArg,
@@ -60,6 +65,10 @@ pub fn run(settings: &Settings, args: ImportArgs) -> Result<ExitCode> {
     };
     let epoch = source_date_epoch()?;
     let mut config = ImageConfig::new_for_host();
+    if let Some(p) = &args.platform {
+        let p = Platform::parse(p).map_err(|e| anyhow!("--platform: {e}"))?;
+        config.set_platform(&p);
+    }
     for c in &args.changes {
         apply_change(&mut config.config, c)?;
     }
