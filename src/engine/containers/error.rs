@@ -15,6 +15,13 @@ use crate::store::events::EventError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The image is for an architecture this host cannot run (no emulator registered).
+    #[error("image {image}: {source}")]
+    Emulation {
+        image: String,
+        #[source]
+        source: crate::sandbox::emulation::EmulationError,
+    },
     #[error(transparent)]
     Container(#[from] ContainerError),
     #[error(transparent)]
@@ -118,7 +125,8 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         use ContainerError as C;
         match self {
-            Error::Container(C::NotFound(_)) | Error::Store(StoreError::NoSuchImage(_)) => {
+            Error::Container(C::NotFound(_))
+            | Error::Store(StoreError::NoSuchImage(_) | StoreError::PlatformMismatch { .. }) => {
                 ErrorKind::NotFound
             }
             Error::Container(
