@@ -4,11 +4,13 @@
 //! resolved per platform, and the errors said before anything runs.
 
 mod common;
+mod registry_support;
 
 use std::fs;
 use std::path::PathBuf;
 
 use common::{tool, Strata};
+use registry_support::Registry;
 use serde_json::Value;
 
 /// A store with `bb-amd64` and `bb-arm64` (busybox for each platform) imported.
@@ -253,4 +255,64 @@ fn bad_platforms_bases_and_emulators_fail_before_anything_runs() {
         err.contains("does not provide the specified platform"),
         "{err}"
     );
+}
+
+#[test]
+fn push_sends_the_index_and_pull_platform_takes_one_manifest() {
+    let reg = Registry::start();
+    let s = store();
+    let ctx = context(&s, "ctx", UNAME);
+    let remote = format!("{}/mp/uname:1", reg.host());
+    build(
+        &s,
+        &ctx,
+        &["--platform", "linux/amd64,linux/arm64", "-t", &remote],
+    );
+    s.ok(&["push", &remote]);
+    let raw = tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{remote}"),
+        ],
+    );
+    let index: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        index["mediaType"], "application/vnd.oci.image.index.v1+json",
+        "{raw}"
+    );
+    assert_eq!(platforms_of(&index), ["linux/amd64", "linux/arm64"]);
+    // Every platform's manifest is there by digest, and is the one built for it.
+    for (arch, m) in ["amd64", "arm64"]
+        .iter()
+        .zip(index["manifests"].as_array().unwrap())
+    {
+        let by_digest = format!(
+            "docker://{}/mp/uname@{}",
+            reg.host(),
+            m["digest"].as_str().unwrap()
+        );
+        let config: Value = serde_json::from_str(&tool(
+            "skopeo",
+            &["inspect", "--config", "--tls-verify=false", &by_digest],
+        ))
+        .unwrap();
+        assert_eq!(config["architecture"], *arch, "{config}");
+    }
+
+    // Into an empty store: only the arm64 manifest, which then runs emulated.
+    let fresh = Strata::new();
+    fresh.ok(&["pull", "--platform", "linux/arm64", &remote]);
+    assert_eq!(
+        run_on(&fresh, "linux/arm64", &remote, &["uname", "-m"]),
+        "aarch64\n"
+    );
+    assert_eq!(
+        run_on(&fresh, "linux/arm64", &remote, &["cat", "/arch"]),
+        "aarch64\n"
+    );
+    let err = fresh.fails(&["run", "--rm", "--platform", "linux/amd64", &remote, "true"]);
+    assert!(err.contains("it has: linux/arm64"), "{err}");
 }
