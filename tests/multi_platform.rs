@@ -7,7 +7,7 @@ mod common;
 mod registry_support;
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::{tool, Strata};
 use registry_support::Registry;
@@ -28,7 +28,7 @@ fn context(s: &Strata, name: &str, dockerfile: &str) -> PathBuf {
     dir
 }
 
-fn build(s: &Strata, ctx: &PathBuf, extra: &[&str]) -> String {
+fn build(s: &Strata, ctx: &Path, extra: &[&str]) -> String {
     let mut args = vec!["build", "--progress", "plain"];
     args.extend(extra);
     args.push(ctx.to_str().unwrap());
@@ -166,7 +166,7 @@ fn the_index_digest_is_reproducible_with_source_date_epoch() {
         common::busybox_rootfs(&amd);
         s.import_rootfs(&amd, "bb-amd64", &["-m", "busybox"]);
         let arm = s.scratch("arm64-rootfs");
-        common::busybox_rootfs_from(&arm, std::path::Path::new(common::ARM64_BUSYBOX));
+        common::busybox_rootfs_from(&arm, Path::new(common::ARM64_BUSYBOX));
         s.import_rootfs(
             &arm,
             "bb-arm64",
