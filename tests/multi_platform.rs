@@ -101,6 +101,29 @@ fn two_platforms_build_one_index_with_a_native_and_an_emulated_run() {
         .filter(|l| l.starts_with("mp-uname"))
         .collect();
     assert_eq!(rows.len(), 1, "{listed}");
+    // inspect shows the index as the descriptor and each platform's manifest.
+    let inspected: Value = serde_json::from_str(&s.ok(&["inspect", "mp-uname:1"])).unwrap();
+    let img = &inspected[0];
+    assert_eq!(
+        img["Descriptor"]["mediaType"], "application/vnd.oci.image.index.v1+json",
+        "{img}"
+    );
+    let archs: Vec<&str> = img["Manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["ImageData"]["Platform"]["architecture"].as_str().unwrap())
+        .collect();
+    assert_eq!(archs, ["amd64", "arm64"]);
+    // Tagging and untagging take the whole index.
+    s.ok(&["tag", "mp-uname:1", "mp-uname:2"]);
+    assert_eq!(
+        run_on(&s, "linux/arm64", "mp-uname:2", &["cat", "/arch"]),
+        "aarch64\n"
+    );
+    s.ok(&["rmi", "mp-uname:2"]);
+    s.fails(&["inspect", "mp-uname:2"]);
+    s.ok(&["inspect", "mp-uname:1"]);
 }
 
 #[test]

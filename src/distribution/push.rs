@@ -71,8 +71,9 @@ pub fn push_with_progress(
     let image = store.resolve(local_ref)?;
     // A multi-platform image: every platform's manifest goes up by digest, then the index
     // under the tag (a registry refuses an index whose manifests it lacks).
-    let (top, children) = match image.index {
+    let (top, children) = match &image.index {
         Some(index) => {
+            let index = index.digest()?;
             let children = store
                 .index_choices(&index)?
                 .into_iter()

@@ -23,7 +23,20 @@ pub struct Image {
     pub config: ImageConfig,
     pub tags: Vec<Reference>,
     /// The multi-platform index this image was picked from (its tags are the index's).
-    pub index: Option<Digest>,
+    pub index: Option<IndexInfo>,
+}
+
+/// A multi-platform image's index: its descriptor and every platform's manifest descriptor.
+#[derive(Debug, Clone)]
+pub struct IndexInfo {
+    pub descriptor: Descriptor,
+    pub manifests: Vec<Descriptor>,
+}
+
+impl IndexInfo {
+    pub fn digest(&self) -> Result<Digest, StoreError> {
+        digest_of(self.descriptor.digest())
+    }
 }
 
 /// One step of `Store::remove_image`, printed by `rmi` as Docker does.
@@ -197,15 +210,9 @@ impl Store {
     /// `tag SRC DST`: points `dst` at the image `src` names.
     pub fn tag(&self, src: &str, dst: &Reference) -> Result<Image, StoreError> {
         let img = self.resolve(src)?;
-        let desc = match img.index {
+        let desc = match &img.index {
             // A multi-platform image is tagged as a whole.
-            Some(d) => self
-                .read_index()?
-                .index_entries()
-                .into_iter()
-                .find(|e| e.digest == d)
-                .map(|e| e.descriptor)
-                .ok_or(StoreError::MissingBlob(d))?,
+            Some(i) => i.descriptor.clone(),
             None => img.descriptor(),
         };
         self.add_manifest(&desc, std::slice::from_ref(dst))?;

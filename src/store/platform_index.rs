@@ -7,7 +7,7 @@ use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 
 use super::config::ImageConfig;
 use super::error::StoreError;
-use super::image::{resolve_in, Image, RemoveEvent};
+use super::image::{resolve_in, Image, IndexInfo, RemoveEvent};
 use super::index::{IndexFile, REF_NAME};
 use super::layout::Store;
 use super::{digest_of, oci_digest};
@@ -209,7 +209,12 @@ impl Store {
                 .filter(|e| e.digest == found.digest)
                 .filter_map(|e| e.tag)
                 .collect();
-            img.index = Some(found.digest);
+            let mut descriptor = found.descriptor.clone();
+            descriptor.set_annotations(None);
+            img.index = Some(IndexInfo {
+                descriptor,
+                manifests: self.read_image_index(&found.digest)?.manifests().clone(),
+            });
             return Ok(img);
         }
         let manifest = resolve_in(&idx, s, |m| self.config_digest_of(m))?;
