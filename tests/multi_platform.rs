@@ -339,3 +339,40 @@ fn push_sends_the_index_and_pull_platform_takes_one_manifest() {
     let err = fresh.fails(&["run", "--rm", "--platform", "linux/amd64", &remote, "true"]);
     assert!(err.contains("it has: linux/arm64"), "{err}");
 }
+
+#[test]
+fn an_oci_save_and_load_keep_every_platform() {
+    let s = store();
+    let ctx = context(&s, "ctx", UNAME);
+    build(
+        &s,
+        &ctx,
+        &["--platform", "linux/amd64,linux/arm64", "-t", "mp-saved"],
+    );
+    let tar = s.scratch("archive").join("mp.tar");
+    s.ok(&[
+        "save",
+        "--format",
+        "oci",
+        "-o",
+        tar.to_str().unwrap(),
+        "mp-saved",
+    ]);
+    let fresh = Strata::new();
+    let out = fresh.ok(&["load", "-i", tar.to_str().unwrap()]);
+    assert_eq!(out, "Loaded image: mp-saved:latest\n");
+    let listed = fresh.ok(&["images", "-q"]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert_eq!(
+        raw_index(&fresh, "docker.io/library/mp-saved:latest"),
+        raw_index(&s, "docker.io/library/mp-saved:latest")
+    );
+    assert_eq!(
+        run_on(&fresh, "linux/arm64", "mp-saved", &["cat", "/arch"]),
+        "aarch64\n"
+    );
+    assert_eq!(
+        run_on(&fresh, "linux/amd64", "mp-saved", &["cat", "/arch"]),
+        "x86_64\n"
+    );
+}
