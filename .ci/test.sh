@@ -16,9 +16,11 @@ cd "$(dirname "$0")/.."
 # (systemd-socket-activate): `system service` under socket activation; python3-venv: the
 # Python Docker SDK (PyPI) that drives the service, in a venv of its own; docker-compose:
 # Debian's compose 1.29, a real client of the service's volume and network endpoints.
+# qemu-user-static, binfmt-support: emulated RUN for foreign platforms (binfmt_misc handlers
+# with the F flag).
 pkgs=(busybox-static skopeo umoci docker-registry slirp4netns uidmap zstd apache2-utils
   aardvark-dns iptables netavark iproute2 curl wrk git xz-utils gcc libc6-dev util-linux
-  bsdutils systemd python3-venv docker-compose)
+  bsdutils systemd python3-venv docker-compose qemu-user-static binfmt-support)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -26,6 +28,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# Multi-platform tests: an arm64 base made offline from Debian's busybox-static:arm64, only
+# downloaded through dpkg multiarch and unpacked (never installed), and qemu's binfmt_misc
+# handlers registered (binfmt_misc may not be mounted in a fresh container).
+arm64_root=/var/cache/strata-test/busybox-arm64
+if [ ! -x "$arm64_root/bin/busybox" ]; then
+  dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+  apt-get update -qq
+  deb_dir=$(mktemp -d)
+  (cd "$deb_dir" && apt-get download -qq busybox-static:arm64)
+  mkdir -p "$arm64_root"
+  dpkg-deb -x "$deb_dir"/busybox-static_*_arm64.deb "$arm64_root"
+  rm -rf "$deb_dir"
+fi
+if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
 
 # The Engine API's Python client, pinned, first on PATH for the tests' `python3`.
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/strata-test-venv"

@@ -299,7 +299,7 @@ pub async fn build(
         // A name without a value arrives as null: Docker leaves such an ARG at its default.
         build_args: args.resolve_with(|_| None),
         target: p.target.clone(),
-        platform: p.platform.clone(),
+        platforms: p.platform.clone().into_iter().collect(),
         no_cache: p.no_cache,
         labels: p.labels.clone(),
         pull: if p.pull {
@@ -340,8 +340,8 @@ pub async fn build(
             classic.planned(g)
         });
         match result {
-            Ok(outcome) => {
-                classic.built(&outcome.image, &tags);
+            Ok(built) => {
+                classic.built(&built.outcome.image, &tags);
                 Ok(())
             }
             // The client is gone: nobody is left to tell.

@@ -205,6 +205,7 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
     };
     Ok(CreateRequest {
         image,
+        platform: None,
         name: name.filter(|n| !n.is_empty()),
         entrypoint: body.entrypoint,
         cmd: body.cmd.unwrap_or_default(),

@@ -20,10 +20,10 @@ use bollard_stubs::models::{
 use tokio::sync::mpsc;
 
 use super::containers::{cblocking, Shared};
-use super::query::json_body as parse_body;
 use super::error::ApiError;
 use super::hijack::{hijack, wants_upgrade, InputSink, BUFFERED};
 use super::logs::{multiplexed, stream_response};
+use super::query::json_body as parse_body;
 use super::query::Params;
 use crate::container::logfile::Stream;
 use crate::engine::containers::exec_instance::{self as ei, ExecConfig, ExecInstance};

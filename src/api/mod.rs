@@ -9,9 +9,9 @@
 //! commands consistent: the store stays the only state.
 
 mod archive;
+mod body;
 mod build;
 mod build_progress;
-mod body;
 mod channel_body;
 mod commit;
 mod container_files;

@@ -39,9 +39,10 @@ pub struct BuildArgsCli {
     /// The stage to build (default: the last one).
     #[arg(long)]
     pub target: Option<String>,
-    /// The target platform, `os/arch[/variant]` (default: the host's).
-    #[arg(long)]
-    pub platform: Option<String>,
+    /// The target platforms, `os/arch[/variant]`, comma-separated or repeated (default: the
+    /// host's); several build one image per platform under an OCI image index.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT],…")]
+    pub platform: Vec<String>,
     /// Do not use the build cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -125,10 +126,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     let build_args = BuildArgs::from_flags(args.build_args.iter().map(String::as_str))
         .map_err(|e| anyhow!("{e}"))?
         .resolve_from_process_env();
-    let platform = match &args.platform {
-        Some(p) => Some(Platform::parse(p).map_err(|e| anyhow!("--platform: {e}"))?),
-        None => None,
-    };
+    let platforms = target_platforms(&args.platform)?;
     let output = match &args.output {
         Some(o) => parse_output(o).map_err(|e| anyhow!("invalid --output {o:?}: {e}"))?,
         None => Output::Image {
@@ -136,6 +134,13 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             names: Vec::new(),
         },
     };
+    if platforms.len() > 1 && !matches!(output, Output::Image { .. }) {
+        bail!(
+            "--output {:?} of a multi-platform build is not supported yet: build one --platform \
+             at a time",
+            args.output.as_deref().unwrap_or_default()
+        );
+    }
     let epoch = source_date_epoch(
         args.source_date_epoch.as_deref(),
         build_args.get("SOURCE_DATE_EPOCH"),
@@ -187,7 +192,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         tags,
         build_args,
         target: args.target.clone(),
-        platform,
+        platforms,
         no_cache: args.no_cache,
         no_cache_stages: args.no_cache_filter.clone(),
         labels,
@@ -215,7 +220,9 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     };
     let store = Store::open(&settings.root)?;
     if args.dump_plan {
-        println!("{}", dump_plan(&engine_build::plan_graph(&store, &req)?));
+        for g in engine_build::plan_graphs(&store, &req)? {
+            println!("{}", dump_plan(&g));
+        }
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -236,27 +243,29 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     };
     let result = engine_build::build(&store, &req, &hooks, &mut |_| {});
     renderer.finish();
-    let outcome = match result {
+    let built = match result {
         Err(e) if e.is_interrupted() => {
             eprintln!("error: build interrupted; nothing was written for unfinished steps");
             return Ok(ExitCode::from(130));
         }
         r => r?,
     };
+    let (outcome, index) = (&built.outcome, &built.index);
     let image = &outcome.image;
+    let id = built.id();
     if args.explain {
         super::explain::print(&outcome.explained, &mut std::io::stderr());
     }
     write_output(&store, image, &output, &req.tags, epoch)?;
     if let Some(f) = &args.iidfile {
-        std::fs::write(f, image.id.to_string())
+        std::fs::write(f, &id)
             .with_context(|| format!("cannot write --iidfile {}", f.display()))?;
     }
     if let Some(f) = &args.metadata_file {
         let meta = serde_json::json!({
-            "containerimage.digest": image.manifest_digest.to_string(),
+            "containerimage.digest": index.as_ref().map_or(image.manifest_digest.to_string(), |d| d.digest().to_string()),
             "containerimage.config.digest": image.id.to_string(),
-            "containerimage.descriptor": image.descriptor(),
+            "containerimage.descriptor": index.clone().unwrap_or_else(|| image.descriptor()),
             "image.name": req.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(","),
             "strata.steps": outcome.steps,
         });
@@ -277,9 +286,25 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
         }
     }
     if args.quiet && !output.to_stdout() {
-        println!("{}", image.id);
+        println!("{id}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--platform a,b …` (repeatable too): each parsed and normalised, duplicates dropped; none
+/// given is the host's.
+fn target_platforms(flags: &[String]) -> Result<Vec<Platform>> {
+    let mut out: Vec<Platform> = Vec::new();
+    for spec in flags.iter().flat_map(|f| f.split(',')).map(str::trim) {
+        let p = Platform::parse(spec).map_err(|e| anyhow!("--platform: {e}"))?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    if out.is_empty() {
+        out.push(Platform::host());
+    }
+    Ok(out)
 }
 
 /// The Dockerfile's name in messages: as the user wrote it, or `Dockerfile` for the default in

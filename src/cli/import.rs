@@ -4,13 +4,14 @@
 use std::io;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use clap::Args;
 
 use super::args::CompressionArg;
 use super::format::print;
 use super::Settings;
 use crate::engine::import::{file_source, import, ImportRequest, ImportSource};
+use crate::plan::platform::Platform;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -24,6 +25,10 @@ pub struct ImportArgs {
     /// Commit message for the imported image (the history comment).
     #[arg(short = 'm', long = "message")]
     pub message: Option<String>,
+    /// The platform the rootfs is for, `os/arch[/variant]` (default: the host's): a base for
+    /// building or running a foreign platform under emulation.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
     /// Layer compression.
     #[arg(long, value_enum, default_value_t = CompressionArg::Gzip)]
     pub compression: CompressionArg,
@@ -50,7 +55,10 @@ pub fn run(settings: &Settings, args: ImportArgs) -> Result<ExitCode> {
         reference: args.reference,
         changes: args.changes,
         message: args.message,
-        platform: None,
+        platform: match &args.platform {
+            Some(p) => Some(Platform::parse(p).map_err(|e| anyhow!("--platform: {e}"))?),
+            None => None,
+        },
         compression: args.compression.with_level(args.compression_level),
     };
     let img = import(&settings.root, req)?;

@@ -106,6 +106,10 @@ pub struct RunArgs {
     pub security: super::security_args::SecurityArgs,
     #[command(flatten)]
     pub resources: super::resource_args::ResourceArgs,
+    /// Which platform of a multi-platform image to run, `os/arch[/variant]` (a foreign one
+    /// runs under binfmt_misc emulation); default: the host's.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -178,8 +182,15 @@ pub fn create_request(args: RunArgs) -> Result<CreateRequest> {
         labels.extend(container::command::parse_env_file(&text));
     }
     labels.extend(args.label.iter().cloned());
+    let platform = args
+        .platform
+        .as_deref()
+        .map(crate::plan::platform::Platform::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--platform: {e}"))?;
     Ok(CreateRequest {
         image: args.image,
+        platform,
         name: args.name,
         entrypoint: args.entrypoint.map(|e| vec![e]),
         cmd: args.command,

@@ -69,13 +69,38 @@ pub fn push_with_progress(
     progress: &(dyn Fn(PushProgress) + Sync),
 ) -> Result<Pushed, RegistryError> {
     let image = store.resolve(local_ref)?;
-    let bytes = store.read_blob(&image.manifest_digest)?;
+    // A multi-platform image: every platform's manifest goes up by digest, then the index
+    // under the tag (a registry refuses an index whose manifests it lacks).
+    let (top, children) = match &image.index {
+        Some(index) => {
+            let index = index.digest()?;
+            let children = store
+                .index_choices(&index)?
+                .into_iter()
+                .map(|c| c.digest)
+                .collect();
+            (index, children)
+        }
+        None => (image.manifest_digest, vec![image.manifest_digest]),
+    };
+    let mut manifests = Vec::new();
+    let mut blobs: Vec<BlobRef> = Vec::new();
+    for m in &children {
+        let bytes = store.read_blob(m)?;
+        let listed = manifest_blobs(&bytes).map_err(|message| RegistryError::BadResponse {
+            registry: "the store".into(),
+            what: format!("manifest {m}"),
+            message,
+        })?;
+        for b in listed {
+            if !blobs.iter().any(|x| x.digest == b.digest) {
+                blobs.push(b);
+            }
+        }
+        manifests.push((*m, bytes));
+    }
+    let bytes = store.read_blob(&top)?;
     let media_type = media_type_of(&bytes, None);
-    let blobs = manifest_blobs(&bytes).map_err(|message| RegistryError::BadResponse {
-        registry: "the store".into(),
-        what: format!("manifest {}", image.manifest_digest),
-        message,
-    })?;
     let repo = remote_ref.path();
     let known = known_blobs::load(store);
     progress(PushProgress::Resolved(
@@ -105,6 +130,17 @@ pub fn push_with_progress(
         (None, Some(d)) => d.to_string(),
         (None, None) => "latest".to_string(),
     };
+    if image.index.is_some() {
+        for (m, child) in &manifests {
+            put_manifest(
+                client,
+                repo,
+                &m.to_string(),
+                child,
+                &media_type_of(child, None),
+            )?;
+        }
+    }
     let digest = put_manifest(client, repo, &target, &bytes, &media_type)?;
     let digests: Vec<Digest> = blobs.iter().map(|b| b.digest).collect();
     // Only a hint for later mounts: failing to record it does not fail the push.

@@ -57,6 +57,24 @@ pub fn inspect_json(img: &Image) -> Value {
             "size": img.manifest_size,
         },
     });
+    // A multi-platform image: the index is its descriptor, and, as Docker's containerd store
+    // shows them, every platform's manifest.
+    if let Some(index) = &img.index {
+        v["Descriptor"] = json!(index.descriptor);
+        v["Manifests"] = index
+            .manifests
+            .iter()
+            .map(|m| {
+                json!({
+                    "ID": m.digest().to_string(),
+                    "Descriptor": m,
+                    "Available": true,
+                    "Kind": "image",
+                    "ImageData": { "Platform": m.platform() },
+                })
+            })
+            .collect();
+    }
     // Like docker, Variant only when the image has one.
     if let Some(variant) = &c.variant {
         v["Variant"] = json!(variant);

@@ -24,6 +24,7 @@ use crate::plan::context::{
     open_context, stat_cache_dir, stat_cache_file, Context, ContextHasher, StatCache, WalkedTree,
 };
 use crate::plan::graph::{BuildGraph, CopySource, Input, Node, Op};
+use crate::plan::platform::Platform;
 use crate::reference::Reference;
 use crate::snapshot::LayerOptions;
 use crate::store::image::{layer_descriptor, Image};
@@ -80,6 +81,34 @@ pub struct BuildOutcome {
     pub cache_records: Vec<CacheRecord>,
     /// The `COPY --from` inputs the build computed or reused, for `--cache-to`.
     pub cache_inputs: Vec<InputMemo>,
+}
+
+/// Checks, before anything runs, that every RUN of `graph` can run here: natively, or for a
+/// foreign platform through a binfmt_misc emulator.
+pub fn check_emulation(graph: &BuildGraph) -> Result<(), ExecError> {
+    let host = Platform::host();
+    for n in &graph.nodes {
+        if !matches!(n.op, Op::Exec(_)) {
+            continue;
+        }
+        let Some(stage) = graph.stages.iter().find(|s| s.index == n.stage) else {
+            continue;
+        };
+        let Ok(p) = Platform::parse(&stage.platform) else {
+            continue;
+        };
+        crate::sandbox::emulation::check(
+            &host.architecture,
+            &p.architecture,
+            std::path::Path::new(crate::sandbox::emulation::BINFMT_MISC),
+        )
+        .map_err(|source| ExecError::Emulation {
+            platform: stage.platform.clone(),
+            line: n.meta.line,
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// Runs `graph` and writes the target image into `store`.

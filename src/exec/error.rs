@@ -12,6 +12,14 @@ use crate::store::StoreError;
 /// A failed build.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
+    /// A RUN for a foreign platform with no way to emulate it, found before anything runs.
+    #[error("RUN on line {line} for {platform}: {source}")]
+    Emulation {
+        platform: String,
+        line: u32,
+        #[source]
+        source: crate::sandbox::emulation::EmulationError,
+    },
     /// A step failed; `file:line` points at its instruction.
     #[error("{file}:{line}: {text}: {source}")]
     Step {
@@ -75,6 +83,8 @@ pub enum StepError {
     /// `FROM image` or `COPY --from=image` names an image the store does not have.
     #[error("image {reference:?} is not in the store (a build pulls missing images unless --pull=never is given; or import or load it)")]
     ImageMissing { reference: String },
+    #[error("{0}")]
+    WrongPlatform(String),
     #[error("process \"{command}\" did not complete successfully: {status}{tail}")]
     RunFailed {
         command: String,

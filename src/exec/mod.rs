@@ -20,6 +20,6 @@ mod step_mounts;
 pub mod step_run;
 mod steps;
 
-pub use build::{build, BuildOptions, BuildOutcome, StepSummary};
+pub use build::{build, check_emulation, BuildOptions, BuildOutcome, StepSummary};
 pub use error::{ExecError, StepError};
 pub use interrupt::Interrupt;

@@ -20,12 +20,13 @@ use super::step_run::{self, RunContext};
 use crate::digest::CacheKey;
 use crate::exec::mounts::Secrets;
 use crate::plan::graph::{finalize_key, BuildGraph, ConfigChange, Input, InputDigest, Node, Op};
+use crate::plan::platform::Platform;
 use crate::snapshot::diff::upperdir_changes_against;
 use crate::snapshot::{Change, LayerOptions};
 use crate::store::cache::{CacheEntry, CacheResult};
 use crate::store::config::ImageConfig;
 use crate::store::time::{format_rfc3339, now_unix};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Everything the nodes of one build share.
 pub struct Executor<'a> {
@@ -171,9 +172,9 @@ impl Executor<'_> {
                 st.key = self.with_epoch(st.key);
                 Ok(st)
             }
-            Op::Scratch { .. } => Ok(StepState {
+            Op::Scratch { platform } => Ok(StepState {
                 key: self.with_epoch(finalize_key(&node.partial_key, None, &[])),
-                config: ImageConfig::new_for_host(),
+                config: scratch_config(platform),
                 layers: Vec::new(),
                 cmd_set: false,
                 cached: true,
@@ -291,12 +292,22 @@ impl Executor<'_> {
         }
     }
 
+    /// The stored image `reference` for the platform of `node`'s stage.
     pub(super) fn base(&self, node: &Node, reference: &str) -> Result<StepState, StepError> {
+        let platform = self
+            .graph
+            .stages
+            .iter()
+            .find(|s| s.index == node.stage)
+            .and_then(|s| Platform::parse(&s.platform).ok());
         let image = self
             .store
-            .resolve(reference)
-            .map_err(|_| StepError::ImageMissing {
-                reference: reference.to_string(),
+            .resolve_platform(reference, platform.as_ref())
+            .map_err(|e| match e {
+                StoreError::PlatformMismatch { .. } => StepError::WrongPlatform(e.to_string()),
+                _ => StepError::ImageMissing {
+                    reference: reference.to_string(),
+                },
             })?;
         let input = InputDigest::from_bytes(*image.manifest_digest.as_bytes());
         self.explain.add_facts(
@@ -516,4 +527,13 @@ fn workdir(dir: &Path, lowers: Vec<PathBuf>, path: &str, user: &str) -> Result<W
         changes,
         _mount: Some(mount),
     })
+}
+
+/// A `FROM scratch` stage's config: empty, for the stage's platform.
+fn scratch_config(platform: &str) -> ImageConfig {
+    let mut c = ImageConfig::new_for_host();
+    if let Ok(p) = Platform::parse(platform) {
+        c.set_platform(&p);
+    }
+    c
 }

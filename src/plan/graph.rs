@@ -140,6 +140,12 @@ pub struct BaseImage {
 /// ONBUILD triggers itself, which is why callers should resolve images first.
 pub trait ImageResolver {
     fn resolve(&self, reference: &str, platform: &Platform) -> Option<BaseImage>;
+
+    /// Why an image that is known is no use for `platform` (it is for other platforms), said
+    /// at the FROM that asks for it; `None` when it fits or is not known.
+    fn platform_mismatch(&self, _reference: &str, _platform: &Platform) -> Option<String> {
+        None
+    }
 }
 
 /// Knows no image.

@@ -7,6 +7,7 @@ pub mod copy;
 pub mod graph;
 pub mod inputs;
 pub mod platform;
+pub mod platform_choice;
 pub mod resolve;
 pub mod scope;
 pub mod stages;

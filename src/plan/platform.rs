@@ -85,6 +85,11 @@ impl Platform {
             }
             _ => return Err(PlatformError::TooManyParts { spec: err_spec() }),
         };
+        // containerd accepts any os/arch pair and leaves the failure to the first pull; a typo
+        // here would otherwise build nothing useful, so only Go's known names pass.
+        if !is_known_os(&os) || !is_known_arch(&arch) {
+            return Err(PlatformError::Unknown { spec: err_spec() });
+        }
         // containerd's Parse keeps what was typed ("linux/arm" without v7, "arm64/v8" with
         // it); BuildKit then normalises, which is the form its TARGET*/BUILD* args show.
         Ok(Platform::new(&os, &arch, Some(&variant)))
@@ -306,6 +311,12 @@ mod tests {
                 matches!(e, PlatformError::OsOptions { .. })
             }),
             ("nonsense", |e| matches!(e, PlatformError::Unknown { .. })),
+            ("linux/nonsense", |e| {
+                matches!(e, PlatformError::Unknown { .. })
+            }),
+            ("plan10/amd64", |e| {
+                matches!(e, PlatformError::Unknown { .. })
+            }),
             ("linux/arm64/v8/x", |e| {
                 matches!(e, PlatformError::TooManyParts { .. })
             }),

@@ -11,6 +11,7 @@ pub mod cleanup;
 pub mod console;
 pub mod device_rules;
 pub mod devices;
+pub mod emulation;
 pub mod error;
 pub mod idmap;
 pub mod init;

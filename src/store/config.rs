@@ -116,6 +116,13 @@ fn is_zero(n: &i64) -> bool {
 
 impl ImageConfig {
     /// An empty config for the host platform.
+    /// Declares the image to be for `p` (os, architecture, variant).
+    pub fn set_platform(&mut self, p: &crate::plan::platform::Platform) {
+        self.os = p.os.clone();
+        self.architecture = p.architecture.clone();
+        self.variant = p.variant.clone();
+    }
+
     pub fn new_for_host() -> Self {
         ImageConfig {
             created: None,

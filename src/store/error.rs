@@ -52,6 +52,14 @@ pub enum StoreError {
     UnsupportedMediaType { media_type: String, digest: Digest },
     #[error("No such image: {0}")]
     NoSuchImage(String),
+    #[error("image with reference {reference} was found but does not provide the specified platform ({wanted}); it has: {available}")]
+    PlatformMismatch {
+        reference: String,
+        wanted: String,
+        available: String,
+    },
+    #[error("invalid image index {digest}: {message}")]
+    BadIndex { digest: Digest, message: String },
     #[error("{0}: ambiguous image ID prefix, it matches several images")]
     AmbiguousId(String),
     #[error(transparent)]

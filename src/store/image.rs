@@ -22,6 +22,21 @@ pub struct Image {
     pub id: Digest,
     pub config: ImageConfig,
     pub tags: Vec<Reference>,
+    /// The multi-platform index this image was picked from (its tags are the index's).
+    pub index: Option<IndexInfo>,
+}
+
+/// A multi-platform image's index: its descriptor and every platform's manifest descriptor.
+#[derive(Debug, Clone)]
+pub struct IndexInfo {
+    pub descriptor: Descriptor,
+    pub manifests: Vec<Descriptor>,
+}
+
+impl IndexInfo {
+    pub fn digest(&self) -> Result<Digest, StoreError> {
+        digest_of(self.descriptor.digest())
+    }
 }
 
 /// One step of `Store::remove_image`, printed by `rmi` as Docker does.
@@ -139,7 +154,11 @@ impl Store {
         self.image_in(&idx, manifest_digest)
     }
 
-    fn image_in(&self, idx: &IndexFile, manifest_digest: &Digest) -> Result<Image, StoreError> {
+    pub(super) fn image_in(
+        &self,
+        idx: &IndexFile,
+        manifest_digest: &Digest,
+    ) -> Result<Image, StoreError> {
         let bytes = self.read_blob(manifest_digest)?;
         let manifest: ImageManifest =
             serde_json::from_slice(&bytes).map_err(|e| StoreError::Json {
@@ -155,6 +174,7 @@ impl Store {
             id,
             config,
             tags: idx.tags_of(manifest_digest),
+            index: None,
         })
     }
 
@@ -170,18 +190,18 @@ impl Store {
             seen.push(e.manifest);
             out.push(self.image_in(&idx, &e.manifest)?);
         }
+        out.extend(self.index_images()?);
         Ok(out)
     }
 
     /// Finds an image as Docker does: a tag (or `name@digest`) first, then a full or short
     /// image ID (`sha256:` optional).
+    /// A tag naming a multi-platform index gives its host platform's image.
     pub fn resolve(&self, s: &str) -> Result<Image, StoreError> {
-        let idx = self.read_index()?;
-        let manifest = resolve_in(&idx, s, |m| self.config_digest_of(m))?;
-        self.image_in(&idx, &manifest)
+        self.resolve_platform(s, None)
     }
 
-    fn config_digest_of(&self, manifest: &Digest) -> Option<Digest> {
+    pub(super) fn config_digest_of(&self, manifest: &Digest) -> Option<Digest> {
         let bytes = self.read_blob(manifest).ok()?;
         let m: ImageManifest = serde_json::from_slice(&bytes).ok()?;
         digest_of(m.config().digest()).ok()
@@ -190,8 +210,13 @@ impl Store {
     /// `tag SRC DST`: points `dst` at the image `src` names.
     pub fn tag(&self, src: &str, dst: &Reference) -> Result<Image, StoreError> {
         let img = self.resolve(src)?;
-        self.add_manifest(&img.descriptor(), std::slice::from_ref(dst))?;
-        let img = self.image(&img.manifest_digest)?;
+        let desc = match &img.index {
+            // A multi-platform image is tagged as a whole.
+            Some(i) => i.descriptor.clone(),
+            None => img.descriptor(),
+        };
+        self.add_manifest(&desc, std::slice::from_ref(dst))?;
+        let img = self.resolve(&dst.to_string())?;
         super::events::image_event(
             self.root(),
             "tag",
@@ -212,6 +237,12 @@ impl Store {
         users: &[ImageUser],
     ) -> Result<Vec<RemoveEvent>, StoreError> {
         let parsed = Reference::parse(s).ok();
+        if let Some(r) = &parsed {
+            if let Some(events) = self.untag_index(r)? {
+                self.record_removal(&events);
+                return Ok(events);
+            }
+        }
         let removed = self.update_index(|idx| {
             let manifest = resolve_in(idx, s, |m| self.config_digest_of(m))?;
             let id = self

@@ -15,6 +15,7 @@ pub mod image_filter;
 pub mod index;
 pub mod layout;
 pub mod lock;
+pub mod platform_index;
 pub mod time;
 
 pub use blobs::{BlobWriter, PendingBlob};

@@ -134,13 +134,29 @@ impl Strata {
         if !dir.join("bin/busybox").exists() {
             busybox_rootfs(&dir);
         }
-        let args = [
+        self.import_rootfs(&dir, reference, &[])
+    }
+
+    /// Imports Debian's arm64 busybox-static (unpacked by `.ci/test.sh` at [`ARM64_BUSYBOX`])
+    /// as a `linux/arm64` image `reference`; returns the image ID.
+    pub fn import_busybox_arm64(&self, reference: &str) -> String {
+        let dir = self.scratch("busybox-arm64-rootfs");
+        if !dir.join("bin/busybox").exists() {
+            busybox_rootfs_from(&dir, Path::new(ARM64_BUSYBOX));
+        }
+        self.import_rootfs(&dir, reference, &["--platform", "linux/arm64"])
+    }
+
+    /// `import [EXTRA…] DIR REFERENCE` with `CMD ["sh"]` and a fixed SOURCE_DATE_EPOCH;
+    /// returns the image ID.
+    pub fn import_rootfs(&self, dir: &Path, reference: &str, extra: &[&str]) -> String {
+        let mut args = vec![
             OsStr::new("import"),
             OsStr::new("-c"),
             OsStr::new(r#"CMD ["sh"]"#),
-            dir.as_os_str(),
-            OsStr::new(reference),
         ];
+        args.extend(extra.iter().map(OsStr::new));
+        args.extend([dir.as_os_str(), OsStr::new(reference)]);
         let mut c = self.command(&args);
         c.env("SOURCE_DATE_EPOCH", "1700000000");
         let out = self.run_cmd(c);
@@ -152,10 +168,23 @@ impl Strata {
 /// A minimal busybox root: /bin/busybox (Debian's busybox-static), a symlink per applet,
 /// /etc/passwd, /etc/group, /tmp (1777), /root.
 pub fn busybox_rootfs(dir: &Path) {
+    busybox_rootfs_from(dir, Path::new("/bin/busybox"))
+}
+
+/// Where `.ci/test.sh` unpacks Debian's `busybox-static:arm64` (downloaded, not installed).
+pub const ARM64_BUSYBOX: &str = "/var/cache/strata-test/busybox-arm64/bin/busybox";
+
+/// `busybox_rootfs` with another busybox binary (the applet list is the host's: Debian builds
+/// every architecture's busybox-static from the same configuration).
+pub fn busybox_rootfs_from(dir: &Path, busybox: &Path) {
     let bin = dir.join("bin");
     fs::create_dir_all(&bin).unwrap();
-    fs::copy("/bin/busybox", bin.join("busybox"))
-        .expect("/bin/busybox (apt-get install busybox-static)");
+    fs::copy(busybox, bin.join("busybox")).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (apt-get install busybox-static; the arm64 one comes from .ci/test.sh)",
+            busybox.display()
+        )
+    });
     let list = Command::new("/bin/busybox")
         .arg("--list-full")
         .output()

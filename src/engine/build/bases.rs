@@ -9,11 +9,28 @@ use crate::store::Store;
 
 /// Base images come from the store: their Env, User, WorkingDir, Shell and OnBuild feed the
 /// plan. An image that is not there plans with empty defaults; the executor reports it missing.
-pub(super) struct StoreImages<'a>(pub &'a Store);
+/// `check_platform`: an image in the store for other platforms only is an error.
+pub(super) struct StoreImages<'a> {
+    pub store: &'a Store,
+    pub check_platform: bool,
+}
 
 impl ImageResolver for StoreImages<'_> {
-    fn resolve(&self, reference: &str, _platform: &Platform) -> Option<BaseImage> {
-        let image = self.0.resolve(reference).ok()?;
+    fn platform_mismatch(&self, reference: &str, platform: &Platform) -> Option<String> {
+        if !self.check_platform {
+            return None;
+        }
+        match self.store.resolve_platform(reference, Some(platform)) {
+            Err(e @ crate::store::StoreError::PlatformMismatch { .. }) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+
+    fn resolve(&self, reference: &str, platform: &Platform) -> Option<BaseImage> {
+        let image = self
+            .store
+            .resolve_platform(reference, Some(platform))
+            .ok()?;
         let c = &image.config.config;
         Some(BaseImage {
             env: c.env.clone().unwrap_or_default(),
@@ -37,7 +54,11 @@ fn wanted(store: &Store, graph: &BuildGraph, policy: PullPolicy) -> Vec<(String,
     for n in &graph.nodes {
         let mut add = |image: &str, platform: &str| {
             let key = (image.to_string(), platform.to_string());
-            if !wanted.contains(&key) && (always || store.resolve(image).is_err()) {
+            let missing = || {
+                let p = Platform::parse(platform).ok();
+                store.resolve_platform(image, p.as_ref()).is_err()
+            };
+            if !wanted.contains(&key) && (always || missing()) {
                 wanted.push(key);
             }
         };

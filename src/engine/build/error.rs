@@ -30,6 +30,13 @@ pub enum BuildError {
     Exec(#[from] ExecError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// One platform of a multi-platform build failed.
+    #[error("building for {platform}")]
+    ForPlatform {
+        platform: String,
+        #[source]
+        source: Box<BuildError>,
+    },
 }
 
 impl BuildError {

@@ -29,6 +29,7 @@ use crate::reference::Reference;
 use crate::snapshot::LayerOptions;
 use crate::store::Store;
 use crate::syntax::render;
+use oci_spec::image::Descriptor;
 
 /// The Dockerfile of a build, read already.
 #[derive(Debug, Clone)]
@@ -62,8 +63,9 @@ pub struct BuildRequest {
     pub build_args: ResolvedBuildArgs,
     /// The stage to build; `None`: the last one.
     pub target: Option<String>,
-    /// `None`: the host's.
-    pub platform: Option<Platform>,
+    /// The platforms to build for, each as its own graph; none: the host's. Several are
+    /// stored as one OCI image index under the tags.
+    pub platforms: Vec<Platform>,
     pub no_cache: bool,
     /// Stage names (lower-case) or indices whose steps ignore the cache.
     pub no_cache_stages: Vec<String>,
@@ -123,26 +125,53 @@ impl Clients<'_> {
     }
 }
 
-fn plan_options(req: &BuildRequest) -> PlanOptions {
+fn plan_options(req: &BuildRequest, platform: &Platform) -> PlanOptions {
     PlanOptions {
         entitlements: req.entitlements.clone(),
         build_args: req.build_args.clone(),
         target: req.target.clone(),
-        target_platform: req.platform.clone().unwrap_or_else(Platform::host),
+        target_platform: platform.clone(),
         build_platform: Platform::host(),
     }
 }
 
-/// The build graph of `req` as the store stands now (`--dump-plan`); pulls nothing.
-pub fn plan_graph(store: &Store, req: &BuildRequest) -> Result<BuildGraph, BuildError> {
+/// The platforms `req` builds for: those asked, else the host's.
+pub fn platforms(req: &BuildRequest) -> Vec<Platform> {
+    if req.platforms.is_empty() {
+        vec![Platform::host()]
+    } else {
+        req.platforms.clone()
+    }
+}
+
+/// The build graph of `req` for `platform` as the store stands now; pulls nothing.
+/// `check_platform`: a base in the store for other platforms only is an error.
+fn plan_one(
+    store: &Store,
+    req: &BuildRequest,
+    platform: &Platform,
+    check_platform: bool,
+) -> Result<BuildGraph, BuildError> {
     let df = dockerfile(req);
-    match plan(&df.text, &plan_options(req), &bases::StoreImages(store)) {
+    let images = bases::StoreImages {
+        store,
+        check_platform,
+    };
+    match plan(&df.text, &plan_options(req, platform), &images) {
         Ok(g) => Ok(g),
         Err(e) => Err(BuildError::Plan(match e.diagnostic() {
             Some(d) => render(&df.shown, &df.text, &d).trim_end().to_string(),
             None => e.to_string(),
         })),
     }
+}
+
+/// The build graph of `req` for each of its platforms as the store stands now
+/// (`--dump-plan`); pulls nothing.
+pub fn plan_graphs(store: &Store, req: &BuildRequest) -> Result<Vec<BuildGraph>, BuildError> {
+    (platforms(req).iter())
+        .map(|p| plan_one(store, req, p, true))
+        .collect()
 }
 
 fn dockerfile(req: &BuildRequest) -> std::borrow::Cow<'_, Dockerfile> {
@@ -156,26 +185,56 @@ fn dockerfile(req: &BuildRequest) -> std::borrow::Cow<'_, Dockerfile> {
     }
 }
 
-/// Plans `req`, pulls the bases its policy asks for, imports caches, runs the graph (once
-/// more without the imported cache if that cache fails mid-build), and exports caches.
-/// `on_plan` sees the final graph before any step runs (the API numbers its steps by it).
+/// What a build made: the image of its (last) platform, and the index naming every
+/// platform's image when it built several.
+pub struct Built {
+    pub outcome: BuildOutcome,
+    pub index: Option<Descriptor>,
+}
+
+impl Built {
+    /// The built image's ID: the index's digest for a multi-platform image (as Docker's
+    /// containerd store names it), else the image's config digest.
+    pub fn id(&self) -> String {
+        match &self.index {
+            Some(d) => d.digest().to_string(),
+            None => self.outcome.image.id.to_string(),
+        }
+    }
+}
+
+/// Plans `req` for each platform (all before any step runs, so a bad base or a missing
+/// emulator stops the build early), pulls the bases its policy asks for, imports caches,
+/// runs each graph (once more without the imported cache if that cache fails mid-build), and
+/// exports caches. Several platforms' images are stored as one index under the tags.
+/// `on_plan` sees each final graph before its steps run (the API numbers its steps by it).
 pub fn build(
     store: &Store,
     req: &BuildRequest,
     hooks: &BuildHooks<'_>,
     on_plan: &mut dyn FnMut(&BuildGraph),
-) -> Result<BuildOutcome, BuildError> {
+) -> Result<Built, BuildError> {
     let clients = Clients {
         insecure: &req.insecure,
         auths: &req.auths,
         notice: hooks.notice,
     };
-    let mut graph = plan_graph(store, req)?;
-    if bases::pull_bases(store, &graph, req.pull, &clients)? {
-        // The pulled images' Env, User, Shell and ONBUILD feed the plan.
-        graph = plan_graph(store, req)?;
+    let platforms = platforms(req);
+    let multi = platforms.len() > 1;
+    let mut graphs = Vec::new();
+    for platform in &platforms {
+        // With --pull, a local image for another platform is about to be replaced: no error
+        // before the pull.
+        let mut graph = plan_one(store, req, platform, req.pull != PullPolicy::Always)?;
+        if bases::pull_bases(store, &graph, req.pull, &clients)? {
+            // The pulled images' Env, User, Shell and ONBUILD feed the plan.
+            graph = plan_one(store, req, platform, true)?;
+        }
+        graphs.push(graph);
     }
-    on_plan(&graph);
+    for g in &graphs {
+        crate::exec::check_emulation(g)?;
+    }
     let df = dockerfile(req);
     let fetcher = HttpFetcher::new();
     let imported = cache::import(store, &req.cache_from, &clients);
@@ -183,7 +242,8 @@ pub fn build(
         dockerfile_name: df.shown.clone(),
         dockerfile_path: df.path.clone(),
         context_dir: req.context_dir.clone(),
-        tags: req.tags.clone(),
+        // The platforms' images are named through their index, once all are built.
+        tags: if multi { Vec::new() } else { req.tags.clone() },
         no_cache: req.no_cache,
         no_cache_stages: req.no_cache_stages.clone(),
         labels: req.labels.clone(),
@@ -197,21 +257,43 @@ pub fn build(
         inline_cache: req.cache_to.contains(&CacheTo::Inline),
         run_defaults: req.run_defaults.clone(),
     };
-    let mut result = crate::exec::build(store, &graph, &opts);
-    if let Err(e) = &result {
-        if e.is_cache_fetch() && opts.imported_cache.is_some() {
-            // A cache that failed in mid-build costs a rebuild, not the build.
-            (hooks.notice)(BuildNotice::Warning(format!(
-                "{e}; building again without the imported cache"
-            )));
-            opts.imported_cache = None;
-            if let Some(i) = opts.interrupt {
-                i.reset();
+    let mut outcomes = Vec::new();
+    for (graph, platform) in graphs.iter().zip(&platforms) {
+        on_plan(graph);
+        let mut result = crate::exec::build(store, graph, &opts);
+        if let Err(e) = &result {
+            if e.is_cache_fetch() && opts.imported_cache.is_some() {
+                // A cache that failed in mid-build costs a rebuild, not the build.
+                (hooks.notice)(BuildNotice::Warning(format!(
+                    "{e}; building again without the imported cache"
+                )));
+                opts.imported_cache = None;
+                if let Some(i) = opts.interrupt {
+                    i.reset();
+                }
+                result = crate::exec::build(store, graph, &opts);
             }
-            result = crate::exec::build(store, &graph, &opts);
         }
+        let outcome = match result {
+            Err(e) if multi && !matches!(e, crate::exec::ExecError::Interrupted) => {
+                return Err(BuildError::ForPlatform {
+                    platform: platform.to_string(),
+                    source: Box::new(e.into()),
+                })
+            }
+            r => r?,
+        };
+        outcomes.push((outcome, platform.clone()));
     }
-    let outcome = result?;
+    let index = if multi {
+        let children: Vec<_> = (outcomes.iter())
+            .map(|(o, p)| (o.image.clone(), p.clone()))
+            .collect();
+        Some(store.commit_index(&children, &req.tags)?)
+    } else {
+        None
+    };
+    let (outcome, _) = outcomes.pop().expect("one platform at least");
     cache::export(store, &req.cache_to, &outcome, imported.as_ref(), &clients);
     if let Some(imp) = &imported {
         let (blobs, bytes) = imp.fetched();
@@ -219,7 +301,7 @@ pub fn build(
             "cache: downloaded {blobs} blob(s), {bytes} bytes"
         )));
     }
-    Ok(outcome)
+    Ok(Built { outcome, index })
 }
 
 /// The store's temp area, made if missing: where contexts are unpacked.

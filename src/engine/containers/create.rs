@@ -47,7 +47,16 @@ pub fn create(
     for w in &warnings {
         on_event(CreateEvent::Warning(w.clone()));
     }
-    let image = image_or_pull(store, &req.image, on_event)?;
+    let image = image_or_pull_for(store, &req.image, req.platform.as_ref(), on_event)?;
+    crate::sandbox::emulation::check(
+        &Platform::host().architecture,
+        &image.config.architecture,
+        std::path::Path::new(crate::sandbox::emulation::BINFMT_MISC),
+    )
+    .map_err(|source| Error::Emulation {
+        image: req.image.clone(),
+        source,
+    })?;
     let security = req.security.resolve()?;
     let image_name = req.image.clone();
     let opts = req.options(security, resources);
@@ -73,7 +82,17 @@ pub fn image_or_pull(
     name: &str,
     on_event: &mut dyn FnMut(CreateEvent),
 ) -> Result<Image> {
-    match store.resolve(name) {
+    image_or_pull_for(store, name, None, on_event)
+}
+
+/// `image_or_pull` for `platform` (`None`: the host's).
+pub fn image_or_pull_for(
+    store: &Store,
+    name: &str,
+    platform: Option<&Platform>,
+    on_event: &mut dyn FnMut(CreateEvent),
+) -> Result<Image> {
+    match store.resolve_platform(name, platform) {
         Ok(img) => Ok(img),
         Err(StoreError::NoSuchImage(_)) => {
             let reference = Reference::parse(name).map_err(|source| Error::BadImageName {
@@ -88,7 +107,8 @@ pub fn image_or_pull(
                     on_event(CreateEvent::PullWarning(w))
                 })
                 .map_err(|e| Error::Registry(Box::new(e)))?;
-            distribution::pull(store, &client, &reference, &Platform::host()).map_err(|source| {
+            let platform = platform.cloned().unwrap_or_else(Platform::host);
+            distribution::pull(store, &client, &reference, &platform).map_err(|source| {
                 Error::Pull {
                     reference: reference.familiar_string(),
                     source: Box::new(source),

@@ -18,6 +18,13 @@ use crate::store::events::EventError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The image is for an architecture this host cannot run (no emulator registered).
+    #[error("image {image}: {source}")]
+    Emulation {
+        image: String,
+        #[source]
+        source: crate::sandbox::emulation::EmulationError,
+    },
     #[error(transparent)]
     Container(#[from] ContainerError),
     #[error(transparent)]
@@ -155,7 +162,7 @@ impl Error {
         use ContainerError as C;
         match self {
             Error::Container(C::NotFound(_))
-            | Error::Store(StoreError::NoSuchImage(_))
+            | Error::Store(StoreError::NoSuchImage(_) | StoreError::PlatformMismatch { .. })
             | Error::FileNotFound { .. }
             | Error::NoSuchExec(_)
             | Error::Cp(CpError::NotFound(_)) => ErrorKind::NotFound,

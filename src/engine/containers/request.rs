@@ -16,6 +16,9 @@ use crate::sandbox::security_flags::SecurityFlags;
 pub struct CreateRequest {
     /// The image as the user named it (pulled for the host platform when missing).
     pub image: String,
+    /// `--platform`: which of a multi-platform image's manifests to run (emulated when
+    /// foreign); `None`: the host's.
+    pub platform: Option<crate::plan::platform::Platform>,
     /// The container's name (`/name` as the API sends it is accepted); generated when `None`.
     pub name: Option<String>,
     /// Replaces the image's ENTRYPOINT and drops its CMD; `Some([])` or `Some([""])` clears
@@ -144,6 +147,7 @@ mod tests {
     fn the_request_maps_onto_the_container_options() {
         let req = CreateRequest {
             image: "alpine".into(),
+            platform: None,
             name: Some("web".into()),
             entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
             cmd: vec!["echo hi".into()],

@@ -265,6 +265,9 @@ impl Builder<'_> {
                 Vec::new(),
             ),
             StageRef::Image => {
+                if let Some(why) = self.images.platform_mismatch(&image.text, &platform) {
+                    return Err(invalid(stage.image.span, why));
+                }
                 let base = self
                     .images
                     .resolve(&image.text, &platform)

@@ -83,11 +83,34 @@ pub(super) fn load(store: &Store, entries: &mut Entries) -> Result<Vec<LoadedIma
     let index: ImageIndex = parse_json(&entries.read_all(store, "index.json")?, "index.json")?;
     // Manifest descriptor → names, in index order.
     let mut images: Vec<(Descriptor, Vec<Reference>)> = Vec::new();
+    // Multi-platform images whose every platform the archive holds are kept whole: the index
+    // descriptor, its names, and its platforms' manifests (loaded untagged, kept by the index).
+    let mut whole: Vec<(Descriptor, Vec<Reference>, Vec<Digest>)> = Vec::new();
     for desc in index.manifests() {
         let names = names_of(desc);
         let chosen = if is_index(desc.media_type()) {
             let (_, bytes) = read_blob(entries, store, desc)?;
             let nested: ImageIndex = parse_json(&bytes, &blob_path(&digest_of(desc.digest())?))?;
+            let children: Vec<&Descriptor> = nested
+                .manifests()
+                .iter()
+                .filter(|d| is_manifest(d.media_type()) && d.platform().is_some())
+                .collect();
+            let complete = !children.is_empty()
+                && children
+                    .iter()
+                    .all(|d| digest_of(d.digest()).is_ok_and(|x| entries.has(&blob_path(&x))));
+            if complete {
+                let mut digests = Vec::new();
+                for c in children {
+                    digests.push(digest_of(c.digest())?);
+                    if !images.iter().any(|(d, _)| d.digest() == c.digest()) {
+                        images.push((c.clone(), Vec::new()));
+                    }
+                }
+                whole.push((desc.clone(), names, digests));
+                continue;
+            }
             pick_platform(&nested).ok_or_else(|| ArchiveError::Invalid {
                 path: blob_path(&digest_of(desc.digest()).unwrap_or(Digest::of(b""))),
                 reason: format!("no image for linux/{} in the index", host_arch()),
@@ -129,7 +152,8 @@ pub(super) fn load(store: &Store, entries: &mut Entries) -> Result<Vec<LoadedIma
         entries.commit(store, &blob_path(&manifest_digest))?;
         let id = digest_of(manifest.config().digest())?;
         let mut tags = names.clone();
-        if tags.is_empty() {
+        let in_index = whole.iter().any(|(_, _, c)| c.contains(&manifest_digest));
+        if tags.is_empty() && !in_index {
             tags = docker::repo_tags_for(entries, store, &id)?;
         }
         loaded.push(LoadedImage {
@@ -139,13 +163,50 @@ pub(super) fn load(store: &Store, entries: &mut Entries) -> Result<Vec<LoadedIma
         });
     }
 
+    let mut indexes = Vec::new();
+    for (desc, names, children) in &whole {
+        let d = digest_of(desc.digest())?;
+        check_size(
+            &blob_path(&d),
+            desc.size(),
+            entries.digest(&blob_path(&d))?.1,
+        )?;
+        entries.commit(store, &blob_path(&d))?;
+        indexes.push((
+            Descriptor::new(
+                desc.media_type().clone(),
+                desc.size(),
+                desc.digest().clone(),
+            ),
+            names.clone(),
+        ));
+        // Reported once, by the index, as `images` lists it.
+        let first = loaded.iter().find(|l| children.contains(&l.manifest));
+        loaded.push(LoadedImage {
+            id: first.map_or(d, |l| l.id),
+            manifest: d,
+            tags: names.clone(),
+        });
+    }
+    let in_index = |m: &Digest| whole.iter().any(|(_, _, c)| c.contains(m));
     store.update_index(|idx| {
+        for (desc, names) in &indexes {
+            if names.is_empty() {
+                idx.add_untagged_any(desc);
+            }
+            for t in names {
+                idx.set_tag(desc, t);
+            }
+        }
         for ((desc, _), l) in images.iter().zip(&loaded) {
             let clean = Descriptor::new(
                 desc.media_type().clone(),
                 desc.size(),
                 desc.digest().clone(),
             );
+            if l.tags.is_empty() && in_index(&l.manifest) {
+                continue;
+            }
             if l.tags.is_empty() {
                 idx.add_untagged(&clean);
             }
@@ -155,7 +216,10 @@ pub(super) fn load(store: &Store, entries: &mut Entries) -> Result<Vec<LoadedIma
         }
         Ok(())
     })?;
-    Ok(loaded)
+    Ok(loaded
+        .into_iter()
+        .filter(|l| !(l.tags.is_empty() && in_index(&l.manifest)))
+        .collect())
 }
 
 /// The manifest of a multi-platform index for this host (linux and the host's architecture).
@@ -187,16 +251,38 @@ pub(super) fn save(
     };
     for item in items {
         let img = &item.image;
-        add(img.manifest_digest, img.manifest_size);
-        add(img.id, img.manifest.config().size());
-        for l in img.layers() {
-            add(digest_of(l.digest())?, l.size());
-        }
-        let base = Descriptor::new(
-            MediaType::ImageManifest,
-            img.manifest_size,
-            oci_digest(&img.manifest_digest),
-        );
+        let base = match &img.index {
+            // A multi-platform image goes whole: its index and every platform's image.
+            Some(index) => {
+                add(index.digest()?, index.descriptor.size());
+                for m in &index.manifests {
+                    let d = digest_of(m.digest())?;
+                    add(d, m.size());
+                    let manifest: ImageManifest =
+                        parse_json(&store.read_blob(&d)?, &blob_path(&d))?;
+                    add(
+                        digest_of(manifest.config().digest())?,
+                        manifest.config().size(),
+                    );
+                    for l in manifest.layers() {
+                        add(digest_of(l.digest())?, l.size());
+                    }
+                }
+                index.descriptor.clone()
+            }
+            None => {
+                add(img.manifest_digest, img.manifest_size);
+                add(img.id, img.manifest.config().size());
+                for l in img.layers() {
+                    add(digest_of(l.digest())?, l.size());
+                }
+                Descriptor::new(
+                    MediaType::ImageManifest,
+                    img.manifest_size,
+                    oci_digest(&img.manifest_digest),
+                )
+            }
+        };
         if item.tags.is_empty() {
             descriptors.push(base.clone());
         }
