@@ -2,6 +2,7 @@
 //! and writers, and the image's passwd/group resolution.
 
 pub mod atomic;
+pub mod backoff;
 pub mod hashing;
 pub mod owned_tmp;
 pub mod passwd;

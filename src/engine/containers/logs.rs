@@ -12,6 +12,7 @@ use super::error::{Error, Result};
 use crate::container::logfile::{self, Entry, Query, Stream};
 use crate::container::{Container, Containers, Status};
 use crate::store::events::parse_time;
+use crate::util::backoff::Backoff;
 
 /// Which part of the log to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,6 +108,7 @@ pub fn logs(root: &Path, query: &str, req: &LogsRequest) -> Result<LogFrames> {
         finished: false,
         stop: None,
         end: FollowEnd::NotRunning,
+        poll: Backoff::new(FOLLOW_POLL.0, FOLLOW_POLL.1),
     })
 }
 
@@ -132,6 +134,7 @@ pub fn from_now(root: &Path, c: &Container) -> Result<LogFrames> {
         follow: true,
         finished: false,
         stop: None,
+        poll: Backoff::new(FOLLOW_POLL.0, FOLLOW_POLL.1),
         end: FollowEnd::NextExit {
             seen_running: c.state.status == Status::Running,
             finished_at: c.state.finished_at.clone(),
@@ -199,9 +202,12 @@ pub struct LogFrames {
     finished: bool,
     stop: Option<Box<dyn FnMut() -> bool + Send>>,
     end: FollowEnd,
+    poll: Backoff,
 }
 
-const FOLLOW_POLL: Duration = Duration::from_millis(100);
+/// A follow looks again after 2 ms, backing off to 100 ms while nothing is written: a
+/// foreground `docker run` of a short command ends as soon as it does.
+const FOLLOW_POLL: (Duration, Duration) = (Duration::from_millis(2), Duration::from_millis(100));
 
 impl LogFrames {
     /// The container whose log this is (as found when the read began).
@@ -256,8 +262,10 @@ impl Iterator for LogFrames {
                 return None;
             }
             self.finished = self.poll();
-            if self.pending.is_empty() && !self.finished {
-                std::thread::sleep(FOLLOW_POLL);
+            if !self.pending.is_empty() {
+                self.poll.reset();
+            } else if !self.finished {
+                self.poll.sleep();
             }
         }
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::error::{Error, Result};
 use crate::container::{Container, ContainerError, Containers, Status};
 use crate::store::events;
+use crate::util::backoff::Backoff;
 
 /// Docker's `condition` of `POST /containers/{id}/wait`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,7 +43,9 @@ pub struct WaitOutcome {
     pub error: Option<String>,
 }
 
-const POLL: Duration = Duration::from_millis(20);
+/// A wait looks again after 1 ms, backing off to 20 ms: a short run's end is answered at
+/// once, a long one's costs few wake-ups.
+const POLL: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(20));
 
 /// Waits for the container `query` names (found once, before waiting) to meet `condition`.
 pub fn wait(root: &Path, query: &str, condition: WaitCondition) -> Result<WaitOutcome> {
@@ -83,6 +86,7 @@ impl Waiter {
         } = self;
         let id = first.id.clone();
         let mut last = first.clone();
+        let mut poll = Backoff::new(POLL.0, POLL.1);
         loop {
             match cs.get_reconciled(&id) {
                 Ok(c) if met(condition, &first, &c) => return Ok(outcome(&c)),
@@ -106,7 +110,7 @@ impl Waiter {
             if !wanted() {
                 return Ok(outcome(&last));
             }
-            std::thread::sleep(POLL);
+            poll.sleep();
         }
     }
 }
