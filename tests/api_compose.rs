@@ -1,7 +1,7 @@
 //! Debian's `docker-compose` (1.29) against `strata system service`: a two-service project
 //! (a web server serving a file from a named volume on a published loopback port, and a
-//! client that fetches it by service name) goes up, shows in `ps` and `logs`, and `down -v`
-//! leaves no container, network or volume behind.
+//! client that fetches it by service name) goes up, shows in `ps` and `logs`, runs `exec`,
+//! and `down -v` leaves no container, network or volume behind.
 
 mod api_support;
 mod common;
@@ -149,6 +149,13 @@ fn compose_up_ps_logs_down() {
         std::fs::read_to_string(&file).unwrap(),
         "served-from-volume\n"
     );
+
+    // `exec` in the running web service (no tty: compose's -T), through the exec endpoints:
+    // it sees the volume's file, and its exit code comes back.
+    let out = p.ok(&["exec", "-T", "web", "cat", "/www/index.html"]);
+    assert_eq!(out, "served-from-volume\n");
+    let out = p.compose(&["exec", "-T", "web", "sh", "-c", "exit 4"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
 
     // A second `up` finds everything as it is (the network's config included).
     let out = p.compose(&["up", "-d"]);
