@@ -18,17 +18,8 @@ const TMP: &str = "tmp";
 
 /// `docker ARGS` against the service with `env` set (`DOCKER_BUILDKIT` is removed first).
 fn docker_env(svc: &Service, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let program = if Path::new("/usr/local/bin/docker").exists() {
-        "/usr/local/bin/docker"
-    } else {
-        "docker"
-    };
-    Command::new(program)
+    svc.docker_command()
         .args(args)
-        .env("DOCKER_HOST", format!("unix://{}", svc.sock.display()))
-        .env("DOCKER_CONFIG", &svc.docker_config)
-        .env_remove("DOCKER_CONTEXT")
-        .env_remove("DOCKER_API_VERSION")
         .env_remove("DOCKER_BUILDKIT")
         .envs(env.iter().copied())
         .stdin(Stdio::null())

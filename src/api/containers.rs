@@ -46,6 +46,18 @@ where
         .map_err(ApiError::from)
 }
 
+/// Runs `op` on the store's root on the blocking pool; `204 No Content` when it succeeds
+/// (Docker's answer to every container action without a body).
+async fn no_content<T, F>(s: &State, op: F) -> Result<StatusCode, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&std::path::Path) -> Result<T, ec::Error> + Send + 'static,
+{
+    let root = s.root.clone();
+    cblocking(move || op(&root)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 fn state_enum(s: &str) -> ContainerSummaryStateEnum {
     use ContainerSummaryStateEnum as S;
     match s {
@@ -215,9 +227,7 @@ pub async fn restart(
     Query(p): Query<Params>,
 ) -> Result<StatusCode, ApiError> {
     let req = stop_request(&p)?;
-    let root = s.root.clone();
-    cblocking(move || ec::stop::restart(&root, &id, &req)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    no_content(&s, move |root| ec::stop::restart(root, &id, &req)).await
 }
 
 /// `POST /containers/{id}/wait?condition=` → `{"StatusCode": N, "Error": null}`.
@@ -320,9 +330,7 @@ pub async fn rename(
     Query(p): Query<Params>,
 ) -> Result<StatusCode, ApiError> {
     let name = p.get("name").cloned().unwrap_or_default();
-    let root = s.root.clone();
-    cblocking(move || ec::rename::rename(&root, &id, &name)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    no_content(&s, move |root| ec::rename::rename(root, &id, &name)).await
 }
 
 /// `POST /containers/{id}/pause`.
@@ -330,9 +338,7 @@ pub async fn pause(
     extract::State(s): Shared,
     extract::Path(id): Id,
 ) -> Result<StatusCode, ApiError> {
-    let root = s.root.clone();
-    cblocking(move || ec::pause::pause(&root, &id)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    no_content(&s, move |root| ec::pause::pause(root, &id)).await
 }
 
 /// `POST /containers/{id}/unpause`.
@@ -340,9 +346,7 @@ pub async fn unpause(
     extract::State(s): Shared,
     extract::Path(id): Id,
 ) -> Result<StatusCode, ApiError> {
-    let root = s.root.clone();
-    cblocking(move || ec::pause::unpause(&root, &id)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    no_content(&s, move |root| ec::pause::unpause(root, &id)).await
 }
 
 /// `GET /containers/{id}/top?ps_args=`.

@@ -198,10 +198,7 @@ pub async fn resize(
     extract::Path(id): extract::Path<String>,
     Query(p): Query<Params>,
 ) -> Result<StatusCode, ApiError> {
-    let (h, w) = size(&p)?;
-    let root = s.root.clone();
-    cblocking(move || ei::resize(&root, &id, h, w)).await?;
-    Ok(StatusCode::OK)
+    resize_with(s, id, p, ei::resize).await
 }
 
 /// `POST /containers/{id}/resize?h=&w=`.
@@ -210,9 +207,24 @@ pub async fn resize_container(
     extract::Path(id): extract::Path<String>,
     Query(p): Query<Params>,
 ) -> Result<StatusCode, ApiError> {
+    resize_with(s, id, p, ei::resize_container).await
+}
+
+/// Resizes the terminal `id` names (an exec's or a container's) to the query's `h`×`w`.
+async fn resize_with<F>(
+    s: std::sync::Arc<super::State>,
+    id: String,
+    p: Params,
+    resize: F,
+) -> Result<StatusCode, ApiError>
+where
+    F: FnOnce(&std::path::Path, &str, u16, u16) -> crate::engine::containers::Result<()>
+        + Send
+        + 'static,
+{
     let (h, w) = size(&p)?;
     let root = s.root.clone();
-    cblocking(move || ei::resize_container(&root, &id, h, w)).await?;
+    cblocking(move || resize(&root, &id, h, w)).await?;
     Ok(StatusCode::OK)
 }
 

@@ -20,6 +20,15 @@ pub struct Service {
     pub docker_config: PathBuf,
 }
 
+/// Docker 28's CLI where installed, else the `docker` on PATH.
+pub fn docker_program() -> &'static str {
+    if Path::new("/usr/local/bin/docker").exists() {
+        "/usr/local/bin/docker"
+    } else {
+        "docker"
+    }
+}
+
 impl Service {
     pub fn start(s: &Strata, extra: &[&str]) -> Service {
         Service::start_with_env(s, extra, &[])
@@ -71,19 +80,21 @@ impl Service {
         self.docker_stdin(args, "")
     }
 
-    pub fn docker_stdin(&self, args: &[&str], input: &str) -> Output {
-        let program = if Path::new("/usr/local/bin/docker").exists() {
-            "/usr/local/bin/docker"
-        } else {
-            "docker"
-        };
-        Command::new(program)
-            .args(args)
-            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+    /// The docker CLI (Docker 28's where installed) pointed at this service, with a config
+    /// directory of its own.
+    pub fn docker_command(&self) -> Command {
+        let mut c = Command::new(docker_program());
+        c.env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
             .env("DOCKER_CONFIG", &self.docker_config)
             .env_remove("DOCKER_CONTEXT")
             .env_remove("DOCKER_API_VERSION")
-            .env("STRATA_DNS", "127.0.0.1")
+            .env("STRATA_DNS", "127.0.0.1");
+        c
+    }
+
+    pub fn docker_stdin(&self, args: &[&str], input: &str) -> Output {
+        self.docker_command()
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
