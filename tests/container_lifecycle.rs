@@ -507,3 +507,60 @@ fn descriptors_of_the_caller_never_reach_the_container() {
         assert_eq!(fds, ["0", "1", "2", "3"], "{script}");
     }
 }
+
+#[test]
+fn system_prune_removes_what_dockers_does() {
+    let e = Env::new();
+    e.s.ok(&["network", "create", "sp-idle"]);
+    e.code(
+        &["run", "--name", "sp-done", "-v", "/data", "busybox", "true"],
+        0,
+    );
+    let done = inspect(&e, "sp-done", "{{.Id}}");
+    let anon = inspect(&e, "sp-done", "{{(index .Mounts 0).Name}}");
+    e.code(
+        &["run", "-d", "--name", "sp-up", "busybox", "sleep", "100"],
+        0,
+    );
+
+    // Without -f and no terminal to answer: Docker's warning, and nothing removed.
+    let (_, err) = e.code(&["system", "prune", "--volumes", "--filter", "label=x"], 0);
+    assert!(
+        err.starts_with(
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used \
+             by at least one container\n  - all anonymous volumes not used by at least one \
+             container\n  - all dangling images\n  - unused build cache\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("Items to be pruned will be filtered with:\n  - label=x\n"),
+        "{err}"
+    );
+    // Docker's refusals, before anything is asked.
+    let (_, err) = e.code(
+        &["system", "prune", "-f", "--volumes", "--filter", "until=1h"],
+        1,
+    );
+    assert!(
+        err.contains("The \"until\" filter is not supported with \"--volumes\""),
+        "{err}"
+    );
+    let (_, err) = e.code(&["system", "prune", "-f", "--filter", "colour=red"], 1);
+    assert!(err.contains("colour"), "{err}");
+    assert_eq!(inspect(&e, "sp-done", "{{.State.Status}}"), "exited");
+
+    let (out, _) = e.code(&["system", "prune", "-f", "--volumes"], 0);
+    assert!(
+        out.starts_with(&format!(
+            "Deleted Containers:\n{done}\n\nDeleted Networks:\nsp-idle\n\nDeleted \
+             Volumes:\n{anon}\n\n"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("\nTotal reclaimed space: "), "{out}");
+    let left = e.s.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left, "sp-up\n");
+    assert_eq!(e.s.ok(&["volume", "ls", "-q"]), "");
+    e.code(&["rm", "-f", "sp-up"], 0);
+}

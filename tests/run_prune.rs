@@ -27,7 +27,8 @@ fn prune_keeps_the_images_and_snapshots_of_existing_containers() {
     );
     // Docker refuses to untag an image a container uses without -f; forced, it goes.
     e.s.ok(&["rmi", "-f", "mine"]);
-    e.s.ok(&["system", "prune", "-a", "-f"]);
+    // `system prune` would remove the stopped container itself, as Docker's does.
+    e.s.ok(&["image", "prune", "-a", "-f"]);
     e.s.ok(&["builder", "prune", "--all"]);
     let snapshots = std::fs::read_dir(e.s.root.join("snapshots-v1"))
         .unwrap()

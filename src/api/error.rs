@@ -196,6 +196,7 @@ impl From<EngineError> for ApiError {
             }
             EngineError::Store(StoreError::AmbiguousId(_) | StoreError::Reference(_))
             | EngineError::Filter(_)
+            | EngineError::Unsupported(_)
             | EngineError::BadTime { .. }
             | EngineError::BadReference { .. }
             | EngineError::TagWithDigest(_)

@@ -11,9 +11,9 @@ use super::format::{
 };
 use super::Settings;
 use crate::engine::system::DiskUsage;
-use crate::store::gc::{PruneOptions, UsageRow};
+use crate::engine::system_prune::{self, SystemPruneReport, SystemPruneRequest};
+use crate::store::gc::UsageRow;
 use crate::store::time::now_unix;
-use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
@@ -26,18 +26,28 @@ pub enum SystemCommand {
     /// Serve the Docker Engine API on a unix socket, so the docker CLI, docker-compose and
     /// the Docker SDKs drive strata (`DOCKER_HOST=unix:///run/strata/strata.sock`).
     Service(super::service::ServiceArgs),
-    /// Remove untagged images, unreferenced blobs, unused snapshots and temp files.
+    /// Remove stopped containers, unused networks, dangling images (every unused one with
+    /// `-a`), unused snapshots and temp files; unused anonymous volumes with `--volumes`.
     ///
     /// Refuses to run while another strata process uses the store; temp files are only ever
     /// removed here, never at start-up.
-    Prune {
-        /// Also remove tagged images (every image: none is used by a container).
-        #[arg(short = 'a', long)]
-        all: bool,
-        /// Do not prompt for confirmation.
-        #[arg(short = 'f', long)]
-        force: bool,
-    },
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove every image no container uses, not only dangling ones.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Prune unused anonymous volumes too.
+    #[arg(long)]
+    pub volumes: bool,
+    /// `until=TIME`, `label=KEY[=VALUE]` or `label!=KEY[=VALUE]`.
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -60,9 +70,6 @@ const DF_HEADERS: &[(&str, &str)] = &[
     ("Reclaimable", "RECLAIMABLE"),
 ];
 
-/// An empty container cgroup younger than this may belong to a container that is starting.
-const ORPHAN_CGROUP_AGE: std::time::Duration = std::time::Duration::from_secs(30);
-
 pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
     match cmd {
         SystemCommand::Df(a) => print(&df(settings, &a)?),
@@ -70,42 +77,17 @@ pub fn run(settings: &Settings, cmd: SystemCommand) -> Result<ExitCode> {
         // `Command::flatten` turns it into `Command::Info` before anything runs.
         SystemCommand::Info(a) => return super::info::run(settings, a),
         SystemCommand::Events(a) => return super::events::run(settings, a),
-        SystemCommand::Prune { all, force } => {
-            if !force && !confirm(all)? {
+        SystemCommand::Prune(a) => {
+            let req = SystemPruneRequest {
+                all: a.all,
+                volumes: a.volumes,
+                filters: a.filter,
+            };
+            system_prune::check(&req)?;
+            if !a.force && !confirm(&req)? {
                 return Ok(ExitCode::SUCCESS);
             }
-            let store = Store::open(&settings.root)?;
-            let report = store.prune(PruneOptions {
-                all_images: all,
-                keep_manifests: crate::engine::system::container_manifests(&settings.root)?,
-            })?;
-            let cs = crate::container::Containers::new(&settings.root);
-            let repaired = crate::container::net::repair(&settings.root, &cs)?;
-            let networks = crate::container::net::prune_networks(&settings.root)?;
-            let rules = crate::container::net::prune_rules(&settings.root)?;
-            let cgroups = crate::container::cgroups::reclaim_orphans(ORPHAN_CGROUP_AGE);
-            let mut out = deleted_section("Networks", &networks);
-            let fixed =
-                repaired.torn_down.len() + repaired.leases + repaired.namespaces + rules + cgroups;
-            if fixed > 0 {
-                out.push_str(&format!(
-                    "Repaired after a crash: {} container network(s) torn down, {} address \
-                     lease(s), {} network namespace(s), {} firewall rule(s) or bridge(s), {} \
-                     cgroup(s)\n\n",
-                    repaired.torn_down.len(),
-                    repaired.leases,
-                    repaired.namespaces,
-                    rules,
-                    cgroups
-                ));
-            }
-            out.push_str(&deleted_section("Images", &removal_lines(&report.images)));
-            out.push_str(&deleted_section("build cache objects", &report.snapshots));
-            out.push_str(&format!(
-                "Total reclaimed space: {}\n",
-                human_size(report.reclaimed)
-            ));
-            print(&out);
+            print(&prune_report(&system_prune::prune(&settings.root, &req)?));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -251,14 +233,57 @@ fn df_verbose(du: &DiskUsage) -> String {
     out
 }
 
-fn confirm(all: bool) -> Result<bool> {
-    let what = if all {
-        "  - all images\n"
+/// Docker's warning, with the filters it will apply.
+fn confirm(req: &SystemPruneRequest) -> Result<bool> {
+    let mut warnings = vec![
+        "all stopped containers",
+        "all networks not used by at least one container",
+    ];
+    if req.volumes {
+        warnings.push("all anonymous volumes not used by at least one container");
+    }
+    warnings.extend(if req.all {
+        [
+            "all images without at least one container associated to them",
+            "all build cache",
+        ]
     } else {
-        "  - all dangling images\n"
-    };
-    super::ctr_common::confirm(&format!(
-        "WARNING! This will remove:\n{what}  - all unused build cache\n  - all temporary files\n  \
-         - all networks not used by at least one container"
-    ))
+        ["all dangling images", "unused build cache"]
+    });
+    warnings.push("all temporary files");
+    let mut text = String::from("WARNING! This will remove:");
+    for w in warnings {
+        text.push_str(&format!("\n  - {w}"));
+    }
+    if !req.filters.is_empty() {
+        text.push_str("\n\n  Items to be pruned will be filtered with:");
+        for f in &req.filters {
+            text.push_str(&format!("\n  - {f}"));
+        }
+    }
+    super::ctr_common::confirm(&text)
+}
+
+/// Docker's sections in Docker's order, then what strata repaired after a crash.
+fn prune_report(r: &SystemPruneReport) -> String {
+    let mut out = deleted_section("Containers", &r.containers.removed);
+    out.push_str(&deleted_section("Networks", &r.networks));
+    if let Some(v) = &r.volumes {
+        out.push_str(&deleted_section("Volumes", &v.names));
+    }
+    out.push_str(&deleted_section("Images", &removal_lines(&r.images.images)));
+    out.push_str(&deleted_section("build cache objects", &r.images.snapshots));
+    let f = r.repairs;
+    if f.any() {
+        out.push_str(&format!(
+            "Repaired after a crash: {} container network(s) torn down, {} address lease(s), \
+             {} network namespace(s), {} firewall rule(s) or bridge(s), {} cgroup(s)\n\n",
+            f.networks_torn_down, f.leases, f.namespaces, f.rules, f.cgroups
+        ));
+    }
+    out.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        human_size(r.reclaimed())
+    ));
+    out
 }

@@ -35,6 +35,11 @@ pub enum EngineError {
     NetworkContainer(ContainerError),
     #[error("not supported by strata: {0}")]
     NetworkUnsupported(String),
+    /// A combination of options Docker refuses, with Docker's message.
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    ContainerOp(Box<super::containers::error::Error>),
     #[error(transparent)]
     Info(#[from] InfoError),
     #[error(transparent)]

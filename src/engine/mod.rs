@@ -21,6 +21,7 @@ pub mod pull;
 pub mod push;
 pub mod registry;
 pub mod system;
+pub mod system_prune;
 pub mod volumes;
 
 pub use error::EngineError;

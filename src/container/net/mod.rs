@@ -24,7 +24,7 @@ mod repair;
 
 pub use connect::{connect, disconnect};
 use repair::{owner_path, write_owner};
-pub use repair::{prune_networks, prune_rules, remove_network, repair, Repaired};
+pub use repair::{prune_rules, remove_network, repair, Repaired};
 
 /// The network flags of `run`/`create`, as typed.
 #[derive(Debug, Clone, Default)]

@@ -110,20 +110,6 @@ pub fn repair(root: &Path, cs: &Containers) -> Result<Repaired, ContainerError> 
     Ok(out)
 }
 
-/// Removes every user-defined network no container holds an address on (`network prune`,
-/// `system prune`); returns their names.
-pub fn prune_networks(root: &Path) -> Result<Vec<String>, ContainerError> {
-    let networks = Networks::new(root);
-    let mut removed = Vec::new();
-    for n in networks.list()? {
-        if !n.is_default() && networks.leases(&n.id)?.is_empty() {
-            remove_network(root, &n)?;
-            removed.push(n.name);
-        }
-    }
-    Ok(removed)
-}
-
 /// `network rm`: the record, its subnet claim and its isolation rule.
 pub fn remove_network(root: &Path, n: &Network) -> Result<(), ContainerError> {
     Networks::new(root).remove(n)?;
