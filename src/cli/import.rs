@@ -39,19 +39,16 @@ pub struct ImportArgs {
 
 pub fn run(settings: &Settings, args: ImportArgs) -> Result<ExitCode> {
     let src = &args.source;
-    let is_stdin = src.as_os_str() == "-";
-    let source = if is_stdin {
+    let source = if src.as_os_str() == "-" {
         ImportSource::Tar(Box::new(io::stdin()))
     } else {
         file_source(src)?
     };
     let req = ImportRequest {
         source,
-        source_name: if is_stdin {
-            "-".to_string()
-        } else {
-            src.display().to_string()
-        },
+        // Docker's CLI sends a file as the request body, so its comment is `Imported from -`;
+        // naming the local path would make the image depend on where its input lay.
+        source_name: "-".to_string(),
         reference: args.reference,
         changes: args.changes,
         message: args.message,
