@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use api_support::{unix_now, Service};
+use api_support::{rss_kb, unix_now, Service};
 use common::Strata;
 
 #[test]
@@ -306,16 +306,6 @@ fn curl_sees_dockers_shapes() {
     let pruned = svc.curl(&["-X", "POST"], "/images/prune");
     assert_eq!(pruned.status, 200);
     assert_eq!(pruned.json()["ImagesDeleted"], serde_json::json!([]));
-}
-
-/// VmRSS of a process, in kB.
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 #[test]

@@ -9,22 +9,12 @@ use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use api_support::Service;
+use api_support::{rss_kb, Service};
 use common::Strata;
 
 const TEN_GIB: u64 = 10 << 30;
 /// What is sent before the client gives up: more than the memory the service may use.
 const SENT: usize = 160 << 20;
-
-/// VmRSS of a process, in kB.
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
 
 /// Entries of the store's temp area (`store::layout::TMP_DIR`).
 fn tmp_entries(s: &Strata) -> Vec<String> {

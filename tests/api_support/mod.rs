@@ -213,3 +213,13 @@ pub fn unix_now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// VmRSS of a process, in kB.
+pub fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
