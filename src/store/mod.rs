@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod blobs;
+pub mod build_keys;
 pub mod build_prune;
 pub mod cache;
 pub mod changes;
