@@ -59,7 +59,8 @@ fn render(e: &Entry, containers: Vec<Attached>) -> NetworkInspect {
         ipam: Some(Ipam {
             driver: Some("default".into()),
             config: Some(config),
-            options: Some(HashMap::new()),
+            // dockerd keeps the nil map of a request without IPAM options.
+            options: None,
         }),
         internal: Some(e.internal()),
         attachable: Some(e.attachable()),
@@ -86,10 +87,19 @@ pub async fn list(
     Ok(Json(all.iter().map(|e| render(e, Vec::new())).collect()))
 }
 
-/// `GET /networks/{id}`: with the containers attached.
-pub async fn inspect(extract::State(s): Shared, id: Id) -> Result<Json<NetworkInspect>, ApiError> {
+/// `GET /networks/{id}?scope=`: with the containers attached. Every strata network is of
+/// the `local` scope; asking for another finds none, as dockerd answers.
+pub async fn inspect(
+    extract::State(s): Shared,
+    id: Id,
+    Query(p): Query<Params>,
+) -> Result<Json<NetworkInspect>, ApiError> {
     let root = s.root.clone();
+    let scope = p.get("scope").filter(|s| !s.is_empty()).cloned();
     let (e, attached) = blocking(move || {
+        if scope.as_deref().is_some_and(|s| s != "local") {
+            return Err(crate::network::NetworkError::NotFound(id.0).into());
+        }
         let e = networks::find(&root, &id)?;
         let attached = networks::attached(&root, &e)?;
         Ok((e, attached))
