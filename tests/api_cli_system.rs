@@ -176,8 +176,9 @@ fn system_df_and_prune() {
     let v = svc.docker_ok(&["system", "df", "-v"]);
     for want in [
         "Images space usage:",
-        "cs-kept",
+        "busybox",
         "Containers space usage:",
+        "Exited (0) ",
         "cs-exited",
         "Local Volumes space usage:",
         "cs-named",

@@ -143,6 +143,11 @@ c.tag('busybox', 'sdki/tagged', 't1')
 r['ref_filter'] = [i['RepoTags'] for i in c.images(filters={'reference': 'sdki/*'})]
 r['rmi'] = c.remove_image('sdki/tagged:t1')
 r['rmi_missing'] = err(lambda: c.remove_image('sdki/none:t1'))
+ctr = c.create_container('busybox', ['touch', '/test'])
+c.start(ctr); c.wait(ctr)
+committed = c.commit(ctr['Id'])['Id']
+r['parent'] = c.inspect_image(committed)['Parent'] == c.inspect_image('busybox')['Id']
+c.remove_container(ctr)
 r['ping'] = c.ping()
 r['version'] = c.version(api_version=False)['ApiVersion'] == c._version
 print(json.dumps(r))
@@ -186,6 +191,8 @@ print(json.dumps(r))
         r["rmi_missing"],
         json!([404, "No such image: sdki/none:t1"])
     );
+    // The image a commit was made from is its `Parent`, as docker-py's CommitTest checks.
+    assert_eq!(r["parent"], true);
     assert_eq!(r["ping"], true);
     assert_eq!(r["version"], true);
 }

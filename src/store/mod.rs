@@ -13,6 +13,7 @@ pub mod gc;
 pub mod image;
 pub mod image_delete;
 pub mod image_filter;
+pub mod image_parent;
 pub mod index;
 pub mod layout;
 pub mod lock;
