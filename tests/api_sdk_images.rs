@@ -138,6 +138,19 @@ r['dup'] = err(lambda: c.create_network('sdki-net', check_duplicate=True))[0]
 r['by_partial_id'] = [x['Id'] for x in c.networks(ids=[n[:8]])] == [n]
 r['net_prune'] = c.prune_networks()['NetworksDeleted']
 
+# An IP range and auxiliary addresses: addresses come from the range.
+from docker.types import IPAMConfig, IPAMPool
+pool = IPAMPool(subnet='10.213.0.0/16', iprange='10.213.5.0/24', gateway='10.213.5.254',
+                aux_addresses={'a': '10.213.1.5'})
+n2 = c.create_network('sdki-ipam', ipam=IPAMConfig(driver='default', pool_configs=[pool]))['Id']
+ipam = c.inspect_network(n2)['IPAM']
+r['ipam'] = [ipam.pop('Options', None), ipam]
+ctr = c.create_container('busybox', 'sleep 30', host_config=c.create_host_config(network_mode='sdki-ipam'))
+c.start(ctr)
+r['ipam_ip'] = c.inspect_container(ctr)['NetworkSettings']['Networks']['sdki-ipam']['IPAddress']
+c.remove_container(ctr, force=True)
+c.remove_network(n2)
+
 r['images_info'] = len({i['Id'] for i in c.images(all=True)}) == c.info()['Images']
 c.tag('busybox', 'sdki/tagged', 't1')
 r['ref_filter'] = [i['RepoTags'] for i in c.images(filters={'reference': 'sdki/*'})]
@@ -184,6 +197,16 @@ print(json.dumps(r))
     assert_eq!(r["dup"], 409);
     assert_eq!(r["by_partial_id"], true);
     assert_eq!(r["net_prune"], json!(["sdki-net"]));
+    assert_eq!(
+        r["ipam"],
+        json!([null, {"Driver": "default", "Config": [{
+            "Subnet": "10.213.0.0/16",
+            "IPRange": "10.213.5.0/24",
+            "Gateway": "10.213.5.254",
+            "AuxiliaryAddresses": {"a": "10.213.1.5"}
+        }]}])
+    );
+    assert_eq!(r["ipam_ip"], "10.213.5.1");
     assert_eq!(r["images_info"], true);
     assert_eq!(r["ref_filter"], json!([["sdki/tagged:t1"]]));
     assert_eq!(r["rmi"], json!([{"Untagged": "sdki/tagged:t1"}]));

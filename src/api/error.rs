@@ -157,6 +157,8 @@ fn volnet(e: &EngineError) -> Option<ApiError> {
                 N::InvalidName(_)
                 | N::InvalidSubnet(_)
                 | N::InvalidGateway { .. }
+                | N::InvalidRange { .. }
+                | N::InvalidAux { .. }
                 | N::GatewayWithoutSubnet
                 | N::Label(_)
                 | N::AddressOutside { .. }

@@ -25,11 +25,17 @@ type Id = extract::Path<String>;
 
 /// Docker's JSON of one network; `containers` only for inspect (the list shows `{}`).
 fn render(e: &Entry, containers: Vec<Attached>) -> NetworkInspect {
+    let (range, aux) = e.pool_extras();
     let config = match e.ipam() {
         Some((subnet, gateway)) => vec![IpamConfig {
             subnet: Some(subnet.to_string()),
             gateway: Some(gateway.to_string()),
-            ..IpamConfig::default()
+            ip_range: range.map(|r| r.to_string()),
+            auxiliary_addresses: (!aux.is_empty()).then(|| {
+                aux.iter()
+                    .map(|(k, v)| (k.clone(), v.to_string()))
+                    .collect()
+            }),
         }],
         None => Vec::new(),
     };
@@ -136,6 +142,11 @@ pub async fn create(extract::State(s): Shared, raw: Bytes) -> Result<Response, A
                 subnet: c.subnet,
                 gateway: c.gateway,
                 ip_range: c.ip_range,
+                aux_addresses: c
+                    .auxiliary_addresses
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
             })
             .collect(),
         internal: body.internal.unwrap_or(false),

@@ -9,9 +9,9 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::{
-    AuthConfig, AuthResponse, ContainerSummary, LocalNodeState,
-    PluginsInfo, SwarmInfo, SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum,
-    SystemVersion, Volume, VolumeScopeEnum, VolumeUsageData,
+    AuthConfig, AuthResponse, ContainerSummary, LocalNodeState, PluginsInfo, SwarmInfo, SystemInfo,
+    SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum, SystemVersion, Volume,
+    VolumeScopeEnum, VolumeUsageData,
 };
 use serde_json::json;
 

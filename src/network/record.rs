@@ -38,6 +38,13 @@ pub struct Network {
     /// The driver options given at create, shown by inspect (none changes the bridge).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
+    /// `--ip-range`: where addresses are picked from (a static one may be anywhere in the
+    /// subnet, as with Docker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<Ipv4Net>,
+    /// IPAM's auxiliary addresses (`--aux-address NAME=IP`): never given to a container.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux_addresses: BTreeMap<String, std::net::Ipv4Addr>,
 }
 
 impl Network {
