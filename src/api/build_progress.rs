@@ -91,7 +91,7 @@ impl<'a> Classic<'a> {
         self.send(stream(line));
     }
 
-    fn from_image(&self, step: usize) -> Option<String> {
+    fn base_image(&self, step: usize) -> Option<String> {
         let steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
         steps.get(step).and_then(|s| s.from.clone())
     }
@@ -129,7 +129,7 @@ impl Progress for Classic<'_> {
             Event::StepStarted { step, .. } => self.announce(step),
             Event::StepCached { step, .. } => {
                 self.announce(step);
-                match self.from_image(step) {
+                match self.base_image(step) {
                     Some(id) => self.send(stream(format!(" ---> {id}\n"))),
                     None => self.send(stream(" ---> Using cache\n")),
                 }

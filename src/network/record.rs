@@ -101,6 +101,8 @@ mod tests {
             created: "2026-01-01T00:00:00Z".into(),
             attachable: false,
             options: BTreeMap::new(),
+            ip_range: None,
+            aux_addresses: BTreeMap::new(),
         };
         let json = serde_json::to_string(&n).unwrap();
         assert!(json.contains(r#""subnet":"10.89.3.0/24""#), "{json}");
