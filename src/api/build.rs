@@ -16,9 +16,8 @@ use serde_json::json;
 
 use super::build_progress::Classic;
 use super::error::{chain, ApiError};
-use super::query::{bool_param, filters, Params};
+use super::query::{bool_param, filters, first_values, Params};
 use super::{blocking, registry_auth, stream, upload, State};
-use crate::cache::CacheFrom;
 use crate::engine::build::prune::{parse_duration, BuildPruneRequest};
 use crate::engine::build::{
     self, BuildError, BuildHooks, BuildRequest, Dockerfile, PullPolicy, RunDefaults,
@@ -62,7 +61,7 @@ fn json_param<T: serde::de::DeserializeOwned>(
 
 impl BuildParams {
     pub fn parse(pairs: &[(String, String)]) -> Result<BuildParams, ApiError> {
-        let params: Params = pairs.iter().cloned().collect();
+        let params: Params = first_values(pairs);
         let tags = pairs
             .iter()
             .filter(|(k, v)| k == "t" && !v.is_empty())
@@ -308,13 +307,7 @@ pub async fn build(
             PullPolicy::Missing
         },
         auths,
-        cache_from: p
-            .cache_from
-            .iter()
-            .map(|r| CacheFrom::Registry {
-                reference: r.clone(),
-            })
-            .collect(),
+        cache_images: p.cache_from.clone(),
         run_defaults: p.run_defaults.clone(),
         ..Default::default()
     };
@@ -324,7 +317,7 @@ pub async fn build(
         // Removed when the build ends, whichever way.
         let _ctx = ctx;
         let store = crate::store::Store::open(&root)?;
-        let classic = Classic::new(out, quiet);
+        let classic = Classic::new(out, quiet, &store);
         let sent = AtomicBool::new(false);
         let notice = |n| {
             sent.store(true, Ordering::SeqCst);

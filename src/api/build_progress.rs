@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 
 use super::stream::Sender;
 use crate::engine::build::BuildNotice;
-use crate::exec::events::{Event, Progress};
-use crate::plan::graph::BuildGraph;
-use crate::store::Image;
+use crate::exec::events::{Event, LogStream, Progress};
+use crate::plan::graph::{BuildGraph, Op};
+use crate::store::{Image, Store};
 
 /// The classic builder's messages, sent as the build goes.
 pub struct Classic<'a> {
@@ -19,7 +19,19 @@ pub struct Classic<'a> {
     /// `q`: only the image ID (and errors) are sent.
     quiet: bool,
     /// Each step's instruction, by node id, once the graph is planned.
-    steps: Mutex<Vec<String>>,
+    steps: Mutex<Vec<Step>>,
+    store: &'a Store,
+}
+
+/// What the stream says of one step.
+#[derive(Default)]
+struct Step {
+    text: String,
+    /// `FROM`: the classic builder names the image it starts from (` ---> <id>`), where other
+    /// steps say ` ---> Using cache`; clients count those lines.
+    from: Option<String>,
+    /// Its `Step N/M` line went out (config steps that run send no start event).
+    announced: bool,
 }
 
 fn stream(text: impl Into<String>) -> Value {
@@ -27,11 +39,12 @@ fn stream(text: impl Into<String>) -> Value {
 }
 
 impl<'a> Classic<'a> {
-    pub fn new(out: &'a Sender, quiet: bool) -> Classic<'a> {
+    pub fn new(out: &'a Sender, quiet: bool, store: &'a Store) -> Classic<'a> {
         Classic {
             out,
             quiet,
             steps: Mutex::new(Vec::new()),
+            store,
         }
     }
 
@@ -43,14 +56,44 @@ impl<'a> Classic<'a> {
     }
 
     pub fn planned(&self, graph: &BuildGraph) {
-        *self.steps.lock().unwrap_or_else(|e| e.into_inner()) =
-            graph.nodes.iter().map(|n| n.meta.text.clone()).collect();
+        let from = |op: &Op| match op {
+            Op::Base { image, .. } => Some(
+                (self.store.resolve(image))
+                    .map(|i| i.id.short())
+                    .unwrap_or_default(),
+            ),
+            Op::Scratch { .. } | Op::StageRef { .. } => Some(String::new()),
+            _ => None,
+        };
+        *self.steps.lock().unwrap_or_else(|e| e.into_inner()) = (graph.nodes.iter())
+            .map(|n| Step {
+                text: n.meta.text.clone(),
+                from: from(&n.op),
+                announced: false,
+            })
+            .collect();
     }
 
-    fn step_line(&self, step: usize) -> String {
+    /// The step's `Step N/M : …` line, once.
+    fn announce(&self, step: usize) {
+        let line = {
+            let mut steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
+            let total = steps.len();
+            match steps.get_mut(step) {
+                Some(s) if s.announced => return,
+                Some(s) => {
+                    s.announced = true;
+                    format!("Step {}/{total} : {}\n", step + 1, s.text)
+                }
+                None => format!("Step {}/{total} : \n", step + 1),
+            }
+        };
+        self.send(stream(line));
+    }
+
+    fn base_image(&self, step: usize) -> Option<String> {
         let steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
-        let text = steps.get(step).map_or("", String::as_str);
-        format!("Step {}/{} : {text}\n", step + 1, steps.len())
+        steps.get(step).and_then(|s| s.from.clone())
     }
 
     pub fn notice(&self, n: BuildNotice) {
@@ -83,18 +126,31 @@ impl<'a> Classic<'a> {
 impl Progress for Classic<'_> {
     fn event(&self, event: Event) {
         match event {
-            Event::StepStarted { step, .. } => self.send(stream(self.step_line(step))),
+            Event::StepStarted { step, .. } => self.announce(step),
             Event::StepCached { step, .. } => {
-                self.send(stream(self.step_line(step)));
-                self.send(stream(" ---> Using cache\n"));
+                self.announce(step);
+                match self.base_image(step) {
+                    Some(id) => self.send(stream(format!(" ---> {id}\n"))),
+                    None => self.send(stream(" ---> Using cache\n")),
+                }
             }
-            Event::StepLog { data, .. } => {
-                self.send(stream(String::from_utf8_lossy(&data).into_owned()))
+            Event::StepLog {
+                data, stream: s, ..
+            } => {
+                let text = String::from_utf8_lossy(&data);
+                // The classic builder's stderr writer colours each chunk red.
+                self.send(stream(match s {
+                    LogStream::Stdout => text.into_owned(),
+                    LogStream::Stderr => format!("\x1b[91m{text}\x1b[0m"),
+                }))
             }
-            Event::StepDone { elapsed, .. } => self.send(stream(format!(
-                " ---> Done in {:.1}s\n",
-                elapsed.as_secs_f64()
-            ))),
+            Event::StepDone { step, elapsed, .. } => {
+                self.announce(step);
+                self.send(stream(format!(
+                    " ---> Done in {:.1}s\n",
+                    elapsed.as_secs_f64()
+                )))
+            }
             Event::Phase { .. }
             | Event::StepFailed { .. }
             | Event::StepCancelled { .. }

@@ -133,6 +133,13 @@ fn volnet(e: &EngineError) -> Option<ApiError> {
                         format!("operation is not permitted on predefined {name} network "),
                     ))
                 }
+                // The host and none networks exist once, made by the daemon.
+                N::Driver(d) if d == "host" || d == "null" => {
+                    return Some(ApiError::new(
+                        S::FORBIDDEN,
+                        format!("only one instance of \"{d}\" network is allowed"),
+                    ))
+                }
                 N::Driver(d) => {
                     return Some(ApiError::new(
                         S::NOT_FOUND,
@@ -150,6 +157,8 @@ fn volnet(e: &EngineError) -> Option<ApiError> {
                 N::InvalidName(_)
                 | N::InvalidSubnet(_)
                 | N::InvalidGateway { .. }
+                | N::InvalidRange { .. }
+                | N::InvalidAux { .. }
                 | N::GatewayWithoutSubnet
                 | N::Label(_)
                 | N::AddressOutside { .. }

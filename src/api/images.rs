@@ -92,8 +92,13 @@ pub async fn get(
     match image_path(&rest) {
         ImagePath::Inspect(name) => {
             let name = name.to_string();
-            let img = blocking(move || engine::images::get(&root, &name)).await?;
-            let v = engine::image_inspect::inspect_json(&img);
+            let (img, parent) = blocking(move || {
+                let img = engine::images::get(&root, &name)?;
+                let parent = crate::store::Store::open(&root)?.parent_of(&img.id);
+                Ok::<_, crate::engine::EngineError>((img, parent))
+            })
+            .await?;
+            let v = engine::image_inspect::inspect_json(&img, parent.as_ref());
             // Checked against bollard's model, but sent as built: the model drops the `null`s
             // (`"Cmd": null`) that dockerd sends and clients index into.
             serde_json::from_value::<ImageInspect>(v.clone())

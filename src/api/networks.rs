@@ -25,11 +25,17 @@ type Id = extract::Path<String>;
 
 /// Docker's JSON of one network; `containers` only for inspect (the list shows `{}`).
 fn render(e: &Entry, containers: Vec<Attached>) -> NetworkInspect {
+    let (range, aux) = e.pool_extras();
     let config = match e.ipam() {
         Some((subnet, gateway)) => vec![IpamConfig {
             subnet: Some(subnet.to_string()),
             gateway: Some(gateway.to_string()),
-            ..IpamConfig::default()
+            ip_range: range.map(|r| r.to_string()),
+            auxiliary_addresses: (!aux.is_empty()).then(|| {
+                aux.iter()
+                    .map(|(k, v)| (k.clone(), v.to_string()))
+                    .collect()
+            }),
         }],
         None => Vec::new(),
     };
@@ -59,7 +65,8 @@ fn render(e: &Entry, containers: Vec<Attached>) -> NetworkInspect {
         ipam: Some(Ipam {
             driver: Some("default".into()),
             config: Some(config),
-            options: Some(HashMap::new()),
+            // dockerd keeps the nil map of a request without IPAM options.
+            options: None,
         }),
         internal: Some(e.internal()),
         attachable: Some(e.attachable()),
@@ -86,10 +93,19 @@ pub async fn list(
     Ok(Json(all.iter().map(|e| render(e, Vec::new())).collect()))
 }
 
-/// `GET /networks/{id}`: with the containers attached.
-pub async fn inspect(extract::State(s): Shared, id: Id) -> Result<Json<NetworkInspect>, ApiError> {
+/// `GET /networks/{id}?scope=`: with the containers attached. Every strata network is of
+/// the `local` scope; asking for another finds none, as dockerd answers.
+pub async fn inspect(
+    extract::State(s): Shared,
+    id: Id,
+    Query(p): Query<Params>,
+) -> Result<Json<NetworkInspect>, ApiError> {
     let root = s.root.clone();
+    let scope = p.get("scope").filter(|s| !s.is_empty()).cloned();
     let (e, attached) = blocking(move || {
+        if scope.as_deref().is_some_and(|s| s != "local") {
+            return Err(crate::network::NetworkError::NotFound(id.0).into());
+        }
         let e = networks::find(&root, &id)?;
         let attached = networks::attached(&root, &e)?;
         Ok((e, attached))
@@ -126,6 +142,11 @@ pub async fn create(extract::State(s): Shared, raw: Bytes) -> Result<Response, A
                 subnet: c.subnet,
                 gateway: c.gateway,
                 ip_range: c.ip_range,
+                aux_addresses: c
+                    .auxiliary_addresses
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
             })
             .collect(),
         internal: body.internal.unwrap_or(false),

@@ -7,6 +7,16 @@ use super::error::ApiError;
 
 pub type Params = HashMap<String, String>;
 
+/// A query as Go's `Request.FormValue` reads it: the first value of a repeated key wins
+/// (docker-py sends `dockerfile` twice for a Dockerfile outside the context, name first).
+pub fn first_values(pairs: &[(String, String)]) -> Params {
+    let mut out = Params::new();
+    for (k, v) in pairs {
+        out.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    out
+}
+
 /// True unless absent, empty, `0`, `no`, `false` or `none` (any case).
 pub fn bool_param(params: &Params, key: &str) -> bool {
     params.get(key).is_some_and(|v| {
@@ -78,6 +88,15 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn first_value_wins() {
+        let pairs: Vec<(String, String)> = [("dockerfile", ".df.1"), ("dockerfile", "FROM x")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(first_values(&pairs)["dockerfile"], ".df.1");
     }
 
     #[test]

@@ -9,9 +9,9 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::{
-    AuthConfig, AuthResponse, ContainerSummary, ContainerSummaryStateEnum, LocalNodeState,
-    PluginsInfo, SwarmInfo, SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum,
-    SystemVersion, Volume, VolumeScopeEnum, VolumeUsageData,
+    AuthConfig, AuthResponse, ContainerSummary, LocalNodeState, PluginsInfo, SwarmInfo, SystemInfo,
+    SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum, SystemVersion, Volume,
+    VolumeScopeEnum, VolumeUsageData,
 };
 use serde_json::json;
 
@@ -127,24 +127,24 @@ pub async fn df(extract::State(s): Shared) -> Result<Json<serde_json::Value>, Ap
         .zip(du.image_shares())
         .map(|(img, share)| images::summary(img, &img.tags, Some(share)))
         .collect();
+    let now = crate::store::time::now_unix();
     let containers: Vec<ContainerSummary> = du
         .containers
         .iter()
         .map(|c| {
             let ctr = &c.container;
+            // The docker CLI's `system df -v` shows the STATUS column from these.
+            let status = crate::engine::containers::list::status_text(ctr, now);
             ContainerSummary {
                 id: Some(ctr.id.clone()),
                 names: Some(vec![format!("/{}", ctr.name)]),
                 image: Some(ctr.image.clone()),
                 image_id: Some(ctr.image_id.to_string()),
-                command: Some(ctr.config.argv.join(" ")),
+                command: Some(crate::engine::containers::list::command(ctr)),
                 created: crate::store::time::parse_rfc3339(&ctr.created),
                 size_rw: Some(i64::try_from(c.size_rw).unwrap_or(i64::MAX)),
-                state: Some(if ctr.is_running() {
-                    ContainerSummaryStateEnum::RUNNING
-                } else {
-                    ContainerSummaryStateEnum::EXITED
-                }),
+                state: serde_json::from_value(json!(ctr.docker_status())).ok(),
+                status: Some(status),
                 labels: Some(ctr.config.labels.clone().into_iter().collect()),
                 ..Default::default()
             }

@@ -22,7 +22,20 @@ use crate::container::volume_filter::DRIVER;
 use crate::container::volume_store::Volume;
 use crate::engine::volumes::{self, CreateRequest, PruneRequest};
 
-fn render(v: Volume) -> ApiVolume {
+/// The volume as Docker shows it. Labels and options a volume was made without read `null`
+/// there (dockerd keeps the nil map a client like docker-py sends), which bollard's
+/// non-optional maps cannot say.
+fn render(v: Volume) -> serde_json::Value {
+    let mut json = serde_json::to_value(model(v)).expect("a volume serialises");
+    for key in ["Labels", "Options"] {
+        if json[key].as_object().is_some_and(|m| m.is_empty()) {
+            json[key] = serde_json::Value::Null;
+        }
+    }
+    json
+}
+
+fn model(v: Volume) -> ApiVolume {
     ApiVolume {
         labels: v.docker_labels().into_iter().collect(),
         mountpoint: v.mountpoint.display().to_string(),
@@ -39,14 +52,17 @@ fn render(v: Volume) -> ApiVolume {
 pub async fn list(
     extract::State(s): Shared,
     Query(p): Query<Params>,
-) -> Result<Json<VolumeListResponse>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let f = filters(&p)?;
     let root = s.root.clone();
     let all = blocking(move || volumes::list(&root, &f)).await?;
-    Ok(Json(VolumeListResponse {
-        volumes: Some(all.into_iter().map(render).collect()),
+    let mut json = serde_json::to_value(VolumeListResponse {
+        volumes: Some(Vec::new()),
         warnings: Some(Vec::new()),
-    }))
+    })
+    .expect("a volume list serialises");
+    json["Volumes"] = all.into_iter().map(render).collect();
+    Ok(Json(json))
 }
 
 /// `POST /volumes/create` → 201 and the volume.
@@ -67,7 +83,7 @@ pub async fn create(extract::State(s): Shared, raw: Bytes) -> Result<Response, A
 pub async fn inspect(
     extract::State(s): Shared,
     extract::Path(name): extract::Path<String>,
-) -> Result<Json<ApiVolume>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let root = s.root.clone();
     Ok(Json(render(
         blocking(move || volumes::get(&root, &name)).await?,

@@ -215,6 +215,7 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             .iter()
             .map(|s| parse_cache_from(s).map_err(|e| anyhow!("--cache-from {e}")))
             .collect::<Result<_>>()?,
+        cache_images: Vec::new(),
         entitlements: args.allow.clone(),
         run_defaults: Default::default(),
     };

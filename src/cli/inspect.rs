@@ -131,7 +131,10 @@ impl Lookup<'_> {
                 })
             }
             Kind::Image => match self.store.resolve(r) {
-                Ok(img) => Ok(crate::engine::image_inspect::inspect_json(&img)),
+                Ok(img) => Ok(crate::engine::image_inspect::inspect_json(
+                    &img,
+                    self.store.parent_of(&img.id).as_ref(),
+                )),
                 // Docker's daemon names a missing tag in full: `No such image: x:latest`.
                 Err(StoreError::NoSuchImage(_)) => {
                     let name = Reference::parse(r)

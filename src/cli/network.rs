@@ -121,6 +121,7 @@ pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
                         subnet: a.subnet,
                         gateway: a.gateway,
                         ip_range: None,
+                        aux_addresses: Default::default(),
                     }],
                     internal: a.internal,
                     labels: labels_map(&a.labels),

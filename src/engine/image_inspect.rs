@@ -4,10 +4,12 @@
 
 use serde_json::{json, Value};
 
+use crate::digest::Digest;
 use crate::store::Image;
 
-/// The `docker image inspect` object for one image.
-pub fn inspect_json(img: &Image) -> Value {
+/// The `docker image inspect` object for one image; `parent` is the image it was committed
+/// from ([`crate::store::Store::parent_of`]).
+pub fn inspect_json(img: &Image, parent: Option<&Digest>) -> Value {
     let c = &img.config;
     let rc = &c.config;
     let opt = |v: &Option<Vec<String>>| v.as_ref().map_or(Value::Null, |v| json!(v));
@@ -37,7 +39,7 @@ pub fn inspect_json(img: &Image) -> Value {
         "Id": img.id.to_string(),
         "RepoTags": img.tags.iter().map(|t| t.familiar_string()).collect::<Vec<_>>(),
         "RepoDigests": img.repo_digests().iter().map(|t| t.familiar_string()).collect::<Vec<_>>(),
-        "Parent": "",
+        "Parent": parent.map(|p| p.to_string()).unwrap_or_default(),
         "Comment": comment,
         "Created": c.created.clone().unwrap_or_default(),
         "DockerVersion": "",

@@ -110,6 +110,14 @@ impl Entry {
     }
 
     /// The subnet and gateway; the built-ins have none.
+    /// The IP range and auxiliary addresses of a user-defined network's pool.
+    pub fn pool_extras(&self) -> (Option<Ipv4Net>, BTreeMap<String, Ipv4Addr>) {
+        match self {
+            Entry::Bridge(n) => (n.ip_range, n.aux_addresses.clone()),
+            Entry::Builtin { .. } => (None, BTreeMap::new()),
+        }
+    }
+
     pub fn ipam(&self) -> Option<(Ipv4Net, Ipv4Addr)> {
         match self {
             Entry::Bridge(n) => Some((n.subnet, n.gateway)),
@@ -267,6 +275,8 @@ pub struct Pool {
     pub subnet: Option<String>,
     pub gateway: Option<String>,
     pub ip_range: Option<String>,
+    /// IPAM's auxiliary addresses: `NAME` → address kept out of allocation.
+    pub aux_addresses: BTreeMap<String, String>,
 }
 
 /// What `network create` asks for.
@@ -296,9 +306,6 @@ pub fn create(root: &Path, req: &CreateRequest) -> Result<Network, EngineError> 
         ));
     }
     let pool = req.pools.first().cloned().unwrap_or_default();
-    if pool.ip_range.as_deref().is_some_and(|r| !r.is_empty()) {
-        return Err(unsupported("an IP range within the subnet"));
-    }
     if pool.subnet.as_deref().is_some_and(|s| s.contains(':')) {
         return Err(unsupported("an IPv6 subnet"));
     }
@@ -310,6 +317,8 @@ pub fn create(root: &Path, req: &CreateRequest) -> Result<Network, EngineError> 
         driver: req.driver.clone().filter(|d| !d.is_empty()),
         subnet: pool.subnet.filter(|s| !s.is_empty()),
         gateway: pool.gateway.filter(|s| !s.is_empty()),
+        ip_range: pool.ip_range.filter(|s| !s.is_empty()),
+        aux_addresses: pool.aux_addresses,
         internal: req.internal,
         labels: req.labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         attachable: req.attachable,

@@ -55,6 +55,9 @@ pub struct BuildOptions<'a> {
     pub explain: bool,
     /// `--cache-from`: entries consulted after the local cache index.
     pub imported_cache: Option<&'a ImportedCache>,
+    /// Local images as cache sources (the classic builder's `cachefrom`): when set, only
+    /// these keys may be taken from the cache, the steps that built those images.
+    pub cache_only: Option<&'a std::collections::HashSet<crate::digest::CacheKey>>,
     /// `--cache-to type=inline`: the output steps' entries go into the image config.
     pub inline_cache: bool,
     /// The network, hosts and `/dev/shm` every RUN gets by default.
@@ -181,6 +184,7 @@ pub fn build(
         interrupt,
         failed: AtomicBool::new(false),
         imported: opts.imported_cache,
+        cache_only: opts.cache_only,
         run_defaults: &opts.run_defaults,
         seen: Mutex::new(Default::default()),
     };

@@ -48,6 +48,8 @@ pub struct Executor<'a> {
     pub failed: AtomicBool,
     /// Entries from `--cache-from`, consulted after the local index.
     pub imported: Option<&'a ImportedCache>,
+    /// Keys outside this set miss the cache (local images as cache sources).
+    pub cache_only: Option<&'a std::collections::HashSet<CacheKey>>,
     pub run_defaults: &'a super::step_run::RunDefaults,
     /// Every entry this build hit or recorded, for `--cache-to`.
     pub seen: Mutex<Seen>,
@@ -103,7 +105,8 @@ impl Executor<'_> {
         if !(self.use_cache)(node) {
             return None;
         }
-        let local = self.store.cache_get(key).ok().flatten();
+        let local = (self.store.cache_get(key).ok().flatten())
+            .filter(|_| self.cache_only.is_none_or(|only| only.contains(key)));
         let entry = match (local, self.imported) {
             (Some(e), _) => {
                 self.store.cache_touch(key);

@@ -34,6 +34,14 @@ pub enum NetworkError {
     ActiveEndpoints { name: String, id: String },
     #[error("invalid subnet {0:?}: expected an IPv4 CIDR such as 10.90.0.0/24")]
     InvalidSubnet(String),
+    #[error("invalid ip range {range:?}: expected an IPv4 subnet inside {subnet}")]
+    InvalidRange { range: String, subnet: String },
+    #[error("invalid auxiliary address {name}={ip:?}: expected an IPv4 address inside {subnet}")]
+    InvalidAux {
+        name: String,
+        ip: String,
+        subnet: String,
+    },
     #[error("invalid gateway {gateway:?}: expected an IPv4 address inside {subnet}")]
     InvalidGateway { gateway: String, subnet: String },
     #[error("--gateway needs --subnet")]

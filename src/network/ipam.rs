@@ -62,10 +62,14 @@ pub fn assignable(subnet: &Ipv4Net, gateway: Ipv4Addr, ip: Ipv4Addr) -> bool {
         && (subnet.prefix_len() >= 31 || ip != subnet.broadcast())
 }
 
-/// The lowest assignable address not in `used`.
-pub fn pick_ip(subnet: &Ipv4Net, gateway: Ipv4Addr, used: &BTreeSet<Ipv4Addr>) -> Option<Ipv4Addr> {
-    subnet
-        .hosts()
+/// The lowest assignable address of `pool` (the subnet or an IP range in it) not in `used`.
+pub fn pick_ip(
+    subnet: &Ipv4Net,
+    pool: &Ipv4Net,
+    gateway: Ipv4Addr,
+    used: &BTreeSet<Ipv4Addr>,
+) -> Option<Ipv4Addr> {
+    pool.hosts()
         .find(|ip| assignable(subnet, gateway, *ip) && !used.contains(ip))
 }
 
@@ -109,13 +113,25 @@ br0\t0000590A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
         let s = net("10.89.4.0/24");
         let gw: Ipv4Addr = "10.89.4.1".parse().unwrap();
         let mut used = BTreeSet::new();
-        assert_eq!(pick_ip(&s, gw, &used), Some("10.89.4.2".parse().unwrap()));
+        assert_eq!(
+            pick_ip(&s, &s, gw, &used),
+            Some("10.89.4.2".parse().unwrap())
+        );
         used.insert("10.89.4.2".parse().unwrap());
-        assert_eq!(pick_ip(&s, gw, &used), Some("10.89.4.3".parse().unwrap()));
+        assert_eq!(
+            pick_ip(&s, &s, gw, &used),
+            Some("10.89.4.3".parse().unwrap())
+        );
         let tiny = net("10.89.5.0/30");
         let gw2: Ipv4Addr = "10.89.5.1".parse().unwrap();
         let used2 = BTreeSet::from(["10.89.5.2".parse().unwrap()]);
-        assert_eq!(pick_ip(&tiny, gw2, &used2), None);
+        assert_eq!(pick_ip(&tiny, &tiny, gw2, &used2), None);
+        // An IP range narrows the pool; the subnet still decides what is assignable.
+        let range = net("10.89.4.128/30");
+        assert_eq!(
+            pick_ip(&s, &range, gw, &used),
+            Some("10.89.4.129".parse().unwrap())
+        );
     }
 
     #[test]

@@ -274,6 +274,8 @@ mod tests {
             created: String::new(),
             attachable: false,
             options: Default::default(),
+            ip_range: None,
+            aux_addresses: Default::default(),
         };
         let e = Endpoint {
             network: &n,

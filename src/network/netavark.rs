@@ -319,6 +319,8 @@ mod tests {
             created: String::new(),
             attachable: false,
             options: Default::default(),
+            ip_range: None,
+            aux_addresses: Default::default(),
         }
     }
 

@@ -38,6 +38,13 @@ pub struct Network {
     /// The driver options given at create, shown by inspect (none changes the bridge).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
+    /// `--ip-range`: where addresses are picked from (a static one may be anywhere in the
+    /// subnet, as with Docker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<Ipv4Net>,
+    /// IPAM's auxiliary addresses (`--aux-address NAME=IP`): never given to a container.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux_addresses: BTreeMap<String, std::net::Ipv4Addr>,
 }
 
 impl Network {
@@ -94,6 +101,8 @@ mod tests {
             created: "2026-01-01T00:00:00Z".into(),
             attachable: false,
             options: BTreeMap::new(),
+            ip_range: None,
+            aux_addresses: BTreeMap::new(),
         };
         let json = serde_json::to_string(&n).unwrap();
         assert!(json.contains(r#""subnet":"10.89.3.0/24""#), "{json}");

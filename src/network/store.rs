@@ -39,6 +39,9 @@ pub struct CreateRequest {
     pub attachable: bool,
     /// Driver options, recorded for inspect.
     pub options: BTreeMap<String, String>,
+    pub ip_range: Option<String>,
+    /// `NAME` → address, kept out of allocation.
+    pub aux_addresses: BTreeMap<String, String>,
 }
 
 /// The networks of one store.
@@ -238,6 +241,30 @@ impl Networks {
             None => ipam::default_gateway(&subnet)
                 .ok_or(NetworkError::InvalidSubnet(subnet.to_string()))?,
         };
+        let ip_range = match &req.ip_range {
+            Some(r) => {
+                let bad = || NetworkError::InvalidRange {
+                    range: r.clone(),
+                    subnet: subnet.to_string(),
+                };
+                let range = r.parse::<Ipv4Net>().map_err(|_| bad())?.trunc();
+                if !subnet.contains(&range) {
+                    return Err(bad());
+                }
+                Some(range)
+            }
+            None => None,
+        };
+        let mut aux_addresses = BTreeMap::new();
+        for (name, ip) in &req.aux_addresses {
+            let addr = ip.parse::<Ipv4Addr>().ok().filter(|a| subnet.contains(a));
+            let addr = addr.ok_or_else(|| NetworkError::InvalidAux {
+                name: name.clone(),
+                ip: ip.clone(),
+                subnet: subnet.to_string(),
+            })?;
+            aux_addresses.insert(name.clone(), addr);
+        }
         let n = Network {
             schema: SCHEMA,
             id,
@@ -251,6 +278,8 @@ impl Networks {
             created: now_rfc3339(),
             attachable: req.attachable,
             options: req.options.clone(),
+            ip_range,
+            aux_addresses,
         };
         self.claim(&n)?;
         self.save(&n)?;
@@ -331,8 +360,10 @@ impl Networks {
                 ip
             }
             None => {
-                let used: BTreeSet<Ipv4Addr> = leases.keys().copied().collect();
-                ipam::pick_ip(&n.subnet, n.gateway, &used)
+                let mut used: BTreeSet<Ipv4Addr> = leases.keys().copied().collect();
+                used.extend(n.aux_addresses.values().copied());
+                let pool = n.ip_range.as_ref().unwrap_or(&n.subnet);
+                ipam::pick_ip(&n.subnet, pool, n.gateway, &used)
                     .ok_or_else(|| NetworkError::AddressesExhausted(n.name.clone()))?
             }
         };

@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod blobs;
+pub mod build_keys;
 pub mod build_prune;
 pub mod cache;
 pub mod changes;
@@ -12,6 +13,7 @@ pub mod gc;
 pub mod image;
 pub mod image_delete;
 pub mod image_filter;
+pub mod image_parent;
 pub mod index;
 pub mod layout;
 pub mod lock;

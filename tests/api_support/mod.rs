@@ -223,3 +223,36 @@ pub fn rss_kb(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
 }
+
+/// The venv `.ci/test.sh` makes for the Python SDK, else `python3` on PATH.
+pub fn python() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    cache
+        .map(|c| c.join("strata-test-venv/bin/python3"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+impl Service {
+    /// Runs a Python SDK script against this service (`docker.from_env()` finds it), asserting
+    /// success; its stdout.
+    pub fn python_ok(&self, script: &str) -> String {
+        let out = Command::new(python())
+            .args(["-c", script])
+            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .env_remove("DOCKER_API_VERSION")
+            .output()
+            .expect("python3 with the docker SDK (bash .ci/test.sh makes its venv)");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "the SDK script failed: {}\n--- stdout\n{stdout}\n--- stderr\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+}

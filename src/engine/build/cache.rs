@@ -2,8 +2,11 @@
 //! and exports after it. A cache that cannot be read or written is a notice, never a failed
 //! build.
 
+use std::collections::HashSet;
+
 use super::{BuildNotice, Clients};
 use crate::cache::{self, ArtifactConfig, CacheFrom, CacheTo, Exported};
+use crate::digest::CacheKey;
 use crate::exec::remote_cache::ImportedCache;
 use crate::exec::BuildOutcome;
 use crate::reference::Reference;
@@ -53,6 +56,44 @@ pub(super) fn import(store: &Store, from: &[CacheFrom], c: &Clients) -> Option<I
         }
     }
     Some(imported)
+}
+
+/// Cache sources named as images (the classic builder's `cachefrom`): a local image gives
+/// the keys it was built with, the only local entries the build may then use; a name not in
+/// the store that names a registry (`host:5000/app`) is imported from there as a cache; any
+/// other name is skipped with a notice, as the classic builder skips it.
+pub(super) struct ImageSources {
+    /// `None`: the whole local cache (only registries were named, or nothing).
+    pub only: Option<HashSet<CacheKey>>,
+    pub registries: Vec<CacheFrom>,
+}
+
+pub(super) fn image_sources(store: &Store, names: &[String], c: &Clients) -> ImageSources {
+    let mut keys = HashSet::new();
+    let (mut local, mut registries) = (0, Vec::new());
+    for name in names {
+        match store.resolve(name) {
+            Ok(image) => {
+                local += 1;
+                keys.extend(store.build_keys(&image.id));
+            }
+            Err(_) if names_registry(name) => registries.push(CacheFrom::Registry {
+                reference: name.clone(),
+            }),
+            Err(e) => (c.notice)(BuildNotice::Warning(format!(
+                "cache source {name}: {e}; not used"
+            ))),
+        }
+    }
+    let only = (local > 0 || (registries.is_empty() && !names.is_empty())).then_some(keys);
+    ImageSources { only, registries }
+}
+
+/// Whether a name starts with a registry host, as Docker tells one from a Docker Hub path.
+fn names_registry(name: &str) -> bool {
+    name.split_once('/').is_some_and(|(first, _)| {
+        first.contains('.') || first.contains(':') || first == "localhost"
+    })
 }
 
 /// Runs every non-inline `--cache-to`.

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub use error::BuildError;
 
 use crate::cache::{CacheFrom, CacheTo};
+use crate::digest::CacheKey;
 use crate::distribution::{BasicCredential, RegistryClient, RegistryError};
 use crate::exec::copy::HttpFetcher;
 use crate::exec::events::Progress;
@@ -82,6 +83,9 @@ pub struct BuildRequest {
     pub explain: bool,
     pub cache_to: Vec<CacheTo>,
     pub cache_from: Vec<CacheFrom>,
+    /// Local images whose own steps are the only cache this build may use (Docker's classic
+    /// `cachefrom`); names not in the store are skipped. Empty: the whole local cache.
+    pub cache_images: Vec<String>,
     /// `network.host`, `security.insecure`: what RUN may ask for.
     pub entitlements: Vec<String>,
     /// The network, extra hosts and `/dev/shm` size of every RUN without its own.
@@ -237,7 +241,11 @@ pub fn build(
     }
     let df = dockerfile(req);
     let fetcher = HttpFetcher::new();
-    let imported = cache::import(store, &req.cache_from, &clients);
+    let sources = cache::image_sources(store, &req.cache_images, &clients);
+    let cache_from: Vec<CacheFrom> = (req.cache_from.iter().cloned())
+        .chain(sources.registries)
+        .collect();
+    let imported = cache::import(store, &cache_from, &clients);
     let mut opts = BuildOptions {
         dockerfile_name: df.shown.clone(),
         dockerfile_path: df.path.clone(),
@@ -254,6 +262,7 @@ pub fn build(
         progress: hooks.progress,
         explain: req.explain,
         imported_cache: imported.as_ref(),
+        cache_only: sources.only.as_ref(),
         inline_cache: req.cache_to.contains(&CacheTo::Inline),
         run_defaults: req.run_defaults.clone(),
     };
@@ -293,6 +302,11 @@ pub fn build(
     } else {
         None
     };
+    for (o, _) in &outcomes {
+        let keys: Vec<CacheKey> = o.steps.iter().filter_map(|s| s.key.parse().ok()).collect();
+        // Without the record the image only cannot serve as a cache source later.
+        let _ = store.record_build_keys(&o.image.id, &keys);
+    }
     let (outcome, _) = outcomes.pop().expect("one platform at least");
     cache::export(store, &req.cache_to, &outcome, imported.as_ref(), &clients);
     if let Some(imp) = &imported {

@@ -77,6 +77,8 @@ pub fn commit(root: &Path, req: &CommitRequest) -> Result<Image> {
         id: c.short_id().to_string(),
         source: Box::new(source),
     })?;
+    // Docker's `Parent`: without the record the image only shows none.
+    let _ = store.record_parent(&img.id, &c.image_id);
     events::emit(root, &c, "commit", &[]);
     Ok(img)
 }
