@@ -86,6 +86,15 @@ raw = api.wait(ctr.id)
 print("no Error key", "Error" not in raw)
 print("tail", ctr.logs(tail=1))
 ctr.remove()
+# A log driver strata lacks is refused with dockerd's words, json-file accepted.
+for kind in ["asdf-nope", "json-file"]:
+    lc = docker.types.LogConfig(type=kind, config={})
+    try:
+        c = api.create_container("busybox", "true", host_config=api.create_host_config(log_config=lc))
+        print("log driver", kind, "accepted")
+        api.remove_container(c)
+    except docker.errors.APIError as e:
+        print("log driver", kind, e.status_code, e.explanation)
 "#;
 
 #[test]
@@ -98,7 +107,9 @@ fn detached_run_streams_its_logs_and_wait_gives_the_code() {
          streamed True\n\
          wait {'StatusCode': 5}\n\
          no Error key True\n\
-         tail b'line 3\\n'\n"
+         tail b'line 3\\n'\n\
+         log driver asdf-nope 400 logger: no log driver named 'asdf-nope' is registered\n\
+         log driver json-file accepted\n"
     );
 }
 
