@@ -185,6 +185,24 @@ fn exec_framing_and_detach_keys() {
 }
 
 const KILL_STATS: &str = r#"
+import io, tarfile
+# Config.Volumes makes an anonymous volume; the archive endpoints reach into it.
+c = api.create_container("busybox", ["sh", "-c", "echo -n hello > /vol1/data.txt"],
+                         volumes=["/vol1"], host_config=api.create_host_config(network_mode="none"))
+api.start(c)
+api.wait(c)
+mounts = api.inspect_container(c)["Mounts"]
+print("volume", [(m["Type"], m["Destination"]) for m in mounts])
+strm, st = api.get_archive(c, "/vol1/data.txt")
+print("get", st["name"], st["size"], len(b"".join(strm)) > 5)
+buf = io.BytesIO()
+with tarfile.open(mode="w", fileobj=buf) as t:
+    ti = tarfile.TarInfo("more.txt")
+    ti.size = 2
+    t.addfile(ti, io.BytesIO(b"hi"))
+print("put", api.put_archive(c, "/vol1", buf.getvalue()))
+print("back", api.get_archive(c, "/vol1/more.txt")[1]["size"])
+api.remove_container(c, v=True)
 # A SIGKILL (by name, number or default) has taken effect when kill returns.
 for sig in [None, "SIGKILL", 9, "KILL"]:
     c = api.create_container("busybox", ["sleep", "60"], host_config=api.create_host_config(network_mode="none"))
@@ -207,12 +225,16 @@ ctr.remove(force=True)
 "#;
 
 #[test]
-fn kill_takes_effect_and_stats_count_packets() {
+fn config_volumes_kill_and_stats_counters() {
     let (s, svc) = service();
     let out = python(&s, &svc, "kill_stats.py", KILL_STATS);
     assert_eq!(
         out,
-        "kill None False 137\n\
+        "volume [('volume', '/vol1')]\n\
+         get data.txt 5 True\n\
+         put True\n\
+         back 2\n\
+         kill None False 137\n\
          kill SIGKILL False 137\n\
          kill 9 False 137\n\
          kill KILL False 137\n\

@@ -41,6 +41,7 @@ pub struct Body {
     stop_signal: Option<String>,
     stop_timeout: Option<i64>,
     exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    volumes: Option<BTreeMap<String, serde_json::Value>>,
     host_config: Option<HostConfig>,
     networking_config: Option<NetworkingConfig>,
 }
@@ -210,6 +211,14 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         mounts.push(
             parse_mount_flag(&spec, cwd).map_err(|e| bad("HostConfig.Tmpfs", e.to_string()))?,
         );
+    }
+    // `Config.Volumes`: an anonymous volume at each path no bind or mount already covers,
+    // as `-v PATH` makes one.
+    for target in body.volumes.unwrap_or_default().into_keys() {
+        let spec = parse_volume_flag(&target, cwd).map_err(|e| bad("Volumes", e.to_string()))?;
+        if !mounts.iter().any(|m| m.target() == spec.target()) {
+            mounts.push(spec);
+        }
     }
     let mut publish = Vec::new();
     for (port, bindings) in h.port_bindings.unwrap_or_default() {
