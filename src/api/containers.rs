@@ -271,12 +271,8 @@ fn wait_body(out: ec::wait::WaitOutcome) -> serde_json::Value {
             .error
             .map(|m| ContainerWaitExitError { message: Some(m) }),
     };
-    // dockerd sends `"Error": null` when there is none; the model leaves it out.
-    let mut v = serde_json::to_value(resp).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.entry("Error").or_insert(serde_json::Value::Null);
-    }
-    v
+    // Like dockerd's `WaitResponse` (`Error,omitempty`): no `Error` when there is none.
+    serde_json::to_value(resp).unwrap_or_default()
 }
 
 /// A body whose one chunk comes later (the headers go out at once).

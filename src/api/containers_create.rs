@@ -41,6 +41,7 @@ pub struct Body {
     stop_signal: Option<String>,
     stop_timeout: Option<i64>,
     exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    volumes: Option<BTreeMap<String, serde_json::Value>>,
     host_config: Option<HostConfig>,
     networking_config: Option<NetworkingConfig>,
 }
@@ -73,6 +74,44 @@ struct HostConfig {
     readonly_rootfs: bool,
     init: Option<bool>,
     security_opt: Option<Vec<String>>,
+    log_config: Option<LogConfigObj>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct LogConfigObj {
+    #[serde(rename = "Type")]
+    kind: String,
+}
+
+/// The log drivers dockerd ships: strata keeps json-file logs only, and says so for the
+/// others rather than log in a way the client did not ask for.
+const DOCKER_LOG_DRIVERS: &[&str] = &[
+    "none",
+    "local",
+    "syslog",
+    "journald",
+    "gelf",
+    "fluentd",
+    "awslogs",
+    "splunk",
+    "etwlogs",
+    "gcplogs",
+    "logentries",
+];
+
+/// `HostConfig.LogConfig.Type`: empty (the default) or `json-file`; any other is refused as
+/// dockerd refuses a driver it does not have.
+fn check_log_driver(kind: &str) -> Result<(), ApiError> {
+    match kind {
+        "" | "json-file" => Ok(()),
+        k if DOCKER_LOG_DRIVERS.contains(&k) => Err(ApiError::bad_request(format!(
+            "logger: log driver '{k}' is not supported by strata (json-file only)"
+        ))),
+        k => Err(ApiError::bad_request(format!(
+            "logger: no log driver named '{k}' is registered"
+        ))),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -146,6 +185,9 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         ApiError::bad_request("config cannot be empty in order to create a container")
     })?;
     let h = body.host_config.unwrap_or_default();
+    if let Some(l) = &h.log_config {
+        check_log_driver(&l.kind)?;
+    }
     let cwd = Path::new("/");
     let mut mounts = Vec::new();
     for b in h.binds.unwrap_or_default() {
@@ -169,6 +211,14 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         mounts.push(
             parse_mount_flag(&spec, cwd).map_err(|e| bad("HostConfig.Tmpfs", e.to_string()))?,
         );
+    }
+    // `Config.Volumes`: an anonymous volume at each path no bind or mount already covers,
+    // as `-v PATH` makes one.
+    for target in body.volumes.unwrap_or_default().into_keys() {
+        let spec = parse_volume_flag(&target, cwd).map_err(|e| bad("Volumes", e.to_string()))?;
+        if !mounts.iter().any(|m| m.target() == spec.target()) {
+            mounts.push(spec);
+        }
     }
     let mut publish = Vec::new();
     for (port, bindings) in h.port_bindings.unwrap_or_default() {

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use super::containers::{cblocking, Shared};
 use super::error::ApiError;
-use super::hijack::{hijack, wants_upgrade, InputSink, BUFFERED};
+use super::hijack::{detach_keys, hijack, wants_upgrade, InputSink, BUFFERED};
 use super::logs::{multiplexed, stream_response};
 use super::query::json_body as parse_body;
 use super::query::Params;
@@ -55,7 +55,20 @@ pub async fn create(
     extract::Path(id): extract::Path<String>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let b: ApiExecConfig = body_or_default(&raw)?;
+    const FIELDS: &[&str] = &[
+        "AttachStdin",
+        "AttachStdout",
+        "AttachStderr",
+        "ConsoleSize",
+        "DetachKeys",
+        "Tty",
+        "Env",
+        "Cmd",
+        "Privileged",
+        "User",
+        "WorkingDir",
+    ];
+    let b: ApiExecConfig = body_or_default(&super::query::canonical_keys(&raw, FIELDS))?;
     let config = ExecConfig {
         cmd: b.cmd.unwrap_or_default(),
         env: b.env.unwrap_or_default(),
@@ -98,12 +111,16 @@ pub async fn start(
     let mut req = Request::from_parts(parts, Body::empty());
     let detach = b.detach.unwrap_or(false);
     let root = s.root.clone();
-    let (launch, streams, tty) = cblocking(move || {
-        let tty = ei::find(&root, &id)?.config.tty;
+    let (launch, streams, config) = cblocking(move || {
+        let config = ei::find(&root, &id)?.config;
         let (launch, streams) = ei::launch(&root, &id, !detach)?;
-        Ok((launch, streams, tty))
+        Ok((launch, streams, config))
     })
     .await?;
+    // Like dockerd, the start's `Tty` (not the exec's) says whether the streams are
+    // multiplexed: a client that starts a TTY exec without it reads frames.
+    let tty = b.tty.unwrap_or(false);
+    let keys = detach_keys(config.detach_keys.as_deref())?;
     if detach {
         tokio::task::spawn_blocking(move || launch.run());
         return Ok(StatusCode::OK.into_response());
@@ -131,7 +148,14 @@ pub async fn start(
     let input: Option<InputSink> = streams
         .stdin
         .map(|f| Box::new(move || Some(Box::new(f) as Box<dyn Write + Send>)) as InputSink);
-    Ok(hijack(&mut req, rx, input, tty))
+    Ok(hijack(
+        &mut req,
+        rx,
+        input,
+        tty,
+        keys,
+        std::time::Duration::ZERO,
+    ))
 }
 
 fn frame(stream: Stream, bytes: &[u8], tty: bool) -> Bytes {

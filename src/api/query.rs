@@ -79,6 +79,27 @@ pub fn json_body<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, ApiErr
     })
 }
 
+/// Renames the top-level keys of a JSON object that match one of `names` but for case to
+/// that name: dockerd's decoder (Go's `encoding/json`) matches field names case-insensitively,
+/// and clients rely on it (docker-py sends an exec's `detachKeys`).
+pub fn canonical_keys(raw: &[u8], names: &[&str]) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(raw)
+    else {
+        return raw.to_vec();
+    };
+    let renamed: serde_json::Map<String, serde_json::Value> = map
+        .into_iter()
+        .map(|(k, v)| {
+            let k = names
+                .iter()
+                .find(|n| n.eq_ignore_ascii_case(&k))
+                .map_or(k, |n| n.to_string());
+            (k, v)
+        })
+        .collect();
+    serde_json::to_vec(&renamed).unwrap_or_else(|_| raw.to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +118,20 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         assert_eq!(first_values(&pairs)["dockerfile"], ".df.1");
+    }
+
+    #[test]
+    fn keys_match_like_go_s_decoder() {
+        let out = canonical_keys(
+            br#"{"detachKeys":"ctrl-x","Tty":true,"other":1}"#,
+            &["DetachKeys", "Tty"],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"DetachKeys": "ctrl-x", "Tty": true, "other": 1})
+        );
+        assert_eq!(canonical_keys(b"not json", &["A"]), b"not json");
     }
 
     #[test]

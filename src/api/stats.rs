@@ -97,20 +97,25 @@ pub fn stats_object(
         ..ContainerBlkioStats::default()
     });
     if c.config.net.mode != "host" && c.config.net.mode != "none" {
-        out.networks = Some(HashMap::from([(
-            "eth0".to_string(),
-            ContainerNetworkStats {
-                rx_bytes: Some(s.net.rx),
-                tx_bytes: Some(s.net.tx),
-                rx_packets: Some(0),
-                tx_packets: Some(0),
-                rx_errors: Some(0),
-                tx_errors: Some(0),
-                rx_dropped: Some(0),
-                tx_dropped: Some(0),
-                ..ContainerNetworkStats::default()
-            },
-        )]));
+        out.networks = Some(
+            cur.networks
+                .iter()
+                .map(|(name, n)| {
+                    let stats = ContainerNetworkStats {
+                        rx_bytes: Some(n.rx_bytes),
+                        rx_packets: Some(n.rx_packets),
+                        rx_errors: Some(n.rx_errors),
+                        rx_dropped: Some(n.rx_dropped),
+                        tx_bytes: Some(n.tx_bytes),
+                        tx_packets: Some(n.tx_packets),
+                        tx_errors: Some(n.tx_errors),
+                        tx_dropped: Some(n.tx_dropped),
+                        ..ContainerNetworkStats::default()
+                    };
+                    (name.clone(), stats)
+                })
+                .collect(),
+        );
     }
     out
 }

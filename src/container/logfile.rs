@@ -272,6 +272,12 @@ impl Tail {
     }
 
     /// The whole records appended since the last call.
+    /// Back to the start of the log: the next `read_new` gives every record.
+    pub fn rewind(&mut self) -> io::Result<()> {
+        self.partial.clear();
+        io::Seek::seek(&mut self.file, io::SeekFrom::Start(0)).map(|_| ())
+    }
+
     pub fn read_new(&mut self) -> Vec<Entry> {
         let _ = self.file.read_to_end(&mut self.partial);
         let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') else {

@@ -35,6 +35,19 @@ pub struct NetBytes {
     pub tx: u64,
 }
 
+/// One interface's counters, as `/proc/net/dev` gives them (Docker's `networks` entry).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetCounters {
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
+}
+
 /// One reading of a container at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sample {
@@ -238,23 +251,51 @@ fn go_g(v: f64, prec: usize) -> String {
 /// Bytes received and sent over every interface but `lo` in a `/proc/PID/net/dev` text.
 pub fn parse_net_dev(text: &str) -> NetBytes {
     let mut total = NetBytes::default();
+    for (_, n) in parse_net_counters(text) {
+        total.rx = total.rx.saturating_add(n.rx_bytes);
+        total.tx = total.tx.saturating_add(n.tx_bytes);
+    }
+    total
+}
+
+/// Each interface but `lo` with its counters, in a `/proc/PID/net/dev` text (receive: bytes,
+/// packets, errs, drop, …; transmit from the ninth column the same).
+pub fn parse_net_counters(text: &str) -> Vec<(String, NetCounters)> {
+    let mut out = Vec::new();
     for line in text.lines().skip(2) {
         let Some((name, rest)) = line.split_once(':') else {
             continue;
         };
-        if name.trim() == "lo" {
+        let name = name.trim();
+        if name == "lo" {
             continue;
         }
         let f: Vec<u64> = rest
             .split_whitespace()
             .map(|w| w.parse().unwrap_or(0))
             .collect();
-        if f.len() >= 9 {
-            total.rx = total.rx.saturating_add(f[0]);
-            total.tx = total.tx.saturating_add(f[8]);
+        if f.len() >= 12 {
+            out.push((
+                name.to_string(),
+                NetCounters {
+                    rx_bytes: f[0],
+                    rx_packets: f[1],
+                    rx_errors: f[2],
+                    rx_dropped: f[3],
+                    tx_bytes: f[8],
+                    tx_packets: f[9],
+                    tx_errors: f[10],
+                    tx_dropped: f[11],
+                },
+            ));
         }
     }
-    total
+    out
+}
+
+/// The interfaces of the network namespace process `pid` is in, with their counters.
+pub fn net_counters(pid: i32) -> io::Result<Vec<(String, NetCounters)>> {
+    std::fs::read_to_string(format!("/proc/{pid}/net/dev")).map(|t| parse_net_counters(&t))
 }
 
 /// Network bytes of the namespace process `pid` is in.
@@ -511,6 +552,15 @@ Inter-|   Receive                                                |  Transmit
   eth1:234 3 0 0 0 0 0 0 48 1 0 0 0 0 0 0
 ";
         assert_eq!(parse_net_dev(dev), NetBytes { rx: 1234, tx: 648 });
+        let eth0 = NetCounters {
+            rx_bytes: 1000,
+            rx_packets: 12,
+            tx_bytes: 600,
+            tx_packets: 8,
+            ..NetCounters::default()
+        };
+        assert_eq!(parse_net_counters(dev)[0], ("eth0".to_string(), eth0));
+        assert_eq!(parse_net_counters(dev)[1].1.tx_packets, 1);
         assert_eq!(parse_net_dev(""), NetBytes::default());
         let me = std::process::id() as i32;
         assert!(net_bytes(me).is_ok());

@@ -96,6 +96,11 @@ impl Attachment {
     pub fn output(&self, root: &Path) -> Result<LogFrames> {
         logs::from_now(root, &self.container)
     }
+
+    /// The API's attach output: the log so far with `replay`, then with `follow` as `output`.
+    pub fn output_with(&self, root: &Path, replay: bool, follow: bool) -> Result<LogFrames> {
+        logs::attached(root, &self.container, replay, follow)
+    }
 }
 
 /// The exit code the container ended with (0 if it has none, or is gone).

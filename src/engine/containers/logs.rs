@@ -116,10 +116,22 @@ pub fn logs(root: &Path, query: &str, req: &LogsRequest) -> Result<LogFrames> {
 /// when it stops, one not started yet once it has started and stopped. The log is opened
 /// here, so the frames of a `--rm` container removed as soon as it stopped still come.
 pub fn from_now(root: &Path, c: &Container) -> Result<LogFrames> {
+    attached(root, c, false, true)
+}
+
+/// What the API's attach sends: with `replay` (`logs=1`) the frames written so far, with
+/// `follow` (`stream=1`) then those written from now on, as `from_now`. Neither is nothing.
+pub fn attached(root: &Path, c: &Container, replay: bool, follow: bool) -> Result<LogFrames> {
     let cs = Containers::new(root);
     let path = cs.log_path(&c.id);
-    let tail = logfile::Tail::open_at_end(&path)
+    let mut tail = logfile::Tail::open_at_end(&path)
         .map_err(Error::io(format!("opening {}", path.display())))?;
+    let mut pending = VecDeque::new();
+    if replay {
+        tail.rewind()
+            .map_err(Error::io(format!("reading {}", path.display())))?;
+        pending.extend(tail.read_new().iter().map(LogFrame::of));
+    }
     Ok(LogFrames {
         cs,
         container: c.clone(),
@@ -130,8 +142,8 @@ pub fn from_now(root: &Path, c: &Container) -> Result<LogFrames> {
             ..LogsRequest::default()
         }),
         tail: Some(tail),
-        pending: VecDeque::new(),
-        follow: true,
+        pending,
+        follow,
         finished: false,
         stop: None,
         poll: Backoff::new(FOLLOW_POLL.0, FOLLOW_POLL.1),

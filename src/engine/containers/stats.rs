@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::archive::rfc3339_nanos;
 use super::error::Result;
 use crate::container::record::Status;
-use crate::container::stats_view::{self, Sample};
+use crate::container::stats_view::{self, NetCounters, Sample};
 use crate::container::{cgroups, Container, Containers};
 use crate::sandbox::cgroup;
 
@@ -22,6 +22,8 @@ pub struct Reading {
     pub online_cpus: u32,
     /// The host's memory, the limit shown for a container without one.
     pub host_memory: u64,
+    /// Each interface of its network namespace (none on the host's network or none).
+    pub networks: Vec<(String, NetCounters)>,
 }
 
 /// Takes readings of one container.
@@ -60,7 +62,16 @@ impl StatsSource {
         let sample = (self.container.state.status == Status::Running)
             .then(|| cgroups::sample(&self.container).ok())
             .flatten();
+        let c = &self.container;
+        let own_network = !matches!(&c.config.net.mode[..], "host" | "none");
+        let networks = match c.state.pid {
+            Some(p) if own_network && sample.is_some() => {
+                stats_view::net_counters(p.pid).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
         Reading {
+            networks,
             read: rfc3339_nanos(now.as_secs() as i64, i64::from(now.subsec_nanos())),
             sample,
             online_cpus: cgroup::online_cpus(),

@@ -40,11 +40,28 @@ pub fn stop(store: &Store, query: &str, req: &StopRequest) -> Result<(Container,
     Ok((c, was_running))
 }
 
+/// How long a SIGKILL is given to take the container down before `kill` returns anyway.
+const KILL_SETTLE: Duration = Duration::from_secs(10);
+
 /// Sends `signal` (a name or number; Docker's default is `KILL`) to the container `query`
-/// names.
+/// names. Like dockerd, a SIGKILL returns once the container no longer runs, so an inspect
+/// right after it sees it stopped.
 pub fn kill(store: &Store, query: &str, signal: &str) -> Result<Container> {
-    let c = Containers::new(store.root()).find(query)?;
+    let cs = Containers::new(store.root());
+    let c = cs.find(query)?;
     lifecycle::send_signal(store, &c, signal)?;
+    if crate::container::command::parse_signal(signal)? == libc::SIGKILL {
+        let deadline = std::time::Instant::now() + KILL_SETTLE;
+        let mut poll =
+            crate::util::backoff::Backoff::new(Duration::from_millis(1), Duration::from_millis(20));
+        while std::time::Instant::now() < deadline
+            && cs
+                .get_reconciled(&c.id)
+                .is_ok_and(|now| now.state.status == crate::container::Status::Running)
+        {
+            poll.sleep();
+        }
+    }
     Ok(c)
 }
 
