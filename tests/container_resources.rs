@@ -180,7 +180,16 @@ fn dash_c_is_cpu_shares_before_the_image_and_the_commands_after_it() {
     let e = Env::new();
     e.code(
         &[
-            "run", "-d", "--name", "cshort", "--network", "none", "-c", "768", "busybox", "sleep",
+            "run",
+            "-d",
+            "--name",
+            "cshort",
+            "--network",
+            "none",
+            "-c",
+            "768",
+            "busybox",
+            "sleep",
             "300",
         ],
         0,
@@ -195,8 +204,16 @@ fn dash_c_is_cpu_shares_before_the_image_and_the_commands_after_it() {
     // Flags end at the image, as with Docker: these `-c`s are the command's.
     let (out, _) = e.code(
         &[
-            "run", "--rm", "--network", "none", "--entrypoint", "sh", "busybox", "-c",
-            "echo kept-$0", "-c",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "sh",
+            "busybox",
+            "-c",
+            "echo kept-$0",
+            "-c",
         ],
         0,
     );

@@ -79,46 +79,64 @@ fn strata_on_v2_only(s: &Strata, args: &[&str]) -> std::process::Output {
     );
     script.push('\n');
     let mut cmd = Command::new("unshare");
-    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script, "sh"])
-        .arg(STRATA)
-        .arg("--root")
-        .arg(&s.root)
-        .args(args)
-        .env("STRATA_DNS", "127.0.0.1");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+        "sh",
+    ])
+    .arg(STRATA)
+    .arg("--root")
+    .arg(&s.root)
+    .args(args)
+    .env("STRATA_DNS", "127.0.0.1");
     cmd.output().unwrap()
 }
 
-#[test]
-fn run_on_a_v2_only_host_restricts_devices_with_the_program() {
-    let s = Strata::new();
-    s.import_busybox("busybox");
-    let name = format!("devfilter-{}", std::process::id());
-    // Read is granted, write is not: without the program nothing on v2 would refuse it.
-    let script = "cat /proc/self/cgroup; : < /dev/kmsg && echo read-ok; : > /dev/kmsg && echo write-ok; true";
+/// `run --device /dev/kmsg:/dev/kmsg:PERMS` on the v2-only view; (stdout, stderr).
+fn run_kmsg(s: &Strata, perms: &str) -> (String, String) {
+    let device = format!("/dev/kmsg:/dev/kmsg:{perms}");
+    // Writing to /dev/kmsg needs no capability (reading it does: CAP_SYSLOG), so only a
+    // device filter refuses the write.
+    let script = "cat /proc/self/cgroup; echo -n > /dev/null && echo null-ok; \
+                  echo -n > /dev/kmsg && echo write-ok; true";
     let args = [
         "run",
         "--rm",
-        "--name",
-        &name,
         "--network",
         "none",
         "--device",
-        "/dev/kmsg:/dev/kmsg:r",
+        &device,
         "busybox",
         "sh",
         "-c",
         script,
     ];
-    let out = strata_on_v2_only(&s, &args);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = strata_on_v2_only(s, &args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stdout}\n{stderr}");
     // The container was in a cgroup of its own in the v2 hierarchy.
     assert!(
         stdout.lines().any(|l| l.starts_with("0::/strata/")),
         "{stdout}"
     );
-    assert!(stdout.contains("read-ok"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("null-ok"), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn run_on_a_v2_only_host_restricts_devices_with_the_program() {
+    let s = Strata::new();
+    s.import_busybox("busybox");
+    // Read is granted, write is not.
+    let (stdout, stderr) = run_kmsg(&s, "r");
     assert!(!stdout.contains("write-ok"), "{stdout}\n{stderr}");
     assert!(stderr.contains("Operation not permitted"), "{stderr}");
+    // With `w` the --device line lets it through.
+    let (stdout, stderr) = run_kmsg(&s, "w");
+    assert!(stdout.contains("write-ok"), "{stdout}\n{stderr}");
 }

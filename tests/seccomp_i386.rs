@@ -98,8 +98,18 @@ const CASES: &[(&str, u32, [u32; 3], i32)] = &[
         1,
     ),
     ("unshare-user", UNSHARE, [CLONE_NEWUSER, 0, 0], 1),
-    ("personality-query", PERSONALITY, [PERSONALITY_QUERY, 0, 0], 0),
-    ("personality-aslr", PERSONALITY, [ADDR_NO_RANDOMIZE, 0, 0], 1),
+    (
+        "personality-query",
+        PERSONALITY,
+        [PERSONALITY_QUERY, 0, 0],
+        0,
+    ),
+    (
+        "personality-aslr",
+        PERSONALITY,
+        [ADDR_NO_RANDOMIZE, 0, 0],
+        1,
+    ),
 ];
 
 #[test]

@@ -184,7 +184,9 @@ mod tests {
             }
         );
         assert_eq!(parse_rule("a *:* r").unwrap().kind, None);
-        for bad in ["", "a", "c 1:3", "x 1:3 r", "c 1-3 r", "c 1:3 rx", "c a:3 r"] {
+        for bad in [
+            "", "a", "c 1:3", "x 1:3 r", "c 1-3 r", "c 1:3 rx", "c a:3 r",
+        ] {
             assert!(parse_rule(bad).is_err(), "{bad:?}");
         }
     }
@@ -201,11 +203,11 @@ mod tests {
             (DEV_CHAR, r | w, 136, 7, 1), // a pty
             (DEV_CHAR, m, 10, 237, 1),    // mknod of anything
             (DEV_BLOCK, m, 7, 0, 1),
-            (DEV_CHAR, r, 10, 237, 0), // loop-control
+            (DEV_CHAR, r, 10, 237, 0),     // loop-control
             (DEV_CHAR, r | w, 10, 232, 0), // kvm
-            (DEV_CHAR, r, 1, 1, 0),    // mem
-            (DEV_BLOCK, r, 7, 0, 0),   // loop0
-            (DEV_BLOCK, r, 1, 3, 0),   // a block device with null's numbers
+            (DEV_CHAR, r, 1, 1, 0),        // mem
+            (DEV_BLOCK, r, 7, 0, 0),       // loop0
+            (DEV_BLOCK, r, 1, 3, 0),       // a block device with null's numbers
             (DEV_CHAR, r | m, 10, 237, 0),
         ];
         for (kind, access, major, minor, want) in cases {

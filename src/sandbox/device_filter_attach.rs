@@ -98,7 +98,10 @@ pub fn load(rules: &[DeviceRule]) -> io::Result<OwnedFd> {
             let text = String::from_utf8_lossy(&log[..end]);
             return Err(io::Error::new(
                 first.kind(),
-                format!("loading the device filter: {first}; verifier: {}", text.trim()),
+                format!(
+                    "loading the device filter: {first}; verifier: {}",
+                    text.trim()
+                ),
             ));
         }
     };

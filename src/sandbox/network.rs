@@ -122,7 +122,10 @@ pub fn start_slirp(
     // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            for fd in [Some(ready_fd), Some(exit_fd), api_fd].into_iter().flatten() {
+            for fd in [Some(ready_fd), Some(exit_fd), api_fd]
+                .into_iter()
+                .flatten()
+            {
                 if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -196,7 +199,10 @@ struct ApiSocket {
 impl ApiSocket {
     fn new(path: &std::path::Path) -> Result<ApiSocket, SandboxError> {
         let fail = |detail: &str| {
-            SandboxError::Network(format!("slirp4netns API socket {}: {detail}", path.display()))
+            SandboxError::Network(format!(
+                "slirp4netns API socket {}: {detail}",
+                path.display()
+            ))
         };
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Err(fail("not a path to a file"));

@@ -155,7 +155,11 @@ mod tests {
         // The linear layout was 1,585 instructions for the native ABI alone; the point of
         // the tree is to stay far below that, since installation cost grows with the
         // length. x86_64's program covers i386 and x32 too.
-        let bound = if cfg!(target_arch = "x86_64") { 800 } else { 400 };
+        let bound = if cfg!(target_arch = "x86_64") {
+            800
+        } else {
+            400
+        };
         assert!(program.len() < bound, "{} instructions", program.len());
         println!(
             "default profile, Docker's default caps: {} BPF instructions",
@@ -282,27 +286,27 @@ mod tests {
         let eperm = errno(libc::EPERM);
         // (arch, number, first argument, answer)
         let cases = [
-            (AUDIT_ARCH_I386, 4, 0, allow),                // write
-            (AUDIT_ARCH_I386, 1, 0, allow),                // exit
-            (AUDIT_ARCH_I386, 102, 0, allow),              // socketcall
-            (AUDIT_ARCH_I386, 288, 0, eperm),              // keyctl
-            (AUDIT_ARCH_I386, 286, 0, eperm),              // add_key
-            (AUDIT_ARCH_I386, 21, 0, eperm),               // mount
-            (AUDIT_ARCH_I386, 310, CLONE_NEWUSER, eperm),  // unshare
-            (AUDIT_ARCH_I386, 310, 0x200, eperm),          // unshare needs CAP_SYS_ADMIN
-            (AUDIT_ARCH_I386, 120, CLONE_NEWUSER, eperm),  // clone
-            (AUDIT_ARCH_I386, 120, 0x11, allow),           // clone(SIGCHLD)
-            (AUDIT_ARCH_I386, 136, 0xffff_ffff, allow),    // personality query
-            (AUDIT_ARCH_I386, 136, 0x40_0000, eperm),      // personality(ADDR_NO_RANDOMIZE)
-            (AUDIT_ARCH_I386, 384, 0, allow),              // arch_prctl (amd64 rule)
-            (AUDIT_ARCH_I386, 999, 0, eperm),              // no such syscall
-            (native, x32(1), 0, allow),                    // x32 write
-            (native, x32(250), 0, eperm),                  // x32 keyctl
-            (native, x32(272), CLONE_NEWUSER, eperm),      // x32 unshare
-            (native, x32(514), 0, allow),                  // x32 ioctl
-            (native, x32(13), 0, eperm),                   // no x32 rt_sigaction here
-            (native, 250, 0, eperm),                       // native keyctl
-            (native, 1, 0, allow),                         // native write
+            (AUDIT_ARCH_I386, 4, 0, allow),               // write
+            (AUDIT_ARCH_I386, 1, 0, allow),               // exit
+            (AUDIT_ARCH_I386, 102, 0, allow),             // socketcall
+            (AUDIT_ARCH_I386, 288, 0, eperm),             // keyctl
+            (AUDIT_ARCH_I386, 286, 0, eperm),             // add_key
+            (AUDIT_ARCH_I386, 21, 0, eperm),              // mount
+            (AUDIT_ARCH_I386, 310, CLONE_NEWUSER, eperm), // unshare
+            (AUDIT_ARCH_I386, 310, 0x200, eperm),         // unshare needs CAP_SYS_ADMIN
+            (AUDIT_ARCH_I386, 120, CLONE_NEWUSER, eperm), // clone
+            (AUDIT_ARCH_I386, 120, 0x11, allow),          // clone(SIGCHLD)
+            (AUDIT_ARCH_I386, 136, 0xffff_ffff, allow),   // personality query
+            (AUDIT_ARCH_I386, 136, 0x40_0000, eperm),     // personality(ADDR_NO_RANDOMIZE)
+            (AUDIT_ARCH_I386, 384, 0, allow),             // arch_prctl (amd64 rule)
+            (AUDIT_ARCH_I386, 999, 0, eperm),             // no such syscall
+            (native, x32(1), 0, allow),                   // x32 write
+            (native, x32(250), 0, eperm),                 // x32 keyctl
+            (native, x32(272), CLONE_NEWUSER, eperm),     // x32 unshare
+            (native, x32(514), 0, allow),                 // x32 ioctl
+            (native, x32(13), 0, eperm),                  // no x32 rt_sigaction here
+            (native, 250, 0, eperm),                      // native keyctl
+            (native, 1, 0, allow),                        // native write
             (native ^ 0x8000_0000, 1, 0, libc::SECCOMP_RET_KILL_PROCESS),
             (0x4000_0028, 4, 0, libc::SECCOMP_RET_KILL_PROCESS), // arm
         ];

@@ -70,9 +70,7 @@ pub(super) fn assemble(plan: &Plan, audit_arch: u32) -> Result<Option<Program>, 
 
 /// Builds one program over every section (the first is the native ABI, tested first);
 /// calls of any other arch are killed. `None` when every plan allows everything.
-pub(super) fn assemble_sections(
-    sections: &[Section<'_>],
-) -> Result<Option<Program>, SeccompError> {
+pub(super) fn assemble_sections(sections: &[Section<'_>]) -> Result<Option<Program>, SeccompError> {
     let allows_all = |plan: &Plan| plan.default == Action::Allow && plan.rules.is_empty();
     if sections
         .iter()
