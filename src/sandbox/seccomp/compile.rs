@@ -31,7 +31,7 @@ pub(super) fn compile_for(
     #[cfg(target_arch = "x86_64")]
     {
         use super::plan::{plan_abi, Abi};
-        let wants = |scmp: &str| compat_abis(profile).iter().any(|abi| *abi == scmp);
+        let wants = |scmp: &str| compat_abis(profile).contains(&scmp);
         let i386 = wants("SCMP_ARCH_X86").then(|| plan_abi(profile, caps, target, Abi::I386));
         let x32 = wants("SCMP_ARCH_X32").then(|| plan_abi(profile, caps, target, Abi::X32));
         let mut sections = vec![Section {

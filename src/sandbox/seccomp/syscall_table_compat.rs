@@ -720,7 +720,7 @@ pub(super) const X32: &[(&str, c_long)] = &[
     ("pwritev2", 0x4000_0000 + 547),
     ("quotactl", 0x4000_0000 + 179),
     ("quotactl_fd", 0x4000_0000 + 443),
-    ("read", 0x4000_0000 + 0),
+    ("read", 0x4000_0000),
     ("readahead", 0x4000_0000 + 187),
     ("readlink", 0x4000_0000 + 89),
     ("readlinkat", 0x4000_0000 + 267),
