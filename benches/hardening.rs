@@ -3,7 +3,8 @@
 //! and per-sandbox cgroups (the default) and without them (`STRATA_BENCH_UNHARDENED=1`), in one
 //! run, interleaved so drift hits both alike. The target (issue #16): at most 5% slower.
 //!
-//! `cargo bench --bench hardening` times 30 runs and 5 builds each; `cargo test --benches`
+//! `cargo bench --bench hardening` times 80 pairs of runs and 7 of builds; the cost printed
+//! is the median of the per-pair ratios; `cargo test --benches`
 //! does 2 and 1 as a smoke test.
 
 #[path = "shared/busybox.rs"]
@@ -19,7 +20,7 @@ const STRATA: &str = env!("CARGO_BIN_EXE_strata");
 
 fn counts() -> (usize, usize) {
     if std::env::args().any(|a| a == "--bench") {
-        (30, 5)
+        (80, 7)
     } else {
         (2, 1)
     }
@@ -46,26 +47,45 @@ fn timed(root: &Path, args: &[&str], unhardened: bool) -> Duration {
     took
 }
 
-/// Medians of `n` alternating runs: (hardened, unhardened).
-fn compare(n: usize, root: &Path, args: &[&str]) -> (Duration, Duration) {
+/// One comparison: the medians of each side, and the median of the per-pair ratios.
+struct Compared {
+    hardened: Duration,
+    unhardened: Duration,
+    /// hardened / unhardened of each back-to-back pair, median of them all: a pair's two
+    /// runs see nearly the same machine, so load drifting over the whole run (other
+    /// builds on a shared host) moves both sides of a pair alike and cancels in its ratio,
+    /// where it would skew a ratio of the two overall medians.
+    paired_ratio: f64,
+}
+
+/// `n` back-to-back pairs, alternating which side goes first so neither always runs on a
+/// warmer cache.
+fn compare(n: usize, root: &Path, args: &[&str]) -> Compared {
     timed(root, args, false);
     timed(root, args, true);
-    let (mut on, mut off) = (Vec::new(), Vec::new());
+    let (mut on, mut off, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
-        // Alternate which goes first, so neither always runs on a warmer cache.
-        if i % 2 == 0 {
-            on.push(timed(root, args, false));
-            off.push(timed(root, args, true));
+        let (hardened, unhardened) = if i % 2 == 0 {
+            let h = timed(root, args, false);
+            (h, timed(root, args, true))
         } else {
-            off.push(timed(root, args, true));
-            on.push(timed(root, args, false));
-        }
+            let u = timed(root, args, true);
+            (timed(root, args, false), u)
+        };
+        on.push(hardened);
+        off.push(unhardened);
+        ratios.push(hardened.as_secs_f64() / unhardened.as_secs_f64());
     }
-    let median = |mut v: Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
-    };
-    (median(on), median(off))
+    Compared {
+        hardened: median(on),
+        unhardened: median(off),
+        paired_ratio: median(ratios),
+    }
+}
+
+fn median<T: PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("durations and ratios are ordered"));
+    v.swap_remove(v.len() / 2)
 }
 
 fn main() {
@@ -109,12 +129,12 @@ fn main() {
         "hardening cost, {runs} runs / {builds} builds each (load average: {})",
         load.trim()
     );
-    for (name, (on, off)) in rows {
+    for (name, c) in rows {
         println!(
-            "  {name:<40} hardened {:8.1} ms  unhardened {:8.1} ms  cost {:+.1}%",
-            on.as_secs_f64() * 1000.0,
-            off.as_secs_f64() * 1000.0,
-            (on.as_secs_f64() / off.as_secs_f64() - 1.0) * 100.0
+            "  {name:<40} hardened {:8.1} ms  unhardened {:8.1} ms  cost {:+.1}% (median of paired ratios)",
+            c.hardened.as_secs_f64() * 1000.0,
+            c.unhardened.as_secs_f64() * 1000.0,
+            (c.paired_ratio - 1.0) * 100.0
         );
     }
 }

@@ -176,6 +176,53 @@ fn pids_cpu_and_memory_limits_are_in_the_running_containers_cgroup() {
 }
 
 #[test]
+fn dash_c_is_cpu_shares_before_the_image_and_the_commands_after_it() {
+    let e = Env::new();
+    e.code(
+        &[
+            "run",
+            "-d",
+            "--name",
+            "cshort",
+            "--network",
+            "none",
+            "-c",
+            "768",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+        0,
+    );
+    assert_eq!(inspect(&e, "cshort", "{{.HostConfig.CpuShares}}"), "768");
+    if !v2() {
+        assert_eq!(read_cgroup(&e, "cshort", "cpu", "cpu.shares"), "768");
+    }
+    e.code(&["update", "-c", "256", "cshort"], 0);
+    assert_eq!(inspect(&e, "cshort", "{{.HostConfig.CpuShares}}"), "256");
+    e.s.ok(&["rm", "-f", "cshort"]);
+    // Flags end at the image, as with Docker: these `-c`s are the command's.
+    let (out, _) = e.code(
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "sh",
+            "busybox",
+            "-c",
+            "echo kept-$0",
+            "-c",
+        ],
+        0,
+    );
+    assert_eq!(out, "kept--c\n");
+    let (_, err) = e.code(&["run", "--rm", "--no-such-flag", "busybox", "true"], 125);
+    assert!(err.contains("--no-such-flag"), "{err}");
+}
+
+#[test]
 fn a_pids_limit_makes_fork_fail() {
     let e = Env::new();
     let script = "n=0; for i in $(seq 50); do sleep 30 & n=$((n+1)); done; echo started $n";

@@ -19,10 +19,13 @@ pub struct LimitArgs {
     /// Number of CPUs (`0.5`).
     #[arg(long, value_name = "decimal", allow_hyphen_values = true)]
     pub cpus: Option<String>,
-    // Docker's `-c` short form is left out: `run` takes flags up to the command, so
-    // `run --entrypoint sh IMAGE -c …` would lose its `-c`.
     /// CPU shares (relative weight).
-    #[arg(long = "cpu-shares", value_name = "int", allow_hyphen_values = true)]
+    #[arg(
+        short = 'c',
+        long = "cpu-shares",
+        value_name = "int",
+        allow_hyphen_values = true
+    )]
     pub cpu_shares: Option<String>,
     /// Tune container pids limit (`-1` for unlimited).
     #[arg(long = "pids-limit", value_name = "int", allow_hyphen_values = true)]

@@ -110,9 +110,16 @@ pub struct RunArgs {
     /// runs under binfmt_misc emulation); default: the host's.
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
-    pub image: String,
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    /// IMAGE [COMMAND] [ARG...]: one list, so that flags end at the image as with Docker
+    /// (`run IMAGE -c …` hands `-c` to the command, though `-c` is also `--cpu-shares`).
+    #[arg(
+        value_name = "IMAGE [COMMAND] [ARG...]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub image_and_command: Vec<String>,
 }
 
 pub fn run(settings: &Settings, args: RunArgs) -> Result<ExitCode> {
@@ -188,12 +195,19 @@ pub fn create_request(args: RunArgs) -> Result<CreateRequest> {
         .map(crate::plan::platform::Platform::parse)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--platform: {e}"))?;
+    let Some((image, command)) = args.image_and_command.split_first() else {
+        anyhow::bail!("\"run\" requires an image");
+    };
+    // A positional list that takes hyphens also takes a flag clap does not know.
+    if image.starts_with('-') {
+        anyhow::bail!("unknown flag: {image}");
+    }
     Ok(CreateRequest {
-        image: args.image,
+        image: image.clone(),
         platform,
         name: args.name,
         entrypoint: args.entrypoint.map(|e| vec![e]),
-        cmd: args.command,
+        cmd: command.to_vec(),
         env,
         workdir: args.workdir,
         user: args.user,

@@ -1,7 +1,8 @@
 //! The devices cgroup of a sandbox (v1's `devices` controller): which device nodes its
 //! processes may open, as Docker allows them — the standard character devices, ptys, and each
 //! `--device` with its `rwm` letters; every device for `--privileged`. A second line of defence
-//! behind `nodev` mounts. (v2 needs an eBPF program instead; there `nodev` stands alone.)
+//! behind `nodev` mounts. v2 has no such controller: there the same rules become an eBPF
+//! program (`device_filter`).
 
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::fs::MetadataExt;
@@ -81,12 +82,15 @@ pub fn apply_v1(dir: &Path, sec: &Security) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Restricts every v1 devices cgroup among a sandbox's `cgroup.procs` files (the cgroups it
-/// will join); others are left alone.
+/// Restricts the devices of every cgroup among a sandbox's `cgroup.procs` files (the cgroups
+/// it will join): v1's devices controller gets the rules, a v2 cgroup (it has
+/// `cgroup.controllers`) the eBPF program built from the same rules; others are left alone.
 pub fn restrict(cgroup_procs: &[std::path::PathBuf], sec: &Security) -> std::io::Result<()> {
     for dir in cgroup_procs.iter().filter_map(|p| p.parent()) {
         if dir.join("devices.deny").exists() {
             apply_v1(dir, sec)?;
+        } else if dir.join("cgroup.controllers").exists() {
+            super::device_filter_attach::attach(dir, sec)?;
         }
     }
     Ok(())

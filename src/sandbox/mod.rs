@@ -9,6 +9,8 @@ pub mod cgroup;
 pub mod cgroup_of;
 pub mod cleanup;
 pub mod console;
+pub mod device_filter;
+pub mod device_filter_attach;
 pub mod device_rules;
 pub mod devices;
 pub mod emulation;

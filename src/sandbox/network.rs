@@ -93,6 +93,12 @@ pub fn start_slirp(
     let (ready_r, ready_w) = pipe()?;
     let (exit_r, exit_w) = pipe()?;
     let (ready_fd, exit_fd) = (ready_w.as_raw_fd(), exit_r.as_raw_fd());
+    let api = if forwards.is_empty() {
+        None
+    } else {
+        Some(ApiSocket::new(api_socket)?)
+    };
+    let api_fd = api.as_ref().map(|a| a.dir.as_raw_fd());
     let mut args = vec![
         "--configure".to_string(),
         "--mtu=65520".to_string(),
@@ -103,8 +109,9 @@ pub fn start_slirp(
     if in_userns {
         args.push(format!("--userns-path=/proc/{pid}/ns/user"));
     }
-    if !forwards.is_empty() {
-        args.push(format!("--api-socket={}", api_socket.display()));
+    if let Some(api) = &api {
+        // slirp4netns inherits the directory's descriptor and binds through it too.
+        args.push(format!("--api-socket={}", api.short_path().display()));
     }
     args.extend([pid.to_string(), "tap0".to_string()]);
     let mut cmd = Command::new("slirp4netns");
@@ -115,7 +122,10 @@ pub fn start_slirp(
     // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            for fd in [ready_fd, exit_fd] {
+            for fd in [Some(ready_fd), Some(exit_fd), api_fd]
+                .into_iter()
+                .flatten()
+            {
                 if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -143,8 +153,10 @@ pub fn start_slirp(
     })?;
     let mut byte = [0u8; 1];
     if ready > 0 && File::from(ready_r).read(&mut byte).unwrap_or(0) == 1 {
-        for f in forwards {
-            add_hostfwd(api_socket, f)?;
+        if let Some(api) = &api {
+            for f in forwards {
+                add_hostfwd(api, f)?;
+            }
         }
         return Ok(slirp);
     }
@@ -174,8 +186,45 @@ pub fn hostfwd_request(f: &Forward) -> String {
     .to_string()
 }
 
+/// slirp4netns's API socket, named through a descriptor of its directory
+/// (`/proc/self/fd/N/NAME`): the sandbox's state directory sits under `$TMPDIR` or the
+/// store, whose paths may be longer than the 107 bytes a socket address holds.
+struct ApiSocket {
+    dir: std::os::fd::OwnedFd,
+    name: std::ffi::OsString,
+    /// The full path, for messages.
+    path: std::path::PathBuf,
+}
+
+impl ApiSocket {
+    fn new(path: &std::path::Path) -> Result<ApiSocket, SandboxError> {
+        let fail = |detail: &str| {
+            SandboxError::Network(format!(
+                "slirp4netns API socket {}: {detail}",
+                path.display()
+            ))
+        };
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(fail("not a path to a file"));
+        };
+        let dir = std::fs::File::open(parent)
+            .map_err(|e| fail(&format!("opening its directory: {e}")))?;
+        Ok(ApiSocket {
+            dir: dir.into(),
+            name: name.to_owned(),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The name both processes use; valid in any process holding `dir` at the same number.
+    fn short_path(&self) -> std::path::PathBuf {
+        std::path::Path::new(&format!("/proc/self/fd/{}", self.dir.as_raw_fd())).join(&self.name)
+    }
+}
+
 /// Asks the running slirp4netns to forward `f`; its refusal (a port in use) is an error.
-fn add_hostfwd(api_socket: &std::path::Path, f: &Forward) -> Result<(), SandboxError> {
+fn add_hostfwd(api: &ApiSocket, f: &Forward) -> Result<(), SandboxError> {
+    let api_socket = &api.path;
     use std::io::Write;
     let fail = |detail: String| {
         SandboxError::Network(format!(
@@ -183,7 +232,7 @@ fn add_hostfwd(api_socket: &std::path::Path, f: &Forward) -> Result<(), SandboxE
             f.host_addr, f.host_port, f.proto
         ))
     };
-    let mut s = std::os::unix::net::UnixStream::connect(api_socket)
+    let mut s = std::os::unix::net::UnixStream::connect(api.short_path())
         .map_err(|e| fail(format!("API socket {}: {e}", api_socket.display())))?;
     s.write_all(hostfwd_request(f).as_bytes())
         .map_err(|e| fail(e.to_string()))?;

@@ -1,7 +1,7 @@
 //! Profile + capabilities → one BPF program for this architecture (see `layout` for how
 //! the program is laid out and why it is not a BPF library's).
 
-use super::layout::{assemble, Program};
+use super::layout::{assemble_sections, Program, Section};
 use super::plan::{plan, Target};
 use super::profile::{KernelVersion, Profile};
 use super::SeccompError;
@@ -27,8 +27,55 @@ pub(super) fn compile_for(
     caps: &[u32],
     target: &Target,
 ) -> Result<Vec<Program>, SeccompError> {
-    let plan = plan(profile, caps, target);
-    Ok(assemble(&plan, native_audit_arch()?)?.into_iter().collect())
+    let native = plan(profile, caps, target);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::plan::{plan_abi, Abi};
+        let wants = |scmp: &str| compat_abis(profile).contains(&scmp);
+        let i386 = wants("SCMP_ARCH_X86").then(|| plan_abi(profile, caps, target, Abi::I386));
+        let x32 = wants("SCMP_ARCH_X32").then(|| plan_abi(profile, caps, target, Abi::X32));
+        let mut sections = vec![Section {
+            audit_arch: native_audit_arch()?,
+            plan: &native,
+            x32: x32.as_ref(),
+        }];
+        if let Some(plan) = &i386 {
+            sections.push(Section {
+                audit_arch: AUDIT_ARCH_I386,
+                plan,
+                x32: None,
+            });
+        }
+        Ok(assemble_sections(&sections)?.into_iter().collect())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    Ok(assemble_sections(&[Section {
+        audit_arch: native_audit_arch()?,
+        plan: &native,
+        x32: None,
+    }])?
+    .into_iter()
+    .collect())
+}
+
+/// `AUDIT_ARCH_I386`: EM_386 with the little-endian flag.
+#[cfg(target_arch = "x86_64")]
+pub(super) const AUDIT_ARCH_I386: u32 = 0x4000_0000 | 3;
+
+/// The `SCMP_ARCH_*` names besides the native one that the profile asks to filter: the
+/// sub-architectures `archMap` gives x86_64, and any listed in `architectures`. Docker
+/// installs one filter for all of them; ABIs not named are killed.
+#[cfg(target_arch = "x86_64")]
+fn compat_abis(profile: &Profile) -> Vec<&str> {
+    let mapped = profile
+        .arch_map
+        .iter()
+        .filter(|map| map.architecture == "SCMP_ARCH_X86_64")
+        .flat_map(|map| map.sub_architectures.iter());
+    mapped
+        .chain(profile.architectures.iter())
+        .map(String::as_str)
+        .collect()
 }
 
 fn native_target() -> Result<Target, SeccompError> {
@@ -105,9 +152,15 @@ mod tests {
         assert_eq!(answer(&program, "clone3", [0; 6]), errno(libc::ENOSYS));
         assert_eq!(answer(&program, "keyctl", [0; 6]), errno(libc::EPERM));
         assert_eq!(answer(&program, "getpid", [0; 6]), libc::SECCOMP_RET_ALLOW);
-        // The linear layout was 1,585 instructions; the point of the tree is to stay far
-        // below that, since installation cost grows with the length.
-        assert!(program.len() < 400, "{} instructions", program.len());
+        // The linear layout was 1,585 instructions for the native ABI alone; the point of
+        // the tree is to stay far below that, since installation cost grows with the
+        // length. x86_64's program covers i386 and x32 too.
+        let bound = if cfg!(target_arch = "x86_64") {
+            800
+        } else {
+            400
+        };
+        assert!(program.len() < bound, "{} instructions", program.len());
         println!(
             "default profile, Docker's default caps: {} BPF instructions",
             program.len()
@@ -184,7 +237,13 @@ mod tests {
 
     #[test]
     fn foreign_abis_are_killed() {
-        let program = only(compile(&Profile::docker_default(), &DOCKER_DEFAULT_CAPS).unwrap());
+        // A profile that names no sub-architecture filters the native ABI alone.
+        let profile = Profile::from_json(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}]}"#,
+        )
+        .unwrap();
+        let program = only(compile(&profile, &DOCKER_DEFAULT_CAPS).unwrap());
         let arch = native_audit_arch().unwrap();
         let foreign_arch = Call {
             nr: 39,
@@ -203,5 +262,61 @@ mod tests {
             errno(libc::EPERM)
         };
         assert_eq!(run(&program, &x32), want);
+        #[cfg(target_arch = "x86_64")]
+        {
+            let i386 = Call {
+                nr: 20,
+                arch: AUDIT_ARCH_I386,
+                args: [0; 6],
+            };
+            assert_eq!(run(&program, &i386), libc::SECCOMP_RET_KILL_PROCESS);
+        }
+    }
+
+    /// Docker's default profile maps i386 and x32 under x86_64 (`archMap`): each gets the
+    /// allowlist and argument filters with its own numbers; other arches are killed.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn dockers_sub_architectures_get_the_allowlist() {
+        const CLONE_NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
+        let program = only(compile(&Profile::docker_default(), &DOCKER_DEFAULT_CAPS).unwrap());
+        let native = native_audit_arch().unwrap();
+        let x32 = |nr: u32| 0x4000_0000 | nr;
+        let allow = libc::SECCOMP_RET_ALLOW;
+        let eperm = errno(libc::EPERM);
+        // (arch, number, first argument, answer)
+        let cases = [
+            (AUDIT_ARCH_I386, 4, 0, allow),               // write
+            (AUDIT_ARCH_I386, 1, 0, allow),               // exit
+            (AUDIT_ARCH_I386, 102, 0, allow),             // socketcall
+            (AUDIT_ARCH_I386, 288, 0, eperm),             // keyctl
+            (AUDIT_ARCH_I386, 286, 0, eperm),             // add_key
+            (AUDIT_ARCH_I386, 21, 0, eperm),              // mount
+            (AUDIT_ARCH_I386, 310, CLONE_NEWUSER, eperm), // unshare
+            (AUDIT_ARCH_I386, 310, 0x200, eperm),         // unshare needs CAP_SYS_ADMIN
+            (AUDIT_ARCH_I386, 120, CLONE_NEWUSER, eperm), // clone
+            (AUDIT_ARCH_I386, 120, 0x11, allow),          // clone(SIGCHLD)
+            (AUDIT_ARCH_I386, 136, 0xffff_ffff, allow),   // personality query
+            (AUDIT_ARCH_I386, 136, 0x40_0000, eperm),     // personality(ADDR_NO_RANDOMIZE)
+            (AUDIT_ARCH_I386, 384, 0, allow),             // arch_prctl (amd64 rule)
+            (AUDIT_ARCH_I386, 999, 0, eperm),             // no such syscall
+            (native, x32(1), 0, allow),                   // x32 write
+            (native, x32(250), 0, eperm),                 // x32 keyctl
+            (native, x32(272), CLONE_NEWUSER, eperm),     // x32 unshare
+            (native, x32(514), 0, allow),                 // x32 ioctl
+            (native, x32(13), 0, eperm),                  // no x32 rt_sigaction here
+            (native, 250, 0, eperm),                      // native keyctl
+            (native, 1, 0, allow),                        // native write
+            (native ^ 0x8000_0000, 1, 0, libc::SECCOMP_RET_KILL_PROCESS),
+            (0x4000_0028, 4, 0, libc::SECCOMP_RET_KILL_PROCESS), // arm
+        ];
+        for (arch, nr, arg0, want) in cases {
+            let call = Call {
+                nr,
+                arch,
+                args: [arg0, 0, 0, 0, 0, 0],
+            };
+            assert_eq!(run(&program, &call), want, "{call:x?}");
+        }
     }
 }

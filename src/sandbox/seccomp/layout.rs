@@ -13,9 +13,11 @@
 //! first (KILL_PROCESS > KILL_THREAD > TRAP > ERRNO > TRACE > LOG > ALLOW), and between
 //! rules of equal rank the one written first in the profile; the first rule whose
 //! conditions all hold decides; if none does, the profile's default. That is what the
-//! kernel makes of libseccomp's (and so Docker's) filters. Calls of another ABI than the
-//! native one (i386 or arm32 by `seccomp_data.arch`, x32 by bit 30 of the number) are
-//! killed.
+//! kernel makes of libseccomp's (and so Docker's) filters.
+//!
+//! ABIs: the program first dispatches on `seccomp_data.arch` to one body per ABI the
+//! profile filters (on x86_64: native with x32 by bit 30 of the number in the same tree,
+//! and i386); any other arch, and x32 when not filtered, is killed.
 
 use std::collections::BTreeMap;
 
@@ -47,21 +49,71 @@ const JGT: u16 = (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u16;
 const JGE: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
-/// Builds the program for `plan` on the architecture `audit_arch` (`AUDIT_ARCH_*`), or
-/// `None` when the plan allows everything.
+/// One ABI's part of the program: calls whose `seccomp_data.arch` is `audit_arch` are
+/// decided by `plan`; on x86_64, numbers with the x32 bit by `x32` (killed without it).
+pub(super) struct Section<'a> {
+    pub audit_arch: u32,
+    pub plan: &'a Plan,
+    pub x32: Option<&'a Plan>,
+}
+
+/// Builds the program for `plan` on the architecture `audit_arch` (`AUDIT_ARCH_*`) alone,
+/// or `None` when the plan allows everything.
+#[cfg(test)]
 pub(super) fn assemble(plan: &Plan, audit_arch: u32) -> Result<Option<Program>, SeccompError> {
-    if plan.default == Action::Allow && plan.rules.is_empty() {
+    assemble_sections(&[Section {
+        audit_arch,
+        plan,
+        x32: None,
+    }])
+}
+
+/// Builds one program over every section (the first is the native ABI, tested first);
+/// calls of any other arch are killed. `None` when every plan allows everything.
+pub(super) fn assemble_sections(sections: &[Section<'_>]) -> Result<Option<Program>, SeccompError> {
+    let allows_all = |plan: &Plan| plan.default == Action::Allow && plan.rules.is_empty();
+    if sections
+        .iter()
+        .all(|s| allows_all(s.plan) && s.x32.is_none_or(allows_all))
+    {
         return Ok(None);
     }
-    let leaves = leaves(plan);
-    let ranges = ranges(&leaves, ret_value(plan.default));
+    // Header: per section `jeq arch; ja body`, then a kill; the bodies follow in order.
+    let mut program = vec![insn(LD_ABS, 0, 0, ARCH)];
+    let header_len = 1 + 2 * sections.len() + 1;
+    let bodies: Vec<Program> = sections.iter().map(body).collect();
+    let mut body_start = header_len;
+    for (section, code) in sections.iter().zip(&bodies) {
+        program.push(insn(JEQ, 0, 1, section.audit_arch));
+        let from = program.len() + 1;
+        let offset = u32::try_from(body_start - from).expect("short program");
+        program.push(insn(JA, 0, 0, offset));
+        body_start += code.len();
+    }
+    program.push(insn(RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS));
+    for code in bodies {
+        program.extend(code);
+    }
+    if program.len() > MAX_INSNS {
+        return Err(SeccompError::TooLong {
+            len: program.len(),
+            max: MAX_INSNS,
+        });
+    }
+    Ok(Some(program))
+}
 
-    let mut program = vec![
-        insn(LD_ABS, 0, 0, ARCH),
-        insn(JEQ, 1, 0, audit_arch),
-        insn(RET_K, 0, 0, libc::SECCOMP_RET_KILL_PROCESS),
-        insn(LD_ABS, 0, 0, NR),
-    ];
+/// One section's code, position-independent (every jump is relative and stays inside).
+fn body(section: &Section<'_>) -> Program {
+    let plan = section.plan;
+    let mut leaves = leaves(plan);
+    if let Some(x32) = section.x32 {
+        // x32 numbers all carry the x32 bit, so they never meet native ones.
+        leaves.extend(self::leaves(x32));
+    }
+    let ranges = ranges(&leaves, ret_value(plan.default), section.x32.is_some());
+
+    let mut program = vec![insn(LD_ABS, 0, 0, NR)];
     let mut tree = Vec::new();
     emit_tree(&ranges, &mut tree);
 
@@ -86,13 +138,7 @@ pub(super) fn assemble(plan: &Plan, audit_arch: u32) -> Result<Option<Program>, 
         });
     }
     program.extend(blocks);
-    if program.len() > MAX_INSNS {
-        return Err(SeccompError::TooLong {
-            len: program.len(),
-            max: MAX_INSNS,
-        });
-    }
-    Ok(Some(program))
+    program
 }
 
 /// What one syscall number gets.
@@ -149,7 +195,9 @@ enum RangeLeaf {
 /// Numbers on x86_64 with this bit set are x32 calls, which share the native arch value.
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
-fn ranges(leaves: &BTreeMap<u32, Leaf>, default: u32) -> Vec<Range> {
+/// `x32_filtered`: the leaves include x32 numbers; otherwise, on x86_64, every number with
+/// the x32 bit is killed.
+fn ranges(leaves: &BTreeMap<u32, Leaf>, default: u32, x32_filtered: bool) -> Vec<Range> {
     let mut ranges = vec![Range {
         start: 0,
         leaf: RangeLeaf::Ret(default),
@@ -167,7 +215,7 @@ fn ranges(leaves: &BTreeMap<u32, Leaf>, default: u32) -> Vec<Range> {
     };
     let mut blocks = 0;
     for (&nr, leaf) in leaves {
-        if nr >= X32_SYSCALL_BIT {
+        if nr >= X32_SYSCALL_BIT && !x32_filtered {
             break;
         }
         let leaf = match leaf {
@@ -180,12 +228,14 @@ fn ranges(leaves: &BTreeMap<u32, Leaf>, default: u32) -> Vec<Range> {
         push(nr, leaf);
         push(nr + 1, RangeLeaf::Ret(default));
     }
-    let foreign = if cfg!(target_arch = "x86_64") {
-        libc::SECCOMP_RET_KILL_PROCESS
-    } else {
-        default
-    };
-    push(X32_SYSCALL_BIT, RangeLeaf::Ret(foreign));
+    if !x32_filtered {
+        let foreign = if cfg!(target_arch = "x86_64") {
+            libc::SECCOMP_RET_KILL_PROCESS
+        } else {
+            default
+        };
+        push(X32_SYSCALL_BIT, RangeLeaf::Ret(foreign));
+    }
     // A merge can leave two equal neighbours only through `last.start == start`
     // replacement; merge once more so the tree has no redundant tests.
     ranges.dedup_by(|next, prev| next.leaf == prev.leaf && matches!(next.leaf, RangeLeaf::Ret(_)));

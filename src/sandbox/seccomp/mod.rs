@@ -9,8 +9,10 @@
 //! before exec.
 //!
 //! Where this differs from Docker (libseccomp via runc):
-//! - only the native ABI is filtered; i386/arm32 and x32 calls kill the process, where
-//!   Docker filters them too (`archMap` sub-architectures);
+//! - on x86_64 the sub-architectures a profile names (`archMap`, `architectures`: i386 and
+//!   x32, as Docker's default does) get the rules with their own numbers, and any other ABI
+//!   is killed; on aarch64 only the native ABI is filtered and arm32 calls are killed, where
+//!   Docker filters them too;
 //! - arguments the kernel reads as 32-bit are compared on their low 32 bits (see
 //!   `plan::INT_ARGS`), libseccomp compares all 64;
 //! - one syscall given several actions by overlapping rules gets the most restrictive
@@ -27,6 +29,8 @@ mod plan;
 mod profile;
 mod profile_json;
 mod syscall_table;
+#[cfg(target_arch = "x86_64")]
+mod syscall_table_compat;
 
 #[cfg(test)]
 mod bpf_eval;

@@ -73,7 +73,46 @@ const INT_ARGS: &[(&str, u8)] = &[
     ("socketpair", 0b111),
 ];
 
+/// Which syscall ABI of the machine a plan is for: Docker filters the compat ABIs of an
+/// x86_64 kernel (`archMap` sub-architectures) with the same rules as the native one, each
+/// name resolved to that ABI's number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Abi {
+    Native,
+    #[cfg(target_arch = "x86_64")]
+    I386,
+    #[cfg(target_arch = "x86_64")]
+    X32,
+}
+
+impl Abi {
+    fn number(self, name: &str) -> Option<c_long> {
+        match self {
+            Abi::Native => syscall_number(name),
+            #[cfg(target_arch = "x86_64")]
+            Abi::I386 => super::syscall_table_compat::i386_number(name),
+            #[cfg(target_arch = "x86_64")]
+            Abi::X32 => super::syscall_table_compat::x32_number(name),
+        }
+    }
+
+    /// Whether every argument is 32 bits wide (the kernel zero-extends the registers).
+    fn narrow(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if self == Abi::I386 {
+            return true;
+        }
+        false
+    }
+}
+
 pub(super) fn plan(profile: &Profile, caps: &[u32], target: &Target) -> Plan {
+    plan_abi(profile, caps, target, Abi::Native)
+}
+
+/// `plan` for one ABI. The rules chosen are the same for every ABI (Docker compares
+/// `includes.arches` with the native architecture only); only the numbers differ.
+pub(super) fn plan_abi(profile: &Profile, caps: &[u32], target: &Target, abi: Abi) -> Plan {
     let default = profile.default_action;
     let mut rules = Vec::new();
     for rule in &profile.syscalls {
@@ -84,11 +123,14 @@ pub(super) fn plan(profile: &Profile, caps: &[u32], target: &Target) -> Plan {
         }
         for name in &rule.names {
             // Names this architecture lacks are skipped, as libseccomp does.
-            let Some(nr) = syscall_number(name) else {
+            let Some(nr) = abi.number(name) else {
                 continue;
             };
             for group in condition_groups(&rule.args) {
-                let conds: Vec<Cond> = group.iter().map(|arg| cond(name, arg)).collect();
+                let conds: Vec<Cond> = group
+                    .iter()
+                    .map(|arg| cond(name, arg, abi.narrow()))
+                    .collect();
                 if conds.iter().all(satisfiable) {
                     rules.push(PlannedRule {
                         nr,
@@ -140,10 +182,11 @@ fn condition_groups(args: &[ArgCmp]) -> Vec<Vec<ArgCmp>> {
     }
 }
 
-fn cond(name: &str, arg: &ArgCmp) -> Cond {
-    let is_int = INT_ARGS
-        .iter()
-        .any(|(int_name, mask)| *int_name == name && mask & (1 << arg.index) != 0);
+fn cond(name: &str, arg: &ArgCmp, narrow_abi: bool) -> Cond {
+    let is_int = narrow_abi
+        || INT_ARGS
+            .iter()
+            .any(|(int_name, mask)| *int_name == name && mask & (1 << arg.index) != 0);
     let fits = |value: u64| value <= u64::from(u32::MAX);
     let width = if is_int && fits(arg.value) && fits(arg.value_two) {
         Width::Dword

@@ -10,9 +10,10 @@ use std::fmt;
 pub struct Profile {
     /// What happens to a syscall no rule matches (`defaultAction` + `defaultErrnoRet`).
     pub default_action: Action,
-    /// `architectures`: `SCMP_ARCH_*` names. Only the native ABI is filtered (see `compile`).
+    /// `architectures`: `SCMP_ARCH_*` names; on x86_64, `SCMP_ARCH_X86`/`SCMP_ARCH_X32` here
+    /// have those ABIs filtered too (see `compile`).
     pub architectures: Vec<String>,
-    /// `archMap`: per-architecture sub-architectures. Validated and kept, not otherwise used.
+    /// `archMap`: per-architecture sub-architectures; x86_64's are filtered with it.
     pub arch_map: Vec<ArchMap>,
     /// `syscalls`, in file order.
     pub syscalls: Vec<SyscallRule>,

@@ -11,10 +11,15 @@ use libc::c_long;
 
 /// The number of `name` on this architecture, or `None` if it has no such syscall.
 pub fn syscall_number(name: &str) -> Option<c_long> {
-    TABLE
+    sorted_lookup(TABLE, name)
+}
+
+/// `name`'s number in a table sorted by name.
+pub(super) fn sorted_lookup(table: &[(&str, c_long)], name: &str) -> Option<c_long> {
+    table
         .binary_search_by(|(candidate, _)| candidate.cmp(&name))
         .ok()
-        .map(|index| TABLE[index].1)
+        .map(|index| table[index].1)
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
