@@ -376,3 +376,69 @@ fn an_oci_save_and_load_keep_every_platform() {
         "x86_64\n"
     );
 }
+
+/// The snapshot directories the store holds, sorted.
+fn snapshots(s: &Strata) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(s.root.join("snapshots-v1"))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn system_prune_keeps_what_a_tagged_index_reaches_and_takes_an_untagged_one() {
+    let s = store();
+    let ctx = context(&s, "ctx", UNAME);
+    build(
+        &s,
+        &ctx,
+        &["--platform", "linux/amd64,linux/arm64", "-t", "mp-pruned"],
+    );
+    let before = snapshots(&s);
+    s.ok(&["system", "prune", "-f"]);
+    assert_eq!(
+        snapshots(&s),
+        before,
+        "the per-platform manifests' snapshots stay"
+    );
+    for (platform, arch) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
+        assert_eq!(
+            run_on(&s, platform, "mp-pruned", &["cat", "/arch"]),
+            format!("{arch}\n")
+        );
+    }
+    let tar = s.scratch("archive").join("mp.tar");
+    s.ok(&["save", "--format", "oci", "-o", tar.to_str().unwrap(), "mp-pruned"]);
+    let fresh = Strata::new();
+    fresh.ok(&["load", "-i", tar.to_str().unwrap()]);
+    assert_eq!(
+        run_on(&fresh, "linux/arm64", "mp-pruned", &["cat", "/arch"]),
+        "aarch64\n"
+    );
+
+    // Untagged, the index is dangling: prune takes it and what only it reached.
+    let other = context(&s, "other", &format!("{UNAME}RUN echo other > /other\n"));
+    let iid = s.scratch("iid").join("id");
+    build(
+        &s,
+        &other,
+        &[
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--iidfile",
+            iid.to_str().unwrap(),
+        ],
+    );
+    let dangling = fs::read_to_string(&iid).unwrap();
+    assert!(snapshots(&s).len() > before.len());
+    let out = s.ok(&["system", "prune", "-f"]);
+    assert!(out.contains(&dangling), "{out}");
+    assert_eq!(snapshots(&s), before);
+    s.fails(&["inspect", &dangling]);
+    s.ok(&["inspect", "mp-pruned"]);
+}
