@@ -132,6 +132,7 @@ fn plan_options(req: &BuildRequest, platform: &Platform) -> PlanOptions {
         target: req.target.clone(),
         target_platform: platform.clone(),
         build_platform: Platform::host(),
+        prefix_platform: platforms(req).len() > 1,
     }
 }
 
@@ -293,8 +294,9 @@ pub fn build(
     } else {
         None
     };
+    let all: Vec<&BuildOutcome> = outcomes.iter().map(|(o, _)| o).collect();
+    cache::export(store, &req.cache_to, &all, imported.as_ref(), &clients);
     let (outcome, _) = outcomes.pop().expect("one platform at least");
-    cache::export(store, &req.cache_to, &outcome, imported.as_ref(), &clients);
     if let Some(imp) = &imported {
         let (blobs, bytes) = imp.fetched();
         (hooks.notice)(BuildNotice::Info(format!(
