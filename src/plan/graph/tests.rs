@@ -395,7 +395,7 @@ fn labels_name_each_stage_platform_when_several_are_built() {
             "linux/arm64",
             true,
             [
-                "[linux/amd64->arm64 cross 1/2] FROM scratch",
+                "[linux/amd64->arm64 cross 1/2] FROM --platform=$BUILDPLATFORM scratch AS cross",
                 "[linux/amd64->arm64 cross 2/2] COPY a /a",
                 "[linux/arm64 stage-1 1/2] FROM scratch",
                 "[linux/arm64 stage-1 2/2] COPY --from=cross /a /a",
@@ -406,7 +406,7 @@ fn labels_name_each_stage_platform_when_several_are_built() {
             "linux/amd64",
             true,
             [
-                "[linux/amd64 cross 1/2] FROM scratch",
+                "[linux/amd64 cross 1/2] FROM --platform=$BUILDPLATFORM scratch AS cross",
                 "[linux/amd64 cross 2/2] COPY a /a",
                 "[linux/amd64 stage-1 1/2] FROM scratch",
                 "[linux/amd64 stage-1 2/2] COPY --from=cross /a /a",
@@ -417,7 +417,7 @@ fn labels_name_each_stage_platform_when_several_are_built() {
             "linux/arm64",
             false,
             [
-                "[cross 1/2] FROM scratch",
+                "[cross 1/2] FROM --platform=$BUILDPLATFORM scratch AS cross",
                 "[cross 2/2] COPY a /a",
                 "[stage-1 1/2] FROM scratch",
                 "[stage-1 2/2] COPY --from=cross /a /a",
