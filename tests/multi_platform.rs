@@ -3,6 +3,7 @@
 //! platform under an OCI index, BuildKit's automatic platform args, `run --platform`, bases
 //! resolved per platform, and the errors said before anything runs.
 
+mod api_support;
 mod common;
 mod registry_support;
 
@@ -18,6 +19,23 @@ fn store() -> Strata {
     let s = Strata::new();
     s.import_busybox("bb-amd64");
     s.import_busybox_arm64("bb-arm64");
+    s
+}
+
+/// As [`store`], with bases whose IDs do not depend on the store: the import's default
+/// comment would name its temp source dir.
+fn portable_store() -> Strata {
+    let s = Strata::new();
+    let amd = s.scratch("amd64-rootfs");
+    common::busybox_rootfs(&amd);
+    s.import_rootfs(&amd, "bb-amd64", &["-m", "busybox"]);
+    let arm = s.scratch("arm64-rootfs");
+    common::busybox_rootfs_from(&arm, Path::new(common::ARM64_BUSYBOX));
+    s.import_rootfs(
+        &arm,
+        "bb-arm64",
+        &["-m", "busybox", "--platform", "linux/arm64"],
+    );
     s
 }
 
@@ -375,4 +393,422 @@ fn an_oci_save_and_load_keep_every_platform() {
         run_on(&fresh, "linux/amd64", "mp-saved", &["cat", "/arch"]),
         "x86_64\n"
     );
+}
+
+/// The snapshot directories the store holds, sorted.
+fn snapshots(s: &Strata) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(s.root.join("snapshots-v1"))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn system_prune_keeps_what_a_tagged_index_reaches_and_takes_an_untagged_one() {
+    let s = store();
+    let ctx = context(&s, "ctx", UNAME);
+    build(
+        &s,
+        &ctx,
+        &["--platform", "linux/amd64,linux/arm64", "-t", "mp-pruned"],
+    );
+    let before = snapshots(&s);
+    s.ok(&["system", "prune", "-f"]);
+    assert_eq!(
+        snapshots(&s),
+        before,
+        "the per-platform manifests' snapshots stay"
+    );
+    for (platform, arch) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
+        assert_eq!(
+            run_on(&s, platform, "mp-pruned", &["cat", "/arch"]),
+            format!("{arch}\n")
+        );
+    }
+    let tar = s.scratch("archive").join("mp.tar");
+    s.ok(&[
+        "save",
+        "--format",
+        "oci",
+        "-o",
+        tar.to_str().unwrap(),
+        "mp-pruned",
+    ]);
+    let fresh = Strata::new();
+    fresh.ok(&["load", "-i", tar.to_str().unwrap()]);
+    assert_eq!(
+        run_on(&fresh, "linux/arm64", "mp-pruned", &["cat", "/arch"]),
+        "aarch64\n"
+    );
+
+    // Untagged, the index is dangling: prune takes it and what only it reached.
+    let other = context(&s, "other", &format!("{UNAME}RUN echo other > /other\n"));
+    let iid = s.scratch("iid").join("id");
+    build(
+        &s,
+        &other,
+        &[
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--iidfile",
+            iid.to_str().unwrap(),
+        ],
+    );
+    let dangling = fs::read_to_string(&iid).unwrap();
+    assert!(snapshots(&s).len() > before.len());
+    let out = s.ok(&["system", "prune", "-f"]);
+    assert!(out.contains(&dangling), "{out}");
+    assert_eq!(snapshots(&s), before);
+    s.fails(&["inspect", &dangling]);
+    s.ok(&["inspect", "mp-pruned"]);
+}
+
+/// The names under `dir` of the store, sorted (none when it does not exist).
+fn listing(s: &Strata, dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(s.root.join(dir))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_missing_disabled_or_flagless_emulator_is_refused_before_anything_runs() {
+    let s = store();
+    let ctx = context(&s, "ctx", UNAME);
+    // What strata reads instead of /proc/sys/fs/binfmt_misc (the kernel keeps the real
+    // handlers, so without the check the arm64 RUN would run and succeed).
+    let binfmt = s.scratch("binfmt");
+    fs::write(binfmt.join("status"), "enabled\n").unwrap();
+    let handler = binfmt.join("qemu-aarch64");
+    let registered = |enabled: &str, flags: &str| {
+        format!(
+            "{enabled}\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: {flags}\n\
+             offset 0\nmagic 7f454c460201010000000000000000000200b700\n\
+             mask ffffffffffffff00fffffffffffffffffeffffff\n"
+        )
+    };
+    let before = (
+        s.ok(&["images", "-q"]),
+        listing(&s, "snapshots-v1"),
+        listing(&s, "cache-v1"),
+    );
+    let cases: [(Option<String>, &[&str]); 3] = [
+        (
+            None,
+            &[
+                "no binfmt_misc handler qemu-aarch64 is registered",
+                "apt-get install qemu-user-static binfmt-support",
+            ],
+        ),
+        (
+            Some(registered("disabled", "POCF")),
+            &[
+                "handler qemu-aarch64 is disabled",
+                "update-binfmts --enable qemu-aarch64",
+            ],
+        ),
+        (
+            Some(registered("enabled", "POC")),
+            &[
+                "lacks the F (fix-binary) flag",
+                "apt-get install qemu-user-static binfmt-support",
+            ],
+        ),
+    ];
+    for (content, wants) in cases {
+        let _ = fs::remove_file(&handler);
+        if let Some(c) = &content {
+            fs::write(&handler, c).unwrap();
+        }
+        let mut c = s.command(&[
+            "build",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "-t",
+            "mp-noemu",
+            ctx.to_str().unwrap(),
+        ]);
+        c.env("STRATA_BINFMT_MISC", &binfmt);
+        let out = s.run_cmd(c);
+        s.expect(&out, false, &["build"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("RUN on line 3 for linux/arm64"), "{err}");
+        for want in wants {
+            assert!(err.contains(want), "{want:?} in {err}");
+        }
+        // Neither platform's RUN ran: no image, snapshot or cache entry appeared.
+        let after = (
+            s.ok(&["images", "-q"]),
+            listing(&s, "snapshots-v1"),
+            listing(&s, "cache-v1"),
+        );
+        assert_eq!(after, before, "{err}");
+
+        let mut c = s.command(&["run", "--platform", "linux/arm64", "bb-arm64", "true"]);
+        c.env("STRATA_BINFMT_MISC", &binfmt);
+        let out = s.run_cmd(c);
+        s.expect(&out, false, &["run"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        for want in wants {
+            assert!(err.contains(want), "{want:?} in {err}");
+        }
+        assert_eq!(s.ok(&["ps", "-aq"]), "", "no container was created: {err}");
+    }
+    // With the handler as qemu-user-static registers it, the same build goes through.
+    fs::write(&handler, registered("enabled", "POCF")).unwrap();
+    let mut c = s.command(&[
+        "build",
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "-t",
+        "mp-noemu",
+        ctx.to_str().unwrap(),
+    ]);
+    c.env("STRATA_BINFMT_MISC", &binfmt);
+    let out = s.run_cmd(c);
+    s.expect(&out, true, &["build"]);
+}
+
+#[test]
+fn the_api_creates_a_container_for_the_platform_asked_for() {
+    let s = store();
+    let ctx = context(&s, "ctx", UNAME);
+    build(
+        &s,
+        &ctx,
+        &["--platform", "linux/amd64,linux/arm64", "-t", "mp-api"],
+    );
+    let svc = api_support::Service::start(&s, &["--time", "0"]);
+    for (platform, arch) in [("linux/arm64", "aarch64"), ("linux/amd64", "x86_64")] {
+        let out = svc.docker_ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--platform",
+            platform,
+            "mp-api",
+            "cat",
+            "/arch",
+        ]);
+        assert_eq!(out, format!("{arch}\n"), "--platform {platform}");
+    }
+    // A platform the image lacks is dockerd's 404, naming what it has; a malformed one a 400.
+    let h = ["-H", "Content-Type: application/json", "-X", "POST"];
+    let body = r#"{"Image":"mp-api","Cmd":["true"]}"#;
+    let missing = svc.curl(
+        &[&h[..], &["-d", body]].concat(),
+        "/v1.50/containers/create?platform=linux/s390x",
+    );
+    assert_eq!(missing.status, 404, "{missing:?}");
+    let message = missing.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("linux/s390x") && message.contains("linux/amd64, linux/arm64"),
+        "{message}"
+    );
+    let bad = svc.curl(
+        &[&h[..], &["-d", body]].concat(),
+        "/v1.50/containers/create?platform=linux//arm64",
+    );
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert!(
+        bad.json()["message"].as_str().unwrap().contains("platform"),
+        "{bad:?}"
+    );
+    assert_eq!(svc.docker_ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn a_cache_exported_for_two_platforms_gives_hits_for_both_in_an_empty_store() {
+    let s = portable_store();
+    let ctx = context(
+        &s,
+        "ctx",
+        &format!("{UNAME}RUN cat /proc/sys/kernel/random/uuid > /id\n"),
+    );
+    let cache = s.scratch("cache");
+    let platforms = ["--platform", "linux/amd64,linux/arm64"];
+    build(
+        &s,
+        &ctx,
+        &[
+            &platforms[..],
+            &[
+                "-t",
+                "mp-cached",
+                "--cache-to",
+                &format!("type=local,dest={},mode=max", cache.display()),
+            ],
+        ]
+        .concat(),
+    );
+    // A runner that starts empty: only the bases, then the cache.
+    let fresh = portable_store();
+    let from = format!("type=local,src={}", cache.display());
+    let args = [
+        &["build", "--progress", "plain"][..],
+        &platforms[..],
+        &[
+            "-t",
+            "mp-cached",
+            "--cache-from",
+            &from,
+            ctx.to_str().unwrap(),
+        ],
+    ]
+    .concat();
+    let out = fresh.run_cmd(fresh.command(&args));
+    fresh.expect(&out, true, &args);
+    let log = String::from_utf8_lossy(&out.stderr);
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let id = |st: &Strata| run_on(st, platform, "mp-cached", &["cat", "/id", "/arch"]);
+        assert_eq!(
+            id(&fresh),
+            id(&s),
+            "{platform}: the RUN steps came from the cache:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn progress_lines_name_the_platform_of_each_step() {
+    let s = store();
+    let ctx = context(
+        &s,
+        "ctx",
+        "ARG TARGETARCH\n\
+         FROM --platform=$BUILDPLATFORM bb-amd64 AS tools\n\
+         RUN echo hi > /hi\n\
+         FROM bb-$TARGETARCH\n\
+         COPY --from=tools /hi /hi\n\
+         RUN uname -m > /arch\n",
+    );
+    let args = [
+        "build",
+        "--progress",
+        "plain",
+        "--platform",
+        "linux/amd64,linux/arm64",
+        ctx.to_str().unwrap(),
+    ];
+    let out = s.run_cmd(s.command(&args));
+    s.expect(&out, true, &args);
+    let log = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "[linux/arm64 stage-1 3/3] RUN uname -m > /arch",
+        "[linux/amd64 stage-1 3/3] RUN uname -m > /arch",
+        "[linux/amd64 tools 2/2] RUN echo hi > /hi",
+        // BuildKit's mark on a stage run on the build platform for another target.
+        "[linux/amd64->arm64 tools 2/2] RUN echo hi > /hi",
+    ] {
+        assert!(log.contains(want), "{want:?} in {log}");
+    }
+    // A single-platform build keeps Docker's plain labels.
+    let args = ["build", "--progress", "plain", ctx.to_str().unwrap()];
+    let out = s.run_cmd(s.command(&args));
+    s.expect(&out, true, &args);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("[stage-1 3/3] RUN uname -m > /arch"), "{log}");
+}
+
+#[test]
+fn outputs_of_a_multi_platform_build_hold_every_platform() {
+    let s = store();
+    let ctx = context(&s, "ctx", UNAME);
+    let out = s.scratch("out");
+    let two = ["--platform", "linux/amd64,linux/arm64"];
+    let local = out.join("local");
+    build(
+        &s,
+        &ctx,
+        &[
+            &two[..],
+            &["-o", &format!("type=local,dest={}", local.display())],
+        ]
+        .concat(),
+    );
+    // One directory per platform, named as BuildKit names them.
+    for (dir, arch) in [("linux_amd64", "x86_64"), ("linux_arm64", "aarch64")] {
+        let got = fs::read_to_string(local.join(dir).join("arch")).unwrap();
+        assert_eq!(got, format!("{arch}\n"), "{dir}");
+    }
+    let tar = out.join("rootfs.tar");
+    build(
+        &s,
+        &ctx,
+        &[
+            &two[..],
+            &["-o", &format!("type=tar,dest={}", tar.display())],
+        ]
+        .concat(),
+    );
+    let listing = tool("tar", &["-tf", tar.to_str().unwrap()]);
+    for want in [
+        "linux_amd64/arch",
+        "linux_arm64/arch",
+        "linux_arm64/bin/busybox",
+    ] {
+        assert!(
+            listing.lines().any(|l| l.trim_start_matches("./") == want),
+            "{want} in {listing}"
+        );
+    }
+    // The OCI kinds hold the index and both images.
+    let oci = out.join("mp.oci.tar");
+    build(
+        &s,
+        &ctx,
+        &[
+            &two[..],
+            &[
+                "-o",
+                &format!("type=oci,dest={},name=mp-out:1", oci.display()),
+            ],
+        ]
+        .concat(),
+    );
+    let raw = tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            &format!("oci-archive:{}", oci.display()),
+        ],
+    );
+    let index: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        platforms_of(&index),
+        ["linux/amd64", "linux/arm64"],
+        "{raw}"
+    );
+    let fresh = Strata::new();
+    fresh.ok(&["load", "-i", oci.to_str().unwrap()]);
+    assert_eq!(
+        run_on(&fresh, "linux/arm64", "mp-out:1", &["cat", "/arch"]),
+        "aarch64\n"
+    );
+    // A docker-archive holds one platform: refused before anything runs.
+    let err = s.fails(
+        &[
+            &["build"][..],
+            &two[..],
+            &[
+                "-o",
+                &format!("type=docker,dest={}", out.join("d.tar").display()),
+            ],
+            &[ctx.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(err.contains("type=oci"), "{err}");
 }

@@ -44,6 +44,7 @@ fn options(dir: &Path) -> PlanOptions {
         build_platform: Platform::parse("linux/amd64").unwrap(),
         // The goldens plan every RUN flag; entitlements are tested with the build command.
         entitlements: vec!["network.host".into(), "security.insecure".into()],
+        prefix_platform: false,
     }
 }
 

@@ -1,4 +1,4 @@
-//! `POST /containers/create?name=`: Docker's body (`Config` fields at the top level,
+//! `POST /containers/create?name=&platform=`: Docker's body (`Config` fields at the top level,
 //! `HostConfig`, `NetworkingConfig`) parsed strictly (a wrong type names its field) and
 //! translated into the engine's `CreateRequest`. Unknown fields are ignored, as dockerd does.
 
@@ -20,6 +20,7 @@ use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
 use crate::container::resources::{parse_ulimit, Resources};
 use crate::container::restart::RestartPolicy;
 use crate::engine::containers::{self as ec, CreateRequest, NetworkRequest};
+use crate::plan::platform::Platform;
 use crate::sandbox::security_flags::SecurityFlags;
 use crate::store::Store;
 
@@ -304,18 +305,20 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
     })
 }
 
-/// `POST /containers/create?name=` → 201 `{"Id", "Warnings"}`.
+/// `POST /containers/create?name=&platform=` → 201 `{"Id", "Warnings"}`. `platform` picks a
+/// multi-platform image's manifest (a foreign one runs emulated), or must be a single image's.
 pub async fn create(
     extract::State(s): Shared,
     Query(p): Query<Params>,
     raw: Bytes,
 ) -> Result<Response, ApiError> {
-    let req = to_request(parse_body(&raw)?, p.get("name").cloned())?;
+    let mut req = to_request(parse_body(&raw)?, p.get("name").cloned())?;
+    req.platform = platform_param(&p)?;
     let root = s.root.clone();
     let created = cblocking(move || {
         // The API never pulls on create: the client pulls on a 404, as with dockerd.
         let store = Store::open(&root)?;
-        store.resolve(&req.image)?;
+        store.resolve_platform(&req.image, req.platform.as_ref())?;
         ec::create(&store, req, |_| None, &mut |_| {})
     })
     .await?;
@@ -327,4 +330,14 @@ pub async fn create(
         }),
     )
         .into_response())
+}
+
+/// The `platform` query parameter (`os/arch[/variant]`); empty or absent means the host's.
+fn platform_param(p: &Params) -> Result<Option<Platform>, ApiError> {
+    match p.get("platform").map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some(spec) => Platform::parse(spec)
+            .map(Some)
+            .map_err(|e| ApiError::bad_request(format!("platform: {e}"))),
+    }
 }

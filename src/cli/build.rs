@@ -18,6 +18,7 @@ use crate::engine::build::{
 };
 use crate::engine::context_source;
 use crate::exec::mounts::{parse_secret_flag, Secrets};
+use crate::exec::output::ExportKind;
 use crate::plan::graph::dump::dump_plan;
 use crate::plan::platform::Platform;
 use crate::plan::scope::BuildArgs;
@@ -134,10 +135,18 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             names: Vec::new(),
         },
     };
-    if platforms.len() > 1 && !matches!(output, Output::Image { .. }) {
+    if platforms.len() > 1
+        && matches!(
+            output,
+            Output::Export {
+                kind: ExportKind::DockerArchive,
+                ..
+            }
+        )
+    {
         bail!(
-            "--output {:?} of a multi-platform build is not supported yet: build one --platform \
-             at a time",
+            "--output {:?}: a docker-archive holds one platform's image: use type=oci for a \
+             multi-platform build, or build one --platform at a time",
             args.output.as_deref().unwrap_or_default()
         );
     }
@@ -257,7 +266,12 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
     if args.explain {
         super::explain::print(&outcome.explained, &mut std::io::stderr());
     }
-    write_output(&store, image, &output, &req.tags, epoch)?;
+    // A multi-platform image exports whole: found through its index.
+    let exported = match index {
+        Some(d) => &store.resolve_platform(d.digest().as_ref(), None)?,
+        None => image,
+    };
+    write_output(&store, exported, &output, &req.tags, epoch)?;
     if let Some(f) = &args.iidfile {
         std::fs::write(f, &id)
             .with_context(|| format!("cannot write --iidfile {}", f.display()))?;

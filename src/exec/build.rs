@@ -103,7 +103,7 @@ pub fn check_emulation(graph: &BuildGraph) -> Result<(), ExecError> {
         crate::sandbox::emulation::check(
             &host.architecture,
             &p.architecture,
-            std::path::Path::new(crate::sandbox::emulation::BINFMT_MISC),
+            &crate::sandbox::emulation::binfmt_dir(),
         )
         .map_err(|source| ExecError::Emulation {
             platform: stage.platform.clone(),

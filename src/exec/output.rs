@@ -1,13 +1,15 @@
 //! Exporting a built image besides the store (`--output`): an oci-archive or OCI layout
 //! directory, a docker-archive, or the final rootfs as a directory or a tar. Files and
 //! directories are made under a temp name next to the destination and renamed into place, so a
-//! failed export leaves nothing half-written.
+//! failed export leaves nothing half-written. A multi-platform image exports whole: its index
+//! in the OCI kinds, one directory per platform in the rootfs kinds.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::plan::platform::Platform;
 use crate::reference::Reference;
 use crate::snapshot::unpack::{decompress, unpack_layer_with, UnpackOptions, WhiteoutMode};
 use crate::snapshot::{write_dir_layer, Compression, LayerError, LayerOptions, UnpackError};
@@ -93,7 +95,7 @@ pub fn export_to_writer(
         ExportKind::RootfsTar => {
             let tmp = store.temp_dir()?;
             let root = tmp.path().join("rootfs");
-            unpack_rootfs(store, image, &root)?;
+            unpack_rootfs_per_platform(store, image, &root)?;
             let opts = LayerOptions {
                 compression: Compression::None,
                 source_date_epoch: epoch,
@@ -156,7 +158,7 @@ pub fn export_to_path(
             replace_empty_dir(&made, dest)?;
         }
         ExportKind::Rootfs => {
-            unpack_rootfs(store, image, &made)?;
+            unpack_rootfs_per_platform(store, image, &made)?;
             if is_empty_or_missing(dest)? {
                 replace_empty_dir(&made, dest)?;
             } else {
@@ -166,6 +168,37 @@ pub fn export_to_path(
         _ => unreachable!("stream kinds returned above"),
     }
     Ok(())
+}
+
+/// The rootfs of `image` unpacked into `root`; for a multi-platform image, each platform's
+/// under `root/<os>_<arch>[_<variant>]`, the directory names BuildKit's local and tar
+/// exporters give them.
+fn unpack_rootfs_per_platform(
+    store: &Store,
+    image: &Image,
+    root: &Path,
+) -> Result<(), ExportError> {
+    let Some(index) = &image.index else {
+        return unpack_rootfs(store, image, root);
+    };
+    fs::create_dir(root).map_err(io_err("create", root))?;
+    let index_digest = index.digest()?.to_string();
+    for m in &index.manifests {
+        let Some(p) = m.platform() else { continue };
+        let platform = Platform::new(
+            &p.os().to_string(),
+            &p.architecture().to_string(),
+            p.variant().as_deref(),
+        );
+        let child = store.resolve_platform(&index_digest, Some(&platform))?;
+        unpack_rootfs(store, &child, &root.join(platform_dir(&platform)))?;
+    }
+    Ok(())
+}
+
+/// BuildKit's directory name for a platform's output: its `os/arch[/variant]` with `_`.
+pub fn platform_dir(p: &Platform) -> String {
+    p.to_string().replace('/', "_")
 }
 
 /// Unpacks every layer of `image`, bottom first, into `root` (created here) as one flattened

@@ -174,6 +174,9 @@ pub struct PlanOptions {
     /// `--allow network.host` / `security.insecure`: what RUN may ask for beyond Docker's
     /// default sandbox (BuildKit's entitlements).
     pub entitlements: Vec<String>,
+    /// Several platforms are built: each step's label names its stage's platform, as
+    /// BuildKit's do (`[linux/arm64 2/3] RUN …`), so their progress lines can be told apart.
+    pub prefix_platform: bool,
 }
 
 impl Default for PlanOptions {
@@ -184,6 +187,7 @@ impl Default for PlanOptions {
             target_platform: Platform::host(),
             build_platform: Platform::host(),
             entitlements: Vec::new(),
+            prefix_platform: false,
         }
     }
 }

@@ -8,6 +8,19 @@ use std::path::{Path, PathBuf};
 /// Where the kernel shows binfmt_misc's handlers.
 pub const BINFMT_MISC: &str = "/proc/sys/fs/binfmt_misc";
 
+/// A test hook: a directory read instead of [`BINFMT_MISC`] when strata checks for a handler
+/// (the kernel still runs the real ones), so a test can show the error for a missing, disabled
+/// or flagless handler on a machine that has it.
+pub const BINFMT_MISC_ENV: &str = "STRATA_BINFMT_MISC";
+
+/// The directory strata looks up handlers in: [`BINFMT_MISC`], or the test hook's.
+pub fn binfmt_dir() -> PathBuf {
+    std::env::var_os(BINFMT_MISC_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(BINFMT_MISC))
+}
+
 const INSTALL: &str = "apt-get install qemu-user-static binfmt-support";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

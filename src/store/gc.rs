@@ -22,6 +22,7 @@ use super::image::RemoveEvent;
 use super::index::IndexFile;
 use super::layout::Store;
 use crate::digest::{chain_ids, Digest};
+use crate::reference::Reference;
 use crate::util::owned_tmp::{self, Found, Orphans};
 
 /// What prune removes besides unreferenced blobs, snapshots and temp files.
@@ -87,6 +88,23 @@ impl Store {
                 if let Some(id) = id {
                     report.images.push(RemoveEvent::Deleted(id));
                 }
+            }
+        }
+        // A multi-platform image is an index: dangling when no descriptor of it is tagged.
+        for e in idx.index_entries() {
+            let entries = idx.index_entries();
+            let same: Vec<_> = entries.iter().filter(|x| x.digest == e.digest).collect();
+            if same.is_empty() || opts.keep_manifests.contains(&e.digest) {
+                continue;
+            }
+            let untagged = same.iter().all(|x| x.tag.is_none());
+            if untagged || opts.all_images {
+                let tags: Vec<Reference> = same.iter().filter_map(|x| x.tag.clone()).collect();
+                idx.remove_manifest(&e.digest);
+                report
+                    .images
+                    .extend(tags.into_iter().map(RemoveEvent::Untagged));
+                report.images.push(RemoveEvent::Deleted(e.digest));
             }
         }
         if idx != before {
@@ -251,11 +269,12 @@ impl Store {
         out
     }
 
-    /// Chain IDs of every layer prefix of every image in the index.
+    /// Chain IDs of every layer prefix of every image the index reaches, the per-platform
+    /// manifests of a multi-platform image's index included.
     pub(super) fn used_chain_ids(&self, idx: &IndexFile) -> HashSet<Digest> {
         let mut out = HashSet::new();
-        for e in idx.entries() {
-            let Some(id) = self.image_id_of(&e.manifest) else {
+        for manifest in self.reachable_manifests(idx) {
+            let Some(id) = self.image_id_of(&manifest) else {
                 continue;
             };
             let Ok(bytes) = self.read_blob(&id) else {
@@ -268,6 +287,29 @@ impl Store {
                 continue;
             };
             out.extend(chain_ids(&diff_ids));
+        }
+        out
+    }
+
+    /// Every image manifest index.json lists, or reaches through (nested) image indexes.
+    fn reachable_manifests(&self, idx: &IndexFile) -> Vec<Digest> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut stack: Vec<Descriptor> = idx.index.manifests().clone();
+        while let Some(desc) = stack.pop() {
+            let Ok(d) = digest_of(desc.digest()) else {
+                continue;
+            };
+            if !seen.insert(d) {
+                continue;
+            }
+            if super::platform_index::is_index(desc.media_type()) {
+                if let Ok(i) = self.read_image_index(&d) {
+                    stack.extend(i.manifests().iter().cloned());
+                }
+            } else {
+                out.push(d);
+            }
         }
         out
     }

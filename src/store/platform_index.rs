@@ -59,7 +59,7 @@ impl IndexFile {
     }
 }
 
-fn is_index(mt: &MediaType) -> bool {
+pub(super) fn is_index(mt: &MediaType) -> bool {
     matches!(mt, MediaType::ImageIndex)
         || mt.to_string() == "application/vnd.docker.distribution.manifest.list.v2+json"
 }

@@ -96,11 +96,12 @@ fn names_registry(name: &str) -> bool {
     })
 }
 
-/// Runs every non-inline `--cache-to`.
+/// Runs every non-inline `--cache-to` with the steps of every platform's build (a
+/// multi-platform build exports one cache whose entries are each platform's, apart by key).
 pub(super) fn export(
     store: &Store,
     to: &[CacheTo],
-    outcome: &BuildOutcome,
+    outcomes: &[&BuildOutcome],
     imported: Option<&ImportedCache>,
     c: &Clients,
 ) {
@@ -113,7 +114,7 @@ pub(super) fn export(
                 cache_mounts,
             } => (
                 reference.clone(),
-                artifact(store, outcome, *mode, *cache_mounts).and_then(|a| {
+                artifact(store, outcomes, *mode, *cache_mounts).and_then(|a| {
                     let r = parse_ref(reference)?;
                     let client = c.client(r.domain())?;
                     Ok(cache::export_registry(store, &client, &r, &a, imported)?)
@@ -125,7 +126,7 @@ pub(super) fn export(
                 cache_mounts,
             } => (
                 dir.display().to_string(),
-                artifact(store, outcome, *mode, *cache_mounts)
+                artifact(store, outcomes, *mode, *cache_mounts)
                     .and_then(|a| Ok(cache::export_local(store, dir, &a, imported)?)),
             ),
         };
@@ -157,7 +158,7 @@ fn import_ref(store: &Store, reference: &str, c: &Clients) -> Result<cache::Impo
 
 fn artifact(
     store: &Store,
-    outcome: &BuildOutcome,
+    outcomes: &[&BuildOutcome],
     mode: cache::Mode,
     cache_mounts: bool,
 ) -> Result<ArtifactConfig, Failure> {
@@ -166,8 +167,14 @@ fn artifact(
     } else {
         Vec::new()
     };
+    let records: Vec<_> = (outcomes.iter())
+        .flat_map(|o| o.cache_records.iter().cloned())
+        .collect();
+    let inputs: Vec<_> = (outcomes.iter())
+        .flat_map(|o| o.cache_inputs.iter().cloned())
+        .collect();
     Ok(ArtifactConfig {
-        doc: cache::select(&outcome.cache_records, mode).with_inputs(&outcome.cache_inputs),
+        doc: cache::select(&records, mode).with_inputs(&inputs),
         mounts,
     })
 }

@@ -136,6 +136,7 @@ fn plan_options(req: &BuildRequest, platform: &Platform) -> PlanOptions {
         target: req.target.clone(),
         target_platform: platform.clone(),
         build_platform: Platform::host(),
+        prefix_platform: platforms(req).len() > 1,
     }
 }
 
@@ -307,8 +308,9 @@ pub fn build(
         // Without the record the image only cannot serve as a cache source later.
         let _ = store.record_build_keys(&o.image.id, &keys);
     }
+    let all: Vec<&BuildOutcome> = outcomes.iter().map(|(o, _)| o).collect();
+    cache::export(store, &req.cache_to, &all, imported.as_ref(), &clients);
     let (outcome, _) = outcomes.pop().expect("one platform at least");
-    cache::export(store, &req.cache_to, &outcome, imported.as_ref(), &clients);
     if let Some(imp) = &imported {
         let (blobs, bytes) = imp.fetched();
         (hooks.notice)(BuildNotice::Info(format!(

@@ -51,7 +51,7 @@ pub fn create(
     crate::sandbox::emulation::check(
         &Platform::host().architecture,
         &image.config.architecture,
-        std::path::Path::new(crate::sandbox::emulation::BINFMT_MISC),
+        &crate::sandbox::emulation::binfmt_dir(),
     )
     .map_err(|source| Error::Emulation {
         image: req.image.clone(),

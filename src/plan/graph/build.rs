@@ -459,11 +459,19 @@ impl Builder<'_> {
             let Some(o) = o else { continue };
             let stage = &self.stages.stages[i];
             let name = stage.name.clone();
-            let prefix = match (&name, multi) {
+            let mut prefix = match (&name, multi) {
                 (_, false) => String::new(),
                 (Some(n), true) => format!("{n} "),
                 (None, true) => format!("stage-{i} "),
             };
+            if self.opts.prefix_platform {
+                let target = &self.opts.target_platform;
+                prefix = format!(
+                    "{}{} {prefix}",
+                    o.platform,
+                    platform_arrow(&o.platform, target)
+                );
+            }
             let total = o.drafts.iter().filter(|d| d.op.touches_fs()).count();
             let mut n = 0;
             infos.push(StageInfo {
@@ -563,4 +571,24 @@ fn entitled(r: &crate::syntax::ast::Run, allowed: &[String]) -> Result<(), Diagn
         }
     }
     Ok(())
+}
+
+/// BuildKit's mark on a stage that runs on another platform than the one it builds for
+/// (`FROM --platform=$BUILDPLATFORM`): `->arm64`, `->arm64/v8`, or the whole target when the
+/// OS differs; empty when they agree.
+pub(super) fn platform_arrow(stage: &Platform, target: &Platform) -> String {
+    let variant = target
+        .variant
+        .as_deref()
+        .map(|v| format!("/{v}"))
+        .unwrap_or_default();
+    if stage.os != target.os {
+        format!("->{target}")
+    } else if stage.architecture != target.architecture {
+        format!("->{}{variant}", target.architecture)
+    } else if stage.variant != target.variant {
+        format!("->{}", target.variant.as_deref().unwrap_or_default())
+    } else {
+        String::new()
+    }
 }

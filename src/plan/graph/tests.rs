@@ -16,6 +16,7 @@ pub(super) fn opts(args: &[&str], target: Option<&str>) -> PlanOptions {
         target_platform: p.clone(),
         build_platform: p,
         entitlements: vec!["network.host".into(), "security.insecure".into()],
+        prefix_platform: false,
     }
 }
 
@@ -382,4 +383,67 @@ fn run_nodes_carry_history_args() {
         [("A".to_string(), "2".to_string()), ("B".into(), "b".into())]
     );
     assert!(hist[5].is_empty());
+}
+
+#[test]
+fn labels_name_each_stage_platform_when_several_are_built() {
+    let src = "FROM --platform=$BUILDPLATFORM scratch AS cross\nCOPY a /a\n\
+               FROM scratch\nCOPY --from=cross /a /a\nENV X=1\n";
+    // (target platform, prefix_platform, labels of the fs-touching steps and the ENV)
+    let cases: [(&str, bool, [&str; 5]); 3] = [
+        (
+            "linux/arm64",
+            true,
+            [
+                "[linux/amd64->arm64 cross 1/2] FROM --platform=$BUILDPLATFORM scratch AS cross",
+                "[linux/amd64->arm64 cross 2/2] COPY a /a",
+                "[linux/arm64 stage-1 1/2] FROM scratch",
+                "[linux/arm64 stage-1 2/2] COPY --from=cross /a /a",
+                "[linux/arm64 stage-1] ENV X=1",
+            ],
+        ),
+        (
+            "linux/amd64",
+            true,
+            [
+                "[linux/amd64 cross 1/2] FROM --platform=$BUILDPLATFORM scratch AS cross",
+                "[linux/amd64 cross 2/2] COPY a /a",
+                "[linux/amd64 stage-1 1/2] FROM scratch",
+                "[linux/amd64 stage-1 2/2] COPY --from=cross /a /a",
+                "[linux/amd64 stage-1] ENV X=1",
+            ],
+        ),
+        (
+            "linux/arm64",
+            false,
+            [
+                "[cross 1/2] FROM --platform=$BUILDPLATFORM scratch AS cross",
+                "[cross 2/2] COPY a /a",
+                "[stage-1 1/2] FROM scratch",
+                "[stage-1 2/2] COPY --from=cross /a /a",
+                "[stage-1] ENV X=1",
+            ],
+        ),
+    ];
+    for (target, prefix, want) in cases {
+        let mut o = opts(&[], None);
+        o.target_platform = Platform::parse(target).unwrap();
+        o.prefix_platform = prefix;
+        let g = plan(src, &o, &NoImages).unwrap();
+        let labels: Vec<&str> = g.nodes.iter().map(|n| n.meta.label.as_str()).collect();
+        assert_eq!(labels, want, "{target} prefix={prefix}");
+    }
+    let arrows = [
+        ("linux/amd64", "linux/arm/v7", "->arm/v7"),
+        ("linux/arm/v6", "linux/arm/v7", "->v7"),
+        ("linux/amd64", "windows/amd64", "->windows/amd64"),
+        ("linux/amd64", "linux/amd64", ""),
+    ];
+    for (stage, target, want) in arrows {
+        let (s, t) = (
+            Platform::parse(stage).unwrap(),
+            Platform::parse(target).unwrap(),
+        );
+        assert_eq!(build::platform_arrow(&s, &t), want, "{stage} for {target}");
+    }
 }
