@@ -23,6 +23,7 @@ use crate::engine::build::prune::{parse_duration, BuildPruneRequest};
 use crate::engine::build::{
     self, BuildError, BuildHooks, BuildRequest, Dockerfile, PullPolicy, RunDefaults,
 };
+use crate::engine::context_mirror;
 use crate::engine::context_source::{self, ContextArg, ContextError, Materialized};
 use crate::engine::context_tar::TarError;
 use crate::exec::{ExecError, StepError};
@@ -269,6 +270,8 @@ pub async fn build(
         None => Some(upload::spool(root.clone(), body, "build-context-").await?),
     };
     let arg = p.remote.as_deref().map(remote_arg).transpose()?;
+    let tag_names: Vec<String> = p.tags.iter().map(|t| t.familiar_string()).collect();
+    let mirror_key = context_mirror::key(&tag_names, &p.dockerfile);
     let r = root.clone();
     let ctx = tokio::task::spawn_blocking(move || -> Result<Materialized, ApiError> {
         let tmp = build::temp_area(&r).map_err(|e| ApiError::internal(chain(&e)))?;
@@ -276,7 +279,15 @@ pub async fn build(
             (Some(arg), _) => context_source::materialize(arg, &mut std::io::empty(), &tmp),
             (None, Some(file)) => {
                 let mut input = file.as_file();
-                context_source::materialize(&ContextArg::Stdin, &mut input, &tmp)
+                // A busy (or unusable) mirror: this build unpacks into a temp directory.
+                match context_mirror::acquire(&r, &mirror_key) {
+                    Ok(Some(mirror)) => context_source::materialize_mirrored(
+                        &mut input,
+                        "from the request body",
+                        mirror,
+                    ),
+                    _ => context_source::materialize(&ContextArg::Stdin, &mut input, &tmp),
+                }
             }
             (None, None) => unreachable!("a context without remote is spooled"),
         };

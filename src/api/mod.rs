@@ -53,6 +53,8 @@ use crate::engine::EngineError;
 #[derive(Debug)]
 pub struct State {
     pub root: PathBuf,
+    /// Container records parsed by earlier listings, reused while their files are unchanged.
+    pub records: crate::container::record_cache::RecordCache,
 }
 
 /// Runs a synchronous engine call on the blocking pool.

@@ -2,10 +2,13 @@
 //! sizes when asked for, and the values Docker derives from it); formatting them is the front
 //! door's.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::error::Result;
 use crate::container::filter::Filters;
+use crate::container::record_cache::RecordCache;
+use crate::digest::Digest;
 use crate::container::record::MountSpec;
 use crate::container::volume_store::anonymous_name;
 use crate::container::{Container, Containers, Status};
@@ -38,8 +41,17 @@ pub struct ContainerSummary {
 
 /// The containers `req` selects, newest first.
 pub fn list(root: &Path, req: &ListRequest) -> Result<Vec<ContainerSummary>> {
+    list_with(root, None, req)
+}
+
+/// [`list`] for a long-lived caller, which keeps parsed records in `cache` between calls.
+pub fn list_with(
+    root: &Path,
+    cache: Option<&RecordCache>,
+    req: &ListRequest,
+) -> Result<Vec<ContainerSummary>> {
     let cs = Containers::new(root);
-    let all = cs.list()?;
+    let all = cs.list_with(cache)?;
     let filters = Filters::parse(&req.filters)?;
     // As Docker: a status filter or a count looks at every container, not only running ones.
     let every = req.all
@@ -65,15 +77,19 @@ pub fn list(root: &Path, req: &ListRequest) -> Result<Vec<ContainerSummary>> {
     } else {
         None
     };
+    // Many containers share an image: each image's size is looked up once.
+    let mut image_sizes: HashMap<&Digest, u64> = HashMap::new();
     Ok(list
         .into_iter()
         .map(|c| {
             let sizes = store.as_ref().map(|store| {
                 let own = crate::container::diff::upper_size(&cs.upperdir(&c.id));
-                let image = store
-                    .image(&c.manifest_digest)
-                    .map(|i| i.size())
-                    .unwrap_or(0);
+                let image = *image_sizes.entry(&c.manifest_digest).or_insert_with(|| {
+                    store
+                        .image(&c.manifest_digest)
+                        .map(|i| i.size())
+                        .unwrap_or(0)
+                });
                 (own, own + image)
             });
             ContainerSummary {
