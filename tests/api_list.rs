@@ -26,16 +26,21 @@ fn names(svc: &Service, query: &str) -> Vec<(String, String)> {
     let r = svc.curl(&[], &format!("/containers/json{query}"));
     assert_eq!(r.status, 200, "{query}: {}", r.body);
     let list = r.json();
-    (list.as_array().unwrap_or_else(|| panic!("{query}: {list}")).iter())
-        .map(|c| {
-            let name = c["Names"][0].as_str().unwrap().trim_start_matches('/');
-            (name.to_string(), c["State"].as_str().unwrap().to_string())
-        })
-        .collect()
+    (list
+        .as_array()
+        .unwrap_or_else(|| panic!("{query}: {list}"))
+        .iter())
+    .map(|c| {
+        let name = c["Names"][0].as_str().unwrap().trim_start_matches('/');
+        (name.to_string(), c["State"].as_str().unwrap().to_string())
+    })
+    .collect()
 }
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 /// `filters` as the docker client encodes them, URL-escaped.
@@ -67,7 +72,15 @@ fn order_all_limit_filters_and_size() {
         ]);
     }
     svc.docker_ok(&[
-        "create", "--network", "none", "--name", "ls-x", "busybox", "sh", "-c", "exit 3",
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "ls-x",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 3",
     ]);
     svc.docker_ok(&["start", "ls-x"]);
     assert_eq!(svc.docker_ok(&["wait", "ls-x"]).trim(), "3");
@@ -114,7 +127,10 @@ fn order_all_limit_filters_and_size() {
         names(&svc, &q(r#"{"before":["ls-b"]}"#)),
         pairs(&[("ls-a", "created")])
     );
-    let bad = svc.curl(&[], &format!("/containers/json?{}", filters(r#"{"bogus":["x"]}"#)));
+    let bad = svc.curl(
+        &[],
+        &format!("/containers/json?{}", filters(r#"{"bogus":["x"]}"#)),
+    );
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert_eq!(bad.json()["message"], "invalid filter 'bogus'");
 
@@ -139,7 +155,15 @@ fn order_all_limit_filters_and_size() {
 fn listing_follows_changes_made_by_another_process() {
     let (s, svc) = service();
     for name in ["lc-1", "lc-2", "lc-3"] {
-        svc.docker_ok(&["create", "--network", "none", "--name", name, "busybox", "true"]);
+        svc.docker_ok(&[
+            "create",
+            "--network",
+            "none",
+            "--name",
+            name,
+            "busybox",
+            "true",
+        ]);
     }
     let before = pairs(&[
         ("lc-3", "created"),
@@ -155,7 +179,15 @@ fn listing_follows_changes_made_by_another_process() {
     s.ok(&["rm", "lc-3"]);
     s.ok(&["start", "lc-1"]);
     s.ok(&["wait", "lc-1"]);
-    s.ok(&["create", "--network", "none", "--name", "lc-4", "busybox", "true"]);
+    s.ok(&[
+        "create",
+        "--network",
+        "none",
+        "--name",
+        "lc-4",
+        "busybox",
+        "true",
+    ]);
     assert_eq!(
         names(&svc, "?all=1"),
         pairs(&[

@@ -14,10 +14,11 @@ use axum::Json;
 use bollard_stubs::models::BuildPruneResponse;
 use serde_json::json;
 
+use super::body_reader::body_reader;
 use super::build_progress::Classic;
 use super::error::{chain, ApiError};
 use super::query::{bool_param, filters, Params};
-use super::{blocking, registry_auth, stream, upload, State};
+use super::{blocking, registry_auth, stream, State};
 use crate::cache::CacheFrom;
 use crate::engine::build::prune::{parse_duration, BuildPruneRequest};
 use crate::engine::build::{
@@ -265,9 +266,10 @@ pub async fn build(
     let p = BuildParams::parse(&pairs)?;
     let auths = registry_auth::config(&headers)?;
     let root = s.root.clone();
-    let spooled = match &p.remote {
+    // Read as it arrives: syncing the context overlaps with its upload.
+    let upload = match &p.remote {
         Some(_) => None,
-        None => Some(upload::spool(root.clone(), body, "build-context-").await?),
+        None => Some(body_reader(body)),
     };
     let arg = p.remote.as_deref().map(remote_arg).transpose()?;
     let tag_names: Vec<String> = p.tags.iter().map(|t| t.familiar_string()).collect();
@@ -275,10 +277,9 @@ pub async fn build(
     let r = root.clone();
     let ctx = tokio::task::spawn_blocking(move || -> Result<Materialized, ApiError> {
         let tmp = build::temp_area(&r).map_err(|e| ApiError::internal(chain(&e)))?;
-        let ctx = match (&arg, spooled) {
+        let ctx = match (&arg, upload) {
             (Some(arg), _) => context_source::materialize(arg, &mut std::io::empty(), &tmp),
-            (None, Some(file)) => {
-                let mut input = file.as_file();
+            (None, Some(mut input)) => {
                 // A busy (or unusable) mirror: this build unpacks into a temp directory.
                 match context_mirror::acquire(&r, &mirror_key) {
                     Ok(Some(mirror)) => context_source::materialize_mirrored(
@@ -289,7 +290,7 @@ pub async fn build(
                     _ => context_source::materialize(&ContextArg::Stdin, &mut input, &tmp),
                 }
             }
-            (None, None) => unreachable!("a context without remote is spooled"),
+            (None, None) => unreachable!("a context without remote is streamed"),
         };
         ctx.map_err(context_error)
     })

@@ -10,6 +10,7 @@
 
 mod archive;
 mod body;
+mod body_reader;
 mod build;
 mod build_progress;
 mod channel_body;

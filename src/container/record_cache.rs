@@ -45,7 +45,9 @@ pub struct RecordCache {
 }
 
 fn now_ns() -> i64 {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     d.as_nanos() as i64
 }
 

@@ -144,7 +144,10 @@ mod tests {
             .filter(|e| e.as_ref().unwrap().path().is_dir())
             .count();
         assert_eq!(left, KEEP);
-        assert!(!root.path().join(MIRRORS).join("a").exists(), "oldest evicted");
+        assert!(
+            !root.path().join(MIRRORS).join("a").exists(),
+            "oldest evicted"
+        );
         assert_eq!(prune(root.path()), KEEP);
     }
 }

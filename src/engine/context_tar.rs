@@ -564,8 +564,21 @@ mod tests {
                 .map(|e| {
                     let m = e.path().symlink_metadata().unwrap();
                     let rel = e.path().strip_prefix(root).unwrap().display().to_string();
-                    let data = if m.is_file() { fs::read(e.path()).unwrap() } else { vec![] };
-                    (rel, data, m.mode(), if m.is_dir() && rel_is_root(&e, root) { 0 } else { m.mtime() })
+                    let data = if m.is_file() {
+                        fs::read(e.path()).unwrap()
+                    } else {
+                        vec![]
+                    };
+                    (
+                        rel,
+                        data,
+                        m.mode(),
+                        if m.is_dir() && rel_is_root(&e, root) {
+                            0
+                        } else {
+                            m.mtime()
+                        },
+                    )
                 })
                 .collect();
             out.sort();
@@ -574,7 +587,11 @@ mod tests {
         fn rel_is_root(e: &walkdir::DirEntry, root: &Path) -> bool {
             e.path() == root
         }
-        assert_eq!(listing(dest), listing(fresh.path()), "as a fresh extraction");
+        assert_eq!(
+            listing(dest),
+            listing(fresh.path()),
+            "as a fresh extraction"
+        );
         // Unchanged and same-size files keep their inode (the stat cache still knows them).
         assert_eq!((ino("d/same"), ino("d/edit"), ino("link")), before);
 

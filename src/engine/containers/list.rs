@@ -7,11 +7,11 @@ use std::path::Path;
 
 use super::error::Result;
 use crate::container::filter::Filters;
-use crate::container::record_cache::RecordCache;
-use crate::digest::Digest;
 use crate::container::record::MountSpec;
+use crate::container::record_cache::RecordCache;
 use crate::container::volume_store::anonymous_name;
 use crate::container::{Container, Containers, Status};
+use crate::digest::Digest;
 use crate::network::ports::PortBinding;
 use crate::store::time::{human_duration, parse_rfc3339};
 use crate::store::Store;
@@ -63,10 +63,12 @@ pub fn list_with(
             .find(|c| c.name == q || c.id.starts_with(q))
             .map(|c| c.created.clone())
     };
-    let mut list: Vec<&Container> = all
-        .iter()
-        .filter(|c| every || c.state.status == Status::Running)
-        .filter(|c| filters.matches(c, &created_of))
+    let selected: Vec<bool> = (all.iter())
+        .map(|c| (every || c.state.status == Status::Running) && filters.matches(c, &created_of))
+        .collect();
+    // Taken out of `all` rather than cloned: a listing of many containers is mostly copying.
+    let mut list: Vec<Container> = (all.into_iter().zip(selected))
+        .filter_map(|(c, keep)| keep.then_some(c))
         .collect();
     list.reverse();
     if let Some(n) = req.last {
@@ -78,22 +80,24 @@ pub fn list_with(
         None
     };
     // Many containers share an image: each image's size is looked up once.
-    let mut image_sizes: HashMap<&Digest, u64> = HashMap::new();
+    let mut image_sizes: HashMap<Digest, u64> = HashMap::new();
     Ok(list
         .into_iter()
         .map(|c| {
             let sizes = store.as_ref().map(|store| {
                 let own = crate::container::diff::upper_size(&cs.upperdir(&c.id));
-                let image = *image_sizes.entry(&c.manifest_digest).or_insert_with(|| {
-                    store
-                        .image(&c.manifest_digest)
-                        .map(|i| i.size())
-                        .unwrap_or(0)
-                });
+                let image = *image_sizes
+                    .entry(c.manifest_digest.clone())
+                    .or_insert_with(|| {
+                        store
+                            .image(&c.manifest_digest)
+                            .map(|i| i.size())
+                            .unwrap_or(0)
+                    });
                 (own, own + image)
             });
             ContainerSummary {
-                container: c.clone(),
+                container: c,
                 size_rw: sizes.map(|s| s.0),
                 size_root_fs: sizes.map(|s| s.1),
             }
