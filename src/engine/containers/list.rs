@@ -86,14 +86,12 @@ pub fn list_with(
         .map(|c| {
             let sizes = store.as_ref().map(|store| {
                 let own = crate::container::diff::upper_size(&cs.upperdir(&c.id));
-                let image = *image_sizes
-                    .entry(c.manifest_digest.clone())
-                    .or_insert_with(|| {
-                        store
-                            .image(&c.manifest_digest)
-                            .map(|i| i.size())
-                            .unwrap_or(0)
-                    });
+                let image = *image_sizes.entry(c.manifest_digest).or_insert_with(|| {
+                    store
+                        .image(&c.manifest_digest)
+                        .map(|i| i.size())
+                        .unwrap_or(0)
+                });
                 (own, own + image)
             });
             ContainerSummary {
