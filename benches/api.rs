@@ -9,20 +9,34 @@
 //!   tells the servers apart;
 //! - (c) 50 `docker run --rm busybox true` clients started at once: every one must succeed; the
 //!   wall time of the whole batch is shown next to dockerd's, and the service's peak RSS
-//!   (`VmHWM` of its process at the end) must stay under 100 MB.
+//!   (`VmHWM` of its process at the end) must stay under 100 MB;
+//! - (d) `docker build` of the s1 and s2 scenarios through strata's socket next to `strata
+//!   build` of the same context plus the context's upload (its tar piped to a sink): within
+//!   10% (see `api/build.rs`; no dockerd involved).
 //!
 //! strata's service runs on a socket and store of its own under a temporary directory, with
 //! `STRATA_DNS=127.0.0.1` (nothing leaves the machine). dockerd is started as the other benches
 //! start it (`shared/dockerd.rs`: its own data root and socket, `--bip 172.31.251.1/24`, the host
 //! put back when it stops); without it the peer column is empty, and said so. Needs root.
 //!
-//! `cargo bench --bench api` times 30 runs of (a) and (b); `cargo test --benches` runs 3 and a
-//! batch of 5 clients as a smoke test (`STRATA_BENCH_RUNS`, `STRATA_BENCH_CLIENTS` override).
+//! `cargo bench --bench api [-- GROUP…]` times 30 runs of (a) and (b) and of s1 in (d), 3 of s2
+//! (`STRATA_BENCH_SLOW_RUNS`); GROUP is `run` (a, c), `ps` (b) or `build` (d), all when none is
+//! named. `cargo test --benches` (or `cargo bench --bench api -- --quick build`, with the
+//! service's own store) runs 3, a batch of 5 clients and s1 only, as a smoke test
+//! (`STRATA_BENCH_RUNS`, `STRATA_BENCH_CLIENTS` override).
 
+#[path = "api/build.rs"]
+mod build;
 #[path = "shared/busybox.rs"]
 mod busybox;
 #[path = "shared/dockerd.rs"]
 mod dockerd;
+// Only the fixtures' paths and generation are used here.
+#[allow(dead_code)]
+#[path = "e2e/setup.rs"]
+mod setup;
+#[path = "../tests/shared_dir/mod.rs"]
+mod shared_dir;
 
 use std::fs;
 use std::os::unix::net::UnixStream;
@@ -55,7 +69,8 @@ impl Service {
         let child = Command::new(strata_bin())
             .arg("--root")
             .arg(store)
-            .args(["system", "service", &uri])
+            // Never idle out: a timed `strata build` beside it may send nothing for seconds.
+            .args(["system", "service", "--time", "0", &uri])
             .env("STRATA_DNS", "127.0.0.1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -123,11 +138,12 @@ fn list_endpoint(e: &Engine) -> Command {
     c
 }
 
+#[derive(Default)]
 struct Results {
     run: Vec<Duration>,
     ps: Vec<Duration>,
     list: Vec<Duration>,
-    batch: Duration,
+    batch: Option<Duration>,
 }
 
 /// `clients` `run --rm` at once; panics unless every one succeeds.
@@ -156,14 +172,19 @@ fn batch(e: &Engine, clients: usize) -> Duration {
     t.elapsed()
 }
 
-fn measure(e: &Engine, n: usize, clients: usize) -> Results {
+fn measure(e: &Engine, groups: &Groups, n: usize, clients: usize) -> Results {
     let say = |what: &str| eprintln!("api: {}: {what}", e.label);
-    let cmd = run(e);
-    say(&cmd);
-    let run = time_runs(n, || e.cmd(&cmd));
-    say(&format!("{clients} concurrent `{cmd}`"));
-    let batch = batch(e, clients);
-
+    let mut r = Results::default();
+    if groups.run {
+        let cmd = run(e);
+        say(&cmd);
+        r.run = time_runs(n, || e.cmd(&cmd));
+        say(&format!("{clients} concurrent `{cmd}`"));
+        r.batch = Some(batch(e, clients));
+    }
+    if !groups.ps {
+        return r;
+    }
     let names: Vec<String> = (0..CONTAINERS).map(|i| format!("{PREFIX}{i}")).collect();
     let _containers = Cleanup(e, vec![format!("rm -f {}", names.join(" "))]);
     say(&format!("create {CONTAINERS} containers"));
@@ -174,20 +195,52 @@ fn measure(e: &Engine, n: usize, clients: usize) -> Results {
     let rows = listed.lines().filter(|l| l.contains(PREFIX)).count();
     assert_eq!(rows, CONTAINERS, "{}: `{PS}` printed:\n{listed}", e.label);
     say(PS);
-    let ps = time_runs(n, || e.cmd(PS));
+    r.ps = time_runs(n, || e.cmd(PS));
     say("GET /containers/json?all=1");
-    let list = time_runs(n, || list_endpoint(e));
-    Results {
-        run,
-        ps,
-        list,
-        batch,
+    r.list = time_runs(n, || list_endpoint(e));
+    r
+}
+
+/// Which groups to run: those named after `--` (`run`, `ps`, `build`), all when none is.
+struct Groups {
+    run: bool,
+    ps: bool,
+    build: bool,
+    /// The smoke-test sizes even under `cargo bench` (`--quick`).
+    quick: bool,
+}
+
+impl Groups {
+    fn from_args() -> Groups {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let named: Vec<&str> = (args.iter())
+            .map(String::as_str)
+            .filter(|a| !a.starts_with('-'))
+            .collect();
+        for g in &named {
+            assert!(
+                ["run", "ps", "build"].contains(g),
+                "unknown group {g:?}: run, ps or build"
+            );
+        }
+        let on = |g: &str| named.is_empty() || named.contains(&g);
+        Groups {
+            run: on("run"),
+            ps: on("ps"),
+            build: on("build"),
+            quick: !bench_mode() || args.iter().any(|a| a == "--quick"),
+        }
     }
 }
 
 fn main() {
-    let n = iterations();
-    let clients = env_or("STRATA_BENCH_CLIENTS", if bench_mode() { 50 } else { 5 });
+    let groups = Groups::from_args();
+    let n = if groups.quick {
+        env_or("STRATA_BENCH_RUNS", 3)
+    } else {
+        iterations()
+    };
+    let clients = env_or("STRATA_BENCH_CLIENTS", if groups.quick { 5 } else { 50 });
     let dir = tempfile::Builder::new()
         .prefix("strata-api-bench-")
         .tempdir()
@@ -195,14 +248,27 @@ fn main() {
     let rootfs = dir.path().join("rootfs");
     busybox_rootfs(&rootfs);
     let store = dir.path().join("store");
-    drop(Engine::strata(&store, &rootfs));
+    let direct = Engine::strata(&store, &rootfs);
     let (svc, strata) = Service::start(&store, dir.path());
-    let s = measure(&strata, n, clients);
+    let s = measure(&strata, &groups, n, clients);
+    let builds = groups.build.then(|| {
+        let which: &[&str] = if groups.quick { &["s1"] } else { &["s1", "s2"] };
+        let ctxs = build::contexts(which);
+        let slow = env_or("STRATA_BENCH_SLOW_RUNS", 3).min(n);
+        let mut rows = build::measure(&strata, &direct, &ctxs[..1], n);
+        rows.extend(build::measure(&strata, &direct, &ctxs[1..], slow));
+        rows
+    });
     let rss = svc.peak_rss_mb();
     drop(svc);
 
-    let docker = start_peer(&dir.path().join("docker"), DOCKER_BIP, &rootfs);
-    let docker = docker.map(|(_dockerd, engine)| measure(&engine, n, clients));
+    let peer = groups.run || groups.ps;
+    let docker = if peer {
+        start_peer(&dir.path().join("docker"), DOCKER_BIP, &rootfs)
+            .map(|(_dockerd, engine)| measure(&engine, &groups, n, clients))
+    } else {
+        Err("not needed by the groups run".into())
+    };
     let (d, note) = match docker {
         Ok(d) => (Some(d), None),
         Err(why) => (None, Some(format!("dockerd skipped: {why}"))),
@@ -212,31 +278,40 @@ fn main() {
         "api: the {} client through strata's socket vs dockerd, {n} runs each",
         client()
     ));
-    time_rows(
-        "run --rm busybox true, median",
-        &s.run,
-        d.as_ref().map(|d| &d.run[..]),
-        "<= 0.3x",
-    );
-    time_rows(
-        &format!("{PS} ({CONTAINERS} containers), median"),
-        &s.ps,
-        d.as_ref().map(|d| &d.ps[..]),
-        "<= 0.3x",
-    );
-    time_rows(
-        "  its GET /containers/json (curl)",
-        &s.list,
-        d.as_ref().map(|d| &d.list[..]),
-        "<= 0.3x",
-    );
-    let secs = |d: Duration| d.as_secs_f64() * 1000.0;
-    row(
-        &format!("{clients} concurrent runs, all ok"),
-        (secs(s.batch), d.as_ref().map(|d| secs(d.batch))),
-        "ms",
-        "",
-    );
+    if groups.run {
+        time_rows(
+            "run --rm busybox true, median",
+            &s.run,
+            d.as_ref().map(|d| &d.run[..]),
+            "<= 0.3x",
+        );
+    }
+    if groups.ps {
+        time_rows(
+            &format!("{PS} ({CONTAINERS} containers), median"),
+            &s.ps,
+            d.as_ref().map(|d| &d.ps[..]),
+            "<= 0.3x",
+        );
+        time_rows(
+            "  its GET /containers/json (curl)",
+            &s.list,
+            d.as_ref().map(|d| &d.list[..]),
+            "<= 0.3x",
+        );
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    if let Some(b) = s.batch {
+        row(
+            &format!("{clients} concurrent runs, all ok"),
+            (ms(b), d.as_ref().and_then(|d| d.batch).map(ms)),
+            "ms",
+            "",
+        );
+    }
+    if let Some(rows) = &builds {
+        build::report(rows);
+    }
     println!(
         "  service peak RSS {rss:.1} MB (limit {RSS_LIMIT_MB} MB): {}",
         if rss < RSS_LIMIT_MB { "met" } else { "NOT met" }

@@ -14,14 +14,16 @@ use axum::Json;
 use bollard_stubs::models::BuildPruneResponse;
 use serde_json::json;
 
+use super::body_reader::body_reader;
 use super::build_progress::Classic;
 use super::error::{chain, ApiError};
 use super::query::{bool_param, filters, first_values, Params};
-use super::{blocking, registry_auth, stream, upload, State};
+use super::{blocking, registry_auth, stream, State};
 use crate::engine::build::prune::{parse_duration, BuildPruneRequest};
 use crate::engine::build::{
     self, BuildError, BuildHooks, BuildRequest, Dockerfile, PullPolicy, RunDefaults,
 };
+use crate::engine::context_mirror;
 use crate::engine::context_source::{self, ContextArg, ContextError, Materialized};
 use crate::engine::context_tar::TarError;
 use crate::exec::{ExecError, StepError};
@@ -263,21 +265,31 @@ pub async fn build(
     let p = BuildParams::parse(&pairs)?;
     let auths = registry_auth::config(&headers)?;
     let root = s.root.clone();
-    let spooled = match &p.remote {
+    // Read as it arrives: syncing the context overlaps with its upload.
+    let upload = match &p.remote {
         Some(_) => None,
-        None => Some(upload::spool(root.clone(), body, "build-context-").await?),
+        None => Some(body_reader(body)),
     };
     let arg = p.remote.as_deref().map(remote_arg).transpose()?;
+    let tag_names: Vec<String> = p.tags.iter().map(|t| t.familiar_string()).collect();
+    let mirror_key = context_mirror::key(&tag_names, &p.dockerfile);
     let r = root.clone();
     let ctx = tokio::task::spawn_blocking(move || -> Result<Materialized, ApiError> {
         let tmp = build::temp_area(&r).map_err(|e| ApiError::internal(chain(&e)))?;
-        let ctx = match (&arg, spooled) {
+        let ctx = match (&arg, upload) {
             (Some(arg), _) => context_source::materialize(arg, &mut std::io::empty(), &tmp),
-            (None, Some(file)) => {
-                let mut input = file.as_file();
-                context_source::materialize(&ContextArg::Stdin, &mut input, &tmp)
+            (None, Some(mut input)) => {
+                // A busy (or unusable) mirror: this build unpacks into a temp directory.
+                match context_mirror::acquire(&r, &mirror_key) {
+                    Ok(Some(mirror)) => context_source::materialize_mirrored(
+                        &mut input,
+                        "from the request body",
+                        mirror,
+                    ),
+                    _ => context_source::materialize(&ContextArg::Stdin, &mut input, &tmp),
+                }
             }
-            (None, None) => unreachable!("a context without remote is spooled"),
+            (None, None) => unreachable!("a context without remote is streamed"),
         };
         ctx.map_err(context_error)
     })

@@ -128,8 +128,8 @@ pub async fn list(
         last,
         size: bool_param(&p, "size"),
     };
-    let root = s.root.clone();
-    let rows = cblocking(move || list::list(&root, &req)).await?;
+    let state = s.clone();
+    let rows = cblocking(move || list::list_with(&state.root, Some(&state.records), &req)).await?;
     let now = now_unix();
     Ok(Json(rows.iter().map(|r| summary(r, now)).collect()))
 }

@@ -10,6 +10,7 @@
 
 mod archive;
 mod body;
+mod body_reader;
 mod build;
 mod build_progress;
 mod channel_body;
@@ -53,6 +54,8 @@ use crate::engine::EngineError;
 #[derive(Debug)]
 pub struct State {
     pub root: PathBuf,
+    /// Container records parsed by earlier listings, reused while their files are unchanged.
+    pub records: crate::container::record_cache::RecordCache,
 }
 
 /// Runs a synchronous engine call on the blocking pool.

@@ -140,6 +140,7 @@ async fn run(cfg: ServeConfig, passed: Option<UnixListener>) -> Result<(), Serve
     let (listener, _name, owned) = self::listener(&cfg, passed).await?;
     let router = routes(Arc::new(State {
         root: cfg.root.clone(),
+        records: Default::default(),
     }));
     let tracker = Arc::new(Tracker::default());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

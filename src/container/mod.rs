@@ -44,6 +44,7 @@ pub mod names;
 pub mod net;
 pub mod prune;
 pub mod record;
+pub mod record_cache;
 pub mod resources;
 pub mod restart;
 pub mod rootdir;

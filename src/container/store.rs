@@ -1,11 +1,13 @@
 //! The container directories under `<store root>/containers/`: atomic creation with a unique
 //! name, lookup by full ID, name or unique ID prefix, listing, per-container locks, removal.
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::error::ContainerError;
 use super::record::Container;
+use super::record_cache::RecordCache;
 use crate::store::lock::FileLock;
 use crate::store::time::{format_rfc3339, now_unix};
 use crate::util::atomic::write_atomic;
@@ -168,20 +170,40 @@ impl Containers {
     /// Every container, oldest first, each reconciled (a running one whose monitor was killed
     /// is recorded as exited). Unreadable records are skipped.
     pub fn list(&self) -> Result<Vec<Container>, ContainerError> {
+        self.list_with(None)
+    }
+
+    /// [`Containers::list`], reading unchanged records from `cache` when one is given.
+    pub fn list_with(&self, cache: Option<&RecordCache>) -> Result<Vec<Container>, ContainerError> {
         let rd = match fs::read_dir(&self.dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(ContainerError::io("read", &self.dir)(e)),
         };
         let mut out = Vec::new();
+        let mut seen = HashSet::new();
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if !is_id(&name) {
                 continue;
             }
-            if let Ok(c) = self.get_reconciled(&name) {
-                out.push(c);
-            }
+            let c = match cache {
+                Some(cache) => cache.load(self, &name),
+                None => self.load(&name),
+            };
+            let c = match c {
+                Ok(c) if c.state.status != super::record::Status::Running || c.is_running() => c,
+                Ok(_) => match self.get_reconciled(&name) {
+                    Ok(c) => c,
+                    Err(_) => continue,
+                },
+                Err(_) => continue,
+            };
+            out.push(c);
+            seen.insert(name);
+        }
+        if let Some(cache) = cache {
+            cache.retain(&seen);
         }
         out.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
         Ok(out)

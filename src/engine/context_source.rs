@@ -11,7 +11,8 @@ use std::time::Duration;
 use crate::util::owned_tmp::OwnedDir;
 use ureq::tls::{RootCerts, TlsConfig};
 
-use super::context_tar::{extract_if_tar, Contents, TarError};
+use super::context_mirror::Mirror;
+use super::context_tar::{extract_if_tar, sync_if_tar, Contents, TarError};
 
 /// What the user passed as the build context, sorted by kind; see [`classify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct Materialized {
     pub dockerfile: Option<Vec<u8>>,
     /// Owns `dir` when it was made here; removed on drop.
     _temp: Option<OwnedDir>,
+    /// Holds `dir` when it is a kept mirror; released, not removed, on drop.
+    _mirror: Option<Mirror>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +159,7 @@ pub fn materialize(
             dir: dir.clone(),
             dockerfile: None,
             _temp: None,
+            _mirror: None,
         }),
         ContextArg::Tarball(path) => {
             let file = File::open(path).map_err(|source| ContextError::Open {
@@ -170,6 +174,34 @@ pub fn materialize(
         }
         ContextArg::Url(url) => unpack(download(url)?, url, tmp_parent),
         ContextArg::Git(git) => fetch_git(git, tmp_parent),
+    }
+}
+
+/// A context stream (a tar, or the Dockerfile alone) synced into the held `mirror` (see
+/// `context_mirror`), which stays held until the result is dropped. A failed sync leaves the
+/// mirror empty.
+pub fn materialize_mirrored(
+    reader: &mut dyn Read,
+    origin: &str,
+    mirror: Mirror,
+) -> Result<Materialized, ContextError> {
+    match sync_if_tar(reader, mirror.dir()) {
+        Ok(contents) => Ok(Materialized {
+            dir: mirror.dir().to_path_buf(),
+            dockerfile: match contents {
+                Contents::Tar => None,
+                Contents::Other(bytes) => Some(bytes),
+            },
+            _temp: None,
+            _mirror: Some(mirror),
+        }),
+        Err(source) => {
+            mirror.wipe();
+            Err(ContextError::Unpack {
+                origin: origin.to_string(),
+                source,
+            })
+        }
     }
 }
 
@@ -200,6 +232,7 @@ fn unpack(
         dir: temp.path().to_path_buf(),
         dockerfile,
         _temp: Some(temp),
+        _mirror: None,
     })
 }
 
@@ -341,6 +374,7 @@ fn fetch_git(git: &GitSource, tmp_parent: &Path) -> Result<Materialized, Context
         dir,
         dockerfile: None,
         _temp: Some(temp),
+        _mirror: None,
     })
 }
 

@@ -1,14 +1,15 @@
 //! A build context that arrives as bytes: which compression wraps it, whether it is a tar at
 //! all, and extraction that never writes outside its destination. Blocking I/O throughout.
 
+use super::context_reuse;
 use crate::util::read_full::read_full;
+use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Cursor, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 use tar::EntryType;
 
@@ -125,15 +126,46 @@ pub fn decompress<'a, R: Read + 'a>(
 
 /// Decompresses `reader`; a tar is extracted into `dest`, anything else comes back as bytes.
 pub fn extract_if_tar(reader: impl Read, dest: &Path) -> Result<Contents, TarError> {
+    unpack_if_tar(reader, dest, Mode::Fresh)
+}
+
+/// [`extract_if_tar`] into a directory that may hold an earlier context: files already
+/// holding the bytes (or link target) of their entry keep their inode, only their mode and
+/// mtime are set; whatever the archive does not list is removed, so `dest` ends up as a
+/// fresh extraction would. A stream that is not a tar leaves `dest` empty.
+pub fn sync_if_tar(reader: impl Read, dest: &Path) -> Result<Contents, TarError> {
+    unpack_if_tar(reader, dest, Mode::Sync)
+}
+
+/// How entries land in the destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Into an empty directory (an entry listed twice still replaces the first).
+    Fresh,
+    /// Over an earlier extraction, rewriting only what differs (see [`sync_if_tar`]).
+    Sync,
+}
+
+fn unpack_if_tar(reader: impl Read, dest: &Path, mode: Mode) -> Result<Contents, TarError> {
     let (_, mut plain) = decompress(reader).map_err(TarError::Read)?;
     let mut head = vec![0u8; BLOCK];
     let n = read_full(&mut plain, &mut head).map_err(TarError::Read)?;
     head.truncate(n);
     if looks_like_tar(&head) {
-        extract_tar(Cursor::new(head).chain(plain), dest)?;
+        unpack_tar(Cursor::new(head).chain(plain), dest, mode)?;
         return Ok(Contents::Tar);
     }
     plain.read_to_end(&mut head).map_err(TarError::Read)?;
+    if mode == Mode::Sync {
+        context_reuse::remove_unlisted(dest, &HashSet::new()).map_err(|source| {
+            TarError::Write {
+                entry: String::new(),
+                op: "emptying",
+                path: dest.to_path_buf(),
+                source,
+            }
+        })?;
+    }
     Ok(Contents::Other(head))
 }
 
@@ -142,12 +174,16 @@ pub fn extract_if_tar(reader: impl Read, dest: &Path) -> Result<Contents, TarErr
 /// way in passes a symlink or a non-directory are refused; symlinks themselves are stored as
 /// they are, wherever they point. Devices and FIFOs are skipped: a context only holds files.
 pub fn extract_tar(reader: impl Read, dest: &Path) -> Result<(), TarError> {
+    unpack_tar(reader, dest, Mode::Fresh)
+}
+
+fn unpack_tar(reader: impl Read, dest: &Path, mode: Mode) -> Result<(), TarError> {
     let ended = std::cell::Cell::new(false);
     let watched = EndWatch {
         inner: reader,
         ended: &ended,
     };
-    match extract_entries(watched, dest) {
+    match extract_entries(watched, dest, mode) {
         // The data ran out under an entry (the tar crate says only "failed to write entire
         // file", or fails to read a header): the archive was cut short.
         Err(e) if ended.get() && !matches!(e, TarError::Refused { .. }) => {
@@ -173,7 +209,7 @@ impl<R: Read> Read for EndWatch<'_, R> {
     }
 }
 
-fn extract_entries(reader: impl Read, dest: &Path) -> Result<(), TarError> {
+fn extract_entries(reader: impl Read, dest: &Path, mode: Mode) -> Result<(), TarError> {
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);
@@ -181,6 +217,8 @@ fn extract_entries(reader: impl Read, dest: &Path) -> Result<(), TarError> {
     // Directory modes and mtimes go on last: a read-only directory must still take its
     // children, and each child written would bump the mtime again.
     let mut dirs: Vec<(PathBuf, u32, Option<u64>)> = Vec::new();
+    // In sync mode: every path the archive lists, and their parents.
+    let mut listed: HashSet<PathBuf> = HashSet::new();
     for entry in archive.entries().map_err(TarError::Read)? {
         let mut entry = entry.map_err(TarError::Read)?;
         let raw = entry.path_bytes().into_owned();
@@ -204,6 +242,13 @@ fn extract_entries(reader: impl Read, dest: &Path) -> Result<(), TarError> {
             }
             return Err(refuse("names the destination itself".into()));
         }
+        if mode == Mode::Sync {
+            for p in rel.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+                if !listed.insert(p.to_path_buf()) {
+                    break;
+                }
+            }
+        }
         let target = walk(dest, &rel, true, &name)?;
         let write = |op: &'static str, path: &Path| {
             let (entry, path) = (name.clone(), path.to_path_buf());
@@ -225,6 +270,11 @@ fn extract_entries(reader: impl Read, dest: &Path) -> Result<(), TarError> {
             dirs.push((target, header.mode().unwrap_or(0o755), header.mtime().ok()));
             continue;
         }
+        if mode == Mode::Sync
+            && context_reuse::keep(&mut entry, &target).map_err(write("updating", &target))?
+        {
+            continue;
+        }
         clear(&target, &mut dirs).map_err(write("removing", &target))?;
         if entry.header().entry_type().is_hard_link() {
             let link = entry.link_name_bytes().unwrap_or_default().into_owned();
@@ -240,6 +290,15 @@ fn extract_entries(reader: impl Read, dest: &Path) -> Result<(), TarError> {
             // new file or symlink and never writes through an existing one.
             entry.unpack(&target).map_err(write("writing", &target))?;
         }
+    }
+    if mode == Mode::Sync {
+        // Before the directories' mtimes are set: removing their children changes them.
+        context_reuse::remove_unlisted(dest, &listed).map_err(|source| TarError::Write {
+            entry: String::new(),
+            op: "removing what the archive no longer lists from",
+            path: dest.to_path_buf(),
+            source,
+        })?;
     }
     for (path, mode, mtime) in dirs.iter().rev() {
         finish_dir(path, *mode, *mtime).map_err(|source| TarError::Write {
@@ -335,18 +394,14 @@ fn finish_dir(path: &Path, mode: u32, mtime: Option<u64>) -> io::Result<()> {
     if !fs::symlink_metadata(path)?.is_dir() {
         return Ok(());
     }
-    fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))?;
-    if let Some(secs) = mtime {
-        File::open(path)?.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))?;
-    }
-    Ok(())
+    context_reuse::set_mode_and_mtime(path, mode, mtime)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     /// One raw tar entry, its name and link name written straight into the header because
     /// `tar::Builder` (rightly) refuses to write the hostile ones.
@@ -478,6 +533,72 @@ mod tests {
             Path::new("/etc/passwd")
         );
         assert_eq!(fs::metadata(dest.join("hard")).unwrap().ino(), file.ino());
+    }
+
+    #[test]
+    fn sync_rewrites_only_what_changed_and_removes_what_is_gone() {
+        use EntryType::{Directory as D, Regular as F, Symlink as S};
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path();
+        #[rustfmt::skip]
+        let first = archive(&[
+            ("d/", D, "", b""), ("d/same", F, "", b"same bytes"), ("d/edit", F, "", b"old text"),
+            ("d/grow", F, "", b"short"), ("gone", F, "", b"x"), ("gone-dir/", D, "", b""),
+            ("gone-dir/f", F, "", b"y"), ("link", S, "d/same", b""),
+        ]);
+        assert_eq!(sync_if_tar(&first[..], dest).unwrap(), Contents::Tar);
+        let ino = |p: &str| fs::symlink_metadata(dest.join(p)).unwrap().ino();
+        let before = (ino("d/same"), ino("d/edit"), ino("link"));
+        #[rustfmt::skip]
+        let second = archive(&[
+            ("d/", D, "", b""), ("d/same", F, "", b"same bytes"), ("d/edit", F, "", b"new text"),
+            ("d/grow", F, "", b"much longer"), ("new", F, "", b"z"), ("link", S, "d/same", b""),
+        ]);
+        assert_eq!(sync_if_tar(&second[..], dest).unwrap(), Contents::Tar);
+        let fresh = tempfile::tempdir().unwrap();
+        extract_tar(&second[..], fresh.path()).unwrap();
+        let listing = |root: &Path| -> Vec<(String, Vec<u8>, u32, i64)> {
+            let mut out: Vec<_> = walkdir::WalkDir::new(root)
+                .into_iter()
+                .map(|e| e.unwrap())
+                .map(|e| {
+                    let m = e.path().symlink_metadata().unwrap();
+                    let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+                    let data = if m.is_file() {
+                        fs::read(e.path()).unwrap()
+                    } else {
+                        vec![]
+                    };
+                    (
+                        rel,
+                        data,
+                        m.mode(),
+                        if m.is_dir() && rel_is_root(&e, root) {
+                            0
+                        } else {
+                            m.mtime()
+                        },
+                    )
+                })
+                .collect();
+            out.sort();
+            out
+        };
+        fn rel_is_root(e: &walkdir::DirEntry, root: &Path) -> bool {
+            e.path() == root
+        }
+        assert_eq!(
+            listing(dest),
+            listing(fresh.path()),
+            "as a fresh extraction"
+        );
+        // Unchanged and same-size files keep their inode (the stat cache still knows them).
+        assert_eq!((ino("d/same"), ino("d/edit"), ino("link")), before);
+
+        // A stream that is not a tar (the Dockerfile alone) leaves the directory empty.
+        let other = sync_if_tar(&b"FROM scratch\n"[..], dest).unwrap();
+        assert_eq!(other, Contents::Other(b"FROM scratch\n".to_vec()));
+        assert_eq!(fs::read_dir(dest).unwrap().count(), 0);
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod auth;
 pub mod build;
 pub mod container_inspect;
 pub mod containers;
+pub mod context_mirror;
+mod context_reuse;
 pub mod context_source;
 pub mod context_tar;
 mod error;

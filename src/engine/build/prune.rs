@@ -36,6 +36,10 @@ pub fn prune(root: &Path, req: &BuildPruneRequest) -> Result<BuildPruneReport, E
         opts.extra = cache_mount_dirs(root);
     }
     opts.keep_manifests = crate::engine::system::container_manifests(root)?;
+    // The kept contexts of API builds are a cache of uploads, gone with the rest on `--all`.
+    if req.all {
+        crate::engine::context_mirror::prune(root);
+    }
     let store = Store::open(root)?;
     Ok(store.prune_build_cache(&opts)?)
 }

@@ -2,13 +2,16 @@
 //! sizes when asked for, and the values Docker derives from it); formatting them is the front
 //! door's.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::error::Result;
 use crate::container::filter::Filters;
 use crate::container::record::MountSpec;
+use crate::container::record_cache::RecordCache;
 use crate::container::volume_store::anonymous_name;
 use crate::container::{Container, Containers, Status};
+use crate::digest::Digest;
 use crate::network::ports::PortBinding;
 use crate::store::time::{human_duration, parse_rfc3339};
 use crate::store::Store;
@@ -38,8 +41,17 @@ pub struct ContainerSummary {
 
 /// The containers `req` selects, newest first.
 pub fn list(root: &Path, req: &ListRequest) -> Result<Vec<ContainerSummary>> {
+    list_with(root, None, req)
+}
+
+/// [`list`] for a long-lived caller, which keeps parsed records in `cache` between calls.
+pub fn list_with(
+    root: &Path,
+    cache: Option<&RecordCache>,
+    req: &ListRequest,
+) -> Result<Vec<ContainerSummary>> {
     let cs = Containers::new(root);
-    let all = cs.list()?;
+    let all = cs.list_with(cache)?;
     let filters = Filters::parse(&req.filters)?;
     // As Docker: a status filter or a count looks at every container, not only running ones.
     let every = req.all
@@ -51,10 +63,12 @@ pub fn list(root: &Path, req: &ListRequest) -> Result<Vec<ContainerSummary>> {
             .find(|c| c.name == q || c.id.starts_with(q))
             .map(|c| c.created.clone())
     };
-    let mut list: Vec<&Container> = all
-        .iter()
-        .filter(|c| every || c.state.status == Status::Running)
-        .filter(|c| filters.matches(c, &created_of))
+    let selected: Vec<bool> = (all.iter())
+        .map(|c| (every || c.state.status == Status::Running) && filters.matches(c, &created_of))
+        .collect();
+    // Taken out of `all` rather than cloned: a listing of many containers is mostly copying.
+    let mut list: Vec<Container> = (all.into_iter().zip(selected))
+        .filter_map(|(c, keep)| keep.then_some(c))
         .collect();
     list.reverse();
     if let Some(n) = req.last {
@@ -65,19 +79,23 @@ pub fn list(root: &Path, req: &ListRequest) -> Result<Vec<ContainerSummary>> {
     } else {
         None
     };
+    // Many containers share an image: each image's size is looked up once.
+    let mut image_sizes: HashMap<Digest, u64> = HashMap::new();
     Ok(list
         .into_iter()
         .map(|c| {
             let sizes = store.as_ref().map(|store| {
                 let own = crate::container::diff::upper_size(&cs.upperdir(&c.id));
-                let image = store
-                    .image(&c.manifest_digest)
-                    .map(|i| i.size())
-                    .unwrap_or(0);
+                let image = *image_sizes.entry(c.manifest_digest).or_insert_with(|| {
+                    store
+                        .image(&c.manifest_digest)
+                        .map(|i| i.size())
+                        .unwrap_or(0)
+                });
                 (own, own + image)
             });
             ContainerSummary {
-                container: c.clone(),
+                container: c,
                 size_rw: sizes.map(|s| s.0),
                 size_root_fs: sizes.map(|s| s.1),
             }
