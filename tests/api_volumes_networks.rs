@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use api_support::Service;
+use api_support::{python, Service};
 use common::Strata;
 
 fn service() -> (Strata, Service) {
@@ -412,17 +412,6 @@ fn network_alias_reaches_a_container() {
     assert_eq!(out, "served-by-alias\n");
     svc.docker_ok(&["rm", "-f", "vn-srv"]);
     svc.docker_ok(&["network", "rm", "vn-app", "vn-side"]);
-}
-
-/// The venv `.ci/test.sh` makes for the Python SDK, else `python3` on PATH.
-fn python() -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
-    cache
-        .map(|c| c.join("strata-test-venv/bin/python3"))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
 #[test]

@@ -395,19 +395,6 @@ fn an_oci_save_and_load_keep_every_platform() {
     );
 }
 
-/// The snapshot directories the store holds, sorted.
-fn snapshots(s: &Strata) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(s.root.join("snapshots-v1"))
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 #[test]
 fn system_prune_keeps_what_a_tagged_index_reaches_and_takes_an_untagged_one() {
     let s = store();
@@ -417,10 +404,10 @@ fn system_prune_keeps_what_a_tagged_index_reaches_and_takes_an_untagged_one() {
         &ctx,
         &["--platform", "linux/amd64,linux/arm64", "-t", "mp-pruned"],
     );
-    let before = snapshots(&s);
+    let before = listing(&s, "snapshots-v1");
     s.ok(&["system", "prune", "-f"]);
     assert_eq!(
-        snapshots(&s),
+        listing(&s, "snapshots-v1"),
         before,
         "the per-platform manifests' snapshots stay"
     );
@@ -460,10 +447,10 @@ fn system_prune_keeps_what_a_tagged_index_reaches_and_takes_an_untagged_one() {
         ],
     );
     let dangling = fs::read_to_string(&iid).unwrap();
-    assert!(snapshots(&s).len() > before.len());
+    assert!(listing(&s, "snapshots-v1").len() > before.len());
     let out = s.ok(&["system", "prune", "-f"]);
     assert!(out.contains(&dangling), "{out}");
-    assert_eq!(snapshots(&s), before);
+    assert_eq!(listing(&s, "snapshots-v1"), before);
     s.fails(&["inspect", &dangling]);
     s.ok(&["inspect", "mp-pruned"]);
 }
