@@ -472,20 +472,7 @@ print("Successfully tagged apibuild-py:1" in "".join(l.get("stream", "") for l i
 "#,
         tar = tar.display().to_string()
     );
-    let venv = dirs_home().join(".cache/strata-test-venv/bin/python3");
-    let python = if venv.exists() {
-        venv
-    } else {
-        PathBuf::from("python3")
-    };
-    let out = Command::new(python)
-        .args(["-c", &script])
-        .env("DOCKER_HOST", format!("unix://{}", svc.sock.display()))
-        .env("DOCKER_CONFIG", &svc.docker_config)
-        .output()
-        .expect("python3 with the docker SDK");
-    let (o, e) = text(&out);
-    assert!(out.status.success(), "{o}\n{e}");
+    let o = svc.python_ok(&script);
     let id = s.ok(&["inspect", "-f", "{{.Id}}", "apibuild-py:1"]);
     assert_eq!(o, format!("{}\nTrue\n", id.trim()));
     let ran = s.ok(&[
@@ -514,8 +501,4 @@ print("Successfully tagged apibuild-py:1" in "".join(l.get("stream", "") for l i
     assert_eq!(r.status, 400, "{r:?}");
     // The image itself stays.
     assert_eq!(s.ok(&["inspect", "-f", "{{.Id}}", "apibuild-py:1"]), id);
-}
-
-fn dirs_home() -> PathBuf {
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from)
 }

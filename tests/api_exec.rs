@@ -442,24 +442,10 @@ print("fg", c.containers.run("busybox", ["echo", "hi"], network_mode="none", rem
 
 #[test]
 fn python_sdk_runs_and_execs() {
-    let (s, svc) = service();
-    let python =
-        Path::new(&std::env::var("HOME").unwrap()).join(".cache/strata-test-venv/bin/python3");
-    let script = s.scratch("sdk").join("exec.py");
-    std::fs::write(&script, SDK_SCRIPT).unwrap();
-    let out = Command::new(&python)
-        .arg(&script)
-        .env("DOCKER_HOST", format!("unix://{}", svc.sock.display()))
-        .output()
-        .expect("the test venv's python (with docker==7.1.0)");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    let (_s, svc) = service();
+    let out = svc.python_ok(SDK_SCRIPT);
     assert_eq!(
-        text(&out.stdout),
+        out,
         "status running\n\
          exec 3 b'out\\nerr\\n'\n\
          demux 0 (b'a\\n', b'b\\n')\n\

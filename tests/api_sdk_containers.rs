@@ -7,32 +7,12 @@
 mod api_support;
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 use api_support::Service;
 use common::Strata;
 
-/// Runs `script` with the SDK pointed at the service; returns its stdout, panicking with
-/// both streams on failure.
-fn python(s: &Strata, svc: &Service, name: &str, script: &str) -> String {
-    let python =
-        Path::new(&std::env::var("HOME").unwrap()).join(".cache/strata-test-venv/bin/python3");
-    let path = s.scratch("sdk").join(name);
-    std::fs::write(&path, format!("{PRELUDE}{script}")).unwrap();
-    let out = Command::new(&python)
-        .arg(&path)
-        .env("DOCKER_HOST", format!("unix://{}", svc.sock.display()))
-        .output()
-        .expect("the test venv's python (with docker==7.1.0)");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    assert!(
-        out.status.success(),
-        "{name} failed\n--- stdout\n{}\n--- stderr\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+/// Runs `script`, after the prelude, with the SDK pointed at the service; its stdout.
+fn python(svc: &Service, script: &str) -> String {
+    svc.python_ok(&format!("{PRELUDE}{script}"))
 }
 
 /// What every script starts with: a client, an alarm so a hang fails instead of blocking
@@ -99,8 +79,8 @@ for kind in ["asdf-nope", "json-file"]:
 
 #[test]
 fn detached_run_streams_its_logs_and_wait_gives_the_code() {
-    let (s, svc) = service();
-    let out = python(&s, &svc, "follow.py", RUN_LOGS_WAIT);
+    let (_s, svc) = service();
+    let out = python(&svc, RUN_LOGS_WAIT);
     assert_eq!(
         out,
         "lines b'line 1\\nline 2\\nline 3\\n'\n\
@@ -140,8 +120,8 @@ for name, params, keys in [("default", {}, [b"\x10", b"\x11"]),
 
 #[test]
 fn attach_replays_streams_and_detaches() {
-    let (s, svc) = service();
-    let out = python(&s, &svc, "attach.py", ATTACH);
+    let (_s, svc) = service();
+    let out = python(&svc, ATTACH);
     assert_eq!(
         out,
         "replay b'hello\\n'\n\
@@ -173,8 +153,8 @@ api.remove_container(c, force=True)
 
 #[test]
 fn exec_framing_and_detach_keys() {
-    let (s, svc) = service();
-    let out = python(&s, &svc, "exec.py", EXEC);
+    let (_s, svc) = service();
+    let out = python(&svc, EXEC);
     assert_eq!(
         out,
         "frame 22 b'yay, interactive exec!'\n\
@@ -226,8 +206,8 @@ ctr.remove(force=True)
 
 #[test]
 fn config_volumes_kill_and_stats_counters() {
-    let (s, svc) = service();
-    let out = python(&s, &svc, "kill_stats.py", KILL_STATS);
+    let (_s, svc) = service();
+    let out = python(&svc, KILL_STATS);
     assert_eq!(
         out,
         "volume [('volume', '/vol1')]\n\

@@ -541,18 +541,7 @@ except docker.errors.ImageNotFound as e:
     print("gone:", e.explanation)
 print(c.df()["LayersSize"] > 0, c.images.prune()["SpaceReclaimed"])
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .env("DOCKER_HOST", format!("unix://{}", svc.sock.display()))
-        .env("DOCKER_CONFIG", &svc.docker_config)
-        .output()
-        .expect("python3 with the docker SDK (pip install docker)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = svc.python_ok(script);
     assert_eq!(
         stdout,
         format!(

@@ -7,10 +7,9 @@ mod api_support;
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use api_support::{python, Service};
+use api_support::Service;
 use common::Strata;
 
 fn service() -> (Strata, Service) {
@@ -442,18 +441,7 @@ try:
 except docker.errors.NotFound as e:
     print("gone:", e.explanation)
 "#;
-    let out = Command::new(python())
-        .args(["-c", script])
-        .env("DOCKER_HOST", format!("unix://{}", svc.sock.display()))
-        .env("DOCKER_CONFIG", &svc.docker_config)
-        .output()
-        .expect("python3 with the docker SDK (bash .ci/test.sh makes its venv)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = svc.python_ok(script);
     assert_eq!(
         stdout,
         "vn-py {'k': 'v'} ['vn-py']\nvn-pynet bridge ['vn-pynet']\n['vn-pyc']\npyalias\n[]\n\
