@@ -70,11 +70,7 @@ impl Filters {
 
     /// The values given for `key`.
     pub fn values(&self, key: &str) -> Vec<&str> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        crate::store::image_filter::filter_values(&self.0, key)
     }
 
     /// Whether `c` passes. `created_of` gives the creation time of the container a

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::record::{Container, MountSpec};
 use super::volume_store::{anonymous_name, Volume};
 use crate::store::image_filter::{
-    bool_value, label_spec, labels_match, split_filters, FilterError,
+    bool_value, filter_values, label_spec, labels_match, split_filters, FilterError,
 };
 
 /// The filter keys `volume ls` takes.
@@ -28,13 +28,7 @@ pub struct VolumeFilters {
 impl VolumeFilters {
     pub fn parse(specs: &[String]) -> Result<VolumeFilters, FilterError> {
         let pairs = split_filters(specs, KEYS)?;
-        let values = |key: &str| -> Vec<&str> {
-            pairs
-                .iter()
-                .filter(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-                .collect()
-        };
+        let values = |key: &str| filter_values(&pairs, key);
         Ok(VolumeFilters {
             dangling: bool_value("dangling", &values("dangling"))?,
             drivers: values("driver").iter().map(|s| s.to_string()).collect(),

@@ -15,7 +15,7 @@ use crate::network::record::{endpoint_id, DEFAULT_NETWORK};
 use crate::network::{CreateRequest as StoreCreate, Network, NetworkError, Networks};
 use crate::store::events::{now_ns, parse_time, record, EventType};
 use crate::store::image_filter::{
-    bool_value, label_spec, labels_match, split_filters, FilterError,
+    bool_value, filter_values, label_spec, labels_match, split_filters, FilterError,
 };
 use crate::store::time::parse_rfc3339;
 
@@ -223,13 +223,7 @@ const LIST_KEYS: &[&str] = &["dangling", "driver", "id", "label", "name", "scope
 /// one must match); different keys must all match.
 pub fn list(root: &Path, filters: &[String]) -> Result<Vec<Entry>, EngineError> {
     let pairs = split_filters(filters, LIST_KEYS)?;
-    let values = |key: &str| -> Vec<&str> {
-        pairs
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
+    let values = |key: &str| filter_values(&pairs, key);
     for t in values("type") {
         if t != "custom" && t != "builtin" {
             return Err(FilterError::Value {

@@ -27,6 +27,15 @@ pub enum FilterError {
     Pattern(String),
 }
 
+/// The values `pairs` (from [`split_filters`]) give for `key`, in order.
+pub fn filter_values<'a>(pairs: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    pairs
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
 /// `--filter` values split into `(key, value)`, keys lowercased and both trimmed, as the
 /// docker CLI sends them; keys are checked against `keys`.
 pub fn split_filters(
@@ -122,13 +131,7 @@ impl ImageFilters {
     /// Parses the `--filter` values; `now` (Unix seconds) anchors a relative `until=1h`.
     pub fn parse(specs: &[String], now: i64) -> Result<ImageFilters, FilterError> {
         let pairs = split_filters(specs, KEYS)?;
-        let values = |key: &str| -> Vec<&str> {
-            pairs
-                .iter()
-                .filter(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-                .collect()
-        };
+        let values = |key: &str| filter_values(&pairs, key);
         let mut f = ImageFilters {
             dangling: bool_value("dangling", &values("dangling"))?,
             ..Default::default()
