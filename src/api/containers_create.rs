@@ -43,6 +43,7 @@ pub struct Body {
     stop_timeout: Option<i64>,
     exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
     volumes: Option<BTreeMap<String, serde_json::Value>>,
+    healthcheck: Option<crate::store::config::Healthcheck>,
     host_config: Option<HostConfig>,
     networking_config: Option<NetworkingConfig>,
 }
@@ -286,6 +287,7 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         restart,
         stop_signal: body.stop_signal.filter(|s| !s.is_empty()),
         stop_timeout,
+        healthcheck: body.healthcheck,
         security: SecurityFlags {
             cap_add: h.cap_add.unwrap_or_default(),
             cap_drop: h.cap_drop.unwrap_or_default(),

@@ -34,6 +34,7 @@ mod pause;
 mod port;
 mod ps;
 mod rename;
+mod health_args;
 mod resource_args;
 mod restart;
 mod rm;

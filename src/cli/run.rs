@@ -106,6 +106,8 @@ pub struct RunArgs {
     pub security: super::security_args::SecurityArgs,
     #[command(flatten)]
     pub resources: super::resource_args::ResourceArgs,
+    #[command(flatten)]
+    pub health: super::health_args::HealthArgs,
     /// Which platform of a multi-platform image to run, `os/arch[/variant]` (a foreign one
     /// runs under binfmt_misc emulation); default: the host's.
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
@@ -167,6 +169,7 @@ pub fn create(store: &Store, args: RunArgs) -> Result<Container> {
 pub fn create_request(args: RunArgs) -> Result<CreateRequest> {
     engine::create::check_auto_remove(args.rm, &args.restart)?;
     let resources = args.resources.parse()?;
+    let healthcheck = args.health.healthcheck()?;
     let cwd = std::env::current_dir().context("current directory")?;
     let mut mounts = Vec::new();
     for v in &args.volume {
@@ -237,6 +240,7 @@ pub fn create_request(args: RunArgs) -> Result<CreateRequest> {
         stop_timeout: None,
         security: args.security.flags(),
         resources,
+        healthcheck,
     })
 }
 

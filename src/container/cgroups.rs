@@ -170,7 +170,14 @@ pub fn pause(cs: &Containers, query: &str) -> Result<Container, ContainerError> 
         id: c.id.clone(),
         source: Box::new(e),
     })?;
-    let c = cs.update(&c.id, |c| c.state.paused = true)?;
+    let c = cs.update(&c.id, |c| {
+        c.state.paused = true;
+        // As Docker, whose health monitor stops for a paused container and leaves it
+        // unhealthy until a probe after the unpause says otherwise.
+        if let Some(h) = &mut c.state.health {
+            h.stopped();
+        }
+    })?;
     super::events::emit(cs.store_root(), &c, "pause", &[]);
     Ok(c)
 }

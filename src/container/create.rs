@@ -42,6 +42,8 @@ pub struct CreateOptions {
     pub security: crate::sandbox::security::Security,
     /// Resource limits, already checked and defaulted (`resources::check_create`).
     pub resources: super::resources::Resources,
+    /// Over the image's HEALTHCHECK (`health::merge`); `Test: ["NONE"]` disables it.
+    pub healthcheck: Option<crate::store::config::Healthcheck>,
 }
 
 /// Creates the container `image` (named by the user as `image_name`) with `opts`; bare
@@ -95,6 +97,9 @@ fn build(
     net_config: super::record::NetConfig,
 ) -> Result<Container, ContainerError> {
     let rc = &image.config.config;
+    if let Some(h) = &opts.healthcheck {
+        super::health::validate(h).map_err(ContainerError::BadHealthcheck)?;
+    }
     let hostname = opts
         .hostname
         .clone()
@@ -145,6 +150,8 @@ fn build(
             .unwrap_or_default(),
         security: opts.security,
         resources: opts.resources,
+        healthcheck: super::health::merge(rc.healthcheck.as_ref(), opts.healthcheck),
+        shell: rc.shell.clone().unwrap_or_default(),
     };
     check_mounts(&config.mounts)?;
     let diff_ids = image.config.diff_ids()?;

@@ -25,6 +25,9 @@ pub enum ContainerError {
     NoCommand,
     #[error("the working directory {0:?} is invalid, it needs to be an absolute path")]
     BadWorkdir(String),
+    /// A create's healthcheck Docker refuses, in its words.
+    #[error("{0}")]
+    BadHealthcheck(String),
     #[error("invalid signal {0:?}")]
     BadSignal(String),
     #[error("No such container: {0}")]

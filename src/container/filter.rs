@@ -19,6 +19,7 @@ pub const KEYS: &[&str] = &[
     "volume",
     "network",
     "restart-policy",
+    "health",
 ];
 
 /// Parsed `--filter` values: (key, value) pairs, keys checked.
@@ -52,6 +53,11 @@ impl Filters {
                 return Err(ContainerError::Filter(format!(
                     "invalid filter 'status={v}': expected created, restarting, running, \
                      removing, paused, exited or dead"
+                )));
+            }
+            if k == "health" && !["starting", "healthy", "unhealthy", "none"].contains(&v) {
+                return Err(ContainerError::Filter(format!(
+                    "Unrecognised filter value for health: {v}"
                 )));
             }
             if k == "exited" && v.parse::<i32>().is_err() {
@@ -107,6 +113,8 @@ fn matches_one(
         "label" => has_label(c, v),
         "status" => c.docker_status() == v,
         "restart-policy" => c.config.restart.name == v,
+        // A container that never ran a probe has no health: `none`.
+        "health" => c.state.health.as_ref().map_or("none", |h| h.status.as_str()) == v,
         "exited" => {
             c.state.status == Status::Exited
                 && c.state.exit_code.map(|e| e.to_string()) == Some(v.to_string())
@@ -236,12 +244,40 @@ mod tests {
     }
 
     #[test]
+    fn health_filters_match_the_recorded_status() {
+        use crate::container::health::{Health, HealthStatus};
+        let created = |_: &str| None;
+        let mut c = ctr("web", "2026-01-02T00:00:00Z", Status::Running, None);
+        let with = |c: &Container, v: &str| {
+            Filters::parse(&[format!("health={v}")])
+                .unwrap()
+                .matches(c, &created)
+        };
+        assert!(with(&c, "none") && !with(&c, "healthy"), "no health: none");
+        for status in [
+            HealthStatus::Starting,
+            HealthStatus::Healthy,
+            HealthStatus::Unhealthy,
+        ] {
+            c.state.health = Some(Health {
+                status,
+                failing_streak: 0,
+                log: vec![],
+            });
+            for v in ["starting", "healthy", "unhealthy", "none"] {
+                assert_eq!(with(&c, v), v == status.as_str(), "{status:?} health={v}");
+            }
+        }
+    }
+
+    #[test]
     fn bad_filters_are_named() {
         for (spec, msg) in [
             ("nonsense", "expected name=value"),
             ("colour=red", "invalid filter 'colour'"),
             ("status=sleeping", "expected created"),
             ("exited=x", "expected an exit code"),
+            ("health=fine", "Unrecognised filter value for health: fine"),
         ] {
             let e = Filters::parse(&[spec.to_string()]).unwrap_err().to_string();
             assert!(e.contains(msg), "{spec}: {e}");

@@ -13,6 +13,8 @@ use nix::unistd::Pid;
 use super::command::parse_signal;
 use super::create::now_precise;
 use super::error::ContainerError;
+use super::health::{self, Health};
+use super::health_monitor::HealthMonitor;
 use super::record::{Container, ProcRef, Status};
 use super::rootfs::{rootfs, sandbox_mounts};
 use super::store::Containers;
@@ -133,11 +135,23 @@ pub fn run(
     drop(store);
     let mut started = false;
     let mut cgroup_failure = None;
+    let probed = health::probe_command(c.config.healthcheck.as_ref(), &c.config.shell).is_some();
+    let mut health_monitor = None;
     let result = state.and_then(|((spec, _ports_held), state)| {
         let mut on_started = |pid: i32| {
             started = true;
-            if let Ok(c) = cs.update(id, |c| c.state.pid = ProcRef::of(pid)) {
+            let ran = cs.update(id, |c| {
+                c.state.pid = ProcRef::of(pid);
+                // As Docker's start: `starting` again, no failures, the old log kept.
+                if probed {
+                    c.state.health = Some(Health::starting(c.state.health.take()));
+                }
+            });
+            if let Ok(c) = ran {
                 super::events::emit(&root, &c, "start", &[]);
+                if probed {
+                    health_monitor = HealthMonitor::start(&root, &c, pid);
+                }
                 on_start(&c);
             }
         };
@@ -161,6 +175,9 @@ pub fn run(
             state.path(),
             &mut cgroups_ready,
         );
+        if let Some(m) = health_monitor.take() {
+            m.stop();
+        }
         if let Some(e) = cgroup_failure.take() {
             return Err(e);
         }
@@ -223,6 +240,9 @@ pub fn run(
         c.state.paused = false;
         c.state.oom_killed = oom_killed;
         c.state.finished_at = Some(now_precise());
+        if let Some(h) = &mut c.state.health {
+            h.stopped();
+        }
         match code {
             Ok(code) => {
                 c.state.status = Status::Exited;

@@ -20,7 +20,8 @@
 //! (pure), `volumes` is the seam named volumes plug into, `liveness` tells a live process from
 //! a reused pid. `tree` is a container's filesystem read and written without mounts (for
 //! `export`, `cp`, and filling volumes), `commit` makes an image of the upperdir,
-//! `volume_store` holds named and anonymous volumes.
+//! `volume_store` holds named and anonymous volumes, `health` the healthcheck state machine
+//! (pure) that `health_monitor` drives from the container's monitor.
 
 pub mod access;
 pub mod cgroup_limits;
@@ -35,6 +36,8 @@ pub mod error;
 pub mod events;
 pub mod export;
 pub mod filter;
+pub mod health;
+pub mod health_monitor;
 pub mod host_info;
 pub mod lifecycle;
 pub mod liveness;

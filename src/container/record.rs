@@ -100,6 +100,13 @@ pub struct RunConfig {
     /// daemon records them (defaults applied); `update` changes the cgroup ones.
     #[serde(default)]
     pub resources: super::resources::Resources,
+    /// The image's HEALTHCHECK with the create's settings over it (`health::merge`); probed
+    /// while the container runs when its `Test` names a command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<crate::store::config::Healthcheck>,
+    /// The image's SHELL, which a `CMD-SHELL` healthcheck runs through (`/bin/sh -c` if empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shell: Vec<String>,
 }
 
 /// Docker's defaults for a container that sets nothing: `/`, root, no network, SIGTERM.
@@ -129,6 +136,8 @@ impl Default for RunConfig {
             image_volumes: Vec::new(),
             security: Default::default(),
             resources: Default::default(),
+            healthcheck: None,
+            shell: Vec::new(),
         }
     }
 }
@@ -299,6 +308,10 @@ pub struct State {
     /// The OOM killer killed a process of the last run (its cgroup's `oom_kill` count).
     #[serde(default)]
     pub oom_killed: bool,
+    /// Docker's `State.Health`: set at the first start of a container with a healthcheck,
+    /// updated by its monitor's probes, kept (unhealthy) once it stops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 /// Exit code recorded when the process owning a running container vanished (it was killed):
@@ -347,6 +360,9 @@ impl Container {
         self.state.finished_at = Some(now.to_string());
         self.state.monitor = None;
         self.state.pid = None;
+        if let Some(h) = &mut self.state.health {
+            h.stopped();
+        }
         true
     }
 }

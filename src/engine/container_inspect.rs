@@ -27,12 +27,7 @@ pub fn container_json(root: &Path, c: &Container) -> Value {
         .config
         .argv
         .split_at(c.config.entrypoint_len.min(c.config.argv.len()));
-    json!({
-        "Id": c.id,
-        "Created": c.created,
-        "Path": path,
-        "Args": args,
-        "State": {
+    let mut state = json!({
             "Status": c.docker_status(),
             "Running": running,
             "Paused": s.paused && running,
@@ -44,7 +39,17 @@ pub fn container_json(root: &Path, c: &Container) -> Value {
             "Error": s.error.clone().unwrap_or_default(),
             "StartedAt": s.started_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
             "FinishedAt": s.finished_at.clone().unwrap_or_else(|| ZERO_TIME.into()),
-        },
+    });
+    // Docker shows `Health` only once a container with a healthcheck has started.
+    if let Some(h) = &s.health {
+        state["Health"] = json!(h);
+    }
+    json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": path,
+        "Args": args,
+        "State": state,
         "Image": c.image_id.to_string(),
         // The sandbox writes these per start in a directory of its own; there is no file to name.
         "ResolvConfPath": "",
@@ -319,12 +324,17 @@ fn config(c: &Container, ep: &[String], cmd: &[String]) -> Value {
     if !exposed.is_empty() {
         cfg["ExposedPorts"] = Value::Object(exposed);
     }
-    let rest = json!({
+    let mut rest = json!({
         "Tty": c.config.tty,
         "OpenStdin": c.config.interactive,
         "StdinOnce": c.config.stdin_once,
         "Env": c.config.env,
         "Cmd": null_if_empty(cmd),
+    });
+    if let Some(h) = &c.config.healthcheck {
+        rest["Healthcheck"] = json!(h);
+    }
+    let tail = json!({
         "Image": c.image,
         "Volumes": if volumes.is_empty() { Value::Null } else { Value::Object(volumes) },
         "WorkingDir": if c.config.cwd == "/" { String::new() } else { c.config.cwd.clone() },
@@ -332,8 +342,10 @@ fn config(c: &Container, ep: &[String], cmd: &[String]) -> Value {
         "OnBuild": Value::Null,
         "Labels": c.config.labels,
     });
-    if let (Value::Object(cfg), Value::Object(rest)) = (&mut cfg, rest) {
-        cfg.extend(rest);
+    for part in [rest, tail] {
+        if let (Value::Object(cfg), Value::Object(part)) = (&mut cfg, part) {
+            cfg.extend(part);
+        }
     }
     // Docker leaves StopSignal out unless the image or a flag set one.
     if !matches!(
@@ -344,6 +356,9 @@ fn config(c: &Container, ep: &[String], cmd: &[String]) -> Value {
     }
     if let Some(t) = c.config.stop_timeout {
         cfg["StopTimeout"] = json!(t);
+    }
+    if !c.config.shell.is_empty() {
+        cfg["Shell"] = json!(c.config.shell);
     }
     cfg
 }

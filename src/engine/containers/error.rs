@@ -188,6 +188,7 @@ impl Error {
                 C::NoCommand
                 | C::BadWorkdir(_)
                 | C::BadSignal(_)
+                | C::BadHealthcheck(_)
                 | C::BadName(_)
                 | C::BadMount { .. }
                 | C::MissingBindSource(_)

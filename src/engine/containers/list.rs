@@ -149,14 +149,19 @@ pub fn networks(c: &Container) -> Vec<String> {
     net.endpoints.iter().map(|e| e.network.clone()).collect()
 }
 
-/// Docker's STATUS column: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
+/// Docker's STATUS column: `Up 3 seconds`, `Up 1 minute (healthy)`, `Exited (0) 2 minutes
+/// ago`, `Created`.
 pub fn status_text(c: &Container, now: i64) -> String {
     let since = |t: &Option<String>| t.as_deref().and_then(parse_rfc3339).map(|t| now - t);
     match c.state.status {
         Status::Running => format!(
             "Up {}{}",
             human_duration(since(&c.state.started_at).unwrap_or(0)),
-            if c.state.paused { " (Paused)" } else { "" }
+            match &c.state.health {
+                _ if c.state.paused => " (Paused)",
+                Some(h) => h.status.ps_suffix(),
+                None => "",
+            }
         ),
         Status::Exited if c.state.restarting => format!(
             "Restarting ({}) {} ago",
@@ -169,5 +174,44 @@ pub fn status_text(c: &Container, now: i64) -> String {
             human_duration(since(&c.state.finished_at).unwrap_or(0))
         ),
         Status::Created => "Created".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::health::{Health, HealthStatus};
+    use crate::container::record::test_record;
+
+    #[test]
+    fn the_status_column_shows_health_while_up() {
+        let mut c = test_record(Status::Running, None);
+        c.state.started_at = Some("2026-01-01T00:00:00Z".into());
+        let now = parse_rfc3339("2026-01-01T00:00:03Z").unwrap();
+        let health = |status| {
+            Some(Health {
+                status,
+                failing_streak: 0,
+                log: vec![],
+            })
+        };
+        // (health, paused, column)
+        let cases = [
+            (None, false, "Up 3 seconds"),
+            (health(HealthStatus::Starting), false, "Up 3 seconds (health: starting)"),
+            (health(HealthStatus::Healthy), false, "Up 3 seconds (healthy)"),
+            (health(HealthStatus::Unhealthy), false, "Up 3 seconds (unhealthy)"),
+            (health(HealthStatus::Healthy), true, "Up 3 seconds (Paused)"),
+        ];
+        for (h, paused, want) in cases {
+            c.state.health = h;
+            c.state.paused = paused;
+            assert_eq!(status_text(&c, now), want);
+        }
+        // Stopped, the health stays recorded but the column does not show it.
+        c.state.status = Status::Exited;
+        c.state.exit_code = Some(0);
+        c.state.finished_at = Some("2026-01-01T00:00:01Z".into());
+        assert_eq!(status_text(&c, now), "Exited (0) 2 seconds ago");
     }
 }

@@ -54,6 +54,8 @@ pub struct CreateRequest {
     /// Limits as given: the engine checks them against the host and applies the daemon's
     /// defaults (its warnings are `CreateEvent::Warning`s).
     pub resources: Resources,
+    /// Docker's `Config.Healthcheck` (`--health-*`, `--no-healthcheck`), over the image's.
+    pub healthcheck: Option<crate::store::config::Healthcheck>,
 }
 
 /// The network part: mode, address, aliases, published ports and name resolution.
@@ -115,6 +117,7 @@ impl CreateRequest {
             labels: self.labels,
             security,
             resources,
+            healthcheck: self.healthcheck,
         }
     }
 }
