@@ -43,7 +43,7 @@ pub struct Body {
     stop_timeout: Option<i64>,
     exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
     volumes: Option<BTreeMap<String, serde_json::Value>>,
-    healthcheck: Option<crate::store::config::Healthcheck>,
+    healthcheck: Option<HealthcheckObj>,
     host_config: Option<HostConfig>,
     networking_config: Option<NetworkingConfig>,
 }
@@ -77,6 +77,32 @@ struct HostConfig {
     init: Option<bool>,
     security_opt: Option<Vec<String>>,
     log_config: Option<LogConfigObj>,
+}
+
+/// `Config.Healthcheck`; clients send `null` for the durations they leave to the image
+/// (docker-py does), which is 0, "inherit".
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct HealthcheckObj {
+    test: Option<Vec<String>>,
+    interval: Option<i64>,
+    timeout: Option<i64>,
+    start_period: Option<i64>,
+    start_interval: Option<i64>,
+    retries: Option<i64>,
+}
+
+impl HealthcheckObj {
+    fn into_config(self) -> crate::store::config::Healthcheck {
+        crate::store::config::Healthcheck {
+            test: self.test,
+            interval: self.interval.unwrap_or(0),
+            timeout: self.timeout.unwrap_or(0),
+            start_period: self.start_period.unwrap_or(0),
+            start_interval: self.start_interval.unwrap_or(0),
+            retries: self.retries.unwrap_or(0),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -287,7 +313,7 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         restart,
         stop_signal: body.stop_signal.filter(|s| !s.is_empty()),
         stop_timeout,
-        healthcheck: body.healthcheck,
+        healthcheck: body.healthcheck.map(HealthcheckObj::into_config),
         security: SecurityFlags {
             cap_add: h.cap_add.unwrap_or_default(),
             cap_drop: h.cap_drop.unwrap_or_default(),
@@ -341,5 +367,27 @@ fn platform_param(p: &Params) -> Result<Option<Platform>, ApiError> {
         Some(spec) => Platform::parse(spec)
             .map(Some)
             .map_err(|e| ApiError::bad_request(format!("platform: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthcheck_nulls_inherit() {
+        let raw = br#"{"Image":"busybox","Healthcheck":{"Test":["CMD-SHELL","true"],
+            "Interval":200000000,"Timeout":null,"StartPeriod":null,"Retries":2}}"#;
+        let req = to_request(parse_body(raw).unwrap(), None).unwrap();
+        let h = req.healthcheck.unwrap();
+        assert_eq!(h.test, Some(vec!["CMD-SHELL".to_string(), "true".into()]));
+        assert_eq!(
+            (h.interval, h.timeout, h.start_period, h.retries),
+            (200_000_000, 0, 0, 2)
+        );
+        let req = to_request(parse_body(br#"{"Image":"busybox"}"#).unwrap(), None).unwrap();
+        assert!(req.healthcheck.is_none());
+        let e = parse_body(br#"{"Image":"b","Healthcheck":{"Interval":"1s"}}"#).unwrap_err();
+        assert!(e.message.contains("Healthcheck.Interval"), "{}", e.message);
     }
 }
