@@ -6,10 +6,10 @@
 mod api_support;
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use api_support::Service;
+use api_support::{Project, Service};
 use common::Strata;
 
 const COMPOSE_FILE: &str = r#"version: "3.7"
@@ -29,40 +29,6 @@ services:
 volumes:
   site:
 "#;
-
-struct Project<'a> {
-    svc: &'a Service,
-    dir: std::path::PathBuf,
-    name: String,
-}
-
-impl Project<'_> {
-    fn compose(&self, args: &[&str]) -> Output {
-        Command::new("docker-compose")
-            .args(args)
-            .current_dir(&self.dir)
-            .env("DOCKER_HOST", format!("unix://{}", self.svc.sock.display()))
-            .env("DOCKER_CONFIG", &self.svc.docker_config)
-            .env("COMPOSE_PROJECT_NAME", &self.name)
-            .env("COMPOSE_INTERACTIVE_NO_CLI", "1")
-            .env_remove("DOCKER_CONTEXT")
-            .output()
-            .expect("docker-compose (apt-get install docker-compose)")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.compose(args);
-        assert!(
-            out.status.success(),
-            "docker-compose {} failed: {}\n--- stdout\n{}\n--- stderr\n{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
 
 /// A loopback port nobody listens on right now.
 fn free_port() -> u16 {

@@ -12,7 +12,7 @@ mod run_support;
 
 use std::time::{Duration, Instant};
 
-use api_support::Service;
+use api_support::{Project, Service};
 use run_support::Env;
 use serde_json::Value;
 
@@ -42,7 +42,9 @@ fn wait_until(e: &Env, name: &str, secs: u64, what: &str, cond: impl Fn(&Value) 
 }
 
 fn wait_health(e: &Env, name: &str, status: &str) -> Value {
-    wait_until(e, name, 30, status, |v| v["State"]["Health"]["Status"] == status)
+    wait_until(e, name, 30, status, |v| {
+        v["State"]["Health"]["Status"] == status
+    })
 }
 
 /// The STATUS column of `ps -a` for container `name`.
@@ -54,7 +56,8 @@ fn ps_status(e: &Env, name: &str) -> String {
 }
 
 fn ps_names(e: &Env, filter: &str) -> Vec<String> {
-    let out = e.s.ok(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]);
+    let out =
+        e.s.ok(&["ps", "-a", "--filter", filter, "--format", "{{.Names}}"]);
     out.lines().map(String::from).collect()
 }
 
@@ -104,10 +107,15 @@ fn probes_drive_health_status_ps_filters_and_events() {
         "sleep",
         "300",
     ]);
-    let v = wait_until(&e, "web", 30, "three failed probes", |v| log_codes(v).len() >= 3);
+    let v = wait_until(&e, "web", 30, "three failed probes", |v| {
+        log_codes(v).len() >= 3
+    });
     let h = &v["State"]["Health"];
     assert_eq!(h["Status"], "starting", "{h:#}");
-    assert_eq!(h["FailingStreak"], 0, "failures in the start period do not count: {h:#}");
+    assert_eq!(
+        h["FailingStreak"], 0,
+        "failures in the start period do not count: {h:#}"
+    );
     assert!(log_codes(&v).iter().all(|c| *c == 1), "{h:#}");
     assert_eq!(
         v["Config"]["Healthcheck"],
@@ -121,13 +129,17 @@ fn probes_drive_health_status_ps_filters_and_events() {
     let v = wait_health(&e, "web", "healthy");
     let h = &v["State"]["Health"];
     let last = h["Log"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!((&last["ExitCode"], &last["Output"]), (&0.into(), &"fine\n".into()));
+    assert_eq!(
+        (&last["ExitCode"], &last["Output"]),
+        (&0.into(), &"fine\n".into())
+    );
     assert!(last["Start"].as_str().unwrap() <= last["End"].as_str().unwrap());
     assert!(h["Log"].as_array().unwrap().len() <= 5, "{h:#}");
     assert!(ps_status(&e, "web").ends_with(" (healthy)"));
     assert_eq!(ps_names(&e, "health=healthy"), ["web"]);
     assert!(ps_names(&e, "health=unhealthy").is_empty());
-    let fmt = e.s.ok(&["inspect", "--format", "{{.State.Health.Status}}", "web"]);
+    let fmt =
+        e.s.ok(&["inspect", "--format", "{{.State.Health.Status}}", "web"]);
     assert_eq!(fmt.trim(), "healthy");
 
     // A success ended the start period: two failures in a row now make it unhealthy.
@@ -140,7 +152,11 @@ fn probes_drive_health_status_ps_filters_and_events() {
     assert_eq!(ps_names(&e, "health=unhealthy"), ["web"]);
     wait_until(&e, "web", 30, "a full log", |v| log_codes(v).len() == 5);
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(log_codes(&inspect(&e, "web")).len(), 5, "only the last five stay");
+    assert_eq!(
+        log_codes(&inspect(&e, "web")).len(),
+        5,
+        "only the last five stay"
+    );
 
     let until = (api_support::unix_now() + 1).to_string();
     let events = e.s.ok(&[
@@ -170,7 +186,11 @@ fn probes_drive_health_status_ps_filters_and_events() {
     assert_eq!(ps_names(&e, "health=unhealthy"), ["web"]);
     e.s.ok(&["start", "web"]);
     let v = inspect(&e, "web");
-    assert_eq!(v["State"]["Health"]["Status"], "starting", "{:#}", v["State"]);
+    assert_eq!(
+        v["State"]["Health"]["Status"], "starting",
+        "{:#}",
+        v["State"]
+    );
     assert_eq!(v["State"]["Health"]["FailingStreak"], 0);
     assert_eq!(log_codes(&v).len(), 5);
 }
@@ -197,7 +217,12 @@ fn image_healthcheck_is_inherited_overridden_and_disabled() {
     );
     assert_eq!(v["Config"]["Shell"], serde_json::json!(["/bin/sh", "-xc"]));
     // The probe runs through the image's SHELL; stderr and stdout are both kept.
-    let last = v["State"]["Health"]["Log"].as_array().unwrap().last().unwrap().clone();
+    let last = v["State"]["Health"]["Log"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(last["Output"], "+ echo probe-out\nprobe-out\n");
 
     // Only the command is replaced: the interval and retries still come from the image.
@@ -207,8 +232,16 @@ fn image_healthcheck_is_inherited_overridden_and_disabled() {
         serde_json::json!({"Test": ["CMD-SHELL", "echo over; exit 3"], "Interval": 200_000_000u64,
             "Retries": 1})
     );
-    let last = v["State"]["Health"]["Log"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!((&last["ExitCode"], &last["Output"]), (&3.into(), &"+ echo over\nover\n+ exit 3\n".into()));
+    let last = v["State"]["Health"]["Log"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&last["ExitCode"], &last["Output"]),
+        (&3.into(), &"+ echo over\nover\n+ exit 3\n".into())
+    );
 
     // Disabled: never probed, no Health at all, nothing after Up in ps.
     std::thread::sleep(Duration::from_millis(600));
@@ -220,7 +253,10 @@ fn image_healthcheck_is_inherited_overridden_and_disabled() {
     );
     assert!(v["State"].get("Health").is_none(), "{:#}", v["State"]);
     let status = ps_status(&e, "off");
-    assert!(status.starts_with("Up ") && !status.contains('('), "{status}");
+    assert!(
+        status.starts_with("Up ") && !status.contains('('),
+        "{status}"
+    );
     assert_eq!(ps_names(&e, "health=none"), ["off"]);
 }
 
@@ -249,7 +285,10 @@ fn a_probe_past_its_timeout_is_killed_and_fails() {
     let v = wait_health(&e, "slow", "unhealthy");
     for r in v["State"]["Health"]["Log"].as_array().unwrap() {
         assert_eq!(r["ExitCode"], -1, "{r:#}");
-        assert_eq!(r["Output"], "Health check exceeded timeout (300ms): partial\n");
+        assert_eq!(
+            r["Output"],
+            "Health check exceeded timeout (300ms): partial\n"
+        );
     }
     // Each timed-out probe was killed, its `sleep` with it: at most the one in flight is left.
     let ps = e.s.ok(&["exec", "slow", "ps", "-o", "args"]);
@@ -285,9 +324,15 @@ fn bad_health_settings_are_refused_in_dockers_words() {
         let (_, err) = e.code(&args, 125);
         assert!(err.contains(want), "{flags:?}: {err}");
     }
-    assert!(e.container_dirs().is_empty(), "a refused create leaves nothing");
+    assert!(
+        e.container_dirs().is_empty(),
+        "a refused create leaves nothing"
+    );
     let (_, err) = e.code(&["ps", "--filter", "health=fine"], 1);
-    assert!(err.contains("Unrecognised filter value for health: fine"), "{err}");
+    assert!(
+        err.contains("Unrecognised filter value for health: fine"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -359,6 +404,16 @@ assert names(health='unhealthy') == ['/bad'], names(health='unhealthy')
 assert names(health='none') == ['/off'], names(health='none')
 status = api.containers(filters={'name': 'ok'})[0]['Status']
 assert status.startswith('Up ') and status.endswith(' (healthy)'), status
+
+# Paused, nothing vouches for it (Docker stops its probes); unpaused, a probe makes it
+# healthy again.
+api.pause(ok)
+assert health(ok)['Status'] == 'unhealthy', health(ok)
+assert api.containers(filters={'name': 'ok'})[0]['Status'].endswith(' (Paused)')
+time.sleep(0.5)
+assert health(ok)['Status'] == 'unhealthy', 'no probe while paused: %r' % health(ok)
+api.unpause(ok)
+wait(ok, 'healthy')
 print('ok')
 "#,
     );
@@ -389,7 +444,13 @@ print('ok')
         assert!(Instant::now() < end, "cli never healthy: {status}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let ps = svc.docker_ok(&["ps", "--filter", "health=unhealthy", "--format", "{{.Names}}"]);
+    let ps = svc.docker_ok(&[
+        "ps",
+        "--filter",
+        "health=unhealthy",
+        "--format",
+        "{{.Names}}",
+    ]);
     assert_eq!(ps.trim(), "bad");
     let ps = svc.docker_ok(&["ps", "--filter", "name=cli", "--format", "{{.Status}}"]);
     assert!(ps.trim().ends_with("(healthy)"), "{ps}");
@@ -405,4 +466,61 @@ print('ok')
         err.contains("StartPeriod in Healthcheck cannot be less than 1ms"),
         "{err}"
     );
+}
+
+/// Compose waits for `condition: service_healthy` before it starts the dependent service.
+const COMPOSE_FILE: &str = r#"version: "2.4"
+services:
+  db:
+    image: busybox
+    network_mode: none
+    command: ["sh", "-c", "sleep 1; touch /tmp/ready; exec sleep 300"]
+    healthcheck:
+      test: ["CMD-SHELL", "test -e /tmp/ready"]
+      interval: 200ms
+      retries: 30
+  app:
+    image: busybox
+    network_mode: none
+    command: ["sleep", "300"]
+    depends_on:
+      db:
+        condition: service_healthy
+"#;
+
+#[test]
+fn compose_starts_a_dependent_once_its_dependency_is_healthy() {
+    let e = Env::new();
+    let svc = Service::start(&e.s, &[]);
+    let dir = e.s.scratch("project");
+    std::fs::write(dir.join("docker-compose.yml"), COMPOSE_FILE).unwrap();
+    let p = Project {
+        svc: &svc,
+        dir,
+        name: format!("hc{}", std::process::id()),
+    };
+    p.ok(&["up", "-d"]);
+    let db = inspect(&e, &format!("{}_db_1", p.name));
+    let app = inspect(&e, &format!("{}_app_1", p.name));
+    // `up` returned only once db was healthy (its probe cannot pass in its first second),
+    // and app started after db's first passing probe.
+    assert_eq!(
+        db["State"]["Health"]["Status"], "healthy",
+        "{:#}",
+        db["State"]
+    );
+    let passed = db["State"]["Health"]["Log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ExitCode"] == 0)
+        .map(|r| r["End"].as_str().unwrap().to_string())
+        .unwrap();
+    let app_started = app["State"]["StartedAt"].as_str().unwrap();
+    assert!(
+        app_started > passed.as_str(),
+        "app {app_started} before db passed {passed}"
+    );
+    assert_eq!(app["State"]["Status"], "running");
+    p.ok(&["down", "-t", "0"]);
 }

@@ -22,7 +22,11 @@ pub struct HealthArgs {
     )]
     pub interval: Option<String>,
     /// Consecutive failures needed to report unhealthy.
-    #[arg(long = "health-retries", value_name = "int", allow_hyphen_values = true)]
+    #[arg(
+        long = "health-retries",
+        value_name = "int",
+        allow_hyphen_values = true
+    )]
     pub retries: Option<String>,
     /// Time between running the check during the start period (ms|s|m|h).
     #[arg(
@@ -138,13 +142,19 @@ mod tests {
         let cases: Vec<(HealthArgs, Want)> = vec![
             (HealthArgs::default(), Ok(None)),
             (args(Some(""), None, None), Ok(None)),
-            (args(Some("true"), None, None), Ok(Some((shell("true"), 0, 0)))),
+            (
+                args(Some("true"), None, None),
+                Ok(Some((shell("true"), 0, 0))),
+            ),
             (
                 args(Some("curl -f x"), Some("1.5s"), Some("2")),
                 Ok(Some((shell("curl -f x"), 1_500_000_000, 2))),
             ),
             // Settings without a command keep the image's command (merged at create).
-            (args(None, Some("200ms"), None), Ok(Some((None, 200_000_000, 0)))),
+            (
+                args(None, Some("200ms"), None),
+                Ok(Some((None, 200_000_000, 0))),
+            ),
             (args(None, Some("0s"), None), Ok(None)),
             (
                 args(None, Some("-1s"), None),
@@ -156,11 +166,15 @@ mod tests {
             ),
             (
                 args(None, Some("soon"), None),
-                Err(r#"invalid argument "soon" for "--health-interval" flag: time: invalid duration "soon""#),
+                Err(
+                    r#"invalid argument "soon" for "--health-interval" flag: time: invalid duration "soon""#,
+                ),
             ),
             (
                 args(None, None, Some("x")),
-                Err(r#"invalid argument "x" for "--health-retries" flag: strconv.ParseInt: parsing "x": invalid syntax"#),
+                Err(
+                    r#"invalid argument "x" for "--health-retries" flag: strconv.ParseInt: parsing "x": invalid syntax"#,
+                ),
             ),
         ];
         for (a, want) in cases {

@@ -114,7 +114,13 @@ fn matches_one(
         "status" => c.docker_status() == v,
         "restart-policy" => c.config.restart.name == v,
         // A container that never ran a probe has no health: `none`.
-        "health" => c.state.health.as_ref().map_or("none", |h| h.status.as_str()) == v,
+        "health" => {
+            c.state
+                .health
+                .as_ref()
+                .map_or("none", |h| h.status.as_str())
+                == v
+        }
         "exited" => {
             c.state.status == Status::Exited
                 && c.state.exit_code.map(|e| e.to_string()) == Some(v.to_string())

@@ -140,12 +140,7 @@ fn monitor(probe: Probe, rx: Receiver<Msg>, tx: Sender<Msg>) {
 }
 
 /// Runs one probe to its end or its timeout; `None` when told to stop meanwhile.
-fn run_probe(
-    probe: &Probe,
-    seq: u64,
-    rx: &Receiver<Msg>,
-    tx: &Sender<Msg>,
-) -> Option<ProbeResult> {
+fn run_probe(probe: &Probe, seq: u64, rx: &Receiver<Msg>, tx: &Sender<Msg>) -> Option<ProbeResult> {
     let start = now_precise();
     let output = Arc::new(Mutex::new(Output::default()));
     let result = |exit_code: i32, text: String| ProbeResult {
@@ -164,9 +159,7 @@ fn run_probe(
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(Msg::Spawned(n, pid)) if n == seq => joiner = Some(pid),
-            Ok(Msg::Done(n, Ok(code))) if n == seq => {
-                return Some(result(code, text_of(&output)))
-            }
+            Ok(Msg::Done(n, Ok(code))) if n == seq => return Some(result(code, text_of(&output))),
             Ok(Msg::Done(n, Err(e))) if n == seq => return Some(result(-1, e)),
             Ok(Msg::Spawned(..) | Msg::Done(..)) => {}
             Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => {
@@ -251,7 +244,11 @@ fn spawn_probe(
         }
     });
     let mut spec = probe.spec.clone();
-    spec.stdio = [Some(null.as_raw_fd()), Some(w.as_raw_fd()), Some(w.as_raw_fd())];
+    spec.stdio = [
+        Some(null.as_raw_fd()),
+        Some(w.as_raw_fd()),
+        Some(w.as_raw_fd()),
+    ];
     let init_pid = probe.init_pid;
     let spawned = std::thread::Builder::new()
         .name("health-probe".into())

@@ -39,7 +39,10 @@ fn merge_takes_the_image_values_the_container_leaves_zero() {
             Some(hc(&["CMD-SHELL", "other"], 0, 0, 3 * SEC, 0)),
             Some(hc(&["CMD-SHELL", "other"], 5 * SEC, 2 * SEC, 3 * SEC, 4)),
         ),
-        (Some(hc(&["NONE"], 0, 0, 0, 0)), Some(hc(&["NONE"], 5 * SEC, 2 * SEC, 0, 4))),
+        (
+            Some(hc(&["NONE"], 0, 0, 0, 0)),
+            Some(hc(&["NONE"], 5 * SEC, 2 * SEC, 0, 4)),
+        ),
     ];
     for (given, want) in cases {
         assert_eq!(&merge(Some(&image), given.clone()), want, "{given:?}");
@@ -93,9 +96,21 @@ fn probe_commands_by_test_kind() {
     // (test, shell, want)
     let cases: &[(&[&str], &[String], Option<&[&str]>)] = &[
         (&["CMD", "true"], &[], Some(&["true"])),
-        (&["CMD", "test", "-e", "/x"], &[], Some(&["test", "-e", "/x"])),
-        (&["CMD-SHELL", "exit 0"], &[], Some(&["/bin/sh", "-c", "exit 0"])),
-        (&["CMD-SHELL", "exit 0"], &bash, Some(&["/bin/bash", "-c", "exit 0"])),
+        (
+            &["CMD", "test", "-e", "/x"],
+            &[],
+            Some(&["test", "-e", "/x"]),
+        ),
+        (
+            &["CMD-SHELL", "exit 0"],
+            &[],
+            Some(&["/bin/sh", "-c", "exit 0"]),
+        ),
+        (
+            &["CMD-SHELL", "exit 0"],
+            &bash,
+            Some(&["/bin/bash", "-c", "exit 0"]),
+        ),
         (&["NONE"], &[], None),
         (&["CMD"], &[], None),
         (&["WHAT", "x"], &[], None),
@@ -125,7 +140,12 @@ fn defaults_fill_the_zeros() {
     let t = Timing::of(&hc(&["CMD", "x"], 200 * MS, SEC, 2 * SEC, 1));
     assert_eq!(
         (t.interval, t.timeout, t.start_period, t.retries),
-        (Duration::from_millis(200), Duration::from_secs(1), Duration::from_secs(2), 1)
+        (
+            Duration::from_millis(200),
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            1
+        )
     );
 }
 
@@ -209,7 +229,10 @@ fn the_log_keeps_the_last_five() {
     assert_eq!(codes, vec![3, 4, 5, 6, 7]);
     // A restart starts over, keeping the log; a stop leaves it unhealthy.
     let mut again = Health::starting(Some(h.clone()));
-    assert_eq!((again.status, again.failing_streak), (HealthStatus::Starting, 0));
+    assert_eq!(
+        (again.status, again.failing_streak),
+        (HealthStatus::Starting, 0)
+    );
     assert_eq!(again.log, h.log);
     again.stopped();
     assert_eq!(again.status, HealthStatus::Unhealthy);

@@ -256,3 +256,40 @@ impl Service {
         stdout
     }
 }
+
+/// A docker-compose project (Debian's `docker-compose` 1.29) in `dir`, named `name`, against
+/// the service.
+pub struct Project<'a> {
+    pub svc: &'a Service,
+    pub dir: PathBuf,
+    pub name: String,
+}
+
+impl Project<'_> {
+    pub fn compose(&self, args: &[&str]) -> Output {
+        Command::new("docker-compose")
+            .args(args)
+            .current_dir(&self.dir)
+            .env("DOCKER_HOST", format!("unix://{}", self.svc.sock.display()))
+            .env("DOCKER_CONFIG", &self.svc.docker_config)
+            .env("COMPOSE_PROJECT_NAME", &self.name)
+            .env("COMPOSE_INTERACTIVE_NO_CLI", "1")
+            .env_remove("DOCKER_CONTEXT")
+            .output()
+            .expect("docker-compose (apt-get install docker-compose)")
+    }
+
+    /// `docker-compose ARGS`, asserting success; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.compose(args);
+        assert!(
+            out.status.success(),
+            "docker-compose {} failed: {}\n--- stdout\n{}\n--- stderr\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}

@@ -198,9 +198,21 @@ mod tests {
         // (health, paused, column)
         let cases = [
             (None, false, "Up 3 seconds"),
-            (health(HealthStatus::Starting), false, "Up 3 seconds (health: starting)"),
-            (health(HealthStatus::Healthy), false, "Up 3 seconds (healthy)"),
-            (health(HealthStatus::Unhealthy), false, "Up 3 seconds (unhealthy)"),
+            (
+                health(HealthStatus::Starting),
+                false,
+                "Up 3 seconds (health: starting)",
+            ),
+            (
+                health(HealthStatus::Healthy),
+                false,
+                "Up 3 seconds (healthy)",
+            ),
+            (
+                health(HealthStatus::Unhealthy),
+                false,
+                "Up 3 seconds (unhealthy)",
+            ),
             (health(HealthStatus::Healthy), true, "Up 3 seconds (Paused)"),
         ];
         for (h, paused, want) in cases {
