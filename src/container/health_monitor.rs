@@ -163,13 +163,11 @@ fn run_probe(probe: &Probe, seq: u64, rx: &Receiver<Msg>, tx: &Sender<Msg>) -> O
             Ok(Msg::Done(n, Err(e))) if n == seq => return Some(result(-1, e)),
             Ok(Msg::Spawned(..) | Msg::Done(..)) => {}
             Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => {
-                kill_probe(joiner);
-                wait_done(rx, seq);
+                kill_and_wait(rx, seq, joiner);
                 return None;
             }
             Err(RecvTimeoutError::Timeout) => {
-                kill_probe(joiner);
-                let stop = wait_done(rx, seq);
+                let stop = kill_and_wait(rx, seq, joiner);
                 let text = health::timeout_output(probe.timing.timeout, &text_of(&output));
                 return (!stop).then(|| result(-1, text));
             }
@@ -181,14 +179,17 @@ fn text_of(output: &Mutex<Output>) -> String {
     output.lock().map(|o| o.text()).unwrap_or_default()
 }
 
-/// Waits (a while) for the killed probe's end; whether a stop came meanwhile.
-fn wait_done(rx: &Receiver<Msg>, seq: u64) -> bool {
+/// Kills probe `seq` and waits (a while) for its end; whether a stop came meanwhile. A probe
+/// whose process was not reported yet (a slow fork on a busy host) is killed once it is.
+fn kill_and_wait(rx: &Receiver<Msg>, seq: u64, joiner: Option<i32>) -> bool {
+    kill_probe(joiner);
     let deadline = Instant::now() + GRACE;
     let mut stop = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(Msg::Done(n, _)) if n == seq => return stop,
+            Ok(Msg::Spawned(n, pid)) if n == seq => kill_probe(Some(pid)),
             Err(_) => return stop,
             Ok(Msg::Stop) => stop = true,
             Ok(Msg::Spawned(..) | Msg::Done(..)) => {}

@@ -94,7 +94,8 @@ fn probe_commands_by_test_kind() {
     let sh = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let bash = sh(&["/bin/bash", "-c"]);
     // (test, shell, want)
-    let cases: &[(&[&str], &[String], Option<&[&str]>)] = &[
+    type Case<'a> = (&'a [&'a str], &'a [String], Option<&'a [&'a str]>);
+    let cases: &[Case] = &[
         (&["CMD", "true"], &[], Some(&["true"])),
         (
             &["CMD", "test", "-e", "/x"],
