@@ -31,9 +31,15 @@ pub struct RunIo {
 /// The sandbox spec for a container.
 pub fn spec(store: &Store, c: &Container, io: RunIo) -> Result<Spec, ContainerError> {
     let mut spec = Spec::new(c.config.argv.clone(), rootfs(store, c)?);
-    spec.env = c.config.env.clone();
+    spec.env = super::command::process_env(
+        &c.config.env,
+        &c.config.hostname,
+        c.config.tty,
+        &super::links::env(store.root(), c),
+    );
     spec.cwd = c.config.cwd.clone().into();
     spec.user = c.config.user.clone();
+    spec.group_add = c.config.group_add.clone();
     spec.hostname = c.config.hostname.clone();
     spec.mounts = sandbox_mounts(store, c)?;
     spec.network = c.config.network.clone();

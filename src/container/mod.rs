@@ -37,6 +37,7 @@ pub mod export;
 pub mod filter;
 pub mod host_info;
 pub mod lifecycle;
+pub mod links;
 pub mod liveness;
 pub mod logfile;
 pub mod mount_spec;

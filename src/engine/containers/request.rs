@@ -54,6 +54,13 @@ pub struct CreateRequest {
     /// Limits as given: the engine checks them against the host and applies the daemon's
     /// defaults (its warnings are `CreateEvent::Warning`s).
     pub resources: Resources,
+    /// Docker's `GroupAdd`: supplementary groups (names in the container's `/etc/group`, or
+    /// ids) of its processes.
+    pub group_add: Vec<String>,
+    /// Docker's `VolumesFrom`: `CONTAINER[:ro|:rw]`, whose mounts this container gets too.
+    pub volumes_from: Vec<String>,
+    /// Docker's `HostConfig` as an API client sent it, echoed by `inspect`.
+    pub host_config: Option<serde_json::Value>,
 }
 
 /// The network part: mode, address, aliases, published ports and name resolution.
@@ -72,6 +79,10 @@ pub struct NetworkRequest {
     pub dns_options: Vec<String>,
     /// `NAME:IP` (or `NAME:host-gateway`) lines for /etc/hosts.
     pub extra_hosts: Vec<String>,
+    /// The MAC address of the container's interface on its first network.
+    pub mac_address: Option<String>,
+    /// Docker's legacy links, `CONTAINER[:ALIAS]`.
+    pub links: Vec<String>,
 }
 
 impl CreateRequest {
@@ -101,6 +112,8 @@ impl CreateRequest {
                 dns_search: n.dns_search,
                 dns_options: n.dns_options,
                 extra_hosts: n.extra_hosts,
+                mac_address: n.mac_address,
+                links: n.links,
             },
             readonly_root: self.readonly_rootfs,
             mounts: self.mounts,
@@ -115,6 +128,9 @@ impl CreateRequest {
             labels: self.labels,
             security,
             resources,
+            group_add: self.group_add,
+            volumes_from: self.volumes_from,
+            host_config: self.host_config,
         }
     }
 }
@@ -168,7 +184,11 @@ mod tests {
                 dns_search: vec!["example.com".into()],
                 dns_options: vec!["ndots:2".into()],
                 extra_hosts: vec!["x:1.2.3.4".into()],
+                mac_address: Some("02:42:ac:11:00:0a".into()),
+                links: vec!["db:data".into()],
             },
+            group_add: vec!["audio".into()],
+            volumes_from: vec!["src:ro".into()],
             readonly_rootfs: true,
             init: true,
             auto_remove: true,
@@ -199,5 +219,9 @@ mod tests {
         assert_eq!(o.net.dns_search, vec!["example.com".to_string()]);
         assert_eq!(o.net.dns_options, vec!["ndots:2".to_string()]);
         assert_eq!(o.net.extra_hosts, vec!["x:1.2.3.4".to_string()]);
+        assert_eq!(o.net.mac_address.as_deref(), Some("02:42:ac:11:00:0a"));
+        assert_eq!(o.net.links, vec!["db:data".to_string()]);
+        assert_eq!(o.group_add, vec!["audio".to_string()]);
+        assert_eq!(o.volumes_from, vec!["src:ro".to_string()]);
     }
 }
