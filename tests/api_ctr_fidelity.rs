@@ -55,10 +55,10 @@ hc = api.create_host_config(
     network_mode="none", pid_mode="host", isolation="default", cpuset_cpus="0",
     cpu_shares=512, device_cgroup_rules=["c 7:128 rwm"], storage_opt={"size": "120G"},
     init=True, log_config=lc, tmpfs={"/tmp1": "size=3M"}, group_add=[1000, "nogroup"],
-    mem_swappiness=40, cpu_rt_period=1000, cpu_rt_runtime=500)
+    mem_swappiness=40, cpu_rt_period=1000, cpu_rt_runtime=500, runtime="runc")
 c = api.create_container(
     "busybox", ["sh", "-c", "env; id -G; grep ' /tmp1 ' /proc/mounts"], host_config=hc,
-    stop_timeout=25, runtime="runc",
+    stop_timeout=25,
     environment={"Foo": None, "Other": "one", "Blank": ""})
 i = api.inspect_container(c)
 h = i["HostConfig"]
@@ -241,7 +241,7 @@ net = api.create_network("fidnet")["Id"]
 srv = api.create_container("busybox", ["sleep", "60"], name="fid-target",
     host_config=api.create_host_config(network_mode="fidnet"))
 api.start(srv)
-_, code, out = run(["sh", "-c", "env; ping -c 1 -W 3 tgt >/dev/null && echo reached"],
+user, code, out = run(["sh", "-c", "env; ping -c 1 -W 3 tgt >/dev/null && echo reached"],
     host_config=api.create_host_config(links={"fid-target": "tgt"}, network_mode="fidnet"))
 assert code == 0 and "reached" in out and "TGT_NAME" not in out, out
 
@@ -253,7 +253,7 @@ try:
     raise AssertionError("linked to a stopped container")
 except docker.errors.APIError as e:
     assert "Cannot link to a non running container" in e.explanation, e.explanation
-for x in [c, target, cid, srv]:
+for x in [c, target, cid, srv, user]:
     api.remove_container(x, force=True)
 api.remove_network(net)
 "#;

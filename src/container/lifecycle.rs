@@ -416,15 +416,22 @@ pub fn remove(
     volumes_too: bool,
 ) -> Result<(), ContainerError> {
     let cs = Containers::new(store.root());
-    let c = cs.get_reconciled(&c.id)?;
-    if c.state.status == Status::Running {
+    let mut c = cs.get_reconciled(&c.id)?;
+    // Between an exit and the restart its policy asked for, Docker counts it as running.
+    let restarting = c.state.restarting && c.state.keeper.is_some_and(|k| k.alive());
+    if c.state.status == Status::Running || restarting {
         if !force {
             return Err(ContainerError::IsRunning {
                 id: c.id.clone(),
                 name: c.name.clone(),
             });
         }
-        kill_and_wait(&cs, &c.id)?;
+        // The keeper leaves a manually stopped container alone: it restarts nothing now.
+        cs.update(&c.id, |c| c.state.manually_stopped = true)?;
+        c = cs.get_reconciled(&c.id)?;
+        if c.state.status == Status::Running {
+            kill_and_wait(&cs, &c.id)?;
+        }
     }
     // Its monitor removes the cgroup when the container ends, unless the monitor was
     // killed first.

@@ -37,7 +37,8 @@ const FROM_RECORD: &[&str] = &[
 /// the record holds and those sent as `null` or `""` (left at Docker's default), with the log
 /// driver's defaults filled in.
 pub fn echo_sent(hc: &mut Map<String, Value>, sent: &Map<String, Value>) {
-    for (key, value) in sent {
+    for (sent_key, value) in sent {
+        let key = &canonical(hc, sent_key);
         let unset = value.is_null() || value.as_str() == Some("");
         if unset || FROM_RECORD.contains(&key.as_str()) {
             continue;
@@ -55,6 +56,27 @@ pub fn echo_sent(hc: &mut Map<String, Value>, sent: &Map<String, Value>) {
         };
         hc.insert(key.clone(), value);
     }
+}
+
+/// `HostConfig` fields the record's object may lack, by Docker's name.
+const OTHER_KEYS: &[&str] = &[
+    "Tmpfs",
+    "Init",
+    "StorageOpt",
+    "Sysctls",
+    "Mounts",
+    "Annotations",
+];
+
+/// Docker's name of a sent key: dockerd decodes JSON field names regardless of case (as Go
+/// does), so `CPURealtimePeriod` (docker-py's spelling) is `CpuRealtimePeriod`.
+fn canonical(hc: &Map<String, Value>, key: &str) -> String {
+    hc.keys()
+        .map(String::as_str)
+        .chain(OTHER_KEYS.iter().copied())
+        .find(|k| k.eq_ignore_ascii_case(key))
+        .unwrap_or(key)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -96,6 +118,16 @@ mod tests {
                 json!({"Type": "json-file", "Config": {}}),
             ),
         ];
+        // dockerd reads field names regardless of case; inspect shows Docker's.
+        let mut hc = Map::new();
+        hc.insert("CpuRealtimePeriod".into(), json!(0));
+        let mut s = Map::new();
+        s.insert("CPURealtimePeriod".into(), json!(1000));
+        s.insert("tmpfs".into(), json!({"/t": ""}));
+        echo_sent(&mut hc, &s);
+        assert_eq!(hc["CpuRealtimePeriod"], json!(1000));
+        assert_eq!(hc["Tmpfs"], json!({"/t": ""}));
+        assert!(!hc.contains_key("CPURealtimePeriod") && !hc.contains_key("tmpfs"));
         for (key, sent, record, want) in cases {
             let mut hc = Map::new();
             hc.insert(key.to_string(), record.clone());
