@@ -275,7 +275,8 @@ mod tests {
     fn process_env_is_dockerds_merge() {
         let p = format!("PATH={DEFAULT_PATH}");
         // (Config.Env, tty, links, the process's environment)
-        let cases: &[(&[&str], bool, &[&str], &[&str])] = &[
+        type Case<'a> = (&'a [&'a str], bool, &'a [&'a str], &'a [&'a str]);
+        let cases: &[Case] = &[
             (&[], false, &[], &[&p, "HOSTNAME=h"]),
             (&[], true, &[], &[&p, "HOSTNAME=h", "TERM=xterm"]),
             (
