@@ -14,7 +14,8 @@ use common::Strata;
 
 /// Runs `script` after the prelude; asserts it reached its end.
 fn python(svc: &Service, script: &str) -> String {
-    let out = svc.python_ok(&format!("{PRELUDE}{script}\nprint('ok')\n"));
+    let prelude = api_support::SDK_PRELUDE;
+    let out = svc.python_ok(&format!("{prelude}{PRELUDE}{script}\nprint('ok')\n"));
     assert!(
         out.trim_end().ends_with("ok"),
         "the script stopped early:\n{out}"
@@ -22,18 +23,8 @@ fn python(svc: &Service, script: &str) -> String {
     out
 }
 
-/// A client, and an alarm so a hang fails instead of blocking the suite.
+/// `run`: create, start and wait, the way docker-py's tests do.
 const PRELUDE: &str = r#"
-import io, json, signal, tarfile, time
-import docker
-from docker.utils import kwargs_from_env
-
-def hung(*_):
-    raise TimeoutError("no answer within 90 s")
-signal.signal(signal.SIGALRM, hung)
-signal.alarm(90)
-api = docker.APIClient(timeout=60, **kwargs_from_env())
-
 def run(cmd, **kw):
     """Creates, starts and waits for a container; its id and output."""
     c = api.create_container("busybox", cmd, **kw)

@@ -12,22 +12,13 @@ use common::Strata;
 
 /// Runs `script`, after the prelude, with the SDK pointed at the service; its stdout.
 fn python(svc: &Service, script: &str) -> String {
-    svc.python_ok(&format!("{PRELUDE}{script}"))
+    svc.python_ok(&format!("{}{PRELUDE}{script}", api_support::SDK_PRELUDE))
 }
 
-/// What every script starts with: a client, an alarm so a hang fails instead of blocking
-/// the suite, and docker-py's own check that a socket was detached (closed by the daemon).
+/// What every script has after `SDK_PRELUDE`: a high-level client, and docker-py's own check
+/// that a socket was detached (closed by the daemon).
 const PRELUDE: &str = r#"
-import signal, socket, time
-import docker
-from docker.utils import kwargs_from_env
 from docker.utils.socket import next_frame_header, read_exactly
-
-def hung(*_):
-    raise TimeoutError("no answer within 60 s")
-signal.signal(signal.SIGALRM, hung)
-signal.alarm(60)
-api = docker.APIClient(timeout=30, **kwargs_from_env())
 client = docker.from_env()
 
 def detached(sock, inputs):

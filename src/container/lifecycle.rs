@@ -417,8 +417,18 @@ pub fn remove(
 ) -> Result<(), ContainerError> {
     let cs = Containers::new(store.root());
     let mut c = cs.get_reconciled(&c.id)?;
-    // Between an exit and the restart its policy asked for, Docker counts it as running.
-    let restarting = c.state.restarting && c.state.keeper.is_some_and(|k| k.alive());
+    // Between an exit and the restart its policy asks for, Docker counts it as running (from
+    // the exit on: the keeper may not have marked it restarting yet).
+    let s = &c.state;
+    let restarting = s.keeper.is_some_and(|k| k.alive())
+        && !s.manually_stopped
+        && (s.restarting
+            || (s.status == Status::Exited
+                && c.config.restart.should_restart(
+                    s.exit_code.unwrap_or(0),
+                    s.restart_count,
+                    false,
+                )));
     if c.state.status == Status::Running || restarting {
         if !force {
             return Err(ContainerError::IsRunning {

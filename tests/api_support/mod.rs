@@ -256,3 +256,17 @@ impl Service {
         stdout
     }
 }
+
+/// What an SDK script starts with: the modules the tests use, an alarm so a hang fails
+/// instead of blocking the suite, and a low-level client (`api`) for this service.
+pub const SDK_PRELUDE: &str = r#"
+import io, json, signal, socket, tarfile, time
+import docker
+from docker.utils import kwargs_from_env
+
+def hung(*_):
+    raise TimeoutError("no answer within 90 s")
+signal.signal(signal.SIGALRM, hung)
+signal.alarm(90)
+api = docker.APIClient(timeout=60, **kwargs_from_env())
+"#;
