@@ -9,8 +9,7 @@
 mod api_support;
 mod common;
 
-use api_support::Service;
-use common::Strata;
+use api_support::{busybox_service as service, Service};
 
 /// Runs `script` after the prelude; asserts it reached its end.
 fn python(svc: &Service, script: &str) -> String {
@@ -32,13 +31,6 @@ def run(cmd, **kw):
     code = api.wait(c)["StatusCode"]
     return c["Id"], code, api.logs(c).decode()
 "#;
-
-fn service() -> (Strata, Service) {
-    let s = Strata::new();
-    let svc = Service::start(&s, &["--time", "0"]);
-    s.import_busybox("busybox");
-    (s, svc)
-}
 
 const HOST_CONFIG_ECHO: &str = r#"
 lc = docker.types.LogConfig(type="json-file", config={"max-file": "100"})

@@ -7,8 +7,7 @@
 mod api_support;
 mod common;
 
-use api_support::Service;
-use common::Strata;
+use api_support::{busybox_service as service, Service};
 
 /// Runs `script`, after the prelude, with the SDK pointed at the service; its stdout.
 fn python(svc: &Service, script: &str) -> String {
@@ -33,13 +32,6 @@ def detached(sock, inputs):
         return "closed"
     return "closed" if data == b"" else repr(data)
 "#;
-
-fn service() -> (Strata, Service) {
-    let s = Strata::new();
-    let svc = Service::start(&s, &["--time", "0"]);
-    s.import_busybox("busybox");
-    (s, svc)
-}
 
 const RUN_LOGS_WAIT: &str = r#"
 ctr = client.containers.run(

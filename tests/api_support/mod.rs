@@ -29,6 +29,14 @@ pub fn docker_program() -> &'static str {
     }
 }
 
+/// A store with `busybox` imported and a service over it that never times out.
+pub fn busybox_service() -> (Strata, Service) {
+    let s = Strata::new();
+    let svc = Service::start(&s, &["--time", "0"]);
+    s.import_busybox("busybox");
+    (s, svc)
+}
+
 impl Service {
     pub fn start(s: &Strata, extra: &[&str]) -> Service {
         Service::start_with_env(s, extra, &[])
