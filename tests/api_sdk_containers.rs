@@ -7,27 +7,17 @@
 mod api_support;
 mod common;
 
-use api_support::Service;
-use common::Strata;
+use api_support::{busybox_service as service, Service};
 
 /// Runs `script`, after the prelude, with the SDK pointed at the service; its stdout.
 fn python(svc: &Service, script: &str) -> String {
-    svc.python_ok(&format!("{PRELUDE}{script}"))
+    svc.python_ok(&format!("{}{PRELUDE}{script}", api_support::SDK_PRELUDE))
 }
 
-/// What every script starts with: a client, an alarm so a hang fails instead of blocking
-/// the suite, and docker-py's own check that a socket was detached (closed by the daemon).
+/// What every script has after `SDK_PRELUDE`: a high-level client, and docker-py's own check
+/// that a socket was detached (closed by the daemon).
 const PRELUDE: &str = r#"
-import signal, socket, time
-import docker
-from docker.utils import kwargs_from_env
 from docker.utils.socket import next_frame_header, read_exactly
-
-def hung(*_):
-    raise TimeoutError("no answer within 60 s")
-signal.signal(signal.SIGALRM, hung)
-signal.alarm(60)
-api = docker.APIClient(timeout=30, **kwargs_from_env())
 client = docker.from_env()
 
 def detached(sock, inputs):
@@ -42,13 +32,6 @@ def detached(sock, inputs):
         return "closed"
     return "closed" if data == b"" else repr(data)
 "#;
-
-fn service() -> (Strata, Service) {
-    let s = Strata::new();
-    let svc = Service::start(&s, &["--time", "0"]);
-    s.import_busybox("busybox");
-    (s, svc)
-}
 
 const RUN_LOGS_WAIT: &str = r#"
 ctr = client.containers.run(

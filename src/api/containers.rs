@@ -14,13 +14,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::{
-    ContainerPruneResponse, ContainerSummary, ContainerSummaryStateEnum, ContainerTopResponse,
+    ContainerPruneResponse, ContainerSummary, ContainerSummaryHostConfig,
+    ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, ContainerTopResponse,
     ContainerWaitExitError, ContainerWaitResponse, PortSummary, PortSummaryTypeEnum,
 };
 
 use super::error::ApiError;
 use super::query::{bool_param, filters, Params};
 use super::State;
+use crate::engine::container_inspect;
 use crate::engine::containers::list::{self, ListRequest};
 use crate::engine::containers::remove::RemoveRequest;
 use crate::engine::containers::start::Started;
@@ -72,8 +74,23 @@ fn state_enum(s: &str) -> ContainerSummaryStateEnum {
     }
 }
 
-fn summary(s: &list::ContainerSummary, now: i64) -> ContainerSummary {
+/// What a summary shows besides the record: now, the store (for volume paths) and its
+/// networks, read once for the whole list.
+struct ListContext<'a> {
+    now: i64,
+    root: &'a std::path::Path,
+    networks: HashMap<String, crate::network::Network>,
+}
+
+fn summary(s: &list::ContainerSummary, cx: &ListContext<'_>) -> ContainerSummary {
     let c = &s.container;
+    let now = cx.now;
+    let find = |id: &str| cx.networks.get(id).cloned();
+    let networks = container_inspect::endpoints(c, &find)
+        .into_iter()
+        .filter_map(|(name, v)| Some((name, serde_json::from_value(v).ok()?)))
+        .collect();
+    let mounts = serde_json::from_value(container_inspect::mounts(cx.root, c)).ok();
     let labels: HashMap<String, String> = c.config.labels.clone().into_iter().collect();
     ContainerSummary {
         id: Some(c.id.clone()),
@@ -105,6 +122,14 @@ fn summary(s: &list::ContainerSummary, now: i64) -> ContainerSummary {
         labels: Some(labels),
         state: Some(state_enum(c.docker_status())),
         status: Some(list::status_text(c, now)),
+        host_config: Some(ContainerSummaryHostConfig {
+            network_mode: Some(c.config.net.mode.clone()),
+            annotations: None,
+        }),
+        network_settings: Some(ContainerSummaryNetworkSettings {
+            networks: Some(networks),
+        }),
+        mounts,
         ..ContainerSummary::default()
     }
 }
@@ -129,9 +154,27 @@ pub async fn list(
         size: bool_param(&p, "size"),
     };
     let state = s.clone();
-    let rows = cblocking(move || list::list_with(&state.root, Some(&state.records), &req)).await?;
-    let now = now_unix();
-    Ok(Json(rows.iter().map(|r| summary(r, now)).collect()))
+    let (rows, networks) = cblocking(move || {
+        let rows = list::list_with(&state.root, Some(&state.records), &req)?;
+        let networks = if rows
+            .iter()
+            .any(|r| !r.container.config.net.endpoints.is_empty())
+        {
+            crate::network::Networks::new(&state.root)
+                .list()
+                .map_err(crate::container::ContainerError::from)?
+        } else {
+            Vec::new()
+        };
+        Ok((rows, networks))
+    })
+    .await?;
+    let cx = ListContext {
+        now: now_unix(),
+        root: &s.root,
+        networks: networks.into_iter().map(|n| (n.id.clone(), n)).collect(),
+    };
+    Ok(Json(rows.iter().map(|r| summary(r, &cx)).collect()))
 }
 
 /// `GET /containers/{id}/json?size=`: the engine's inspect object as built.

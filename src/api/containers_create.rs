@@ -20,6 +20,7 @@ use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
 use crate::container::resources::{parse_ulimit, Resources};
 use crate::container::restart::RestartPolicy;
 use crate::engine::containers::{self as ec, CreateRequest, NetworkRequest};
+use crate::network::netlink::parse_mac;
 use crate::plan::platform::Platform;
 use crate::sandbox::security_flags::SecurityFlags;
 use crate::store::Store;
@@ -41,6 +42,9 @@ pub struct Body {
     stdin_once: bool,
     stop_signal: Option<String>,
     stop_timeout: Option<i64>,
+    /// Deprecated since API 1.44 for `EndpointsConfig.*.MacAddress`; still the MAC of the
+    /// container's interface on its first network.
+    mac_address: Option<String>,
     exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
     volumes: Option<BTreeMap<String, serde_json::Value>>,
     healthcheck: Option<HealthcheckObj>,
@@ -77,6 +81,9 @@ struct HostConfig {
     init: Option<bool>,
     security_opt: Option<Vec<String>>,
     log_config: Option<LogConfigObj>,
+    group_add: Option<Vec<String>>,
+    volumes_from: Option<Vec<String>>,
+    links: Option<Vec<String>>,
 }
 
 /// `Config.Healthcheck`; clients send `null` for the durations they leave to the image
@@ -184,11 +191,22 @@ struct NetworkingConfig {
 #[serde(rename_all = "PascalCase", default)]
 struct Endpoint {
     aliases: Option<Vec<String>>,
+    mac_address: Option<String>,
 }
 
 /// The body parsed; a JSON or type error names the field at fault.
 pub fn parse_body(raw: &[u8]) -> Result<Body, ApiError> {
     json_body(raw)
+}
+
+/// `HostConfig` exactly as the client sent it (the body parsed already, so it is valid
+/// JSON), kept in the record for `inspect` to echo what strata stores but does not act on.
+fn sent_host_config(raw: &[u8]) -> Option<serde_json::Value> {
+    let mut v: serde_json::Value = serde_json::from_slice(raw).ok()?;
+    match v.get_mut("HostConfig").map(serde_json::Value::take) {
+        Some(hc @ serde_json::Value::Object(_)) => Some(hc),
+        _ => None,
+    }
 }
 
 /// `80/tcp` + `[{HostIp, HostPort}]` → `-p` specs.
@@ -234,8 +252,12 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
             parse_mount_flag(&spec, cwd).map_err(|e| bad("HostConfig.Mounts", e.to_string()))?,
         );
     }
-    for target in h.tmpfs.unwrap_or_default().keys() {
-        let spec = format!("type=tmpfs,target={target}");
+    for (target, options) in h.tmpfs.unwrap_or_default() {
+        let mut spec = format!("type=tmpfs,target={target}");
+        // `size=` is the one option strata's tmpfs mounts take; the rest are echoed only.
+        if let Some(size) = options.split(',').find_map(|o| o.strip_prefix("size=")) {
+            spec.push_str(&format!(",tmpfs-size={size}"));
+        }
         mounts.push(
             parse_mount_flag(&spec, cwd).map_err(|e| bad("HostConfig.Tmpfs", e.to_string()))?,
         );
@@ -269,12 +291,27 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         let s = format!("{}={}:{}", u.name, u.soft, u.hard);
         ulimits.push(parse_ulimit(&s).map_err(|e| bad("HostConfig.Ulimits", e))?);
     }
-    let aliases = body
+    let endpoints: Vec<Endpoint> = body
         .networking_config
         .and_then(|n| n.endpoints_config)
         .unwrap_or_default()
         .into_values()
         .flatten()
+        .collect();
+    let mac_address = endpoints
+        .iter()
+        .find_map(|e| e.mac_address.clone())
+        .or(body.mac_address)
+        .filter(|m| !m.is_empty())
+        .map(|m| match parse_mac(&m) {
+            Some(b) => Ok(b.map(|x| format!("{x:02x}")).join(":")),
+            None => Err(ApiError::bad_request(format!(
+                "{m} is not a valid mac address"
+            ))),
+        })
+        .transpose()?;
+    let aliases = endpoints
+        .into_iter()
         .flat_map(|e| e.aliases.unwrap_or_default())
         .collect();
     let stop_timeout = match body.stop_timeout {
@@ -304,8 +341,13 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
             dns_search: h.dns_search.unwrap_or_default(),
             dns_options: h.dns_options.unwrap_or_default(),
             extra_hosts: h.extra_hosts.unwrap_or_default(),
+            mac_address,
+            links: h.links.unwrap_or_default(),
             ..NetworkRequest::default()
         },
+        group_add: h.group_add.unwrap_or_default(),
+        volumes_from: h.volumes_from.unwrap_or_default(),
+        host_config: None,
         mounts,
         readonly_rootfs: h.readonly_rootfs,
         init: h.init.unwrap_or(false),
@@ -342,6 +384,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let mut req = to_request(parse_body(&raw)?, p.get("name").cloned())?;
     req.platform = platform_param(&p)?;
+    req.host_config = sent_host_config(&raw);
     let root = s.root.clone();
     let created = cblocking(move || {
         // The API never pulls on create: the client pulls on a 404, as with dockerd.

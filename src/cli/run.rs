@@ -87,6 +87,15 @@ pub struct RunArgs {
     /// A line for /etc/hosts: `NAME:IP` (or `NAME:host-gateway`).
     #[arg(long = "add-host", value_name = "NAME:IP")]
     pub add_host: Vec<String>,
+    /// Another supplementary group (a name in the container's /etc/group, or an id).
+    #[arg(long = "group-add", value_name = "GROUP")]
+    pub group_add: Vec<String>,
+    /// Mount the volumes and binds of another container: `CONTAINER[:ro|:rw]`.
+    #[arg(long = "volumes-from", value_name = "CONTAINER")]
+    pub volumes_from: Vec<String>,
+    /// A legacy link to a running container: `NAME[:ALIAS]`.
+    #[arg(long = "link", value_name = "NAME[:ALIAS]")]
+    pub link: Vec<String>,
     /// Mount the container's root filesystem read-only.
     #[arg(long = "read-only", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false")]
     pub read_only: bool,
@@ -230,7 +239,12 @@ pub fn create_request(args: RunArgs) -> Result<CreateRequest> {
             dns_search: args.dns_search,
             dns_options: args.dns_option,
             extra_hosts: args.add_host,
+            mac_address: None,
+            links: args.link,
         },
+        group_add: args.group_add,
+        volumes_from: args.volumes_from,
+        host_config: None,
         mounts,
         readonly_rootfs: args.read_only,
         init: args.init,

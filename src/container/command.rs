@@ -55,43 +55,67 @@ pub fn parse_env_file(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The image's env, then each flag entry in order (env-file entries first, then `-e`): a
-/// `K=V` replaces `K`; a bare `K` takes the host's value, or is dropped when the host has
-/// none. `PATH` defaults to Docker's; `HOSTNAME` is set, and `TERM=xterm` with a tty.
-pub fn env(
+/// Docker's `Config.Env`: the given entries in order (env-file entries first, then `-e`),
+/// then each image entry whose key none of them sets, as dockerd merges them (and `PATH` when
+/// neither has it). A bare `K`
+/// takes the host's value when it has one (the CLI's environment; the API's finds none) and
+/// otherwise stays bare: it unsets `K` in the process (`process_env`).
+pub fn config_env(
     image: &[String],
-    flags: &[String],
+    given: &[String],
     host: impl Fn(&str) -> Option<String>,
-    hostname: &str,
-    tty: bool,
 ) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut set = |entry: String| {
-        let key = entry.split('=').next().unwrap_or("").to_string();
-        match out
-            .iter_mut()
-            .find(|e| e.split('=').next() == Some(key.as_str()))
-        {
-            Some(slot) => *slot = entry,
-            None => out.push(entry),
-        }
-    };
-    let has = |list: &[String], k: &str| list.iter().any(|e| e.split('=').next() == Some(k));
-    if !has(image, "PATH") {
-        set(format!("PATH={DEFAULT_PATH}"));
-    }
-    set(format!("HOSTNAME={hostname}"));
-    if tty {
-        set("TERM=xterm".into());
-    }
+    let mut out = given_env(given, host);
     for e in image {
-        set(e.clone());
+        if !out.iter().any(|o| env_key(o) == env_key(e)) {
+            out.push(e.clone());
+        }
     }
-    for f in flags {
-        if f.contains('=') {
-            set(f.clone());
-        } else if let Some(v) = host(f) {
-            set(format!("{f}={v}"));
+    // An image without `PATH` (an import, `FROM scratch`) gets Docker's default, which the
+    // process has anyway.
+    if !out.iter().any(|o| env_key(o) == "PATH") {
+        out.push(format!("PATH={DEFAULT_PATH}"));
+    }
+    out
+}
+
+/// `-e` entries as given, a bare `K` with the host's value when it has one (else bare).
+pub fn given_env(given: &[String], host: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    given
+        .iter()
+        .map(|g| match (g.contains('='), host(g)) {
+            (false, Some(v)) => format!("{g}={v}"),
+            _ => g.clone(),
+        })
+        .collect()
+}
+
+fn env_key(entry: &str) -> &str {
+    entry.split_once('=').map_or(entry, |(k, _)| k)
+}
+
+/// The environment a process of the container gets, as dockerd makes it: `PATH` (Docker's
+/// default), `HOSTNAME`, `TERM=xterm` with a tty and the links' variables, then each
+/// `Config.Env` entry replacing the same key or appended; a bare `K` removes `K`.
+pub fn process_env(config: &[String], hostname: &str, tty: bool, links: &[String]) -> Vec<String> {
+    let mut out = vec![
+        format!("PATH={DEFAULT_PATH}"),
+        format!("HOSTNAME={hostname}"),
+    ];
+    if tty {
+        out.push("TERM=xterm".into());
+    }
+    out.extend(links.iter().cloned());
+    for e in config {
+        let key = env_key(e);
+        let slot = out.iter().position(|o| env_key(o) == key);
+        match (e.contains('='), slot) {
+            (true, Some(i)) => out[i] = e.clone(),
+            (true, None) => out.push(e.clone()),
+            (false, Some(i)) => {
+                out.remove(i);
+            }
+            (false, None) => {}
         }
     }
     out
@@ -224,31 +248,56 @@ mod tests {
     }
 
     #[test]
-    fn env_merging() {
+    fn config_env_keeps_given_entries_first_and_bare_keys_bare() {
         let host = |k: &str| (k == "FROM_HOST").then(|| "h".to_string());
-        let got = env(
-            &s(&["PATH=/bin", "A=1", "B=2"]),
-            &s(&["B=3", "FROM_HOST", "MISSING", "C=x=y"]),
-            host,
-            "abc",
-            false,
-        );
-        assert_eq!(
-            got,
-            s(&[
-                "HOSTNAME=abc",
-                "PATH=/bin",
-                "A=1",
-                "B=3",
-                "FROM_HOST=h",
-                "C=x=y"
-            ])
-        );
-        let got = env(&[], &[], |_| None, "h", true);
-        assert_eq!(
-            got,
-            s(&[&format!("PATH={DEFAULT_PATH}"), "HOSTNAME=h", "TERM=xterm"])
-        );
+        // (image, given, Config.Env)
+        let cases: &[(&[&str], &[&str], &[&str])] = &[
+            (&["PATH=/bin"], &[], &["PATH=/bin"]),
+            (
+                &["PATH=/bin", "A=1", "B=2"],
+                &["B=3", "FROM_HOST", "MISSING", "C=x=y"],
+                &["B=3", "FROM_HOST=h", "MISSING", "C=x=y", "PATH=/bin", "A=1"],
+            ),
+            (&["A=1", "PATH=/bin"], &["A"], &["A", "PATH=/bin"]),
+            (
+                &["PATH=/bin"],
+                &["Blank=", "Foo"],
+                &["Blank=", "Foo", "PATH=/bin"],
+            ),
+            (&[], &["A=1"], &["A=1", &format!("PATH={DEFAULT_PATH}")]),
+        ];
+        for (image, given, want) in cases {
+            assert_eq!(config_env(&s(image), &s(given), host), s(want), "{given:?}");
+        }
+    }
+
+    #[test]
+    fn process_env_is_dockerds_merge() {
+        let p = format!("PATH={DEFAULT_PATH}");
+        // (Config.Env, tty, links, the process's environment)
+        type Case<'a> = (&'a [&'a str], bool, &'a [&'a str], &'a [&'a str]);
+        let cases: &[Case] = &[
+            (&[], false, &[], &[&p, "HOSTNAME=h"]),
+            (&[], true, &[], &[&p, "HOSTNAME=h", "TERM=xterm"]),
+            (
+                &["A=1", "PATH=/bin", "HOSTNAME=x"],
+                false,
+                &[],
+                &["PATH=/bin", "HOSTNAME=x", "A=1"],
+            ),
+            (&["Foo", "A=1", "PATH"], false, &[], &["HOSTNAME=h", "A=1"]),
+            (
+                &["L_NAME=mine"],
+                false,
+                &["L_NAME=/c/l", "L_ENV_X=1"],
+                &[&p, "HOSTNAME=h", "L_NAME=mine", "L_ENV_X=1"],
+            ),
+            (&["A=1", "A=2"], false, &[], &[&p, "HOSTNAME=h", "A=2"]),
+        ];
+        for (config, tty, links, want) in cases {
+            let got = process_env(&s(config), "h", *tty, &s(links));
+            assert_eq!(got, s(want), "{config:?}");
+        }
     }
 
     #[test]

@@ -44,6 +44,11 @@ pub struct CreateOptions {
     pub resources: super::resources::Resources,
     /// Over the image's HEALTHCHECK (`health::merge`); `Test: ["NONE"]` disables it.
     pub healthcheck: Option<crate::store::config::Healthcheck>,
+    pub group_add: Vec<String>,
+    /// `VolumesFrom` as given (its mounts are in `mounts` already).
+    pub volumes_from: Vec<String>,
+    /// Docker's `HostConfig` as an API client sent it.
+    pub host_config: Option<serde_json::Value>,
 }
 
 /// Creates the container `image` (named by the user as `image_name`) with `opts`; bare
@@ -106,13 +111,7 @@ fn build(
         .unwrap_or_else(|| id[..12].to_string());
     let config = RunConfig {
         argv: command::argv(rc, opts.entrypoint.as_deref(), &opts.command)?,
-        env: command::env(
-            rc.env.as_deref().unwrap_or_default(),
-            &opts.env,
-            host_env,
-            &hostname,
-            opts.tty,
-        ),
+        env: command::config_env(rc.env.as_deref().unwrap_or_default(), &opts.env, host_env),
         cwd: command::workdir(rc, opts.workdir.as_deref())?,
         user: command::user(rc, opts.user.as_deref()),
         hostname,
@@ -152,6 +151,9 @@ fn build(
         resources: opts.resources,
         healthcheck: super::health::merge(rc.healthcheck.as_ref(), opts.healthcheck),
         shell: rc.shell.clone().unwrap_or_default(),
+        group_add: opts.group_add,
+        volumes_from: opts.volumes_from,
+        host_config: opts.host_config,
     };
     check_mounts(&config.mounts)?;
     let diff_ids = image.config.diff_ids()?;
@@ -170,6 +172,8 @@ fn build(
     if let Some(n) = &given {
         names::validate(n)?;
     }
+    let cs = Containers::new(store.root());
+    super::links::check(&cs, given.as_deref().unwrap_or_default(), &config.net.links)?;
     let mut c = Container {
         schema: SCHEMA,
         id: id.clone(),
@@ -182,7 +186,6 @@ fn build(
         config,
         state: State::default(),
     };
-    let cs = Containers::new(store.root());
     let mut attempt = 0;
     loop {
         match cs.create(&c) {
@@ -191,12 +194,27 @@ fn build(
                 c.name = names::generate(&id, attempt);
             }
             Ok(()) => {
+                if let Err(e) = make_volumes(store, &c) {
+                    let _ = cs.remove(&c.id);
+                    return Err(e);
+                }
                 super::events::emit(store.root(), &c, "create", &[]);
                 return Ok(c);
             }
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The container's volumes exist from its creation, as Docker makes them (filled from the
+/// image), so `cp` into a container never started lands in them.
+fn make_volumes(store: &Store, c: &Container) -> Result<(), ContainerError> {
+    for m in &c.config.mounts {
+        if let MountSpec::Volume { name, target, .. } = m {
+            super::volumes::resolve(store, c, name.as_deref(), target)?;
+        }
+    }
+    Ok(())
 }
 
 /// The image's labels, then each given one over them.

@@ -97,6 +97,8 @@ pub enum ContainerError {
     /// An `update` refused or failed, in Docker's words.
     #[error("Cannot update container {id}: {detail}")]
     Update { id: String, detail: String },
+    #[error("Cannot link to a non running container: /{name} AS {alias}")]
+    LinkNotRunning { name: String, alias: String },
     #[error("top of container {id}: {detail}")]
     Top { id: String, detail: String },
 }

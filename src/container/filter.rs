@@ -184,6 +184,7 @@ mod tests {
                         aliases: vec![],
                         static_ip: false,
                         mac: String::new(),
+                        static_mac: false,
                     }],
                     ..Default::default()
                 },

@@ -33,9 +33,15 @@ pub struct RunIo {
 /// The sandbox spec for a container.
 pub fn spec(store: &Store, c: &Container, io: RunIo) -> Result<Spec, ContainerError> {
     let mut spec = Spec::new(c.config.argv.clone(), rootfs(store, c)?);
-    spec.env = c.config.env.clone();
+    spec.env = super::command::process_env(
+        &c.config.env,
+        &c.config.hostname,
+        c.config.tty,
+        &super::links::env(store.root(), c),
+    );
     spec.cwd = c.config.cwd.clone().into();
     spec.user = c.config.user.clone();
+    spec.group_add = c.config.group_add.clone();
     spec.hostname = c.config.hostname.clone();
     spec.mounts = sandbox_mounts(store, c)?;
     spec.network = c.config.network.clone();
@@ -430,15 +436,32 @@ pub fn remove(
     volumes_too: bool,
 ) -> Result<(), ContainerError> {
     let cs = Containers::new(store.root());
-    let c = cs.get_reconciled(&c.id)?;
-    if c.state.status == Status::Running {
+    let mut c = cs.get_reconciled(&c.id)?;
+    // Between an exit and the restart its policy asks for, Docker counts it as running (from
+    // the exit on: the keeper may not have marked it restarting yet).
+    let s = &c.state;
+    let restarting = s.keeper.is_some_and(|k| k.alive())
+        && !s.manually_stopped
+        && (s.restarting
+            || (s.status == Status::Exited
+                && c.config.restart.should_restart(
+                    s.exit_code.unwrap_or(0),
+                    s.restart_count,
+                    false,
+                )));
+    if c.state.status == Status::Running || restarting {
         if !force {
             return Err(ContainerError::IsRunning {
                 id: c.id.clone(),
                 name: c.name.clone(),
             });
         }
-        kill_and_wait(&cs, &c.id)?;
+        // The keeper leaves a manually stopped container alone: it restarts nothing now.
+        cs.update(&c.id, |c| c.state.manually_stopped = true)?;
+        c = cs.get_reconciled(&c.id)?;
+        if c.state.status == Status::Running {
+            kill_and_wait(&cs, &c.id)?;
+        }
     }
     // Its monitor removes the cgroup when the container ends, unless the monitor was
     // killed first.

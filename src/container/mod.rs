@@ -40,6 +40,7 @@ pub mod health;
 pub mod health_monitor;
 pub mod host_info;
 pub mod lifecycle;
+pub mod links;
 pub mod liveness;
 pub mod logfile;
 pub mod mount_spec;

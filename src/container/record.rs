@@ -107,6 +107,16 @@ pub struct RunConfig {
     /// The image's SHELL, which a `CMD-SHELL` healthcheck runs through (`/bin/sh -c` if empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shell: Vec<String>,
+    /// Docker's `GroupAdd`: supplementary groups of every process, resolved at start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    /// Docker's `VolumesFrom` as given (their mounts are in `mounts` already).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<String>,
+    /// Docker's `HostConfig` as an API client sent it: `inspect` echoes what strata keeps
+    /// but does not act on (`None` for containers the CLI made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_config: Option<serde_json::Value>,
 }
 
 /// Docker's defaults for a container that sets nothing: `/`, root, no network, SIGTERM.
@@ -138,6 +148,9 @@ impl Default for RunConfig {
             resources: Default::default(),
             healthcheck: None,
             shell: Vec::new(),
+            group_add: Vec::new(),
+            volumes_from: Vec::new(),
+            host_config: None,
         }
     }
 }
@@ -159,6 +172,11 @@ pub struct NetConfig {
     pub dns_options: Vec<String>,
     /// `--add-host` values as typed (`host-gateway` is resolved at start).
     pub extra_hosts: Vec<String>,
+    /// Docker's legacy links, `CONTAINER[:ALIAS]` as given: the linked container's name and
+    /// alias resolve to its address (and, on the default bridge, its env shows as
+    /// `ALIAS_ENV_*`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
 }
 
 /// One network of a container: its address is leased for the container's whole life.
@@ -171,9 +189,12 @@ pub struct Endpoint {
     pub aliases: Vec<String>,
     /// Given by `--ip`: kept as asked, for `inspect`.
     pub static_ip: bool,
-    /// Set once the endpoint was wired up (from netavark's answer).
+    /// Set once the endpoint was wired up (from netavark's answer), or as asked for.
     #[serde(default)]
     pub mac: String,
+    /// `mac` was given (Docker's `MacAddress`): the interface gets it at every start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub static_mac: bool,
 }
 
 /// The live network of a running (or crashed) container: what `down` needs to undo it.

@@ -45,3 +45,118 @@ pub fn release(store: &Store, c: &Container, remove_anonymous: bool) -> Result<(
     Volumes::new(store.root()).release(&c.id, &mounts, remove_anonymous)?;
     Ok(())
 }
+
+/// Docker's `VolumesFrom`: for each `CONTAINER[:ro|:rw]`, that container's volumes and binds
+/// at the same paths (its anonymous volumes by their names, so both share them), read-only
+/// with `:ro`, writable with `:rw`, as they were without either. A path `own` mounts keeps
+/// its own mount, and a path mounted already by an earlier entry keeps that one.
+pub fn inherited(
+    cs: &Containers,
+    specs: &[String],
+    own: &[MountSpec],
+) -> Result<Vec<MountSpec>, ContainerError> {
+    let mut out: Vec<MountSpec> = Vec::new();
+    for spec in specs {
+        let (name, mode) = match spec.rsplit_once(':') {
+            Some((n, m)) => (n, Some(m)),
+            None => (spec.as_str(), None),
+        };
+        let readonly = match mode {
+            None => None,
+            Some("ro") => Some(true),
+            Some("rw") => Some(false),
+            Some(m) => {
+                return Err(ContainerError::BadMount {
+                    spec: spec.clone(),
+                    reason: format!("invalid mode for volumes-from: {m}"),
+                })
+            }
+        };
+        let other = cs.find(name)?;
+        out.extend(shared_mounts(&other, readonly));
+    }
+    let mut kept: Vec<MountSpec> = Vec::new();
+    for m in out {
+        let taken = |t: &PathBuf| own.iter().chain(&kept).any(|o| o.target() == t);
+        if !taken(m.target()) {
+            kept.push(m);
+        }
+    }
+    Ok(kept)
+}
+
+/// The mounts of `c` another container shares through `VolumesFrom` (a tmpfs is its own).
+fn shared_mounts(c: &Container, readonly: Option<bool>) -> Vec<MountSpec> {
+    c.config
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            MountSpec::Bind {
+                source,
+                target,
+                readonly: ro,
+            } => Some(MountSpec::Bind {
+                source: source.clone(),
+                target: target.clone(),
+                readonly: readonly.unwrap_or(*ro),
+            }),
+            MountSpec::Volume {
+                name,
+                target,
+                readonly: ro,
+            } => Some(MountSpec::Volume {
+                name: Some(
+                    name.clone()
+                        .unwrap_or_else(|| super::volume_store::anonymous_name(&c.id, target)),
+                ),
+                target: target.clone(),
+                readonly: readonly.unwrap_or(*ro),
+            }),
+            MountSpec::Tmpfs { .. } => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::record::{test_record, Status};
+
+    #[test]
+    fn volumes_from_shares_volumes_and_binds_with_their_mode() {
+        let mut c = test_record(Status::Created, None);
+        c.config.mounts = vec![
+            MountSpec::Volume {
+                name: None,
+                target: "/data".into(),
+                readonly: false,
+            },
+            MountSpec::Bind {
+                source: "/srv".into(),
+                target: "/srv".into(),
+                readonly: true,
+            },
+            MountSpec::Tmpfs {
+                target: "/t".into(),
+                size_bytes: None,
+            },
+        ];
+        let anon = super::super::volume_store::anonymous_name(&c.id, Path::new("/data"));
+        let vol = |ro| MountSpec::Volume {
+            name: Some(anon.clone()),
+            target: "/data".into(),
+            readonly: ro,
+        };
+        let bind = |ro| MountSpec::Bind {
+            source: "/srv".into(),
+            target: "/srv".into(),
+            readonly: ro,
+        };
+        assert_eq!(shared_mounts(&c, None), vec![vol(false), bind(true)]);
+        assert_eq!(shared_mounts(&c, Some(true)), vec![vol(true), bind(true)]);
+        assert_eq!(
+            shared_mounts(&c, Some(false)),
+            vec![vol(false), bind(false)]
+        );
+    }
+}

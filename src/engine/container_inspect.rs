@@ -12,7 +12,7 @@ use crate::container::volume_store::{anonymous_name, Volumes};
 use crate::container::{Container, Containers, Status};
 use crate::digest::{chain_ids, Digest};
 use crate::network::ports::{self, PortBinding};
-use crate::network::Networks;
+use crate::network::{Network, Networks};
 use crate::snapshot::Snapshots;
 
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -68,7 +68,7 @@ pub fn container_json(root: &Path, c: &Container) -> Value {
         "GraphDriver": graph_driver(root, &cs, c),
         "Mounts": mounts(root, c),
         "Config": config(c, ep, cmd),
-        "NetworkSettings": network_settings(root, c),
+        "NetworkSettings": network_settings(c, &|id| Networks::new(root).find(id).ok()),
     })
 }
 
@@ -146,7 +146,7 @@ fn host_config(c: &Container) -> Value {
         "RestartPolicy": c.config.restart,
         "AutoRemove": c.config.auto_remove,
         "VolumeDriver": "",
-        "VolumesFrom": Value::Null,
+        "VolumesFrom": null_if_empty(&c.config.volumes_from),
         "ConsoleSize": [0, 0],
         "CapAdd": Value::Null,
         "CapDrop": Value::Null,
@@ -155,10 +155,10 @@ fn host_config(c: &Container) -> Value {
         "DnsOptions": c.config.net.dns_options,
         "DnsSearch": c.config.net.dns_search,
         "ExtraHosts": null_if_empty(&c.config.net.extra_hosts),
-        "GroupAdd": Value::Null,
+        "GroupAdd": null_if_empty(&c.config.group_add),
         "IpcMode": "private",
         "Cgroup": "",
-        "Links": Value::Null,
+        "Links": null_if_empty(&c.config.net.links),
         "OomScoreAdj": 0,
         "PidMode": "",
         "Privileged": false,
@@ -223,6 +223,9 @@ fn host_config(c: &Container) -> Value {
     for (key, value) in super::inspect_security::fields(&c.config.security) {
         hc[key] = value;
     }
+    if let (Value::Object(hc), Some(Value::Object(sent))) = (&mut hc, &c.config.host_config) {
+        super::inspect_sent::echo_sent(hc, sent);
+    }
     hc
 }
 
@@ -246,7 +249,9 @@ fn graph_driver(root: &Path, cs: &Containers, c: &Container) -> Value {
     })
 }
 
-fn mounts(root: &Path, c: &Container) -> Value {
+/// `Mounts`: each mount of `c` as Docker shows it in `inspect` and in the list's summaries
+/// (no I/O: a volume's directory is named, not read).
+pub fn mounts(root: &Path, c: &Container) -> Value {
     let volumes = Volumes::new(root);
     let list: Vec<Value> = c
         .config
@@ -363,13 +368,75 @@ fn config(c: &Container, ep: &[String], cmd: &[String]) -> Value {
     cfg
 }
 
-fn network_settings(root: &Path, c: &Container) -> Value {
+/// Finds a network record by ID (a list may read them all once instead of once each).
+pub type FindNetwork<'a> = &'a dyn Fn(&str) -> Option<Network>;
+
+fn network_settings(c: &Container, find: FindNetwork<'_>) -> Value {
     let running = c.state.status == Status::Running;
     let bindings: Vec<PortBinding> = c.published_ports().to_vec();
-    let networks = Networks::new(root);
+    let nets = endpoints(c, find);
+    let first = nets.values().next().cloned().unwrap_or(Value::Null);
+    let sandbox = c
+        .state
+        .net
+        .as_ref()
+        .filter(|_| running)
+        .map(|n| n.netns.display().to_string())
+        .unwrap_or_default();
+    let top = |k: &str| first[k].as_str().unwrap_or_default().to_string();
+    json!({
+        "Bridge": "",
+        "SandboxID": if sandbox.is_empty() { String::new() } else { c.id.clone() },
+        "SandboxKey": sandbox,
+        "Ports": ports::inspect_ports(&bindings, &[]),
+        "HairpinMode": false,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "SecondaryIPAddresses": Value::Null,
+        "SecondaryIPv6Addresses": Value::Null,
+        "EndpointID": top("EndpointID"),
+        "Gateway": top("Gateway"),
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": top("IPAddress"),
+        "IPPrefixLen": first["IPPrefixLen"].as_u64().unwrap_or(0),
+        "IPv6Gateway": "",
+        "MacAddress": top("MacAddress"),
+        "Networks": nets,
+    })
+}
+
+/// `NetworkSettings.Networks`: each network of `c` by name with its endpoint (addresses only
+/// while it runs), or the built-in `host`/`none` network it uses, as Docker shows them in
+/// `inspect` and in the list's summaries.
+pub fn endpoints(c: &Container, find: FindNetwork<'_>) -> Map<String, Value> {
+    let running = c.state.status == Status::Running;
     let mut nets = Map::new();
+    if c.config.net.endpoints.is_empty() && matches!(c.config.net.mode.as_str(), "host" | "none") {
+        let mode = c.config.net.mode.as_str();
+        nets.insert(
+            mode.to_string(),
+            json!({
+                "IPAMConfig": Value::Null,
+                "Links": Value::Null,
+                "Aliases": Value::Null,
+                "MacAddress": "",
+                "DriverOpts": Value::Null,
+                "GwPriority": 0,
+                "NetworkID": super::networks::builtin_id(mode),
+                "EndpointID": "",
+                "Gateway": "",
+                "IPAddress": "",
+                "IPPrefixLen": 0,
+                "IPv6Gateway": "",
+                "GlobalIPv6Address": "",
+                "GlobalIPv6PrefixLen": 0,
+                "DNSNames": Value::Null,
+            }),
+        );
+    }
     for e in &c.config.net.endpoints {
-        let n = networks.find(&e.network_id).ok();
+        let n = find(&e.network_id);
         let prefix = n.as_ref().map_or(0, |n| n.subnet.prefix_len());
         let gateway = n
             .as_ref()
@@ -407,33 +474,5 @@ fn network_settings(root: &Path, c: &Container) -> Value {
             }),
         );
     }
-    let first = nets.values().next().cloned().unwrap_or(Value::Null);
-    let sandbox = c
-        .state
-        .net
-        .as_ref()
-        .filter(|_| running)
-        .map(|n| n.netns.display().to_string())
-        .unwrap_or_default();
-    let top = |k: &str| first[k].as_str().unwrap_or_default().to_string();
-    json!({
-        "Bridge": "",
-        "SandboxID": if sandbox.is_empty() { String::new() } else { c.id.clone() },
-        "SandboxKey": sandbox,
-        "Ports": ports::inspect_ports(&bindings, &[]),
-        "HairpinMode": false,
-        "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0,
-        "SecondaryIPAddresses": Value::Null,
-        "SecondaryIPv6Addresses": Value::Null,
-        "EndpointID": top("EndpointID"),
-        "Gateway": top("Gateway"),
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "IPAddress": top("IPAddress"),
-        "IPPrefixLen": first["IPPrefixLen"].as_u64().unwrap_or(0),
-        "IPv6Gateway": "",
-        "MacAddress": top("MacAddress"),
-        "Networks": nets,
-    })
+    nets
 }

@@ -18,6 +18,7 @@ pub mod image_inspect;
 pub mod images;
 pub mod import;
 pub mod inspect_security;
+pub mod inspect_sent;
 pub mod networks;
 pub mod pull;
 pub mod push;

@@ -22,6 +22,14 @@ use crate::store::time::parse_rfc3339;
 /// Docker's built-in networks besides `bridge`: the name and its driver.
 const BUILTINS: &[(&str, &str)] = &[("host", "host"), ("none", "null")];
 
+/// The ID of the built-in network `name` (`host`, `none`): stable, and distinct from any
+/// random id.
+pub fn builtin_id(name: &str) -> String {
+    crate::digest::Digest::of(format!("strata builtin network {name}").as_bytes())
+        .hex()
+        .to_string()
+}
+
 /// One network as the front doors show it: a bridge network of the store, or a built-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
@@ -38,12 +46,7 @@ impl Entry {
     pub fn id(&self) -> String {
         match self {
             Entry::Bridge(n) => n.id.clone(),
-            // Stable, and distinct from any random id.
-            Entry::Builtin { name, .. } => {
-                crate::digest::Digest::of(format!("strata builtin network {name}").as_bytes())
-                    .hex()
-                    .to_string()
-            }
+            Entry::Builtin { name, .. } => builtin_id(name),
         }
     }
 

@@ -41,6 +41,8 @@ pub struct Attach {
     pub ip: Ipv4Addr,
     pub interface: String,
     pub names: Vec<String>,
+    /// netavark's `static_mac`, parsed.
+    pub mac: Option<[u8; 6]>,
 }
 
 /// What a request asks for: the container, its networks (in interface order) and ports.
@@ -102,6 +104,10 @@ pub fn parse(request: &Value) -> Result<Parsed, NetworkError> {
                 .ok_or_else(|| bad("interface"))?
                 .into(),
             names,
+            mac: match opts["static_mac"].as_str() {
+                Some(m) => Some(netlink::parse_mac(m).ok_or_else(|| bad("static_mac"))?),
+                None => None,
+            },
         });
     }
     attach.sort_by(|a, b| a.interface.cmp(&b.interface));
@@ -186,6 +192,9 @@ impl Backend for Native {
             netlink::set_up(&host)?;
             let default_route = i == 0 && !a.internal;
             let mac = netlink::in_netns(ns.as_fd(), || {
+                if let Some(mac) = &a.mac {
+                    netlink::set_mac_address(&a.interface, mac)?;
+                }
                 netlink::add_address(&a.interface, a.ip, a.subnet.prefix_len())?;
                 netlink::set_up(&a.interface)?;
                 netlink::set_up("lo")?;
@@ -282,6 +291,7 @@ mod tests {
             ip: "10.89.7.9".parse().unwrap(),
             aliases: vec!["db".into()],
             interface: "eth0".into(),
+            mac: Some("02:42:ac:11:00:0a".into()),
         };
         let ports = [PortBinding {
             host_ip: "127.0.0.1".into(),
@@ -298,6 +308,7 @@ mod tests {
             ("strata-abababab", "eth0", "10.89.7.9".to_string())
         );
         assert!(a.internal && a.dns);
+        assert_eq!(a.mac, Some([0x02, 0x42, 0xac, 0x11, 0x00, 0x0a]));
         assert_eq!(a.names, vec!["web".to_string(), "db".to_string()]);
         assert!(parse(&json!({})).is_err());
     }

@@ -22,6 +22,8 @@ pub struct Endpoint<'a> {
     pub aliases: Vec<String>,
     /// `eth0`, `eth1`, … inside the container.
     pub interface: String,
+    /// The interface's MAC address when one was asked for.
+    pub mac: Option<String>,
 }
 
 /// netavark's network options for `setup`/`teardown` of `endpoints`, with the published
@@ -36,14 +38,15 @@ pub fn request(
     let mut info = serde_json::Map::new();
     for e in endpoints {
         let n = e.network;
-        networks.insert(
-            n.name.clone(),
-            json!({
-                "static_ips": [e.ip.to_string()],
-                "aliases": if n.dns { e.aliases.clone() } else { Vec::new() },
-                "interface_name": e.interface,
-            }),
-        );
+        let mut opts = json!({
+            "static_ips": [e.ip.to_string()],
+            "aliases": if n.dns { e.aliases.clone() } else { Vec::new() },
+            "interface_name": e.interface,
+        });
+        if let Some(mac) = &e.mac {
+            opts["static_mac"] = json!(mac);
+        }
+        networks.insert(n.name.clone(), opts);
         info.insert(
             n.name.clone(),
             json!({
@@ -332,6 +335,7 @@ mod tests {
             ip: "10.89.7.2".parse().unwrap(),
             aliases: vec!["db".into(), "0123456789ab".into()],
             interface: "eth0".into(),
+            mac: None,
         };
         let ports = [PortBinding {
             host_ip: String::new(),
@@ -363,6 +367,7 @@ mod tests {
             ip: "10.89.7.3".parse().unwrap(),
             aliases: vec!["x".into()],
             interface: "eth0".into(),
+            mac: None,
         };
         let r = request("c1", "web", &[e], &[]);
         assert_eq!(r["networks"]["bridge"]["aliases"], json!([]));

@@ -114,6 +114,28 @@ pub fn add_default_route(gateway: Ipv4Addr) -> Result<(), NetlinkError> {
     created(call("add default route via", &via, req)).map(drop)
 }
 
+/// Sets the MAC address of link `name` (while it is down: a veth takes it either way).
+pub fn set_mac_address(name: &str, mac: &[u8; 6]) -> Result<(), NetlinkError> {
+    let req = Request::new(RTM_SETLINK, 0, &ifinfomsg(0, 0)).name(name);
+    call("set MAC address of", name, req.attr(IFLA_ADDRESS, mac)).map(drop)
+}
+
+/// `aa:bb:cc:dd:ee:ff` (or with `-`), as Go's `net.ParseMAC` reads a 48-bit address.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut out = [0u8; 6];
+    for (o, p) in out.iter_mut().zip(parts) {
+        if p.len() != 2 {
+            return None;
+        }
+        *o = u8::from_str_radix(p, 16).ok()?;
+    }
+    Some(out)
+}
+
 /// The MAC address of link `name` as "aa:bb:cc:dd:ee:ff".
 pub fn mac_address(name: &str) -> Result<String, NetlinkError> {
     let op = "read MAC address of";
@@ -389,6 +411,22 @@ mod tests {
 
     fn u16_at(b: &[u8], at: usize) -> u16 {
         u16::from_ne_bytes([b[at], b[at + 1]])
+    }
+
+    #[test]
+    fn macs_parse_as_go_reads_them() {
+        let cases: &[(&str, Option<[u8; 6]>)] = &[
+            ("02:42:ac:11:00:0a", Some([2, 0x42, 0xac, 0x11, 0, 0x0a])),
+            ("02-42-AC-11-00-0A", Some([2, 0x42, 0xac, 0x11, 0, 0x0a])),
+            ("02:42:ac:11:00", None),
+            ("02:42:ac:11:00:0a:01", None),
+            ("2:42:ac:11:00:0a", None),
+            ("zz:42:ac:11:00:0a", None),
+            ("", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_mac(s), *want, "{s}");
+        }
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
         Err(e) => return fail("mount", e.to_string()),
     };
     send(args.report, &Report::Created(created));
-    let user = match user::lookup(Path::new("/"), &args.spec.user) {
+    let user = match user::lookup(Path::new("/"), &args.spec.user, &args.spec.group_add) {
         Ok(u) => u,
         Err(e) => return fail("user", e.to_string()),
     };

@@ -40,6 +40,8 @@ pub struct JoinSpec {
     pub cwd: PathBuf,
     /// Docker `USER` syntax, resolved against the sandbox's own passwd and group files.
     pub user: String,
+    /// The container's `GroupAdd`, as its main process has them.
+    pub group_add: Vec<String>,
     /// Standard streams: `None` inherits the caller's, `Some(fd)` installs that descriptor.
     pub stdio: [Option<RawFd>; 3],
     /// Make stdin (a pty slave) the controlling terminal of a new session.
@@ -180,7 +182,7 @@ fn joiner(
     // Nothing the caller had open reaches the container (a directory of the host's would be
     // a way out of its root), only stdio and our report pipe.
     super::cleanup::close_fds_except(&[report.as_raw_fd()]);
-    let user = match user::lookup(Path::new("/"), &spec.user) {
+    let user = match user::lookup(Path::new("/"), &spec.user, &spec.group_add) {
         Ok(u) => u,
         Err(e) => return fail("user", e.to_string()),
     };

@@ -25,6 +25,10 @@ pub struct Spec {
     /// Docker `USER` syntax (`name`, `uid`, `name:group`, `uid:gid`), resolved against the
     /// root's own `/etc/passwd` and `/etc/group`.
     pub user: String,
+    /// Docker's `GroupAdd`: more supplementary groups (names from the root's `/etc/group`, or
+    /// numeric ids) for the process.
+    #[serde(default)]
+    pub group_add: Vec<String>,
     pub hostname: String,
     pub rootfs: RootFs,
     /// Applied in order, after the system mounts (`/proc`, `/dev`, `/sys`, `/etc/hosts`, …).
@@ -76,6 +80,7 @@ impl Spec {
             env: Vec::new(),
             cwd: PathBuf::from("/"),
             user: "0".to_string(),
+            group_add: Vec::new(),
             hostname: "strata".to_string(),
             rootfs,
             mounts: Vec::new(),

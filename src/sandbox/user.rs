@@ -7,18 +7,20 @@ use std::path::Path;
 use super::error::StepError;
 use super::security::Privileges;
 use super::syscalls::Syscalls;
-use crate::util::passwd::{parse_group, parse_passwd, resolve_user, ExecUser, UserError};
+use crate::util::passwd::{
+    add_groups, parse_group, parse_passwd, resolve_user, ExecUser, UserError,
+};
 
-/// Resolves `spec_user` against `<root>/etc/passwd` and `<root>/etc/group`; a missing file
-/// counts as empty (numeric ids still work, names do not).
-pub fn lookup(root: &Path, spec_user: &str) -> Result<ExecUser, UserError> {
+/// Resolves `spec_user`, with the extra groups `group_add` names, against
+/// `<root>/etc/passwd` and `<root>/etc/group`; a missing file counts as empty (numeric ids
+/// still work, names do not).
+pub fn lookup(root: &Path, spec_user: &str, group_add: &[String]) -> Result<ExecUser, UserError> {
     let read =
         |name: &str| std::fs::read_to_string(root.join("etc").join(name)).unwrap_or_default();
-    resolve_user(
-        spec_user,
-        &parse_passwd(&read("passwd")),
-        &parse_group(&read("group")),
-    )
+    let groups = parse_group(&read("group"));
+    let mut user = resolve_user(spec_user, &parse_passwd(&read("passwd")), &groups)?;
+    add_groups(&mut user, group_add, &groups)?;
+    Ok(user)
 }
 
 /// Drops to `user` with `privs`. `setgroups` and `setresgid` need privilege, so they come

@@ -166,6 +166,23 @@ pub fn resolve_user(
     })
 }
 
+/// Docker's `--group-add` entries (group names or numeric ids) as gids over `user`'s
+/// supplementary groups, each once and in order; a name that is not in `groups` (and not a
+/// number) is an error, as dockerd refuses it at start.
+pub fn add_groups(
+    user: &mut ExecUser,
+    names: &[String],
+    groups: &[GroupEntry],
+) -> Result<(), UserError> {
+    for name in names {
+        let gid = find_group(name, groups)?;
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
+    Ok(())
+}
+
 /// Resolves a `COPY --chown=user[:group]` value to numeric ids.
 pub fn resolve_chown(
     spec: &str,
@@ -222,6 +239,16 @@ mod tests {
         assert_eq!(p().len(), 5);
         assert_eq!(g().len(), 7);
         assert_eq!(g()[2].members, vec!["app", "root"]);
+    }
+
+    #[test]
+    fn group_add_appends_named_and_numeric_groups_once() {
+        let mut u = resolve_user("app", &p(), &g()).unwrap();
+        let names = ["audio", "4000", "wheel", "4000"].map(String::from);
+        add_groups(&mut u, &names, &g()).unwrap();
+        assert_eq!(u.additional_gids, vec![10, 29, 4000]);
+        let err = add_groups(&mut u, &["nosuch".into()], &g()).unwrap_err();
+        assert_eq!(err, UserError::NoGroup("nosuch".into()));
     }
 
     #[test]

@@ -29,6 +29,14 @@ pub fn docker_program() -> &'static str {
     }
 }
 
+/// A store with `busybox` imported and a service over it that never times out.
+pub fn busybox_service() -> (Strata, Service) {
+    let s = Strata::new();
+    let svc = Service::start(&s, &["--time", "0"]);
+    s.import_busybox("busybox");
+    (s, svc)
+}
+
 impl Service {
     pub fn start(s: &Strata, extra: &[&str]) -> Service {
         Service::start_with_env(s, extra, &[])
@@ -293,3 +301,17 @@ impl Project<'_> {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
+
+/// What an SDK script starts with: the modules the tests use, an alarm so a hang fails
+/// instead of blocking the suite, and a low-level client (`api`) for this service.
+pub const SDK_PRELUDE: &str = r#"
+import io, json, signal, socket, tarfile, time
+import docker
+from docker.utils import kwargs_from_env
+
+def hung(*_):
+    raise TimeoutError("no answer within 90 s")
+signal.signal(signal.SIGALRM, hung)
+signal.alarm(90)
+api = docker.APIClient(timeout=60, **kwargs_from_env())
+"#;

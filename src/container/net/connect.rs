@@ -25,7 +25,10 @@ pub fn connect(
     let networks = Networks::new(root);
     let n = networks.find(network)?;
     let c = cs.find(container)?;
-    if c.config.net.endpoints.is_empty() {
+    // One disconnected from all its bridges keeps its own namespace (`Join`): it may join
+    // again. Host, none and another container's namespace cannot.
+    let own_namespace = matches!(c.config.network, crate::sandbox::NetworkMode::Join(_));
+    if c.config.net.endpoints.is_empty() && !own_namespace {
         return Err(ContainerError::NetworkConflict(format!(
             "container {} uses network mode {:?}: only containers on bridge networks can be \
              connected to another network",
@@ -57,9 +60,13 @@ pub fn connect(
         aliases: aliases.to_vec(),
         static_ip: want.is_some(),
         mac: String::new(),
+        static_mac: false,
     };
     let _l = cs.lock(&c.id)?;
     let mut c = cs.get_reconciled_locked(&c.id)?;
+    if c.config.net.endpoints.is_empty() {
+        c.config.net.mode = n.name.clone();
+    }
     c.config.net.endpoints.push(endpoint.clone());
     if let (true, Some(state)) = (c.is_running(), c.state.net.clone()) {
         let index = c.config.net.endpoints.len() - 1;
@@ -68,6 +75,7 @@ pub fn connect(
             ip: lease,
             aliases: names_of(&c, &endpoint),
             interface: format!("eth{index}"),
+            mac: None,
         }];
         let request = netavark::request(&c.id, &c.name, &one, &[]);
         let backend = backend(root);

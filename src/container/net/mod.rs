@@ -41,6 +41,10 @@ pub struct NetOptions {
     pub dns_search: Vec<String>,
     pub dns_options: Vec<String>,
     pub extra_hosts: Vec<String>,
+    /// The MAC address of the interface on the (first) bridge network.
+    pub mac_address: Option<String>,
+    /// Docker's legacy links, `CONTAINER[:ALIAS]`.
+    pub links: Vec<String>,
 }
 
 /// Bridges need root; without it containers keep user-mode networking (slirp4netns).
@@ -82,6 +86,7 @@ pub fn plan(
         dns_search: opts.dns_search.clone(),
         dns_options: opts.dns_options.clone(),
         extra_hosts: opts.extra_hosts.clone(),
+        links: opts.links.clone(),
         ..Default::default()
     };
     let bridge_only = |what: &str| {
@@ -162,7 +167,8 @@ pub fn plan(
                 ip,
                 aliases: opts.aliases.clone(),
                 static_ip: want.is_some(),
-                mac: String::new(),
+                mac: opts.mac_address.clone().unwrap_or_default(),
+                static_mac: opts.mac_address.is_some(),
             });
             cfg.publish = publish;
             NetworkMode::Join(netns::path_for(id))
@@ -339,7 +345,8 @@ pub fn up(root: &Path, cs: &Containers, c: &Container) -> Result<Up, ContainerEr
     })?;
     let first = &networks[0];
     let gateway = first.gateway.to_string();
-    let extra = extra_hosts(net, Some(&gateway))?;
+    let mut extra = extra_hosts(net, Some(&gateway))?;
+    extra.extend(super::links::hosts(root, c)?);
     let addresses = [net.endpoints[0].ip.to_string()];
     let hosts = etc_files::hosts(&HostsInput {
         hostname: &c.config.hostname,
@@ -433,6 +440,7 @@ pub(super) fn all_endpoints<'a>(
             ip: e.ip,
             aliases: names_of(c, e),
             interface: format!("eth{i}"),
+            mac: e.static_mac.then(|| e.mac.clone()),
         })
         .collect()
 }

@@ -37,7 +37,7 @@ pub struct Created {
 /// `host_env` (the CLI's environment; an API server passes one that finds nothing).
 pub fn create(
     store: &Store,
-    req: CreateRequest,
+    mut req: CreateRequest,
     host_env: impl Fn(&str) -> Option<String>,
     on_event: &mut dyn FnMut(CreateEvent),
 ) -> Result<Created> {
@@ -59,6 +59,9 @@ pub fn create(
     })?;
     let security = req.security.resolve()?;
     let image_name = req.image.clone();
+    let cs = crate::container::Containers::new(store.root());
+    let shared = crate::container::volumes::inherited(&cs, &req.volumes_from, &req.mounts)?;
+    req.mounts.extend(shared);
     let opts = req.options(security, resources);
     let container = container::create(store, &image, &image_name, opts, host_env)?;
     Ok(Created {

@@ -65,12 +65,14 @@ pub fn prepare(
         host_env,
         &c.config.hostname,
         req.tty,
+        &crate::container::links::env(root, &c),
     );
     let spec = JoinSpec {
         argv: req.cmd.clone(),
         env,
         cwd: cwd.into(),
         user: req.user.clone().unwrap_or_else(|| c.config.user.clone()),
+        group_add: c.config.group_add.clone(),
         stdio: [None, None, None],
         tty: req.tty,
         security: req.security.for_exec(&c.config.security)?,
@@ -85,24 +87,19 @@ pub fn prepare(
 }
 
 /// The container's environment with the request's entries over it (and `TERM` with a tty),
-/// as Docker's exec merges them.
+/// as Docker's exec merges them: its own `Config.Env` and the exec's go through the same
+/// merge as the main process's.
 fn exec_env(
     container: &[String],
     given: &[String],
     host_env: impl Fn(&str) -> Option<String>,
     hostname: &str,
     tty: bool,
+    links: &[String],
 ) -> Vec<String> {
-    let mut env = container.to_vec();
-    let key = |e: &str| e.split('=').next().unwrap_or("").to_string();
-    for e in command::env(&[], given, host_env, hostname, tty) {
-        let k = key(&e);
-        if given.iter().any(|f| key(f) == k) || (tty && k == "TERM") {
-            env.retain(|x| key(x) != k);
-            env.push(e);
-        }
-    }
-    env
+    let mut config = container.to_vec();
+    config.extend(command::given_env(given, host_env));
+    command::process_env(&config, hostname, tty, links)
 }
 
 /// Runs a prepared exec on the caller's own streams (through `pty` with a tty) until it
@@ -147,26 +144,26 @@ mod tests {
     fn exec_env_overrides_only_what_is_given() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let host = |k: &str| (k == "H").then(|| "host".to_string());
-        let base = s(&["PATH=/bin", "A=1", "HOSTNAME=c1"]);
+        let base = s(&["A=1", "PATH=/bin"]);
         // (given, tty, the environment the process gets)
         let cases: &[(&[&str], bool, &[&str])] = &[
-            (&[], false, &["PATH=/bin", "A=1", "HOSTNAME=c1"]),
+            (&[], false, &["PATH=/bin", "HOSTNAME=c1", "A=1"]),
             (&["A=2"], false, &["PATH=/bin", "HOSTNAME=c1", "A=2"]),
-            (&["B=3"], false, &["PATH=/bin", "A=1", "HOSTNAME=c1", "B=3"]),
+            (&["B=3"], false, &["PATH=/bin", "HOSTNAME=c1", "A=1", "B=3"]),
             (
                 &["H"],
                 false,
-                &["PATH=/bin", "A=1", "HOSTNAME=c1", "H=host"],
+                &["PATH=/bin", "HOSTNAME=c1", "A=1", "H=host"],
             ),
-            (&["MISSING"], false, &["PATH=/bin", "A=1", "HOSTNAME=c1"]),
+            (&["A"], false, &["PATH=/bin", "HOSTNAME=c1"]),
             (
                 &[],
                 true,
-                &["PATH=/bin", "A=1", "HOSTNAME=c1", "TERM=xterm"],
+                &["PATH=/bin", "HOSTNAME=c1", "TERM=xterm", "A=1"],
             ),
         ];
         for (given, tty, want) in cases {
-            let got = exec_env(&base, &s(given), host, "c1", *tty);
+            let got = exec_env(&base, &s(given), host, "c1", *tty, &[]);
             assert_eq!(got, s(want), "{given:?} tty={tty}");
         }
     }

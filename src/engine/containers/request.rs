@@ -56,6 +56,13 @@ pub struct CreateRequest {
     pub resources: Resources,
     /// Docker's `Config.Healthcheck` (`--health-*`, `--no-healthcheck`), over the image's.
     pub healthcheck: Option<crate::store::config::Healthcheck>,
+    /// Docker's `GroupAdd`: supplementary groups (names in the container's `/etc/group`, or
+    /// ids) of its processes.
+    pub group_add: Vec<String>,
+    /// Docker's `VolumesFrom`: `CONTAINER[:ro|:rw]`, whose mounts this container gets too.
+    pub volumes_from: Vec<String>,
+    /// Docker's `HostConfig` as an API client sent it, echoed by `inspect`.
+    pub host_config: Option<serde_json::Value>,
 }
 
 /// The network part: mode, address, aliases, published ports and name resolution.
@@ -74,6 +81,10 @@ pub struct NetworkRequest {
     pub dns_options: Vec<String>,
     /// `NAME:IP` (or `NAME:host-gateway`) lines for /etc/hosts.
     pub extra_hosts: Vec<String>,
+    /// The MAC address of the container's interface on its first network.
+    pub mac_address: Option<String>,
+    /// Docker's legacy links, `CONTAINER[:ALIAS]`.
+    pub links: Vec<String>,
 }
 
 impl CreateRequest {
@@ -103,6 +114,8 @@ impl CreateRequest {
                 dns_search: n.dns_search,
                 dns_options: n.dns_options,
                 extra_hosts: n.extra_hosts,
+                mac_address: n.mac_address,
+                links: n.links,
             },
             readonly_root: self.readonly_rootfs,
             mounts: self.mounts,
@@ -118,6 +131,9 @@ impl CreateRequest {
             security,
             resources,
             healthcheck: self.healthcheck,
+            group_add: self.group_add,
+            volumes_from: self.volumes_from,
+            host_config: self.host_config,
         }
     }
 }
@@ -171,7 +187,11 @@ mod tests {
                 dns_search: vec!["example.com".into()],
                 dns_options: vec!["ndots:2".into()],
                 extra_hosts: vec!["x:1.2.3.4".into()],
+                mac_address: Some("02:42:ac:11:00:0a".into()),
+                links: vec!["db:data".into()],
             },
+            group_add: vec!["audio".into()],
+            volumes_from: vec!["src:ro".into()],
             readonly_rootfs: true,
             init: true,
             auto_remove: true,
@@ -202,5 +222,9 @@ mod tests {
         assert_eq!(o.net.dns_search, vec!["example.com".to_string()]);
         assert_eq!(o.net.dns_options, vec!["ndots:2".to_string()]);
         assert_eq!(o.net.extra_hosts, vec!["x:1.2.3.4".to_string()]);
+        assert_eq!(o.net.mac_address.as_deref(), Some("02:42:ac:11:00:0a"));
+        assert_eq!(o.net.links, vec!["db:data".to_string()]);
+        assert_eq!(o.group_add, vec!["audio".to_string()]);
+        assert_eq!(o.volumes_from, vec!["src:ro".to_string()]);
     }
 }
