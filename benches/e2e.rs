@@ -159,7 +159,7 @@ fn main() {
 
     let strata = PathBuf::from(env!("CARGO_BIN_EXE_strata"));
     let dirs = Dirs::new();
-    let load_before = loadavg();
+    let load_before = measure::loadavg();
     eprintln!("e2e: strata = {}", strata.display());
     eprintln!("e2e: /proc/loadavg before: {load_before}");
     if let Err(e) = prepare(&dirs, &strata, &selected) {
@@ -220,7 +220,7 @@ fn main() {
         }
     }
 
-    let load_after = loadavg();
+    let load_after = measure::loadavg();
     eprintln!("e2e: /proc/loadavg after: {load_after}");
     if phases::TRASH_EMPTIED.load(std::sync::atomic::Ordering::Relaxed) {
         notes.push(format!(
@@ -278,10 +278,4 @@ fn prepare(dirs: &Dirs, strata: &Path, selected: &[&Scenario]) -> Result<(), Str
     setup::gen_contexts(dirs, &contexts)?;
     let debian = selected.iter().any(|s| s.name == "s5-debian");
     setup::make_template_store(dirs, strata, debian)
-}
-
-fn loadavg() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|e| format!("unreadable: {e}"))
 }
