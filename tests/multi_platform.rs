@@ -5,84 +5,19 @@
 
 mod api_support;
 mod common;
+mod multi_platform_support;
 mod registry_support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::{tool, Strata};
+use multi_platform_support::{
+    build, context, platforms_of, portable_store, raw_index, run_on, store, UNAME,
+};
 use registry_support::Registry;
 use serde_json::Value;
 
-/// A store with `bb-amd64` and `bb-arm64` (busybox for each platform) imported.
-fn store() -> Strata {
-    let s = Strata::new();
-    s.import_busybox("bb-amd64");
-    s.import_busybox_arm64("bb-arm64");
-    s
-}
-
-/// As [`store`], with bases whose IDs do not depend on the store: the import's default
-/// comment would name its temp source dir.
-fn portable_store() -> Strata {
-    let s = Strata::new();
-    let amd = s.scratch("amd64-rootfs");
-    common::busybox_rootfs(&amd);
-    s.import_rootfs(&amd, "bb-amd64", &["-m", "busybox"]);
-    let arm = s.scratch("arm64-rootfs");
-    common::busybox_rootfs_from(&arm, Path::new(common::ARM64_BUSYBOX));
-    s.import_rootfs(
-        &arm,
-        "bb-arm64",
-        &["-m", "busybox", "--platform", "linux/arm64"],
-    );
-    s
-}
-
-/// A context directory holding `dockerfile`.
-fn context(s: &Strata, name: &str, dockerfile: &str) -> PathBuf {
-    let dir = s.scratch(name);
-    fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
-    dir
-}
-
-fn build(s: &Strata, ctx: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["build", "--progress", "plain"];
-    args.extend(extra);
-    args.push(ctx.to_str().unwrap());
-    s.ok(&args)
-}
-
-/// `run --rm --platform P IMAGE CMD…`, stdout.
-fn run_on(s: &Strata, platform: &str, image: &str, cmd: &[&str]) -> String {
-    let mut args = vec!["run", "--rm", "--platform", platform, image];
-    args.extend(cmd);
-    s.ok(&args)
-}
-
-/// The image index the store's OCI layout holds under `tag`, as skopeo reads it.
-fn raw_index(s: &Strata, tag: &str) -> Value {
-    let layout = format!("oci:{}:{tag}", s.root.join("oci").display());
-    serde_json::from_str(&tool("skopeo", &["inspect", "--raw", &layout])).unwrap()
-}
-
-fn platforms_of(index: &Value) -> Vec<String> {
-    index["manifests"]
-        .as_array()
-        .expect("an index lists manifests")
-        .iter()
-        .map(|m| {
-            let p = &m["platform"];
-            format!(
-                "{}/{}",
-                p["os"].as_str().unwrap(),
-                p["architecture"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
-const UNAME: &str = "ARG TARGETARCH\nFROM bb-$TARGETARCH\nRUN uname -m > /arch\n";
 
 #[test]
 fn two_platforms_build_one_index_with_a_native_and_an_emulated_run() {
