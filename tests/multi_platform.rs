@@ -464,7 +464,11 @@ fn a_missing_disabled_or_flagless_emulator_is_refused_before_anything_runs() {
         let out = s.run_cmd(c);
         s.expect(&out, false, &["build"]);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("RUN on line 3 for linux/arm64"), "{err}");
+        // Located as other step errors are: the Dockerfile, the line, the instruction.
+        assert!(
+            err.contains("Dockerfile:3: RUN uname -m > /arch (for linux/arm64): "),
+            "{err}"
+        );
         for want in wants {
             assert!(err.contains(want), "{want:?} in {err}");
         }
@@ -632,6 +636,9 @@ fn progress_lines_name_the_platform_of_each_step() {
         "[linux/amd64 tools 2/2] RUN echo hi > /hi",
         // BuildKit's mark on a stage run on the build platform for another target.
         "[linux/amd64->arm64 tools 2/2] RUN echo hi > /hi",
+        // FROM named by its base, args expanded, as BuildKit names it.
+        "[linux/amd64->arm64 tools 1/2] FROM docker.io/library/bb-amd64:latest\n",
+        "[linux/arm64 stage-1 1/3] FROM docker.io/library/bb-arm64:latest\n",
     ] {
         assert!(log.contains(want), "{want:?} in {log}");
     }

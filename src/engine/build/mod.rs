@@ -237,10 +237,10 @@ pub fn build(
         }
         graphs.push(graph);
     }
-    for g in &graphs {
-        crate::exec::check_emulation(g)?;
-    }
     let df = dockerfile(req);
+    for g in &graphs {
+        crate::exec::check_emulation(g, &df.shown)?;
+    }
     let fetcher = HttpFetcher::new();
     let sources = cache::image_sources(store, &req.cache_images, &clients);
     let cache_from: Vec<CacheFrom> = (req.cache_from.iter().cloned())
