@@ -18,7 +18,7 @@ use crate::engine::build::{
 };
 use crate::engine::context_source;
 use crate::exec::mounts::{parse_secret_flag, Secrets};
-use crate::exec::output::ExportKind;
+use crate::engine::build::export::ExportKind;
 use crate::plan::graph::dump::dump_plan;
 use crate::plan::platform::Platform;
 use crate::plan::scope::BuildArgs;

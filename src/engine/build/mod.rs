@@ -2,12 +2,14 @@
 //! executor's [`Event`]s plus [`BuildNotice`]s (pulls, cache import/export, warnings) out
 //! through callbacks; the [`BuildOutcome`] at the end. Planning, pulling missing bases,
 //! importing and exporting caches and the retry without a broken imported cache all happen
-//! here; rendering, `--output`, `--push` and files like `--iidfile` stay with the CLI.
+//! here, as does writing an `--output` export (see [`export`]); rendering, `--push` and files
+//! like `--iidfile` stay with the CLI.
 //! Synchronous: the API runs it on the blocking pool and stops it through the [`Interrupt`].
 
 mod bases;
 mod cache;
 mod error;
+pub mod export;
 pub mod prune;
 
 use std::collections::HashMap;
