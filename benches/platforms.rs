@@ -112,7 +112,11 @@ fn main() {
     };
     let buildah = match buildah {
         Ok(b) => {
-            eprintln!("platforms: {} (storage driver {})", b.version, buildah::DRIVER);
+            eprintln!(
+                "platforms: {} (storage driver {})",
+                b.version,
+                buildah::DRIVER
+            );
             Some(b)
         }
         Err(why) => {
@@ -127,7 +131,9 @@ fn main() {
         for which in 0..3 {
             match (round + which) % 3 {
                 0 => s.two.push(strata_build(&dirs, &strata, &ctx, PLATFORMS)),
-                1 => s.single.push(strata_build(&dirs, &strata, &ctx, "linux/amd64")),
+                1 => s
+                    .single
+                    .push(strata_build(&dirs, &strata, &ctx, "linux/amd64")),
                 _ => {
                     if let Some(b) = &buildah {
                         s.buildah.push(buildah_build(&dirs, b, &ctx));

@@ -18,7 +18,6 @@ use multi_platform_support::{
 use registry_support::Registry;
 use serde_json::Value;
 
-
 #[test]
 fn two_platforms_build_one_index_with_a_native_and_an_emulated_run() {
     let s = store();

@@ -81,10 +81,7 @@ fn images_tree_shows_an_index_once_with_each_platform_beneath() {
     build(&s, &ctx, &[&TWO[..], &["-t", "mp-tree:1"]].concat());
     let index = raw_index(&s, "docker.io/library/mp-tree:1");
     let short = |m: &Value| m["digest"].as_str().unwrap()[7..19].to_string();
-    let (amd, arm) = (
-        short(&index["manifests"][0]),
-        short(&index["manifests"][1]),
-    );
+    let (amd, arm) = (short(&index["manifests"][0]), short(&index["manifests"][1]));
     // A container made from the arm64 image marks it, and its index, in use.
     s.ok(&[
         "create",

@@ -167,7 +167,14 @@ pub fn make_template_store(dirs: &Dirs, strata: &Path, debian: bool) -> Result<(
     discard(&dirs.trash(), &rootfs)?;
     let rootfs = std::env::var_os("STRATA_BENCH_DEBIAN_ROOTFS").filter(|_| debian);
     if let Some(debian) = rootfs {
-        import(strata, &store, Path::new(&debian), "debian:bookworm", false, None)?;
+        import(
+            strata,
+            &store,
+            Path::new(&debian),
+            "debian:bookworm",
+            false,
+            None,
+        )?;
         let out = Command::new(strata)
             .env("STRATA_ROOT", &store)
             .args(["tag", "debian:bookworm", "debian"])

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
-pub use crate::engine::build::export::{Dest, Output};
 use crate::engine::build::export::{export_names, export_to_path, export_to_writer, ExportKind};
+pub use crate::engine::build::export::{Dest, Output};
 use crate::reference::Reference;
 use crate::store::{Image, Store};
 

@@ -227,7 +227,10 @@ mod tests {
 
     #[test]
     fn the_name_column_is_as_narrow_as_its_widest_entry_and_columns_drop_when_narrow() {
-        let images = [image(&["a:1"], vec![platform("linux/arm64", "x", 5, false)])];
+        let images = [image(
+            &["a:1"],
+            vec![platform("linux/arm64", "x", 5, false)],
+        )];
         let got = render(&images, 200);
         // "linux/arm64" plus docker's byte-length branch: 11 + 7 = 18 columns.
         let header = got.lines().nth(2).unwrap();

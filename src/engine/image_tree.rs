@@ -67,9 +67,7 @@ pub fn tree(root: &Path, req: &ListRequest) -> Result<Vec<TreeImage>, EngineErro
                 platform: declared.unwrap_or_else(|| config_platform(&child.config)),
                 id: child.manifest_digest,
                 disk_usage: child.size(),
-                content_size: child.manifest_size
-                    + child.manifest.config().size()
-                    + child.size(),
+                content_size: child.manifest_size + child.manifest.config().size() + child.size(),
                 in_use: used.contains(&child.manifest_digest),
             })
             .collect();

@@ -101,8 +101,8 @@ pub fn pull(
         let digest = pull_all_platforms(&store, &client, reference, &progress).map_err(failed)?;
         (store.resolve_platform(&digest.to_string(), None)?, digest)
     } else {
-        let image = pull_with_progress(&store, &client, reference, &platform, &progress)
-            .map_err(failed)?;
+        let image =
+            pull_with_progress(&store, &client, reference, &platform, &progress).map_err(failed)?;
         let digest = image.manifest_digest;
         (image, digest)
     };

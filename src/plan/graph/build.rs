@@ -497,7 +497,10 @@ impl Builder<'_> {
             for d in o.drafts {
                 let label = if d.op.touches_fs() {
                     n += 1;
-                    format!("[{prefix}{n}/{total}] {}", d.label.as_ref().unwrap_or(&d.text))
+                    format!(
+                        "[{prefix}{n}/{total}] {}",
+                        d.label.as_ref().unwrap_or(&d.text)
+                    )
                 } else {
                     format!("[{}] {}", prefix.trim_end(), d.text).replacen("[] ", "", 1)
                 };
