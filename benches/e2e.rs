@@ -168,23 +168,14 @@ fn main() {
 
     let mut results = Vec::new();
     let mut notes = Vec::new();
-    // A smoke run checks strata's side only: buildah would add seconds to the test suite.
-    let buildah = if bench_mode {
-        buildah::detect(&dirs.work, &dirs.template_store(), &dirs.trash())
-    } else {
-        Err("buildah not timed in a smoke run".into())
-    };
-    let buildah = match buildah {
-        Ok(b) => {
-            eprintln!("e2e: {} (storage driver {})", b.version, buildah::DRIVER);
-            Some(b)
-        }
-        Err(why) => {
-            eprintln!("e2e: {why}");
-            notes.push(why);
-            None
-        }
-    };
+    let buildah = buildah::for_run(
+        bench_mode,
+        "e2e",
+        &dirs.work,
+        &dirs.template_store(),
+        &dirs.trash(),
+        &mut notes,
+    );
     for sc in &selected {
         if sc.name == "s5-debian" && !setup::has_image(&strata, &dirs.template_store(), "debian") {
             notes.push(

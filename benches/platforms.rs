@@ -105,26 +105,14 @@ fn main() {
     let ctx = prepare(&dirs, &strata).unwrap_or_else(|e| panic!("platforms: fixtures: {e}"));
 
     let mut notes = Vec::new();
-    let buildah = if bench_mode {
-        buildah::detect(&dirs.work, &dirs.template_store(), &dirs.trash())
-    } else {
-        Err("buildah not timed in a smoke run".into())
-    };
-    let buildah = match buildah {
-        Ok(b) => {
-            eprintln!(
-                "platforms: {} (storage driver {})",
-                b.version,
-                buildah::DRIVER
-            );
-            Some(b)
-        }
-        Err(why) => {
-            eprintln!("platforms: {why}");
-            notes.push(why);
-            None
-        }
-    };
+    let buildah = buildah::for_run(
+        bench_mode,
+        "platforms",
+        &dirs.work,
+        &dirs.template_store(),
+        &dirs.trash(),
+        &mut notes,
+    );
 
     let mut s = Samples::default();
     for round in 0..runs {

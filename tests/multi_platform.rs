@@ -9,11 +9,10 @@ mod multi_platform_support;
 mod registry_support;
 
 use std::fs;
-use std::path::Path;
 
 use common::{tool, Strata};
 use multi_platform_support::{
-    build, context, platforms_of, portable_store, raw_index, run_on, store, UNAME,
+    build, context, platforms_of, portable_store, raw_index, raw_remote, run_on, store, UNAME,
 };
 use registry_support::Registry;
 use serde_json::Value;
@@ -135,18 +134,8 @@ fn from_an_index_takes_the_manifest_for_the_target_platform() {
 #[test]
 fn the_index_digest_is_reproducible_with_source_date_epoch() {
     let digest = || {
-        // The import's default comment names its temp source dir: fixed here.
-        let s = Strata::new();
-        let amd = s.scratch("amd64-rootfs");
-        common::busybox_rootfs(&amd);
-        s.import_rootfs(&amd, "bb-amd64", &["-m", "busybox"]);
-        let arm = s.scratch("arm64-rootfs");
-        common::busybox_rootfs_from(&arm, Path::new(common::ARM64_BUSYBOX));
-        s.import_rootfs(
-            &arm,
-            "bb-arm64",
-            &["-m", "busybox", "--platform", "linux/arm64"],
-        );
+        // Bases whose IDs do not name the store's temp dirs.
+        let s = portable_store();
         let ctx = context(&s, "ctx", UNAME);
         let iid = s.scratch("iid").join("id");
         let mut c = s.command(&[
@@ -244,15 +233,7 @@ fn push_sends_the_index_and_pull_platform_takes_one_manifest() {
         &["--platform", "linux/amd64,linux/arm64", "-t", &remote],
     );
     s.ok(&["push", &remote]);
-    let raw = tool(
-        "skopeo",
-        &[
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{remote}"),
-        ],
-    );
+    let raw = raw_remote(&remote);
     let index: Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(
         index["mediaType"], "application/vnd.oci.image.index.v1+json",

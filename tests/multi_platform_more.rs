@@ -10,7 +10,9 @@ mod registry_support;
 use std::fs;
 
 use common::{tool, Strata};
-use multi_platform_support::{build, context, platforms_of, raw_index, run_on, store, UNAME};
+use multi_platform_support::{
+    build, context, platforms_of, raw_index, raw_remote, run_on, store, UNAME,
+};
 use registry_support::Registry;
 use serde_json::Value;
 
@@ -30,15 +32,7 @@ fn pull_all_platforms_keeps_the_registry_index_whole_under_the_tag() {
     let remote = format!("{}/mp/all:1", reg.host());
     build(&s, &ctx, &[&TWO[..], &["-t", &remote]].concat());
     s.ok(&["push", &remote]);
-    let raw = tool(
-        "skopeo",
-        &[
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{remote}"),
-        ],
-    );
+    let raw = raw_remote(&remote);
 
     let fresh = Strata::new();
     let err = fresh.fails(&[

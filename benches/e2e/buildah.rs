@@ -60,6 +60,35 @@ pub fn detect(work: &Path, template_store: &Path, trash: &Path) -> Result<Builda
     Ok(b)
 }
 
+/// buildah for a bench run (`bench_mode`: `--bench`), or None with the reason printed (as
+/// `who: …`) and kept in `notes`. A smoke run never times buildah: it would add seconds to the
+/// test suite.
+pub fn for_run(
+    bench_mode: bool,
+    who: &str,
+    work: &Path,
+    template_store: &Path,
+    trash: &Path,
+    notes: &mut Vec<String>,
+) -> Option<Buildah> {
+    let found = if bench_mode {
+        detect(work, template_store, trash)
+    } else {
+        Err("buildah not timed in a smoke run".into())
+    };
+    match found {
+        Ok(b) => {
+            eprintln!("{who}: {} (storage driver {DRIVER})", b.version);
+            Some(b)
+        }
+        Err(why) => {
+            eprintln!("{who}: {why}");
+            notes.push(why);
+            None
+        }
+    }
+}
+
 impl Buildah {
     fn root(&self) -> PathBuf {
         self.dir.join("root")

@@ -110,7 +110,7 @@ pub fn check_emulation(graph: &BuildGraph, dockerfile_name: &str) -> Result<(), 
             line: n.meta.line,
             text: n.meta.text.clone(),
             platform: stage.platform.clone(),
-            source,
+            source: Box::new(source),
         })?;
     }
     Ok(())

@@ -21,7 +21,7 @@ pub enum ExecError {
         text: String,
         platform: String,
         #[source]
-        source: crate::sandbox::emulation::EmulationError,
+        source: Box<crate::sandbox::emulation::EmulationError>,
     },
     /// A step failed; `file:line` points at its instruction.
     #[error("{file}:{line}: {text}: {source}")]

@@ -62,6 +62,19 @@ pub fn raw_index(s: &Strata, tag: &str) -> Value {
     serde_json::from_str(&tool("skopeo", &["inspect", "--raw", &layout])).unwrap()
 }
 
+/// The manifest (or index) `remote` names in a loopback registry, raw, as skopeo reads it.
+pub fn raw_remote(remote: &str) -> String {
+    tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{remote}"),
+        ],
+    )
+}
+
 pub fn platforms_of(index: &Value) -> Vec<String> {
     index["manifests"]
         .as_array()
