@@ -146,7 +146,7 @@ fn main() {
     if let Some(b) = &buildah {
         println!(
             "buildah: {}, storage driver {}, `build --platform {PLATFORMS} --manifest NAME \
-             --pull=never --runtime=runc`",
+             --pull=never --runtime=runc --network=host`",
             b.version,
             buildah::DRIVER
         );

@@ -198,6 +198,9 @@ impl Buildah {
             "build",
             "--pull=never",
             "--runtime=runc",
+            // No CNI setup per RUN (its plugins may be missing): the host's network, the
+            // cheapest there is, so the ratio does not flatter strata.
+            "--network=host",
             "-q",
             "--platform",
             platforms,
