@@ -159,7 +159,7 @@ fn main() {
 
     let strata = PathBuf::from(env!("CARGO_BIN_EXE_strata"));
     let dirs = Dirs::new();
-    let load_before = loadavg();
+    let load_before = measure::loadavg();
     eprintln!("e2e: strata = {}", strata.display());
     eprintln!("e2e: /proc/loadavg before: {load_before}");
     if let Err(e) = prepare(&dirs, &strata, &selected) {
@@ -168,23 +168,14 @@ fn main() {
 
     let mut results = Vec::new();
     let mut notes = Vec::new();
-    // A smoke run checks strata's side only: buildah would add seconds to the test suite.
-    let buildah = if bench_mode {
-        buildah::detect(&dirs.work, &dirs.template_store(), &dirs.trash())
-    } else {
-        Err("buildah not timed in a smoke run".into())
-    };
-    let buildah = match buildah {
-        Ok(b) => {
-            eprintln!("e2e: {} (storage driver {})", b.version, buildah::DRIVER);
-            Some(b)
-        }
-        Err(why) => {
-            eprintln!("e2e: {why}");
-            notes.push(why);
-            None
-        }
-    };
+    let buildah = buildah::for_run(
+        bench_mode,
+        "e2e",
+        &dirs.work,
+        &dirs.template_store(),
+        &dirs.trash(),
+        &mut notes,
+    );
     for sc in &selected {
         if sc.name == "s5-debian" && !setup::has_image(&strata, &dirs.template_store(), "debian") {
             notes.push(
@@ -220,7 +211,7 @@ fn main() {
         }
     }
 
-    let load_after = loadavg();
+    let load_after = measure::loadavg();
     eprintln!("e2e: /proc/loadavg after: {load_after}");
     if phases::TRASH_EMPTIED.load(std::sync::atomic::Ordering::Relaxed) {
         notes.push(format!(
@@ -278,10 +269,4 @@ fn prepare(dirs: &Dirs, strata: &Path, selected: &[&Scenario]) -> Result<(), Str
     setup::gen_contexts(dirs, &contexts)?;
     let debian = selected.iter().any(|s| s.name == "s5-debian");
     setup::make_template_store(dirs, strata, debian)
-}
-
-fn loadavg() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|e| format!("unreadable: {e}"))
 }

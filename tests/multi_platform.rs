@@ -5,84 +5,17 @@
 
 mod api_support;
 mod common;
+mod multi_platform_support;
 mod registry_support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use common::{tool, Strata};
+use multi_platform_support::{
+    build, context, platforms_of, portable_store, raw_index, raw_remote, run_on, store, UNAME,
+};
 use registry_support::Registry;
 use serde_json::Value;
-
-/// A store with `bb-amd64` and `bb-arm64` (busybox for each platform) imported.
-fn store() -> Strata {
-    let s = Strata::new();
-    s.import_busybox("bb-amd64");
-    s.import_busybox_arm64("bb-arm64");
-    s
-}
-
-/// As [`store`], with bases whose IDs do not depend on the store: the import's default
-/// comment would name its temp source dir.
-fn portable_store() -> Strata {
-    let s = Strata::new();
-    let amd = s.scratch("amd64-rootfs");
-    common::busybox_rootfs(&amd);
-    s.import_rootfs(&amd, "bb-amd64", &["-m", "busybox"]);
-    let arm = s.scratch("arm64-rootfs");
-    common::busybox_rootfs_from(&arm, Path::new(common::ARM64_BUSYBOX));
-    s.import_rootfs(
-        &arm,
-        "bb-arm64",
-        &["-m", "busybox", "--platform", "linux/arm64"],
-    );
-    s
-}
-
-/// A context directory holding `dockerfile`.
-fn context(s: &Strata, name: &str, dockerfile: &str) -> PathBuf {
-    let dir = s.scratch(name);
-    fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
-    dir
-}
-
-fn build(s: &Strata, ctx: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["build", "--progress", "plain"];
-    args.extend(extra);
-    args.push(ctx.to_str().unwrap());
-    s.ok(&args)
-}
-
-/// `run --rm --platform P IMAGE CMD…`, stdout.
-fn run_on(s: &Strata, platform: &str, image: &str, cmd: &[&str]) -> String {
-    let mut args = vec!["run", "--rm", "--platform", platform, image];
-    args.extend(cmd);
-    s.ok(&args)
-}
-
-/// The image index the store's OCI layout holds under `tag`, as skopeo reads it.
-fn raw_index(s: &Strata, tag: &str) -> Value {
-    let layout = format!("oci:{}:{tag}", s.root.join("oci").display());
-    serde_json::from_str(&tool("skopeo", &["inspect", "--raw", &layout])).unwrap()
-}
-
-fn platforms_of(index: &Value) -> Vec<String> {
-    index["manifests"]
-        .as_array()
-        .expect("an index lists manifests")
-        .iter()
-        .map(|m| {
-            let p = &m["platform"];
-            format!(
-                "{}/{}",
-                p["os"].as_str().unwrap(),
-                p["architecture"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
-const UNAME: &str = "ARG TARGETARCH\nFROM bb-$TARGETARCH\nRUN uname -m > /arch\n";
 
 #[test]
 fn two_platforms_build_one_index_with_a_native_and_an_emulated_run() {
@@ -201,18 +134,8 @@ fn from_an_index_takes_the_manifest_for_the_target_platform() {
 #[test]
 fn the_index_digest_is_reproducible_with_source_date_epoch() {
     let digest = || {
-        // The import's default comment names its temp source dir: fixed here.
-        let s = Strata::new();
-        let amd = s.scratch("amd64-rootfs");
-        common::busybox_rootfs(&amd);
-        s.import_rootfs(&amd, "bb-amd64", &["-m", "busybox"]);
-        let arm = s.scratch("arm64-rootfs");
-        common::busybox_rootfs_from(&arm, Path::new(common::ARM64_BUSYBOX));
-        s.import_rootfs(
-            &arm,
-            "bb-arm64",
-            &["-m", "busybox", "--platform", "linux/arm64"],
-        );
+        // Bases whose IDs do not name the store's temp dirs.
+        let s = portable_store();
         let ctx = context(&s, "ctx", UNAME);
         let iid = s.scratch("iid").join("id");
         let mut c = s.command(&[
@@ -310,15 +233,7 @@ fn push_sends_the_index_and_pull_platform_takes_one_manifest() {
         &["--platform", "linux/amd64,linux/arm64", "-t", &remote],
     );
     s.ok(&["push", &remote]);
-    let raw = tool(
-        "skopeo",
-        &[
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{remote}"),
-        ],
-    );
+    let raw = raw_remote(&remote);
     let index: Value = serde_json::from_str(&raw).unwrap();
     assert_eq!(
         index["mediaType"], "application/vnd.oci.image.index.v1+json",
@@ -529,7 +444,11 @@ fn a_missing_disabled_or_flagless_emulator_is_refused_before_anything_runs() {
         let out = s.run_cmd(c);
         s.expect(&out, false, &["build"]);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("RUN on line 3 for linux/arm64"), "{err}");
+        // Located as other step errors are: the Dockerfile, the line, the instruction.
+        assert!(
+            err.contains("Dockerfile:3: RUN uname -m > /arch (for linux/arm64): "),
+            "{err}"
+        );
         for want in wants {
             assert!(err.contains(want), "{want:?} in {err}");
         }
@@ -697,6 +616,9 @@ fn progress_lines_name_the_platform_of_each_step() {
         "[linux/amd64 tools 2/2] RUN echo hi > /hi",
         // BuildKit's mark on a stage run on the build platform for another target.
         "[linux/amd64->arm64 tools 2/2] RUN echo hi > /hi",
+        // FROM named by its base, args expanded, as BuildKit names it.
+        "[linux/amd64->arm64 tools 1/2] FROM docker.io/library/bb-amd64:latest\n",
+        "[linux/arm64 stage-1 1/3] FROM docker.io/library/bb-arm64:latest\n",
     ] {
         assert!(log.contains(want), "{want:?} in {log}");
     }

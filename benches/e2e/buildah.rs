@@ -1,7 +1,8 @@
 //! buildah beside strata: its own containers-storage under `target/bench-e2e/buildah` (a
 //! storage.conf of ours, so the host's storage is never touched), seeded with the same base
 //! images from strata's template store through `skopeo copy`, and the same Dockerfiles and
-//! contexts built with `buildah bud --layers --pull=never --runtime=runc`.
+//! contexts built with `buildah bud --layers --pull=never --runtime=runc` (the e2e bench) or
+//! `buildah build --platform … --manifest NAME` (the platforms bench).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,35 @@ pub fn detect(work: &Path, template_store: &Path, trash: &Path) -> Result<Builda
     );
     fs::write(b.conf(), conf).map_err(|e| e.to_string())?;
     Ok(b)
+}
+
+/// buildah for a bench run (`bench_mode`: `--bench`), or None with the reason printed (as
+/// `who: …`) and kept in `notes`. A smoke run never times buildah: it would add seconds to the
+/// test suite.
+pub fn for_run(
+    bench_mode: bool,
+    who: &str,
+    work: &Path,
+    template_store: &Path,
+    trash: &Path,
+    notes: &mut Vec<String>,
+) -> Option<Buildah> {
+    let found = if bench_mode {
+        detect(work, template_store, trash)
+    } else {
+        Err("buildah not timed in a smoke run".into())
+    };
+    match found {
+        Ok(b) => {
+            eprintln!("{who}: {} (storage driver {DRIVER})", b.version);
+            Some(b)
+        }
+        Err(why) => {
+            eprintln!("{who}: {why}");
+            notes.push(why);
+            None
+        }
+    }
 }
 
 impl Buildah {
@@ -127,6 +157,56 @@ impl Buildah {
         if let Some(f) = dockerfile {
             cmd.arg("-f").arg(f);
         }
+        cmd.arg(ctx);
+        cmd
+    }
+
+    /// As [`Buildah::fresh`] with the single-platform `members`, plus a manifest list `name`
+    /// over them: a multi-platform base buildah resolves per platform as strata resolves its
+    /// index (this skopeo cannot copy an index into containers-storage whole).
+    #[allow(dead_code)]
+    pub fn fresh_manifest_list(&self, name: &str, members: &[&str]) -> Result<(), String> {
+        self.fresh(members)?;
+        let run = |args: &[&str]| -> Result<(), String> {
+            let out = self
+                .command()
+                .args(args)
+                .output()
+                .map_err(|e| format!("spawn buildah: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "buildah {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim_end()
+                ));
+            }
+            Ok(())
+        };
+        run(&["manifest", "create", name])?;
+        for m in members {
+            run(&["manifest", "add", name, &format!("containers-storage:{m}")])?;
+        }
+        Ok(())
+    }
+
+    /// A multi-platform build into the manifest list `manifest`, with the bases only from the
+    /// local storage: `buildah build --platform P1,P2 --manifest NAME`.
+    #[allow(dead_code)]
+    pub fn build_platforms(&self, ctx: &Path, platforms: &str, manifest: &str) -> Command {
+        let mut cmd = self.command();
+        cmd.args([
+            "build",
+            "--pull=never",
+            "--runtime=runc",
+            // No CNI setup per RUN (its plugins may be missing): the host's network, the
+            // cheapest there is, so the ratio does not flatter strata.
+            "--network=host",
+            "-q",
+            "--platform",
+            platforms,
+            "--manifest",
+            manifest,
+        ]);
         cmd.arg(ctx);
         cmd
     }

@@ -1,6 +1,6 @@
-//! One timed child process: wall time from spawn to exit and its peak RSS, read from the
-//! `rusage` that `wait4` returns for that child alone (which includes the descendants it reaped:
-//! for strata, the sandboxed RUN processes).
+//! One timed child process: wall time from spawn to exit, its CPU time and peak RSS, read from
+//! the `rusage` that `wait4` returns for that child alone (which includes the descendants it
+//! reaped: for strata, the sandboxed RUN processes).
 
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
@@ -12,6 +12,10 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub struct Timed {
     pub secs: f64,
+    /// User plus system CPU seconds (`ru_utime + ru_stime`): steadier than wall time on a
+    /// loaded machine. Read by the platforms bench; e2e reports wall time.
+    #[allow(dead_code)]
+    pub cpu_secs: f64,
     /// `ru_maxrss`: KiB on Linux.
     pub max_rss_kib: u64,
 }
@@ -36,8 +40,10 @@ pub fn run(cmd: &mut Command, what: &str, log: &Path) -> Result<Timed, String> {
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         return Err(format!("{what} failed ({status}): {}", tail.join("\n")));
     }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok(Timed {
         secs,
+        cpu_secs: tv(rusage.ru_utime) + tv(rusage.ru_stime),
         max_rss_kib: u64::try_from(rusage.ru_maxrss).unwrap_or(0),
     })
 }
@@ -57,4 +63,27 @@ fn wait4(pid: libc::pid_t) -> std::io::Result<(ExitStatus, libc::rusage)> {
             return Err(e);
         }
     }
+}
+
+/// (median, min, max), or None before the first run.
+pub fn stats(times: &[f64]) -> Option<(f64, f64, f64)> {
+    if times.is_empty() {
+        return None;
+    }
+    let mut t = times.to_vec();
+    t.sort_by(f64::total_cmp);
+    let n = t.len();
+    let median = if n % 2 == 1 {
+        t[n / 2]
+    } else {
+        (t[n / 2 - 1] + t[n / 2]) / 2.0
+    };
+    Some((median, t[0], t[n - 1]))
+}
+
+/// `/proc/loadavg`, to print next to the times (this machine is shared).
+pub fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|e| format!("unreadable: {e}"))
 }

@@ -3,6 +3,8 @@
 
 use serde_json::json;
 
+use crate::measure::stats;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Cold,
@@ -72,22 +74,6 @@ pub const RSS_LIMIT_KIB: u64 = 200_000_000 / 1024;
 pub enum Anchor {
     Measured,
     Readme,
-}
-
-/// (median, min, max), or None before the first run.
-fn stats(times: &[f64]) -> Option<(f64, f64, f64)> {
-    if times.is_empty() {
-        return None;
-    }
-    let mut t = times.to_vec();
-    t.sort_by(f64::total_cmp);
-    let n = t.len();
-    let median = if n % 2 == 1 {
-        t[n / 2]
-    } else {
-        (t[n / 2 - 1] + t[n / 2]) / 2.0
-    };
-    Some((median, t[0], t[n - 1]))
 }
 
 pub struct Measurement {

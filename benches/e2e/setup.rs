@@ -163,11 +163,18 @@ pub fn make_template_store(dirs: &Dirs, strata: &Path, debian: bool) -> Result<(
     fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
         .map_err(|e| e.to_string())?;
     fs::write(rootfs.join("etc/group"), "root:x:0:\n").map_err(|e| e.to_string())?;
-    import(strata, &store, &rootfs, "busybox", true)?;
+    import(strata, &store, &rootfs, "busybox", true, None)?;
     discard(&dirs.trash(), &rootfs)?;
     let rootfs = std::env::var_os("STRATA_BENCH_DEBIAN_ROOTFS").filter(|_| debian);
     if let Some(debian) = rootfs {
-        import(strata, &store, Path::new(&debian), "debian:bookworm", false)?;
+        import(
+            strata,
+            &store,
+            Path::new(&debian),
+            "debian:bookworm",
+            false,
+            None,
+        )?;
         let out = Command::new(strata)
             .env("STRATA_ROOT", &store)
             .args(["tag", "debian:bookworm", "debian"])
@@ -183,9 +190,21 @@ pub fn make_template_store(dirs: &Dirs, strata: &Path, debian: bool) -> Result<(
     Ok(())
 }
 
-fn import(strata: &Path, store: &Path, src: &Path, tag: &str, busybox: bool) -> Result<(), String> {
+/// `strata import` of the rootfs `src` as `tag` into `store`; `busybox` adds the busybox
+/// image's PATH and CMD, `platform` (`os/arch`) marks a foreign platform's rootfs.
+pub fn import(
+    strata: &Path,
+    store: &Path,
+    src: &Path,
+    tag: &str,
+    busybox: bool,
+    platform: Option<&str>,
+) -> Result<(), String> {
     let mut cmd = Command::new(strata);
     cmd.env("STRATA_ROOT", store).arg("import");
+    if let Some(p) = platform {
+        cmd.args(["--platform", p]);
+    }
     if busybox {
         cmd.args([
             "--change",

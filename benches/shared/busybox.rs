@@ -1,5 +1,5 @@
-//! The minimal busybox root the benches import or unpack as their image (shared by `run`, `net`
-//! and `cli`), from Debian's busybox-static.
+//! The minimal busybox root the benches import or unpack as their image (shared by `run`, `net`,
+//! `cli` and `platforms`), from Debian's busybox-static.
 
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -9,8 +9,17 @@ use std::process::Command;
 /// The applets, root's passwd and group entries, and empty /etc, /tmp, /root, /proc, /sys and
 /// /dev under `dir`.
 pub fn busybox_rootfs(dir: &Path) {
+    busybox_rootfs_from(dir, Path::new("/bin/busybox"));
+}
+
+/// `busybox_rootfs` with another busybox binary, e.g. Debian's arm64 busybox-static (the applet
+/// list is the host's: Debian builds every architecture's busybox-static from one
+/// configuration).
+#[allow(dead_code)]
+pub fn busybox_rootfs_from(dir: &Path, busybox: &Path) {
     fs::create_dir_all(dir.join("bin")).unwrap();
-    fs::copy("/bin/busybox", dir.join("bin/busybox")).expect("/bin/busybox (busybox-static)");
+    fs::copy(busybox, dir.join("bin/busybox"))
+        .unwrap_or_else(|e| panic!("{} (busybox-static): {e}", busybox.display()));
     let list = Command::new("/bin/busybox").arg("--list").output();
     let list = list.expect("/bin/busybox --list").stdout;
     for applet in String::from_utf8_lossy(&list).lines() {

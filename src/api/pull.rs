@@ -55,6 +55,7 @@ pub async fn create(
     let req = PullRequest {
         reference: reference.clone(),
         platform,
+        all_platforms: false,
         insecure: Vec::new(),
         credential: registry_auth::credential(&headers)?,
     };

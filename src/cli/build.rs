@@ -13,12 +13,12 @@ use super::args::CompressionArg;
 use super::build_output::{parse_output, source_date_epoch, write_output, Output};
 use super::Settings;
 use crate::cache::{parse_cache_from, parse_cache_to};
+use crate::engine::build::export::ExportKind;
 use crate::engine::build::{
     self as engine_build, BuildHooks, BuildNotice, BuildRequest, Dockerfile, PullPolicy,
 };
 use crate::engine::context_source;
 use crate::exec::mounts::{parse_secret_flag, Secrets};
-use crate::exec::output::ExportKind;
 use crate::plan::graph::dump::dump_plan;
 use crate::plan::platform::Platform;
 use crate::plan::scope::BuildArgs;

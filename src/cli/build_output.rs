@@ -1,59 +1,16 @@
-//! `strata build` settings for reproducible outputs: `--output` (Docker's `-o` syntax) as a
-//! typed plan, `SOURCE_DATE_EPOCH` / `--source-date-epoch`, and writing the export once the
-//! image is built.
+//! `strata build` settings for reproducible outputs: `--output` (Docker's `-o` syntax) parsed
+//! into the engine's typed [`Output`], `SOURCE_DATE_EPOCH` / `--source-date-epoch`, and handing
+//! the export to the engine (`engine::build::export`) with the file or stdout it goes to.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
-use crate::exec::output::{export_to_path, export_to_writer, ExportKind};
+use crate::engine::build::export::{export_names, export_to_path, export_to_writer, ExportKind};
+pub use crate::engine::build::export::{Dest, Output};
 use crate::reference::Reference;
 use crate::store::{Image, Store};
-
-/// Where an `--output` goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Dest {
-    Path(PathBuf),
-    /// `dest=-`: stdout, for the stream kinds.
-    Stdout,
-}
-
-/// What `--output` asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// `type=image` (the default: the store) or `type=registry` (push as well).
-    Image { push: bool, names: Vec<String> },
-    Export {
-        kind: ExportKind,
-        dest: Dest,
-        names: Vec<String>,
-    },
-}
-
-impl Output {
-    pub fn pushes(&self) -> bool {
-        matches!(self, Output::Image { push: true, .. })
-    }
-
-    /// Whether the export goes to stdout (which then carries nothing else).
-    pub fn to_stdout(&self) -> bool {
-        matches!(
-            self,
-            Output::Export {
-                dest: Dest::Stdout,
-                ..
-            }
-        )
-    }
-
-    /// Names from `name=`, recorded in the image store or the archive besides the `-t` tags.
-    pub fn names(&self) -> &[String] {
-        match self {
-            Output::Image { names, .. } | Output::Export { names, .. } => names,
-        }
-    }
-}
 
 /// Parses an `--output` value as Docker does: `type=T,k=v,…`, or a bare `DIR` for
 /// `type=local,dest=DIR` and `-` for `type=tar,dest=-`.
@@ -168,13 +125,7 @@ pub fn write_output(
     let Output::Export { kind, dest, names } = output else {
         return Ok(());
     };
-    let mut all = tags.to_vec();
-    for n in names {
-        let r = Reference::parse(n).map_err(|e| anyhow::anyhow!("invalid name {n:?}: {e}"))?;
-        if !all.contains(&r) {
-            all.push(r);
-        }
-    }
+    let all = export_names(tags, names)?;
     match dest {
         Dest::Path(p) => export_to_path(store, image, &all, *kind, epoch, p)
             .with_context(|| format!("cannot write the output to {}", p.display())),

@@ -1,13 +1,15 @@
 //! `strata images`: the REPOSITORY TAG IMAGE ID CREATED SIZE table, `-q`, `--digests`,
 //! `--format json` (one object per line, as `docker images --format json`) or a Go template,
-//! `--filter` (see `store::image_filter`).
+//! `--filter` (see `store::image_filter`), `--tree` (see `images_tree`).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 
 use super::format::{human_size, print, render_rows, render_table, since};
+use super::progress::fd_size;
 use super::Settings;
 use crate::engine::images::ListRequest;
 use crate::reference::Reference;
@@ -36,6 +38,9 @@ pub struct ImagesArgs {
     /// `table`, `json`, or a Go template (`'{{.Repository}}:{{.Tag}}'`, `'table {{.ID}}'`).
     #[arg(long)]
     pub format: Option<String>,
+    /// List multi-platform images as a tree (EXPERIMENTAL).
+    #[arg(long)]
+    pub tree: bool,
     /// Only images matching this repository (and tag); globs as in `reference=`.
     pub reference: Option<String>,
 }
@@ -60,13 +65,32 @@ struct Row<'a> {
 
 pub fn run(settings: &Settings, args: ImagesArgs) -> Result<ExitCode> {
     let now = now_unix();
-    let listed = crate::engine::images::list(
-        &settings.root,
-        &ListRequest {
-            filters: args.filter,
-            reference: args.reference,
-        },
-    )?;
+    let req = ListRequest {
+        filters: args.filter,
+        reference: args.reference,
+    };
+    if args.tree {
+        // Docker's refusals, in its order.
+        for (set, flag) in [
+            (args.quiet, "--quiet"),
+            (args.no_trunc, "--no-trunc"),
+            (args.digests, "--show-digest"),
+            (args.format.is_some(), "--format"),
+        ] {
+            if set {
+                bail!("{flag} is not yet supported with --tree");
+            }
+        }
+        let images = crate::engine::image_tree::tree(&settings.root, &req)?;
+        let width = if std::io::stdout().is_terminal() {
+            usize::from(fd_size(1).0)
+        } else {
+            80
+        };
+        print(&super::images_tree::render(&images, width));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let listed = crate::engine::images::list(&settings.root, &req)?;
     let mut rows = Vec::new();
     for l in &listed {
         if l.tags.is_empty() {

@@ -51,6 +51,7 @@ mod wait;
 mod history;
 mod image_prune;
 mod images;
+mod images_tree;
 mod import;
 mod info;
 mod inspect;

@@ -1,5 +1,5 @@
-//! `strata pull [--platform P] REF`: downloads an image into the store, printing what Docker
-//! prints at the end of a pull.
+//! `strata pull [--platform P | --all-platforms] REF`: downloads an image into the store,
+//! printing what Docker prints at the end of a pull.
 
 use std::process::ExitCode;
 
@@ -17,6 +17,10 @@ pub struct PullArgs {
     /// The platform to pull from a multi-platform image (default: the host's).
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
+    /// Pull every platform of a multi-platform image, kept as one index under the tag (as
+    /// `ctr`/`nerdctl pull --all-platforms`).
+    #[arg(long, conflicts_with = "platform")]
+    pub all_platforms: bool,
     /// Allow plain HTTP to this registry (`host[:port]` or a CIDR); repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure: Vec<String>,
@@ -31,6 +35,7 @@ pub fn run(settings: &Settings, args: PullArgs) -> Result<ExitCode> {
     let req = PullRequest {
         reference: reference.clone(),
         platform,
+        all_platforms: args.all_platforms,
         insecure: args.insecure,
         credential: None,
     };
@@ -40,7 +45,7 @@ pub fn run(settings: &Settings, args: PullArgs) -> Result<ExitCode> {
         }
     };
     let pulled = engine::pull::pull(&settings.root, &req, &on)?;
-    println!("Digest: {}", pulled.image.manifest_digest);
+    println!("Digest: {}", pulled.digest);
     let status = if pulled.changed {
         "Downloaded newer image for"
     } else {

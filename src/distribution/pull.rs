@@ -76,11 +76,7 @@ pub fn pull_with_progress(
     progress: &(dyn Fn(BlobProgress) + Sync),
 ) -> Result<Image, RegistryError> {
     let repo = reference.path();
-    let target = match reference.digest() {
-        Some(d) => d.to_string(),
-        None => reference.tag().unwrap_or("latest").to_string(),
-    };
-    let mut m = fetch_manifest(client, repo, &target, reference.digest())?;
+    let mut m = fetch_manifest(client, repo, &target_of(reference), reference.digest())?;
     if is_index(&m) {
         let entries = index_entries(&m.bytes).map_err(|message| bad(client, &m, message))?;
         let chosen = choose_platform(&entries, platform).ok_or_else(|| {
@@ -100,7 +96,90 @@ pub fn pull_with_progress(
             return Err(bad(client, &m, "an index inside an index".into()));
         }
     }
-    let blobs = manifest_blobs(&m.bytes).map_err(|message| bad(client, &m, message))?;
+    let blobs = store_image(store, client, repo, &m, progress)?;
+    let digests: Vec<Digest> = blobs.iter().map(|b| b.digest).collect();
+    name(store, client, reference, &m, &digests)?;
+    Ok(store.image(&m.digest)?)
+}
+
+/// The tag or digest a reference asks the registry for.
+fn target_of(reference: &Reference) -> String {
+    match reference.digest() {
+        Some(d) => d.to_string(),
+        None => reference.tag().unwrap_or("latest").to_string(),
+    }
+}
+
+/// Lists the pulled manifest or index `m` (stored already) in index.json under the reference's
+/// tag (untagged when pulled by digest), and remembers where its blobs came from.
+fn name(
+    store: &Store,
+    client: &RegistryClient,
+    reference: &Reference,
+    m: &Fetched,
+    blobs: &[Digest],
+) -> Result<(), RegistryError> {
+    let desc = Descriptor::new(
+        MediaType::from(m.media_type.as_str()),
+        m.bytes.len() as u64,
+        oci_digest(&m.digest),
+    );
+    store.update_index(|idx| {
+        match reference.digest() {
+            Some(_) => idx.add_untagged_any(&desc),
+            None => {
+                idx.set_tag(&desc, reference);
+            }
+        }
+        Ok(())
+    })?;
+    // Only a hint for later mounts: failing to record it does not fail the pull.
+    let _ = known_blobs::remember(store, client.registry(), reference.path(), blobs);
+    Ok(())
+}
+
+/// Pulls every platform of `reference`: an index (or manifest list) is stored byte for byte
+/// with every manifest it lists and their blobs, and tagged as the index (its manifests stay
+/// out of index.json, reached through it); a single manifest is pulled as [`pull`] pulls it.
+/// Returns the tagged digest: the index's, or the manifest's.
+pub fn pull_all_platforms(
+    store: &Store,
+    client: &RegistryClient,
+    reference: &Reference,
+    progress: &(dyn Fn(BlobProgress) + Sync),
+) -> Result<Digest, RegistryError> {
+    let repo = reference.path();
+    let top = fetch_manifest(client, repo, &target_of(reference), reference.digest())?;
+    let mut digests = Vec::new();
+    if is_index(&top) {
+        let entries = index_entries(&top.bytes).map_err(|message| bad(client, &top, message))?;
+        for e in &entries {
+            let m = fetch_manifest(client, repo, &e.digest.to_string(), Some(&e.digest))?;
+            if is_index(&m) {
+                return Err(bad(client, &m, "an index inside an index".into()));
+            }
+            let blobs = store_image(store, client, repo, &m, progress)?;
+            digests.extend(blobs.iter().map(|b| b.digest));
+        }
+        store.write_blob(&top.bytes)?;
+    } else {
+        let blobs = store_image(store, client, repo, &top, progress)?;
+        digests.extend(blobs.iter().map(|b| b.digest));
+    }
+    name(store, client, reference, &top, &digests)?;
+    Ok(top.digest)
+}
+
+/// Downloads the config and layers of the image manifest `m` that the store lacks (a few at
+/// once, each verified), then stores the manifest itself; returns its blobs, config first.
+fn store_image(
+    store: &Store,
+    client: &RegistryClient,
+    repo: &str,
+    m: &Fetched,
+    progress: &(dyn Fn(BlobProgress) + Sync),
+) -> Result<Vec<BlobRef>, RegistryError> {
+    let blobs = manifest_blobs(&m.bytes).map_err(|message| bad(client, m, message))?;
     let missing: Vec<&BlobRef> = blobs
         .iter()
         .filter(|b| !store.has_blob(&b.digest))
@@ -126,24 +205,9 @@ pub fn pull_with_progress(
             })
             .collect::<Result<Vec<()>, RegistryError>>()
     })?;
-
     let stored = store.write_blob(&m.bytes)?;
     debug_assert_eq!(stored, m.digest);
-    let desc = Descriptor::new(
-        MediaType::from(m.media_type.as_str()),
-        m.bytes.len() as u64,
-        oci_digest(&m.digest),
-    );
-    let tags = if reference.digest().is_none() {
-        vec![reference.clone()]
-    } else {
-        Vec::new()
-    };
-    store.add_manifest(&desc, &tags)?;
-    let digests: Vec<Digest> = blobs.iter().map(|b| b.digest).collect();
-    // Only a hint for later mounts: failing to record it does not fail the pull.
-    let _ = known_blobs::remember(store, client.registry(), repo, &digests);
-    Ok(store.image(&m.digest)?)
+    Ok(blobs)
 }
 
 fn bad(client: &RegistryClient, m: &Fetched, message: String) -> RegistryError {

@@ -15,6 +15,7 @@ pub mod context_tar;
 mod error;
 pub mod events;
 pub mod image_inspect;
+pub mod image_tree;
 pub mod images;
 pub mod import;
 pub mod inspect_security;

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use super::EngineError;
 use crate::digest::Digest;
-use crate::distribution::pull::{pull_with_progress, BlobProgress};
+use crate::distribution::pull::{pull_all_platforms, pull_with_progress, BlobProgress};
 use crate::distribution::BasicCredential;
 use crate::plan::platform::Platform;
 use crate::reference::Reference;
@@ -19,6 +19,8 @@ pub struct PullRequest {
     pub reference: Reference,
     /// `None`: the host's platform.
     pub platform: Option<Platform>,
+    /// Every platform of an index, stored whole under the tag (`platform` is then ignored).
+    pub all_platforms: bool,
     /// Registries allowed over plain HTTP (beyond loopback).
     pub insecure: Vec<String>,
     /// A credential given with the request; `None`: Docker's config file.
@@ -43,7 +45,10 @@ pub enum PullEvent {
 /// The outcome of a pull.
 #[derive(Debug, Clone)]
 pub struct Pulled {
+    /// The image for the platform asked for (the host's, with `all_platforms`).
     pub image: Image,
+    /// What the tag names now: the manifest's digest, or the index's with `all_platforms`.
+    pub digest: Digest,
     /// False when the tag already named this manifest.
     pub changed: bool,
 }
@@ -56,7 +61,12 @@ pub fn pull(
 ) -> Result<Pulled, EngineError> {
     let store = Store::open(root)?;
     let reference = &req.reference;
-    let before = store.read_index()?.lookup(reference).map(|e| e.manifest);
+    let idx = store.read_index()?;
+    let before = match req.all_platforms {
+        true => idx.lookup_index(reference).map(|e| e.digest),
+        false => None,
+    }
+    .or_else(|| idx.lookup(reference).map(|e| e.manifest));
     let client = match &req.credential {
         Some(c) => super::registry::registry_client_as(reference.domain(), &req.insecure, c)?,
         None => super::registry::registry_client(reference.domain(), &req.insecure, &mut |w| {
@@ -83,17 +93,24 @@ pub fn pull(
         BlobProgress::Downloading(d) => on(PullEvent::Downloading(d)),
         BlobProgress::Stored(d) => on(PullEvent::Downloaded(d)),
     };
-    let image =
-        pull_with_progress(&store, &client, reference, &platform, &progress).map_err(|source| {
-            EngineError::Pull {
-                reference: reference.familiar_string(),
-                source: Box::new(source),
-            }
-        })?;
+    let failed = |source| EngineError::Pull {
+        reference: reference.familiar_string(),
+        source: Box::new(source),
+    };
+    let (image, digest) = if req.all_platforms {
+        let digest = pull_all_platforms(&store, &client, reference, &progress).map_err(failed)?;
+        (store.resolve_platform(&digest.to_string(), None)?, digest)
+    } else {
+        let image =
+            pull_with_progress(&store, &client, reference, &platform, &progress).map_err(failed)?;
+        let digest = image.manifest_digest;
+        (image, digest)
+    };
     let name = reference.familiar_string();
     crate::store::events::image_event(store.root(), "pull", &name, &name);
     Ok(Pulled {
-        changed: before != Some(image.manifest_digest),
+        changed: before != Some(digest),
+        digest,
         image,
     })
 }

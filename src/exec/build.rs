@@ -88,7 +88,7 @@ pub struct BuildOutcome {
 
 /// Checks, before anything runs, that every RUN of `graph` can run here: natively, or for a
 /// foreign platform through a binfmt_misc emulator.
-pub fn check_emulation(graph: &BuildGraph) -> Result<(), ExecError> {
+pub fn check_emulation(graph: &BuildGraph, dockerfile_name: &str) -> Result<(), ExecError> {
     let host = Platform::host();
     for n in &graph.nodes {
         if !matches!(n.op, Op::Exec(_)) {
@@ -106,9 +106,11 @@ pub fn check_emulation(graph: &BuildGraph) -> Result<(), ExecError> {
             &crate::sandbox::emulation::binfmt_dir(),
         )
         .map_err(|source| ExecError::Emulation {
-            platform: stage.platform.clone(),
+            file: dockerfile_name.to_string(),
             line: n.meta.line,
-            source,
+            text: n.meta.text.clone(),
+            platform: stage.platform.clone(),
+            source: Box::new(source),
         })?;
     }
     Ok(())

@@ -12,13 +12,16 @@ use crate::store::StoreError;
 /// A failed build.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    /// A RUN for a foreign platform with no way to emulate it, found before anything runs.
-    #[error("RUN on line {line} for {platform}: {source}")]
+    /// A RUN for a foreign platform with no way to emulate it, found before anything runs;
+    /// located as a failed step is.
+    #[error("{file}:{line}: {text} (for {platform}): {source}")]
     Emulation {
-        platform: String,
+        file: String,
         line: u32,
+        text: String,
+        platform: String,
         #[source]
-        source: crate::sandbox::emulation::EmulationError,
+        source: Box<crate::sandbox::emulation::EmulationError>,
     },
     /// A step failed; `file:line` points at its instruction.
     #[error("{file}:{line}: {text}: {source}")]

@@ -8,7 +8,6 @@ pub mod explain;
 pub mod interrupt;
 mod layer_commit;
 pub mod mounts;
-pub mod output;
 pub mod remote_cache;
 pub mod rootfs;
 mod secret_file;

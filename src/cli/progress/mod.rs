@@ -12,6 +12,8 @@ mod term;
 mod testing;
 mod tty;
 
+pub(crate) use term::fd_size;
+
 use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::str::FromStr;

@@ -9,11 +9,16 @@ use indicatif::TermLike;
 
 /// Terminal size (columns, rows) of stderr; 80x24 when it is not a terminal.
 pub(crate) fn stderr_size() -> (u16, u16) {
+    fd_size(2)
+}
+
+/// Terminal size (columns, rows) of `fd`; 80x24 when it is not a terminal.
+pub(crate) fn fd_size(fd: libc::c_int) -> (u16, u16) {
     // SAFETY: zeroed is a valid winsize; TIOCGWINSZ only writes into the struct we pass, and a
-    // failure (fd 2 not a terminal) leaves it zero, which we replace by the default.
+    // failure (fd not a terminal) leaves it zero, which we replace by the default.
     let ws = unsafe {
         let mut ws: libc::winsize = std::mem::zeroed();
-        libc::ioctl(2, libc::TIOCGWINSZ, &mut ws);
+        libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws);
         ws
     };
     let or = |v: u16, d: u16| if v == 0 { d } else { v };

@@ -2,12 +2,14 @@
 //! executor's [`Event`]s plus [`BuildNotice`]s (pulls, cache import/export, warnings) out
 //! through callbacks; the [`BuildOutcome`] at the end. Planning, pulling missing bases,
 //! importing and exporting caches and the retry without a broken imported cache all happen
-//! here; rendering, `--output`, `--push` and files like `--iidfile` stay with the CLI.
+//! here, as does writing an `--output` export (see [`export`]); rendering, `--push` and files
+//! like `--iidfile` stay with the CLI.
 //! Synchronous: the API runs it on the blocking pool and stops it through the [`Interrupt`].
 
 mod bases;
 mod cache;
 mod error;
+pub mod export;
 pub mod prune;
 
 use std::collections::HashMap;
@@ -237,10 +239,10 @@ pub fn build(
         }
         graphs.push(graph);
     }
-    for g in &graphs {
-        crate::exec::check_emulation(g)?;
-    }
     let df = dockerfile(req);
+    for g in &graphs {
+        crate::exec::check_emulation(g, &df.shown)?;
+    }
     let fetcher = HttpFetcher::new();
     let sources = cache::image_sources(store, &req.cache_images, &clients);
     let cache_from: Vec<CacheFrom> = (req.cache_from.iter().cloned())

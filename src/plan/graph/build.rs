@@ -16,6 +16,7 @@ use crate::plan::platform::Platform;
 use crate::plan::resolve::{resolve_from, resolve_in_stage, scope_diagnostic};
 use crate::plan::scope::{GlobalScope, PredefinedArgs, StageScope};
 use crate::plan::stages::{split_stages, Stage, StageRef, Stages};
+use crate::reference::Reference;
 use crate::syntax::{lower, parse, Diagnostic, Instruction, Severity, Span, Spanned, Word};
 
 /// A node inside its stage before global ids are assigned: (stage, position).
@@ -30,6 +31,8 @@ struct Draft {
     partial_key: CacheKey,
     line: u32,
     text: String,
+    /// What progress shows instead of `text`: a FROM's expanded base, as BuildKit names it.
+    label: Option<String>,
     onbuild: bool,
     history_args: Vec<(String, String)>,
 }
@@ -234,6 +237,14 @@ impl Builder<'_> {
             .stages
             .resolve_from(&image.text, stage.index)
             .map_err(|e| invalid(stage.image.span, format!("FROM: {e}")))?;
+        // BuildKit names the step by the base alone, its args expanded, an image normalised
+        // (`docker.io/library/alpine:latest`); no --platform flag, no AS.
+        let label = match Reference::parse(&image.text) {
+            Ok(r) if matches!(reference, StageRef::Image) && image.text != "scratch" => {
+                format!("FROM {r}")
+            }
+            _ => format!("FROM {}", image.text),
+        };
         let (op, scope, cfg, triggers, parent, key_parent, inputs) = match reference {
             StageRef::Stage(j) => {
                 self.build_stage(j, stage.image.span)?;
@@ -305,6 +316,7 @@ impl Builder<'_> {
                 partial_key,
                 line,
                 text,
+                label: Some(label),
                 onbuild: false,
                 history_args: Vec::new(),
             }],
@@ -434,6 +446,7 @@ impl Builder<'_> {
             partial_key,
             line,
             text,
+            label: None,
             onbuild: trigger_text.is_some(),
             history_args,
         });
@@ -484,7 +497,10 @@ impl Builder<'_> {
             for d in o.drafts {
                 let label = if d.op.touches_fs() {
                     n += 1;
-                    format!("[{prefix}{n}/{total}] {}", d.text)
+                    format!(
+                        "[{prefix}{n}/{total}] {}",
+                        d.label.as_ref().unwrap_or(&d.text)
+                    )
                 } else {
                     format!("[{}] {}", prefix.trim_end(), d.text).replacen("[] ", "", 1)
                 };

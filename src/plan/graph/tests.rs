@@ -386,6 +386,31 @@ fn run_nodes_carry_history_args() {
 }
 
 #[test]
+fn a_from_label_names_its_base_expanded_as_buildkit_does() {
+    let src = "ARG V=3.19\nARG TARGETARCH\n\
+               FROM --platform=$BUILDPLATFORM alpine:$V AS tools\nFROM tools AS b\n\
+               FROM bb-$TARGETARCH\nCOPY --from=b / /\n";
+    let mut o = opts(&[], None);
+    o.target_platform = Platform::parse("linux/arm64").unwrap();
+    let g = plan(src, &o, &NoImages).unwrap();
+    let labels: Vec<&str> = g.nodes.iter().map(|n| n.meta.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "[tools 1/1] FROM docker.io/library/alpine:3.19",
+            "[b 1/1] FROM tools",
+            "[stage-2 1/2] FROM docker.io/library/bb-arm64:latest",
+            "[stage-2 2/2] COPY --from=b / /",
+        ]
+    );
+    // The step's own text, which errors quote, stays as written.
+    assert_eq!(
+        g.nodes[0].meta.text,
+        "FROM --platform=$BUILDPLATFORM alpine:$V AS tools"
+    );
+}
+
+#[test]
 fn labels_name_each_stage_platform_when_several_are_built() {
     let src = "FROM --platform=$BUILDPLATFORM scratch AS cross\nCOPY a /a\n\
                FROM scratch\nCOPY --from=cross /a /a\nENV X=1\n";
@@ -395,7 +420,7 @@ fn labels_name_each_stage_platform_when_several_are_built() {
             "linux/arm64",
             true,
             [
-                "[linux/amd64->arm64 cross 1/2] FROM --platform=$BUILDPLATFORM scratch AS cross",
+                "[linux/amd64->arm64 cross 1/2] FROM scratch",
                 "[linux/amd64->arm64 cross 2/2] COPY a /a",
                 "[linux/arm64 stage-1 1/2] FROM scratch",
                 "[linux/arm64 stage-1 2/2] COPY --from=cross /a /a",
@@ -406,7 +431,7 @@ fn labels_name_each_stage_platform_when_several_are_built() {
             "linux/amd64",
             true,
             [
-                "[linux/amd64 cross 1/2] FROM --platform=$BUILDPLATFORM scratch AS cross",
+                "[linux/amd64 cross 1/2] FROM scratch",
                 "[linux/amd64 cross 2/2] COPY a /a",
                 "[linux/amd64 stage-1 1/2] FROM scratch",
                 "[linux/amd64 stage-1 2/2] COPY --from=cross /a /a",
@@ -417,7 +442,7 @@ fn labels_name_each_stage_platform_when_several_are_built() {
             "linux/arm64",
             false,
             [
-                "[cross 1/2] FROM --platform=$BUILDPLATFORM scratch AS cross",
+                "[cross 1/2] FROM scratch",
                 "[cross 2/2] COPY a /a",
                 "[stage-1 1/2] FROM scratch",
                 "[stage-1 2/2] COPY --from=cross /a /a",

@@ -17,7 +17,8 @@ use super::super::digest_of;
 use super::super::image::layer_descriptor;
 use super::super::layout::Store;
 use super::{
-    append_bytes, append_file, decoded, ArchiveError, Compressed, Entries, LoadedImage, SaveItem,
+    append_bytes, append_file, blob_path, decoded, ArchiveError, Compressed, Entries, LoadedImage,
+    SaveItem,
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -189,6 +190,27 @@ pub(super) fn save(
     }
     tar.into_inner().map_err(ArchiveError::Write)?;
     Ok(())
+}
+
+/// manifest.json for an OCI layout of `items` (see `oci::save`): each item's config and layers
+/// by their blob paths, its tags familiar.
+pub(super) fn layout_manifest(items: &[SaveItem]) -> Result<Vec<u8>, ArchiveError> {
+    let mut manifest = Vec::new();
+    for item in items {
+        let img = &item.image;
+        let layers = img
+            .layers()
+            .iter()
+            .map(|l| Ok(blob_path(&digest_of(l.digest())?)))
+            .collect::<Result<Vec<String>, ArchiveError>>()?;
+        let tags: Vec<String> = item.tags.iter().map(|t| t.familiar_string()).collect();
+        manifest.push(ManifestEntry {
+            config: blob_path(&img.id),
+            repo_tags: (!tags.is_empty()).then_some(tags),
+            layers,
+        });
+    }
+    Ok(serde_json::to_vec(&manifest).expect("manifest.json serialises"))
 }
 
 /// Appends a layer blob as an uncompressed tar; a compressed blob is decompressed into a temp

@@ -79,7 +79,9 @@ pub struct LoadedImage {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaveFormat {
-    /// manifest.json, repositories, `<config>.json`, `<diffID>/layer.tar` (uncompressed).
+    /// manifest.json, repositories, `<config>.json`, `<diffID>/layer.tar` (uncompressed); with
+    /// a multi-platform image, an OCI layout holding every platform plus manifest.json, as
+    /// Docker 28's containerd image store writes it.
     Docker,
     /// A tar of an OCI image layout; blobs as the store holds them.
     Oci,
@@ -112,8 +114,12 @@ pub fn save(
     out: &mut dyn Write,
 ) -> Result<(), ArchiveError> {
     match format {
+        // The legacy layout holds one image per name: an index needs the OCI layout.
+        SaveFormat::Docker if items.iter().any(|i| i.image.index.is_some()) => {
+            oci::save(store, items, out, true)
+        }
         SaveFormat::Docker => docker::save(store, items, out),
-        SaveFormat::Oci => oci::save(store, items, out),
+        SaveFormat::Oci => oci::save(store, items, out, false),
     }
 }
 

@@ -235,10 +235,14 @@ fn pick_platform(index: &ImageIndex) -> Option<Descriptor> {
         .cloned()
 }
 
+/// Writes `items` as an OCI layout; with `docker_manifest`, plus the `manifest.json` that
+/// Docker 25+ (containerd image store) writes next to it for older loaders: one entry per item,
+/// for the platform the item resolved to, naming the layout's own blobs.
 pub(super) fn save(
     store: &Store,
     items: &[SaveItem],
     out: &mut dyn Write,
+    docker_manifest: bool,
 ) -> Result<(), ArchiveError> {
     let mut index = ImageIndex::default();
     index.set_media_type(Some(MediaType::ImageIndex));
@@ -302,6 +306,9 @@ pub(super) fn save(
     append_bytes(&mut tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     let index_bytes = serde_json::to_vec(&index).expect("an index serialises");
     append_bytes(&mut tar, "index.json", &index_bytes)?;
+    if docker_manifest {
+        append_bytes(&mut tar, "manifest.json", &docker::layout_manifest(items)?)?;
+    }
     append_dir(&mut tar, "blobs/")?;
     append_dir(&mut tar, "blobs/sha256/")?;
     for (d, size) in &blobs {

@@ -1,5 +1,6 @@
-//! Exporting a built image besides the store (`--output`): an oci-archive or OCI layout
-//! directory, a docker-archive, or the final rootfs as a directory or a tar. Files and
+//! Exporting a built image besides the store (`--output`): what the user asked for as a typed
+//! [`Output`], and writing it: an oci-archive or OCI layout directory, a docker-archive, or
+//! the final rootfs as a directory or a tar. Files and
 //! directories are made under a temp name next to the destination and renamed into place, so a
 //! failed export leaves nothing half-written. A multi-platform image exports whole: its index
 //! in the OCI kinds, one directory per platform in the rootfs kinds.
@@ -17,6 +18,65 @@ use crate::store::archive::{self, ArchiveError, SaveFormat, SaveItem};
 use crate::store::image::Image;
 use crate::store::{digest_of, Store, StoreError};
 use crate::util::safe_path::OnEscape;
+
+/// Where an `--output` goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dest {
+    Path(PathBuf),
+    /// `dest=-`: stdout, for the stream kinds.
+    Stdout,
+}
+
+/// What `--output` asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// `type=image` (the default: the store) or `type=registry` (push as well).
+    Image { push: bool, names: Vec<String> },
+    Export {
+        kind: ExportKind,
+        dest: Dest,
+        names: Vec<String>,
+    },
+}
+
+impl Output {
+    pub fn pushes(&self) -> bool {
+        matches!(self, Output::Image { push: true, .. })
+    }
+
+    /// Whether the export goes to stdout (which then carries nothing else).
+    pub fn to_stdout(&self) -> bool {
+        matches!(
+            self,
+            Output::Export {
+                dest: Dest::Stdout,
+                ..
+            }
+        )
+    }
+
+    /// Names from `name=`, recorded in the image store or the archive besides the `-t` tags.
+    pub fn names(&self) -> &[String] {
+        match self {
+            Output::Image { names, .. } | Output::Export { names, .. } => names,
+        }
+    }
+}
+
+/// The names an export records: the build's tags, then each `name=` not among them.
+pub fn export_names(tags: &[Reference], names: &[String]) -> Result<Vec<Reference>, ExportError> {
+    let mut all = tags.to_vec();
+    for n in names {
+        let r = Reference::parse(n).map_err(|e| ExportError::BadName {
+            name: n.clone(),
+            message: e.to_string(),
+        })?;
+        if !all.contains(&r) {
+            all.push(r);
+        }
+    }
+    Ok(all)
+}
 
 /// What `--output` makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +114,8 @@ pub enum ExportError {
     NotEmpty { path: PathBuf },
     #[error("this output is a directory, it cannot be written to a stream")]
     NotAStream,
+    #[error("invalid name {name:?}: {message}")]
+    BadName { name: String, message: String },
     #[error("unpacking layer {layer}")]
     Unpack {
         layer: String,
