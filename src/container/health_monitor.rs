@@ -71,6 +71,7 @@ impl HealthMonitor {
             env: c.config.env.clone(),
             cwd: c.config.cwd.clone().into(),
             user: c.config.user.clone(),
+            group_add: c.config.group_add.clone(),
             stdio: [None, None, None],
             tty: false,
             security,
