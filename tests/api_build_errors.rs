@@ -12,12 +12,16 @@ use std::fs;
 
 use api_support::Service;
 use common::Strata;
-use serde_json::{json, Value};
+use serde_json::json;
 
-fn results(svc: &Service, script: &str) -> Value {
-    let out = svc.python_ok(script);
-    let last = out.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+/// `docker build CTX` with the classic builder.
+fn classic_build(svc: &Service, ctx: &std::path::Path) -> std::process::Output {
+    svc.docker_command()
+        .env("DOCKER_BUILDKIT", "0")
+        .arg("build")
+        .arg(ctx)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -25,8 +29,7 @@ fn dispatch_errors_in_the_stream_parse_errors_as_a_status() {
     let s = Strata::new();
     let svc = Service::start(&s, &["--time", "0"]);
     s.import_busybox("busybox");
-    let r = results(
-        &svc,
+    let r = svc.python_json(
         r#"
 import docker, io, json
 c = docker.from_env()
@@ -78,12 +81,7 @@ print(json.dumps(r))
         "FROM busybox\nWORKDIR ${X:?must be set}\n",
     )
     .unwrap();
-    let out = svc
-        .docker_command()
-        .env("DOCKER_BUILDKIT", "0")
-        .args(["build", ctx.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = classic_build(&svc, &ctx);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("must be set"), "{err}");
@@ -93,12 +91,7 @@ print(json.dumps(r))
         "FROM busybox\nNOTADOCKERFILECOMMAND\n",
     )
     .unwrap();
-    let out = svc
-        .docker_command()
-        .env("DOCKER_BUILDKIT", "0")
-        .args(["build", ctx.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = classic_build(&svc, &ctx);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("Error response from daemon"), "{err}");

@@ -13,12 +13,6 @@ use registry_support::scripted::serve;
 use registry_support::Registry;
 use serde_json::{json, Value};
 
-fn results(svc: &Service, script: &str) -> Value {
-    let out = svc.python_ok(script);
-    let last = out.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
-}
-
 #[test]
 fn registry_data_of_an_image_and_an_index() {
     let s = Strata::new();
@@ -34,10 +28,8 @@ fn registry_data_of_an_image_and_an_index() {
         .unwrap_or_else(|| panic!("no digest in {pushed}"))
         .to_string();
 
-    let r = results(
-        &svc,
-        &format!(
-            r#"
+    let r = svc.python_json(&format!(
+        r#"
 import docker, hashlib, json, urllib.request
 host = {host:?}
 c = docker.from_env()
@@ -76,9 +68,8 @@ except docker.errors.NotFound as e:
     r['missing'] = [e.status_code, e.explanation]
 print(json.dumps(r))
 "#,
-            host = reg.host()
-        ),
-    );
+        host = reg.host()
+    ));
     let arch = r["arch"].as_str().unwrap().to_string();
     assert_eq!(r["id"], digest, "{r}");
     assert_eq!(r["short"], digest[..19], "{r}");
@@ -168,10 +159,8 @@ fn registry_data_with_and_without_the_credential_it_needs() {
     });
     let s = Strata::new();
     let svc = Service::start(&s, &["--time", "0"]);
-    let r = results(
-        &svc,
-        &format!(
-            r#"
+    let r = svc.python_json(&format!(
+        r#"
 import docker, json
 c = docker.from_env()
 name = '127.0.0.1:{port}/locked:1'
@@ -186,8 +175,7 @@ r['platforms'] = rd.attrs['Platforms']
 r['has'] = rd.has_platform('linux/riscv64')
 print(json.dumps(r))
 "#
-        ),
-    );
+    ));
     assert_eq!(
         r["anonymous"],
         json!([401, "unauthorized: authentication required"]),
@@ -221,10 +209,8 @@ fn image_search_is_forwarded_to_the_registry_the_term_names() {
     let reg = Registry::start();
     let s = Strata::new();
     let svc = Service::start(&s, &["--time", "0"]);
-    let r = results(
-        &svc,
-        &format!(
-            r#"
+    let r = svc.python_json(&format!(
+        r#"
 import docker, json
 c = docker.from_env()
 r = {{}}
@@ -242,9 +228,8 @@ r['scheme'] = err('http://127.0.0.1:{port}/app')
 r['limit'] = err('127.0.0.1:{port}/app', limit=101)
 print(json.dumps(r))
 "#,
-            reg = reg.host()
-        ),
-    );
+        reg = reg.host()
+    ));
     assert_eq!(
         r["all"],
         json!([
