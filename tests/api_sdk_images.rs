@@ -16,18 +16,11 @@ fn service() -> (Strata, Service) {
     (s, svc)
 }
 
-fn results(svc: &Service, script: &str) -> Value {
-    let out = svc.python_ok(script);
-    let last = out.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
-}
-
 /// docker-py's build options and the classic builder's stream as its tests read it.
 #[test]
 fn sdk_builds_as_docker_py_tests_them() {
     let (_s, svc) = service();
-    let r = results(
-        &svc,
+    let r = svc.python_json(
         r#"
 import docker, io, json, os, tempfile
 c = docker.APIClient(version="auto", **docker.utils.kwargs_from_env())
@@ -107,8 +100,7 @@ print(json.dumps(r))
 #[test]
 fn sdk_volumes_networks_images() {
     let (_s, svc) = service();
-    let r = results(
-        &svc,
+    let r = svc.python_json(
         r#"
 import docker, json
 c = docker.APIClient(version="auto", **docker.utils.kwargs_from_env())

@@ -236,6 +236,12 @@ fn dockerfile_text(
     })
 }
 
+/// Errors dockerd's classic builder answers with an HTTP status: those it finds before its
+/// first `Step` line (parsing, the target, the platform).
+fn refused_outright(e: &BuildError) -> bool {
+    matches!(e, BuildError::Syntax(_) | BuildError::BadPlatform(_))
+}
+
 /// Docker's in-stream error; a RUN that exited non-zero reads as the classic builder says it,
 /// with the exit code as the error's code.
 fn in_stream_error(e: &BuildError) -> serde_json::Value {
@@ -351,9 +357,11 @@ pub async fn build(
             }
             // The client is gone: nobody is left to tell.
             Err(e) if e.is_interrupted() => Ok(()),
-            // Before the first step, a plain error reply (a Dockerfile that does not parse
-            // is a 400); after it, Docker's in-stream error.
-            Err(e) if !sent.load(Ordering::SeqCst) => Err(e.into()),
+            // What dockerd refuses before it writes anything (a Dockerfile that does not
+            // parse, an unknown target, a bad platform) is a plain error reply; whatever its
+            // builder finds while dispatching (a stage reference, an expansion, a base image
+            // to pull, a failing step) travels in the stream.
+            Err(e) if refused_outright(&e) && !sent.load(Ordering::SeqCst) => Err(e.into()),
             Err(e) => {
                 let _ = out.send(in_stream_error(&e));
                 Ok(())

@@ -206,6 +206,7 @@ impl From<EngineError> for ApiError {
             EngineError::Store(StoreError::AmbiguousId(_) | StoreError::Reference(_))
             | EngineError::Filter(_)
             | EngineError::Unsupported(_)
+            | EngineError::Search(_)
             | EngineError::BadTime { .. }
             | EngineError::BadReference { .. }
             | EngineError::TagWithDigest(_)
@@ -218,9 +219,10 @@ impl From<EngineError> for ApiError {
             EngineError::Import(e) if e.is_invalid_request() => StatusCode::BAD_REQUEST,
             EngineError::Login(VerifyError::Unauthorized { .. }) => StatusCode::UNAUTHORIZED,
             EngineError::Build(b) => match &**b {
-                BuildError::Plan(_) | BuildError::BadBase { .. } | BuildError::BadPlatform(_) => {
-                    StatusCode::BAD_REQUEST
-                }
+                BuildError::Syntax(_)
+                | BuildError::Plan(_)
+                | BuildError::BadBase { .. }
+                | BuildError::BadPlatform(_) => StatusCode::BAD_REQUEST,
                 BuildError::Pull { source, .. } => match **source {
                     RegistryError::NameUnknown { .. }
                     | RegistryError::ManifestUnknown { .. }

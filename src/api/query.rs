@@ -101,10 +101,10 @@ pub fn canonical_keys(raw: &[u8], names: &[&str]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> Params {
+    pub(crate) fn params(pairs: &[(&str, &str)]) -> Params {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -10,8 +10,8 @@ use axum::Router;
 use super::error::ApiError;
 use super::{
     archive, build, commit, container_files as files, container_update, containers as c,
-    containers_create, events, exec, hijack, images, logs, networks as n, pull, stats, system,
-    volumes as v, State,
+    containers_create, distribution, events, exec, hijack, images, logs, networks as n, pull,
+    search, stats, system, volumes as v, State,
 };
 use crate::engine::system::{API_VERSION, MIN_API};
 
@@ -153,8 +153,10 @@ pub fn routes(state: Arc<State>) -> Router {
         .route("/networks/{id}/disconnect", post(n::disconnect))
         .route("/images/json", get(images::list))
         .route("/images/prune", post(images::prune))
+        .route("/images/search", get(search::search))
         .route("/images/create", post(pull::create))
         .route("/images/get", get(archive::get_many))
+        .route("/distribution/{*rest}", get(distribution::inspect))
         .route("/images/load", post(archive::load))
         .route(
             "/images/{*rest}",

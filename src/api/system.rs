@@ -9,9 +9,9 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::{
-    AuthConfig, AuthResponse, ContainerSummary, LocalNodeState, PluginsInfo, SwarmInfo, SystemInfo,
-    SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum, SystemVersion, Volume,
-    VolumeScopeEnum, VolumeUsageData,
+    AuthConfig, AuthResponse, BuildCache, BuildCacheTypeEnum, ContainerSummary, LocalNodeState,
+    PluginsInfo, SwarmInfo, SystemInfo, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum,
+    SystemVersion, Volume, VolumeScopeEnum, VolumeUsageData,
 };
 use serde_json::json;
 
@@ -20,6 +20,7 @@ use super::{blocking, images, State};
 use crate::container::host_info;
 use crate::distribution::credentials::Credential;
 use crate::engine;
+use crate::store::build_prune::{CacheRecord, CacheRecordKind};
 
 type Shared = extract::State<Arc<State>>;
 
@@ -115,9 +116,9 @@ fn info_model(i: host_info::SystemInfo) -> SystemInfo {
 
 /// `GET /system/df`. Hand-built at the top level: API 1.52 (bollard's model) replaced this
 /// shape with per-kind summaries, but the 1.50 clients strata serves read `LayersSize`,
-/// `Images`, `Containers`, `Volumes` and `BuildCache`. The items are bollard's models; the
-/// build cache list is empty because strata's cache entries are unpacked layers, not
-/// BuildKit records (`strata system df` shows their total).
+/// `Images`, `Containers`, `Volumes`, `BuildCache` and `BuilderSize`. The items are bollard's
+/// models; the build cache is what `builder prune --all` would remove, by the same IDs its
+/// `CachesDeleted` names.
 pub async fn df(extract::State(s): Shared) -> Result<Json<serde_json::Value>, ApiError> {
     let root = s.root.clone();
     let du = blocking(move || engine::system::disk_usage(&root)).await?;
@@ -172,8 +173,41 @@ pub async fn df(extract::State(s): Shared) -> Result<Json<serde_json::Value>, Ap
         "Images": images,
         "Containers": containers,
         "Volumes": volumes,
-        "BuildCache": [],
+        "BuildCache": du.build_records.iter().map(build_cache_model).collect::<Vec<_>>(),
+        "BuilderSize": du.build_cache.size,
     })))
+}
+
+/// One build cache record in Docker's model. strata keeps no parent links or hit counts
+/// between records, so `Parents` is empty and `UsageCount` absent; nothing is shared, and
+/// nothing is held by a running build between steps.
+fn build_cache_model(r: &CacheRecord) -> BuildCache {
+    let (typ, description) = match r.kind {
+        CacheRecordKind::Step => (BuildCacheTypeEnum::REGULAR, r.description.clone()),
+        CacheRecordKind::Snapshot => (BuildCacheTypeEnum::REGULAR, "unpacked layer".into()),
+        CacheRecordKind::CacheMount => (
+            BuildCacheTypeEnum::EXEC_CACHEMOUNT,
+            format!("cache mount {}", r.id),
+        ),
+    };
+    let at = |t: std::time::SystemTime| {
+        let secs = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        crate::store::time::format_rfc3339(secs)
+    };
+    BuildCache {
+        id: Some(r.id.clone()),
+        parents: Some(Vec::new()),
+        typ: Some(typ),
+        description: Some(description),
+        in_use: Some(false),
+        shared: Some(false),
+        size: Some(i64::try_from(r.size).unwrap_or(i64::MAX)),
+        created_at: Some(at(r.created)),
+        last_used_at: Some(at(r.last_used)),
+        usage_count: None,
+    }
 }
 
 /// `POST /auth`: checks the credential against the registry; nothing is saved (the client

@@ -7,9 +7,11 @@ pub(crate) mod base64;
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod inspect;
 pub mod known_blobs;
 pub mod pull;
 pub mod push;
+pub mod search;
 pub mod tls;
 pub mod verify;
 

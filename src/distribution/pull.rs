@@ -218,7 +218,7 @@ fn bad(client: &RegistryClient, m: &Fetched, message: String) -> RegistryError {
     }
 }
 
-fn is_index(m: &Fetched) -> bool {
+pub(crate) fn is_index(m: &Fetched) -> bool {
     m.media_type == OCI_INDEX || m.media_type == DOCKER_LIST
 }
 

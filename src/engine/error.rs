@@ -39,6 +39,8 @@ pub enum EngineError {
     #[error("{0}")]
     Unsupported(String),
     #[error(transparent)]
+    Search(#[from] super::distribution::SearchError),
+    #[error(transparent)]
     ContainerOp(Box<super::containers::error::Error>),
     #[error(transparent)]
     Info(#[from] InfoError),

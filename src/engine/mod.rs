@@ -12,6 +12,7 @@ pub mod context_mirror;
 mod context_reuse;
 pub mod context_source;
 pub mod context_tar;
+pub mod distribution;
 mod error;
 pub mod events;
 pub mod image_inspect;

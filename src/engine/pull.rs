@@ -67,12 +67,12 @@ pub fn pull(
         false => None,
     }
     .or_else(|| idx.lookup(reference).map(|e| e.manifest));
-    let client = match &req.credential {
-        Some(c) => super::registry::registry_client_as(reference.domain(), &req.insecure, c)?,
-        None => super::registry::registry_client(reference.domain(), &req.insecure, &mut |w| {
-            on(PullEvent::Warning(w))
-        })?,
-    };
+    let client = super::registry::client_with(
+        reference.domain(),
+        &req.insecure,
+        req.credential.as_ref(),
+        &mut |w| on(PullEvent::Warning(w)),
+    )?;
     let platform = req.platform.clone().unwrap_or_else(Platform::host);
     // The config blob is not a layer: Docker reports layers only.
     let config: Mutex<Option<Digest>> = Mutex::new(None);

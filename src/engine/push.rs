@@ -53,12 +53,12 @@ pub fn push(
     let local = reference.to_string();
     // A missing image is the store's error (a 404), not the registry's.
     store.resolve(&local)?;
-    let client = match &req.credential {
-        Some(c) => super::registry::registry_client_as(reference.domain(), &req.insecure, c)?,
-        None => super::registry::registry_client(reference.domain(), &req.insecure, &mut |w| {
-            on(PushEvent::Warning(w))
-        })?,
-    };
+    let client = super::registry::client_with(
+        reference.domain(),
+        &req.insecure,
+        req.credential.as_ref(),
+        &mut |w| on(PushEvent::Warning(w)),
+    )?;
     let config: Mutex<Option<Digest>> = Mutex::new(None);
     let is_config = |d: &Digest| *config.lock().unwrap_or_else(|e| e.into_inner()) == Some(*d);
     let progress = |p: PushProgress| match p {

@@ -55,3 +55,17 @@ pub fn registry_client_as(
     };
     RegistryClient::new(registry, cfg)
 }
+
+/// A client for `registry` as an API request asks: with the credential it carries, else
+/// Docker's config file (a failing credential helper is reported to `warn`).
+pub fn client_with(
+    registry: &str,
+    insecure: &[String],
+    credential: Option<&BasicCredential>,
+    warn: &mut dyn FnMut(String),
+) -> Result<RegistryClient, RegistryError> {
+    match credential {
+        Some(c) => registry_client_as(registry, insecure, c),
+        None => registry_client(registry, insecure, warn),
+    }
+}

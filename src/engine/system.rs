@@ -11,6 +11,8 @@ use crate::container::disk_usage::{
 };
 use crate::container::host_info::{system_info, version_json, SystemInfo, MIN_API_VERSION};
 use crate::digest::Digest;
+use crate::exec::mounts::cache_mount_dirs;
+use crate::store::build_prune::CacheRecord;
 use crate::store::gc::UsageRow;
 use crate::store::image_delete::ImageUser;
 use crate::store::{Image, Store};
@@ -49,8 +51,9 @@ pub struct DiskUsage {
     pub container_usage: UsageRow,
     pub volumes: Vec<VolumeSize>,
     pub volume_usage: UsageRow,
-    /// Unpacked layers (strata's build cache).
+    /// The build cache `builder prune` may remove: the records below, summed.
     pub build_cache: UsageRow,
+    pub build_records: Vec<CacheRecord>,
     /// strata's own temporary files.
     pub tmp: UsageRow,
 }
@@ -68,6 +71,10 @@ pub fn disk_usage(root: &Path) -> Result<DiskUsage, EngineError> {
             .map(|c| (c.size_rw, c.container.is_running())),
     );
     let volume_usage = usage_row(volumes.iter().map(|v| (v.size, v.links > 0)));
+    // What `builder prune --all` would remove, so the two agree: snapshots of images (and of
+    // containers' images) are the images' storage, not cache.
+    let build_records = store.build_cache(&cache_mount_dirs(root), &container_manifests(root)?)?;
+    let build_cache = usage_row(build_records.iter().map(|r| (r.size, false)));
     Ok(DiskUsage {
         images: store.images()?,
         image_usage: du.images,
@@ -75,7 +82,8 @@ pub fn disk_usage(root: &Path) -> Result<DiskUsage, EngineError> {
         container_usage,
         volumes,
         volume_usage,
-        build_cache: du.snapshots,
+        build_cache,
+        build_records,
         tmp: du.tmp,
     })
 }

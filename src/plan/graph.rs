@@ -195,7 +195,12 @@ impl Default for PlanOptions {
 /// Why no graph could be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    /// A parse, lowering or expansion error, or a bad stage reference, located in the file.
+    /// The file does not parse or an instruction is malformed (unknown, bad flags, no FROM):
+    /// found before any stage is looked at, as Docker's parser finds it.
+    #[error("{}:{}: {}", .0.span.line, .0.span.column, .0.message)]
+    Syntax(Diagnostic),
+    /// An expansion error or a bad stage reference, located in the file: found while the
+    /// stages are walked, as Docker's builder finds it when it dispatches the instruction.
     #[error("{}:{}: {}", .0.span.line, .0.span.column, .0.message)]
     Invalid(Diagnostic),
     #[error("target stage {name:?} could not be found")]
@@ -212,9 +217,15 @@ impl PlanError {
     /// The located diagnostic, when there is one.
     pub fn diagnostic(&self) -> Option<Diagnostic> {
         match self {
-            PlanError::Invalid(d) => Some(d.clone()),
+            PlanError::Syntax(d) | PlanError::Invalid(d) => Some(d.clone()),
             PlanError::Cycle { span, .. } => Some(Diagnostic::error(*span, self.to_string())),
             PlanError::UnknownTarget { .. } => None,
         }
+    }
+
+    /// Found before any stage is walked: Docker's classic builder refuses such a request
+    /// outright rather than in its build output.
+    pub fn is_syntax(&self) -> bool {
+        matches!(self, PlanError::Syntax(_) | PlanError::UnknownTarget { .. })
     }
 }

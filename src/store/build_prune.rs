@@ -85,6 +85,43 @@ enum What {
     Extra(PathBuf),
 }
 
+/// What a build cache record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheRecordKind {
+    /// A step's cache entry, with the layer blob only cache entries reference.
+    Step,
+    /// An unpacked layer no image uses.
+    Snapshot,
+    /// A RUN cache mount's directory.
+    CacheMount,
+}
+
+/// One item of the build cache: what `system df` lists and `builder prune` may remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheRecord {
+    /// Its file name: a cache key's hex, a snapshot's chain, a cache mount's id, as
+    /// `builder prune` reports what it deleted.
+    pub id: String,
+    pub kind: CacheRecordKind,
+    /// The step as written, for a step's entry.
+    pub description: String,
+    pub size: u64,
+    pub created: SystemTime,
+    pub last_used: SystemTime,
+    /// Can give no cache hit by itself (a plain prune removes it).
+    pub dangling: bool,
+}
+
+impl CacheRecord {
+    fn item(&self) -> Item {
+        Item {
+            size: self.size,
+            last_used: self.last_used,
+            dangling: self.dangling,
+        }
+    }
+}
+
 impl Store {
     /// Marks a cache entry as just used, for `builder prune`'s least-recently-used order.
     /// Best effort: a read-only store still builds.
@@ -95,24 +132,34 @@ impl Store {
         }
     }
 
-    /// Removes build cache as `opts` says. Refuses while another strata process uses the
-    /// store, like `system prune`.
-    pub fn prune_build_cache(
+    /// The build cache as `builder prune` sees it: step entries, snapshots no image (nor
+    /// `keep_manifests`) uses, and the `extra` directories.
+    pub fn build_cache(
         &self,
-        opts: &BuildPruneOptions,
-    ) -> Result<BuildPruneReport, StoreError> {
-        if !self.gc_lock().try_make_exclusive()? {
-            return Err(StoreError::Busy(self.root().to_path_buf()));
-        }
-        let _lock = self.lock_index()?;
+        extra: &[PathBuf],
+        keep_manifests: &[Digest],
+    ) -> Result<Vec<CacheRecord>, StoreError> {
         let idx = self.read_index()?;
-        let kept = self.with_kept(&idx, &opts.keep_manifests);
+        Ok(self
+            .cache_records(&idx, extra, keep_manifests)?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect())
+    }
+
+    fn cache_records(
+        &self,
+        idx: &super::index::IndexFile,
+        extra: &[PathBuf],
+        keep_manifests: &[Digest],
+    ) -> Result<Vec<(CacheRecord, What)>, StoreError> {
+        let kept = self.with_kept(idx, keep_manifests);
         let reachable = self.reachable_blobs(&kept);
         let chains = self.used_chain_ids(&kept);
-
-        let mut items = Vec::new();
-        let mut whats = Vec::new();
         let mtime = |m: &fs::Metadata| m.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        let created = |m: &fs::Metadata| m.created().unwrap_or_else(|_| mtime(m));
+        let name = |e: &fs::DirEntry| e.file_name().to_string_lossy().into_owned();
+        let mut out = Vec::new();
         for e in read_dir_or_empty(&self.root().join(CACHE_DIR))? {
             let path = e.path();
             let Ok(meta) = e.metadata() else { continue };
@@ -130,37 +177,73 @@ impl Store {
                     .unwrap_or(0),
                 _ => 0,
             } + meta.len();
-            items.push(Item {
+            let record = CacheRecord {
+                id: name(&e),
+                kind: CacheRecordKind::Step,
+                description: entry.map(|e| e.description).unwrap_or_default(),
                 size,
+                created: created(&meta),
                 last_used: mtime(&meta),
                 dangling: broken,
-            });
-            whats.push(What::Entry { path, blob });
+            };
+            out.push((record, What::Entry { path, blob }));
         }
         for e in read_dir_or_empty(&self.snapshots_dir())? {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if chains.iter().any(|c| snapshot_name_matches(&name, c)) {
+            let id = name(&e);
+            if chains.iter().any(|c| snapshot_name_matches(&id, c)) {
                 continue;
             }
             let Ok(meta) = e.metadata() else { continue };
-            items.push(Item {
+            let record = CacheRecord {
+                id,
+                kind: CacheRecordKind::Snapshot,
+                description: String::new(),
                 size: tree_size(&e.path()),
+                created: created(&meta),
                 last_used: mtime(&meta),
                 dangling: true,
-            });
-            whats.push(What::Snapshot(e.path()));
+            };
+            out.push((record, What::Snapshot(e.path())));
         }
-        for dir in &opts.extra {
+        for dir in extra {
             let Ok(meta) = fs::metadata(dir) else {
                 continue;
             };
-            items.push(Item {
+            let record = CacheRecord {
+                id: dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                kind: CacheRecordKind::CacheMount,
+                description: String::new(),
                 size: tree_size(dir),
+                created: created(&meta),
                 last_used: mtime(&meta),
                 dangling: false,
-            });
-            whats.push(What::Extra(dir.clone()));
+            };
+            out.push((record, What::Extra(dir.clone())));
         }
+        Ok(out)
+    }
+
+    /// Removes build cache as `opts` says. Refuses while another strata process uses the
+    /// store, like `system prune`.
+    pub fn prune_build_cache(
+        &self,
+        opts: &BuildPruneOptions,
+    ) -> Result<BuildPruneReport, StoreError> {
+        if !self.gc_lock().try_make_exclusive()? {
+            return Err(StoreError::Busy(self.root().to_path_buf()));
+        }
+        let _lock = self.lock_index()?;
+        let idx = self.read_index()?;
+        let kept = self.with_kept(&idx, &opts.keep_manifests);
+        let reachable = self.reachable_blobs(&kept);
+        let (records, whats): (Vec<CacheRecord>, Vec<What>) = self
+            .cache_records(&idx, &opts.extra, &opts.keep_manifests)?
+            .into_iter()
+            .unzip();
+        let items: Vec<Item> = records.iter().map(CacheRecord::item).collect();
 
         let chosen: HashSet<usize> = choose(&items, opts).into_iter().collect();
         // Blobs still referenced by an entry that stays are kept.
@@ -178,12 +261,7 @@ impl Store {
             if !chosen.contains(&i) {
                 continue;
             }
-            let path = match what {
-                What::Entry { path, .. } | What::Snapshot(path) | What::Extra(path) => path,
-            };
-            if let Some(name) = path.file_name() {
-                report.deleted.push(name.to_string_lossy().into_owned());
-            }
+            report.deleted.push(records[i].id.clone());
             match what {
                 What::Entry { path, blob } => {
                     report.reclaimed += remove_any(path)?;

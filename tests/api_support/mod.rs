@@ -263,6 +263,14 @@ impl Service {
         );
         stdout
     }
+
+    /// Runs a Python SDK script that prints its results as one JSON object on its last
+    /// line; that object.
+    pub fn python_json(&self, script: &str) -> serde_json::Value {
+        let out = self.python_ok(script);
+        let last = out.lines().last().unwrap_or_default();
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+    }
 }
 
 /// A docker-compose project (Debian's `docker-compose` 1.29) in `dir`, named `name`, against

@@ -9,7 +9,12 @@ use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// The Dockerfile does not plan: the message is already rendered with its source line.
+    /// The Dockerfile does not parse, or names a target it lacks: the message is already
+    /// rendered with its source line.
+    #[error("{0}")]
+    Syntax(String),
+    /// The Dockerfile parses but does not plan (an expansion, a stage reference): the message
+    /// is already rendered with its source line.
     #[error("{0}")]
     Plan(String),
     #[error("invalid image reference {image:?}")]

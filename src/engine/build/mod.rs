@@ -122,12 +122,12 @@ pub(crate) struct Clients<'a> {
 
 impl Clients<'_> {
     pub fn client(&self, registry: &str) -> Result<RegistryClient, RegistryError> {
-        match self.auths.get(registry) {
-            Some(c) => super::registry::registry_client_as(registry, self.insecure, c),
-            None => super::registry::registry_client(registry, self.insecure, &mut |w| {
-                (self.notice)(BuildNotice::Warning(w))
-            }),
-        }
+        super::registry::client_with(
+            registry,
+            self.insecure,
+            self.auths.get(registry),
+            &mut |w| (self.notice)(BuildNotice::Warning(w)),
+        )
     }
 }
 
@@ -164,13 +164,17 @@ fn plan_one(
         store,
         check_platform,
     };
-    match plan(&df.text, &plan_options(req, platform), &images) {
-        Ok(g) => Ok(g),
-        Err(e) => Err(BuildError::Plan(match e.diagnostic() {
+    plan(&df.text, &plan_options(req, platform), &images).map_err(|e| {
+        let message = match e.diagnostic() {
             Some(d) => render(&df.shown, &df.text, &d).trim_end().to_string(),
             None => e.to_string(),
-        })),
-    }
+        };
+        if e.is_syntax() {
+            BuildError::Syntax(message)
+        } else {
+            BuildError::Plan(message)
+        }
+    })
 }
 
 /// The build graph of `req` for each of its platforms as the store stands now

@@ -74,12 +74,12 @@ pub fn plan(
     opts: &PlanOptions,
     images: &dyn ImageResolver,
 ) -> Result<BuildGraph, PlanError> {
-    let df = parse(source).map_err(|e| PlanError::Invalid(e.to_diagnostic()))?;
+    let df = parse(source).map_err(|e| PlanError::Syntax(e.to_diagnostic()))?;
     let (instrs, diags) = lower(&df);
     if let Some(d) = diags.into_iter().find(|d| d.severity == Severity::Error) {
-        return Err(PlanError::Invalid(d));
+        return Err(PlanError::Syntax(d));
     }
-    let stages = split_stages(&instrs).map_err(PlanError::Invalid)?;
+    let stages = split_stages(&instrs).map_err(PlanError::Syntax)?;
     let mut seen: HashMap<&str, Span> = HashMap::new();
     for s in &stages.stages {
         if let Some(name) = &s.name {

@@ -472,3 +472,21 @@ fn labels_name_each_stage_platform_when_several_are_built() {
         assert_eq!(build::platform_arrow(&s, &t), want, "{stage} for {target}");
     }
 }
+
+#[test]
+fn syntax_errors_apart_from_dispatch_errors() {
+    // (source, target, found before any stage is walked)
+    let cases: &[(&str, Option<&str>, bool)] = &[
+        ("FROM a\nRUNN x\n", None, true),
+        ("RUN x\n", None, true),
+        ("FROM a\n", Some("nope"), true),
+        ("FROM ${NOPE}\n", None, false),
+        ("FROM a\nWORKDIR ${X:?must be set}\n", None, false),
+        ("FROM a AS x\nFROM b AS X\n", None, false),
+        ("FROM a\nFROM b\nCOPY --from=1 /x /y\n", None, false),
+    ];
+    for (src, target, syntax) in cases {
+        let e = plan(src, &opts(&[], *target), &NoImages).unwrap_err();
+        assert_eq!(e.is_syntax(), *syntax, "{src:?}: {e}");
+    }
+}
