@@ -14,6 +14,10 @@
 //!   build` of the same context plus the context's upload (its tar piped to a sink): within
 //!   10% (see `api/build.rs`; no dockerd involved).
 //!
+//! The same client is also timed against a sink (`api/sink.rs`) that answers at once with the
+//! listing the service gave and drains build contexts: the client's own floor, which bounds
+//! every ratio any server could reach with it.
+//!
 //! strata's service runs on a socket and store of its own under a temporary directory, with
 //! `STRATA_DNS=127.0.0.1` (nothing leaves the machine). dockerd is started as the other benches
 //! start it (`shared/dockerd.rs`: its own data root and socket, `--bip 172.31.251.1/24`, the host
@@ -37,6 +41,8 @@ mod dockerd;
 mod setup;
 #[path = "../tests/shared_dir/mod.rs"]
 mod shared_dir;
+#[path = "api/sink.rs"]
+mod sink;
 
 use std::fs;
 use std::os::unix::net::UnixStream;
@@ -144,6 +150,8 @@ struct Results {
     ps: Vec<Duration>,
     list: Vec<Duration>,
     batch: Option<Duration>,
+    /// The body of `GET /containers/json?all=1` with the 200 containers, for the sink.
+    listing: Vec<u8>,
 }
 
 /// `clients` `run --rm` at once; panics unless every one succeeds.
@@ -198,6 +206,9 @@ fn measure(e: &Engine, groups: &Groups, n: usize, clients: usize) -> Results {
     r.ps = time_runs(n, || e.cmd(PS));
     say("GET /containers/json?all=1");
     r.list = time_runs(n, || list_endpoint(e));
+    let mut get = list_endpoint(e);
+    get.args(["-o", "-"]);
+    r.listing = get.output().expect("curl").stdout;
     r
 }
 
@@ -251,12 +262,29 @@ fn main() {
     let direct = Engine::strata(&store, &rootfs);
     let (svc, strata) = Service::start(&store, dir.path());
     let s = measure(&strata, &groups, n, clients);
+    let sink = sink::start(dir.path(), s.listing.clone());
+    let floor = Engine {
+        label: "sink",
+        argv: vec![
+            client().into(),
+            "-H".into(),
+            format!("unix://{}", sink.sock.display()),
+        ],
+        image: "busybox",
+    };
+    let floor_ps = groups.ps.then(|| {
+        let listed = floor.must(PS);
+        let rows = listed.lines().filter(|l| l.contains(PREFIX)).count();
+        assert_eq!(rows, CONTAINERS, "the sink's `{PS}` printed:\n{listed}");
+        eprintln!("api: sink: {PS}");
+        time_runs(n, || floor.cmd(PS))
+    });
     let builds = groups.build.then(|| {
         let which: &[&str] = if groups.quick { &["s1"] } else { &["s1", "s2"] };
         let ctxs = build::contexts(which);
         let slow = env_or("STRATA_BENCH_SLOW_RUNS", 3).min(n);
-        let mut rows = build::measure(&strata, &direct, &ctxs[..1], n);
-        rows.extend(build::measure(&strata, &direct, &ctxs[1..], slow));
+        let mut rows = build::measure(&strata, &direct, &floor, &ctxs[..1], n);
+        rows.extend(build::measure(&strata, &direct, &floor, &ctxs[1..], slow));
         rows
     });
     let rss = svc.peak_rss_mb();
@@ -299,6 +327,14 @@ fn main() {
             d.as_ref().map(|d| &d.list[..]),
             "<= 0.3x",
         );
+        if let Some(f) = &floor_ps {
+            time_rows(
+                "  the client alone (sink), vs dockerd",
+                f,
+                d.as_ref().map(|d| &d.ps[..]),
+                "<= 0.3x",
+            );
+        }
     }
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     if let Some(b) = s.batch {

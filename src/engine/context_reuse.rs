@@ -19,12 +19,31 @@ use crate::util::read_full::read_full;
 /// Bytes compared per read.
 const CHUNK: usize = 64 * 1024;
 
+/// The two compare buffers, allocated once per archive rather than once per file.
+pub struct Scratch {
+    new: Vec<u8>,
+    old: Vec<u8>,
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            new: vec![0; CHUNK],
+            old: vec![0; CHUNK],
+        }
+    }
+}
+
 /// Whether what is at `target` now holds `entry` (a regular file or a symlink), with its mode
 /// and mtime set: `false` leaves `entry` unread, for the caller to write anew. A regular file
 /// of the same size is compared as the entry streams by; from the first byte that differs it
 /// is overwritten in place. Only a file with one link and an owner-writable mode is reused,
 /// so a write never shows through another name.
-pub fn keep<R: Read>(entry: &mut tar::Entry<'_, R>, target: &Path) -> io::Result<bool> {
+pub fn keep<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    target: &Path,
+    scratch: &mut Scratch,
+) -> io::Result<bool> {
     let meta = match fs::symlink_metadata(target) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -47,8 +66,12 @@ pub fn keep<R: Read>(entry: &mut tar::Entry<'_, R>, target: &Path) -> io::Result
             {
                 return Ok(false);
             }
-            same_or_rewritten(entry, target, meta.len())?;
-            set_mode_and_mtime(target, mode, mtime)?;
+            if same_or_rewritten(entry, target, meta.len(), scratch)? {
+                set_mode_and_mtime(target, mode, mtime)?;
+            } else {
+                // Untouched: the metadata read above still holds, no second lstat.
+                set_if_changed(target, &meta, mode, mtime)?;
+            }
             Ok(true)
         }
         _ => Ok(false),
@@ -56,11 +79,19 @@ pub fn keep<R: Read>(entry: &mut tar::Entry<'_, R>, target: &Path) -> io::Result
 }
 
 /// Reads all `size` bytes of `entry` against the file `target`; from the first difference on,
-/// writes the rest of the entry over the file.
-fn same_or_rewritten(entry: &mut impl Read, target: &Path, size: u64) -> io::Result<()> {
+/// writes the rest of the entry over the file. Tells whether it wrote.
+fn same_or_rewritten(
+    entry: &mut impl Read,
+    target: &Path,
+    size: u64,
+    scratch: &mut Scratch,
+) -> io::Result<bool> {
+    if size == 0 {
+        return Ok(false);
+    }
     let mut old = File::open(target)?;
     let len = CHUNK.min(size as usize);
-    let (mut new_buf, mut old_buf) = (vec![0u8; len], vec![0u8; len]);
+    let (new_buf, old_buf) = (&mut scratch.new[..len], &mut scratch.old[..len]);
     let mut at: u64 = 0;
     while at < size {
         let want = len.min((size - at) as usize);
@@ -81,17 +112,26 @@ fn same_or_rewritten(entry: &mut impl Read, target: &Path, size: u64) -> io::Res
             if copied < rest {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
-            return Ok(());
+            return Ok(true);
         }
         at += n as u64;
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Sets `path`'s permission bits and mtime (whole seconds, as tar keeps them) unless they are
 /// those already: an unchanged file keeps its ctime too.
 pub fn set_mode_and_mtime(path: &Path, mode: u32, mtime: Option<u64>) -> io::Result<()> {
-    let meta = fs::symlink_metadata(path)?;
+    set_if_changed(path, &fs::symlink_metadata(path)?, mode, mtime)
+}
+
+/// [`set_mode_and_mtime`] against `meta`, `path`'s metadata as it is now.
+fn set_if_changed(
+    path: &Path,
+    meta: &fs::Metadata,
+    mode: u32,
+    mtime: Option<u64>,
+) -> io::Result<()> {
     if meta.mode() & 0o7777 != mode & 0o7777 {
         fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))?;
     }
