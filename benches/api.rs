@@ -53,8 +53,8 @@ use std::time::{Duration, Instant};
 
 use busybox::busybox_rootfs;
 use dockerd::{
-    bench_mode, env_or, header, iterations, row, start_peer, strata_bin, time_rows, time_runs,
-    Cleanup, Engine,
+    bench_mode, env_or, header, iterations, output, row, start_peer, strata_bin, time_rows,
+    time_runs, Cleanup, Engine,
 };
 
 const CONTAINERS: usize = 200;
@@ -136,10 +136,11 @@ fn run(e: &Engine) -> String {
 
 /// `GET /containers/json?all=1` by curl on the engine's socket: the server's share of `ps -a`
 /// without the Go client's own start-up, which alone costs more than 0.3x dockerd's `ps -a`.
-fn list_endpoint(e: &Engine) -> Command {
+/// Its body goes to `out` (`/dev/null` when timed, `-` for stdout).
+fn list_endpoint(e: &Engine, out: &str) -> Command {
     let sock = e.argv[2].strip_prefix("unix://").expect("-H unix://SOCK");
     let mut c = Command::new("curl");
-    c.args(["-sf", "-o", "/dev/null", "--unix-socket", sock])
+    c.args(["-sf", "-o", out, "--unix-socket", sock])
         .arg("http://engine/containers/json?all=1");
     c
 }
@@ -205,10 +206,8 @@ fn measure(e: &Engine, groups: &Groups, n: usize, clients: usize) -> Results {
     say(PS);
     r.ps = time_runs(n, || e.cmd(PS));
     say("GET /containers/json?all=1");
-    r.list = time_runs(n, || list_endpoint(e));
-    let mut get = list_endpoint(e);
-    get.args(["-o", "-"]);
-    r.listing = get.output().expect("curl").stdout;
+    r.list = time_runs(n, || list_endpoint(e, "/dev/null"));
+    r.listing = output(&mut list_endpoint(e, "-")).into_bytes();
     r
 }
 
