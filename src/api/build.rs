@@ -32,6 +32,9 @@ use crate::plan::scope::BuildArgs;
 use crate::reference::Reference;
 use crate::util::safe_path::{resolve, OnEscape};
 
+/// How much of a request body after its context's end-of-archive is read before answering.
+const DRAIN_LIMIT: u64 = 1 << 20;
+
 /// The query of `POST /build`, checked before the body is read.
 #[derive(Debug, Default, PartialEq)]
 pub struct BuildParams {
@@ -286,14 +289,23 @@ pub async fn build(
             (Some(arg), _) => context_source::materialize(arg, &mut std::io::empty(), &tmp),
             (None, Some(mut input)) => {
                 // A busy (or unusable) mirror: this build unpacks into a temp directory.
-                match context_mirror::acquire(&r, &mirror_key) {
+                let ctx = match context_mirror::acquire(&r, &mirror_key) {
                     Ok(Some(mirror)) => context_source::materialize_mirrored(
                         &mut input,
                         "from the request body",
                         mirror,
                     ),
                     _ => context_source::materialize(&ContextArg::Stdin, &mut input, &tmp),
-                }
+                };
+                // Extraction stops at the first end-of-archive block; the client is still
+                // writing the second (and the chunked trailer). Answering (say, a 400 for a
+                // Dockerfile that does not parse) and closing before reading them breaks the
+                // client's write, which then reports a broken pipe instead of the answer.
+                let _ = std::io::copy(
+                    &mut std::io::Read::take(&mut input, DRAIN_LIMIT),
+                    &mut std::io::sink(),
+                );
+                ctx
             }
             (None, None) => unreachable!("a context without remote is streamed"),
         };
