@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use crate::store::config::Healthcheck;
-use crate::syntax::parse_duration;
+use crate::util::go_duration;
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct HealthArgs {
@@ -59,7 +59,7 @@ pub struct HealthArgs {
 /// it is not one.
 fn duration(flag: &str, value: Option<&str>) -> Result<i64> {
     let Some(v) = value else { return Ok(0) };
-    match parse_duration(v) {
+    match go_duration::parse(v) {
         Some(ns) => Ok(ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64),
         None => bail!("invalid argument {v:?} for \"--{flag}\" flag: time: invalid duration {v:?}"),
     }

@@ -336,7 +336,7 @@ impl Query {
 pub fn parse_time(arg: &str, now_ns: i128) -> Result<i128, EventError> {
     let bad = || EventError::BadTime(arg.to_string());
     if arg != "0" {
-        if let Some(d) = parse_go_duration(arg) {
+        if let Some(d) = crate::util::go_duration::parse(arg) {
             return Ok((now_ns - d).div_euclid(NS) * NS);
         }
     }
@@ -356,47 +356,6 @@ pub fn parse_time(arg: &str, now_ns: i128) -> Result<i128, EventError> {
 fn frac_nanos(frac: &str) -> i128 {
     let n: i128 = frac.parse().unwrap_or(0);
     n * 10i128.pow(9 - frac.len() as u32)
-}
-
-/// Go's `time.ParseDuration`: `[-+]` then one or more `<decimal><unit>`, in nanoseconds.
-fn parse_go_duration(s: &str) -> Option<i128> {
-    let (sign, mut rest) = match s.as_bytes().first()? {
-        b'-' => (-1, &s[1..]),
-        b'+' => (1, &s[1..]),
-        _ => (1, s),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: i128 = 0;
-    while !rest.is_empty() {
-        let is_num = |c: char| c.is_ascii_digit() || c == '.';
-        let (num, tail) = rest.split_at(rest.find(|c| !is_num(c)).unwrap_or(rest.len()));
-        let (unit, tail) = tail.split_at(tail.find(is_num).unwrap_or(tail.len()));
-        let unit: i128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => NS,
-            "m" => 60 * NS,
-            "h" => 3600 * NS,
-            _ => return None,
-        };
-        let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-        if (int.is_empty() && frac.is_empty()) || frac.contains('.') {
-            return None;
-        }
-        let int: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-        let frac = &frac[..frac.len().min(18)];
-        let scale = 10i128.pow(frac.len() as u32);
-        let frac: i128 = frac.parse().unwrap_or(0); // digits only, or empty
-        total = total.checked_add(int.checked_mul(unit)? + frac * unit / scale)?;
-        rest = tail;
-    }
-    Some(sign * total)
 }
 
 /// `YYYY-MM-DD` or `YYYY-MM-DDTHH[:MM[:SS[.frac]]]` with an optional `Z`/`±HH:MM`, to Unix ns.

@@ -180,52 +180,6 @@ pub(crate) fn parse(keyword: &str, flags: &[Word], diags: &mut Vec<Diagnostic>) 
     out
 }
 
-/// Go's `time.ParseDuration`, in nanoseconds; `None` when malformed or out of range.
-pub(crate) fn parse_duration(s: &str) -> Option<i128> {
-    let (neg, mut rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..num_len];
-        if num.is_empty() || num == "." || num.matches('.').count() > 1 {
-            return None;
-        }
-        let value: f64 = num.parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += value * unit;
-    }
-    if total > i64::MAX as f64 {
-        return None;
-    }
-    let n = total as i128;
-    Some(if neg { -n } else { n })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,26 +259,5 @@ mod tests {
         assert_eq!(ex, ["a", "b"]);
         assert_eq!(f.bool("link"), Some(false));
         assert_eq!(f.bool("parents"), None);
-    }
-
-    #[test]
-    fn durations() {
-        let cases = [
-            ("0", Some(0)),
-            ("30s", Some(30_000_000_000)),
-            ("1m30s", Some(90_000_000_000)),
-            ("1.5h", Some(5_400_000_000_000)),
-            ("10ms", Some(10_000_000)),
-            ("5us", Some(5_000)),
-            ("-1s", Some(-1_000_000_000)),
-            ("", None),
-            ("10", None),
-            ("abc", None),
-            ("1x", None),
-            ("1..2s", None),
-        ];
-        for (s, want) in cases {
-            assert_eq!(parse_duration(s), want, "{s}");
-        }
     }
 }

@@ -6,7 +6,8 @@ use super::ast::{
     Node, Run, ShellOrExec, Span, Spanned, Word,
 };
 use super::error::Diagnostic;
-use super::flags::{self, parse_duration};
+use super::flags;
+use crate::util::go_duration;
 
 /// Turns every raw node into a typed instruction. A node with an error yields no instruction
 /// but one or more error diagnostics; the parse warnings are included first.
@@ -437,7 +438,7 @@ fn healthcheck(
 }
 
 fn duration_flag(name: &str, w: &Word, diags: &mut Vec<Diagnostic>) -> Option<u64> {
-    match parse_duration(&w.text) {
+    match go_duration::parse(&w.text) {
         None => {
             diags.push(Diagnostic::error(
                 w.span,

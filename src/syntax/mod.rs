@@ -22,6 +22,5 @@ pub use ast::{
 pub use dump::dump;
 pub use error::{abbreviate, render, Diagnostic, DiagnosticRecord, Severity, SyntaxError};
 /// Go's `time.ParseDuration`, as HEALTHCHECK's flags take it (and `run --health-*`).
-pub(crate) use flags::parse_duration;
 pub use instructions::{lower, lower_node};
 pub use lower::parse;

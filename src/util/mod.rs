@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod backoff;
+pub mod go_duration;
 pub mod hashing;
 pub mod owned_tmp;
 pub mod passwd;

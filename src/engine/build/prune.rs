@@ -44,34 +44,12 @@ pub fn prune(root: &Path, req: &BuildPruneRequest) -> Result<BuildPruneReport, E
     Ok(store.prune_build_cache(&opts)?)
 }
 
-/// Go-style durations as Docker takes them: `24h`, `90m`, `1h30m`, `45s`, `500ms`.
+/// Go-style durations as Docker takes them (`24h`, `90m`, `1h30m`, `500ms`); not negative.
 pub fn parse_duration(s: &str) -> Result<Duration, BadDuration> {
-    let bad = || BadDuration(s.to_string());
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let n_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
-        rest = &rest[n_end..];
-        let u_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let secs = match &rest[..u_end] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            _ => return Err(bad()),
-        };
-        total += n * secs;
-        rest = &rest[u_end..];
-    }
-    Ok(Duration::from_secs_f64(total))
+    crate::util::go_duration::parse(s.trim())
+        .and_then(|ns| u64::try_from(ns).ok())
+        .map(Duration::from_nanos)
+        .ok_or_else(|| BadDuration(s.to_string()))
 }
 
 #[cfg(test)]
@@ -93,7 +71,7 @@ mod tests {
             );
         }
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        for bad in ["", "h", "10", "10d", "1h-3m"] {
+        for bad in ["", "h", "10", "10d", "1h-3m", "-1h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
