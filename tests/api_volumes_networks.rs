@@ -416,6 +416,7 @@ fn network_alias_reaches_a_container() {
 #[test]
 fn python_sdk_volumes_and_networks() {
     let (s, svc) = service();
+    // As with dockerd, a container is on a network's list only while it runs.
     let script = r#"
 import docker
 c = docker.from_env()
@@ -425,6 +426,9 @@ n = c.networks.create("vn-pynet", driver="bridge", labels={"a": "b"})
 print(n.name, n.attrs["Driver"], [x.name for x in c.networks.list(names=["vn-pynet"])])
 ctr = c.containers.create("busybox", "sleep 30", name="vn-pyc")
 n.connect(ctr, aliases=["pyalias"])
+n.reload()
+print([x.name for x in n.containers])
+ctr.start()
 n.reload()
 print([x.name for x in n.containers])
 ctr.reload()
@@ -444,7 +448,7 @@ except docker.errors.NotFound as e:
     let stdout = svc.python_ok(script);
     assert_eq!(
         stdout,
-        "vn-py {'k': 'v'} ['vn-py']\nvn-pynet bridge ['vn-pynet']\n['vn-pyc']\npyalias\n[]\n\
+        "vn-py {'k': 'v'} ['vn-py']\nvn-pynet bridge ['vn-pynet']\n[]\n['vn-pyc']\npyalias\n[]\n\
          ['bridge', 'host', 'none'] []\ngone: get vn-py: no such volume\n"
     );
     assert_eq!(s.ok(&["volume", "ls", "-q"]), "");

@@ -615,6 +615,67 @@ fn concurrent_runs_get_distinct_addresses() {
     e.s.ok(&args);
 }
 
+#[test]
+fn only_running_containers_hold_addresses() {
+    let e = Env::new();
+    // A /29: five addresses for containers (.2 to .6), far fewer than the containers made.
+    let third = 100 + std::process::id() % 100;
+    e.s.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        &format!("10.232.{third}.0/29"),
+        "tiny",
+    ]);
+    let names: Vec<String> = (0..8).map(|i| format!("t{i}")).collect();
+    for n in &names {
+        e.s.ok(&[
+            "create",
+            "--name",
+            n,
+            "--network",
+            "tiny",
+            "busybox",
+            "sleep",
+            "300",
+        ]);
+    }
+    assert_eq!(ip_of(&e, "t0", "tiny"), "");
+    for n in &names[..5] {
+        e.s.ok(&["start", n]);
+    }
+    let err = e.s.fails(&["start", "t5"]);
+    assert!(
+        err.contains("no available IPv4 address on network tiny"),
+        "{err}"
+    );
+    let attached = |net: &str| {
+        network_inspect(&e, net)["Containers"]
+            .as_object()
+            .map_or(0, |m| m.len())
+    };
+    assert_eq!(attached("tiny"), 5);
+    e.s.ok(&["stop", "-t", "1", "t0"]);
+    assert_eq!(ip_of(&e, "t0", "tiny"), "");
+    assert_eq!(attached("tiny"), 4);
+    e.s.ok(&["start", "t5"]);
+    let ips: BTreeSet<String> = names[1..6].iter().map(|n| ip_of(&e, n, "tiny")).collect();
+    assert_eq!(ips.len(), 5, "{ips:?}");
+    assert!(ips.iter().all(|ip| ip.starts_with("10.232.")), "{ips:?}");
+    // Connecting a stopped container leases nothing until it starts.
+    e.s.ok(&["network", "create", "other"]);
+    e.s.ok(&["network", "connect", "other", "t6"]);
+    assert_eq!(attached("other"), 0);
+    e.s.ok(&["network", "disconnect", "tiny", "t6"]);
+    e.s.ok(&["start", "t6"]);
+    assert_eq!(attached("other"), 1);
+    assert!(ip_of(&e, "t6", "other").starts_with("10."));
+    let mut args = vec!["rm", "-f"];
+    args.extend(names.iter().map(String::as_str));
+    e.s.ok(&args);
+    e.s.ok(&["network", "rm", "tiny", "other"]);
+}
+
 /// Everything a container's network leaves on the host, for before/after comparisons.
 #[derive(Debug, PartialEq)]
 struct Traces {
@@ -690,7 +751,8 @@ fn stop_rm_and_a_killed_supervisor_leave_nothing_behind() {
                 e.s.ok(&["stop", "-t", "1", &id]);
                 let stopped = traces(&e, &id, "app", &bridge, &ip);
                 assert_eq!((stopped.veths, stopped.netns), (0, false), "{stopped:?}");
-                assert_eq!(stopped.leases, 1, "a stopped container keeps its address");
+                // As Docker's endpoints, the address lives only while the container runs.
+                assert_eq!(stopped.leases, 0, "a stopped container holds no address");
                 e.s.ok(&["rm", &id]);
             }
             "rm -f" => {

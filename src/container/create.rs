@@ -69,25 +69,9 @@ pub fn create(
         .map(|p| p.keys().cloned().collect())
         .unwrap_or_default();
     let (network, net_config) = net::plan(store.root(), &cs, &id, &opts.net, &exposed)?;
-    let endpoints = net_config.endpoints.clone();
-    let made = build(
-        store,
-        image,
-        image_name,
-        opts,
-        host_env,
-        id.clone(),
-        network,
-        net_config,
-    );
-    if made.is_err() {
-        // Refused after leasing: the addresses go back, so a refused `run` leaves nothing.
-        let networks = crate::network::Networks::new(store.root());
-        for e in &endpoints {
-            let _ = networks.release(&e.network_id, &id);
-        }
-    }
-    made
+    build(
+        store, image, image_name, opts, host_env, id, network, net_config,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -344,13 +344,7 @@ impl Networks {
         }
         let ip = match want {
             Some(ip) => {
-                if !ipam::assignable(&n.subnet, n.gateway, ip) {
-                    return Err(NetworkError::AddressOutside {
-                        ip: ip.to_string(),
-                        subnet: n.subnet.to_string(),
-                        network: n.name.clone(),
-                    });
-                }
+                self.check_assignable(n, ip)?;
                 if leases.get(&ip).is_some_and(|c| c != container) {
                     return Err(NetworkError::AddressInUse {
                         ip: ip.to_string(),
@@ -371,6 +365,20 @@ impl Networks {
         leases.insert(ip, container.to_string());
         self.save_leases(&n.id, &leases)?;
         Ok(ip)
+    }
+
+    /// Refuses `ip` as an `--ip` on `n` when it is not one of its host addresses (the
+    /// gateway, the network and broadcast addresses are not); whether it is free is only
+    /// known when it is leased.
+    pub fn check_assignable(&self, n: &Network, ip: Ipv4Addr) -> Result<(), NetworkError> {
+        if ipam::assignable(&n.subnet, n.gateway, ip) {
+            return Ok(());
+        }
+        Err(NetworkError::AddressOutside {
+            ip: ip.to_string(),
+            subnet: n.subnet.to_string(),
+            network: n.name.clone(),
+        })
     }
 
     /// Gives back `container`'s address on network `id` (nothing when it holds none).

@@ -52,11 +52,14 @@ pub fn connect(
         })?),
         None => None,
     };
-    let lease = networks.lease(&n, &c.id, want)?;
-    let endpoint = Endpoint {
+    if let Some(ip) = want {
+        networks.check_assignable(&n, ip)?;
+    }
+    let mut endpoint = Endpoint {
         network_id: n.id.clone(),
         network: n.name.clone(),
-        ip: lease,
+        // Leased below when the container runs, else at its next start.
+        ip: want.unwrap_or(Ipv4Addr::UNSPECIFIED),
         aliases: aliases.to_vec(),
         static_ip: want.is_some(),
         mac: String::new(),
@@ -67,8 +70,10 @@ pub fn connect(
     if c.config.net.endpoints.is_empty() {
         c.config.net.mode = n.name.clone();
     }
-    c.config.net.endpoints.push(endpoint.clone());
     if let (true, Some(state)) = (c.is_running(), c.state.net.clone()) {
+        let lease = networks.lease(&n, &c.id, want)?;
+        endpoint.ip = lease;
+        c.config.net.endpoints.push(endpoint.clone());
         let index = c.config.net.endpoints.len() - 1;
         let one = [netavark::Endpoint {
             network: &n,
@@ -97,6 +102,8 @@ pub fn connect(
             request: netavark::request(&c.id, &c.name, &endpoints, &state.ports),
             ..state
         });
+    } else {
+        c.config.net.endpoints.push(endpoint);
     }
     cs.save(&c)
 }

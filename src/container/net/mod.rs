@@ -1,6 +1,7 @@
-//! A container's networking over its life: `plan` at creation (network mode, leased
-//! addresses, checked ports), `up` when it starts (pinned namespace, netavark, the `/etc`
-//! files), `down` when it stops (or when a crash left it up), `release` when it is removed.
+//! A container's networking over its life: `plan` at creation (network mode, checked
+//! addresses and ports), `up` when it starts (leased addresses, pinned namespace, netavark,
+//! the `/etc` files), `down` when it stops (or when a crash left it up), `release` when it is
+//! removed. As with Docker, a container that is not running holds no address.
 //!
 //! `connect` wires endpoints into running containers; `repair` undoes what crashes left.
 
@@ -52,8 +53,8 @@ pub fn bridges_available() -> bool {
     nix::unistd::geteuid().is_root() && !crate::util::userns::in_user_namespace()
 }
 
-/// Resolves the flags at creation: the sandbox's network mode and the recorded config, with
-/// addresses leased for `id`. Nothing is leased when it fails. `exposed`: the image's
+/// Resolves the flags at creation: the sandbox's network mode and the recorded config. An
+/// endpoint's address is its `--ip`, or unspecified until `up` leases one. `exposed`: the image's
 /// ExposedPorts keys (for `-P`).
 pub fn plan(
     root: &Path,
@@ -159,7 +160,12 @@ pub fn plan(
             };
             // A fixed host port already taken is an error now, before anything exists.
             drop(hostports::reserve(&publish)?);
-            let ip = networks.lease(&n, id, want)?;
+            // Addresses are leased at start and given back at stop, as Docker's endpoints
+            // live only while the container runs; an --ip is only checked against the subnet.
+            if let Some(ip) = want {
+                networks.check_assignable(&n, ip)?;
+            }
+            let ip = want.unwrap_or(Ipv4Addr::UNSPECIFIED);
             cfg.mode = n.name.clone();
             cfg.endpoints.push(Endpoint {
                 network_id: n.id.clone(),
@@ -307,6 +313,8 @@ pub fn up(root: &Path, cs: &Containers, c: &Container) -> Result<Up, ContainerEr
     }
     let networks = endpoint_networks(root, c)?;
     let reserved = hostports::reserve(&net.publish)?;
+    let leased = lease_all(root, cs, c, &networks)?;
+    let (c, net) = (&leased, &leased.config.net);
     let endpoints = all_endpoints(c, &networks);
     let request = netavark::request(&c.id, &c.name, &endpoints, &reserved.bindings);
     let path = netns::path_for(&c.id);
@@ -408,9 +416,38 @@ fn resolv(net: &NetConfig, host: &str, embedded: Option<&str>) -> String {
     })
 }
 
-/// Tears down what `up` made for container `id`, if anything is recorded; clears the record.
+/// Leases an address for each endpoint of `c` (its `--ip` when it has one) and records them;
+/// the container as recorded then. On failure nothing stays leased.
+fn lease_all(
+    root: &Path,
+    cs: &Containers,
+    c: &Container,
+    networks: &[Network],
+) -> Result<Container, ContainerError> {
+    let store = Networks::new(root);
+    let mut ips = Vec::new();
+    for (e, n) in c.config.net.endpoints.iter().zip(networks) {
+        match store.lease(n, &c.id, e.static_ip.then_some(e.ip)) {
+            Ok(ip) => ips.push(ip),
+            Err(err) => {
+                release(root, c)?;
+                return Err(err.into());
+            }
+        }
+    }
+    cs.update(&c.id, |c| {
+        for (e, ip) in c.config.net.endpoints.iter_mut().zip(&ips) {
+            e.ip = *ip;
+        }
+    })
+    .inspect_err(|_| drop(release(root, c)))
+}
+
+/// Tears down what `up` made for container `id`, if anything is recorded, and gives back its
+/// addresses; clears the record.
 pub fn down(root: &Path, cs: &Containers, id: &str) -> Result<(), ContainerError> {
     let c = cs.load(id)?;
+    release(root, &c)?;
     let Some(state) = &c.state.net else {
         return Ok(());
     };
@@ -445,7 +482,7 @@ pub(super) fn all_endpoints<'a>(
         .collect()
 }
 
-/// Gives back the addresses `c` leased (when it is removed).
+/// Gives back the addresses `c` leased (when it stops, or is removed).
 pub fn release(root: &Path, c: &Container) -> Result<(), ContainerError> {
     let networks = Networks::new(root);
     for e in &c.config.net.endpoints {
