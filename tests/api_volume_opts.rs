@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use api_support::{busybox_service, Project};
+use api_support::{busybox_service, Project, Service};
 use common::Strata;
 use serde_json::json;
 
@@ -28,6 +28,36 @@ fn host_mount(dir: &Path) -> Option<String> {
 fn mountpoint(inspect: &str) -> PathBuf {
     let v: serde_json::Value = serde_json::from_str(inspect).unwrap();
     PathBuf::from(v[0]["Mountpoint"].as_str().unwrap())
+}
+
+/// `volume inspect`'s `Options` of its one volume.
+fn options(inspect: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(inspect).unwrap();
+    v[0]["Options"].clone()
+}
+
+fn tmpfs(o: &str) -> serde_json::Value {
+    json!({"type": "tmpfs", "device": "tmpfs", "o": o})
+}
+
+/// `volume create -o type=none -o o=bind -o device=DIR NAME`; the volume's mountpoint.
+fn bind_volume(svc: &Service, name: &str, dir: &Path) -> PathBuf {
+    let device = format!("device={}", dir.display());
+    let opts = ["-o", "type=none", "-o", "o=bind", "-o", &device];
+    let mut args = vec!["volume", "create"];
+    args.extend_from_slice(&opts);
+    args.push(name);
+    svc.docker_ok(&args);
+    mountpoint(&svc.docker_ok(&["volume", "inspect", name]))
+}
+
+/// `strata volume create -o type=tmpfs -o device=tmpfs EXTRA… NAME`; its `volume inspect`.
+fn strata_tmpfs(s: &Strata, name: &str, extra: &[&str]) -> String {
+    let mut args = vec!["volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs"];
+    args.extend_from_slice(extra);
+    args.push(name);
+    s.ok(&args);
+    s.ok(&["volume", "inspect", name])
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -53,11 +83,7 @@ fn docker_tmpfs_volume_is_shared_while_used_and_gone_after() {
         "vo-tmp",
     ]);
     let inspect = svc.docker_ok(&["volume", "inspect", "vo-tmp"]);
-    let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
-    assert_eq!(
-        v[0]["Options"],
-        json!({"type": "tmpfs", "device": "tmpfs", "o": "size=1m,uid=1000"})
-    );
+    assert_eq!(options(&inspect), tmpfs("size=1m,uid=1000"));
     let data = mountpoint(&inspect);
     assert_eq!(
         host_mount(&data),
@@ -123,19 +149,7 @@ fn docker_bind_volume_writes_to_the_host_dir() {
     let (s, svc) = busybox_service();
     let host = s.scratch("bound");
     std::fs::write(host.join("before"), "host\n").unwrap();
-    let device = format!("device={}", host.display());
-    svc.docker_ok(&[
-        "volume",
-        "create",
-        "-o",
-        "type=none",
-        "-o",
-        "o=bind",
-        "-o",
-        &device,
-        "vo-bind",
-    ]);
-    let data = mountpoint(&svc.docker_ok(&["volume", "inspect", "vo-bind"]));
+    let data = bind_volume(&svc, "vo-bind", &host);
     let out = svc.docker_ok(&[
         "run",
         "--rm",
@@ -156,19 +170,28 @@ fn docker_bind_volume_writes_to_the_host_dir() {
     svc.docker_ok(&["volume", "rm", "vo-bind"]);
     assert!(host.join("made").exists() && host.join("before").exists());
 
-    // A device that is not there: dockerd's error when the container starts.
+    // A new volume over a directory the image has is filled from it when the container is
+    // made: mounted for that and unmounted after, as dockerd populates one.
+    let filled = s.scratch("filled");
+    let fill_data = bind_volume(&svc, "vo-fill", &filled);
     svc.docker_ok(&[
-        "volume",
         "create",
-        "-o",
-        "type=none",
-        "-o",
-        "o=bind",
-        "-o",
-        "device=/nonexistent/vo-dir",
-        "vo-missing",
+        "--name",
+        "vo-f",
+        "-v",
+        "vo-fill:/etc",
+        "busybox",
+        "true",
     ]);
-    let missing = mountpoint(&svc.docker_ok(&["volume", "inspect", "vo-missing"]));
+    assert!(
+        filled.join("passwd").is_file(),
+        "the image's /etc was not copied in"
+    );
+    assert_eq!(host_mount(&fill_data), None);
+    svc.docker_ok(&["rm", "vo-f"]);
+
+    // A device that is not there: dockerd's error when the container starts.
+    let missing = bind_volume(&svc, "vo-missing", Path::new("/nonexistent/vo-dir"));
     let err = svc.docker_fails(&["run", "--rm", "-v", "vo-missing:/data", "busybox", "true"]);
     let want = format!(
         "error while mounting volume '{0}': failed to mount local volume: \
@@ -202,16 +225,9 @@ fn docker_refuses_bad_options_with_dockerds_messages() {
     }
     // Nothing was made by the refused requests.
     assert_eq!(svc.docker_ok(&["volume", "ls", "-q"]), "");
-    let r = svc.curl(
-        &[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            r#"{"Name":"vo-bad","DriverOpts":{"o":"size=1m"}}"#,
-        ],
+    let r = svc.post_json(
         "/volumes/create",
+        r#"{"Name":"vo-bad","DriverOpts":{"o":"size=1m"}}"#,
     );
     assert_eq!(r.status, 400, "{}", r.body);
 }
@@ -237,7 +253,7 @@ except docker.errors.APIError as e:
 print(json.dumps(r))
 "#
     ));
-    let want = json!({"type": "tmpfs", "device": "tmpfs", "o": "size=2m"});
+    let want = tmpfs("size=2m");
     assert_eq!(r["created"], want);
     assert_eq!(r["got"], want);
     assert_eq!(r["plain"], json!(null));
@@ -266,12 +282,8 @@ fn compose_driver_opts() {
     };
     p.ok(&["up", "-d"]);
     let vol = format!("{}_scratch", p.name);
-    let v: serde_json::Value =
-        serde_json::from_str(&svc.docker_ok(&["volume", "inspect", &vol])).unwrap();
-    assert_eq!(
-        v[0]["Options"],
-        json!({"type": "tmpfs", "device": "tmpfs", "o": "size=3m"})
-    );
+    let inspect = svc.docker_ok(&["volume", "inspect", &vol]);
+    assert_eq!(options(&inspect), tmpfs("size=3m"));
     let mut logs = String::new();
     wait_for("the service's output", || {
         logs = p.ok(&["logs", "--no-color", "app"]);
@@ -288,23 +300,8 @@ fn compose_driver_opts() {
 fn cli_volume_create_opt() {
     let s = Strata::new();
     s.import_busybox("busybox");
-    s.ok(&[
-        "volume",
-        "create",
-        "-o",
-        "type=tmpfs",
-        "-o",
-        "device=tmpfs",
-        "--opt",
-        "o=size=1m",
-        "vo-cli",
-    ]);
-    let inspect = s.ok(&["volume", "inspect", "vo-cli"]);
-    let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
-    assert_eq!(
-        v[0]["Options"],
-        json!({"type": "tmpfs", "device": "tmpfs", "o": "size=1m"})
-    );
+    let inspect = strata_tmpfs(&s, "vo-cli", &["--opt", "o=size=1m"]);
+    assert_eq!(options(&inspect), tmpfs("size=1m"));
     let out = s.ok(&[
         "run",
         "--rm",
@@ -331,32 +328,21 @@ fn cli_volume_create_opt() {
 fn a_killed_strata_leaves_no_mount_forever() {
     let s = Strata::new();
     s.import_busybox("busybox");
-    s.ok(&[
-        "volume",
-        "create",
-        "-o",
-        "type=tmpfs",
-        "-o",
-        "device=tmpfs",
-        "vo-kill",
-    ]);
-    let data = mountpoint(&s.ok(&["volume", "inspect", "vo-kill"]));
-    let mut run = s.command(&[
-        "run",
-        "--name",
-        "vo-k",
-        "-v",
-        "vo-kill:/data",
-        "busybox",
-        "sh",
-        "-c",
-        "echo stale > /data/f; sleep 60",
-    ]);
-    run.stdout(Stdio::null()).stderr(Stdio::null());
-    let mut child = run.spawn().unwrap();
-    wait_for("the container's file", || data.join("f").exists());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let data = mountpoint(&strata_tmpfs(&s, "vo-kill", &[]));
+    // A foreground run writing to the volume, SIGKILLed once it has.
+    let run_killed = |name: &str| {
+        let mut child = s
+            .command(&["run", "--name", name, "-v", "vo-kill:/data", "busybox"])
+            .args(["sh", "-c", "echo stale > /data/f; sleep 60"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for("the container's file", || data.join("f").exists());
+        child.kill().unwrap();
+        child.wait().unwrap();
+    };
+    run_killed("vo-k");
     assert_eq!(
         host_mount(&data).as_deref(),
         Some("tmpfs"),
@@ -377,25 +363,7 @@ fn a_killed_strata_leaves_no_mount_forever() {
     assert_eq!(host_mount(&data), None);
 
     // Again, now left for `rm` and `volume rm` to find.
-    let mut child = s
-        .command(&[
-            "run",
-            "--name",
-            "vo-k2",
-            "-v",
-            "vo-kill:/data",
-            "busybox",
-            "sh",
-            "-c",
-            "echo stale > /data/f; sleep 60",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("the container's file", || data.join("f").exists());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    run_killed("vo-k2");
     assert_eq!(host_mount(&data).as_deref(), Some("tmpfs"));
     s.ok(&["rm", "vo-k", "vo-k2"]);
     s.ok(&["volume", "rm", "vo-kill"]);

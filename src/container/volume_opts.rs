@@ -266,7 +266,8 @@ mod tests {
     #[test]
     fn validation_as_dockerd() {
         use OptionsError as E;
-        let cases: &[(&[(&str, &str)], Result<(), E>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<(), E>);
+        let cases: &[Case] = &[
             (&[], Ok(())),
             (&[("type", "tmpfs"), ("device", "tmpfs")], Ok(())),
             (
