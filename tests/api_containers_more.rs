@@ -148,19 +148,8 @@ fn archive_uploads_never_leave_the_rootfs() {
     let bad = host.join("bad.tar");
     fs::write(&bad, raw_tar(format!("../../{marker}").as_bytes(), b"x\n")).unwrap();
     let upload = |file: &Path, path: &str| {
-        svc.curl(
-            &[
-                "-X",
-                "PUT",
-                "-H",
-                "Content-Type: application/x-tar",
-                "-H",
-                "Expect:",
-                "--data-binary",
-                &format!("@{}", file.display()),
-            ],
-            &format!("/containers/cpesc1/archive?path={path}&noOverwriteDirNonDir=true"),
-        )
+        let query = format!("/containers/cpesc1/archive?path={path}&noOverwriteDirNonDir=true");
+        svc.put_tar(file, &query)
     };
     let r = upload(&bad, "/tmp");
     assert_eq!(r.status, 400, "{r:?}");

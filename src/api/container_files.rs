@@ -89,8 +89,8 @@ pub async fn get_archive(
 }
 
 /// `PUT /containers/{id}/archive?path=&noOverwriteDirNonDir=&copyUIDGID=`: the tar body
-/// extracted into the directory `path`. A non-directory never replaces a directory nor the
-/// reverse, whatever `noOverwriteDirNonDir` says (the docker CLI always sets it).
+/// extracted into the directory `path`. A non-directory replaces a directory and the reverse
+/// unless `noOverwriteDirNonDir` (the docker CLI sets it; docker-py's `put_archive` does not).
 pub async fn put_archive(
     extract::State(s): Shared,
     extract::Path(id): Id,
@@ -100,6 +100,7 @@ pub async fn put_archive(
     let path = path_param(&p)?;
     let opts = PutOptions {
         copy_uid_gid: bool_param(&p, "copyUIDGID"),
+        no_overwrite_dir_non_dir: bool_param(&p, "noOverwriteDirNonDir"),
     };
     let mut input = pump(body);
     let root = s.root.clone();

@@ -353,10 +353,14 @@ pub async fn remove(
         force: bool_param(&p, "force"),
         volumes: bool_param(&p, "v"),
     };
+    let link = bool_param(&p, "link");
     let root = s.root.clone();
     cblocking(move || {
         let store = Store::open(&root)?;
-        ec::remove::remove(&store, &id, req)
+        if link {
+            return ec::remove::remove_link(&store, &id);
+        }
+        ec::remove::remove(&store, &id, req).map(drop)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -114,15 +114,14 @@ fn volnet(e: &EngineError) -> Option<ApiError> {
                      pass a host directory, use absolute path"
                 ),
             ),
+            VolumeError::Options(o) => (S::BAD_REQUEST, o.to_string()),
             _ => return None,
         },
         EngineError::VolumeDriver { driver, .. } => (
             S::NOT_FOUND,
             format!("error looking up volume plugin {driver}: plugin \"{driver}\" not found"),
         ),
-        EngineError::VolumeOptions { .. } | EngineError::NetworkUnsupported(_) => {
-            (S::BAD_REQUEST, e.to_string())
-        }
+        EngineError::NetworkUnsupported(_) => (S::BAD_REQUEST, e.to_string()),
         EngineError::Network(n) | EngineError::NetworkContainer(ContainerError::Network(n)) => {
             let status = match n {
                 N::NotFound(_) => S::NOT_FOUND,

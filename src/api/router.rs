@@ -94,6 +94,18 @@ pub fn image_path(rest: &str) -> ImagePath<'_> {
     }
 }
 
+/// `DELETE /containers//parent/alias?link=1` names a link, whose name holds slashes (dockerd
+/// routes `{name:.*}` there): the rest becomes one percent-encoded segment for `{id}`.
+pub fn container_link_path(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/containers/")?;
+    rest.contains('/').then(|| {
+        format!(
+            "/containers/{}",
+            rest.replace('%', "%25").replace('/', "%2F")
+        )
+    })
+}
+
 /// Swarm-mode endpoints: strata is never a swarm manager.
 const SWARM: &[&str] = &["swarm", "services", "nodes", "secrets", "configs", "tasks"];
 
@@ -191,6 +203,19 @@ mod tests {
             ("/v/version", (None, "/v/version")),
         ] {
             assert_eq!(split_version(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn link_names_become_one_segment() {
+        for (path, want) in [
+            ("/containers//web/db", Some("/containers/%2Fweb%2Fdb")),
+            ("/containers/web/db", Some("/containers/web%2Fdb")),
+            ("/containers/a%b/c", Some("/containers/a%25b%2Fc")),
+            ("/containers/web", None),
+            ("/images/a/b", None),
+        ] {
+            assert_eq!(container_link_path(path).as_deref(), want, "{path}");
         }
     }
 

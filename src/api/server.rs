@@ -21,7 +21,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tower::ServiceExt;
 
 use super::listen::{activated, bind_unix, ListenAddr, ListenError};
-use super::router::{check_version, routes, split_version};
+use super::router::{check_version, container_link_path, routes, split_version};
 use super::tls::{self, TlsError, TlsFiles};
 use super::State;
 use crate::container::host_info::VERSION;
@@ -228,7 +228,11 @@ async fn handle(req: Request<Incoming>, router: Router, tracker: Arc<Tracker>) -
     let mut resp = match checked {
         Err(e) => e.into_response(),
         Ok(_) => {
-            if version.is_some() {
+            let link = (parts.method == axum::http::Method::DELETE)
+                .then(|| container_link_path(rest))
+                .flatten();
+            let rest = link.as_deref().unwrap_or(rest);
+            if version.is_some() || link.is_some() {
                 let pq = match parts.uri.query() {
                     Some(q) => format!("{rest}?{q}"),
                     None => rest.to_string(),

@@ -1,8 +1,6 @@
 //! Volume endpoints: list, create, inspect, remove and prune, each an `engine::volumes`
 //! call on the blocking pool rendered as bollard's models.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 use axum::extract::{self, Query};
 use axum::http::StatusCode;
@@ -43,7 +41,7 @@ fn model(v: Volume) -> ApiVolume {
         name: v.name,
         driver: DRIVER.to_string(),
         scope: Some(VolumeScopeEnum::LOCAL),
-        options: HashMap::new(),
+        options: v.options.into_iter().collect(),
         ..ApiVolume::default()
     }
 }

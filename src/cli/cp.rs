@@ -50,7 +50,11 @@ pub fn run(settings: &Settings, args: CpArgs) -> Result<ExitCode> {
                 name,
                 path,
                 &mut std::io::stdin().lock(),
-                archive::PutOptions { copy_uid_gid: true },
+                // As the docker CLI's `cp -`: a directory and a file never replace each other.
+                archive::PutOptions {
+                    copy_uid_gid: true,
+                    no_overwrite_dir_non_dir: true,
+                },
             );
             if let Err(EngineErr::ExtractNotDir(_)) = put {
                 anyhow::bail!("destination \"{name}:{path}\" must be a directory");

@@ -38,6 +38,10 @@ pub struct CreateArgs {
     /// Set metadata on the volume.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
+    /// A driver option: `type`, `device`, `o` (a tmpfs: `-o type=tmpfs -o device=tmpfs -o
+    /// o=size=1m`), mounted when a container using the volume starts.
+    #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+    pub opts: Vec<String>,
     pub name: Option<String>,
 }
 
@@ -104,7 +108,7 @@ pub fn run(settings: &Settings, cmd: VolumeCommand) -> Result<ExitCode> {
                     name: a.name,
                     driver: Some(a.driver),
                     labels: volumes::labels_map(&a.labels),
-                    ..Default::default()
+                    driver_opts: volumes::labels_map(&a.opts),
                 },
             )?;
             print(&format!("{}\n", v.name));
@@ -225,7 +229,7 @@ pub fn inspect_json(v: &Volume) -> Value {
         "Labels": Some(v.docker_labels()).filter(|l| !l.is_empty()).map_or(Value::Null, |l| json!(l)),
         "Mountpoint": v.mountpoint,
         "Name": v.name,
-        "Options": Value::Null,
+        "Options": Some(&v.options).filter(|o| !o.is_empty()).map_or(Value::Null, |o| json!(o)),
         "Scope": "local",
     })
 }

@@ -69,6 +69,7 @@ pub fn plan(
 
 /// Copies `src` (a path in `src_fs`, as typed) to `dst` (a path in `dst_fs`, as typed).
 /// A source symlink is copied as a link unless `follow` (or the path ends in `/` or `/.`).
+/// A directory never replaces a non-directory below `dst`, nor the reverse.
 pub fn copy(
     src_fs: &ContainerFs,
     src: &Path,
@@ -76,6 +77,21 @@ pub fn copy(
     dst: &Path,
     follow: bool,
     owner: Owner,
+) -> Result<(), CpError> {
+    copy_with(src_fs, src, dst_fs, dst, follow, owner, false)
+}
+
+/// `copy`, where with `replace` a directory below `dst` gives way (with all it holds) to a
+/// non-directory of the same name and the reverse, as Docker's untar does without
+/// `NoOverwriteDirNonDir`.
+pub fn copy_with(
+    src_fs: &ContainerFs,
+    src: &Path,
+    dst_fs: &ContainerFs,
+    dst: &Path,
+    follow: bool,
+    owner: Owner,
+    replace: bool,
 ) -> Result<(), CpError> {
     let sb = src.as_os_str().as_bytes();
     let contents_only = sb.ends_with(b"/.") || sb == b".";
@@ -111,7 +127,7 @@ pub fn copy(
             ));
         }
     }
-    copy_entry(src_fs, &entry, dst_fs, &target, owner)
+    copy_entry(src_fs, &entry, dst_fs, &target, owner, replace)
 }
 
 /// Copies one entry (recursively for a directory) to `rel` in `dst_fs`. Each entry is made with
@@ -123,12 +139,14 @@ fn copy_entry(
     dst_fs: &ContainerFs,
     rel: &Path,
     owner: Owner,
+    replace: bool,
 ) -> Result<(), CpError> {
     let ft = src.md.file_type();
     let existing = dst_fs.lstat(rel)?;
     let existing_dir = existing.as_ref().is_some_and(|e| e.md.is_dir());
     if ft.is_dir() {
-        if existing.is_some() && !existing_dir {
+        // With `replace`, `prepare_write` below removes the non-directory.
+        if existing.is_some() && !existing_dir && !replace {
             return Err(CpError::DirOntoFile(shown(rel)));
         }
         let made = if existing_dir {
@@ -142,20 +160,24 @@ fn copy_entry(
             Some((slot, Made::Open(dir)))
         };
         for (name, child) in src_fs.children(src)? {
-            copy_entry(src_fs, &child, dst_fs, &rel.join(&name), owner)?;
+            copy_entry(src_fs, &child, dst_fs, &rel.join(&name), owner, replace)?;
         }
         if let Some((slot, made)) = made {
             finish(&slot, &made, &src.md, owner)?;
         }
         return Ok(());
     }
-    if existing_dir {
+    if existing_dir && !replace {
         return Err(CpError::FileOntoDir(shown(rel)));
     }
     if ft.is_socket() {
         return Ok(());
     }
     let slot = dst_fs.prepare_write(rel)?;
+    if existing_dir {
+        slot.clear_tree()
+            .map_err(io_err("remove directory", slot.shown()))?;
+    }
     let made = if ft.is_symlink() {
         let target = src_fs.read_link(src)?;
         slot.symlink(&target)

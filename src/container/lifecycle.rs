@@ -218,6 +218,8 @@ pub fn run(
         }
     };
     let net_down = super::net::down(&root, &cs, id);
+    // Tried even when the start failed: any volume mounted before the failure goes again.
+    let _ = volumes::deactivate(&root, &c);
     if !c.config.auto_remove {
         // The overlay is volatile (no sync of the whole upper filesystem at unmount); the
         // container's own writes are made durable here instead, once, when it stops.

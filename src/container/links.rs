@@ -27,6 +27,21 @@ pub fn parse(spec: &str) -> Link {
     }
 }
 
+/// A link's own name, `/PARENT/ALIAS` (the leading `/` optional), as (parent, alias);
+/// `None` for a name with no parent part, which can only be a container's own name.
+pub fn split_link_name(name: &str) -> Option<(&str, &str)> {
+    let name = name.strip_prefix('/').unwrap_or(name);
+    let (parent, alias) = name.rsplit_once('/')?;
+    (!parent.is_empty() && !alias.is_empty()).then_some((parent, alias))
+}
+
+/// Drops the link known as `alias` from `c`'s links; whether there was one.
+pub fn unlink(c: &mut Container, alias: &str) -> bool {
+    let before = c.config.net.links.len();
+    c.config.net.links.retain(|l| parse(l).alias != alias);
+    c.config.net.links.len() != before
+}
+
 /// The linked containers must exist and run when the link is made (dockerd checks at
 /// create, and again at each start).
 pub fn check(cs: &Containers, name: &str, links: &[String]) -> Result<(), ContainerError> {
@@ -168,6 +183,32 @@ pub fn env(root: &Path, c: &Container) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_names() {
+        let cases: &[(&str, Option<(&str, &str)>)] = &[
+            ("/web/db", Some(("web", "db"))),
+            ("web/db", Some(("web", "db"))),
+            ("/web", None),
+            ("web", None),
+            ("/web/", None),
+            ("//db", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(split_link_name(name), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn unlink_drops_only_that_alias() {
+        let mut c = super::super::record::test_record(Status::Created, None);
+        c.config.net.links = vec!["db:data".into(), "/cache:/web/cache".into(), "db".into()];
+        assert!(unlink(&mut c, "cache"));
+        assert_eq!(c.config.net.links, vec!["db:data".to_string(), "db".into()]);
+        assert!(unlink(&mut c, "db"));
+        assert_eq!(c.config.net.links, vec!["db:data".to_string()]);
+        assert!(!unlink(&mut c, "nope"));
+    }
 
     #[test]
     fn links_parse_with_and_without_alias() {

@@ -20,7 +20,9 @@
 //! (pure), `volumes` is the seam named volumes plug into, `liveness` tells a live process from
 //! a reused pid. `tree` is a container's filesystem read and written without mounts (for
 //! `export`, `cp`, and filling volumes), `commit` makes an image of the upperdir,
-//! `volume_store` holds named and anonymous volumes, `health` the healthcheck state machine
+//! `volume_store` holds named and anonymous volumes (`volume_users` their users,
+//! `volume_opts` the local driver's options (pure), `volume_mount` their refcounted mounts),
+//! `health` the healthcheck state machine
 //! (pure) that `health_monitor` drives from the container's monitor.
 
 pub mod access;
@@ -57,7 +59,10 @@ pub mod stats_view;
 pub mod store;
 pub mod tree;
 pub mod volume_filter;
+mod volume_mount;
+pub mod volume_opts;
 pub mod volume_store;
+mod volume_users;
 pub mod volumes;
 
 pub use create::{create, CreateOptions};

@@ -169,6 +169,34 @@ pub enum Made {
     Link,
 }
 
+/// Removes everything in the directory `name` of `parent`, depth first.
+fn empty_dir(parent: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = openat(parent, name, flags, Mode::empty()).map_err(errno)?;
+    let dir_fd = fd.try_clone()?;
+    let mut dir = nix::dir::Dir::from_fd(fd).map_err(errno)?;
+    let mut names = Vec::new();
+    for e in dir.iter() {
+        let e = e.map_err(errno)?;
+        let n = e.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            names.push(OsStr::from_bytes(n).to_os_string());
+        }
+    }
+    for n in names {
+        let st = nix::sys::stat::fstatat(&dir_fd, n.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(errno)?;
+        let how = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            empty_dir(&dir_fd, &n)?;
+            nix::unistd::UnlinkatFlags::RemoveDir
+        } else {
+            nix::unistd::UnlinkatFlags::NoRemoveDir
+        };
+        nix::unistd::unlinkat(&dir_fd, n.as_os_str(), how).map_err(errno)?;
+    }
+    Ok(())
+}
+
 impl Slot {
     /// The slot for the real path `path` (its parent opened by path): for trees that nothing
     /// else changes while strata works on them.
@@ -219,6 +247,24 @@ impl Slot {
             )
             .map_err(errno),
             _ => Ok(()),
+        }
+    }
+
+    /// Removes what is there, a directory with all it holds included. Each directory is
+    /// opened (never through a symlink) in the one above it and emptied with `*at` calls,
+    /// so the removal cannot be led out of the tree by a link swapped in meanwhile.
+    pub fn clear_tree(&self) -> io::Result<()> {
+        match self.lstat()? {
+            Some(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
+                empty_dir(&self.dir, &self.name)?;
+                nix::unistd::unlinkat(
+                    &self.dir,
+                    self.name.as_os_str(),
+                    nix::unistd::UnlinkatFlags::RemoveDir,
+                )
+                .map_err(errno)
+            }
+            _ => self.clear(),
         }
     }
 

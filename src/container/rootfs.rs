@@ -81,7 +81,8 @@ pub fn check_mounts(mounts: &[MountSpec]) -> Result<(), ContainerError> {
 }
 
 /// The container's mounts as the sandbox takes them; volumes go through `volumes::resolve`
-/// (an anonymous volume it does not provide stays in the container's own layer).
+/// (an anonymous volume it does not provide stays in the container's own layer), and a named
+/// one with a mount of its own is mounted now (`volumes::deactivate` undoes it at the end).
 pub fn sandbox_mounts(store: &Store, c: &Container) -> Result<Vec<Mount>, ContainerError> {
     let mut out = Vec::new();
     for m in &c.config.mounts {
@@ -106,6 +107,9 @@ pub fn sandbox_mounts(store: &Store, c: &Container) -> Result<Vec<Mount>, Contai
                 readonly,
             } => {
                 if let Some(source) = volumes::resolve(store, c, name.as_deref(), target)? {
+                    if let Some(n) = name {
+                        volumes::activate(store, c, n)?;
+                    }
                     out.push(Mount::Bind {
                         source,
                         target: target.clone(),

@@ -7,9 +7,12 @@
 //! volumes-v1/
 //!   lock                 flock held while volumes are created, referenced or removed
 //!   <name>/
-//!     volume.json        the `Volume` record (name, creation time, anonymous or not, labels)
-//!     _data/             the contents, bind-mounted into containers
+//!     volume.json        the `Volume` record (name, creation time, anonymous or not, labels,
+//!                        driver options)
+//!     _data/             the contents, bind-mounted into containers (a mount point itself
+//!                        while a volume with a `type`/`device` is in use)
 //!     users/<id>         one empty file per container that mounts the volume
+//!     active/<id>        per running container of a mounted volume: its monitor (`volume_mount`)
 //! ```
 //! A volume is made complete under a temp name and renamed into place, so a crash never
 //! leaves a half-created one.
@@ -19,8 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::cp::{self, Owner};
-use super::tree::ContainerFs;
+use super::cp;
 use crate::store::lock::FileLock;
 use crate::store::time::{format_rfc3339, now_unix};
 use crate::util::atomic::write_atomic;
@@ -64,9 +66,17 @@ pub enum VolumeError {
     },
     #[error(transparent)]
     Lock(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Options(#[from] super::volume_opts::OptionsError),
+    /// The options' mount failed (`detail` in dockerd's words) when a container started.
+    #[error("error while mounting volume '{}': {detail}", path.display())]
+    Mount { path: PathBuf, detail: String },
+    /// A container's creation could not mount the volume to copy the image's content in.
+    #[error("failed to populate volume: {0}")]
+    Populate(Box<VolumeError>),
 }
 
-fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> VolumeError {
+pub(super) fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> VolumeError {
     let path = path.to_path_buf();
     move |source| VolumeError::Io { op, path, source }
 }
@@ -84,6 +94,9 @@ pub struct Volume {
     /// `volume create --label`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// The local driver's `type`/`device`/`o` options, as given (`volume_opts`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
     /// Filled in when read: `_data`'s path.
     #[serde(default)]
     pub mountpoint: PathBuf,
@@ -126,12 +139,12 @@ impl Volumes {
         }
     }
 
-    fn lock(&self) -> Result<FileLock, VolumeError> {
+    pub(super) fn lock(&self) -> Result<FileLock, VolumeError> {
         std::fs::create_dir_all(&self.dir).map_err(io_err("create", &self.dir))?;
         Ok(FileLock::acquire(&self.dir.join("lock"), true)?)
     }
 
-    fn vol_dir(&self, name: &str) -> PathBuf {
+    pub(super) fn vol_dir(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
@@ -143,26 +156,27 @@ impl Volumes {
     /// `volume create [NAME]`: makes the volume (a random name, and anonymous as Docker marks
     /// it, when `None`); an existing volume of that name is returned as it is, as Docker does.
     pub fn create(&self, name: Option<&str>) -> Result<Volume, VolumeError> {
-        self.create_with_labels(name, BTreeMap::new())
+        self.create_with(name, BTreeMap::new(), BTreeMap::new())
     }
 
-    /// `volume create --label …`: `create` with the volume's labels (kept only when the
-    /// volume is new).
-    pub fn create_with_labels(
+    /// `volume create --label … --opt …`: `create` with the volume's labels and driver
+    /// options (`volume_opts::validate`d already), kept only when the volume is new.
+    pub fn create_with(
         &self,
         name: Option<&str>,
         labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
     ) -> Result<Volume, VolumeError> {
         let _l = self.lock()?;
         let (name, anonymous) = match name {
             Some(n) => (n.to_string(), false),
             None => (random_name(), true),
         };
-        self.create_labelled(&name, anonymous, labels)
+        self.create_labelled(&name, anonymous, labels, options)
     }
 
-    fn create_locked(&self, name: &str, anonymous: bool) -> Result<Volume, VolumeError> {
-        self.create_labelled(name, anonymous, BTreeMap::new())
+    pub(super) fn create_locked(&self, name: &str, anonymous: bool) -> Result<Volume, VolumeError> {
+        self.create_labelled(name, anonymous, BTreeMap::new(), BTreeMap::new())
     }
 
     fn create_labelled(
@@ -170,6 +184,7 @@ impl Volumes {
         name: &str,
         anonymous: bool,
         labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
     ) -> Result<Volume, VolumeError> {
         if !valid_name(name) {
             return Err(VolumeError::BadName(name.to_string()));
@@ -187,6 +202,7 @@ impl Volumes {
                 created_at: format_rfc3339(now_unix()),
                 anonymous,
                 labels,
+                options,
                 mountpoint: PathBuf::new(),
             };
             let rec = tmp.join("volume.json");
@@ -239,33 +255,6 @@ impl Volumes {
         Ok(out)
     }
 
-    /// The containers recorded as using volume `name` for which `exists` holds.
-    pub fn users(
-        &self,
-        name: &str,
-        exists: &dyn Fn(&str) -> bool,
-    ) -> Result<Vec<String>, VolumeError> {
-        let users = self.vol_dir(name).join("users");
-        let mut out = Vec::new();
-        let rd = match std::fs::read_dir(&users) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(io_err("read directory", &users)(e)),
-        };
-        for e in rd {
-            let id = e
-                .map_err(io_err("read directory", &users))?
-                .file_name()
-                .to_string_lossy()
-                .into_owned();
-            if exists(&id) {
-                out.push(id);
-            }
-        }
-        out.sort();
-        Ok(out)
-    }
-
     /// `volume rm NAME`: refused while a container that still exists (`exists`) uses it.
     pub fn remove(&self, name: &str, exists: &dyn Fn(&str) -> bool) -> Result<(), VolumeError> {
         let _l = self.lock()?;
@@ -301,109 +290,16 @@ impl Volumes {
         Ok((names, reclaimed))
     }
 
-    fn remove_locked(&self, name: &str) -> Result<(), VolumeError> {
+    pub(super) fn remove_locked(&self, name: &str) -> Result<(), VolumeError> {
         let dir = self.vol_dir(name);
+        // What a killed strata left mounted on `_data` goes first: deleting through a live
+        // mount would delete a tmpfs's contents, or a bound host directory's.
+        self.detach_all(name)?;
         // Renamed away first, so a removal cut short never leaves a volume half there.
         let tmp = self.dir.join(format!(".tmp-rm-{}", random_name()));
         std::fs::rename(&dir, &tmp).map_err(io_err("rename", &dir))?;
         std::fs::remove_dir_all(&tmp).map_err(io_err("remove", &tmp))
     }
-
-    /// The host directory to mount for volume `name` (anonymous: `None`, named after the
-    /// container and target) of container `container_id` at `target`. Creates the volume when
-    /// missing and records the container as a user. The first time a container uses a volume
-    /// whose `_data` is empty, the content `rootfs` has at `target` (the container's own
-    /// view of it) is copied in with owners, modes and times, and `_data` takes the mode and
-    /// owner of the image's directory there, as Docker does. Idempotent: called on every start.
-    pub fn mount_source(
-        &self,
-        name: Option<&str>,
-        container_id: &str,
-        target: &Path,
-        rootfs: &ContainerFs,
-    ) -> Result<PathBuf, VolumeError> {
-        let _l = self.lock()?;
-        let (name, anonymous) = match name {
-            Some(n) => (n.to_string(), false),
-            None => (anonymous_name(container_id, target), true),
-        };
-        self.create_locked(&name, anonymous)?;
-        let data = self.data_dir(&name);
-        let users = self.vol_dir(&name).join("users");
-        std::fs::create_dir_all(&users).map_err(io_err("create", &users))?;
-        let marker = users.join(container_id);
-        if marker.exists() {
-            return Ok(data);
-        }
-        let empty = std::fs::read_dir(&data)
-            .map_err(io_err("read directory", &data))?
-            .next()
-            .is_none();
-        if empty {
-            fill(rootfs, target, &data).map_err(|source| VolumeError::Fill {
-                name: name.clone(),
-                target: target.to_path_buf(),
-                source: Box::new(source),
-            })?;
-        }
-        std::fs::write(&marker, b"").map_err(io_err("write", &marker))?;
-        Ok(data)
-    }
-
-    /// Forgets container `container_id` as a user of the volumes `names` (named or anonymous
-    /// by target), removing its anonymous ones when `remove_anonymous` (`rm -v`) and nobody
-    /// else uses them.
-    pub fn release(
-        &self,
-        container_id: &str,
-        mounts: &[(Option<String>, PathBuf)],
-        remove_anonymous: bool,
-    ) -> Result<(), VolumeError> {
-        let _l = self.lock()?;
-        for (name, target) in mounts {
-            let (name, anonymous) = match name {
-                Some(n) => (n.clone(), false),
-                None => (anonymous_name(container_id, target), true),
-            };
-            if !valid_name(&name) || !self.vol_dir(&name).is_dir() {
-                continue;
-            }
-            let marker = self.vol_dir(&name).join("users").join(container_id);
-            match std::fs::remove_file(&marker) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err("remove", &marker)(e)),
-            }
-            if anonymous && remove_anonymous && self.users(&name, &|_| true)?.is_empty() {
-                self.remove_locked(&name)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Copies what `rootfs` shows at `target` (following symlinks inside it) into `data`.
-fn fill(rootfs: &ContainerFs, target: &Path, data: &Path) -> Result<(), cp::CpError> {
-    let rel = rootfs.resolve(target, true)?;
-    let Some(entry) = rootfs.lstat(&rel)? else {
-        return Ok(());
-    };
-    if !entry.md.is_dir() {
-        return Ok(());
-    }
-    let dst = ContainerFs::live(data)?;
-    let mut src = target.as_os_str().to_owned();
-    src.push("/.");
-    cp::copy(
-        rootfs,
-        Path::new(&src),
-        &dst,
-        Path::new("/"),
-        true,
-        Owner::Keep,
-    )?;
-    super::tree::copy_metadata(data, &entry.md)?;
-    Ok(())
 }
 
 /// Bytes in the regular files (and symlinks) under `dir`, each inode once, as Docker's

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::ContainerError;
-use super::record::{Container, MountSpec};
+use super::record::{Container, MountSpec, ProcRef};
 use super::store::Containers;
 use super::tree::ContainerFs;
 use super::volume_store::Volumes;
@@ -28,6 +28,28 @@ pub fn resolve(
     Ok(Some(
         Volumes::new(store.root()).mount_source(name, &c.id, target, &fs)?,
     ))
+}
+
+/// Container `c` starts, run by this process: mounts its volume `name` if it has a mount
+/// of its own (`volume_mount`).
+pub fn activate(store: &Store, c: &Container, name: &str) -> Result<(), ContainerError> {
+    let me = ProcRef::current().expect("this process runs");
+    Ok(Volumes::new(store.root()).activate(name, &c.id, me)?)
+}
+
+/// Container `c` stopped: each volume it mounted is unmounted if nobody else uses it. A
+/// failure is returned after trying them all.
+pub fn deactivate(root: &Path, c: &Container) -> Result<(), ContainerError> {
+    let vols = Volumes::new(root);
+    let mut first = Ok(());
+    for m in &c.config.mounts {
+        if let MountSpec::Volume { name: Some(n), .. } = m {
+            if let Err(e) = vols.deactivate(n, &c.id) {
+                first = first.and(Err(e.into()));
+            }
+        }
+    }
+    first
 }
 
 /// Called by `rm` (after the container has stopped, before its directory goes): drops the

@@ -26,8 +26,6 @@ pub enum EngineError {
     Volume(#[from] VolumeError),
     #[error("create {name}: volume driver {driver:?} is not supported, only local")]
     VolumeDriver { name: String, driver: String },
-    #[error("create {name}: volume option {option:?} is not supported: strata's local volumes are plain directories")]
-    VolumeOptions { name: String, option: String },
     #[error(transparent)]
     Network(#[from] NetworkError),
     /// A container's side of `network connect`/`disconnect`.

@@ -31,6 +31,8 @@ const FROM_RECORD: &[&str] = &[
     "DnsOptions",
     "DnsSearch",
     "ExtraHosts",
+    // `rm --link` drops links from the record.
+    "Links",
 ];
 
 /// Over `hc`, what an API client sent at create, as dockerd keeps it: every field but those

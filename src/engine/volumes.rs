@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::EngineError;
 use crate::container::volume_filter::{volume_users, VolumeFilters, DRIVER};
+use crate::container::volume_opts::validate;
 use crate::container::volume_store::{Volume, VolumeError, Volumes};
 use crate::container::Containers;
 use crate::store::events::{record, EventType};
@@ -19,31 +20,30 @@ pub struct CreateRequest {
     pub name: Option<String>,
     /// `None` or `local`: strata has only Docker's local driver.
     pub driver: Option<String>,
-    /// The local driver's `type`/`device`/`o` mount options; strata mounts none of them.
+    /// The local driver's `type`/`device`/`o` mount options, checked as dockerd checks them
+    /// and mounted when a container using the volume starts.
     pub driver_opts: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
 }
 
 /// `volume create`: an existing volume of that name is returned as it is, as Docker does.
 pub fn create(root: &Path, req: &CreateRequest) -> Result<Volume, EngineError> {
-    let name = req.name.clone().unwrap_or_default();
     if let Some(d) = req
         .driver
         .as_deref()
         .filter(|d| !d.is_empty() && *d != DRIVER)
     {
         return Err(EngineError::VolumeDriver {
-            name,
+            name: req.name.clone().unwrap_or_default(),
             driver: d.to_string(),
         });
     }
-    if let Some(opt) = req.driver_opts.keys().next() {
-        return Err(EngineError::VolumeOptions {
-            name,
-            option: opt.clone(),
-        });
-    }
-    let v = Volumes::new(root).create_with_labels(req.name.as_deref(), req.labels.clone())?;
+    validate(&req.driver_opts).map_err(VolumeError::from)?;
+    let v = Volumes::new(root).create_with(
+        req.name.as_deref(),
+        req.labels.clone(),
+        req.driver_opts.clone(),
+    )?;
     event(root, "create", &v.name);
     Ok(v)
 }

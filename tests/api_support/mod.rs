@@ -146,6 +146,35 @@ impl Service {
     pub fn curl(&self, extra: &[&str], path: &str) -> Reply {
         curl(&self.sock, extra, path)
     }
+
+    /// `POST path` with a JSON body.
+    pub fn post_json(&self, path: &str, body: &str) -> Reply {
+        let json = [
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body,
+        ];
+        self.curl(&json, path)
+    }
+
+    /// `PUT path` (a container's `/archive?…`) with the tar in `file` as the body.
+    pub fn put_tar(&self, file: &Path, path: &str) -> Reply {
+        let data = format!("@{}", file.display());
+        let args = [
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/x-tar",
+            "-H",
+            "Expect:",
+            "--data-binary",
+            &data,
+        ];
+        self.curl(&args, path)
+    }
 }
 
 impl Drop for Service {

@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::error::{Error, Result};
 use crate::container::access::cp_fs;
-use crate::container::cp::{copy, host_path, Owner};
+use crate::container::cp::{copy_with, host_path, CpError, Owner};
 use crate::container::export::archive_path;
 use crate::container::tree::{ContainerFs, TreeError};
 use crate::container::Containers;
@@ -33,6 +33,9 @@ pub struct PathStat {
 pub struct PutOptions {
     /// Keep the archive's owners (`docker cp -a`); else root:root, as Docker makes them.
     pub copy_uid_gid: bool,
+    /// Refuse to replace a directory with a non-directory or the reverse (the docker CLI's
+    /// `cp` asks this); without it either gives way to the archive's entry, as with dockerd.
+    pub no_overwrite_dir_non_dir: bool,
 }
 
 /// A container path is taken from the container's `/` (a relative one too, as Docker does
@@ -156,7 +159,8 @@ fn escapes(p: &Path) -> bool {
 /// Extracts the tar `input` into the directory `path` of the container. The archive is
 /// unpacked into a temp dir of the store first (entries climbing out with `..` refused),
 /// then copied in with the container-side path rules, so a symlink in the container can never
-/// lead a write outside its root. A non-directory never replaces a directory, nor the reverse.
+/// lead a write outside its root. A non-directory replaces a directory of its name, and the
+/// reverse, unless `no_overwrite_dir_non_dir`, which refuses it in dockerd's words.
 pub fn put(
     root: &Path,
     query: &str,
@@ -200,8 +204,21 @@ pub fn put(
     } else {
         Owner::Set(0, 0)
     };
-    copy(&host, Path::new(&src), &fs, &dest, false, owner)?;
-    Ok(())
+    let replace = !opts.no_overwrite_dir_non_dir;
+    copy_with(&host, Path::new(&src), &fs, &dest, false, owner, replace).map_err(|e| {
+        let into = Path::new("/").join(&rel).display().to_string();
+        match e {
+            CpError::FileOntoDir(p) => Error::OverwriteDir {
+                path: p.display().to_string(),
+                dest: into,
+            },
+            CpError::DirOntoFile(p) => Error::OverwriteNonDir {
+                path: p.display().to_string(),
+                dest: into,
+            },
+            other => other.into(),
+        }
+    })
 }
 
 impl From<TreeError> for Error {

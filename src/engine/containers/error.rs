@@ -105,8 +105,16 @@ pub enum Error {
         #[source]
         source: PortError,
     },
+    /// `rm --link NAME` where NAME is a container's own name, in dockerd's words.
+    #[error("Conflict, cannot remove the default link name of the container")]
+    DefaultLinkName,
     #[error("Could not find the file {path} in container {container}")]
     FileNotFound { path: String, container: String },
+    /// `noOverwriteDirNonDir`: the archive's non-directory `path` would replace a directory.
+    #[error("cannot overwrite directory {path:?} with non-directory {dest:?}")]
+    OverwriteDir { path: String, dest: String },
+    #[error("cannot overwrite non-directory {path:?} with directory {dest:?}")]
+    OverwriteNonDir { path: String, dest: String },
     #[error("extraction point is not a directory")]
     ExtractNotDir(String),
     #[error("invalid archive entry {0:?}: it leads outside the destination")]
@@ -207,6 +215,8 @@ impl Error {
             | Error::WaitCondition(_)
             | Error::PortSpec { .. }
             | Error::ExtractNotDir(_)
+            | Error::OverwriteDir { .. }
+            | Error::OverwriteNonDir { .. }
             | Error::ArchiveEscape(_)
             | Error::BadReference { .. }
             | Error::TagWithDigest(_)
