@@ -79,16 +79,9 @@ fn commit_carries_the_containers_config() {
     assert_eq!(c["Healthcheck"], hc, "{c:#}");
 
     // The API body's healthcheck fills only what it sets, as dockerd merges it.
-    let r = svc.curl(
-        &[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            r#"{"Healthcheck": {"Interval": 5000000000}}"#,
-        ],
+    let r = svc.post_json(
         "/commit?container=cc-src&repo=cc-img3",
+        r#"{"Healthcheck": {"Interval": 5000000000}}"#,
     );
     assert_eq!(r.status, 201, "{}", r.body);
     let c = image_config(&svc, "cc-img3");

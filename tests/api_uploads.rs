@@ -108,19 +108,7 @@ fn bad_json_bodies_are_400s_naming_the_field_and_create_nothing() {
     let s = Strata::new();
     s.import_busybox("busybox");
     let svc = Service::start(&s, &["--time", "0"]);
-    let post = |body: &str| {
-        svc.curl(
-            &[
-                "-X",
-                "POST",
-                "-H",
-                "Content-Type: application/json",
-                "-d",
-                body,
-            ],
-            "/v1.50/containers/create?name=badjson",
-        )
-    };
+    let post = |body: &str| svc.post_json("/v1.50/containers/create?name=badjson", body);
     let r = post("{\"Image\": \"busybox\",");
     assert_eq!(r.status, 400, "{r:?}");
     assert!(
