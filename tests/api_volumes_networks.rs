@@ -225,17 +225,7 @@ fn docker_network_commands() {
         err.contains("network with name vn-front already exists"),
         "{err}"
     );
-    let r = svc.curl(
-        &[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            r#"{"Name":"vn-front"}"#,
-        ],
-        "/networks/create",
-    );
+    let r = svc.post_json("/networks/create", r#"{"Name":"vn-front"}"#);
     assert_eq!(r.status, 409, "{r:?}");
     let r = svc.curl(
         &["-X", "POST", "-d", r#"{"Name":"vn-six","EnableIPv6":true}"#],

@@ -68,7 +68,12 @@ fn commit_by_name_and_prefix_makes_an_image_of_the_changes() {
     let meta = s.ok(&["inspect", "committed:v1"]);
     let v: serde_json::Value = serde_json::from_str(&meta).unwrap();
     let v = if v.is_array() { v[0].clone() } else { v };
-    assert_eq!(v["Config"]["Cmd"], serde_json::json!(["sh"]), "{meta}");
+    // As dockerd's commit: the container's command, not the image's.
+    assert_eq!(
+        v["Config"]["Cmd"],
+        serde_json::json!(["sh", "-c", "edit"]),
+        "{meta}"
+    );
     // The new top layer holds exactly the changes.
     let out = s.scratch("oci");
     let layout = format!("oci:{}:committed:v1", out.join("img").display());

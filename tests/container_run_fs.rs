@@ -123,7 +123,11 @@ fn commit_of_a_real_container_runs_with_its_changes() {
         !names.iter().any(|n| n.starts_with("bin/")),
         "unchanged files in the layer: {names:?}"
     );
-    assert_eq!(img.config.config.cmd, Some(vec!["sh".to_string()]));
+    // As dockerd's commit: the container's command, not the image's.
+    assert_eq!(
+        img.config.config.cmd.as_ref().map(|c| c[..2].to_vec()),
+        Some(vec!["sh".to_string(), "-c".to_string()])
+    );
     let (_, code, out) = b.run(
         "snap:1",
         &[],

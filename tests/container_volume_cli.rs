@@ -172,7 +172,11 @@ fn commit_cp_and_export_of_a_run_container() {
     assert_eq!(names, ["added", "etc/", "etc/.wh.group"]);
     let cfg: serde_json::Value = serde_json::from_str(&s.ok(&["inspect", "work:snap"])).unwrap();
     let cfg = if cfg.is_array() { cfg[0].clone() } else { cfg };
-    assert_eq!(cfg["Config"]["Cmd"], serde_json::json!(["sh"]));
+    // As dockerd's commit: the container's command, not the image's.
+    assert_eq!(
+        cfg["Config"]["Cmd"],
+        serde_json::json!(["sh", "-c", "echo hi > /added && rm /etc/group"])
+    );
 
     let host = s.scratch("host");
     s.ok(&["cp", "work:/added", host.to_str().unwrap()]);

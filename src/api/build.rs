@@ -114,16 +114,9 @@ impl BuildParams {
             None => None,
         }
         .filter(|n| *n > 0);
-        let network = match params.get("networkmode").map(String::as_str) {
-            None | Some("" | "default" | "bridge") => None,
-            Some(m @ ("host" | "none")) => Some(m.to_string()),
-            Some(mode) => {
-                return Err(ApiError::bad_request(format!(
-                    "network mode {mode:?} is not supported by this builder: RUN steps take \
-                     default, bridge, host or none"
-                )))
-            }
-        };
+        // A network or container is looked up when a RUN starts, as dockerd's builder does.
+        let network =
+            build::run_network::run_default(params.get("networkmode").map(String::as_str));
         let extra_hosts = pairs
             .iter()
             .filter(|(k, _)| k == "extrahosts")
@@ -249,6 +242,10 @@ fn refused_outright(e: &BuildError) -> bool {
 /// with the exit code as the error's code.
 fn in_stream_error(e: &BuildError) -> serde_json::Value {
     if let BuildError::Exec(ExecError::Step { source, .. }) = e {
+        // dockerd's step container failed to start: its error alone.
+        if let StepError::Network(failure) = &**source {
+            return stream::error_message(&chain(&**failure));
+        }
         if let StepError::RunFailed {
             command,
             exit_code: Some(code),
@@ -481,6 +478,13 @@ mod tests {
                 shm_size: Some(1 << 20),
             }
         );
+        // Networks and containers pass as named; a RUN looks them up.
+        for mode in ["app", "container:db"] {
+            let p = BuildParams::parse(&pairs(&[("networkmode", mode)])).unwrap();
+            assert_eq!(p.run_defaults.network.as_deref(), Some(mode));
+        }
+        let p = BuildParams::parse(&pairs(&[("networkmode", "bridge")])).unwrap();
+        assert_eq!(p.run_defaults.network, None);
     }
 
     #[test]
@@ -491,7 +495,6 @@ mod tests {
             (("labels", "[1]"), "invalid labels value"),
             (("cachefrom", "x"), "invalid cachefrom value"),
             (("shmsize", "big"), "invalid shmsize value"),
-            (("networkmode", "container:x"), "not supported"),
             (("extrahosts", "nohost"), "invalid IP address"),
             (("extrahosts", "h:not-ip"), "invalid IP address"),
         ] {

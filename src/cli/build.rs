@@ -15,7 +15,8 @@ use super::Settings;
 use crate::cache::{parse_cache_from, parse_cache_to};
 use crate::engine::build::export::ExportKind;
 use crate::engine::build::{
-    self as engine_build, BuildHooks, BuildNotice, BuildRequest, Dockerfile, PullPolicy,
+    self as engine_build, run_network, BuildHooks, BuildNotice, BuildRequest, Dockerfile,
+    PullPolicy, RunDefaults,
 };
 use crate::engine::context_source;
 use crate::exec::mounts::{parse_secret_flag, Secrets};
@@ -112,6 +113,10 @@ pub struct BuildArgsCli {
     /// `security.insecure` (`RUN --security=insecure`); repeatable.
     #[arg(long = "allow", value_name = "ENTITLEMENT")]
     pub allow: Vec<String>,
+    /// The network of every RUN without its own `--network`: `default`, `host`, `none`, a
+    /// network's name or id (each RUN gets an endpoint on it), or `container:NAME|ID`.
+    #[arg(long, value_name = "MODE")]
+    pub network: Option<String>,
     /// Print the build graph with every node's cache key as JSON, and build nothing.
     #[arg(long)]
     pub dump_plan: bool,
@@ -226,7 +231,10 @@ pub fn run(settings: &Settings, args: BuildArgsCli) -> Result<ExitCode> {
             .collect::<Result<_>>()?,
         cache_images: Vec::new(),
         entitlements: args.allow.clone(),
-        run_defaults: Default::default(),
+        run_defaults: RunDefaults {
+            network: run_network::run_default(args.network.as_deref()),
+            ..Default::default()
+        },
     };
     let store = Store::open(&settings.root)?;
     if args.dump_plan {

@@ -78,9 +78,30 @@ pub struct CommitOptions {
     /// these in its init layer, which commit skips).
     pub mountpoints: Vec<PathBuf>,
     pub layer: LayerOptions,
+    /// The container's own config fields (`config_view::image_fields`): they replace the
+    /// image's, as dockerd's commit writes the container's Config (its healthcheck, its
+    /// environment, its command…) into the new image.
+    pub container: Option<RuntimeConfig>,
     /// Config fields set before the changes (the Engine API's commit body): each one given
-    /// replaces the image's, except `Env` and `Labels`, merged by key as Docker merges them.
+    /// replaces the container's, except `Env`, `Labels`, `ExposedPorts` and `Volumes`, merged
+    /// by key, and the healthcheck, merged field by field, as dockerd merges them.
     pub overrides: Option<RuntimeConfig>,
+}
+
+/// The fields dockerd's commit takes from the container, `from` (all of them: one the
+/// container leaves empty is empty in the image too).
+fn take_container_fields(cfg: &mut RuntimeConfig, from: &RuntimeConfig) {
+    let f = from.clone();
+    cfg.user = f.user;
+    cfg.exposed_ports = f.exposed_ports;
+    cfg.env = f.env;
+    cfg.entrypoint = f.entrypoint;
+    cfg.cmd = f.cmd;
+    cfg.volumes = f.volumes;
+    cfg.working_dir = f.working_dir;
+    cfg.labels = f.labels;
+    cfg.stop_signal = f.stop_signal;
+    cfg.healthcheck = f.healthcheck;
 }
 
 /// Sets the fields `over` gives on `cfg`.
@@ -91,16 +112,24 @@ fn apply_overrides(cfg: &mut RuntimeConfig, over: &RuntimeConfig) {
     }
     replace!(
         user,
-        exposed_ports,
         entrypoint,
         cmd,
-        volumes,
         working_dir,
         stop_signal,
-        healthcheck,
         on_build,
         shell
     );
+    if o.healthcheck.is_some() {
+        cfg.healthcheck = super::health::merge(cfg.healthcheck.as_ref(), o.healthcheck);
+    }
+    for (mine, given) in [
+        (&mut cfg.exposed_ports, o.exposed_ports),
+        (&mut cfg.volumes, o.volumes),
+    ] {
+        if let Some(given) = given {
+            mine.get_or_insert_with(Default::default).extend(given);
+        }
+    }
     if let Some(env) = over.env.as_ref() {
         let mine = cfg.env.get_or_insert_with(Vec::new);
         for e in env {
@@ -169,6 +198,9 @@ pub fn commit(
         &store.read_blob(&config_digest)?,
         &format!("config {config_digest}"),
     )?;
+    if let Some(from) = &opts.container {
+        take_container_fields(&mut config.config, from);
+    }
     if let Some(over) = &opts.overrides {
         apply_overrides(&mut config.config, over);
     }
@@ -230,4 +262,61 @@ pub fn commit(
         .history
         .push(h.build().expect("every history field is optional"));
     Ok(store.commit_image(&config, &layers, &opts.tags)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::config::{Empty, Healthcheck};
+
+    fn set(keys: &[&str]) -> Option<std::collections::BTreeMap<String, Empty>> {
+        Some(keys.iter().map(|k| (k.to_string(), Empty {})).collect())
+    }
+
+    #[test]
+    fn the_container_then_the_body_as_dockerd_merges_them() {
+        let image = RuntimeConfig {
+            cmd: Some(vec!["sh".into()]),
+            shell: Some(vec!["/bin/ash".into(), "-c".into()]),
+            stop_signal: Some("SIGQUIT".into()),
+            ..Default::default()
+        };
+        let container = RuntimeConfig {
+            cmd: Some(vec!["sleep".into(), "9".into()]),
+            env: Some(vec!["A=1".into(), "B=2".into()]),
+            exposed_ports: set(&["80/tcp"]),
+            healthcheck: Some(Healthcheck {
+                test: Some(vec!["CMD".into(), "true".into()]),
+                retries: 4,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut cfg = image.clone();
+        take_container_fields(&mut cfg, &container);
+        // Every field commit takes is the container's, even one it leaves empty.
+        assert_eq!(cfg.cmd, container.cmd);
+        assert_eq!(cfg.stop_signal, None);
+        assert_eq!(cfg.shell, image.shell, "not a field of the container's");
+
+        apply_overrides(
+            &mut cfg,
+            &RuntimeConfig {
+                env: Some(vec!["B=3".into()]),
+                exposed_ports: set(&["53/udp"]),
+                healthcheck: Some(Healthcheck {
+                    interval: 5,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        assert_eq!(cfg.env, Some(vec!["A=1".to_string(), "B=3".to_string()]));
+        assert_eq!(cfg.exposed_ports, set(&["53/udp", "80/tcp"]));
+        let h = cfg.healthcheck.unwrap();
+        assert_eq!(
+            (h.test, h.interval, h.retries),
+            (Some(vec!["CMD".to_string(), "true".to_string()]), 5, 4)
+        );
+    }
 }

@@ -72,8 +72,9 @@ pub enum ContainerError {
     NetworkMode(String),
     #[error("{0}")]
     NetworkConflict(String),
-    #[error("cannot join the network of container {id}: it is not running")]
-    NetworkContainerNotRunning { id: String },
+    /// dockerd's words; `name` as the network mode gave it.
+    #[error("cannot join network of a non running container: {name}")]
+    NetworkContainerNotRunning { name: String },
     #[error(transparent)]
     Volume(#[from] super::volume_store::VolumeError),
     #[error(transparent)]

@@ -8,7 +8,8 @@
 //! stdout and stderr captured into one `health::Output`, killed (its process group, by
 //! SIGKILL) at the healthcheck's timeout. Each result goes into the container's record under
 //! its lock (`Containers::update`, an atomic replace), and a change of status is logged as
-//! Docker's `health_status: STATUS` event. One concurrency model: a thread per monitor, one
+//! Docker's `health_status: STATUS` event; each probe is logged as dockerd logs its probe
+//! execs (`exec_create: CMD`, `exec_start: CMD`, `exec_die`). One concurrency model: a thread per monitor, one
 //! more per probe (it blocks in `exec_in`), talking over one channel.
 
 use std::fs::File;
@@ -113,13 +114,14 @@ fn monitor(probe: Probe, rx: Receiver<Msg>, tx: Sender<Msg>) {
             Ok(_) => continue,
         }
         // Docker stops probing a paused container (its probes could not run anyway).
-        match cs.load(&probe.id) {
+        let c = match cs.load(&probe.id) {
             Ok(c) if c.state.paused => continue,
-            Ok(_) => {}
+            Ok(c) => c,
             Err(_) => return,
-        }
+        };
         let since_start = started.elapsed();
-        let Some(result) = run_probe(&probe, seq, &rx, &tx) else {
+        let events = ProbeEvents::new(&probe, &c);
+        let Some(result) = run_probe(&probe, &events, seq, &rx, &tx) else {
             return;
         };
         let mut changed = None;
@@ -140,8 +142,56 @@ fn monitor(probe: Probe, rx: Receiver<Msg>, tx: Sender<Msg>) {
     }
 }
 
+/// A probe as dockerd logs it: an exec of the container, with an id of its own, whose
+/// `exec_create: CMD`, `exec_start: CMD` and `exec_die` (with its `exitCode`) are container
+/// events like those of `docker exec`.
+struct ProbeEvents<'a> {
+    root: &'a Path,
+    container: &'a Container,
+    exec_id: String,
+    command: String,
+}
+
+impl<'a> ProbeEvents<'a> {
+    fn new(probe: &'a Probe, container: &'a Container) -> Self {
+        ProbeEvents {
+            root: &probe.root,
+            container,
+            exec_id: crate::util::random_id(),
+            command: probe.spec.argv.join(" "),
+        }
+    }
+
+    fn emit(&self, action: &str, extra: &[(&str, String)]) {
+        let mut attrs = vec![("execID", self.exec_id.clone())];
+        attrs.extend(extra.iter().cloned());
+        super::events::emit(self.root, self.container, action, &attrs);
+    }
+
+    fn created(&self) {
+        self.emit(&format!("exec_create: {}", self.command), &[]);
+    }
+
+    fn started(&self) {
+        self.emit(&format!("exec_start: {}", self.command), &[]);
+    }
+
+    /// The probe's process ended (by itself, or killed at its timeout or a stop).
+    fn died(&self, ended: &Result<i32, String>) {
+        if let Ok(code) = ended {
+            self.emit("exec_die", &[("exitCode", code.to_string())]);
+        }
+    }
+}
+
 /// Runs one probe to its end or its timeout; `None` when told to stop meanwhile.
-fn run_probe(probe: &Probe, seq: u64, rx: &Receiver<Msg>, tx: &Sender<Msg>) -> Option<ProbeResult> {
+fn run_probe(
+    probe: &Probe,
+    events: &ProbeEvents<'_>,
+    seq: u64,
+    rx: &Receiver<Msg>,
+    tx: &Sender<Msg>,
+) -> Option<ProbeResult> {
     let start = now_precise();
     let output = Arc::new(Mutex::new(Output::default()));
     let result = |exit_code: i32, text: String| ProbeResult {
@@ -150,6 +200,7 @@ fn run_probe(probe: &Probe, seq: u64, rx: &Receiver<Msg>, tx: &Sender<Msg>) -> O
         exit_code,
         output: text,
     };
+    events.created();
     let spawned = spawn_probe(probe, seq, tx.clone(), Arc::clone(&output));
     if let Err(e) = spawned {
         return Some(result(-1, e));
@@ -159,16 +210,24 @@ fn run_probe(probe: &Probe, seq: u64, rx: &Receiver<Msg>, tx: &Sender<Msg>) -> O
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(Msg::Spawned(n, pid)) if n == seq => joiner = Some(pid),
-            Ok(Msg::Done(n, Ok(code))) if n == seq => return Some(result(code, text_of(&output))),
-            Ok(Msg::Done(n, Err(e))) if n == seq => return Some(result(-1, e)),
+            Ok(Msg::Spawned(n, pid)) if n == seq => {
+                joiner = Some(pid);
+                events.started();
+            }
+            Ok(Msg::Done(n, ended)) if n == seq => {
+                events.died(&ended);
+                return Some(match ended {
+                    Ok(code) => result(code, text_of(&output)),
+                    Err(e) => result(-1, e),
+                });
+            }
             Ok(Msg::Spawned(..) | Msg::Done(..)) => {}
             Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => {
-                kill_and_wait(rx, seq, joiner);
+                kill_and_wait(rx, events, seq, joiner);
                 return None;
             }
             Err(RecvTimeoutError::Timeout) => {
-                let stop = kill_and_wait(rx, seq, joiner);
+                let stop = kill_and_wait(rx, events, seq, joiner);
                 let text = health::timeout_output(probe.timing.timeout, &text_of(&output));
                 return (!stop).then(|| result(-1, text));
             }
@@ -182,15 +241,26 @@ fn text_of(output: &Mutex<Output>) -> String {
 
 /// Kills probe `seq` and waits (a while) for its end; whether a stop came meanwhile. A probe
 /// whose process was not reported yet (a slow fork on a busy host) is killed once it is.
-fn kill_and_wait(rx: &Receiver<Msg>, seq: u64, joiner: Option<i32>) -> bool {
+fn kill_and_wait(
+    rx: &Receiver<Msg>,
+    events: &ProbeEvents<'_>,
+    seq: u64,
+    joiner: Option<i32>,
+) -> bool {
     kill_probe(joiner);
     let deadline = Instant::now() + GRACE;
     let mut stop = false;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(Msg::Done(n, _)) if n == seq => return stop,
-            Ok(Msg::Spawned(n, pid)) if n == seq => kill_probe(Some(pid)),
+            Ok(Msg::Done(n, ended)) if n == seq => {
+                events.died(&ended);
+                return stop;
+            }
+            Ok(Msg::Spawned(n, pid)) if n == seq => {
+                events.started();
+                kill_probe(Some(pid));
+            }
             Err(_) => return stop,
             Ok(Msg::Stop) => stop = true,
             Ok(Msg::Spawned(..) | Msg::Done(..)) => {}

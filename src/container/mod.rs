@@ -30,6 +30,7 @@ pub mod cgroup_limits;
 pub mod cgroups;
 pub mod command;
 pub mod commit;
+pub mod config_view;
 pub mod cp;
 pub mod create;
 pub mod diff;

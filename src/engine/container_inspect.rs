@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
+use crate::container::config_view::{exposed_ports, is_default_stop_signal};
 use crate::container::record::MountSpec;
 use crate::container::volume_store::{anonymous_name, Volumes};
 use crate::container::{Container, Containers, Status};
@@ -303,15 +304,10 @@ pub fn mounts(root: &Path, c: &Container) -> Value {
 }
 
 fn config(c: &Container, ep: &[String], cmd: &[String]) -> Value {
-    let mut exposed: Vec<String> = c.config.exposed.clone();
-    for p in &c.config.net.publish {
-        let key = format!("{}/{}", p.container_port, p.protocol);
-        if !exposed.contains(&key) {
-            exposed.push(key);
-        }
-    }
-    exposed.sort();
-    let exposed: Map<String, Value> = exposed.into_iter().map(|p| (p, json!({}))).collect();
+    let exposed: Map<String, Value> = exposed_ports(&c.config)
+        .into_iter()
+        .map(|p| (p, json!({})))
+        .collect();
     let volumes: Map<String, Value> = c
         .config
         .image_volumes
@@ -353,10 +349,7 @@ fn config(c: &Container, ep: &[String], cmd: &[String]) -> Value {
         }
     }
     // Docker leaves StopSignal out unless the image or a flag set one.
-    if !matches!(
-        c.config.stop_signal.as_str(),
-        "SIGTERM" | "TERM" | "15" | ""
-    ) {
+    if !is_default_stop_signal(&c.config.stop_signal) {
         cfg["StopSignal"] = json!(c.config.stop_signal);
     }
     if let Some(t) = c.config.stop_timeout {

@@ -62,6 +62,8 @@ pub struct BuildOptions<'a> {
     pub inline_cache: bool,
     /// The network, hosts and `/dev/shm` every RUN gets by default.
     pub run_defaults: super::step_run::RunDefaults,
+    /// The build's user network or container namespace, when it names one.
+    pub step_networks: Option<&'a dyn super::step_network::StepNetworks>,
 }
 
 /// One step as the build saw it (for `--metadata-file` and tests).
@@ -188,6 +190,7 @@ pub fn build(
         imported: opts.imported_cache,
         cache_only: opts.cache_only,
         run_defaults: &opts.run_defaults,
+        step_networks: opts.step_networks,
         seen: Mutex::new(Default::default()),
     };
     let errors: Mutex<Vec<(usize, StepError)>> = Mutex::new(Vec::new());

@@ -100,6 +100,10 @@ pub enum StepError {
     },
     #[error("{0}")]
     Mount(#[from] crate::exec::mounts::MountError),
+    /// The build's network could not be given to a RUN (an unknown network, a container
+    /// that is not running), as whoever resolved it said.
+    #[error("{0}")]
+    Network(crate::exec::step_network::NetworkFailure),
     #[error("{0}")]
     Secret(#[from] crate::exec::mounts::SecretError),
     /// A step's input is not usable: a WORKDIR through a file, a missing required secret, a

@@ -16,6 +16,7 @@ pub mod state;
 mod step_cgroup;
 mod step_copy;
 mod step_mounts;
+pub mod step_network;
 pub mod step_run;
 mod steps;
 

@@ -11,6 +11,7 @@ use super::error::StepError;
 use super::events::{Event, LogStream, Progress};
 use super::interrupt::Interrupt;
 use super::step_mounts::PreparedMounts;
+use super::step_network::StepNetworks;
 use crate::plan::graph::{Command, ExecOp, HeredocData};
 use crate::sandbox::{
     run_observed_in, Canceller, ExitStatus, Mount, NetworkMode, RootFs, Spec, Stdio,
@@ -58,13 +59,16 @@ pub struct RunContext<'a> {
     pub progress: &'a dyn Progress,
     pub interrupt: &'a Interrupt,
     pub defaults: &'a RunDefaults,
+    /// The build's user network or container namespace, for RUNs without `--network`.
+    pub networks: Option<&'a dyn StepNetworks>,
 }
 
 /// What every RUN of a build gets unless its own flags say otherwise: the classic builder's
 /// `networkmode`, `extrahosts` and `shmsize`. Like Docker's, they are not in the cache key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunDefaults {
-    /// `host` or `none`; `None`: the sandbox's own network.
+    /// `host` or `none` (another mode is given to RUNs through [`StepNetworks`]); `None`: the
+    /// sandbox's own network.
     pub network: Option<String>,
     /// `(name, address)` lines added to `/etc/hosts`.
     pub extra_hosts: Vec<(String, String)>,
@@ -113,25 +117,41 @@ pub fn run(
         op.user.clone()
     };
     spec.hostname = "buildkitsandbox".into();
-    spec.network = match op.network.as_deref().or(rc.defaults.network.as_deref()) {
-        Some("none") => NetworkMode::None,
-        Some("host") => NetworkMode::Host,
+    // Undoes the step's endpoint (if it has one) when the step ends, whichever way.
+    let attached = match (op.network.as_deref(), rc.networks) {
+        (None, Some(n)) => Some(n.attach(&spec.hostname).map_err(StepError::Network)?),
+        _ => None,
+    };
+    let mut etc = None;
+    spec.network = match (
+        &attached,
+        op.network.as_deref().or(rc.defaults.network.as_deref()),
+    ) {
+        (Some(a), _) => {
+            etc = a.etc.clone();
+            a.mode.clone()
+        }
+        (None, Some("none")) => NetworkMode::None,
+        (None, Some("host")) => NetworkMode::Host,
         _ => NetworkMode::Default,
     };
     if let Some(size) = rc.defaults.shm_size {
         spec.shm_size = size;
     }
     if !rc.defaults.extra_hosts.is_empty() {
-        let mut hosts = crate::sandbox::network::hosts_file(&spec.hostname);
-        for (name, addr) in &rc.defaults.extra_hosts {
-            hosts.push_str(&format!("{addr}\t{name}\n"));
-        }
-        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        spec.etc = Some(crate::sandbox::spec::EtcFiles {
-            hosts,
-            resolv_conf: crate::sandbox::network::resolv_conf(&spec.network, &host_resolv),
+        let mut files = etc.take().unwrap_or_else(|| {
+            let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            crate::sandbox::spec::EtcFiles {
+                hosts: crate::sandbox::network::hosts_file(&spec.hostname),
+                resolv_conf: crate::sandbox::network::resolv_conf(&spec.network, &host_resolv),
+            }
         });
+        for (name, addr) in &rc.defaults.extra_hosts {
+            files.hosts.push_str(&format!("{addr}\t{name}\n"));
+        }
+        etc = Some(files);
     }
+    spec.etc = etc;
     // `--security=insecure` (allowed only with `--allow security.insecure`) is BuildKit's
     // privileged RUN: every capability, no seccomp filter, devices and `/proc` unmasked.
     if op.security.as_deref() == Some("insecure") {

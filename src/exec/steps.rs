@@ -51,6 +51,7 @@ pub struct Executor<'a> {
     /// Keys outside this set miss the cache (local images as cache sources).
     pub cache_only: Option<&'a std::collections::HashSet<CacheKey>>,
     pub run_defaults: &'a super::step_run::RunDefaults,
+    pub step_networks: Option<&'a dyn super::step_network::StepNetworks>,
     /// Every entry this build hit or recorded, for `--cache-to`.
     pub seen: Mutex<Seen>,
 }
@@ -259,6 +260,7 @@ impl Executor<'_> {
                     progress: self.progress,
                     interrupt: self.interrupt,
                     defaults: self.run_defaults,
+                    networks: self.step_networks,
                 };
                 let (argv, _) = step_run::argv(op);
                 let created_by = run_created_by(&argv, &node.meta.history_args);

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use super::error::ContainerError;
-use super::record::{Container, Endpoint, NetConfig, NetState, Status};
+use super::record::{Container, Endpoint, NetConfig, NetState};
 use super::store::Containers;
 use crate::network::etc_files::{self, ExtraHost, HostsInput, ResolvInput};
 use crate::network::hostports::{self, Reserved};
@@ -22,10 +22,12 @@ use crate::sandbox::{Forward, NetworkMode};
 
 mod connect;
 mod repair;
+mod step;
 
 pub use connect::{connect, disconnect};
 use repair::{owner_path, write_owner};
 pub use repair::{prune_rules, remove_network, repair, Repaired};
+pub use step::{container_namespace, step_endpoint, StepEndpoint};
 
 /// The network flags of `run`/`create`, as typed.
 #[derive(Debug, Clone, Default)]
@@ -244,16 +246,9 @@ pub fn up(root: &Path, cs: &Containers, c: &Container) -> Result<Up, ContainerEr
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let net = &c.config.net;
     if let Some(other) = &net.container {
-        let o = cs.get_reconciled(other)?;
-        let pid = match (o.state.status, o.state.pid) {
-            (Status::Running, Some(p)) if p.alive() => p.pid,
-            _ => {
-                return Err(ContainerError::NetworkContainerNotRunning { id: o.id });
-            }
-        };
         return Ok(Up {
             reserved: Reserved::default(),
-            mode: NetworkMode::Join(format!("/proc/{pid}/ns/net").into()),
+            mode: NetworkMode::Join(step::container_namespace(cs, other)?),
             etc: None,
             forwards: Vec::new(),
         });

@@ -1,5 +1,6 @@
-//! After a crash: pinned namespaces and leases nobody owns, networks still up for stopped
-//! containers, rules and bridges of gone networks (`system prune`, `network prune`, `rm`).
+//! After a crash: pinned namespaces and leases nobody owns (a removed container's, a killed
+//! build step's), networks still up for stopped containers, rules and bridges of gone networks
+//! (`system prune`, `network prune`, `rm`).
 
 use std::path::Path;
 
@@ -67,7 +68,7 @@ fn reclaim_orphaned_namespaces(root: &Path, known: &dyn Fn(&str) -> bool) -> usi
         } else {
             !Containers::new(&owner.root).dir(&id).is_dir()
         };
-        if !gone || netns_in_use(&ns) {
+        if !gone || netns_in_use(&ns) || super::step::step_in_use(&id) {
             continue;
         }
         if netns::is_pinned(&ns) {
@@ -75,6 +76,7 @@ fn reclaim_orphaned_namespaces(root: &Path, known: &dyn Fn(&str) -> bool) -> usi
         }
         if netns::remove(&ns).is_ok() {
             let _ = std::fs::remove_file(&path);
+            super::step::forget_step(&ns);
             n += 1;
         }
     }
@@ -104,9 +106,11 @@ pub fn repair(root: &Path, cs: &Containers) -> Result<Repaired, ContainerError> 
         }
     }
     let known: std::collections::BTreeSet<&str> = all.iter().map(|c| c.id.as_str()).collect();
-    let orphans = Networks::new(root).release_orphans(&|id| known.contains(id))?;
+    // A running build's step endpoints are nobody's container but still in use.
+    let alive = |id: &str| known.contains(id) || super::step::step_in_use(id);
+    let orphans = Networks::new(root).release_orphans(&alive)?;
     out.leases = orphans.len();
-    out.namespaces = reclaim_orphaned_namespaces(root, &|id| known.contains(id));
+    out.namespaces = reclaim_orphaned_namespaces(root, &alive);
     Ok(out)
 }
 

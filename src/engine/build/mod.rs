@@ -11,6 +11,7 @@ mod cache;
 mod error;
 pub mod export;
 pub mod prune;
+pub mod run_network;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -253,6 +254,9 @@ pub fn build(
         .chain(sources.registries)
         .collect();
     let imported = cache::import(store, &cache_from, &clients);
+    let run_network = (req.run_defaults.network.as_deref())
+        .and_then(run_network::Target::parse)
+        .map(|t| run_network::RunNetwork::new(store.root(), t));
     let mut opts = BuildOptions {
         dockerfile_name: df.shown.clone(),
         dockerfile_path: df.path.clone(),
@@ -272,6 +276,9 @@ pub fn build(
         cache_only: sources.only.as_ref(),
         inline_cache: req.cache_to.contains(&CacheTo::Inline),
         run_defaults: req.run_defaults.clone(),
+        step_networks: run_network
+            .as_ref()
+            .map(|n| n as &dyn crate::exec::step_network::StepNetworks),
     };
     let mut outcomes = Vec::new();
     for (graph, platform) in graphs.iter().zip(&platforms) {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::error::{Error, Result};
 use crate::container::access::layers;
 use crate::container::commit::{commit as commit_layers, CommitOptions, SANDBOX_MOUNTPOINTS};
+use crate::container::config_view::image_fields;
 use crate::container::{cgroups, events, Containers};
 use crate::reference::Reference;
 use crate::store::{Image, RuntimeConfig, Store};
@@ -63,6 +64,7 @@ pub fn commit(root: &Path, req: &CommitRequest) -> Result<Image> {
             .chain(c.config.mounts.iter().map(|m| m.target().clone()))
             .collect(),
         layer: Default::default(),
+        container: Some(image_fields(&c.config)),
         overrides: req.overrides.clone(),
     };
     // Only a running container that is not paused yet is frozen, and only it is thawed after.
