@@ -212,8 +212,8 @@ pub async fn connect(
 pub fn canonical_mac(mac: Option<String>) -> Result<Option<String>, ApiError> {
     match mac.filter(|m| !m.is_empty()) {
         None => Ok(None),
-        Some(m) => match crate::network::netlink::parse_mac(&m) {
-            Some(b) => Ok(Some(b.map(|x| format!("{x:02x}")).join(":"))),
+        Some(m) => match crate::network::netlink::canonical_mac(&m) {
+            Some(mac) => Ok(Some(mac)),
             None => Err(ApiError::bad_request(format!(
                 "{m} is not a valid mac address"
             ))),

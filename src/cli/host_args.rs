@@ -52,8 +52,8 @@ impl HostArgs {
     pub fn mac(&self) -> Result<Option<String>> {
         match self.mac_address.as_deref().filter(|m| !m.is_empty()) {
             None => Ok(None),
-            Some(m) => match crate::network::netlink::parse_mac(m) {
-                Some(b) => Ok(Some(b.map(|x| format!("{x:02x}")).join(":"))),
+            Some(m) => match crate::network::netlink::canonical_mac(m) {
+                Some(mac) => Ok(Some(mac)),
                 None => bail!("{m} is not a valid mac address"),
             },
         }

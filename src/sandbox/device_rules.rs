@@ -184,13 +184,13 @@ mod tests {
         for (rule, ok) in cases {
             assert_eq!(cgroup_rule_valid(rule), ok, "{rule:?}");
         }
-        let rules = vec!["c 1:3 r".to_string(), "bad".into()];
+        let given = vec!["c 1:3 r".to_string(), "bad".into()];
         assert_eq!(
-            check_cgroup_rules(&rules),
+            check_cgroup_rules(&given),
             Err("invalid device cgroup rule format: 'bad'".into())
         );
         let sec = Security {
-            device_cgroup_rules: rules,
+            device_cgroup_rules: given,
             ..Security::default()
         };
         let (_, allow) = rules(&sec, |_| None);

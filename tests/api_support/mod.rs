@@ -146,6 +146,19 @@ impl Service {
     pub fn curl(&self, extra: &[&str], path: &str) -> Reply {
         curl(&self.sock, extra, path)
     }
+
+    /// `POST path` with a JSON `body`.
+    pub fn post_json(&self, path: &str, body: &str) -> Reply {
+        let args = [
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body,
+        ];
+        curl(&self.sock, &args, path)
+    }
 }
 
 impl Drop for Service {
