@@ -153,11 +153,14 @@ mod tests {
         }
     }
 
+    /// (pid mode, runtime, isolation) as recorded, or the refusal.
+    type Checked = Result<(&'static str, &'static str, &'static str), HostOptionError>;
+
     #[test]
     fn create_checks_as_dockerd() {
         use HostOptionError as E;
         // (pid mode, runtime, isolation, storage options, result)
-        let cases: Vec<(HostRequest, Result<(&str, &str, &str), E>)> = vec![
+        let cases: Vec<(HostRequest, Checked)> = vec![
             (req("", "", "", &[]), Ok(("", "runc", ""))),
             (
                 req("host", "runc", "default", &[]),
