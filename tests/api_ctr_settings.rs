@@ -256,6 +256,18 @@ fn a_mac_address_applies_on_every_network() {
         "multi",
     ]);
     assert_eq!(shown.trim(), "02:42:ac:11:00:02");
+    // A network more that does not exist refuses the create, and leaves nothing.
+    let missing = r#"{"Image":"busybox","HostConfig":{"NetworkMode":"macnet1"},
+        "NetworkingConfig":{"EndpointsConfig":{"macnet1":{},"nosuchnet":{}}}}"#;
+    let r = svc.post_json("/containers/create?name=lost", missing);
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(
+        r.json()["message"].as_str().unwrap().contains("nosuchnet"),
+        "{}",
+        r.body
+    );
+    let r = svc.curl(&[], "/containers/lost/json");
+    assert_eq!(r.status, 404, "{}", r.body);
     // Kept for the next start.
     svc.docker_ok(&["restart", "-t", "0", "multi"]);
     assert_eq!(macs("multi"), want);
