@@ -36,7 +36,7 @@ const HOST_CONFIG_ECHO: &str = r#"
 lc = docker.types.LogConfig(type="json-file", config={"max-file": "100"})
 hc = api.create_host_config(
     network_mode="none", pid_mode="host", isolation="default", cpuset_cpus="0",
-    cpu_shares=512, device_cgroup_rules=["c 7:128 rwm"], storage_opt={"size": "120G"},
+    cpu_shares=512, device_cgroup_rules=["c 7:128 rwm"],
     init=True, log_config=lc, tmpfs={"/tmp1": "size=3M"}, group_add=[1000, "nogroup"],
     mem_swappiness=40, cpu_rt_period=1000, cpu_rt_runtime=500, runtime="runc")
 c = api.create_container(
@@ -47,7 +47,7 @@ i = api.inspect_container(c)
 h = i["HostConfig"]
 want = {
     "PidMode": "host", "Isolation": "default", "CpusetCpus": "0", "CpuShares": 512,
-    "DeviceCgroupRules": ["c 7:128 rwm"], "StorageOpt": {"size": "120G"}, "Init": True,
+    "DeviceCgroupRules": ["c 7:128 rwm"], "Init": True,
     "LogConfig": {"Type": "json-file", "Config": {"max-file": "100"}},
     "Tmpfs": {"/tmp1": "size=3M"}, "GroupAdd": ["1000", "nogroup"], "MemorySwappiness": 40,
     "CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 500, "Runtime": "runc",

@@ -24,6 +24,8 @@ struct Body {
     nano_cpus: i64,
     cpu_shares: i64,
     pids_limit: Option<i64>,
+    cpuset_cpus: String,
+    cpuset_mems: String,
     restart_policy: Option<RestartObj>,
 }
 
@@ -53,13 +55,17 @@ fn to_request(b: Body) -> Result<UpdateRequest, ApiError> {
         nano_cpus: b.nano_cpus,
         cpu_shares: b.cpu_shares,
         pids_limit: b.pids_limit,
+        cpuset_cpus: b.cpuset_cpus,
+        cpuset_mems: b.cpuset_mems,
         ..Resources::default()
     };
     let any = resources.memory != 0
         || resources.memory_swap != 0
         || resources.nano_cpus != 0
         || resources.cpu_shares != 0
-        || resources.pids_limit.is_some();
+        || resources.pids_limit.is_some()
+        || !resources.cpuset_cpus.is_empty()
+        || !resources.cpuset_mems.is_empty();
     Ok(UpdateRequest {
         restart,
         resources: any.then_some(resources),

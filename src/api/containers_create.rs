@@ -15,12 +15,13 @@ use serde::Deserialize;
 
 use super::containers::{cblocking, Shared};
 use super::error::ApiError;
+use super::networks::canonical_mac;
 use super::query::{json_body, Params};
+use crate::container::host_options::HostRequest;
 use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
 use crate::container::resources::{parse_ulimit, Resources};
 use crate::container::restart::RestartPolicy;
-use crate::engine::containers::{self as ec, CreateRequest, NetworkRequest};
-use crate::network::netlink::parse_mac;
+use crate::engine::containers::{self as ec, CreateRequest, MoreNetwork, NetworkRequest};
 use crate::plan::platform::Platform;
 use crate::sandbox::security_flags::SecurityFlags;
 use crate::store::Store;
@@ -84,6 +85,13 @@ struct HostConfig {
     group_add: Option<Vec<String>>,
     volumes_from: Option<Vec<String>>,
     links: Option<Vec<String>>,
+    pid_mode: Option<String>,
+    runtime: Option<String>,
+    isolation: Option<String>,
+    storage_opt: Option<BTreeMap<String, String>>,
+    cpuset_cpus: Option<String>,
+    cpuset_mems: Option<String>,
+    device_cgroup_rules: Option<Vec<String>>,
 }
 
 /// `Config.Healthcheck`; clients send `null` for the durations they leave to the image
@@ -192,6 +200,15 @@ struct NetworkingConfig {
 struct Endpoint {
     aliases: Option<Vec<String>>,
     mac_address: Option<String>,
+    #[serde(rename = "IPAMConfig")]
+    ipam_config: Option<IpamObj>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct IpamObj {
+    #[serde(rename = "IPv4Address")]
+    ipv4_address: Option<String>,
 }
 
 /// The body parsed; a JSON or type error names the field at fault.
@@ -291,29 +308,37 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         let s = format!("{}={}:{}", u.name, u.soft, u.hard);
         ulimits.push(parse_ulimit(&s).map_err(|e| bad("HostConfig.Ulimits", e))?);
     }
-    let endpoints: Vec<Endpoint> = body
+    let mode = h.network_mode.filter(|m| !m.is_empty() && m != "default");
+    let mut endpoints: BTreeMap<String, Endpoint> = body
         .networking_config
         .and_then(|n| n.endpoints_config)
         .unwrap_or_default()
-        .into_values()
-        .flatten()
-        .collect();
-    let mac_address = endpoints
-        .iter()
-        .find_map(|e| e.mac_address.clone())
-        .or(body.mac_address)
-        .filter(|m| !m.is_empty())
-        .map(|m| match parse_mac(&m) {
-            Some(b) => Ok(b.map(|x| format!("{x:02x}")).join(":")),
-            None => Err(ApiError::bad_request(format!(
-                "{m} is not a valid mac address"
-            ))),
-        })
-        .transpose()?;
-    let aliases = endpoints
         .into_iter()
-        .flat_map(|e| e.aliases.unwrap_or_default())
+        .map(|(k, v)| (k, v.unwrap_or_default()))
         .collect();
+    // The endpoint of the network the container is created on; each other one is an
+    // endpoint on a network more, connected at create as dockerd connects it.
+    let primary_name = mode.clone().unwrap_or_else(|| "bridge".to_string());
+    let primary = endpoints.remove(&primary_name).or_else(|| {
+        let only = endpoints
+            .keys()
+            .next()
+            .cloned()
+            .filter(|_| endpoints.len() == 1);
+        only.and_then(|k| endpoints.remove(&k))
+    });
+    let primary = primary.unwrap_or_default();
+    let mac_address = canonical_mac(primary.mac_address.clone().or(body.mac_address))?;
+    let aliases = primary.aliases.unwrap_or_default();
+    let mut more_networks = Vec::new();
+    for (network, e) in endpoints {
+        more_networks.push(MoreNetwork {
+            network,
+            aliases: e.aliases.unwrap_or_default(),
+            ipv4_address: e.ipam_config.and_then(|c| c.ipv4_address),
+            mac_address: canonical_mac(e.mac_address)?,
+        });
+    }
     let stop_timeout = match body.stop_timeout {
         Some(t) if t >= 0 => Some(t as u64),
         _ => None,
@@ -333,7 +358,7 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         open_stdin: body.open_stdin,
         stdin_once: body.stdin_once,
         network: NetworkRequest {
-            mode: h.network_mode.filter(|m| !m.is_empty() && m != "default"),
+            mode,
             aliases,
             publish,
             publish_all: h.publish_all_ports,
@@ -343,11 +368,18 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
             extra_hosts: h.extra_hosts.unwrap_or_default(),
             mac_address,
             links: h.links.unwrap_or_default(),
+            more_networks,
             ..NetworkRequest::default()
         },
         group_add: h.group_add.unwrap_or_default(),
         volumes_from: h.volumes_from.unwrap_or_default(),
         host_config: None,
+        host: HostRequest {
+            pid_mode: h.pid_mode,
+            runtime: h.runtime,
+            isolation: h.isolation,
+            storage_opt: h.storage_opt.unwrap_or_default(),
+        },
         mounts,
         readonly_rootfs: h.readonly_rootfs,
         init: h.init.unwrap_or(false),
@@ -361,6 +393,7 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
             cap_drop: h.cap_drop.unwrap_or_default(),
             privileged: h.privileged,
             security_opt: h.security_opt.unwrap_or_default(),
+            device_cgroup_rules: h.device_cgroup_rules.unwrap_or_default(),
             ..SecurityFlags::default()
         },
         resources: Resources {
@@ -371,6 +404,8 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
             pids_limit: h.pids_limit.filter(|p| *p != 0),
             ulimits,
             shm_size: h.shm_size,
+            cpuset_cpus: h.cpuset_cpus.unwrap_or_default(),
+            cpuset_mems: h.cpuset_mems.unwrap_or_default(),
         },
     })
 }

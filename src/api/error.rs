@@ -78,6 +78,11 @@ pub(super) fn no_such_image(name: &str) -> String {
 
 impl From<ContainersError> for ApiError {
     fn from(e: ContainersError) -> ApiError {
+        // A network more that a create could not connect: answered as `network connect` is.
+        let e = match e {
+            ContainersError::Network(n) => return ApiError::from(*n),
+            e => e,
+        };
         if let ContainersError::Store(StoreError::NoSuchImage(name)) = &e {
             return ApiError::new(StatusCode::NOT_FOUND, no_such_image(name));
         }

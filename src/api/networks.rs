@@ -200,10 +200,25 @@ pub async fn connect(
         container: body.container,
         aliases: ep.aliases.unwrap_or_default(),
         ipv4_address: ep.ipam_config.and_then(|c| c.ipv4_address),
+        mac_address: canonical_mac(ep.mac_address)?,
     };
     let root = s.root.clone();
     blocking(move || networks::connect(&root, &req)).await?;
     Ok(StatusCode::OK)
+}
+
+/// A MAC address a client sent (empty: none), in canonical form; a malformed one is a 400
+/// in dockerd's words.
+pub fn canonical_mac(mac: Option<String>) -> Result<Option<String>, ApiError> {
+    match mac.filter(|m| !m.is_empty()) {
+        None => Ok(None),
+        Some(m) => match crate::network::netlink::canonical_mac(&m) {
+            Some(mac) => Ok(Some(mac)),
+            None => Err(ApiError::bad_request(format!(
+                "{m} is not a valid mac address"
+            ))),
+        },
+    }
 }
 
 /// `POST /networks/{id}/disconnect` with `{"Container", "Force"}`.

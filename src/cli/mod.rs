@@ -27,6 +27,7 @@ mod diff;
 mod events;
 mod exec;
 mod health_args;
+mod host_args;
 mod kill;
 mod logs;
 mod management;

@@ -192,6 +192,7 @@ pub fn run(settings: &Settings, cmd: NetworkCommand) -> Result<ExitCode> {
                     container: a.container,
                     aliases: a.aliases,
                     ipv4_address: a.ip,
+                    mac_address: None,
                 },
             )?;
         }

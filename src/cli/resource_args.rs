@@ -30,6 +30,12 @@ pub struct LimitArgs {
     /// Tune container pids limit (`-1` for unlimited).
     #[arg(long = "pids-limit", value_name = "int", allow_hyphen_values = true)]
     pub pids_limit: Option<String>,
+    /// CPUs in which to allow execution (`0-3`, `0,1`).
+    #[arg(long = "cpuset-cpus", value_name = "string")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes in which to allow execution (`0-3`, `0,1`).
+    #[arg(long = "cpuset-mems", value_name = "string")]
+    pub cpuset_mems: Option<String>,
 }
 
 /// `run`/`create`'s limits.
@@ -55,6 +61,8 @@ impl LimitArgs {
             pids_limit: self.pids_limit.as_deref(),
             ulimits,
             shm_size,
+            cpuset_cpus: self.cpuset_cpus.as_deref(),
+            cpuset_mems: self.cpuset_mems.as_deref(),
         }
     }
 
@@ -67,6 +75,8 @@ impl LimitArgs {
             &l.cpus,
             &l.cpu_shares,
             &l.pids_limit,
+            &l.cpuset_cpus,
+            &l.cpuset_mems,
         ]
         .iter()
         .any(|v| v.is_some())

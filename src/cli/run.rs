@@ -117,6 +117,8 @@ pub struct RunArgs {
     pub resources: super::resource_args::ResourceArgs,
     #[command(flatten)]
     pub health: super::health_args::HealthArgs,
+    #[command(flatten)]
+    pub host: super::host_args::HostArgs,
     /// Which platform of a multi-platform image to run, `os/arch[/variant]` (a foreign one
     /// runs under binfmt_misc emulation); default: the host's.
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
@@ -179,6 +181,8 @@ pub fn create_request(args: RunArgs) -> Result<CreateRequest> {
     engine::create::check_auto_remove(args.rm, &args.restart)?;
     let resources = args.resources.parse()?;
     let healthcheck = args.health.healthcheck()?;
+    let host = args.host.request()?;
+    let mac_address = args.host.mac()?;
     let cwd = std::env::current_dir().context("current directory")?;
     let mut mounts = Vec::new();
     for v in &args.volume {
@@ -239,12 +243,14 @@ pub fn create_request(args: RunArgs) -> Result<CreateRequest> {
             dns_search: args.dns_search,
             dns_options: args.dns_option,
             extra_hosts: args.add_host,
-            mac_address: None,
+            mac_address,
             links: args.link,
+            more_networks: Vec::new(),
         },
         group_add: args.group_add,
         volumes_from: args.volumes_from,
         host_config: None,
+        host,
         mounts,
         readonly_rootfs: args.read_only,
         init: args.init,
@@ -252,7 +258,7 @@ pub fn create_request(args: RunArgs) -> Result<CreateRequest> {
         restart: args.restart,
         stop_signal: None,
         stop_timeout: None,
-        security: args.security.flags(),
+        security: args.security.flags()?,
         resources,
         healthcheck,
     })

@@ -3,6 +3,7 @@
 
 use clap::Args;
 
+use crate::sandbox::device_rules::cgroup_rule_valid;
 use crate::sandbox::security_flags::SecurityFlags;
 
 /// The capability flags `exec` takes too.
@@ -29,6 +30,9 @@ pub struct SecurityArgs {
     /// Add a host device (`HOST[:CONTAINER][:rwm]`).
     #[arg(long = "device", value_name = "DEVICE")]
     pub device: Vec<String>,
+    /// Add a rule to the cgroup's allowed devices list (`c 1:3 rwm`, `a *:* r`).
+    #[arg(long = "device-cgroup-rule", value_name = "RULE")]
+    pub device_cgroup_rule: Vec<String>,
 }
 
 impl CapArgs {
@@ -43,11 +47,21 @@ impl CapArgs {
 }
 
 impl SecurityArgs {
-    pub fn flags(&self) -> SecurityFlags {
-        SecurityFlags {
+    /// The flags; a malformed `--device-cgroup-rule` is refused in the docker CLI's words.
+    pub fn flags(&self) -> anyhow::Result<SecurityFlags> {
+        for rule in &self.device_cgroup_rule {
+            if !cgroup_rule_valid(rule) {
+                anyhow::bail!(
+                    "invalid argument {rule:?} for \"--device-cgroup-rule\" flag: invalid device \
+                     cgroup format '{rule}'"
+                );
+            }
+        }
+        Ok(SecurityFlags {
             security_opt: self.security_opt.clone(),
             device: self.device.clone(),
+            device_cgroup_rules: self.device_cgroup_rule.clone(),
             ..self.caps.flags()
-        }
+        })
     }
 }

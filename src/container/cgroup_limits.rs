@@ -61,6 +61,13 @@ pub fn writes(r: &Resources, t: Target) -> Vec<Write> {
         Some(_) => out.push(w("pids", "pids.max", "max")),
         None => {}
     }
+    // The same files on v1 and v2.
+    if !r.cpuset_cpus.is_empty() {
+        out.push(w("cpuset", "cpuset.cpus", &r.cpuset_cpus));
+    }
+    if !r.cpuset_mems.is_empty() {
+        out.push(w("cpuset", "cpuset.mems", &r.cpuset_mems));
+    }
     out
 }
 
@@ -223,6 +230,23 @@ mod tests {
             (res(0, 0, 0, 0, Some(20)), V1, &["pids.max=20"]),
             (res(0, 0, 0, 0, Some(20)), V2, &["pids.max=20"]),
             (res(0, 0, 0, 0, Some(0)), V2, &["pids.max=max"]),
+            (
+                Resources {
+                    cpuset_cpus: "0-1".into(),
+                    cpuset_mems: "0".into(),
+                    ..Default::default()
+                },
+                V2,
+                &["cpuset.cpus=0-1", "cpuset.mems=0"],
+            ),
+            (
+                Resources {
+                    cpuset_mems: "0".into(),
+                    ..Default::default()
+                },
+                V1,
+                &["cpuset.mems=0"],
+            ),
         ];
         for (r, t, want) in cases {
             assert_eq!(show(&writes(&r, t)), want, "{r:?} {t:?}");

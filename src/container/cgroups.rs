@@ -98,6 +98,11 @@ pub fn oom_killed(id: &str) -> bool {
 /// it behind).
 pub fn remove(id: &str) {
     if let Ok(cg) = Layout::detect().and_then(|l| Cgroup::open(&l, &rel(id))) {
+        // A container sharing a pid namespace (`--pid host`) whose init was killed leaves its
+        // command running: nothing of it outlives the container, as with runc.
+        if cg.pids().is_ok_and(|p| !p.is_empty()) {
+            let _ = cg.kill_all();
+        }
         let _ = cg.remove();
     }
 }

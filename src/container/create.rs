@@ -49,6 +49,8 @@ pub struct CreateOptions {
     pub volumes_from: Vec<String>,
     /// Docker's `HostConfig` as an API client sent it.
     pub host_config: Option<serde_json::Value>,
+    /// `PidMode`, `Runtime`, `Isolation`, already checked (`host_options::check`).
+    pub host: super::host_options::HostOptions,
 }
 
 /// Creates the container `image` (named by the user as `image_name`) with `opts`; bare
@@ -138,6 +140,7 @@ fn build(
         group_add: opts.group_add,
         volumes_from: opts.volumes_from,
         host_config: opts.host_config,
+        host: opts.host,
     };
     check_mounts(&config.mounts)?;
     let diff_ids = image.config.diff_ids()?;

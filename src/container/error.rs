@@ -100,6 +100,12 @@ pub enum ContainerError {
     Update { id: String, detail: String },
     #[error("Cannot link to a non running container: /{name} AS {alias}")]
     LinkNotRunning { name: String, alias: String },
+    /// A `DeviceCgroupRules` line dockerd's start refuses (`detail` in its words).
+    #[error("{detail}")]
+    DeviceCgroupRule { detail: String },
+    /// dockerd's words when `PidMode: container:X` cannot be joined at start.
+    #[error("failed to join PID namespace: {detail}")]
+    PidNamespace { detail: String },
     #[error("top of container {id}: {detail}")]
     Top { id: String, detail: String },
 }

@@ -127,6 +127,9 @@ pub fn run(
     let net = procs.and_then(|procs| Ok((procs, super::net::up(&root, &cs, &c)?)));
     let spec = net.and_then(|(procs, up)| {
         let mut spec = spec(&store, &c, io)?;
+        crate::sandbox::device_rules::check_cgroup_rules(&c.config.security.device_cgroup_rules)
+            .map_err(|detail| ContainerError::DeviceCgroupRule { detail })?;
+        spec.pid = super::host_options::pid_namespace(&cs, &c)?;
         // Compiled (and kept) while the cgroup is made; the launch finds it.
         let _ = spec.security.filters();
         spec.cgroup_procs = procs;

@@ -117,6 +117,9 @@ pub struct RunConfig {
     /// but does not act on (`None` for containers the CLI made).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_config: Option<serde_json::Value>,
+    /// `PidMode`, `Runtime`, `Isolation` as create checked them.
+    #[serde(default)]
+    pub host: super::host_options::HostOptions,
 }
 
 /// Docker's defaults for a container that sets nothing: `/`, root, no network, SIGTERM.
@@ -151,6 +154,7 @@ impl Default for RunConfig {
             group_add: Vec::new(),
             volumes_from: Vec::new(),
             host_config: None,
+            host: Default::default(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! A container's resource limits (`--memory`, `--memory-swap`, `--cpus`, `--cpu-shares`,
-//! `--pids-limit`, `--ulimit`, `--shm-size`): each flag's value parsed as the docker CLI
+//! `--pids-limit`, `--ulimit`, `--shm-size`, `--cpuset-*`): each flag's value parsed as the docker CLI
 //! parses it, then checked and defaulted as the daemon does at create and at `update`. Pure;
 //! `cgroup_limits` turns the result into cgroup writes.
 
@@ -33,6 +33,10 @@ pub struct Resources {
     /// The size of `/dev/shm` in bytes; 0 (a record from before this field) is Docker's
     /// default of 64 MiB.
     pub shm_size: i64,
+    /// CPUs the container may run on (`0-2,5`); empty: any (see `cpuset`).
+    pub cpuset_cpus: String,
+    /// Memory nodes it may allocate on; empty: any.
+    pub cpuset_mems: String,
 }
 
 /// One `--ulimit`: -1 is unlimited.
@@ -51,6 +55,8 @@ impl Resources {
             || self.nano_cpus != 0
             || self.cpu_shares != 0
             || self.pids_limit.is_some()
+            || !self.cpuset_cpus.is_empty()
+            || !self.cpuset_mems.is_empty()
     }
 
     /// `/dev/shm`'s size in bytes.
@@ -97,6 +103,8 @@ pub enum ResourceError {
     NegativeShm,
     #[error("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time")]
     MemoryAboveSwap,
+    #[error(transparent)]
+    Cpuset(#[from] super::cpuset::CpusetError),
 }
 
 /// The flags as typed; `None` when not given.
@@ -109,6 +117,8 @@ pub struct Flags<'a> {
     pub pids_limit: Option<&'a str>,
     pub ulimits: &'a [String],
     pub shm_size: Option<&'a str>,
+    pub cpuset_cpus: Option<&'a str>,
+    pub cpuset_mems: Option<&'a str>,
 }
 
 /// Each flag's value parsed as the docker CLI parses it (no checks across flags yet).
@@ -144,6 +154,8 @@ pub fn parse(f: &Flags<'_>) -> Result<Resources, ResourceError> {
         pids_limit: flag("--pids-limit", f.pids_limit, parse_int64)?,
         ulimits,
         shm_size: flag("--shm-size", f.shm_size, ram_in_bytes)?.unwrap_or(0),
+        cpuset_cpus: f.cpuset_cpus.unwrap_or_default().to_string(),
+        cpuset_mems: f.cpuset_mems.unwrap_or_default().to_string(),
     })
 }
 
@@ -245,6 +257,12 @@ pub fn merge_update(
     }
     if let Some(p) = new.pids_limit {
         out.pids_limit = Some(p.max(0));
+    }
+    if !new.cpuset_cpus.is_empty() {
+        out.cpuset_cpus = new.cpuset_cpus.clone();
+    }
+    if !new.cpuset_mems.is_empty() {
+        out.cpuset_mems = new.cpuset_mems.clone();
     }
     Ok((out, warnings))
 }
@@ -568,6 +586,8 @@ mod tests {
             pids_limit: Some("20"),
             ulimits: &ulimits,
             shm_size: Some("1m"),
+            cpuset_cpus: Some("0-1"),
+            cpuset_mems: None,
         };
         let r = parse(&f).unwrap();
         assert_eq!(
@@ -583,6 +603,10 @@ mod tests {
         let names: Vec<_> = r.ulimits.iter().map(|u| (u.name.name(), u.soft)).collect();
         assert_eq!(names, [("nofile", 1), ("nproc", 7)]);
         assert_eq!(r.shm_size, M);
+        assert_eq!(
+            (r.cpuset_cpus.as_str(), r.cpuset_mems.as_str()),
+            ("0-1", "")
+        );
         let cases = [
             (
                 Flags {
@@ -747,6 +771,13 @@ mod tests {
             ..cpu.clone()
         };
         assert_eq!(merged(&cpu, new), Ok(want));
+        let set = |cpus: &str, mems: &str| Resources {
+            cpuset_cpus: cpus.into(),
+            cpuset_mems: mems.into(),
+            ..Default::default()
+        };
+        assert_eq!(merged(&set("0", "0"), set("1", "")), Ok(set("1", "0")));
+        assert_eq!(merged(&set("0", "0"), set("", "")), Ok(set("0", "0")));
     }
 
     #[test]

@@ -161,7 +161,7 @@ fn host_config(c: &Container) -> Value {
         "Cgroup": "",
         "Links": null_if_empty(&c.config.net.links),
         "OomScoreAdj": 0,
-        "PidMode": "",
+        "PidMode": c.config.host.pid_mode,
         "Privileged": false,
         "PublishAllPorts": false,
         "ReadonlyRootfs": c.config.readonly_root,
@@ -175,11 +175,15 @@ fn host_config(c: &Container) -> Value {
         .iter()
         .map(|u| json!({"Name": u.name.name(), "Hard": u.hard, "Soft": u.soft}))
         .collect();
+    let runtime = match c.config.host.runtime.as_str() {
+        "" => crate::container::host_options::DEFAULT_RUNTIME,
+        r => r,
+    };
     // Two literals: one would exceed the json! macro's recursion limit.
     let resources = json!({
         "ShmSize": r.shm_bytes(),
-        "Runtime": "strata",
-        "Isolation": "",
+        "Runtime": runtime,
+        "Isolation": c.config.host.isolation,
         "CpuShares": r.cpu_shares,
         "Memory": r.memory,
         "NanoCpus": r.nano_cpus,
@@ -194,10 +198,9 @@ fn host_config(c: &Container) -> Value {
         "CpuQuota": 0,
         "CpuRealtimePeriod": 0,
         "CpuRealtimeRuntime": 0,
-        "CpusetCpus": "",
-        "CpusetMems": "",
+        "CpusetCpus": r.cpuset_cpus,
+        "CpusetMems": r.cpuset_mems,
         "Devices": [],
-        "DeviceCgroupRules": Value::Null,
         "DeviceRequests": Value::Null,
         "MemoryReservation": 0,
         "MemorySwap": r.memory_swap,

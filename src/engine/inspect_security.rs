@@ -1,6 +1,6 @@
 //! The security half of a container's `HostConfig` in `inspect`, as Docker shows it:
 //! `CapAdd`/`CapDrop` relative to the default set, `Privileged`, `SecurityOpt`, `Devices`,
-//! and the masked and read-only paths (none when privileged).
+//! `DeviceCgroupRules`, and the masked and read-only paths (none when privileged).
 
 use serde_json::{json, Value};
 
@@ -73,6 +73,14 @@ pub fn fields(sec: &Security) -> Vec<(&'static str, Value)> {
             },
         ),
         ("Devices", json!(devices)),
+        (
+            "DeviceCgroupRules",
+            if sec.device_cgroup_rules.is_empty() {
+                Value::Null
+            } else {
+                json!(sec.device_cgroup_rules)
+            },
+        ),
         ("MaskedPaths", masked),
         ("ReadonlyPaths", readonly),
     ]
@@ -91,6 +99,9 @@ mod tests {
         let mut sec = Security::default();
         assert_eq!(get(&sec, "CapAdd"), Value::Null);
         assert_eq!(get(&sec, "SecurityOpt"), Value::Null);
+        assert_eq!(get(&sec, "DeviceCgroupRules"), Value::Null);
+        sec.device_cgroup_rules = vec!["c 1:3 r".into()];
+        assert_eq!(get(&sec, "DeviceCgroupRules"), json!(["c 1:3 r"]));
         sec.caps.retain(|c| *c != 13);
         sec.caps.push(21);
         sec.no_new_privileges = true;

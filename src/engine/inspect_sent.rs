@@ -1,6 +1,6 @@
 //! The `HostConfig` of `inspect` for a container an API client made: dockerd keeps the
 //! request's `HostConfig` and shows it back, so what strata stores but does not act on
-//! (`Isolation`, `CpusetCpus`, `StorageOpt`, a log driver's options…) is echoed as sent,
+//! (`CpuRealtimePeriod`, `MemorySwappiness`, a log driver's options…) is echoed as sent,
 //! while what the record holds (and `update` changes) comes from the record.
 
 use serde_json::{json, Map, Value};
@@ -33,6 +33,12 @@ const FROM_RECORD: &[&str] = &[
     "ExtraHosts",
     // `rm --link` drops links from the record.
     "Links",
+    "PidMode",
+    "Runtime",
+    "Isolation",
+    "CpusetCpus",
+    "CpusetMems",
+    "DeviceCgroupRules",
 ];
 
 /// Over `hc`, what an API client sent at create, as dockerd keeps it: every field but those
@@ -89,10 +95,16 @@ mod tests {
     fn sent_fields_are_echoed_unless_the_record_holds_them() {
         // (sent, the record's value of the same key, what inspect shows)
         let cases: &[(&str, Value, Value, Value)] = &[
-            ("Isolation", json!("default"), json!(""), json!("default")),
+            (
+                "Isolation",
+                json!("default"),
+                json!("default"),
+                json!("default"),
+            ),
             ("Isolation", json!(""), json!(""), json!("")),
             ("IpcMode", json!(""), json!("private"), json!("private")),
-            ("CpusetCpus", json!("0,1"), json!(""), json!("0,1")),
+            ("CpusetCpus", json!("0,1"), json!("0"), json!("0")),
+            ("MemorySwappiness", json!(40), Value::Null, json!(40)),
             (
                 "Tmpfs",
                 json!({"/t": "size=3M"}),

@@ -388,6 +388,8 @@ pub struct ConnectRequest {
     pub container: String,
     pub aliases: Vec<String>,
     pub ipv4_address: Option<String>,
+    /// The interface's MAC address on this network, canonical (`network::netlink::parse_mac`).
+    pub mac_address: Option<String>,
 }
 
 /// `network connect`: wired at once when the container runs.
@@ -399,7 +401,8 @@ pub fn connect(root: &Path, req: &ConnectRequest) -> Result<(), EngineError> {
     let cs = Containers::new(root);
     let c = cs.find(&req.container).map_err(network_container)?;
     let ip = req.ipv4_address.as_deref().filter(|s| !s.is_empty());
-    net::connect(root, &cs, &e.id(), &c.id, &req.aliases, ip).map_err(network_container)?;
+    let mac = req.mac_address.as_deref();
+    net::connect(root, &cs, &e.id(), &c.id, &req.aliases, ip, mac).map_err(network_container)?;
     event(root, "connect", &e.id(), e.name(), Some(&c.id));
     Ok(())
 }

@@ -136,6 +136,11 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     Some(out)
 }
 
+/// `parse_mac`'s address written back as "aa:bb:cc:dd:ee:ff" (how records keep it).
+pub fn canonical_mac(s: &str) -> Option<String> {
+    parse_mac(s).map(|b| format_mac(&b))
+}
+
 /// The MAC address of link `name` as "aa:bb:cc:dd:ee:ff".
 pub fn mac_address(name: &str) -> Result<String, NetlinkError> {
     let op = "read MAC address of";
@@ -427,6 +432,11 @@ mod tests {
         for (s, want) in cases {
             assert_eq!(parse_mac(s), *want, "{s}");
         }
+        assert_eq!(
+            canonical_mac("02-42-AC-11-00-0A").as_deref(),
+            Some("02:42:ac:11:00:0a")
+        );
+        assert_eq!(canonical_mac("nope"), None);
     }
 
     #[test]

@@ -7,14 +7,17 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The v1 controllers a container gets its own directory in. cpuset is left out: a new cpuset
-/// cgroup is unusable until `cpuset.cpus` and `cpuset.mems` are copied into it.
+/// The v1 controllers a container gets its own directory in. A new cpuset cgroup is unusable
+/// until `cpuset.cpus` and `cpuset.mems` are set: `create` copies its parent's into it.
 pub const V1_CONTROLLERS: &[&str] = &[
-    "freezer", "memory", "cpu", "cpuacct", "pids", "blkio", "devices",
+    "freezer", "memory", "cpu", "cpuacct", "pids", "blkio", "devices", "cpuset",
 ];
 
 /// The v2 controllers enabled for children in each ancestor's `cgroup.subtree_control`.
-const V2_CONTROLLERS: &[&str] = &["cpu", "memory", "pids", "io"];
+const V2_CONTROLLERS: &[&str] = &["cpu", "memory", "pids", "io", "cpuset"];
+
+/// The v1 cpuset files a child starts without (runc copies them down the same way).
+const CPUSET_INHERITED: [&str; 2] = ["cpuset.cpus", "cpuset.mems"];
 
 /// Every v1 controller name a kernel may list among a cgroup mount's options; the rest of the
 /// options (`rw`, `name=systemd`, `xattr`, …) are not controllers.
@@ -245,8 +248,12 @@ impl Cgroup {
         for dir in cg.paths() {
             match layout {
                 Layout::V2 { root } => create_v2(root, dir)?,
-                Layout::V1 { .. } => {
-                    std::fs::create_dir_all(dir).map_err(io_err("creating cgroup", dir))?
+                Layout::V1 { controllers } => {
+                    std::fs::create_dir_all(dir).map_err(io_err("creating cgroup", dir))?;
+                    match controllers.get("cpuset") {
+                        Some(top) if dir.starts_with(top) => inherit_cpuset_v1(top, dir)?,
+                        _ => {}
+                    }
                 }
             }
         }
@@ -400,6 +407,32 @@ impl Cgroup {
         })
     }
 
+    /// SIGKILLs every process in the cgroup and waits (a while) until none is left: v2's
+    /// `cgroup.kill` where the kernel has it, else each process of `pids`, frozen first so
+    /// that none forks a new one meanwhile.
+    pub fn kill_all(&self) -> Result<(), CgroupError> {
+        let kill_file = self
+            .file("", "cgroup.kill")
+            .filter(|p| self.v2 && p.exists());
+        if let Some(path) = kill_file {
+            write(&path, "1")?;
+        } else {
+            let frozen = self.freeze().is_ok();
+            for pid in self.pids()? {
+                // SAFETY: a plain kill(2).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            if frozen {
+                self.thaw()?;
+            }
+        }
+        let start = Instant::now();
+        while !self.pids()?.is_empty() && start.elapsed() < STATE_TIMEOUT {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
     /// Removes the cgroup's directories (and any cgroup made below them). Already gone is fine.
     pub fn remove(&self) -> Result<(), CgroupError> {
         for dir in self.paths() {
@@ -522,6 +555,25 @@ fn create_v2(root: &Path, dir: &Path) -> Result<(), CgroupError> {
             }
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// Fills each empty `CPUSET_INHERITED` file from `top` (the hierarchy's root) down to `dir`
+/// with its parent's value.
+fn inherit_cpuset_v1(top: &Path, dir: &Path) -> Result<(), CgroupError> {
+    let rel = dir.strip_prefix(top).unwrap_or(dir);
+    let mut parent = top.to_path_buf();
+    for component in rel.components() {
+        let child = parent.join(component);
+        for file in CPUSET_INHERITED {
+            let own = read_opt(&child.join(file))?.unwrap_or_default();
+            if own.trim().is_empty() {
+                let theirs = read_opt(&parent.join(file))?.unwrap_or_default();
+                write(&child.join(file), theirs.trim())?;
+            }
+        }
+        parent = child;
     }
     Ok(())
 }

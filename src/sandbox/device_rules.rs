@@ -41,7 +41,39 @@ pub fn rules(sec: &Security, stat: impl Fn(&Path) -> Option<NodeId>) -> (Vec<Str
             allow.push(format!("{kind} {major}:{minor} {}", dev.permissions));
         }
     }
+    // Invalid ones never get this far: the start refuses them first.
+    let valid = sec
+        .device_cgroup_rules
+        .iter()
+        .filter(|r| cgroup_rule_valid(r));
+    allow.extend(valid.cloned());
     (vec!["a".to_string()], allow)
+}
+
+/// Docker's pattern for a `--device-cgroup-rule`: `^[acb] ([0-9]+|\*):([0-9]+|\*) [rwm]{1,3}$`.
+pub fn cgroup_rule_valid(rule: &str) -> bool {
+    let number = |s: &str| s == "*" || (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    let parts: Vec<&str> = rule.split(' ').collect();
+    let [kind, numbers, access] = parts.as_slice() else {
+        return false;
+    };
+    let Some((major, minor)) = numbers.split_once(':') else {
+        return false;
+    };
+    matches!(*kind, "a" | "b" | "c")
+        && number(major)
+        && number(minor)
+        && (1..=3).contains(&access.len())
+        && access.bytes().all(|b| matches!(b, b'r' | b'w' | b'm'))
+}
+
+/// dockerd's check when it builds the container's spec at start: the first invalid rule, in
+/// its words.
+pub fn check_cgroup_rules(rules: &[String]) -> Result<(), String> {
+    match rules.iter().find(|r| !cgroup_rule_valid(r)) {
+        Some(r) => Err(format!("invalid device cgroup rule format: '{r}'")),
+        None => Ok(()),
+    }
 }
 
 /// The type letter and numbers of a host device node; `None` for anything else.
@@ -128,6 +160,42 @@ mod tests {
         assert_eq!(allow[allow.len() - 2..], ["c 10:229 rwm", "b 8:0 r"]);
         sec.privileged = true;
         assert_eq!(rules(&sec, fake), (vec![], vec!["a *:* rwm".to_string()]));
+    }
+
+    #[test]
+    fn cgroup_rules_are_dockers() {
+        let cases = [
+            ("c 1:3 rwm", true),
+            ("a *:* r", true),
+            ("b 8:* m", true),
+            ("c 1:3 rrr", true),
+            ("", false),
+            ("a", false),
+            ("c 1:3", false),
+            ("c 1:3 rwmr", false),
+            ("c  1:3 rwm", false),
+            (" c 1:3 rwm", false),
+            ("c 1:3 rwm ", false),
+            ("x 1:3 rwm", false),
+            ("c a:3 rwm", false),
+            ("c 1: rwm", false),
+            ("c 1:3 x", false),
+        ];
+        for (rule, ok) in cases {
+            assert_eq!(cgroup_rule_valid(rule), ok, "{rule:?}");
+        }
+        let given = vec!["c 1:3 r".to_string(), "bad".into()];
+        assert_eq!(
+            check_cgroup_rules(&given),
+            Err("invalid device cgroup rule format: 'bad'".into())
+        );
+        let sec = Security {
+            device_cgroup_rules: given,
+            ..Security::default()
+        };
+        let (_, allow) = rules(&sec, |_| None);
+        assert_eq!(allow.last().map(String::as_str), Some("c 1:3 r"));
+        assert_eq!(allow.len(), DEFAULT_ALLOWED.len() + 1);
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct InitArgs<'a> {
     pub plan: &'a [MountOp],
     pub new_root: &'a Path,
     pub own_netns: bool,
+    /// Whether init is PID 1 of a pid namespace of its own (not sharing the host's or
+    /// another container's), so that killing everything it can see kills only the run's.
+    pub own_pidns: bool,
     /// False in a user namespace with a self-written single-id map.
     pub setgroups: bool,
     /// The spec's seccomp programs, compiled before the fork.
@@ -69,6 +72,11 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
     // RUN creates (and the mountpoints and working directory made here) has the same modes on
     // every host.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    if !args.own_pidns {
+        if let Err(e) = super::orphans::become_subreaper() {
+            return fail("become subreaper", e.to_string());
+        }
+    }
     if args.own_netns {
         if let Err(e) = sys.set_loopback_up() {
             return fail("bring up lo", e.to_string());
@@ -148,13 +156,18 @@ pub fn init_main(args: &InitArgs<'_>) -> i32 {
         drop(console);
         wait_a_while(relay, std::time::Duration::from_millis(500));
     }
-    // Anything the command left behind dies with it.
-    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
-    loop {
-        match waitpid(None::<Pid>, None) {
-            Err(Errno::ECHILD) => break,
-            _ => continue,
+    // Anything the command left behind dies with it. In a shared pid namespace `kill(-1)`
+    // would reach far beyond the run: there only our own descendants go.
+    if args.own_pidns {
+        let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+        loop {
+            match waitpid(None::<Pid>, None) {
+                Err(Errno::ECHILD) => break,
+                _ => continue,
+            }
         }
+    } else {
+        super::orphans::kill_children();
     }
     send(args.report, &Report::Status(status));
     match status {

@@ -25,7 +25,7 @@ use super::network::{hosts_file, resolv_conf, start_slirp, Slirp};
 use super::report::{self, send, Report};
 use super::rootless::write_id_maps;
 use super::signals::{self, block_for_sigwait};
-use super::spec::{ExitStatus, NetworkMode, Outcome, RootFs, Spec, Stdio};
+use super::spec::{ExitStatus, NetworkMode, Outcome, PidNamespace, RootFs, Spec, Stdio};
 use super::syscalls::{RealSyscalls, Syscalls};
 
 /// How long to wait for the namespace's last processes after its helper is gone.
@@ -219,16 +219,25 @@ pub fn run_gated(
         }
         _ => None,
     };
-    let mut flags = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC;
+    let pidns = match &spec.pid {
+        PidNamespace::Join(path) => {
+            Some(File::open(path).map_err(|source| SandboxError::State {
+                path: path.clone(),
+                source,
+            })?)
+        }
+        _ => None,
+    };
+    let own_pidns = spec.pid == PidNamespace::Own;
+    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    flags.set(CloneFlags::CLONE_NEWPID, own_pidns);
     flags.set(CloneFlags::CLONE_NEWNET, own_netns);
     flags.set(CloneFlags::CLONE_NEWUSER, rootless);
     let helper = HelperArgs {
         parent: nix::unistd::getpid(),
         stdio: [stdio[0].raw(), stdio[1].raw(), stdio[2].raw()],
         netns: netns.as_ref().map(|f| f.as_raw_fd()),
+        pidns: pidns.as_ref().map(|f| f.as_raw_fd()),
         flags,
         sync: sync_r.as_fd(),
         init: InitArgs {
@@ -236,6 +245,7 @@ pub fn run_gated(
             plan: &plan,
             new_root: &new_root,
             own_netns,
+            own_pidns,
             setgroups: true,
             seccomp: &seccomp,
             report: report_w.as_fd(),
@@ -257,7 +267,7 @@ pub fn run_gated(
             })
         }
     };
-    drop((report_w, sync_r, stdio, netns));
+    drop((report_w, sync_r, stdio, netns, pidns));
     cancel.attach(child);
 
     let mut sync_w = Some(sync_w);
@@ -395,6 +405,11 @@ fn validate(spec: &Spec) -> Result<(), SandboxError> {
     if matches!(spec.network, NetworkMode::Join(_)) && !nix::unistd::geteuid().is_root() {
         return bad("joining a network namespace needs root".into());
     }
+    // Without root there is no user namespace that may mount a /proc of the host's or
+    // another sandbox's pid namespace.
+    if spec.pid != PidNamespace::Own && !nix::unistd::geteuid().is_root() {
+        return bad("sharing a pid namespace needs root".into());
+    }
     if spec.hostname.is_empty() || spec.hostname.len() > 64 {
         return bad(format!(
             "hostname {:?} must be 1 to 64 bytes",
@@ -481,6 +496,8 @@ struct HelperArgs<'a> {
     stdio: [Option<RawFd>; 3],
     /// A network namespace to join instead of making one.
     netns: Option<RawFd>,
+    /// A pid namespace for PID 1 to be forked into instead of a new one.
+    pidns: Option<RawFd>,
     flags: CloneFlags,
     sync: BorrowedFd<'a>,
     init: InitArgs<'a>,
@@ -509,6 +526,14 @@ fn helper_main(a: &HelperArgs<'_>) -> i32 {
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         if let Err(e) = RealSyscalls.setns(fd, CloneFlags::CLONE_NEWNET) {
             send_failed(report, "join network namespace", e.to_string());
+            return 1;
+        }
+    }
+    if let Some(fd) = a.pidns {
+        // SAFETY: as the network namespace's above.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        if let Err(e) = RealSyscalls.setns(fd, CloneFlags::CLONE_NEWPID) {
+            send_failed(report, "join pid namespace", e.to_string());
             return 1;
         }
     }

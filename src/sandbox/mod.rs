@@ -22,6 +22,7 @@ pub mod launch;
 pub mod mount_plan;
 pub mod mounts;
 pub mod network;
+pub mod orphans;
 pub mod recording;
 pub mod report;
 pub mod rlimits;
@@ -39,4 +40,6 @@ pub use error::SandboxError;
 pub use launch::{
     run, run_cancellable, run_gated, run_observed, run_observed_in, Canceller, CgroupGate,
 };
-pub use spec::{ExitStatus, Forward, Mount, NetworkMode, Outcome, RootFs, Spec, Stdio};
+pub use spec::{
+    ExitStatus, Forward, Mount, NetworkMode, Outcome, PidNamespace, RootFs, Spec, Stdio,
+};

@@ -25,6 +25,9 @@ pub struct Security {
     pub seccomp: SeccompPolicy,
     /// `--device`: host device nodes bound into the sandbox's `/dev`.
     pub devices: Vec<Device>,
+    /// `--device-cgroup-rule`: more `devices.allow` lines (`c 1:3 rwm`), as given; checked
+    /// at start (`device_rules::check_cgroup_rules`), as dockerd checks them.
+    pub device_cgroup_rules: Vec<String>,
 }
 
 impl Default for Security {
@@ -35,6 +38,7 @@ impl Default for Security {
             no_new_privileges: false,
             seccomp: SeccompPolicy::Default,
             devices: Vec::new(),
+            device_cgroup_rules: Vec::new(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub struct SecurityFlags {
     pub privileged: bool,
     pub security_opt: Vec<String>,
     pub device: Vec<String>,
+    pub device_cgroup_rules: Vec<String>,
 }
 
 impl SecurityFlags {
@@ -21,6 +22,7 @@ impl SecurityFlags {
     pub fn resolve(&self) -> Result<Security, SecurityError> {
         let mut sec = Security {
             caps: resolve_caps(&self.cap_add, &self.cap_drop)?,
+            device_cgroup_rules: self.device_cgroup_rules.clone(),
             ..Security::default()
         };
         for opt in &self.security_opt {

@@ -10,10 +10,12 @@ use super::security::Security;
 /// The `PATH` used to find `argv[0]` when the spec's environment has none (Docker's default).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// One process to run in fresh mount, pid, uts, ipc (and, unless `Host`, net) namespaces.
+/// One process to run in fresh mount, uts, ipc, pid (unless `pid` says otherwise) and net
+/// (unless `Host`) namespaces.
 ///
-/// When the main process exits, everything else left in its pid namespace is killed: a
-/// background process never outlives the run. That rule is fixed, not a field.
+/// When the main process exits, everything else left in its pid namespace (or, sharing one,
+/// every process it left behind) is killed: a background process never outlives the run.
+/// That rule is fixed, not a field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Spec {
     /// The command; `argv[0]` without a `/` is looked up in the spec's `PATH` inside the root.
@@ -34,6 +36,9 @@ pub struct Spec {
     /// Applied in order, after the system mounts (`/proc`, `/dev`, `/sys`, `/etc/hosts`, …).
     pub mounts: Vec<Mount>,
     pub network: NetworkMode,
+    /// Whose processes the sandbox sees: its own pid namespace unless told otherwise.
+    #[serde(default)]
+    pub pid: PidNamespace,
     /// The sandbox's `/etc/hosts` and `/etc/resolv.conf` when the caller wrote them (a
     /// container on a bridge network); `None` gives the defaults for `network`.
     #[serde(default)]
@@ -85,6 +90,7 @@ impl Spec {
             rootfs,
             mounts: Vec::new(),
             network: NetworkMode::Default,
+            pid: PidNamespace::Own,
             etc: None,
             forwards: Vec::new(),
             readonly_root: false,
@@ -148,6 +154,18 @@ pub enum NetworkMode {
     Host,
     /// An existing network namespace (a bind-mounted nsfs file or `/proc/PID/ns/net`) that
     /// the caller set up: a bridge endpoint, or another container's namespace.
+    Join(PathBuf),
+}
+
+/// The pid namespace of the sandbox's processes (Docker's `PidMode`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PidNamespace {
+    /// A new one, whose PID 1 is the sandbox's init: everything in it dies with the run.
+    #[default]
+    Own,
+    /// The host's: the command sees (and may signal) every process of the host.
+    Host,
+    /// An existing one (`/proc/PID/ns/pid` of another container's PID 1); needs root.
     Join(PathBuf),
 }
 

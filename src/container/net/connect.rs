@@ -13,7 +13,8 @@ use crate::network::Networks;
 use super::{all_endpoints, backend, endpoint_networks, names_of};
 
 /// `network connect [--alias A]… [--ip IP] NET CTR`: leases an address and, when the
-/// container runs on bridges, wires the new endpoint into its namespace at once.
+/// container runs on bridges, wires the new endpoint into its namespace at once (with `mac`,
+/// the API's `EndpointConfig.MacAddress`, kept for every start).
 pub fn connect(
     root: &Path,
     cs: &Containers,
@@ -21,6 +22,7 @@ pub fn connect(
     container: &str,
     aliases: &[String],
     ip: Option<&str>,
+    mac: Option<&str>,
 ) -> Result<(), ContainerError> {
     let networks = Networks::new(root);
     let n = networks.find(network)?;
@@ -62,8 +64,8 @@ pub fn connect(
         ip: want.unwrap_or(Ipv4Addr::UNSPECIFIED),
         aliases: aliases.to_vec(),
         static_ip: want.is_some(),
-        mac: String::new(),
-        static_mac: false,
+        mac: mac.unwrap_or_default().to_string(),
+        static_mac: mac.is_some(),
     };
     let _l = cs.lock(&c.id)?;
     let mut c = cs.get_reconciled_locked(&c.id)?;
@@ -80,7 +82,7 @@ pub fn connect(
             ip: lease,
             aliases: names_of(&c, &endpoint),
             interface: format!("eth{index}"),
-            mac: None,
+            mac: mac.map(str::to_string),
         }];
         let request = netavark::request(&c.id, &c.name, &one, &[]);
         let backend = backend(root);

@@ -42,8 +42,10 @@ pub fn create(
     on_event: &mut dyn FnMut(CreateEvent),
 ) -> Result<Created> {
     check_auto_remove(req.auto_remove, &req.restart)?;
+    let host = crate::container::host_options::check(&req.host)?;
     let mut resources = req.resources.clone();
     let warnings = resources::check_create(&mut resources, &Host::detect())?;
+    check_cpuset(&resources)?;
     for w in &warnings {
         on_event(CreateEvent::Warning(w.clone()));
     }
@@ -62,12 +64,48 @@ pub fn create(
     let cs = crate::container::Containers::new(store.root());
     let shared = crate::container::volumes::inherited(&cs, &req.volumes_from, &req.mounts)?;
     req.mounts.extend(shared);
-    let opts = req.options(security, resources);
+    let more_networks = std::mem::take(&mut req.network.more_networks);
+    let opts = req.options(security, resources, host);
     let container = container::create(store, &image, &image_name, opts, host_env)?;
+    let container = connect_more(store, container, &more_networks)?;
     Ok(Created {
         container,
         warnings,
     })
+}
+
+/// Connects a new container to each network more it was created with; one that fails
+/// takes the container with it, so a refused create leaves nothing.
+fn connect_more(store: &Store, c: Container, more: &[super::MoreNetwork]) -> Result<Container> {
+    use crate::engine::networks::{connect, ConnectRequest};
+    for m in more {
+        let req = ConnectRequest {
+            network: m.network.clone(),
+            container: c.id.clone(),
+            aliases: m.aliases.clone(),
+            ipv4_address: m.ipv4_address.clone(),
+            mac_address: m.mac_address.clone(),
+        };
+        if let Err(e) = connect(store.root(), &req) {
+            let rm = super::remove::RemoveRequest {
+                force: true,
+                ..Default::default()
+            };
+            let _ = super::remove::remove(store, &c.id, rm);
+            return Err(Error::Network(Box::new(e)));
+        }
+    }
+    if more.is_empty() {
+        return Ok(c);
+    }
+    Ok(crate::container::Containers::new(store.root()).load(&c.id)?)
+}
+
+/// The CPUs and memory nodes asked for exist here (dockerd's check at create and update).
+pub(crate) fn check_cpuset(r: &resources::Resources) -> Result<()> {
+    let available = crate::container::cpuset::Available::detect();
+    crate::container::cpuset::verify(&r.cpuset_cpus, &r.cpuset_mems, &available)
+        .map_err(|e| Error::Resources(e.into()))
 }
 
 /// A container removed when it exits cannot be restarted: refused before anything else

@@ -33,6 +33,11 @@ pub enum Error {
     Resources(#[from] ResourceError),
     #[error(transparent)]
     Security(#[from] SecurityError),
+    /// Connecting a new container to a network more it was created with.
+    #[error(transparent)]
+    Network(Box<crate::engine::EngineError>),
+    #[error(transparent)]
+    HostOption(#[from] crate::container::host_options::HostOptionError),
     #[error("Conflicting options: --restart and --rm")]
     RestartWithAutoRemove,
     /// A name that is no image reference, so there is nothing to pull.
@@ -229,6 +234,7 @@ impl Error {
             Error::Commit { source, .. } if matches!(**source, CommitError::Change { .. }) => {
                 ErrorKind::InvalidRequest
             }
+            Error::HostOption(e) if e.is_invalid_request() => ErrorKind::InvalidRequest,
             _ => ErrorKind::Other,
         }
     }

@@ -42,4 +42,4 @@ pub mod wait;
 
 pub use create::{create, CreateEvent, Created};
 pub use error::{Error, ErrorKind, Result};
-pub use request::{CreateRequest, NetworkRequest};
+pub use request::{CreateRequest, MoreNetwork, NetworkRequest};

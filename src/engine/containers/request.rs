@@ -63,6 +63,8 @@ pub struct CreateRequest {
     pub volumes_from: Vec<String>,
     /// Docker's `HostConfig` as an API client sent it, echoed by `inspect`.
     pub host_config: Option<serde_json::Value>,
+    /// `PidMode`, `Runtime`, `Isolation`, `StorageOpt` as given (checked at create).
+    pub host: crate::container::host_options::HostRequest,
 }
 
 /// The network part: mode, address, aliases, published ports and name resolution.
@@ -85,6 +87,19 @@ pub struct NetworkRequest {
     pub mac_address: Option<String>,
     /// Docker's legacy links, `CONTAINER[:ALIAS]`.
     pub links: Vec<String>,
+    /// Networks besides `mode`'s that the container is connected to once created (the API's
+    /// other `EndpointsConfig` entries).
+    pub more_networks: Vec<MoreNetwork>,
+}
+
+/// One more network endpoint, as `network connect` takes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MoreNetwork {
+    pub network: String,
+    pub aliases: Vec<String>,
+    pub ipv4_address: Option<String>,
+    /// Canonical (`network::netlink::parse_mac`).
+    pub mac_address: Option<String>,
 }
 
 impl CreateRequest {
@@ -94,6 +109,7 @@ impl CreateRequest {
         self,
         security: crate::sandbox::security::Security,
         resources: Resources,
+        host: crate::container::host_options::HostOptions,
     ) -> CreateOptions {
         let n = self.network;
         CreateOptions {
@@ -134,6 +150,7 @@ impl CreateRequest {
             group_add: self.group_add,
             volumes_from: self.volumes_from,
             host_config: self.host_config,
+            host,
         }
     }
 }
@@ -189,6 +206,7 @@ mod tests {
                 extra_hosts: vec!["x:1.2.3.4".into()],
                 mac_address: Some("02:42:ac:11:00:0a".into()),
                 links: vec!["db:data".into()],
+                more_networks: Vec::new(),
             },
             group_add: vec!["audio".into()],
             volumes_from: vec!["src:ro".into()],
@@ -198,7 +216,7 @@ mod tests {
             restart: RestartPolicy::default(),
             ..CreateRequest::default()
         };
-        let o = req.options(Default::default(), Resources::default());
+        let o = req.options(Default::default(), Resources::default(), Default::default());
         assert_eq!(o.name.as_deref(), Some("web"));
         assert_eq!(o.entrypoint, Some(vec!["/bin/sh".to_string(), "-c".into()]));
         assert_eq!(o.command, vec!["echo hi".to_string()]);

@@ -44,6 +44,8 @@ pub fn update(root: &Path, query: &str, req: &UpdateRequest) -> Result<UpdateRep
     }
     let mut warnings = Vec::new();
     if let Some(limits) = &req.resources {
+        // Refused before the container's own checks, without their "Cannot update" prefix.
+        super::create::check_cpuset(limits)?;
         warnings = cgroups::update_limits(&cs, &c, limits, &Host::detect())?;
     }
     let c = cs.update(&c.id, |c| {
