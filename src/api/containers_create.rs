@@ -19,6 +19,7 @@ use super::query::{json_body, Params};
 use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
 use crate::container::resources::{parse_ulimit, Resources};
 use crate::container::restart::RestartPolicy;
+use crate::engine::containers::logs::UNREADABLE_LOG_DRIVERS;
 use crate::engine::containers::{self as ec, CreateRequest, NetworkRequest};
 use crate::network::netlink::parse_mac;
 use crate::plan::platform::Platform;
@@ -119,10 +120,9 @@ struct LogConfigObj {
     kind: String,
 }
 
-/// The log drivers dockerd ships: strata keeps json-file logs only, and says so for the
-/// others rather than log in a way the client did not ask for.
+/// The log drivers dockerd ships: strata keeps json-file logs only (and takes `none`), and
+/// says so for the others rather than log in a way the client did not ask for.
 const DOCKER_LOG_DRIVERS: &[&str] = &[
-    "none",
     "local",
     "syslog",
     "journald",
@@ -135,11 +135,13 @@ const DOCKER_LOG_DRIVERS: &[&str] = &[
     "logentries",
 ];
 
-/// `HostConfig.LogConfig.Type`: empty (the default) or `json-file`; any other is refused as
-/// dockerd refuses a driver it does not have.
+/// `HostConfig.LogConfig.Type`: empty (the default), `json-file`, or `none` (whose `logs`
+/// are refused as dockerd's); any other is refused as dockerd refuses a driver it does not
+/// have.
 fn check_log_driver(kind: &str) -> Result<(), ApiError> {
     match kind {
         "" | "json-file" => Ok(()),
+        k if UNREADABLE_LOG_DRIVERS.contains(&k) => Ok(()),
         k if DOCKER_LOG_DRIVERS.contains(&k) => Err(ApiError::bad_request(format!(
             "logger: log driver '{k}' is not supported by strata (json-file only)"
         ))),
