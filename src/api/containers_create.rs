@@ -13,7 +13,9 @@ use axum::Json;
 use bollard_stubs::models::ContainerCreateResponse;
 use serde::Deserialize;
 
+use super::blocking;
 use super::containers::{cblocking, Shared};
+use super::create_endpoints::{self, NetworkingConfig};
 use super::error::ApiError;
 use super::query::{json_body, Params};
 use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
@@ -21,6 +23,7 @@ use crate::container::resources::{parse_ulimit, Resources};
 use crate::container::restart::RestartPolicy;
 use crate::engine::containers::logs::UNREADABLE_LOG_DRIVERS;
 use crate::engine::containers::{self as ec, CreateRequest, NetworkRequest};
+use crate::engine::networks;
 use crate::network::netlink::parse_mac;
 use crate::plan::platform::Platform;
 use crate::sandbox::security_flags::SecurityFlags;
@@ -183,19 +186,6 @@ struct UlimitObj {
     hard: i64,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct NetworkingConfig {
-    endpoints_config: Option<BTreeMap<String, Option<Endpoint>>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct Endpoint {
-    aliases: Option<Vec<String>>,
-    mac_address: Option<String>,
-}
-
 /// The body parsed; a JSON or type error names the field at fault.
 pub fn parse_body(raw: &[u8]) -> Result<Body, ApiError> {
     json_body(raw)
@@ -293,16 +283,13 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         let s = format!("{}={}:{}", u.name, u.soft, u.hard);
         ulimits.push(parse_ulimit(&s).map_err(|e| bad("HostConfig.Ulimits", e))?);
     }
-    let endpoints: Vec<Endpoint> = body
-        .networking_config
-        .and_then(|n| n.endpoints_config)
-        .unwrap_or_default()
-        .into_values()
-        .flatten()
-        .collect();
-    let mac_address = endpoints
-        .iter()
-        .find_map(|e| e.mac_address.clone())
+    let network_mode = h.network_mode.filter(|m| !m.is_empty() && m != "default");
+    let endpoints = create_endpoints::split(body.networking_config, network_mode.as_deref());
+    let own = endpoints.own;
+    let mac_address = own
+        .mac_address
+        .clone()
+        .filter(|m| !m.is_empty())
         .or(body.mac_address)
         .filter(|m| !m.is_empty())
         .map(|m| match parse_mac(&m) {
@@ -312,10 +299,6 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
             ))),
         })
         .transpose()?;
-    let aliases = endpoints
-        .into_iter()
-        .flat_map(|e| e.aliases.unwrap_or_default())
-        .collect();
     let stop_timeout = match body.stop_timeout {
         Some(t) if t >= 0 => Some(t as u64),
         _ => None,
@@ -335,8 +318,10 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         open_stdin: body.open_stdin,
         stdin_once: body.stdin_once,
         network: NetworkRequest {
-            mode: h.network_mode.filter(|m| !m.is_empty() && m != "default"),
-            aliases,
+            mode: network_mode,
+            ipv4_address: own.ipv4_address(),
+            aliases: own.aliases.unwrap_or_default(),
+            driver_opts: own.driver_opts.unwrap_or_default(),
             publish,
             publish_all: h.publish_all_ports,
             dns: h.dns.unwrap_or_default(),
@@ -345,11 +330,11 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
             extra_hosts: h.extra_hosts.unwrap_or_default(),
             mac_address,
             links: h.links.unwrap_or_default(),
-            ..NetworkRequest::default()
         },
         group_add: h.group_add.unwrap_or_default(),
         volumes_from: h.volumes_from.unwrap_or_default(),
         host_config: None,
+        extra_networks: endpoints.extra,
         mounts,
         readonly_rootfs: h.readonly_rootfs,
         init: h.init.unwrap_or(false),
@@ -387,12 +372,28 @@ pub async fn create(
     let mut req = to_request(parse_body(&raw)?, p.get("name").cloned())?;
     req.platform = platform_param(&p)?;
     req.host_config = sent_host_config(&raw);
+    let extra = std::mem::take(&mut req.extra_networks);
+    let root = s.root.clone();
+    let extra = blocking(move || networks::check_extra(&root, &extra).map(|()| extra)).await?;
     let root = s.root.clone();
     let created = cblocking(move || {
         // The API never pulls on create: the client pulls on a 404, as with dockerd.
         let store = Store::open(&root)?;
         store.resolve_platform(&req.image, req.platform.as_ref())?;
         ec::create(&store, req, |_| None, &mut |_| {})
+    })
+    .await?;
+    let (root, id) = (s.root.clone(), created.container.id.clone());
+    blocking(move || {
+        extra.into_iter().try_for_each(|join| {
+            networks::connect(
+                &root,
+                &networks::ConnectRequest {
+                    container: id.clone(),
+                    ..join
+                },
+            )
+        })
     })
     .await?;
     Ok((

@@ -390,6 +390,15 @@ pub struct ConnectRequest {
     pub ipv4_address: Option<String>,
 }
 
+/// Before a create joins a container to `extra` networks besides its own: each must exist
+/// (dockerd answers 404 before it makes the container).
+pub fn check_extra(root: &Path, extra: &[ConnectRequest]) -> Result<(), EngineError> {
+    for r in extra {
+        find(root, &r.network)?;
+    }
+    Ok(())
+}
+
 /// `network connect`: wired at once when the container runs.
 pub fn connect(root: &Path, req: &ConnectRequest) -> Result<(), EngineError> {
     let e = find(root, &req.network)?;

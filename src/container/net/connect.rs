@@ -58,6 +58,7 @@ pub fn connect(
         network: n.name.clone(),
         ip: lease,
         aliases: aliases.to_vec(),
+        driver_opts: Default::default(),
         static_ip: want.is_some(),
         mac: String::new(),
         static_mac: false,
