@@ -49,17 +49,23 @@ pub struct Endpoints {
     pub extra: Vec<ConnectRequest>,
 }
 
-/// Splits `config` by the network `mode` names (`None`, `""` and `default` mean `bridge`).
+/// A network's name as the daemon reads it: `""` and `default` (the docker CLI's key when no
+/// `--network` was given) are `bridge`.
+fn network_name(name: &str) -> &str {
+    match name {
+        "" | "default" => "bridge",
+        n => n,
+    }
+}
+
+/// Splits `config` by the network `mode` names (`None` is the default network).
 pub fn split(config: Option<NetworkingConfig>, mode: Option<&str>) -> Endpoints {
-    let own_name = match mode {
-        None | Some("" | "default") => "bridge",
-        Some(m) => m,
-    };
+    let own_name = network_name(mode.unwrap_or_default());
     let mut out = Endpoints::default();
     let all = config.and_then(|c| c.endpoints_config).unwrap_or_default();
     for (name, e) in all {
         let e = e.unwrap_or_default();
-        if name == own_name {
+        if network_name(&name) == own_name {
             out.own = e;
             continue;
         }
@@ -108,20 +114,22 @@ mod tests {
 
     #[test]
     fn no_mode_is_the_default_bridge() {
-        // (mode, whether the `bridge` entry is the container's own)
+        // (the entry's key, the mode, whether the entry is the container's own)
         let cases = [
-            (None, true),
-            (Some(""), true),
-            (Some("default"), true),
-            (Some("net1"), false),
+            ("bridge", None, true),
+            ("bridge", Some(""), true),
+            ("bridge", Some("default"), true),
+            ("bridge", Some("net1"), false),
+            // The docker CLI's `run` without `--network`.
+            ("default", Some("default"), true),
+            ("default", None, true),
+            ("default", Some("bridge"), true),
         ];
-        for (mode, own) in cases {
-            let got = split(
-                parse(r#"{"EndpointsConfig": {"bridge": {"Aliases": ["a"]}}}"#),
-                mode,
-            );
-            assert_eq!(got.own.aliases.is_some(), own, "{mode:?}");
-            assert_eq!(got.extra.len(), usize::from(!own), "{mode:?}");
+        for (key, mode, own) in cases {
+            let raw = format!(r#"{{"EndpointsConfig": {{"{key}": {{"Aliases": ["a"]}}}}}}"#);
+            let got = split(parse(&raw), mode);
+            assert_eq!(got.own.aliases.is_some(), own, "{key} {mode:?}");
+            assert_eq!(got.extra.len(), usize::from(!own), "{key} {mode:?}");
         }
         assert_eq!(split(None, None), Endpoints::default());
     }
