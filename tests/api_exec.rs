@@ -170,7 +170,8 @@ fn exec_with_the_docker_cli() {
             "/tmp 1 b\n",
         ),
         (&["-u", "65534", "ex-box", "id", "-u"], "", 0, "65534\n"),
-        (&["ex-box", "no-such-command"], "", 127, ""),
+        // dockerd's exec records 126 for any process that could not start.
+        (&["ex-box", "no-such-command"], "", 126, ""),
     ];
     for (args, input, code, stdout) in cases {
         let mut all = vec!["exec"];
@@ -178,7 +179,7 @@ fn exec_with_the_docker_cli() {
         let out = svc.docker_stdin(&all, input);
         let (got_code, got_out) = code_out(&out);
         // A command that cannot run prints why instead of output.
-        let got_out = if *code == 127 { String::new() } else { got_out };
+        let got_out = if *code == 126 { String::new() } else { got_out };
         assert_eq!(
             (got_code, got_out),
             (Some(*code), stdout.to_string()),

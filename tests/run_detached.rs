@@ -69,7 +69,8 @@ fn detached_lifecycle_with_logs_exec_and_stop_signal() {
     );
     assert!(out.starts_with("state\n"), "{out}");
     e.code(&["exec", &id[..8], "sh", "-c", "exit 9"], 9);
-    e.code(&["exec", "svc", "no-such"], 127);
+    // Like dockerd's exec: 126 for any command that cannot start.
+    e.code(&["exec", "svc", "no-such"], 126);
     let (out, _) = e.code(
         &[
             "exec",

@@ -60,7 +60,9 @@ pub async fn save(root: PathBuf, names: Vec<String>) -> Result<Response, ApiErro
 }
 
 /// `POST /images/load?quiet=`: the body is spooled to a temp file in the store's temp area
-/// (removed whatever happens), then loaded; the reply is Docker's `{"stream": …}` lines.
+/// (removed whatever happens), then loaded; the reply is Docker's `{"stream": …}` lines. As
+/// dockerd's, a load that fails still answers 200, its error the stream's one message
+/// (docker-py raises `ImageLoadError` from it).
 pub async fn load(
     extract::State(s): extract::State<Arc<State>>,
     body: Body,
@@ -69,11 +71,21 @@ pub async fn load(
     let root = s.root.clone();
     stream::run(move |out| {
         let read_err = |e| EngineError::from(ArchiveError::Read(e));
-        let input = file.as_file().try_clone().map_err(read_err)?;
-        let loaded = engine::archive::load(&root, Box::new(input))?;
+        let loaded = file
+            .as_file()
+            .try_clone()
+            .map_err(read_err)
+            .and_then(|input| engine::archive::load(&root, Box::new(input)));
         drop(file);
-        for line in engine::archive::load_lines(&loaded) {
-            out.send(json!({ "stream": format!("{line}\n") }));
+        match loaded {
+            Ok(loaded) => {
+                for line in engine::archive::load_lines(&loaded) {
+                    out.send(json!({ "stream": format!("{line}\n") }));
+                }
+            }
+            Err(e) => {
+                out.send(stream::error_message(&super::error::chain(&e)));
+            }
         }
         Ok(())
     })

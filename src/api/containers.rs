@@ -12,7 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{self, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use bollard_stubs::models::{
     ContainerPruneResponse, ContainerSummary, ContainerSummaryHostConfig,
     ContainerSummaryNetworkSettings, ContainerSummaryStateEnum, ContainerTopResponse,
@@ -21,6 +21,7 @@ use bollard_stubs::models::{
 
 use super::error::ApiError;
 use super::query::{bool_param, filters, Params};
+use super::router::ApiVersion;
 use super::State;
 use crate::engine::container_inspect;
 use crate::engine::containers::list::{self, ListRequest};
@@ -182,15 +183,45 @@ pub async fn inspect(
     extract::State(s): Shared,
     extract::Path(id): Id,
     Query(p): Query<Params>,
+    version: Option<Extension<ApiVersion>>,
 ) -> Result<Response, ApiError> {
     let size = bool_param(&p, "size");
     let root = s.root.clone();
-    let v = cblocking(move || {
+    let mut v = cblocking(move || {
         let store = Store::open(&root)?;
         ec::inspect::inspect(&root, &store, &id, size)
     })
     .await?;
+    let asked = version.map_or_else(ApiVersion::current, |Extension(v)| v);
+    if asked < SHORT_ID_NOT_AN_ALIAS {
+        short_id_in_aliases(&mut v);
+    }
     Ok(Json(v).into_response())
+}
+
+/// From API 1.45 dockerd shows the short ID among `DNSNames` only; before, also among the
+/// `Aliases` of each network with DNS.
+const SHORT_ID_NOT_AN_ALIAS: ApiVersion = ApiVersion(1, 45);
+
+fn short_id_in_aliases(v: &mut serde_json::Value) {
+    let short: String = v["Id"]
+        .as_str()
+        .unwrap_or_default()
+        .chars()
+        .take(12)
+        .collect();
+    let Some(nets) = v["NetworkSettings"]["Networks"].as_object_mut() else {
+        return;
+    };
+    for n in nets.values_mut() {
+        if n["DNSNames"].is_null() {
+            continue;
+        }
+        match n["Aliases"].as_array_mut() {
+            Some(a) => a.push(short.clone().into()),
+            None => n["Aliases"] = serde_json::json!([short]),
+        }
+    }
 }
 
 /// `POST /containers/{id}/start`: 204, or 304 when it runs already.

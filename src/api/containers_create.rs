@@ -14,6 +14,7 @@ use bollard_stubs::models::ContainerCreateResponse;
 use serde::Deserialize;
 
 use super::containers::{cblocking, Shared};
+use super::create_endpoints::{self, NetworkingConfig};
 use super::error::ApiError;
 use super::networks::canonical_mac;
 use super::query::{json_body, Params};
@@ -21,6 +22,7 @@ use crate::container::host_options::HostRequest;
 use crate::container::mount_spec::{parse_mount_flag, parse_volume_flag};
 use crate::container::resources::{parse_ulimit, Resources};
 use crate::container::restart::RestartPolicy;
+use crate::engine::containers::logs::UNREADABLE_LOG_DRIVERS;
 use crate::engine::containers::{self as ec, CreateRequest, MoreNetwork, NetworkRequest};
 use crate::plan::platform::Platform;
 use crate::sandbox::security_flags::SecurityFlags;
@@ -127,10 +129,9 @@ struct LogConfigObj {
     kind: String,
 }
 
-/// The log drivers dockerd ships: strata keeps json-file logs only, and says so for the
-/// others rather than log in a way the client did not ask for.
+/// The log drivers dockerd ships: strata keeps json-file logs only (and takes `none`), and
+/// says so for the others rather than log in a way the client did not ask for.
 const DOCKER_LOG_DRIVERS: &[&str] = &[
-    "none",
     "local",
     "syslog",
     "journald",
@@ -143,11 +144,13 @@ const DOCKER_LOG_DRIVERS: &[&str] = &[
     "logentries",
 ];
 
-/// `HostConfig.LogConfig.Type`: empty (the default) or `json-file`; any other is refused as
-/// dockerd refuses a driver it does not have.
+/// `HostConfig.LogConfig.Type`: empty (the default), `json-file`, or `none` (whose `logs`
+/// are refused as dockerd's); any other is refused as dockerd refuses a driver it does not
+/// have.
 fn check_log_driver(kind: &str) -> Result<(), ApiError> {
     match kind {
         "" | "json-file" => Ok(()),
+        k if UNREADABLE_LOG_DRIVERS.contains(&k) => Ok(()),
         k if DOCKER_LOG_DRIVERS.contains(&k) => Err(ApiError::bad_request(format!(
             "logger: log driver '{k}' is not supported by strata (json-file only)"
         ))),
@@ -187,28 +190,6 @@ struct UlimitObj {
     name: String,
     soft: i64,
     hard: i64,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct NetworkingConfig {
-    endpoints_config: Option<BTreeMap<String, Option<Endpoint>>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct Endpoint {
-    aliases: Option<Vec<String>>,
-    mac_address: Option<String>,
-    #[serde(rename = "IPAMConfig")]
-    ipam_config: Option<IpamObj>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct IpamObj {
-    #[serde(rename = "IPv4Address")]
-    ipv4_address: Option<String>,
 }
 
 /// The body parsed; a JSON or type error names the field at fault.
@@ -308,37 +289,20 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         let s = format!("{}={}:{}", u.name, u.soft, u.hard);
         ulimits.push(parse_ulimit(&s).map_err(|e| bad("HostConfig.Ulimits", e))?);
     }
-    let mode = h.network_mode.filter(|m| !m.is_empty() && m != "default");
-    let mut endpoints: BTreeMap<String, Endpoint> = body
-        .networking_config
-        .and_then(|n| n.endpoints_config)
-        .unwrap_or_default()
+    let network_mode = h.network_mode.filter(|m| !m.is_empty() && m != "default");
+    let endpoints = create_endpoints::split(body.networking_config, network_mode.as_deref());
+    let own = endpoints.own;
+    let mac_address = canonical_mac(own.mac_address.clone().or(body.mac_address))?;
+    let more_networks = endpoints
+        .extra
         .into_iter()
-        .map(|(k, v)| (k, v.unwrap_or_default()))
-        .collect();
-    // The endpoint of the network the container is created on; each other one is an
-    // endpoint on a network more, connected at create as dockerd connects it.
-    let primary_name = mode.clone().unwrap_or_else(|| "bridge".to_string());
-    let primary = endpoints.remove(&primary_name).or_else(|| {
-        let only = endpoints
-            .keys()
-            .next()
-            .cloned()
-            .filter(|_| endpoints.len() == 1);
-        only.and_then(|k| endpoints.remove(&k))
-    });
-    let primary = primary.unwrap_or_default();
-    let mac_address = canonical_mac(primary.mac_address.clone().or(body.mac_address))?;
-    let aliases = primary.aliases.unwrap_or_default();
-    let mut more_networks = Vec::new();
-    for (network, e) in endpoints {
-        more_networks.push(MoreNetwork {
-            network,
-            aliases: e.aliases.unwrap_or_default(),
-            ipv4_address: e.ipam_config.and_then(|c| c.ipv4_address),
-            mac_address: canonical_mac(e.mac_address)?,
-        });
-    }
+        .map(|m| {
+            Ok(MoreNetwork {
+                mac_address: canonical_mac(m.mac_address)?,
+                ..m
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let stop_timeout = match body.stop_timeout {
         Some(t) if t >= 0 => Some(t as u64),
         _ => None,
@@ -358,8 +322,10 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
         open_stdin: body.open_stdin,
         stdin_once: body.stdin_once,
         network: NetworkRequest {
-            mode,
-            aliases,
+            mode: network_mode,
+            ipv4_address: own.ipv4_address(),
+            aliases: own.aliases.unwrap_or_default(),
+            driver_opts: own.driver_opts.unwrap_or_default(),
             publish,
             publish_all: h.publish_all_ports,
             dns: h.dns.unwrap_or_default(),
@@ -369,7 +335,6 @@ pub fn to_request(body: Body, name: Option<String>) -> Result<CreateRequest, Api
             mac_address,
             links: h.links.unwrap_or_default(),
             more_networks,
-            ..NetworkRequest::default()
         },
         group_add: h.group_add.unwrap_or_default(),
         volumes_from: h.volumes_from.unwrap_or_default(),

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use super::containers::{cblocking, Shared};
 use super::error::ApiError;
-use super::hijack::{detach_keys, hijack, wants_upgrade, InputSink, BUFFERED};
+use super::hijack::{detach_keys, hijack, wants_upgrade, InputSink, BUFFERED, REPLAY_HOLD};
 use super::logs::{multiplexed, stream_response};
 use super::query::json_body as parse_body;
 use super::query::Params;
@@ -148,14 +148,8 @@ pub async fn start(
     let input: Option<InputSink> = streams
         .stdin
         .map(|f| Box::new(move || Some(Box::new(f) as Box<dyn Write + Send>)) as InputSink);
-    Ok(hijack(
-        &mut req,
-        rx,
-        input,
-        tty,
-        keys,
-        std::time::Duration::ZERO,
-    ))
+    // The process starts before the upgrade: a quick one's output is ready at once.
+    Ok(hijack(&mut req, rx, input, tty, keys, REPLAY_HOLD))
 }
 
 fn frame(stream: Stream, bytes: &[u8], tty: bool) -> Bytes {

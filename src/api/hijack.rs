@@ -25,8 +25,10 @@ use crate::engine::containers::attach;
 
 pub const BUFFERED: usize = 64;
 
-/// How long a replayed log waits behind the `101` (see `attach`).
-const REPLAY_HOLD: Duration = Duration::from_millis(50);
+/// How long output ready at once (a replayed log, a quick exec's) waits behind the `101`:
+/// Python's http.client reads the `101` through a buffer that would swallow output sent right
+/// behind it, and docker-py then reads the bare socket.
+pub const REPLAY_HOLD: Duration = Duration::from_millis(50);
 
 /// Opens, on the blocking pool, where the client's input goes (`None`: nowhere after all).
 pub type InputSink = Box<dyn FnOnce() -> Option<Box<dyn Write + Send>> + Send>;
@@ -205,8 +207,6 @@ pub async fn attach(
                 .map(|f| Box::new(f) as Box<dyn Write + Send>)
         }) as InputSink
     });
-    // Python's http.client reads the `101` through a buffer that would swallow output sent
-    // right behind it, and docker-py then reads the bare socket: a replay waits a moment.
     let hold = if replay { REPLAY_HOLD } else { Duration::ZERO };
     Ok(hijack(&mut req, rx, input, tty, keys, hold))
 }

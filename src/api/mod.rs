@@ -19,6 +19,7 @@ mod container_files;
 mod container_update;
 mod containers;
 mod containers_create;
+mod create_endpoints;
 mod distribution;
 mod error;
 mod events;

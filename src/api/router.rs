@@ -20,6 +20,11 @@ use crate::engine::system::{API_VERSION, MIN_API};
 pub struct ApiVersion(pub u32, pub u32);
 
 impl ApiVersion {
+    /// The version this server speaks ([`API_VERSION`]).
+    pub fn current() -> ApiVersion {
+        ApiVersion::parse(API_VERSION).expect("API_VERSION is MAJOR.MINOR")
+    }
+
     pub fn parse(s: &str) -> Option<ApiVersion> {
         let (major, minor) = s.split_once('.')?;
         let num = |p: &str| {

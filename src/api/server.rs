@@ -21,7 +21,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tower::ServiceExt;
 
 use super::listen::{activated, bind_unix, ListenAddr, ListenError};
-use super::router::{check_version, container_link_path, routes, split_version};
+use super::router::{check_version, container_link_path, routes, split_version, ApiVersion};
 use super::tls::{self, TlsError, TlsFiles};
 use super::State;
 use crate::container::host_info::VERSION;
@@ -227,7 +227,12 @@ async fn handle(req: Request<Incoming>, router: Router, tracker: Arc<Tracker>) -
     let checked = version.map(check_version).transpose();
     let mut resp = match checked {
         Err(e) => e.into_response(),
-        Ok(_) => {
+        Ok(asked) => {
+            // What the client asked for (the newest when it named none), for the few answers
+            // whose shape depends on it.
+            parts
+                .extensions
+                .insert(asked.unwrap_or_else(ApiVersion::current));
             let link = (parts.method == axum::http::Method::DELETE)
                 .then(|| container_link_path(rest))
                 .flatten();

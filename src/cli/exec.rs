@@ -76,6 +76,10 @@ pub fn run(settings: &Settings, args: ExecArgs) -> Result<ExitCode> {
     drop(raw);
     Ok(match result {
         Ok(code) => ExitCode::from((code & 0xff) as u8),
-        Err(e) => fail(e.exit_code(), &e.into()),
+        // Docker's exec exits 126 for any process that could not start.
+        Err(e) => fail(
+            crate::engine::containers::exec_instance::EXEC_START_FAILED,
+            &e.into(),
+        ),
     })
 }

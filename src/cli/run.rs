@@ -237,6 +237,7 @@ pub fn create_request(args: RunArgs) -> Result<CreateRequest> {
             mode: args.network,
             ipv4_address: args.ip,
             aliases: args.network_alias,
+            driver_opts: Default::default(),
             publish: args.publish,
             publish_all: args.publish_all,
             dns: args.dns,

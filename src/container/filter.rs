@@ -182,6 +182,7 @@ mod tests {
                         network: "app".into(),
                         ip: "10.89.0.2".parse().unwrap(),
                         aliases: vec![],
+                        driver_opts: Default::default(),
                         static_ip: false,
                         mac: String::new(),
                         static_mac: false,

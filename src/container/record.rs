@@ -191,6 +191,9 @@ pub struct Endpoint {
     pub ip: std::net::Ipv4Addr,
     /// `--network-alias`es (the name and short id are added when names are registered).
     pub aliases: Vec<String>,
+    /// Docker's `DriverOpts` as sent at create, for `inspect`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub driver_opts: std::collections::BTreeMap<String, String>,
     /// Given by `--ip`: kept as asked, for `inspect`.
     pub static_ip: bool,
     /// Set once the endpoint was wired up (from netavark's answer), or as asked for.

@@ -121,23 +121,20 @@ fn host_config(c: &Container) -> Value {
             _ => None,
         })
         .collect();
-    let port_bindings: Map<String, Value> = c
-        .config
-        .net
-        .publish
-        .iter()
-        .map(|p| {
-            let host_port = match (p.host_port_start, p.host_port_end) {
-                (0, _) => String::new(),
-                (a, b) if a == b => a.to_string(),
-                (a, b) => format!("{a}-{b}"),
-            };
-            (
-                format!("{}/{}", p.container_port, p.protocol),
-                json!([{"HostIp": p.host_ip, "HostPort": host_port}]),
-            )
-        })
-        .collect();
+    // One port may be published more than once (`-p 3001:3000 -p 3002:3000`): a list each.
+    let mut port_bindings = Map::new();
+    for p in &c.config.net.publish {
+        let host_port = match (p.host_port_start, p.host_port_end) {
+            (0, _) => String::new(),
+            (a, b) if a == b => a.to_string(),
+            (a, b) => format!("{a}-{b}"),
+        };
+        let key = format!("{}/{}", p.container_port, p.protocol);
+        let list = port_bindings.entry(key).or_insert_with(|| json!([]));
+        if let Some(l) = list.as_array_mut() {
+            l.push(json!({"HostIp": p.host_ip, "HostPort": host_port}));
+        }
+    }
     let mut hc = json!({
         "Binds": null_if_empty(&binds),
         "ContainerIDFile": "",
@@ -439,19 +436,15 @@ pub fn endpoints(c: &Container, find: FindNetwork<'_>) -> Map<String, Value> {
             .map(|n| n.gateway.to_string())
             .unwrap_or_default();
         let dns = n.as_ref().is_some_and(|n| n.dns);
-        let mut aliases = e.aliases.clone();
-        if dns {
-            aliases.push(c.short_id().to_string());
-        }
         let live = |v: String| if running { v } else { String::new() };
         nets.insert(
             e.network.clone(),
             json!({
                 "IPAMConfig": if e.static_ip { json!({"IPv4Address": e.ip.to_string()}) } else { Value::Null },
                 "Links": Value::Null,
-                "Aliases": null_if_empty(&aliases),
+                "Aliases": null_if_empty(&e.aliases),
                 "MacAddress": live(e.mac.clone()),
-                "DriverOpts": Value::Null,
+                "DriverOpts": if e.driver_opts.is_empty() { Value::Null } else { json!(e.driver_opts) },
                 "GwPriority": 0,
                 "NetworkID": e.network_id,
                 "EndpointID": live(crate::network::record::endpoint_id(&c.id, &e.network_id)),

@@ -63,6 +63,7 @@ pub fn connect(
         // Leased below when the container runs, else at its next start.
         ip: want.unwrap_or(Ipv4Addr::UNSPECIFIED),
         aliases: aliases.to_vec(),
+        driver_opts: Default::default(),
         static_ip: want.is_some(),
         mac: mac.unwrap_or_default().to_string(),
         static_mac: mac.is_some(),

@@ -36,6 +36,8 @@ pub struct NetOptions {
     pub network: Option<String>,
     pub ip: Option<String>,
     pub aliases: Vec<String>,
+    /// The endpoint's `DriverOpts`, kept for `inspect`.
+    pub driver_opts: std::collections::BTreeMap<String, String>,
     /// `-p` values.
     pub publish: Vec<String>,
     /// `-P`.
@@ -174,6 +176,7 @@ pub fn plan(
                 network: n.name.clone(),
                 ip,
                 aliases: opts.aliases.clone(),
+                driver_opts: opts.driver_opts.clone(),
                 static_ip: want.is_some(),
                 mac: opts.mac_address.clone().unwrap_or_default(),
                 static_mac: opts.mac_address.is_some(),

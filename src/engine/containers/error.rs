@@ -101,6 +101,9 @@ pub enum Error {
         #[source]
         source: std::num::ParseIntError,
     },
+    /// `logs` of a container whose log driver keeps nothing to read (`none`).
+    #[error("configured logging driver does not support reading")]
+    LogsUnreadable { id: String, driver: String },
     #[error("invalid wait condition {0:?}: expected not-running, next-exit or removed")]
     WaitCondition(String),
     /// `port CONTAINER PORT` with a port spec that does not parse.
@@ -235,6 +238,7 @@ impl Error {
                 ErrorKind::InvalidRequest
             }
             Error::HostOption(e) if e.is_invalid_request() => ErrorKind::InvalidRequest,
+            Error::LogsUnreadable { .. } => ErrorKind::NotImplemented,
             _ => ErrorKind::Other,
         }
     }
@@ -262,6 +266,8 @@ pub enum ErrorKind {
     Conflict,
     /// The request itself is wrong (a bad value, conflicting options).
     InvalidRequest,
+    /// What was asked is not there to do for this container (dockerd's 501).
+    NotImplemented,
     /// Anything else: the host, the store, a registry.
     Other,
 }

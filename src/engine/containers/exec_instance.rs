@@ -244,7 +244,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 
 impl Launch {
     /// Runs the process until it ends, recording it as running (with its pid) and then its
-    /// exit code (126/127 as Docker's when it could not be executed). Returns the exit code
+    /// exit code (126, as Docker's, when it could not be executed). Returns the exit code
     /// and, for a command that could not run, the message.
     pub fn run(self) -> (i32, Option<String>) {
         let Launch {
@@ -272,10 +272,12 @@ impl Launch {
         });
         let (code, message) = match result {
             Ok(status) => (lifecycle::exit_code(status), None),
-            Err(e) => {
-                let e = Error::Exec(e);
-                (e.exit_code(), Some(super::error::one_line(&e)))
-            }
+            // dockerd records 126 for any exec that could not start, a missing command
+            // included (a container's own command that is missing exits 127).
+            Err(e) => (
+                EXEC_START_FAILED,
+                Some(super::error::one_line(&Error::Exec(e))),
+            ),
         };
         exec.running = false;
         exec.pid = running.pid;
@@ -292,6 +294,9 @@ impl Launch {
         (code, message)
     }
 }
+
+/// The exit code dockerd records for an exec whose process could not start.
+pub const EXEC_START_FAILED: i32 = 126;
 
 /// How long a resize waits for an exec just started to have its process.
 const RESIZE_WAIT: Duration = Duration::from_secs(2);

@@ -84,10 +84,32 @@ pub fn parse_log_time(flag: &'static str, s: Option<&str>, now_ns: i128) -> Resu
         .transpose()
 }
 
+/// The log driver `c` was created with, when it is one whose logs cannot be read back.
+/// strata keeps the output either way (an attached client streams it from there), but a
+/// `logs` answers as dockerd's would.
+fn unreadable_driver(c: &Container) -> Option<String> {
+    let driver = c
+        .config
+        .host_config
+        .as_ref()?
+        .get("LogConfig")?
+        .get("Type")?
+        .as_str()?;
+    UNREADABLE_LOG_DRIVERS
+        .contains(&driver)
+        .then(|| driver.to_string())
+}
+
+/// The log drivers strata accepts whose logs dockerd cannot read back.
+pub const UNREADABLE_LOG_DRIVERS: &[&str] = &["none"];
+
 /// The frames of the container `query` names that `req` selects.
 pub fn logs(root: &Path, query: &str, req: &LogsRequest) -> Result<LogFrames> {
     let cs = Containers::new(root);
     let c = cs.find(query)?;
+    if let Some(driver) = unreadable_driver(&c) {
+        return Err(Error::LogsUnreadable { id: c.id, driver });
+    }
     let path = cs.log_path(&c.id);
     let mut tail =
         logfile::Tail::open(&path).map_err(Error::io(format!("reading {}", path.display())))?;

@@ -74,6 +74,8 @@ pub struct NetworkRequest {
     pub mode: Option<String>,
     pub ipv4_address: Option<String>,
     pub aliases: Vec<String>,
+    /// Docker's `DriverOpts` of the endpoint, kept for `inspect`.
+    pub driver_opts: std::collections::BTreeMap<String, String>,
     /// `[IP:][HOSTPORT:]CONTAINERPORT[/PROTO]`, each.
     pub publish: Vec<String>,
     /// Publish every exposed port to a free host port.
@@ -124,6 +126,7 @@ impl CreateRequest {
                 network: n.mode,
                 ip: n.ipv4_address,
                 aliases: n.aliases,
+                driver_opts: n.driver_opts,
                 publish: n.publish,
                 publish_all: n.publish_all,
                 dns: n.dns,
@@ -198,6 +201,7 @@ mod tests {
                 mode: Some("mynet".into()),
                 ipv4_address: Some("10.1.0.5".into()),
                 aliases: vec!["db".into()],
+                driver_opts: [("k".to_string(), "v".to_string())].into(),
                 publish: vec!["8080:80".into()],
                 publish_all: true,
                 dns: vec!["1.1.1.1".into()],
@@ -234,6 +238,7 @@ mod tests {
         assert_eq!(o.net.network.as_deref(), Some("mynet"));
         assert_eq!(o.net.ip.as_deref(), Some("10.1.0.5"));
         assert_eq!(o.net.aliases, vec!["db".to_string()]);
+        assert_eq!(o.net.driver_opts.get("k").map(String::as_str), Some("v"));
         assert_eq!(o.net.publish, vec!["8080:80".to_string()]);
         assert!(o.net.publish_all);
         assert_eq!(o.net.dns, vec!["1.1.1.1".to_string()]);
