@@ -198,6 +198,8 @@ fn host_config(c: &Container) -> Value {
         "CpusetCpus": r.cpuset_cpus,
         "CpusetMems": r.cpuset_mems,
         "Devices": [],
+        // Set by `inspect_security::fields`; here for its place in Docker's order.
+        "DeviceCgroupRules": Value::Null,
         "DeviceRequests": Value::Null,
         "MemoryReservation": 0,
         "MemorySwap": r.memory_swap,
